@@ -1,0 +1,190 @@
+#include "cli/api_client.h"
+
+#include <algorithm>
+
+#include "cli/api_paths.h"
+
+namespace vmk::cli {
+namespace {
+
+using specs::Json;
+
+Status StatusFromResponse(const HttpResponse& response) {
+  std::string message;
+  try {
+    Json body = Json::parse(response.body);
+    if (body.is_object() && body.contains("error") && body["error"].is_string()) {
+      message = body["error"].get<std::string>();
+    }
+  } catch (const Json::exception&) {
+  }
+  if (message.empty()) {
+    message = response.body;
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+      message.pop_back();
+    }
+    if (message.empty()) message = "HTTP " + std::to_string(response.status);
+  }
+  switch (response.status) {
+    case 400: return Status::InvalidArgument(message);
+    case 404: return Status::NotFound(message);
+    case 409: return Status::FailedPrecondition(message);
+    case 413: return Status::InvalidArgument("request too large: " + message);
+    case 503: return Status::Unavailable(message);
+    case 504: return Status::DeadlineExceeded(message);
+    default:
+      return Status::Internal("vmkeeperd answered HTTP " + std::to_string(response.status) +
+                              ": " + message);
+  }
+}
+
+StatusOr<std::string> FilesRequest(const std::vector<reconciler::ManifestFile>& files,
+                                   Json extra) {
+  Json body = std::move(extra);
+  Json list = Json::array();
+  for (const auto& f : files) list.push_back({{"name", f.name}, {"content", f.content}});
+  body["files"] = std::move(list);
+  try {
+    return body.dump();
+  } catch (const Json::type_error&) {
+    for (const auto& f : files) {
+      try {
+        (void)Json(f.content).dump();
+      } catch (const Json::type_error&) {
+        return Status::InvalidArgument(f.name + ": not valid UTF-8 text");
+      }
+    }
+    return Status::InvalidArgument("file names must be valid UTF-8");
+  }
+}
+
+std::vector<std::string> StringList(const Json& json, const char* key) {
+  std::vector<std::string> out;
+  auto it = json.find(key);
+  if (it == json.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+ApiClient::ApiClient(std::unique_ptr<HttpClient> http) : http_(std::move(http)) {}
+
+StatusOr<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& server_url,
+                                                       std::chrono::milliseconds timeout) {
+  VMK_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, HttpClient::Create(server_url, timeout));
+  return std::unique_ptr<ApiClient>(new ApiClient(std::move(http)));
+}
+
+StatusOr<Json> ApiClient::Call(const std::string& method, const std::string& path,
+                               const std::string& body, std::vector<int> accepted_statuses) {
+  VMK_ASSIGN_OR_RETURN(HttpResponse response, http_->Send(method, path, body));
+  if (std::find(accepted_statuses.begin(), accepted_statuses.end(), response.status) ==
+      accepted_statuses.end()) {
+    return StatusFromResponse(response);
+  }
+  try {
+    return Json::parse(response.body);
+  } catch (const Json::parse_error&) {
+    return Status::Internal("vmkeeperd sent a malformed reply to " + method + " " + path);
+  }
+}
+
+StatusOr<reconciler::ApplyOutcome> ApiClient::Apply(
+    const std::vector<reconciler::ManifestFile>& files, const reconciler::ApplyOptions& options) {
+  VMK_ASSIGN_OR_RETURN(
+      std::string body,
+      FilesRequest(files, Json{{"dryRun", options.dry_run}, {"prune", options.prune}}));
+  VMK_ASSIGN_OR_RETURN(Json reply,
+                       Call("POST", std::string(kApiPrefix) + "/apply", body, {200, 422}));
+  reconciler::ApplyOutcome outcome;
+  outcome.errors = StringList(reply, "errors");
+  if (auto it = reply.find("results"); it != reply.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      if (!r.is_object()) continue;
+      reconciler::ApplyResultItem item;
+      auto kind = specs::KindFromName(r.value("kind", ""));
+      if (!kind) return Status::Internal("vmkeeperd replied with an unknown kind");
+      item.kind = *kind;
+      item.name = r.value("name", "");
+      item.action = r.value("action", "");
+      outcome.results.push_back(std::move(item));
+    }
+  }
+  return outcome;
+}
+
+StatusOr<reconciler::DiffOutcome> ApiClient::Diff(
+    const std::vector<reconciler::ManifestFile>& files, bool prune) {
+  VMK_ASSIGN_OR_RETURN(std::string body, FilesRequest(files, Json{{"prune", prune}}));
+  VMK_ASSIGN_OR_RETURN(Json reply,
+                       Call("POST", std::string(kApiPrefix) + "/diff", body, {200, 422}));
+  reconciler::DiffOutcome outcome;
+  outcome.errors = StringList(reply, "errors");
+  outcome.changed = reply.value("changed", false);
+  outcome.diff = reply.value("diff", "");
+  outcome.actions = StringList(reply, "actions");
+  return outcome;
+}
+
+StatusOr<std::vector<Json>> ApiClient::List(specs::Kind kind) {
+  VMK_ASSIGN_OR_RETURN(Json reply, Call("GET", ResourcePath(kind), "", {200}));
+  std::vector<Json> items;
+  if (auto it = reply.find("items"); it != reply.end() && it->is_array()) {
+    for (auto& item : *it) items.push_back(std::move(item));
+  }
+  return items;
+}
+
+StatusOr<Json> ApiClient::Get(specs::Kind kind, const std::string& name) {
+  return Call("GET", ResourcePath(kind, name), "", {200});
+}
+
+Status ApiClient::Delete(specs::Kind kind, const std::string& name) {
+  return Call("DELETE", ResourcePath(kind, name), "", {200}).status();
+}
+
+StatusOr<std::vector<reconciler::Event>> ApiClient::Events(
+    std::optional<reconciler::ObjectRef> object, int64_t after_seq, size_t limit) {
+  std::string path = std::string(kApiPrefix) + "/events?after=" + std::to_string(after_seq) +
+                     "&limit=" + std::to_string(limit);
+  if (object) {
+    path += "&kind=" + std::string(specs::KindName(object->kind)) +
+            "&name=" + PercentEncode(object->name);
+  }
+  VMK_ASSIGN_OR_RETURN(Json reply, Call("GET", path, "", {200}));
+  std::vector<reconciler::Event> events;
+  auto it = reply.find("items");
+  if (it == reply.end() || !it->is_array()) return events;
+  for (const auto& e : *it) {
+    if (!e.is_object()) continue;
+    reconciler::Event event;
+    event.seq = e.value("seq", int64_t{0});
+    event.time = e.value("time", "");
+    auto kind = specs::KindFromName(e.value("kind", ""));
+    if (kind) event.kind = *kind;
+    event.name = e.value("name", "");
+    event.type = e.value("type", "");
+    event.reason = e.value("reason", "");
+    event.message = e.value("message", "");
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+Status ApiClient::Healthy() {
+  VMK_ASSIGN_OR_RETURN(HttpResponse response, http_->Send("GET", "/healthz"));
+  if (response.status != 200) return StatusFromResponse(response);
+  return Status::Ok();
+}
+
+StatusOr<bool> ApiClient::Ready() {
+  VMK_ASSIGN_OR_RETURN(HttpResponse response, http_->Send("GET", "/readyz"));
+  if (response.status == 200) return true;
+  if (response.status == 503) return false;
+  return StatusFromResponse(response);
+}
+
+}  // namespace vmk::cli

@@ -1,0 +1,50 @@
+// ApiClient: the typed client of vmkeeperd's REST API (v1), used by the vmkeeper CLI and tests.
+// Server errors come back as Status with the server's message ({"error": ...}) and a code
+// derived from the HTTP status (404 NotFound, 409 FailedPrecondition, 400/413 InvalidArgument,
+// 503 Unavailable, other Internal); validation failures of apply/diff come back in
+// outcome.errors. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/http_client.h"
+#include "reconciler/control_plane.h"
+
+namespace vmk::cli {
+
+class ApiClient {
+ public:
+  static StatusOr<std::unique_ptr<ApiClient>> Create(
+      const std::string& server_url,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+
+  StatusOr<reconciler::ApplyOutcome> Apply(const std::vector<reconciler::ManifestFile>& files,
+                                           const reconciler::ApplyOptions& options);
+  StatusOr<reconciler::DiffOutcome> Diff(const std::vector<reconciler::ManifestFile>& files,
+                                         bool prune);
+  // Manifest JSON (apiVersion, kind, metadata, spec, status) of each object.
+  StatusOr<std::vector<specs::Json>> List(specs::Kind kind);
+  StatusOr<specs::Json> Get(specs::Kind kind, const std::string& name);
+  Status Delete(specs::Kind kind, const std::string& name);
+  StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
+                                                  int64_t after_seq, size_t limit);
+  // /healthz answered 200.
+  Status Healthy();
+  // /readyz: true on 200, false on 503.
+  StatusOr<bool> Ready();
+
+  const std::string& server_url() const { return http_->base_url(); }
+
+ private:
+  explicit ApiClient(std::unique_ptr<HttpClient> http);
+  StatusOr<specs::Json> Call(const std::string& method, const std::string& path,
+                             const std::string& body, std::vector<int> accepted_statuses);
+
+  std::unique_ptr<HttpClient> http_;
+};
+
+}  // namespace vmk::cli

@@ -1,0 +1,49 @@
+// ApiRouter: the vmkeeperd REST API (v1) as a pure function from HttpRequest to HttpResponse.
+// It validates requests, calls the ControlPlane and renders JSON; it knows nothing of sockets,
+// so it is tested without a network and served by HttpServer.
+//
+//   GET    /healthz, /readyz, /metrics
+//   POST   /api/v1/apply   {"files":[{"name","content"}],"dryRun":bool,"prune":bool}
+//   POST   /api/v1/diff    {"files":[...],"prune":bool}
+//   GET    /api/v1/{hosts|virtualmachines|snapshotpolicies}[/{name}]
+//   DELETE /api/v1/{plural}/{name}
+//   GET    /api/v1/events?kind=&name=&after=&limit=
+//
+// Thread-safe (stateless; the ControlPlane is thread-safe). Handle() never throws.
+#pragma once
+
+#include "cli/http_types.h"
+#include "reconciler/control_plane.h"
+
+namespace vmk::cli {
+
+class ApiRouter {
+ public:
+  // control_plane must outlive the router.
+  explicit ApiRouter(reconciler::ControlPlane* control_plane);
+
+  HttpResponse Handle(const HttpRequest& request) const;
+
+  // Default and maximum `limit` of the events endpoint.
+  static constexpr size_t kDefaultEventLimit = 100;
+  static constexpr size_t kMaxEventLimit = 10000;
+
+ private:
+  HttpResponse Route(const HttpRequest& request) const;
+  HttpResponse HandleApply(const HttpRequest& request) const;
+  HttpResponse HandleDiff(const HttpRequest& request) const;
+  HttpResponse HandleList(specs::Kind kind) const;
+  HttpResponse HandleGet(specs::Kind kind, const std::string& name) const;
+  HttpResponse HandleDelete(specs::Kind kind, const std::string& name) const;
+  HttpResponse HandleEvents(const HttpRequest& request) const;
+
+  reconciler::ControlPlane* control_plane_;
+};
+
+// Status code -> HTTP status (NotFound 404, FailedPrecondition/AlreadyExists/Aborted 409,
+// InvalidArgument 400, Unavailable 503, DeadlineExceeded 504, else 500).
+int HttpStatusFor(const Status& status);
+// {"error": message} with the status's HTTP code.
+HttpResponse ErrorResponse(int http_status, const std::string& message);
+
+}  // namespace vmk::cli

@@ -1,0 +1,372 @@
+#include "cli/cli_app.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <ostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/api_client.h"
+#include "cli/api_paths.h"
+#include "cli/manifest_files.h"
+#include "cli/output_format.h"
+#include "specs/json_schema.h"
+
+namespace vmk::cli {
+namespace {
+
+using specs::Json;
+
+struct Options {
+  std::string server;
+  std::vector<std::string> files;
+  bool dry_run = false;
+  bool prune = false;
+  bool wait = false;
+  std::string timeout = "300s";
+  std::string kind;
+  std::string name;
+  std::string output;
+  std::string for_object;
+  size_t limit = 50;
+};
+
+std::string ObjectLabel(specs::Kind kind, const std::string& name) {
+  return KindLower(kind) + "/" + name;
+}
+
+class Commands {
+ public:
+  Commands(const CliEnvironment& env, Options options)
+      : env_(env), out_(*env.out), err_(*env.err), options_(std::move(options)) {}
+
+  int Apply();
+  int Diff();
+  int Get();
+  int Describe();
+  int Delete();
+  int Events();
+  int Schema();
+
+ private:
+  // Creates client_; prints the error and returns false on failure.
+  bool Connect();
+  int Fail(const Status& status, int code = kExitFailure) {
+    err_ << "error: " << status.message() << "\n";
+    return code;
+  }
+  std::optional<specs::Kind> ParseKind(const std::string& text);
+  int WaitReady(const std::vector<reconciler::ApplyResultItem>& items, MonoTime deadline);
+
+  const CliEnvironment& env_;
+  std::ostream& out_;
+  std::ostream& err_;
+  Options options_;
+  std::unique_ptr<ApiClient> client_;
+};
+
+bool Commands::Connect() {
+  auto client = ApiClient::Create(options_.server, env_.request_timeout);
+  if (!client.ok()) {
+    Fail(client.status());
+    return false;
+  }
+  client_ = std::move(client).value();
+  return true;
+}
+
+std::optional<specs::Kind> Commands::ParseKind(const std::string& text) {
+  auto kind = specs::KindFromCliName(text);
+  if (!kind) {
+    err_ << "error: unknown resource type \"" << text
+         << "\" (use hosts, vms or snapshotpolicies)\n";
+  }
+  return kind;
+}
+
+int Commands::Apply() {
+  auto timeout = ParseDuration(options_.timeout);
+  if (!timeout.ok()) return Fail(timeout.status(), kExitUsage);
+  auto files = ReadManifestFiles(options_.files, env_.in);
+  if (!files.ok()) return Fail(files.status());
+  if (!Connect()) return kExitFailure;
+  reconciler::ApplyOptions apply_options{options_.dry_run, options_.prune};
+  auto outcome = client_->Apply(*files, apply_options);
+  if (!outcome.ok()) return Fail(outcome.status());
+  if (!outcome->errors.empty()) {
+    for (const auto& e : outcome->errors) err_ << e << "\n";
+    err_ << "error: " << outcome->errors.size() << " validation error"
+         << (outcome->errors.size() == 1 ? "" : "s") << "; nothing was applied\n";
+    return kExitFailure;
+  }
+  for (const auto& item : outcome->results) {
+    out_ << ObjectLabel(item.kind, item.name) << " " << item.action
+         << (options_.dry_run ? " (dry run)" : "") << "\n";
+  }
+  out_.flush();
+  if (!options_.wait || options_.dry_run) return kExitOk;
+
+  std::vector<reconciler::ApplyResultItem> waited;
+  for (const auto& item : outcome->results) {
+    if (item.action != "pruned" && item.kind != specs::Kind::kSnapshotPolicy) {
+      waited.push_back(item);
+    }
+  }
+  return WaitReady(waited, env_.clock->Now() + *timeout);
+}
+
+int Commands::WaitReady(const std::vector<reconciler::ApplyResultItem>& items,
+                        MonoTime deadline) {
+  std::mutex mu;
+  std::condition_variable cv;  // never notified: the clock's deadline wakes us
+  const size_t total = items.size();
+  long last_shown = -1;
+  while (true) {
+    std::vector<std::string> pending;
+    std::string last_error;
+    for (const auto& item : items) {
+      auto object = client_->Get(item.kind, item.name);
+      if (object.ok() && IsObjectReady(*object)) continue;
+      if (!object.ok() && object.status().code() != StatusCode::kNotFound) {
+        last_error = object.status().message();
+      }
+      pending.push_back(ObjectLabel(item.kind, item.name));
+    }
+    const size_t ready = total - pending.size();
+    if (env_.out_is_tty) {
+      out_ << "\r" << (pending.empty() ? "" : "waiting: ") << ready << "/" << total << " ready"
+           << (pending.empty() ? "          \n" : "");
+      out_.flush();
+    } else if (static_cast<long>(ready) != last_shown || pending.empty()) {
+      out_ << (pending.empty() ? "" : "waiting: ") << ready << "/" << total << " ready\n";
+      out_.flush();
+    }
+    last_shown = static_cast<long>(ready);
+    if (pending.empty()) return kExitOk;
+    MonoTime now = env_.clock->Now();
+    if (now >= deadline) {
+      if (env_.out_is_tty) out_ << "\n";
+      std::string names;
+      for (const auto& p : pending) names += (names.empty() ? "" : ", ") + p;
+      err_ << "error: timed out after " << options_.timeout << " waiting for " << names
+           << " to become ready";
+      if (!last_error.empty()) err_ << " (last error: " << last_error << ")";
+      err_ << "\n";
+      return kExitFailure;
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    env_.clock->WaitUntil(lock, cv, std::min(deadline, now + env_.poll_interval));
+  }
+}
+
+int Commands::Diff() {
+  auto files = ReadManifestFiles(options_.files, env_.in);
+  if (!files.ok()) return Fail(files.status(), kExitDiffError);
+  if (!Connect()) return kExitDiffError;
+  auto outcome = client_->Diff(*files, options_.prune);
+  if (!outcome.ok()) return Fail(outcome.status(), kExitDiffError);
+  if (!outcome->errors.empty()) {
+    for (const auto& e : outcome->errors) err_ << e << "\n";
+    err_ << "error: " << outcome->errors.size() << " validation error"
+         << (outcome->errors.size() == 1 ? "" : "s") << "\n";
+    return kExitDiffError;
+  }
+  out_ << outcome->diff;
+  if (!outcome->diff.empty() && outcome->diff.back() != '\n') out_ << "\n";
+  if (!outcome->actions.empty()) {
+    if (!outcome->diff.empty()) out_ << "\n";
+    out_ << "Actions:\n";
+    for (const auto& a : outcome->actions) out_ << "  " << a << "\n";
+  }
+  return outcome->changed || !outcome->actions.empty() ? 1 : 0;
+}
+
+int Commands::Get() {
+  auto kind = ParseKind(options_.kind);
+  if (!kind) return kExitUsage;
+  if (!Connect()) return kExitFailure;
+  std::vector<Json> objects;
+  if (!options_.name.empty()) {
+    auto object = client_->Get(*kind, options_.name);
+    if (!object.ok()) return Fail(object.status());
+    objects.push_back(std::move(object).value());
+  } else {
+    auto listed = client_->List(*kind);
+    if (!listed.ok()) return Fail(listed.status());
+    objects = std::move(listed).value();
+  }
+  if (options_.output == "yaml" || options_.output == "json") {
+    Json doc = options_.name.empty() ? ListObject(objects) : objects.front();
+    out_ << (options_.output == "yaml" ? ToYaml(doc) : ToJsonText(doc));
+    return kExitOk;
+  }
+  if (objects.empty()) {
+    err_ << "No resources found.\n";
+    return kExitOk;
+  }
+  out_ << FormatObjectTable(*kind, objects, options_.output == "wide");
+  return kExitOk;
+}
+
+int Commands::Describe() {
+  auto kind = ParseKind(options_.kind);
+  if (!kind) return kExitUsage;
+  if (!Connect()) return kExitFailure;
+  auto object = client_->Get(*kind, options_.name);
+  if (!object.ok()) return Fail(object.status());
+  auto events = client_->Events(reconciler::ObjectRef{*kind, options_.name}, 0, 20);
+  if (!events.ok()) return Fail(events.status());
+  out_ << cli::Describe(*object, *events);
+  return kExitOk;
+}
+
+int Commands::Delete() {
+  auto kind = ParseKind(options_.kind);
+  if (!kind) return kExitUsage;
+  if (!Connect()) return kExitFailure;
+  Status deleted = client_->Delete(*kind, options_.name);
+  if (!deleted.ok()) return Fail(deleted);
+  out_ << ObjectLabel(*kind, options_.name) << " deleted\n";
+  return kExitOk;
+}
+
+int Commands::Events() {
+  std::optional<reconciler::ObjectRef> object;
+  if (!options_.for_object.empty()) {
+    size_t slash = options_.for_object.find('/');
+    if (slash == std::string::npos || slash + 1 >= options_.for_object.size()) {
+      err_ << "error: --for must be KIND/NAME, e.g. vm/wms01\n";
+      return kExitUsage;
+    }
+    auto kind = ParseKind(options_.for_object.substr(0, slash));
+    if (!kind) return kExitUsage;
+    object = reconciler::ObjectRef{*kind, options_.for_object.substr(slash + 1)};
+  }
+  if (!Connect()) return kExitFailure;
+  auto events = client_->Events(object, 0, options_.limit);
+  if (!events.ok()) return Fail(events.status());
+  if (events->empty()) {
+    err_ << "No events found.\n";
+    return kExitOk;
+  }
+  out_ << FormatEvents(*events, true);
+  return kExitOk;
+}
+
+int Commands::Schema() {
+  out_ << ToJsonText(specs::JsonSchema());
+  return kExitOk;
+}
+
+}  // namespace
+
+StatusOr<std::chrono::seconds> ParseDuration(const std::string& text) {
+  auto bad = [&] {
+    return Status::InvalidArgument("invalid duration \"" + text +
+                                   "\" (expected e.g. 300s, 5m, 1h30m)");
+  };
+  if (text.empty()) return bad();
+  int64_t total = 0;
+  size_t i = 0;
+  bool any_unit = false;
+  while (i < text.size()) {
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data() + i, text.data() + text.size(), value);
+    if (ec != std::errc() || value < 0 || value > 1'000'000'000) return bad();
+    i = static_cast<size_t>(end - text.data());
+    int64_t unit = 0;
+    if (i == text.size()) {
+      if (any_unit) return bad();  // "1h30" is ambiguous
+      unit = 1;
+    } else {
+      switch (text[i++]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        default: return bad();
+      }
+      any_unit = true;
+    }
+    total += value * unit;
+  }
+  return std::chrono::seconds(total);
+}
+
+int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env) {
+  Options options;
+  options.server = env.server_env && !env.server_env->empty() ? *env.server_env : kDefaultServer;
+
+  CLI::App app{"vmkeeper: declare the VMs that must run and let vmkeeperd keep them so",
+               "vmkeeper"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.add_option("--server", options.server,
+                 "vmkeeperd URL (default: $VMKEEPER_SERVER, else " + std::string(kDefaultServer) +
+                     ")");
+
+  auto* apply = app.add_subcommand("apply", "Apply manifests (files or directories)");
+  apply->add_option("-f,--filename", options.files, "Manifest file, directory, or - for stdin")
+      ->required();
+  apply->add_flag("--dry-run", options.dry_run, "Validate and show what would change");
+  apply->add_flag("--prune", options.prune, "Delete stored objects absent from the manifests");
+  apply->add_flag("--wait", options.wait, "Wait until the applied hosts and VMs are Ready");
+  apply->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 300s, 5m)")
+      ->capture_default_str();
+
+  auto* diff = app.add_subcommand(
+      "diff", "Show what apply would change; exit 0 when nothing differs, 1 when something does");
+  diff->add_option("-f,--filename", options.files, "Manifest file, directory, or - for stdin")
+      ->required();
+  diff->add_flag("--prune", options.prune, "Include objects that apply --prune would delete");
+
+  auto* get = app.add_subcommand("get", "List objects: hosts, vms, snapshotpolicies");
+  get->add_option("kind", options.kind, "hosts | vms | snapshotpolicies")->required();
+  get->add_option("name", options.name, "Object name");
+  get->add_option("-o,--output", options.output, "yaml | json | wide")
+      ->check(CLI::IsMember({"yaml", "json", "wide"}));
+
+  auto* describe = app.add_subcommand("describe", "Show an object with conditions and events");
+  describe->add_option("kind", options.kind, "vm | host | snapshotpolicy")->required();
+  describe->add_option("name", options.name, "Object name")->required();
+
+  auto* del = app.add_subcommand("delete", "Delete an object");
+  del->add_option("kind", options.kind, "vm | host | snapshotpolicy")->required();
+  del->add_option("name", options.name, "Object name")->required();
+
+  auto* events = app.add_subcommand("events", "List recent events, oldest first");
+  events->add_option("--for", options.for_object, "Only events of KIND/NAME, e.g. vm/wms01");
+  events->add_option("--limit", options.limit, "At most this many (newest)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+
+  auto* schema = app.add_subcommand("schema", "Print the JSON Schema of the manifests");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, *env.out, *env.err);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  Commands commands(env, options);
+  try {
+    if (apply->parsed()) return commands.Apply();
+    if (diff->parsed()) return commands.Diff();
+    if (get->parsed()) return commands.Get();
+    if (describe->parsed()) return commands.Describe();
+    if (del->parsed()) return commands.Delete();
+    if (events->parsed()) return commands.Events();
+    if (schema->parsed()) return commands.Schema();
+  } catch (const std::exception& e) {
+    *env.err << "error: " << e.what() << "\n";
+    return diff->parsed() ? kExitDiffError : kExitFailure;
+  }
+  *env.err << "error: no command given\n";
+  return kExitUsage;
+}
+
+}  // namespace vmk::cli

@@ -1,0 +1,327 @@
+// Whole vmkeeper commands against the real REST server (HttpServer + ApiRouter) over loopback,
+// backed by a FakeControlPlane: output, exit codes and what reaches the control plane.
+#include "cli/cli_app.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cli/api_router.h"
+#include "cli/fake_control_plane.h"
+#include "cli/http_server.h"
+
+namespace vmk::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using specs::Json;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class CliAppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<HttpServer>(
+        options, [this](const HttpRequest& r) { return router_.Handle(r); }, RealClock::Get());
+    ASSERT_TRUE(server_->Start().ok());
+    dir_ = fs::temp_directory_path() /
+           ("vmk-cli-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "fleet" / "sub");
+    Write("fleet/hosts.yaml", "kind: Host\n");
+    Write("fleet/sub/vms.yml", "kind: VirtualMachine\n");
+    Write("fleet/notes.txt", "ignored\n");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void Write(const std::string& rel, const std::string& text) {
+    std::ofstream(dir_ / rel) << text;
+  }
+
+  // Runs `vmkeeper ARGS` with --server pointing at the test server (unless server_env is set).
+  int Run(std::vector<std::string> args, bool tty = false) {
+    out_.str("");
+    err_.str("");
+    std::vector<std::string> argv = {"vmkeeper"};
+    if (!use_env_server_) {
+      argv.push_back("--server");
+      argv.push_back("http://" + server_->address());
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<const char*> raw;
+    for (const auto& a : argv) raw.push_back(a.c_str());
+    CliEnvironment env;
+    env.out = &out_;
+    env.err = &err_;
+    env.in = &in_;
+    env.server_env = server_env_;
+    env.out_is_tty = tty;
+    env.clock = RealClock::Get();
+    env.poll_interval = std::chrono::milliseconds(10);
+    env.request_timeout = std::chrono::seconds(10);
+    return RunVmkeeperCli(static_cast<int>(raw.size()), raw.data(), env);
+  }
+
+  std::string Path(const std::string& rel) const { return (dir_ / rel).string(); }
+
+  FakeControlPlane fake_;
+  ApiRouter router_{&fake_};
+  std::unique_ptr<HttpServer> server_;
+  fs::path dir_;
+  std::ostringstream out_, err_;
+  std::istringstream in_;
+  bool use_env_server_ = false;
+  std::optional<std::string> server_env_;
+};
+
+TEST_F(CliAppTest, ApplyPrintsOneLinePerObject) {
+  fake_.apply_outcome.results = {{specs::Kind::kHost, "hv01", "created"},
+                                 {specs::Kind::kVirtualMachine, "wms01", "configured"},
+                                 {specs::Kind::kVirtualMachine, "old", "pruned"},
+                                 {specs::Kind::kSnapshotPolicy, "nightly", "unchanged"}};
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet"), "--prune"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "host/hv01 created\n"
+            "virtualmachine/wms01 configured\n"
+            "virtualmachine/old pruned\n"
+            "snapshotpolicy/nightly unchanged\n");
+  ASSERT_EQ(fake_.last_files.size(), 2u) << "a directory sends its manifests, sorted";
+  EXPECT_EQ(fake_.last_files[0].name, Path("fleet/hosts.yaml"));
+  EXPECT_EQ(fake_.last_files[0].content, "kind: Host\n");
+  EXPECT_EQ(fake_.last_files[1].name, Path("fleet/sub/vms.yml"));
+  EXPECT_TRUE(fake_.last_apply_options.prune);
+  EXPECT_FALSE(fake_.last_apply_options.dry_run);
+}
+
+TEST_F(CliAppTest, ApplyDryRunSaysSo) {
+  fake_.apply_outcome.results = {{specs::Kind::kVirtualMachine, "wms01", "created"}};
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet/hosts.yaml"), "--dry-run"}), 0);
+  EXPECT_EQ(out_.str(), "virtualmachine/wms01 created (dry run)\n");
+  EXPECT_TRUE(fake_.last_apply_options.dry_run);
+}
+
+TEST_F(CliAppTest, ApplyFromStdin) {
+  in_.str("kind: Host\n");
+  EXPECT_EQ(Run({"apply", "-f", "-"}), 0) << err_.str();
+  ASSERT_EQ(fake_.last_files.size(), 1u);
+  EXPECT_EQ(fake_.last_files[0].content, "kind: Host\n");
+}
+
+TEST_F(CliAppTest, ApplyValidationErrorsGoToStderrOnePerLine) {
+  fake_.apply_outcome.errors = {"a.yaml:3:7: spec.cpus: must be at least 1",
+                                "a.yaml:9:1: kind: must be one of Host, VirtualMachine"};
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet")}), 1);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(),
+            "a.yaml:3:7: spec.cpus: must be at least 1\n"
+            "a.yaml:9:1: kind: must be one of Host, VirtualMachine\n"
+            "error: 2 validation errors; nothing was applied\n");
+}
+
+TEST_F(CliAppTest, ApplyMissingFileIsAClearError) {
+  EXPECT_EQ(Run({"apply", "-f", Path("nope.yaml")}), 1);
+  EXPECT_THAT(err_.str(), StartsWith("error: " + Path("nope.yaml")));
+  EXPECT_EQ(fake_.apply_calls, 0);
+}
+
+TEST_F(CliAppTest, UnreachableServer) {
+  std::string address = server_->address();
+  server_->Stop();
+  EXPECT_EQ(Run({"get", "vms"}), 1);
+  EXPECT_EQ(err_.str(), "error: cannot reach vmkeeperd at http://" + address +
+                            ": connection refused\n");
+  EXPECT_EQ(Run({"diff", "-f", Path("fleet")}), 2);
+}
+
+TEST_F(CliAppTest, ServerFromEnvironment) {
+  use_env_server_ = true;
+  server_env_ = "http://" + server_->address();
+  fake_.Put(MakeVm("wms01", "hv02", "running", "True"));
+  EXPECT_EQ(Run({"get", "vms"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("wms01"));
+}
+
+TEST_F(CliAppTest, DiffExitCodes) {
+  fake_.diff_outcome.changed = false;
+  EXPECT_EQ(Run({"diff", "-f", Path("fleet")}), 0);
+  EXPECT_EQ(out_.str(), "");
+
+  fake_.diff_outcome.changed = true;
+  fake_.diff_outcome.diff = "--- virtualmachine/wms01\n+++ virtualmachine/wms01\n-cpus: 2\n+cpus: 4\n";
+  fake_.diff_outcome.actions = {"redefine wms01 on hv01", "start wms01 on hv02"};
+  EXPECT_EQ(Run({"diff", "-f", Path("fleet"), "--prune"}), 1);
+  EXPECT_EQ(out_.str(),
+            "--- virtualmachine/wms01\n+++ virtualmachine/wms01\n-cpus: 2\n+cpus: 4\n"
+            "\n"
+            "Actions:\n"
+            "  redefine wms01 on hv01\n"
+            "  start wms01 on hv02\n");
+  EXPECT_TRUE(fake_.last_diff_prune);
+
+  fake_.diff_outcome.errors = {"a.yaml:1:1: kind: is required"};
+  EXPECT_EQ(Run({"diff", "-f", Path("fleet")}), 2);
+  EXPECT_THAT(err_.str(), StartsWith("a.yaml:1:1: kind: is required\n"));
+
+  fake_.diff_outcome.errors.clear();
+  fake_.fail_with = Status::Internal("boom");
+  EXPECT_EQ(Run({"diff", "-f", Path("fleet")}), 2);
+}
+
+TEST_F(CliAppTest, GetTableYamlJson) {
+  fake_.Put(MakeVm("wms01", "hv02", "running", "True"));
+  EXPECT_EQ(Run({"get", "vms"}), 0);
+  EXPECT_EQ(out_.str(),
+            "NAME    HOST   STATE     READY   RESTARTS\n"
+            "wms01   hv02   running   True    0\n");
+
+  EXPECT_EQ(Run({"get", "vm", "wms01", "-o", "json"}), 0);
+  Json one = Json::parse(out_.str());
+  EXPECT_EQ(one["metadata"]["name"], "wms01");
+  EXPECT_EQ(one["status"]["host"], "hv02");
+
+  EXPECT_EQ(Run({"get", "virtualmachines", "-o", "yaml"}), 0);
+  EXPECT_THAT(out_.str(), StartsWith("apiVersion: vmkeeper/v1\nitems:\n  - apiVersion: vmkeeper/v1\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("kind: List\n"));
+
+  EXPECT_EQ(Run({"get", "vms", "-o", "wide"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("GENERATION"));
+}
+
+TEST_F(CliAppTest, GetErrors) {
+  EXPECT_EQ(Run({"get", "hosts"}), 0);
+  EXPECT_EQ(err_.str(), "No resources found.\n");
+  EXPECT_EQ(Run({"get", "vm", "ghost"}), 1);
+  EXPECT_EQ(err_.str(), "error: virtualmachine \"ghost\" not found\n");
+  EXPECT_EQ(Run({"get", "pods"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("unknown resource type \"pods\""));
+  EXPECT_EQ(Run({"get", "vms", "-o", "xml"}), 2);
+}
+
+TEST_F(CliAppTest, DescribeShowsConditionsAndEventsOfThatObject) {
+  fake_.Put(MakeVm("wms01", "hv02", "running", "True"));
+  fake_.events = {{1, "2026-11-27T14:20:54.123Z", specs::Kind::kVirtualMachine, "wms01", "Normal",
+                   "Started", "started on hv02"},
+                  {2, "2026-11-27T14:20:55.123Z", specs::Kind::kVirtualMachine, "ce01", "Normal",
+                   "Started", "started on hv01"}};
+  EXPECT_EQ(Run({"describe", "vm", "wms01"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Name:         wms01\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("Ready   True"));
+  EXPECT_THAT(out_.str(), HasSubstr("started on hv02"));
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("started on hv01")));
+  EXPECT_EQ(Run({"describe", "host", "nope"}), 1);
+  EXPECT_EQ(err_.str(), "error: host \"nope\" not found\n");
+}
+
+TEST_F(CliAppTest, Delete) {
+  fake_.Put(MakeVm("wms01", "hv02", "running", "True"));
+  EXPECT_EQ(Run({"delete", "vm", "wms01"}), 0);
+  EXPECT_EQ(out_.str(), "virtualmachine/wms01 deleted\n");
+  EXPECT_EQ(Run({"delete", "vm", "wms01"}), 1);
+  EXPECT_EQ(err_.str(), "error: virtualmachine \"wms01\" not found\n");
+  fake_.delete_status = Status::FailedPrecondition("host hv01 still has 2 VMs placed on it");
+  EXPECT_EQ(Run({"delete", "host", "hv01"}), 1);
+  EXPECT_EQ(err_.str(), "error: host hv01 still has 2 VMs placed on it\n");
+}
+
+TEST_F(CliAppTest, Events) {
+  fake_.events = {{1, "2026-11-27T14:20:54.123Z", specs::Kind::kHost, "hv01", "Warning",
+                   "Unreachable", "keepalive timed out"},
+                  {2, "2026-11-27T14:20:55.123Z", specs::Kind::kVirtualMachine, "wms01", "Normal",
+                   "Started", "started on hv02"}};
+  EXPECT_EQ(Run({"events"}), 0);
+  EXPECT_EQ(out_.str(),
+            "TIME                       TYPE      REASON        OBJECT                 MESSAGE\n"
+            "2026-11-27T14:20:54.123Z   Warning   Unreachable   host/hv01              "
+            "keepalive timed out\n"
+            "2026-11-27T14:20:55.123Z   Normal    Started       virtualmachine/wms01   "
+            "started on hv02\n");
+  EXPECT_EQ(fake_.last_events_limit, 50u);
+  EXPECT_EQ(Run({"events", "--for", "vm/wms01", "--limit", "5"}), 0);
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("hv01 ")));
+  ASSERT_TRUE(fake_.last_events_object.has_value());
+  EXPECT_EQ(fake_.last_events_object->kind, specs::Kind::kVirtualMachine);
+  EXPECT_EQ(fake_.last_events_limit, 5u);
+  EXPECT_EQ(Run({"events", "--for", "wms01"}), 2);
+}
+
+TEST_F(CliAppTest, ApplyWaitUntilReady) {
+  fake_.apply_outcome.results = {{specs::Kind::kHost, "hv01", "created"},
+                                 {specs::Kind::kVirtualMachine, "wms01", "created"},
+                                 {specs::Kind::kSnapshotPolicy, "nightly", "created"}};
+  fake_.Put(MakeHost("hv01", true));
+  fake_.Put(MakeVm("wms01", "", "shutoff", "False"));
+  // The VM becomes Ready on the fifth read.
+  fake_.on_get = [](specs::Kind kind, const std::string& name, auto* objects) {
+    static int reads = 0;
+    if (kind == specs::Kind::kVirtualMachine && ++reads == 5) {
+      (*objects)[{kind, name}] = MakeVm(name, "hv01", "running", "True");
+    }
+  };
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet"), "--wait", "--timeout", "60s"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "host/hv01 created\n"
+            "virtualmachine/wms01 created\n"
+            "snapshotpolicy/nightly created\n"
+            "waiting: 1/2 ready\n"
+            "2/2 ready\n");
+}
+
+TEST_F(CliAppTest, ApplyWaitProgressInPlaceOnTerminal) {
+  fake_.apply_outcome.results = {{specs::Kind::kVirtualMachine, "wms01", "created"}};
+  fake_.Put(MakeVm("wms01", "", "shutoff", "False"));
+  fake_.on_get = [](specs::Kind kind, const std::string& name, auto* objects) {
+    static int reads = 0;
+    if (++reads == 3) (*objects)[{kind, name}] = MakeVm(name, "hv01", "running", "True");
+  };
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet"), "--wait"}, /*tty=*/true), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\rwaiting: 0/1 ready\rwaiting: 0/1 ready\r1/1 ready"));
+}
+
+TEST_F(CliAppTest, ApplyWaitTimesOutNamingWhatIsNotReady) {
+  fake_.apply_outcome.results = {{specs::Kind::kHost, "hv01", "unchanged"},
+                                 {specs::Kind::kVirtualMachine, "wms01", "configured"}};
+  fake_.Put(MakeHost("hv01", true));
+  fake_.Put(MakeVm("wms01", "hv01", "running", "True", /*generation=*/2, /*observed=*/1));
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet"), "--wait", "--timeout", "1s"}), 1);
+  EXPECT_EQ(err_.str(),
+            "error: timed out after 1s waiting for virtualmachine/wms01 to become ready\n");
+  EXPECT_THAT(out_.str(), HasSubstr("waiting: 1/2 ready\n"));
+}
+
+TEST_F(CliAppTest, UsageErrorsExit2) {
+  EXPECT_EQ(Run({}), 2);
+  EXPECT_EQ(Run({"apply"}), 2);
+  EXPECT_EQ(Run({"frobnicate"}), 2);
+  EXPECT_EQ(Run({"apply", "-f", Path("fleet"), "--timeout", "soon"}), 2);
+  EXPECT_EQ(Run({"--help"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("apply"));
+}
+
+TEST_F(CliAppTest, SchemaWorksWithoutServer) {
+  server_->Stop();
+  EXPECT_EQ(Run({"schema"}), 0) << err_.str();
+  Json schema = Json::parse(out_.str());
+  EXPECT_TRUE(schema.is_object());
+}
+
+TEST(ParseDurationTest, Forms) {
+  EXPECT_EQ(*ParseDuration("300s"), std::chrono::seconds(300));
+  EXPECT_EQ(*ParseDuration("5m"), std::chrono::seconds(300));
+  EXPECT_EQ(*ParseDuration("1h30m"), std::chrono::seconds(5400));
+  EXPECT_EQ(*ParseDuration("90"), std::chrono::seconds(90));
+  EXPECT_FALSE(ParseDuration("").ok());
+  EXPECT_FALSE(ParseDuration("5x").ok());
+  EXPECT_FALSE(ParseDuration("1h30").ok());
+  EXPECT_FALSE(ParseDuration("-5s").ok());
+}
+
+}  // namespace
+}  // namespace vmk::cli

@@ -1,0 +1,172 @@
+#include "cli/daemon_config.h"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/log.h"
+
+namespace vmk::cli {
+namespace {
+
+std::string Where(const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null()) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+Status ReadString(const YAML::Node& node, const std::string& file, const std::string& key,
+                  std::string* out) {
+  if (!node.IsScalar()) {
+    return Status::InvalidArgument(Where(file, node.Mark()) + ": " + key + " must be a string");
+  }
+  *out = node.Scalar();
+  return Status::Ok();
+}
+
+Status ReadInt(const YAML::Node& node, const std::string& file, const std::string& key,
+               int64_t* out) {
+  const std::string* text = node.IsScalar() ? &node.Scalar() : nullptr;
+  int64_t value = 0;
+  if (text != nullptr && !text->empty()) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec == std::errc() && end == text->data() + text->size()) {
+      *out = value;
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument(Where(file, node.Mark()) + ": " + key + " must be an integer");
+}
+
+}  // namespace
+
+std::string DaemonConfig::EffectiveEmbeddedHostDir() const {
+  if (!embedded_host_dir.empty()) return embedded_host_dir;
+  std::filesystem::path store(store_path);
+  // "./state/store" -> "./state/embedded-hosts"; a trailing slash must not change the answer.
+  if (!store.has_filename()) store = store.parent_path();
+  return (store.parent_path() / "embedded-hosts").string();
+}
+
+Status DaemonConfig::Validate() const {
+  if (store_path.empty()) return Status::InvalidArgument("store path must not be empty");
+  auto listen_address = ParseListenAddress(listen);
+  if (!listen_address.ok()) return listen_address.status();
+  if (resync_seconds < 1) return Status::InvalidArgument("resyncSeconds must be at least 1");
+  if (workers < 1 || workers > 256) {
+    return Status::InvalidArgument("workers must be between 1 and 256");
+  }
+  log::Level level;
+  if (!log::ParseLevel(log_level, &level)) {
+    return Status::InvalidArgument("logLevel must be one of debug, info, warning, error (got \"" +
+                                   log_level + "\")");
+  }
+  if (max_body_bytes < 1024) return Status::InvalidArgument("maxBodyBytes must be at least 1024");
+  return Status::Ok();
+}
+
+Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
+                         DaemonConfig* config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(Where(file_name, e.mark) + ": " + e.msg);
+  }
+  if (root.IsNull()) return Status::Ok();
+  if (!root.IsMap()) {
+    return Status::InvalidArgument(Where(file_name, root.Mark()) +
+                                   ": config must be a mapping of settings");
+  }
+  DaemonConfig updated = *config;
+  try {
+    for (const auto& entry : root) {
+      if (!entry.first.IsScalar()) {
+        return Status::InvalidArgument(Where(file_name, entry.first.Mark()) +
+                                       ": keys must be strings");
+      }
+      const std::string key = entry.first.Scalar();
+      const YAML::Node& value = entry.second;
+      int64_t number = 0;
+      if (key == "storePath") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.store_path));
+      } else if (key == "listen") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.listen));
+      } else if (key == "logLevel") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.log_level));
+      } else if (key == "embeddedHostDir") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.embedded_host_dir));
+      } else if (key == "resyncSeconds" || key == "workers" || key == "maxBodyBytes") {
+        VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
+        if (number < 0 || number > (int64_t{1} << 40)) {
+          return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
+                                         " is out of range");
+        }
+        if (key == "resyncSeconds") updated.resync_seconds = static_cast<int>(number);
+        if (key == "workers") updated.workers = static_cast<int>(number);
+        if (key == "maxBodyBytes") updated.max_body_bytes = static_cast<size_t>(number);
+      } else {
+        return Status::InvalidArgument(
+            Where(file_name, entry.first.Mark()) + ": unknown setting \"" + key +
+            "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
+            "maxBodyBytes)");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(Where(file_name, e.mark) + ": " + e.msg);
+  }
+  Status valid = updated.Validate();
+  if (!valid.ok()) return Status::InvalidArgument(file_name + ": " + valid.message());
+  *config = std::move(updated);
+  return Status::Ok();
+}
+
+Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(path + ": cannot read config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::InvalidArgument(path + ": cannot read config file");
+  return ParseDaemonConfig(text.str(), path, config);
+}
+
+std::string ListenAddress::ToString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+StatusOr<ListenAddress> ParseListenAddress(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("listen address \"" + text + "\" " + why +
+                                   " (expected host:port, e.g. 127.0.0.1:7480)");
+  };
+  ListenAddress out;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("is malformed");
+    }
+    out.host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return bad("has no port");
+    out.host = text.substr(0, colon);
+    if (out.host.find(':') != std::string::npos) return bad("must bracket IPv6 hosts");
+    port_text = text.substr(colon + 1);
+  }
+  if (out.host.empty()) return bad("has no host");
+  int port = -1;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port < 0 || port > 65535) {
+    return bad("has an invalid port");
+  }
+  out.port = port;
+  return out;
+}
+
+}  // namespace vmk::cli

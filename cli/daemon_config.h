@@ -1,0 +1,49 @@
+// DaemonConfig: the settings of vmkeeperd, from defaults, then a config file (YAML or JSON),
+// then command-line flags. Also the parser of "host:port" listen addresses, shared with the
+// HTTP server. Plain data and pure functions, thread-compatible.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace vmk::cli {
+
+struct DaemonConfig {
+  std::string store_path = "./vmkeeper-state/store";
+  std::string listen = "127.0.0.1:7480";
+  int resync_seconds = 30;
+  int workers = 4;
+  std::string log_level = "info";
+  // Empty = <store_path>/../embedded-hosts (see EffectiveEmbeddedHostDir).
+  std::string embedded_host_dir;
+  // Requests with a larger body are refused with 413.
+  size_t max_body_bytes = 8 * 1024 * 1024;
+
+  // The embedded host directory, defaulted from the store path when not set.
+  std::string EffectiveEmbeddedHostDir() const;
+  // Range and syntax checks of every field; InvalidArgument naming the field.
+  Status Validate() const;
+};
+
+// Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
+// resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes. Unknown keys, wrong types and
+// unreadable files are InvalidArgument errors whose message starts with the file name
+// (and line:col when known). An empty file changes nothing.
+Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config);
+// Same, from text already read; `file_name` is used in messages.
+Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
+                         DaemonConfig* config);
+
+struct ListenAddress {
+  std::string host;  // without brackets for IPv6 literals
+  int port = 0;      // 0 = pick a free port
+
+  // "127.0.0.1:7480", "[::1]:7480"
+  std::string ToString() const;
+};
+
+// Parses "host:port" or "[v6]:port"; port 0..65535.
+StatusOr<ListenAddress> ParseListenAddress(const std::string& text);
+
+}  // namespace vmk::cli

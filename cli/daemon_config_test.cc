@@ -1,0 +1,108 @@
+#include "cli/daemon_config.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace vmk::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+TEST(DaemonConfigTest, DefaultsAreValid) {
+  DaemonConfig config;
+  EXPECT_TRUE(config.Validate().ok());
+  EXPECT_EQ(config.listen, "127.0.0.1:7480");
+  EXPECT_EQ(config.EffectiveEmbeddedHostDir(), "./vmkeeper-state/embedded-hosts");
+}
+
+TEST(DaemonConfigTest, YamlOverlaysDefaults) {
+  DaemonConfig config;
+  Status s = ParseDaemonConfig(
+      "storePath: /var/lib/vmkeeper/store\nlisten: 127.0.0.1:9000\nresyncSeconds: 10\n"
+      "workers: 8\nlogLevel: debug\n",
+      "vmkeeperd.yaml", &config);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(config.store_path, "/var/lib/vmkeeper/store");
+  EXPECT_EQ(config.listen, "127.0.0.1:9000");
+  EXPECT_EQ(config.resync_seconds, 10);
+  EXPECT_EQ(config.workers, 8);
+  EXPECT_EQ(config.log_level, "debug");
+  EXPECT_EQ(config.EffectiveEmbeddedHostDir(), "/var/lib/vmkeeper/embedded-hosts");
+}
+
+TEST(DaemonConfigTest, JsonWorksToo) {
+  DaemonConfig config;
+  Status s = ParseDaemonConfig(R"({"workers": 2, "embeddedHostDir": "/tmp/hosts"})", "d.json",
+                               &config);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(config.workers, 2);
+  EXPECT_EQ(config.EffectiveEmbeddedHostDir(), "/tmp/hosts");
+}
+
+TEST(DaemonConfigTest, UnknownKeyNamesFileAndPosition) {
+  DaemonConfig config;
+  Status s = ParseDaemonConfig("workers: 2\nworkerz: 3\n", "/etc/vmkeeperd.yaml", &config);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), StartsWith("/etc/vmkeeperd.yaml:2:1: unknown setting \"workerz\""));
+  EXPECT_EQ(config.workers, 4) << "a failed load changes nothing";
+}
+
+TEST(DaemonConfigTest, WrongTypesAndRangesAreErrors) {
+  DaemonConfig config;
+  EXPECT_THAT(ParseDaemonConfig("workers: many\n", "c.yaml", &config).message(),
+              StartsWith("c.yaml:1:10: workers must be an integer"));
+  EXPECT_THAT(ParseDaemonConfig("listen: [a]\n", "c.yaml", &config).message(),
+              HasSubstr("listen must be a string"));
+  EXPECT_THAT(ParseDaemonConfig("workers: 0\n", "c.yaml", &config).message(),
+              StartsWith("c.yaml: workers must be between 1 and 256"));
+  EXPECT_THAT(ParseDaemonConfig("logLevel: loud\n", "c.yaml", &config).message(),
+              HasSubstr("logLevel"));
+  EXPECT_THAT(ParseDaemonConfig("listen: nowhere\n", "c.yaml", &config).message(),
+              HasSubstr("has no port"));
+  EXPECT_THAT(ParseDaemonConfig("- a\n- b\n", "c.yaml", &config).message(),
+              HasSubstr("mapping"));
+  EXPECT_THAT(ParseDaemonConfig("a: [\n", "c.yaml", &config).message(), StartsWith("c.yaml:"));
+}
+
+TEST(DaemonConfigTest, EmptyFileChangesNothing) {
+  DaemonConfig config;
+  EXPECT_TRUE(ParseDaemonConfig("", "c.yaml", &config).ok());
+  EXPECT_EQ(config.workers, 4);
+}
+
+TEST(DaemonConfigTest, LoadsFromDiskAndNamesMissingFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("vmk-config-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "d.yaml").string();
+  std::ofstream(path) << "resyncSeconds: 5\n";
+  DaemonConfig config;
+  ASSERT_TRUE(LoadDaemonConfigFile(path, &config).ok());
+  EXPECT_EQ(config.resync_seconds, 5);
+  Status missing = LoadDaemonConfigFile((dir / "none.yaml").string(), &config);
+  EXPECT_THAT(missing.message(), StartsWith((dir / "none.yaml").string() + ": "));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ListenAddressTest, Parses) {
+  auto v4 = ParseListenAddress("127.0.0.1:7480");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 7480);
+  auto v6 = ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  EXPECT_EQ(v6->ToString(), "[::1]:0");
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1").ok());
+  EXPECT_FALSE(ParseListenAddress(":80").ok());
+  EXPECT_FALSE(ParseListenAddress("h:70000").ok());
+  EXPECT_FALSE(ParseListenAddress("h:8o").ok());
+  EXPECT_FALSE(ParseListenAddress("::1:80").ok());
+}
+
+}  // namespace
+}  // namespace vmk::cli

@@ -1,0 +1,364 @@
+#include "cli/output_format.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace vmk::cli {
+namespace {
+
+using specs::Json;
+
+constexpr char kNone[] = "<none>";
+
+// The value at a path of object keys, or nullptr.
+const Json* Find(const Json& json, std::initializer_list<const char*> path) {
+  const Json* at = &json;
+  for (const char* key : path) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(key);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+std::string Text(const Json* value) {
+  if (value == nullptr || value->is_null()) return kNone;
+  if (value->is_string()) {
+    const auto& s = value->get_ref<const std::string&>();
+    return s.empty() ? kNone : s;
+  }
+  if (value->is_boolean()) return value->get<bool>() ? "true" : "false";
+  return value->dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string Text(const Json& json, std::initializer_list<const char*> path) {
+  return Text(Find(json, path));
+}
+
+std::optional<int64_t> Int(const Json& json, std::initializer_list<const char*> path) {
+  const Json* v = Find(json, path);
+  if (v == nullptr || !v->is_number()) return std::nullopt;
+  return v->get<int64_t>();
+}
+
+std::string IntText(const Json& json, std::initializer_list<const char*> path) {
+  auto v = Int(json, path);
+  return v ? std::to_string(*v) : kNone;
+}
+
+const Json* FindCondition(const Json& object, const std::string& type) {
+  const Json* conditions = Find(object, {"status", "conditions"});
+  if (conditions == nullptr || !conditions->is_array()) return nullptr;
+  for (const auto& c : *conditions) {
+    if (c.is_object() && c.value("type", Json()).is_string() && c["type"] == type) return &c;
+  }
+  return nullptr;
+}
+
+std::string ConditionStatus(const Json& object, const std::string& type) {
+  const Json* c = FindCondition(object, type);
+  return c == nullptr ? "Unknown" : Text(Find(*c, {"status"}));
+}
+
+// "allocated/capacity" of a host resource, formatted by `format`.
+template <typename Format>
+std::string UsageText(const Json& host, const char* key, Format format) {
+  auto capacity = Int(host, {"status", "capacity", key});
+  if (!capacity) capacity = Int(host, {"spec", "capacity", key});
+  auto allocated = Int(host, {"status", "allocated", key});
+  std::string cap = capacity ? format(*capacity) : std::string("?");
+  return (allocated ? format(*allocated) : std::string("0")) + "/" + cap;
+}
+
+bool LooksNonString(const std::string& s) {
+  if (s.empty()) return true;
+  std::string lower = s;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  static const char* kWords[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
+                                 "null", "~", ".inf", "-.inf", "+.inf", ".nan"};
+  for (const char* w : kWords) {
+    if (lower == w) return true;
+  }
+  char* end = nullptr;
+  std::strtod(s.c_str(), &end);
+  if (end == s.c_str() + s.size()) return true;  // 12, 1.5, 1e3, 0x1F
+  // YAML 1.1 timestamps and sexagesimal numbers (2026-11-27T..., 1:30).
+  if (std::isdigit(static_cast<unsigned char>(s[0])) &&
+      s.find_first_of("-:") != std::string::npos && s.find(' ') == std::string::npos) {
+    return true;
+  }
+  return std::isspace(static_cast<unsigned char>(s.front())) ||
+         std::isspace(static_cast<unsigned char>(s.back()));
+}
+
+void Emit(YAML::Emitter& out, const Json& json) {
+  switch (json.type()) {
+    case Json::value_t::object:
+      if (json.empty()) {
+        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+        return;
+      }
+      out << YAML::BeginMap;
+      for (const auto& [key, value] : json.items()) {
+        out << YAML::Key;
+        if (LooksNonString(key)) {
+          out << YAML::DoubleQuoted << key;
+        } else {
+          out << key;
+        }
+        out << YAML::Value;
+        Emit(out, value);
+      }
+      out << YAML::EndMap;
+      return;
+    case Json::value_t::array:
+      if (json.empty()) {
+        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+        return;
+      }
+      out << YAML::BeginSeq;
+      for (const auto& value : json) Emit(out, value);
+      out << YAML::EndSeq;
+      return;
+    case Json::value_t::string: {
+      const auto& s = json.get_ref<const std::string&>();
+      const bool multi_line = s.find('\n') != std::string::npos;
+      // yaml-cpp writes only clipped literal blocks ("|"), which read back with one trailing
+      // newline: use them only for text that ends in exactly one.
+      if (multi_line && s.back() == '\n' && (s.size() < 2 || s[s.size() - 2] != '\n') &&
+          s.find('\r') == std::string::npos && !std::isspace(static_cast<unsigned char>(s[0]))) {
+        out << YAML::Literal << s;
+      } else if (multi_line || LooksNonString(s)) {
+        out << YAML::DoubleQuoted << s;
+      } else {
+        out << s;
+      }
+      return;
+    }
+    case Json::value_t::boolean:
+      out << (json.get<bool>() ? "true" : "false");
+      return;
+    case Json::value_t::null:
+    case Json::value_t::discarded:
+      out << YAML::Null;
+      return;
+    default:  // numbers, as JSON writes them (full precision)
+      out << json.dump();
+      return;
+  }
+}
+
+std::string Indent(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    out += line.empty() ? "\n" : prefix + line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string FormatMemoryMiB(int64_t mib) {
+  if (mib != 0 && mib % 1024 == 0) return std::to_string(mib / 1024) + "Gi";
+  return std::to_string(mib) + "Mi";
+}
+
+std::string FormatSeconds(int64_t seconds) {
+  if (seconds != 0 && seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
+  if (seconds != 0 && seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds != 0 && seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds) + "s";
+}
+
+std::string FormatObjectTable(specs::Kind kind, const std::vector<Json>& objects, bool wide) {
+  std::vector<std::vector<std::string>> rows;
+  switch (kind) {
+    case specs::Kind::kVirtualMachine:
+      rows.push_back({"NAME", "HOST", "STATE", "READY", "RESTARTS"});
+      if (wide) {
+        for (const char* c : {"CPUS", "MEMORY", "GENERATION", "OBSERVED"}) rows[0].push_back(c);
+      }
+      for (const auto& vm : objects) {
+        std::vector<std::string> row = {Text(vm, {"metadata", "name"}),
+                                        Text(vm, {"status", "host"}),
+                                        Text(vm, {"status", "state"}),
+                                        ConditionStatus(vm, "Ready"),
+                                        Int(vm, {"status", "restartCount"})
+                                            ? IntText(vm, {"status", "restartCount"})
+                                            : "0"};
+        if (wide) {
+          auto memory = Int(vm, {"spec", "memoryMiB"});
+          row.push_back(IntText(vm, {"spec", "cpus"}));
+          row.push_back(memory ? FormatMemoryMiB(*memory) : kNone);
+          row.push_back(IntText(vm, {"metadata", "generation"}));
+          row.push_back(IntText(vm, {"status", "observedGeneration"}));
+        }
+        rows.push_back(std::move(row));
+      }
+      break;
+    case specs::Kind::kHost:
+      rows.push_back({"NAME", "URI", "READY", "VMS", "CPUS", "MEMORY"});
+      if (wide) {
+        rows[0].push_back("HYPERVISOR");
+        rows[0].push_back("SCHEDULABLE");
+      }
+      for (const auto& host : objects) {
+        std::vector<std::string> row = {
+            Text(host, {"metadata", "name"}),
+            Text(host, {"spec", "uri"}),
+            ConditionStatus(host, "Ready"),
+            Int(host, {"status", "vms"}) ? IntText(host, {"status", "vms"}) : "0",
+            UsageText(host, "cpus", [](int64_t v) { return std::to_string(v); }),
+            UsageText(host, "memoryMiB", FormatMemoryMiB)};
+        if (wide) {
+          row.push_back(Text(host, {"status", "hypervisor"}));
+          const Json* schedulable = Find(host, {"spec", "schedulable"});
+          row.push_back(schedulable == nullptr ? "true" : Text(schedulable));
+        }
+        rows.push_back(std::move(row));
+      }
+      break;
+    case specs::Kind::kSnapshotPolicy:
+      rows.push_back({"NAME", "INTERVAL", "KEEP", "BEFORE-CHANGE", "BEFORE-FAILOVER"});
+      if (wide) rows[0].push_back("GENERATION");
+      for (const auto& policy : objects) {
+        auto interval = Int(policy, {"spec", "intervalSeconds"});
+        std::vector<std::string> row = {Text(policy, {"metadata", "name"}),
+                                        interval ? FormatSeconds(*interval) : kNone,
+                                        IntText(policy, {"spec", "keep"}),
+                                        Text(policy, {"spec", "beforeChange"}),
+                                        Text(policy, {"spec", "beforeFailover"})};
+        if (wide) row.push_back(IntText(policy, {"metadata", "generation"}));
+        rows.push_back(std::move(row));
+      }
+      break;
+  }
+  return FormatTable(rows);
+}
+
+std::string ToYaml(const Json& json) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out.SetNullFormat(YAML::LowerNull);
+  Emit(out, json);
+  std::string text = out.c_str();
+  if (text.empty() || text.back() != '\n') text += '\n';
+  return text;
+}
+
+std::string ToJsonText(const Json& json) {
+  return json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Json ListObject(const std::vector<Json>& items) {
+  return Json{{"apiVersion", specs::kApiVersion}, {"kind", "List"}, {"items", items}};
+}
+
+std::string FormatEvents(const std::vector<reconciler::Event>& events, bool with_object) {
+  std::vector<std::vector<std::string>> rows;
+  if (with_object) {
+    rows.push_back({"TIME", "TYPE", "REASON", "OBJECT", "MESSAGE"});
+  } else {
+    rows.push_back({"TIME", "TYPE", "REASON", "MESSAGE"});
+  }
+  for (const auto& e : events) {
+    std::string kind(specs::KindName(e.kind));
+    std::transform(kind.begin(), kind.end(), kind.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    std::vector<std::string> row = {e.time, e.type, e.reason};
+    if (with_object) row.push_back(kind + "/" + e.name);
+    row.push_back(e.message);
+    rows.push_back(std::move(row));
+  }
+  return FormatTable(rows);
+}
+
+std::string Describe(const Json& object, const std::vector<reconciler::Event>& events) {
+  std::vector<std::vector<std::string>> head;
+  std::string labels;
+  if (const Json* l = Find(object, {"metadata", "labels"}); l != nullptr && l->is_object()) {
+    for (const auto& [key, value] : l->items()) {
+      if (!labels.empty()) labels += ",";
+      labels += key + "=" + Text(&value);
+    }
+  }
+  std::string generation = IntText(object, {"metadata", "generation"});
+  if (auto observed = Int(object, {"status", "observedGeneration"})) {
+    generation += " (observed " + std::to_string(*observed) + ")";
+  }
+  std::string out = FormatTable({{"Name:", Text(object, {"metadata", "name"})},
+                                 {"Kind:", Text(object, {"kind"})},
+                                 {"Labels:", labels.empty() ? kNone : labels},
+                                 {"Generation:", generation}});
+
+  Json status = object.contains("status") && object["status"].is_object() ? object["status"]
+                                                                            : Json::object();
+  Json conditions = status.contains("conditions") ? status["conditions"] : Json::array();
+  status.erase("conditions");
+  out += "Status:\n";
+  out += status.empty() ? "  " + std::string(kNone) + "\n" : Indent(ToYaml(status), "  ");
+  out += "Spec:\n";
+  const Json* spec = Find(object, {"spec"});
+  out += spec == nullptr || spec->empty() ? "  " + std::string(kNone) + "\n"
+                                          : Indent(ToYaml(*spec), "  ");
+
+  out += "Conditions:\n";
+  if (!conditions.is_array() || conditions.empty()) {
+    out += "  " + std::string(kNone) + "\n";
+  } else {
+    std::vector<std::vector<std::string>> rows = {
+        {"TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE"}};
+    for (const auto& c : conditions) {
+      rows.push_back({Text(c, {"type"}), Text(c, {"status"}), Text(c, {"reason"}),
+                      Text(c, {"lastTransitionTime"}),
+                      Find(c, {"message"}) ? Text(c, {"message"}) : ""});
+    }
+    out += Indent(FormatTable(rows), "  ");
+  }
+  out += "Events:\n";
+  out += events.empty() ? "  " + std::string(kNone) + "\n"
+                        : Indent(FormatEvents(events, false), "  ");
+  return out;
+}
+
+bool IsObjectReady(const Json& object) {
+  auto generation = Int(object, {"metadata", "generation"});
+  auto observed = Int(object, {"status", "observedGeneration"});
+  if (generation && observed && *observed < *generation) return false;
+  const Json* ready = FindCondition(object, "Ready");
+  if (ready != nullptr && Text(Find(*ready, {"status"})) == "True") return true;
+  const Json* running = Find(object, {"spec", "running"});
+  if (Text(Find(object, {"kind"})) == "VirtualMachine" && running != nullptr &&
+      running->is_boolean() && !running->get<bool>()) {
+    return Text(object, {"status", "state"}) == "shutoff";
+  }
+  return false;
+}
+
+}  // namespace vmk::cli

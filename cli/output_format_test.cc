@@ -1,0 +1,165 @@
+#include "cli/output_format.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cli/fake_control_plane.h"
+
+namespace vmk::cli {
+namespace {
+
+using specs::Json;
+using ::testing::HasSubstr;
+
+TEST(FormatTableTest, PadsColumnsAndTrimsTrailingSpace) {
+  EXPECT_EQ(FormatTable({{"NAME", "HOST"}, {"wms01", ""}, {"a", "hv02"}}),
+            "NAME    HOST\n"
+            "wms01\n"
+            "a       hv02\n");
+}
+
+TEST(FormatObjectTableTest, VirtualMachines) {
+  std::vector<Json> vms = {specs::ObjectToJson(MakeVm("wms01", "hv02", "running", "True")),
+                           specs::ObjectToJson(MakeVm("ce01", "", "shutoff", "False", 2, 1))};
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kVirtualMachine, vms, false),
+            "NAME    HOST     STATE     READY   RESTARTS\n"
+            "wms01   hv02     running   True    0\n"
+            "ce01    <none>   shutoff   False   0\n");
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kVirtualMachine, vms, true),
+            "NAME    HOST     STATE     READY   RESTARTS   CPUS   MEMORY   GENERATION   OBSERVED\n"
+            "wms01   hv02     running   True    0          2      4Gi      1            1\n"
+            "ce01    <none>   shutoff   False   0          2      4Gi      2            1\n");
+}
+
+TEST(FormatObjectTableTest, VmWithoutStatusIsUnknown) {
+  Json vm = {{"kind", "VirtualMachine"}, {"metadata", {{"name", "new"}}}, {"spec", Json::object()}};
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kVirtualMachine, {vm}, false),
+            "NAME   HOST     STATE    READY     RESTARTS\n"
+            "new    <none>   <none>   Unknown   0\n");
+}
+
+TEST(FormatObjectTableTest, Hosts) {
+  std::vector<Json> hosts = {specs::ObjectToJson(MakeHost("hv01", true))};
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kHost, hosts, false),
+            "NAME   URI                     READY   VMS   CPUS   MEMORY\n"
+            "hv01   test:///embedded/hv01   True    2     4/16   8Gi/64Gi\n");
+  EXPECT_THAT(FormatObjectTable(specs::Kind::kHost, hosts, true), HasSubstr("Test         true"));
+}
+
+TEST(FormatObjectTableTest, SnapshotPolicies) {
+  Json policy = {{"kind", "SnapshotPolicy"},
+                 {"metadata", {{"name", "nightly"}}},
+                 {"spec",
+                  {{"intervalSeconds", 86400},
+                   {"keep", 7},
+                   {"beforeChange", true},
+                   {"beforeFailover", false}}}};
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kSnapshotPolicy, {policy}, false),
+            "NAME      INTERVAL   KEEP   BEFORE-CHANGE   BEFORE-FAILOVER\n"
+            "nightly   1d         7      true            false\n");
+}
+
+TEST(ToYamlTest, BlockStyleWithQuotingWhereNeeded) {
+  Json doc = {{"apiVersion", "vmkeeper/v1"},
+              {"kind", "VirtualMachine"},
+              {"metadata", {{"name", "wms01"}, {"labels", {{"port", "8443"}, {"on", "yes"}}}}},
+              {"spec", {{"cpus", 2}, {"running", true}, {"disks", Json::array()}, {"ratio", 0.5}}},
+              {"status", {{"since", "2026-11-27T14:20:54.123Z"}, {"note", nullptr}}}};
+  std::string yaml = ToYaml(doc);
+  EXPECT_EQ(yaml,
+            "apiVersion: vmkeeper/v1\n"
+            "kind: VirtualMachine\n"
+            "metadata:\n"
+            "  labels:\n"
+            "    \"on\": \"yes\"\n"
+            "    port: \"8443\"\n"
+            "  name: wms01\n"
+            "spec:\n"
+            "  cpus: 2\n"
+            "  disks: []\n"
+            "  ratio: 0.5\n"
+            "  running: true\n"
+            "status:\n"
+            "  note: null\n"
+            "  since: \"2026-11-27T14:20:54.123Z\"\n");
+  // Round trip: what we print reads back as the same types.
+  YAML::Node back = YAML::Load(yaml);
+  EXPECT_EQ(back["metadata"]["labels"]["port"].Tag(), "!");  // quoted: a string
+  EXPECT_EQ(back["spec"]["cpus"].as<int>(), 2);
+}
+
+TEST(ToYamlTest, MultiLineStringsRoundTrip) {
+  // Ending in a newline: a literal block; otherwise (YAML would add one) a quoted string.
+  std::string block = ToYaml(Json{{"diff", "-a\n+b\n"}});
+  EXPECT_EQ(block, "diff: |\n  -a\n  +b\n");
+  EXPECT_EQ(YAML::Load(block)["diff"].as<std::string>(), "-a\n+b\n");
+  std::string quoted = ToYaml(Json{{"message", "line one\nline two"}});
+  EXPECT_EQ(YAML::Load(quoted)["message"].as<std::string>(), "line one\nline two");
+}
+
+TEST(ToJsonTextTest, IndentedWithNewline) {
+  EXPECT_EQ(ToJsonText(Json{{"a", 1}}), "{\n  \"a\": 1\n}\n");
+  EXPECT_EQ(ListObject({Json{{"a", 1}}})["kind"], "List");
+}
+
+TEST(FormatEventsTest, Table) {
+  std::vector<reconciler::Event> events = {{7, "2026-11-27T14:20:54.123Z",
+                                            specs::Kind::kVirtualMachine, "wms01", "Warning",
+                                            "FencingFailed", "fence_ipmilan timed out"}};
+  EXPECT_EQ(FormatEvents(events, true),
+            "TIME                       TYPE      REASON          OBJECT                 MESSAGE\n"
+            "2026-11-27T14:20:54.123Z   Warning   FencingFailed   virtualmachine/wms01   "
+            "fence_ipmilan timed out\n");
+}
+
+TEST(DescribeTest, ShowsStatusSpecConditionsAndEvents) {
+  Json vm = specs::ObjectToJson(MakeVm("wms01", "hv02", "running", "True", 3, 3));
+  std::vector<reconciler::Event> events = {{1, "2026-11-27T14:20:54.123Z",
+                                            specs::Kind::kVirtualMachine, "wms01", "Normal",
+                                            "Started", "started on hv02"}};
+  std::string text = Describe(vm, events);
+  EXPECT_THAT(text, HasSubstr("Name:         wms01\n"));
+  EXPECT_THAT(text, HasSubstr("Kind:         VirtualMachine\n"));
+  EXPECT_THAT(text, HasSubstr("Labels:       service=wms\n"));
+  EXPECT_THAT(text, HasSubstr("Generation:   3 (observed 3)\n"));
+  EXPECT_THAT(text, HasSubstr("Status:\n  host: hv02\n"));
+  EXPECT_THAT(text, HasSubstr("Spec:\n  cpus: 2\n"));
+  EXPECT_THAT(text, HasSubstr("Conditions:\n  TYPE    STATUS   REASON    LAST TRANSITION"));
+  EXPECT_THAT(text, HasSubstr("  Ready   True     Running   2026-11-27T14:20:54.123Z\n"));
+  EXPECT_THAT(text, HasSubstr("Events:\n  TIME"));
+  EXPECT_THAT(text, HasSubstr("Started   started on hv02\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("conditions:")));
+}
+
+TEST(DescribeTest, EmptyPartsSayNone) {
+  Json vm = {{"kind", "VirtualMachine"}, {"metadata", {{"name", "x"}}}, {"spec", Json::object()}};
+  std::string text = Describe(vm, {});
+  EXPECT_THAT(text, HasSubstr("Conditions:\n  <none>\n"));
+  EXPECT_THAT(text, HasSubstr("Events:\n  <none>\n"));
+}
+
+TEST(IsObjectReadyTest, ReadyConditionAndGeneration) {
+  EXPECT_TRUE(IsObjectReady(specs::ObjectToJson(MakeVm("a", "h", "running", "True"))));
+  EXPECT_FALSE(IsObjectReady(specs::ObjectToJson(MakeVm("a", "h", "running", "False"))));
+  // Ready for an older generation does not count.
+  EXPECT_FALSE(IsObjectReady(specs::ObjectToJson(MakeVm("a", "h", "running", "True", 2, 1))));
+  EXPECT_TRUE(IsObjectReady(specs::ObjectToJson(MakeHost("hv01", true))));
+  specs::Object off = MakeVm("a", "h", "shutoff", "False");
+  off.spec["running"] = false;
+  EXPECT_TRUE(IsObjectReady(specs::ObjectToJson(off)));
+}
+
+TEST(FormatUnitsTest, MemoryAndSeconds) {
+  EXPECT_EQ(FormatMemoryMiB(4096), "4Gi");
+  EXPECT_EQ(FormatMemoryMiB(1536), "1536Mi");
+  EXPECT_EQ(FormatMemoryMiB(0), "0Mi");
+  EXPECT_EQ(FormatSeconds(86400), "1d");
+  EXPECT_EQ(FormatSeconds(7200), "2h");
+  EXPECT_EQ(FormatSeconds(300), "5m");
+  EXPECT_EQ(FormatSeconds(90), "90s");
+}
+
+}  // namespace
+}  // namespace vmk::cli

@@ -1,0 +1,178 @@
+// vmkeeperd: the vmkeeper controller with its REST API.
+//
+//   vmkeeperd [--config FILE] [--store PATH] [--listen HOST:PORT] [--resync-seconds N]
+//             [--workers N] [--log-level LEVEL] [--embedded-host-dir DIR] [--ready-file PATH]
+//
+// Flags override the config file, which overrides the defaults (cli/daemon_config.h). With
+// --ready-file the daemon writes "host:port\n" there once it serves requests (and removes it on
+// shutdown), so scripts and tests can start it with --listen 127.0.0.1:0 and find the port.
+// SIGTERM/SIGINT stop it cleanly: listener first, then the controller, then the store.
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/api_router.h"
+#include "cli/daemon_config.h"
+#include "cli/http_server.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "providers/libvirt_hypervisor.h"
+#include "reconciler/controller.h"
+#include "reconciler/rocksdb_store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using vmk::Status;
+
+// Written to a temporary name and renamed, so a reader never sees half an address.
+Status WriteReadyFile(const std::string& path, const std::string& address) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << address << "\n";
+    out.close();
+    if (!out) return Status::Internal("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::Internal("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+int Fail(const std::string& what, const Status& status) {
+  vmk::log::Error(what, {{"error", status.message()}});
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so every thread inherits the mask and
+  // only the sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  vmk::cli::DaemonConfig defaults;
+  std::string config_file;
+  std::string store_path, listen, log_level, embedded_host_dir, ready_file;
+  int resync_seconds = 0, workers = 0;
+  size_t max_body_bytes = 0;
+
+  CLI::App app{"vmkeeperd: keeps the declared VMs running on their libvirt hosts", "vmkeeperd"};
+  app.add_option("--config", config_file, "Config file (YAML or JSON)");
+  auto* store_opt = app.add_option("--store", store_path,
+                                   "RocksDB directory (default " + defaults.store_path + ")");
+  auto* listen_opt = app.add_option("--listen", listen,
+                                    "REST API address host:port; port 0 picks one (default " +
+                                        defaults.listen + ")");
+  auto* resync_opt = app.add_option("--resync-seconds", resync_seconds,
+                                    "Full resync period (default 30)");
+  auto* workers_opt = app.add_option("--workers", workers, "Reconcile workers (default 4)");
+  auto* level_opt = app.add_option("--log-level", log_level, "debug|info|warning|error");
+  auto* embedded_opt = app.add_option(
+      "--embedded-host-dir", embedded_host_dir,
+      "Directory of embedded test hosts (default <store>/../embedded-hosts)");
+  auto* body_opt = app.add_option("--max-body-bytes", max_body_bytes,
+                                  "Largest accepted request body (default 8 MiB)");
+  app.add_option("--ready-file", ready_file,
+                 "Write host:port here once listening (removed on shutdown)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  vmk::cli::DaemonConfig config;
+  if (!config_file.empty()) {
+    Status loaded = vmk::cli::LoadDaemonConfigFile(config_file, &config);
+    if (!loaded.ok()) {
+      std::cerr << "vmkeeperd: " << loaded.message() << "\n";
+      return 2;
+    }
+  }
+  if (store_opt->count() > 0) config.store_path = store_path;
+  if (listen_opt->count() > 0) config.listen = listen;
+  if (resync_opt->count() > 0) config.resync_seconds = resync_seconds;
+  if (workers_opt->count() > 0) config.workers = workers;
+  if (level_opt->count() > 0) config.log_level = log_level;
+  if (embedded_opt->count() > 0) config.embedded_host_dir = embedded_host_dir;
+  if (body_opt->count() > 0) config.max_body_bytes = max_body_bytes;
+  if (Status valid = config.Validate(); !valid.ok()) {
+    std::cerr << "vmkeeperd: " << valid.message() << "\n";
+    return 2;
+  }
+  vmk::log::Level level = vmk::log::Level::kInfo;
+  vmk::log::ParseLevel(config.log_level, &level);
+  vmk::log::SetLevel(level);
+
+  const std::string embedded_dir = config.EffectiveEmbeddedHostDir();
+  std::error_code ec;
+  fs::create_directories(config.store_path, ec);
+  if (ec) return Fail("cannot create the store directory", Status::Internal(ec.message()));
+  fs::create_directories(embedded_dir, ec);
+  if (ec) return Fail("cannot create the embedded host directory", Status::Internal(ec.message()));
+
+  vmk::log::Info("starting", {{"store", config.store_path},
+                              {"listen", config.listen},
+                              {"workers", std::to_string(config.workers)},
+                              {"resyncSeconds", std::to_string(config.resync_seconds)},
+                              {"embeddedHostDir", embedded_dir}});
+
+  auto store = vmk::reconciler::RocksDbStore::Open(config.store_path,
+                                                   vmk::reconciler::RocksDbStoreOptions{});
+  if (!store.ok()) return Fail("cannot open the store", store.status());
+
+  vmk::providers::LibvirtHypervisorFactory factory;
+  vmk::reconciler::ControllerOptions controller_options;
+  controller_options.workers = config.workers;
+  controller_options.resync_period = std::chrono::seconds(config.resync_seconds);
+  controller_options.connect.embedded_host_dir = embedded_dir;
+  auto controller = std::make_unique<vmk::reconciler::Controller>(
+      store->get(), &factory, vmk::RealClock::Get(), controller_options);
+  if (Status started = controller->Start(); !started.ok()) {
+    return Fail("cannot start the controller", started);
+  }
+
+  vmk::cli::ApiRouter router(controller.get());
+  vmk::cli::HttpServerOptions server_options;
+  server_options.listen = config.listen;
+  server_options.max_body_bytes = config.max_body_bytes;
+  vmk::cli::HttpServer server(
+      server_options, [&router](const vmk::cli::HttpRequest& r) { return router.Handle(r); },
+      vmk::RealClock::Get());
+  if (Status listening = server.Start(); !listening.ok()) {
+    controller->Stop();
+    return Fail("cannot start the REST API", listening);
+  }
+  vmk::log::Info("listening", {{"address", server.address()}});
+  if (!ready_file.empty()) {
+    if (Status written = WriteReadyFile(ready_file, server.address()); !written.ok()) {
+      server.Stop();
+      controller->Stop();
+      return Fail("cannot write the ready file", written);
+    }
+  }
+
+  int signal_number = 0;
+  while (sigwait(&stop_signals, &signal_number) != 0) {
+  }
+  vmk::log::Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (!ready_file.empty()) fs::remove(ready_file, ec);
+  server.Stop();
+  controller->Stop();
+  controller.reset();
+  store->reset();
+  vmk::log::Info("stopped");
+  return 0;
+}

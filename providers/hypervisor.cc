@@ -1,0 +1,50 @@
+#include "providers/hypervisor.h"
+
+namespace vmk::providers {
+
+const char* DomainStateName(DomainState state) {
+  switch (state) {
+    case DomainState::kNoState: return "nostate";
+    case DomainState::kRunning: return "running";
+    case DomainState::kBlocked: return "blocked";
+    case DomainState::kPaused: return "paused";
+    case DomainState::kShutdown: return "shutdown";
+    case DomainState::kShutoff: return "shutoff";
+    case DomainState::kCrashed: return "crashed";
+    case DomainState::kSuspended: return "suspended";
+  }
+  return "unknown";
+}
+
+bool IsActive(DomainState state) {
+  return state == DomainState::kRunning || state == DomainState::kBlocked ||
+         state == DomainState::kPaused;
+}
+
+const char* DomainEventTypeName(DomainEventType type) {
+  switch (type) {
+    case DomainEventType::kDefined: return "defined";
+    case DomainEventType::kUndefined: return "undefined";
+    case DomainEventType::kStarted: return "started";
+    case DomainEventType::kSuspended: return "suspended";
+    case DomainEventType::kResumed: return "resumed";
+    case DomainEventType::kStopped: return "stopped";
+    case DomainEventType::kShutdown: return "shutdown";
+    case DomainEventType::kCrashed: return "crashed";
+    case DomainEventType::kOther: return "other";
+  }
+  return "unknown";
+}
+
+bool DomainConfig::SameManagedConfig(const DomainConfig& other) const {
+  if (name != other.name || cpus != other.cpus || memoryMiB != other.memoryMiB) return false;
+  if (disks.size() != other.disks.size()) return false;
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const DiskConfig& a = disks[i];
+    const DiskConfig& b = other.disks[i];
+    if (a.name != b.name || a.source != b.source || a.target != b.target) return false;
+  }
+  return true;
+}
+
+}  // namespace vmk::providers

@@ -1,0 +1,70 @@
+// ControlPlane: what the daemon's REST API (and tests) can ask of the controller.
+// It owns no HTTP and no libvirt: the server in cli/ translates requests into these calls.
+// Thread-safe: called concurrently from the HTTP thread pool.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "reconciler/store.h"
+#include "specs/types.h"
+
+namespace vmk::reconciler {
+
+// A manifest file as the user has it: its path (for error messages) and its text.
+struct ManifestFile {
+  std::string name;
+  std::string content;
+};
+
+struct ApplyOptions {
+  bool dry_run = false;
+  // Delete stored objects that the applied files do not contain.
+  bool prune = false;
+};
+
+struct ApplyResultItem {
+  specs::Kind kind = specs::Kind::kVirtualMachine;
+  std::string name;
+  std::string action;  // created | configured | unchanged | pruned
+};
+
+struct ApplyOutcome {
+  // Validation errors, "file:line:col: field.path: message". Non-empty = nothing was changed.
+  std::vector<std::string> errors;
+  std::vector<ApplyResultItem> results;
+};
+
+struct DiffOutcome {
+  std::vector<std::string> errors;  // as in ApplyOutcome
+  bool changed = false;
+  std::string diff;                   // unified diff of canonical manifests (stored -> applied)
+  std::vector<std::string> actions;   // what the controller would do, e.g. "start wms01 on hv02"
+};
+
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+
+  // Errors in the input come back in outcome.errors; a non-ok Status is an internal failure.
+  virtual StatusOr<ApplyOutcome> Apply(const std::vector<ManifestFile>& files,
+                                       const ApplyOptions& options) = 0;
+  virtual StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune) = 0;
+
+  virtual StatusOr<std::vector<specs::Object>> List(specs::Kind kind) = 0;
+  virtual StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) = 0;
+  // NotFound when absent; FailedPrecondition when deleting would break something (a Host that
+  // still has VMs placed on it).
+  virtual Status Delete(specs::Kind kind, const std::string& name) = 0;
+  virtual StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
+                                              size_t limit) = 0;
+
+  // True once the store is open and the first full resync of all hosts has finished.
+  virtual bool Ready() = 0;
+  // Prometheus text exposition of the controller's metrics.
+  virtual std::string MetricsText() = 0;
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,281 @@
+#include "reconciler/controller.h"
+
+#include <atomic>
+#include <thread>
+
+#include "common/log.h"
+#include "metrics/controller_metrics.h"
+#include "reconciler/applier.h"
+#include "reconciler/host_reconciler.h"
+#include "reconciler/object_status.h"
+#include "reconciler/vm_reconciler.h"
+
+namespace vmk::reconciler {
+
+using specs::Kind;
+
+class ControllerImpl {
+ public:
+  ControllerImpl(Store* store, providers::HypervisorFactory* factory, Clock* clock,
+                 ControllerOptions options)
+      : store_(store),
+        clock_(clock),
+        options_(std::move(options)),
+        recorder_(store, clock, &metrics_),
+        queue_(clock),
+        registry_(factory, options_.connect,
+                  [this](const std::string& host, const providers::DomainEvent& e) {
+                    OnDomainEvent(host, e);
+                  },
+                  [this](const std::string& host, const providers::ConnectionEvent& e) {
+                    OnConnectionEvent(host, e);
+                  }),
+        ctx_{store, &registry_, &book_, &recorder_, &queue_, clock, options_.stop_grace},
+        vm_reconciler_(ctx_),
+        host_reconciler_(ctx_, &metrics_),
+        applier_(
+            store, [this](const std::vector<ObjectRef>& changed) { OnDesiredStateChanged(changed); },
+            [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {}
+
+  ~ControllerImpl() { Stop(); }
+
+  Status Start() {
+    VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> hosts, store_->List(Kind::kHost));
+    for (const auto& host : hosts) {
+      auto spec = specs::HostSpecFromJson(host.spec);
+      if (!spec.ok()) return spec.status().WithContext("Host/" + host.metadata.name);
+      registry_.Upsert(host.metadata.name, *spec, host.metadata.labels);
+    }
+    VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> vms, store_->List(Kind::kVirtualMachine));
+    for (const auto& vm : vms) {
+      VmStatus status = VmStatus::FromJson(vm.status);
+      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+      if (status.host.empty() || !spec.ok()) continue;
+      book_.Set(vm.metadata.name,
+                Placement{status.host, spec->cpus, spec->memoryMiB, vm.metadata.labels});
+    }
+    log::Info("controller starting", {{"hosts", std::to_string(hosts.size())},
+                                      {"vms", std::to_string(vms.size())},
+                                      {"workers", std::to_string(options_.workers)}});
+    running_ = true;
+    for (int i = 0; i < std::max(1, options_.workers); ++i) {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    }
+    EnqueueAll();
+    resync_thread_ = std::thread([this] { ResyncLoop(); });
+    return Status::Ok();
+  }
+
+  void Stop() {
+    if (!running_.exchange(false)) return;
+    queue_.ShutDown();
+    {
+      std::lock_guard<std::mutex> l(resync_mu_);
+      resync_cv_.notify_all();
+    }
+    if (resync_thread_.joinable()) resync_thread_.join();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    for (const auto& host : registry_.All()) registry_.Remove(host->name());
+    log::Info("controller stopped");
+  }
+
+  bool Ready() {
+    if (!running_) return false;
+    for (const auto& host : registry_.All()) {
+      if (!host->view().sync_attempted) return false;
+    }
+    return true;
+  }
+
+  Applier& applier() { return applier_; }
+  Store* store() { return store_; }
+  metrics::ControllerMetrics& metrics() { return metrics_; }
+  HostRegistry& registry() { return registry_; }
+  WorkQueue& queue() { return queue_; }
+
+ private:
+  void EnqueueAll() {
+    auto hosts = store_->List(Kind::kHost);
+    if (hosts.ok()) {
+      for (const auto& h : *hosts) queue_.Add(HostKey(h.metadata.name));
+    }
+    // Hosts also removed from the store but still connected (cleanup pending).
+    for (const auto& h : registry_.All()) queue_.Add(HostKey(h->name()));
+    auto vms = store_->List(Kind::kVirtualMachine);
+    if (vms.ok()) {
+      for (const auto& v : *vms) queue_.Add(VmKey(v.metadata.name));
+    }
+    if (!hosts.ok() || !vms.ok()) {
+      log::Error("resync cannot list the store",
+                 {{"error", (!hosts.ok() ? hosts.status() : vms.status()).ToString()}});
+    }
+  }
+
+  void ResyncLoop() {
+    std::unique_lock<std::mutex> l(resync_mu_);
+    MonoTime next = clock_->Now() + options_.resync_period;
+    while (running_) {
+      clock_->WaitUntil(l, resync_cv_, next);
+      if (!running_) break;
+      if (clock_->Now() < next) continue;
+      next = clock_->Now() + options_.resync_period;
+      l.unlock();
+      EnqueueAll();
+      l.lock();
+    }
+  }
+
+  void WorkerLoop() {
+    std::string key;
+    while (queue_.Get(&key)) {
+      ++active_;
+      metrics_.SetActiveWorkers(active_);
+      metrics_.SetQueueDepth(static_cast<double>(queue_.Len()));
+      MonoTime start = clock_->Now();
+      const bool is_vm = key.rfind("vm/", 0) == 0;
+      const std::string name = key.substr(is_vm ? 3 : 5);
+      ReconcileResult result;
+      try {
+        result = is_vm ? vm_reconciler_.Reconcile(name) : host_reconciler_.Reconcile(name);
+      } catch (const std::exception& e) {
+        // A bug, not a state of the world: keep the controller alive and retry with backoff.
+        result = ReconcileResult::Error(Status::Internal(std::string("exception: ") + e.what()));
+      }
+      double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
+      metrics::ReconcileResult kind;
+      if (!result.status.ok()) {
+        kind = metrics::ReconcileResult::kError;
+        log::Warning("reconcile failed", {{"key", key}, {"error", result.status.ToString()},
+                                          {"retries", std::to_string(queue_.NumRequeues(key))}});
+        queue_.AddRateLimited(key);
+      } else if (result.requeue_after) {
+        kind = metrics::ReconcileResult::kRequeue;
+        queue_.Forget(key);
+        queue_.AddAfter(key, *result.requeue_after);
+      } else {
+        kind = metrics::ReconcileResult::kSuccess;
+        queue_.Forget(key);
+      }
+      metrics_.ObserveReconcile(is_vm ? "vm" : "host", kind, seconds);
+      --active_;
+      metrics_.SetActiveWorkers(active_);
+      queue_.Done(key);
+    }
+  }
+
+  void OnDomainEvent(const std::string& host, const providers::DomainEvent& event) {
+    log::Debug("domain event", {{"host", host}, {"domain", event.domain},
+                                {"type", providers::DomainEventTypeName(event.type)}});
+    if (auto entry = registry_.Get(host)) entry->MarkStale(event.domain);
+    queue_.Add(VmKey(event.domain));
+  }
+
+  void OnConnectionEvent(const std::string& host, const providers::ConnectionEvent& event) {
+    log::Info("host connection event", {{"host", host}, {"alive", event.alive ? "true" : "false"},
+                                        {"reason", event.reason}});
+    queue_.Add(HostKey(host));
+  }
+
+  void OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
+    bool hosts_changed = false;
+    for (const auto& ref : changed) {
+      if (ref.kind == Kind::kHost) {
+        hosts_changed = true;
+        queue_.Add(HostKey(ref.name));
+      } else if (ref.kind == Kind::kVirtualMachine) {
+        queue_.Add(VmKey(ref.name));
+      }
+    }
+    // New or relabelled hosts may make unplaced VMs placeable.
+    if (hosts_changed) {
+      auto vms = store_->List(Kind::kVirtualMachine);
+      if (vms.ok()) {
+        for (const auto& v : *vms) {
+          if (VmStatus::FromJson(v.status).host.empty()) queue_.Add(VmKey(v.metadata.name));
+        }
+      }
+    }
+  }
+
+  std::string PreviewPlacement(const specs::Object& vm) {
+    auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+    if (!spec.ok()) return "";
+    SchedulingRequest request{vm.metadata.name, vm.metadata.labels, &*spec};
+    auto host = book_.Preview(request, registry_.Candidates(vm.metadata.name));
+    return host.ok() ? *host : "";
+  }
+
+  Store* const store_;
+  Clock* const clock_;
+  const ControllerOptions options_;
+  metrics::ControllerMetrics metrics_;
+  EventRecorder recorder_;
+  WorkQueue queue_;
+  PlacementBook book_;
+  HostRegistry registry_;
+  ReconcileContext ctx_;
+  VmReconciler vm_reconciler_;
+  HostReconciler host_reconciler_;
+  Applier applier_;
+
+  std::atomic<bool> running_{false};
+  std::atomic<int> active_{0};
+  std::vector<std::thread> workers_;
+  std::thread resync_thread_;
+  std::mutex resync_mu_;
+  std::condition_variable resync_cv_;
+};
+
+Controller::Controller(Store* store, providers::HypervisorFactory* factory, Clock* clock,
+                       ControllerOptions options)
+    : impl_(std::make_unique<ControllerImpl>(store, factory, clock, std::move(options))) {}
+
+Controller::~Controller() = default;
+
+Status Controller::Start() { return impl_->Start(); }
+void Controller::Stop() { impl_->Stop(); }
+
+StatusOr<ApplyOutcome> Controller::Apply(const std::vector<ManifestFile>& files,
+                                         const ApplyOptions& options) {
+  return impl_->applier().Apply(files, options);
+}
+
+StatusOr<DiffOutcome> Controller::Diff(const std::vector<ManifestFile>& files, bool prune) {
+  return impl_->applier().Diff(files, prune);
+}
+
+StatusOr<std::vector<specs::Object>> Controller::List(Kind kind) {
+  return impl_->store()->List(kind);
+}
+
+StatusOr<std::optional<specs::Object>> Controller::Get(Kind kind, const std::string& name) {
+  return impl_->store()->Get(kind, name);
+}
+
+Status Controller::Delete(Kind kind, const std::string& name) {
+  return impl_->applier().Delete(kind, name);
+}
+
+StatusOr<std::vector<Event>> Controller::Events(std::optional<ObjectRef> object, int64_t after_seq,
+                                                size_t limit) {
+  return impl_->store()->ListEvents(object, after_seq, limit);
+}
+
+bool Controller::Ready() { return impl_->Ready(); }
+
+std::string Controller::MetricsText() {
+  impl_->metrics().SetQueueDepth(static_cast<double>(impl_->queue().Len()));
+  return impl_->metrics().ExpositionText();
+}
+
+providers::Hypervisor* Controller::HostConnectionForTest(const std::string& host) {
+  auto entry = impl_->registry().Get(host);
+  return entry ? entry->connection().get() : nullptr;
+}
+
+bool Controller::WaitIdle(std::chrono::milliseconds timeout) {
+  return impl_->queue().WaitIdle(timeout);
+}
+
+}  // namespace vmk::reconciler

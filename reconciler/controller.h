@@ -1,0 +1,62 @@
+// Controller: the running vmkeeper control loop. It owns the work queue, the workers, the
+// per-host connections with their observed-state cache, and the periodic resync; it implements
+// ControlPlane for the REST API.
+//
+// Lifecycle: construct, Start() (loads desired state, connects hosts, starts workers), Stop().
+// Thread-safe after Start().
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "providers/hypervisor.h"
+#include "reconciler/control_plane.h"
+#include "reconciler/store.h"
+
+namespace vmk::reconciler {
+
+struct ControllerOptions {
+  int workers = 4;
+  std::chrono::seconds resync_period{30};
+  providers::ConnectOptions connect;  // connect.embedded_host_dir: where test:///embedded/ hosts live
+  // Grace period between a graceful shutdown request and a hard stop.
+  std::chrono::seconds stop_grace{60};
+};
+
+class ControllerImpl;
+
+class Controller : public ControlPlane {
+ public:
+  // store, factory and clock must outlive the controller.
+  Controller(Store* store, providers::HypervisorFactory* factory, Clock* clock,
+             ControllerOptions options);
+  ~Controller() override;
+
+  Status Start();
+  void Stop();
+
+  // ControlPlane
+  StatusOr<ApplyOutcome> Apply(const std::vector<ManifestFile>& files,
+                               const ApplyOptions& options) override;
+  StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune) override;
+  StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override;
+  StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
+  Status Delete(specs::Kind kind, const std::string& name) override;
+  StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
+                                      size_t limit) override;
+  bool Ready() override;
+  std::string MetricsText() override;
+
+  // For tests and benchmarks: the connection of a host (to act "behind the controller's back"),
+  // or nullptr. Blocks until all queued work is done, or the deadline passes; returns whether idle.
+  providers::Hypervisor* HostConnectionForTest(const std::string& host);
+  bool WaitIdle(std::chrono::milliseconds timeout);
+
+ private:
+  std::unique_ptr<ControllerImpl> impl_;
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,37 @@
+// Typed views of the status the controller writes for VMs and hosts, with JSON round trips.
+// Plain data.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "specs/types.h"
+
+namespace vmk::reconciler {
+
+struct VmStatus {
+  std::string host;               // where the VM is placed ("" = unplaced)
+  std::string state;              // observed domain state: running, shutoff, ... or "unknown"
+  int64_t observedGeneration = 0;
+  std::vector<specs::Condition> conditions;
+  int restartCount = 0;           // starts after the VM was found stopped while it should run
+  std::string message;
+  std::string stopRequestedAt;    // RFC 3339 of a pending graceful shutdown
+
+  static VmStatus FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
+struct HostStatus {
+  std::vector<specs::Condition> conditions;
+  specs::Capacity capacity;
+  specs::Capacity allocated;
+  int vms = 0;
+  std::string hypervisor;
+  std::string lastSeen;  // RFC 3339 of the last successful sync
+
+  static HostStatus FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
+}  // namespace vmk::reconciler

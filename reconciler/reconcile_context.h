@@ -1,0 +1,41 @@
+// What the reconcile functions share: the store, the hosts, the placement book, the event
+// recorder, the queue (to enqueue related keys) and the clock. Owned by the Controller.
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include "common/clock.h"
+#include "reconciler/event_recorder.h"
+#include "reconciler/host_registry.h"
+#include "reconciler/placement_book.h"
+#include "reconciler/store.h"
+#include "reconciler/work_queue.h"
+
+namespace vmk::reconciler {
+
+struct ReconcileContext {
+  Store* store = nullptr;
+  HostRegistry* hosts = nullptr;
+  PlacementBook* book = nullptr;
+  EventRecorder* events = nullptr;
+  WorkQueue* queue = nullptr;
+  Clock* clock = nullptr;
+  std::chrono::seconds stop_grace{60};
+};
+
+inline std::string VmKey(const std::string& name) { return "vm/" + name; }
+inline std::string HostKey(const std::string& name) { return "host/" + name; }
+
+// What a reconcile asks of its worker: nothing more (ok), a retry with backoff (error), or
+// another look after a delay (requeue_after).
+struct ReconcileResult {
+  Status status;
+  std::optional<Duration> requeue_after;
+
+  static ReconcileResult Done() { return {}; }
+  static ReconcileResult Error(Status s) { return {std::move(s), std::nullopt}; }
+  static ReconcileResult After(Duration d) { return {Status::Ok(), d}; }
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,389 @@
+#include "reconciler/vm_reconciler.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace vmk::reconciler {
+
+using providers::DomainInfo;
+using providers::IsActive;
+using specs::Condition;
+using specs::Kind;
+
+namespace {
+
+constexpr auto kUnschedulableRetry = std::chrono::seconds(30);
+constexpr auto kNameConflictRetry = std::chrono::seconds(60);
+constexpr auto kHostNotSyncedRetry = std::chrono::milliseconds(200);
+
+Condition Cond(const std::string& type, bool ok, const std::string& reason,
+               const std::string& message, Clock* clock) {
+  return Condition{type, ok ? "True" : "False", reason, message, FormatRfc3339(clock->WallNow())};
+}
+
+std::string DiskTarget(size_t index) {
+  std::string t = "vd";
+  // vda..vdz, then vdaa...: enough for any sane VM.
+  if (index >= 26) t += static_cast<char>('a' + index / 26 - 1);
+  t += static_cast<char>('a' + index % 26);
+  return t;
+}
+
+}  // namespace
+
+providers::DomainConfig DesiredDomainConfig(const std::string& name,
+                                            const specs::VirtualMachineSpec& spec,
+                                            int64_t generation) {
+  providers::DomainConfig c;
+  c.name = name;
+  c.cpus = spec.cpus;
+  c.memoryMiB = spec.memoryMiB;
+  c.generation = generation;
+  for (size_t i = 0; i < spec.disks.size(); ++i) {
+    c.disks.push_back({spec.disks[i].name, spec.disks[i].image, DiskTarget(i)});
+  }
+  return c;
+}
+
+std::vector<VmReconciler::Copy> VmReconciler::FindOwnedCopies(const std::string& name) {
+  std::vector<Copy> out;
+  for (auto& host : ctx_.hosts->All()) {
+    auto d = host->Domain(name);
+    if (!d) continue;
+    providers::DomainInfo info = d->info;
+    if (d->stale && host->view().reachable) {
+      // An event said it changed: read it before deciding anything on it.
+      auto fresh = Observe(*host, name, /*force=*/true);
+      if (!fresh.ok() || !*fresh) continue;
+      info = **fresh;
+    }
+    if (info.owned) out.push_back({host, std::move(info)});
+  }
+  return out;
+}
+
+StatusOr<std::optional<DomainInfo>> VmReconciler::Observe(HostEntry& host, const std::string& name,
+                                                          bool force) {
+  if (!force) {
+    auto cached = host.Domain(name);
+    if (cached && !cached->stale) return std::optional<DomainInfo>(cached->info);
+    if (!cached && host.view().synced) return std::optional<DomainInfo>();
+  }
+  auto fresh = host.connection()->GetDomain(name);
+  if (!fresh.ok()) return fresh.status();
+  host.UpdateDomain(name, *fresh);
+  return *fresh;
+}
+
+Status VmReconciler::WriteStatus(const specs::Object& object, const VmStatus& status, bool sync) {
+  specs::Json json = status.ToJson();
+  if (!sync && json == object.status) return Status::Ok();
+  Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, object.metadata.name, json, sync);
+  if (s.code() == StatusCode::kNotFound) return Status::Ok();  // deleted meanwhile
+  return s;
+}
+
+ReconcileResult VmReconciler::RemoveEverywhere(const std::string& name,
+                                               const std::vector<Copy>& copies) {
+  Status first_error;
+  for (const auto& copy : copies) {
+    if (!copy.host->view().reachable) {
+      // Cleaned up when the host is back: its sync finds the orphan and enqueues this key.
+      continue;
+    }
+    auto& conn = *copy.host->connection();
+    auto observed = Observe(*copy.host, name, /*force=*/true);
+    if (!observed.ok()) {
+      if (first_error.ok()) first_error = observed.status();
+      continue;
+    }
+    if (!*observed || !(*observed)->owned) continue;
+    Status s = conn.DestroyDomain(name);
+    if (s.ok()) s = conn.UndefineDomain(name);
+    if (!s.ok()) {
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "DeleteFailed",
+                           "removing from " + copy.host->name() + " failed: " + s.message());
+      if (first_error.ok()) first_error = s;
+      continue;
+    }
+    copy.host->UpdateDomain(name, std::nullopt);
+    ctx_.events->Normal(Kind::kVirtualMachine, name, "Deleted",
+                        "stopped and removed from " + copy.host->name());
+  }
+  ctx_.book->Remove(name);
+  if (!first_error.ok()) return ReconcileResult::Error(first_error);
+  return ReconcileResult::Done();
+}
+
+VmReconciler::PlaceResult VmReconciler::Place(const specs::Object& object,
+                                              const specs::VirtualMachineSpec& spec,
+                                              const std::vector<Copy>& copies, VmStatus* status,
+                                              Status* error) {
+  const std::string& name = object.metadata.name;
+  std::string host;
+  std::string reason = "Scheduled";
+  // Adopt a copy that already exists (the status that named its host was lost, or an earlier
+  // controller defined it and died before writing status): never define a second one.
+  for (const auto& copy : copies) {
+    if (!copy.domain.owned) continue;
+    if (host.empty() || IsActive(copy.domain.state)) {
+      host = copy.host->name();
+      reason = "Adopted";
+    }
+  }
+  if (host.empty()) {
+    // Place nothing new before every host has been listed once: an unlisted host may hold a
+    // copy of this VM.
+    for (const auto& entry : ctx_.hosts->All()) {
+      if (!entry->view().sync_attempted) return PlaceResult::kWait;
+    }
+    SchedulingRequest request{name, object.metadata.labels, &spec};
+    auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(name));
+    if (!chosen.ok()) {
+      const Condition* prev = specs::FindCondition(status->conditions, "Scheduled");
+      if (!prev || prev->message != chosen.status().message()) {
+        ctx_.events->Warning(Kind::kVirtualMachine, name, "FailedScheduling",
+                             chosen.status().message());
+      }
+      specs::SetCondition(&status->conditions,
+                          Cond("Scheduled", false, "Unschedulable", chosen.status().message(),
+                               ctx_.clock));
+      specs::SetCondition(&status->conditions,
+                          Cond("Ready", false, "Unschedulable", "no host can take it", ctx_.clock));
+      status->state = "unplaced";
+      *error = WriteStatus(object, *status, false);
+      return PlaceResult::kUnschedulable;
+    }
+    host = *chosen;
+  } else {
+    ctx_.book->Set(name, Placement{host, spec.cpus, spec.memoryMiB, object.metadata.labels});
+  }
+  status->host = host;
+  specs::SetCondition(&status->conditions,
+                      Cond("Scheduled", true, reason, "placed on " + host, ctx_.clock));
+  // The intent is durable before the domain is defined: a controller killed now resumes on the
+  // same host instead of placing the VM a second time elsewhere.
+  *error = WriteStatus(object, *status, /*sync=*/true);
+  if (!error->ok()) {
+    ctx_.book->Remove(name);
+    return PlaceResult::kUnschedulable;
+  }
+  ctx_.events->Normal(Kind::kVirtualMachine, name, reason,
+                      (reason == "Adopted" ? "found existing domain on " : "placed on ") + host);
+  return PlaceResult::kPlaced;
+}
+
+ReconcileResult VmReconciler::Reconcile(const std::string& name) {
+  auto loaded = ctx_.store->Get(Kind::kVirtualMachine, name);
+  if (!loaded.ok()) return ReconcileResult::Error(loaded.status());
+  std::vector<Copy> copies = FindOwnedCopies(name);
+  if (!*loaded) return RemoveEverywhere(name, copies);
+  const specs::Object& object = **loaded;
+  auto spec_or = specs::VirtualMachineSpecFromJson(object.spec);
+  if (!spec_or.ok()) return ReconcileResult::Error(spec_or.status());
+  const specs::VirtualMachineSpec& spec = *spec_or;
+  const int64_t generation = object.metadata.generation;
+  VmStatus status = VmStatus::FromJson(object.status);
+
+  // 1. Placement.
+  if (status.host.empty()) {
+    Status error;
+    PlaceResult placed = Place(object, spec, copies, &status, &error);
+    if (!error.ok()) return ReconcileResult::Error(error);
+    if (placed == PlaceResult::kWait) return ReconcileResult::After(kHostNotSyncedRetry);
+    if (placed == PlaceResult::kUnschedulable) return ReconcileResult::After(kUnschedulableRetry);
+  } else {
+    ctx_.book->Set(name, Placement{status.host, spec.cpus, spec.memoryMiB, object.metadata.labels});
+  }
+  auto host = ctx_.hosts->Get(status.host);
+  if (!host) {
+    // Only reachable if the Host object vanished under a placed VM, which apply refuses.
+    specs::SetCondition(&status.conditions,
+                        Cond("Ready", false, "HostMissing",
+                             "host " + status.host + " is not declared", ctx_.clock));
+    Status s = WriteStatus(object, status, false);
+    return s.ok() ? ReconcileResult::After(kUnschedulableRetry) : ReconcileResult::Error(s);
+  }
+
+  // 2. Stray copies elsewhere go (safety: a VM runs on one host only).
+  for (const auto& copy : copies) {
+    if (copy.host->name() == status.host || !copy.host->view().reachable) continue;
+    auto observed = Observe(*copy.host, name, /*force=*/true);
+    if (!observed.ok() || !*observed || !(*observed)->owned) continue;
+    auto& conn = *copy.host->connection();
+    Status s = conn.DestroyDomain(name);
+    if (s.ok()) s = conn.UndefineDomain(name);
+    if (!s.ok()) return ReconcileResult::Error(s);
+    copy.host->UpdateDomain(name, std::nullopt);
+    ctx_.events->Warning(Kind::kVirtualMachine, name, "DuplicateRemoved",
+                         "removed a stray copy from " + copy.host->name() + " (placed on " +
+                             status.host + ")");
+  }
+
+  // 3. Observe the domain on its host.
+  auto view = host->view();
+  if (!view.sync_attempted) return ReconcileResult::After(kHostNotSyncedRetry);
+  if (!view.reachable) {
+    status.state = "unknown";
+    specs::SetCondition(&status.conditions,
+                        Cond("Ready", false, "HostUnreachable",
+                             "host " + status.host + " does not answer", ctx_.clock));
+    Status s = WriteStatus(object, status, false);
+    return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
+  }
+  auto& conn = *host->connection();
+  auto observed = Observe(*host, name, /*force=*/false);
+  if (!observed.ok()) return ReconcileResult::Error(observed.status());
+  std::optional<DomainInfo> domain = std::move(*observed);
+  if (domain && !domain->owned) {
+    specs::SetCondition(&status.conditions,
+                        Cond("Ready", false, "NameConflict",
+                             "a domain named " + name + " that vmkeeper does not own exists on " +
+                                 status.host,
+                             ctx_.clock));
+    Status s = WriteStatus(object, status, false);
+    return s.ok() ? ReconcileResult::After(kNameConflictRetry) : ReconcileResult::Error(s);
+  }
+
+  // 4. Definition.
+  providers::DomainConfig desired = DesiredDomainConfig(name, spec, generation);
+  bool acted = false;
+  if (!domain) {
+    Status s = conn.DefineDomain(desired);
+    if (!s.ok()) {
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "DefineFailed",
+                           "defining on " + status.host + " failed: " + s.message());
+      return ReconcileResult::Error(s);
+    }
+    ctx_.events->Normal(Kind::kVirtualMachine, name, "Defined",
+                        "defined on " + status.host + " (generation " +
+                            std::to_string(generation) + ")");
+    acted = true;
+  } else if (!domain->config || !domain->config->SameManagedConfig(desired) ||
+             domain->config->generation != generation) {
+    bool edited_behind_our_back = domain->config && domain->config->generation == generation;
+    Status s = conn.DefineDomain(desired);
+    if (!s.ok()) {
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "DefineFailed",
+                           "redefining on " + status.host + " failed: " + s.message());
+      return ReconcileResult::Error(s);
+    }
+    if (edited_behind_our_back) {
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "DefinitionRestored",
+                           "the definition on " + status.host +
+                               " was changed outside vmkeeper; restored generation " +
+                               std::to_string(generation));
+    } else {
+      ctx_.events->Normal(Kind::kVirtualMachine, name, "Updated",
+                          "definition on " + status.host + " updated to generation " +
+                              std::to_string(generation));
+    }
+    acted = true;
+  }
+  if (acted) {
+    auto refreshed = Observe(*host, name, /*force=*/true);
+    if (!refreshed.ok()) return ReconcileResult::Error(refreshed.status());
+    domain = std::move(*refreshed);
+    if (!domain) return ReconcileResult::Error(Status::Internal("domain vanished after define"));
+    acted = false;
+  }
+
+  // 5. Power state.
+  std::optional<Duration> requeue;
+  const bool active = IsActive(domain->state);
+  if (spec.running) {
+    status.stopRequestedAt.clear();
+    if (active && domain->live_generation != 0 && domain->live_generation != generation) {
+      Status s = conn.DestroyDomain(name);
+      if (s.ok()) s = conn.StartDomain(name);
+      if (!s.ok()) {
+        ctx_.events->Warning(Kind::kVirtualMachine, name, "RestartFailed",
+                             "restart for generation " + std::to_string(generation) + " on " +
+                                 status.host + " failed: " + s.message());
+        return ReconcileResult::Error(s);
+      }
+      ctx_.events->Normal(Kind::kVirtualMachine, name, "RestartedForUpdate",
+                          "restarted on " + status.host + " to run generation " +
+                              std::to_string(generation));
+      acted = true;
+    } else if (!active) {
+      // It ran as declared before and we did not stop it: somebody or something else did.
+      const bool unexpected = status.state == "running";
+      const std::string found = providers::DomainStateName(domain->state);
+      Status s = conn.StartDomain(name);
+      if (!s.ok()) {
+        ctx_.events->Warning(Kind::kVirtualMachine, name, "StartFailed",
+                             "starting on " + status.host + " failed: " + s.message());
+        specs::SetCondition(&status.conditions,
+                            Cond("Ready", false, "StartFailed", s.message(), ctx_.clock));
+        status.state = found;
+        (void)WriteStatus(object, status, false);
+        return ReconcileResult::Error(s);
+      }
+      if (unexpected) {
+        ++status.restartCount;
+        ctx_.events->Warning(Kind::kVirtualMachine, name, "Restarted",
+                             "found " + found + " on " + status.host +
+                                 " while it should run; started it again");
+      } else {
+        ctx_.events->Normal(Kind::kVirtualMachine, name, "Started", "started on " + status.host);
+      }
+      acted = true;
+    }
+  } else if (active) {
+    WallTime now = ctx_.clock->WallNow();
+    WallTime requested;
+    if (status.stopRequestedAt.empty() || !ParseRfc3339(status.stopRequestedAt, &requested)) {
+      Status s = conn.ShutdownDomain(name);
+      if (!s.ok()) return ReconcileResult::Error(s);
+      status.stopRequestedAt = FormatRfc3339(now);
+      ctx_.events->Normal(Kind::kVirtualMachine, name, "Stopping",
+                          "asked the guest on " + status.host + " to shut down");
+      requeue = ctx_.stop_grace;
+    } else if (now - requested >= ctx_.stop_grace) {
+      Status s = conn.DestroyDomain(name);
+      if (!s.ok()) return ReconcileResult::Error(s);
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "StoppedForcefully",
+                           "the guest did not shut down within " +
+                               std::to_string(ctx_.stop_grace.count()) + "s; powered off");
+    } else {
+      requeue = std::chrono::duration_cast<Duration>(ctx_.stop_grace - (now - requested));
+    }
+    acted = true;
+  }
+  if (acted) {
+    auto refreshed = Observe(*host, name, /*force=*/true);
+    if (!refreshed.ok()) return ReconcileResult::Error(refreshed.status());
+    domain = std::move(*refreshed);
+    if (!domain) return ReconcileResult::Error(Status::Internal("domain vanished after start"));
+  }
+
+  // 6. Status.
+  const bool now_active = IsActive(domain->state);
+  if (!now_active) status.stopRequestedAt.clear();
+  status.state = providers::DomainStateName(domain->state);
+  status.observedGeneration = generation;
+  status.message.clear();
+  const bool config_current = domain->config && domain->config->generation == generation;
+  if (spec.running) {
+    bool ready = now_active && config_current &&
+                 (domain->live_generation == 0 || domain->live_generation == generation);
+    specs::SetCondition(&status.conditions,
+                        Cond("Ready", ready, ready ? "Running" : "NotRunning",
+                             ready ? "running on " + status.host
+                                   : std::string("domain is ") + status.state,
+                             ctx_.clock));
+  } else {
+    bool ready = !now_active && config_current;
+    specs::SetCondition(&status.conditions,
+                        Cond("Ready", ready, ready ? "Stopped" : "Stopping",
+                             ready ? "stopped as declared" : "shutting down", ctx_.clock));
+  }
+  Status s = WriteStatus(object, status, false);
+  if (!s.ok()) return ReconcileResult::Error(s);
+  if (requeue) return ReconcileResult::After(*requeue);
+  return ReconcileResult::Done();
+}
+
+}  // namespace vmk::reconciler

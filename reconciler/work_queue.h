@@ -1,0 +1,74 @@
+// WorkQueue: the controller's queue of keys to reconcile (client-go's rate-limited work queue).
+//
+// - A key is held at most once (dedup). A key that is added while a worker processes it is
+//   marked dirty and handed out again after Done(), never to two workers at once.
+// - AddAfter delays a key; AddRateLimited delays it by the key's exponential backoff
+//   (base * 2^failures, capped), which Forget() resets.
+// - Get() blocks until a key is ready or the queue is shut down. Time comes from the Clock, so
+//   tests drive delays with a FakeClock.
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/clock.h"
+
+namespace vmk::reconciler {
+
+class WorkQueue {
+ public:
+  struct Options {
+    Duration base_delay = std::chrono::milliseconds(5);
+    Duration max_delay = std::chrono::seconds(60);
+  };
+
+  explicit WorkQueue(Clock* clock) : WorkQueue(clock, Options()) {}
+  WorkQueue(Clock* clock, Options options);
+
+  void Add(const std::string& key);
+  void AddAfter(const std::string& key, Duration delay);
+  void AddRateLimited(const std::string& key);
+  void Forget(const std::string& key);
+  int NumRequeues(const std::string& key) const;
+
+  // Blocks until a key is ready (returns true) or the queue is shut down (returns false).
+  bool Get(std::string* key);
+  // Must be called once for every key returned by Get().
+  void Done(const std::string& key);
+
+  // Wakes all Get() callers; they return false. Pending keys are dropped.
+  void ShutDown();
+
+  size_t Len();                // ready keys (delayed keys that are due count)
+  size_t Delayed() const;      // keys waiting for their time
+  size_t InFlight() const;     // keys being processed
+  // Waits (real time) until no key is ready or in flight. Delayed keys do not count.
+  bool WaitIdle(std::chrono::milliseconds timeout);
+
+ private:
+  void PromoteDueLocked(MonoTime now);
+  void AddLocked(const std::string& key);
+
+  Clock* const clock_;
+  const Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // a key became ready, or shutdown
+  std::condition_variable idle_cv_;  // the queue may have become idle
+  std::deque<std::string> ready_;                    // GUARDED_BY(mu_)
+  std::unordered_set<std::string> dirty_;            // GUARDED_BY(mu_): queued or to re-queue
+  std::unordered_set<std::string> processing_;       // GUARDED_BY(mu_)
+  std::multimap<MonoTime, std::string> delayed_;     // GUARDED_BY(mu_)
+  std::unordered_map<std::string, MonoTime> delayed_due_;  // GUARDED_BY(mu_): earliest per key
+  std::unordered_map<std::string, int> failures_;    // GUARDED_BY(mu_)
+  bool shutting_down_ = false;                       // GUARDED_BY(mu_)
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of vmkeeper from Debian 12's packages.
+# Idempotent: does nothing (and needs no network) when everything is present.
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake pkg-config ccache
+  libvirt-dev libvirt-clients libvirt-daemon
+  libyaml-cpp-dev libcpprest-dev libssl-dev prometheus-cpp-dev librocksdb-dev
+  nlohmann-json3-dev libcli11-dev libdtl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

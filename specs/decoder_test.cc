@@ -1,0 +1,556 @@
+#include "specs/decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace vmk::specs {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+std::vector<std::string> Errors(const std::string& text, const std::string& file = "m.yaml") {
+  return DiagnosticStrings(DecodeManifests(text, file).errors);
+}
+
+Object DecodeOne(const std::string& text) {
+  DecodeResult r = DecodeManifests(text, "m.yaml");
+  EXPECT_THAT(DiagnosticStrings(r.errors), IsEmpty());
+  EXPECT_EQ(r.objects.size(), 1u);
+  return r.objects.empty() ? Object{} : r.objects[0];
+}
+
+// ---- one test per error category, exact "file:line:col: path: message" -----------------------
+
+TEST(DecoderTest, WrongTypeInteger) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata:\n"
+                     "  name: wms01\n"
+                     "spec:\n"
+                     "  cpus: two\n"),
+              ElementsAre("m.yaml:6:9: spec.cpus: must be an integer"));
+}
+
+TEST(DecoderTest, QuotedNumberIsAStringNotAnInteger) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: wms01}\n"
+                     "spec: {cpus: \"2\"}\n"),
+              ElementsAre("m.yaml:4:14: spec.cpus: must be an integer"));
+}
+
+TEST(DecoderTest, WrongTypeStringBooleanMappingList) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: wms01}\n"
+                     "spec:\n"
+                     "  snapshotPolicy: 5\n"
+                     "  running: yes\n"
+                     "  placement: [a]\n"
+                     "  disks: {name: root}\n"),
+              ElementsAre("m.yaml:5:19: spec.snapshotPolicy: must be a string",
+                          "m.yaml:6:12: spec.running: must be a boolean (true or false)",
+                          "m.yaml:7:14: spec.placement: must be a mapping",
+                          "m.yaml:8:10: spec.disks: must be a list"));
+}
+
+TEST(DecoderTest, UnknownFieldAtTopLevel) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata: {name: nightly}\n"
+                     "spce: {keep: 3}\n"),
+              ElementsAre("m.yaml:4:1: spce: unknown field"));
+}
+
+TEST(DecoderTest, UnknownFieldInSpec) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "metadata:\n"
+                     "  name: hv01\n"
+                     "spec:\n"
+                     "  uri: test:///default\n"
+                     "  capacity:\n"
+                     "    cpus: 8\n"
+                     "    memoryMiB: 4096\n"
+                     "    disks: 3\n"),
+              ElementsAre("m.yaml:10:5: spec.capacity.disks: unknown field"));
+}
+
+TEST(DecoderTest, UnknownFieldInListItem) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata:\n"
+                     "  name: wms01\n"
+                     "spec:\n"
+                     "  disks:\n"
+                     "  - name: root\n"
+                     "    image: /img/wms.qcow2\n"
+                     "    size: 20\n"),
+              ElementsAre("m.yaml:9:5: spec.disks[0].size: unknown field"));
+}
+
+TEST(DecoderTest, UnknownFieldInMetadata) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata:\n"
+                     "  name: nightly\n"
+                     "  namespace: default\n"),
+              ElementsAre("m.yaml:5:3: metadata.namespace: unknown field"));
+}
+
+TEST(DecoderTest, DuplicateKey) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata:\n"
+                     "  name: wms01\n"
+                     "spec:\n"
+                     "  cpus: 2\n"
+                     "  memoryMiB: 2048\n"
+                     "  cpus: 4\n"),
+              ElementsAre("m.yaml:8:3: spec.cpus: duplicate key; first defined at line 6, "
+                          "column 3"));
+}
+
+TEST(DecoderTest, DuplicateKeyAtEveryLevel) {
+  EXPECT_THAT(
+      Errors("apiVersion: vmkeeper/v1\n"
+             "kind: VirtualMachine\n"
+             "metadata: {name: a, labels: {x: \"1\", x: \"2\"}}\n"
+             "spec:\n"
+             "  placement: {hostSelector: {rack: r1, rack: r2}}\n"
+             "  disks: [{name: d, image: i, name: e}]\n"
+             "kind: VirtualMachine\n"
+             "status: {a: 1, a: 2}\n"),
+      ElementsAre(
+          "m.yaml:3:38: metadata.labels.x: duplicate key; first defined at line 3, column 30",
+          "m.yaml:5:40: spec.placement.hostSelector.rack: duplicate key; first defined at line "
+          "5, column 30",
+          "m.yaml:6:31: spec.disks[0].name: duplicate key; first defined at line 6, column 12",
+          "m.yaml:7:1: kind: duplicate key; first defined at line 2, column 1",
+          "m.yaml:8:16: status.a: duplicate key; first defined at line 8, column 10"));
+}
+
+TEST(DecoderTest, MissingRequiredFields) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "metadata:\n"
+                     "  name: hv01\n"
+                     "spec:\n"
+                     "  schedulable: false\n"),
+              ElementsAre("m.yaml:6:3: spec.uri: is required"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {labels: {a: b}}\n"
+                     "spec:\n"
+                     "  disks: [{name: root}]\n"
+                     "  health: {http: {path: /h}}\n"),
+              ElementsAre("m.yaml:3:11: metadata.name: is required",
+                          "m.yaml:5:11: spec.disks[0].image: is required",
+                          "m.yaml:6:18: spec.health.http.port: is required"));
+}
+
+TEST(DecoderTest, MissingTopLevelFieldsReportedAtTheDocument) {
+  EXPECT_THAT(Errors("# a comment first\n"
+                     "spec: {}\n"),
+              ElementsAre("m.yaml:2:1: apiVersion: is required", "m.yaml:2:1: kind: is required",
+                          "m.yaml:2:1: metadata: is required"));
+}
+
+TEST(DecoderTest, RequiredKeyWrittenWithNullValueIsReportedAtTheKey) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "metadata:\n"
+                     "  name: hv01\n"
+                     "spec:\n"
+                     "  schedulable: true\n"
+                     "  uri:\n"),
+              ElementsAre("m.yaml:7:3: spec.uri: is required"));
+}
+
+TEST(DecoderTest, BadName) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata:\n"
+                     "  name: Nightly_1\n"),
+              ElementsAre("m.yaml:4:9: metadata.name: must be a DNS-1123 label: 1 to 63 "
+                          "lowercase letters, digits or '-', starting with a letter and ending "
+                          "with a letter or digit"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata: {name: " + std::string(64, 'a') + "}\n"),
+              ElementsAre("m.yaml:3:18: metadata.name: must be at most 63 characters long"));
+  for (const char* bad : {"1abc", "abc-", "-abc", "a.b", "\"\""}) {
+    EXPECT_EQ(Errors(std::string("apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: ") + bad +
+                     "}\nspec: {uri: test:///default}\n")
+                  .size(),
+              1u)
+        << bad;
+  }
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: " +
+                     std::string(63, 'a') + "}\nspec: {uri: test:///default}\n"),
+              IsEmpty());
+}
+
+TEST(DecoderTest, BadLabels) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata:\n"
+                     "  name: nightly\n"
+                     "  labels:\n"
+                     "    \"bad key\": x\n"
+                     "    tier: -front\n"
+                     "    version: 2\n"
+                     "    example.com/rack: r1\n"),
+              ElementsAre("m.yaml:6:5: metadata.labels[\"bad key\"]: must be a label key: an "
+                          "optional DNS subdomain prefix (at most 253 characters) and '/', then 1 "
+                          "to 63 letters, digits, '-', '_' or '.', starting and ending with a "
+                          "letter or digit",
+                          "m.yaml:7:11: metadata.labels.tier: must be a label value: empty, or 1 "
+                          "to 63 letters, digits, '-', '_' or '.', starting and ending with a "
+                          "letter or digit",
+                          "m.yaml:8:14: metadata.labels.version: must be a string"));
+}
+
+TEST(DecoderTest, OutOfRangeValues) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: wms01}\n"
+                     "spec:\n"
+                     "  cpus: 0\n"
+                     "  memoryMiB: 99999999999\n"
+                     "  placement: {priority: -1001}\n"
+                     "  health: {tcp: {port: 70000}}\n"
+                     "  disks: [{name: root, image: x, sizeGiB: 99999999999999999999}]\n"),
+              ElementsAre("m.yaml:5:9: spec.cpus: must be at least 1",
+                          "m.yaml:6:14: spec.memoryMiB: must be at most 16777216",
+                          "m.yaml:7:25: spec.placement.priority: must be at least -1000",
+                          "m.yaml:8:24: spec.health.tcp.port: must be at most 65535",
+                          "m.yaml:9:43: spec.disks[0].sizeGiB: must be at most 65536"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata: {name: p}\n"
+                     "spec: {intervalSeconds: 59, keep: 1001}\n"),
+              ElementsAre("m.yaml:4:25: spec.intervalSeconds: must be at least 60",
+                          "m.yaml:4:35: spec.keep: must be at most 1000"));
+}
+
+TEST(DecoderTest, BadApiVersion) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v2\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata: {name: p}\n"),
+              ElementsAre("m.yaml:1:13: apiVersion: must be \"vmkeeper/v1\""));
+}
+
+TEST(DecoderTest, UnknownKind) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachin\n"
+                     "metadata: {name: p}\n"
+                     "spec: {anything: 1}\n"),
+              ElementsAre("m.yaml:2:7: kind: must be one of Host, SnapshotPolicy, "
+                          "VirtualMachine"));
+}
+
+TEST(DecoderTest, YamlSyntaxErrorLocation) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "metadata:\n"
+                     "  name: hv01\n"
+                     "spec:\n"
+                     "  uri: [test\n"),
+              ElementsAre("m.yaml:7:1: invalid YAML: end of sequence flow not found"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "  name: x\n"),
+              ElementsAre("m.yaml:3:7: invalid YAML: illegal map value"));
+}
+
+TEST(DecoderTest, DocumentThatIsNotAMapping) {
+  EXPECT_THAT(Errors("- a\n- b\n"),
+              ElementsAre("m.yaml:1:1: document must be a mapping with apiVersion, kind, "
+                          "metadata and spec"));
+}
+
+TEST(DecoderTest, SeveralErrorsAcrossDocumentsAllReportedInLineOrder) {
+  DecodeResult r = DecodeManifests("apiVersion: vmkeeper/v1\n"
+                                   "kind: VirtualMachine\n"
+                                   "metadata:\n"
+                                   "  name: Bad\n"
+                                   "spec:\n"
+                                   "  cpus: 0\n"
+                                   "  colour: red\n"
+                                   "---\n"
+                                   "apiVersion: vmkeeper/v1\n"
+                                   "kind: SnapshotPolicy\n"
+                                   "metadata: {name: nightly}\n"
+                                   "spec: {keep: 0, keep: 2}\n"
+                                   "---\n"
+                                   "apiVersion: vmkeeper/v1\n"
+                                   "kind: SnapshotPolicy\n"
+                                   "metadata: {name: fine}\n",
+                                   "fleet.yaml");
+  EXPECT_THAT(
+      DiagnosticStrings(r.errors),
+      ElementsAre("fleet.yaml:4:9: metadata.name: must be a DNS-1123 label: 1 to 63 lowercase "
+                  "letters, digits or '-', starting with a letter and ending with a letter or "
+                  "digit",
+                  "fleet.yaml:6:9: spec.cpus: must be at least 1",
+                  "fleet.yaml:7:3: spec.colour: unknown field",
+                  "fleet.yaml:12:14: spec.keep: must be at least 1",
+                  "fleet.yaml:12:17: spec.keep: duplicate key; first defined at line 12, column 8"));
+  // Only the document without errors comes out.
+  ASSERT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(r.objects[0].metadata.name, "fine");
+}
+
+// ---- documents and files ----------------------------------------------------------------------
+
+TEST(DecoderTest, MultiDocumentFileSkipsEmptyDocuments) {
+  DecodeResult r = DecodeManifests("---\n"
+                                   "# only a comment\n"
+                                   "---\n"
+                                   "apiVersion: vmkeeper/v1\n"
+                                   "kind: Host\n"
+                                   "metadata: {name: hv01}\n"
+                                   "spec: {uri: \"test:///default\"}\n"
+                                   "---\n"
+                                   "---\n"
+                                   "apiVersion: vmkeeper/v1\n"
+                                   "kind: SnapshotPolicy\n"
+                                   "metadata: {name: nightly}\n"
+                                   "---\n"
+                                   "apiVersion: vmkeeper/v1\n"
+                                   "kind: VirtualMachine\n"
+                                   "metadata: {name: wms01}\n"
+                                   "spec: {snapshotPolicy: nightly}\n"
+                                   "...\n",
+                                   "fleet.yaml");
+  EXPECT_THAT(DiagnosticStrings(r.errors), IsEmpty());
+  ASSERT_EQ(r.objects.size(), 3u);
+  EXPECT_EQ(r.objects[0].Key(), "Host/hv01");
+  EXPECT_EQ(r.objects[1].Key(), "SnapshotPolicy/nightly");
+  EXPECT_EQ(r.objects[2].Key(), "VirtualMachine/wms01");
+  EXPECT_EQ(r.objects[0].source.ToString(), "fleet.yaml:4:1");
+  EXPECT_EQ(r.objects[1].source.ToString(), "fleet.yaml:10:1");
+  EXPECT_EQ(r.objects[2].source.ToString(), "fleet.yaml:14:1");
+  EXPECT_EQ(r.objects[2].spec["snapshotPolicy"], "nightly");
+}
+
+TEST(DecoderTest, EmptyInputHasNoObjectsAndNoErrors) {
+  DecodeResult r = DecodeManifests("", "empty.yaml");
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(r.objects.empty());
+}
+
+TEST(DecoderTest, JsonInputWorks) {
+  Object o = DecodeOne(R"({"apiVersion": "vmkeeper/v1", "kind": "VirtualMachine",
+    "metadata": {"name": "ce01", "labels": {"service": "ce"}},
+    "spec": {"cpus": 4, "running": false, "disks": [{"name": "root", "image": "/i.qcow2"}],
+             "placement": {"requiredHosts": ["hv01", "hv02"]}}})");
+  EXPECT_EQ(o.Key(), "VirtualMachine/ce01");
+  EXPECT_EQ(o.metadata.labels.at("service"), "ce");
+  EXPECT_EQ(o.spec["cpus"], 4);
+  EXPECT_EQ(o.spec["running"], false);
+  EXPECT_EQ(o.spec["placement"]["requiredHosts"], Json::array({"hv01", "hv02"}));
+  EXPECT_EQ(o.LocationOf("spec.placement.requiredHosts[1]").ToString(), "m.yaml:4:54");
+
+  EXPECT_THAT(Errors(R"({"apiVersion": "vmkeeper/v1", "kind": "SnapshotPolicy",
+"metadata": {"name": "p"}, "spec": {"keep": "3"}})"),
+              ElementsAre("m.yaml:2:45: spec.keep: must be an integer"));
+}
+
+TEST(DecoderTest, FieldLocationsCoverEveryWrittenField) {
+  Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: VirtualMachine\n"
+                       "metadata:\n"
+                       "  name: wms01\n"
+                       "  labels: {service: wms}\n"
+                       "spec:\n"
+                       "  placement:\n"
+                       "    requiredHosts:\n"
+                       "    - hv01\n"
+                       "    - hv02\n"
+                       "  disks:\n"
+                       "  - {name: root, image: /i}\n");
+  auto at = [&](const std::string& path) {
+    auto it = o.field_locations.find(path);
+    return it == o.field_locations.end() ? std::string("<none>") : it->second.ToString();
+  };
+  EXPECT_EQ(o.source.ToString(), "m.yaml:1:1");
+  EXPECT_EQ(at("kind"), "m.yaml:2:7");
+  EXPECT_EQ(at("metadata.name"), "m.yaml:4:9");
+  EXPECT_EQ(at("metadata.labels.service"), "m.yaml:5:21");
+  EXPECT_EQ(at("spec.placement.requiredHosts"), "m.yaml:9:5");
+  EXPECT_EQ(at("spec.placement.requiredHosts[0]"), "m.yaml:9:7");
+  EXPECT_EQ(at("spec.placement.requiredHosts[1]"), "m.yaml:10:7");
+  EXPECT_EQ(at("spec.disks[0]"), "m.yaml:12:5");
+  EXPECT_EQ(at("spec.disks[0].image"), "m.yaml:12:25");
+  // Defaults were not written by the user: no location of their own; LocationOf falls back to
+  // the closest written ancestor (the spec mapping, whose mark is its first key).
+  EXPECT_EQ(at("spec.cpus"), "<none>");
+  EXPECT_EQ(o.LocationOf("spec.cpus").ToString(), "m.yaml:7:3");
+}
+
+// ---- defaults -----------------------------------------------------------------------------------
+
+TEST(DecoderTest, DefaultsFilledForVirtualMachine) {
+  Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: VirtualMachine\n"
+                       "metadata: {name: wms01}\n"
+                       "spec:\n"
+                       "  disks: [{name: root, image: /i.qcow2}]\n");
+  Json expected = Json::parse(R"({
+    "running": true, "cpus": 1, "memoryMiB": 1024,
+    "disks": [{"name": "root", "image": "/i.qcow2", "sizeGiB": 0}],
+    "placement": {"hostSelector": {}, "requiredHosts": [], "preferredHosts": [], "spreadBy": "",
+                  "priority": 0},
+    "restart": {"limit": 3, "windowSeconds": 600},
+    "snapshotPolicy": ""})");
+  EXPECT_EQ(o.spec, expected) << o.spec.dump();
+}
+
+TEST(DecoderTest, OptionalObjectsStayAbsentButGetInnerDefaultsWhenGiven) {
+  Object host = DecodeOne("apiVersion: vmkeeper/v1\n"
+                          "kind: Host\n"
+                          "metadata: {name: hv01}\n"
+                          "spec:\n"
+                          "  uri: qemu+ssh://root@hv01/system\n"
+                          "  fencing: {agent: fence_ipmilan}\n");
+  EXPECT_EQ(host.spec, Json::parse(R"({"uri": "qemu+ssh://root@hv01/system",
+      "fencing": {"agent": "fence_ipmilan", "args": {}, "timeoutSeconds": 60},
+      "acknowledgeUnsafe": false, "schedulable": true})"))
+      << host.spec.dump();
+
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: wms01}\n"
+                        "spec:\n"
+                        "  health: {tcp: {port: 22}}\n");
+  EXPECT_EQ(vm.spec["health"], Json::parse(R"({"tcp": {"port": 22}, "periodSeconds": 5,
+      "timeoutSeconds": 2, "failureThreshold": 3, "startupGraceSeconds": 120})"))
+      << vm.spec.dump();
+  EXPECT_FALSE(vm.spec["health"].contains("http"));
+}
+
+TEST(DecoderTest, AbsentOrNullSpecMeansAllDefaults) {
+  Object p = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: SnapshotPolicy\n"
+                       "metadata: {name: nightly}\n"
+                       "spec:\n");
+  EXPECT_EQ(p.spec, Json::parse(R"({"intervalSeconds": 86400, "keep": 7, "beforeChange": true,
+      "beforeFailover": true})"));
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: wms01}\n"
+                        "spec: {cpus: ~, placement: null}\n");
+  EXPECT_EQ(vm.spec["cpus"], 1);
+  EXPECT_EQ(vm.spec["placement"]["priority"], 0);
+}
+
+// ---- particular rules -----------------------------------------------------------------------
+
+TEST(DecoderTest, FencingArgsAcceptNumbersButNotLineBreaks) {
+  Object host = DecodeOne("apiVersion: vmkeeper/v1\n"
+                          "kind: Host\n"
+                          "metadata: {name: hv01}\n"
+                          "spec:\n"
+                          "  uri: test:///default\n"
+                          "  fencing: {agent: fence_ipmilan, args: {ip: 10.0.0.11, ipport: 623, "
+                          "lanplus: true}}\n");
+  EXPECT_EQ(host.spec["fencing"]["args"],
+            Json::parse(R"({"ip": "10.0.0.11", "ipport": "623", "lanplus": "true"})"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "metadata: {name: hv01}\n"
+                     "spec:\n"
+                     "  uri: test:///default\n"
+                     "  fencing: {agent: fence_ipmilan, args: {ip: \"1\\nport=9\"}}\n"),
+              ElementsAre("m.yaml:6:46: spec.fencing.args.ip: must not contain line breaks"));
+}
+
+TEST(DecoderTest, DiskNamesAndHostListsMustBeUnique) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: wms01}\n"
+                     "spec:\n"
+                     "  disks:\n"
+                     "  - {name: root, image: /a}\n"
+                     "  - {name: root, image: /b}\n"
+                     "  placement: {requiredHosts: [hv01, hv01]}\n"),
+              ElementsAre("m.yaml:7:12: spec.disks[1].name: duplicate value \"root\"; first "
+                          "used by spec.disks[0]",
+                          "m.yaml:8:37: spec.placement.requiredHosts[1]: duplicate value "
+                          "\"hv01\"; first at spec.placement.requiredHosts[0]"));
+}
+
+TEST(DecoderTest, StatusIsAcceptedInAnyShape) {
+  Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: SnapshotPolicy\n"
+                       "metadata: {name: nightly, generation: 4}\n"
+                       "status: {lastSnapshot: '2026-01-01', count: 3, ok: true, x: [1.5, null]}\n");
+  EXPECT_EQ(o.status, Json::parse(R"({"lastSnapshot": "2026-01-01", "count": 3, "ok": true,
+      "x": [1.5, null]})"));
+  EXPECT_EQ(o.metadata.generation, 4);
+  Object scalar_status = DecodeOne("apiVersion: vmkeeper/v1\n"
+                                   "kind: SnapshotPolicy\n"
+                                   "metadata: {name: nightly}\n"
+                                   "status: fine\n");
+  EXPECT_TRUE(scalar_status.status.empty());
+}
+
+TEST(DecoderTest, DeepStatusIsRefusedNotRecursedInto) {
+  std::string deep = "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+                     "status: ";
+  for (int i = 0; i < 100; ++i) deep += "[";
+  for (int i = 0; i < 100; ++i) deep += "]";
+  deep += "\n";
+  DecodeResult r = DecodeManifests(deep, "m.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].message, "is nested too deeply (more than 64 levels)");
+}
+
+TEST(DecoderTest, HostileInputsGiveErrorsNotCrashes) {
+  std::string deep_flow(5000, '[');
+  EXPECT_THAT(Errors("status: " + deep_flow + "\n"),
+              ElementsAre("m.yaml:1:2000: invalid YAML: nested too deeply"));
+  std::string long_name(100000, 'a');
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: " + long_name +
+                     "}\nspec: {uri: x}\n"),
+              ElementsAre("m.yaml:3:18: metadata.name: must be at most 63 characters long"));
+  std::string long_label(100000, 'b');
+  EXPECT_EQ(Errors("apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: a, labels: {" +
+                   long_label + ": " + long_label + "}}\nspec: {uri: x}\n")
+                .size(),
+            1u);
+  EXPECT_THAT(Errors("{[a]: b}\n"), ElementsAre("m.yaml:1:2: keys must be strings",
+                                                "m.yaml:1:1: apiVersion: is required",
+                                                "m.yaml:1:1: kind: is required",
+                                                "m.yaml:1:1: metadata: is required"));
+  EXPECT_THAT(Errors("\t\x01\xff: [\n"), ::testing::SizeIs(1));
+  // Merge keys are not supported by yaml-cpp 0.7; "<<" is then just an unknown field.
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: a}\n"
+                     "spec: {<<: {cpus: 2}}\n"),
+              ElementsAre("m.yaml:4:8: spec[\"<<\"]: unknown field"));
+  // Anchors and aliases inside one document are fine.
+  Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: VirtualMachine\n"
+                       "metadata: {name: a, labels: &l {app: x}}\n"
+                       "spec: {placement: {hostSelector: *l}}\n");
+  EXPECT_EQ(o.spec["placement"]["hostSelector"], Json::parse(R"({"app": "x"})"));
+}
+
+TEST(DecoderTest, FieldPathHelpers) {
+  EXPECT_EQ(JoinFieldPath("", "spec"), "spec");
+  EXPECT_EQ(JoinFieldPath("spec", "cpus"), "spec.cpus");
+  EXPECT_EQ(JoinFieldPath("metadata.labels", "example.com/rack"),
+            "metadata.labels[\"example.com/rack\"]");
+  EXPECT_EQ(IndexFieldPath("spec.disks", 2), "spec.disks[2]");
+}
+
+}  // namespace
+}  // namespace vmk::specs

@@ -1,0 +1,121 @@
+#include "specs/json_schema.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "specs/decoder.h"
+#include "specs/schema.h"
+
+namespace vmk::specs {
+namespace {
+
+using Ptr = Json::json_pointer;
+
+// Every field of the table appears in the schema under `base`, with its type, default and range.
+void ExpectFieldsPublished(const Json& schema, const std::string& base,
+                           const std::vector<FieldDef>& fields) {
+  for (const FieldDef& f : fields) {
+    std::string at = base + "/properties/" + f.name;
+    ASSERT_TRUE(schema.contains(Ptr(at))) << at;
+    const Json& s = schema.at(Ptr(at));
+    EXPECT_TRUE(s.contains("description")) << at;
+    if (!f.default_value.is_null()) {
+      EXPECT_EQ(s.at("default"), f.default_value) << at;
+    }
+    if (f.minimum) {
+      EXPECT_EQ(s.at("minimum"), *f.minimum) << at;
+    }
+    if (f.maximum) {
+      EXPECT_EQ(s.at("maximum"), *f.maximum) << at;
+    }
+    if (!f.pattern.empty() && f.type == FieldType::kString) {
+      EXPECT_EQ(s.at("pattern"), f.pattern) << at;
+    }
+    if (f.required) {
+      EXPECT_THAT(schema.at(Ptr(base + "/required")), ::testing::Contains(f.name)) << at;
+    }
+    if (f.type == FieldType::kObject) ExpectFieldsPublished(schema, at, f.fields);
+    if (f.type == FieldType::kObjectArray) ExpectFieldsPublished(schema, at + "/items", f.fields);
+  }
+}
+
+TEST(JsonSchemaTest, IsValidJsonWithOneDefinitionPerKind) {
+  Json schema = JsonSchema();
+  Json reparsed = Json::parse(schema.dump(2));  // throws if not valid JSON
+  EXPECT_EQ(reparsed, schema);
+  EXPECT_EQ(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+  EXPECT_EQ(schema["oneOf"], Json::parse(R"([{"$ref": "#/$defs/Host"},
+      {"$ref": "#/$defs/SnapshotPolicy"}, {"$ref": "#/$defs/VirtualMachine"}])"));
+  for (Kind kind : kAllKinds) {
+    std::string def = "/$defs/" + std::string(KindName(kind));
+    EXPECT_EQ(schema.at(Ptr(def + "/properties/kind/const")), std::string(KindName(kind)));
+    EXPECT_EQ(schema.at(Ptr(def + "/properties/apiVersion/const")), "vmkeeper/v1");
+    EXPECT_EQ(schema.at(Ptr(def + "/properties/metadata/$ref")), "#/$defs/ObjectMeta");
+    EXPECT_EQ(schema.at(Ptr(def + "/properties/status/type")), "object");
+    EXPECT_EQ(schema.at(Ptr(def + "/additionalProperties")), false);
+    EXPECT_EQ(schema.at(Ptr(def + "/properties/spec/additionalProperties")), false);
+  }
+}
+
+TEST(JsonSchemaTest, PublishesEveryFieldOfTheTable) {
+  Json schema = JsonSchema();
+  ExpectFieldsPublished(schema, "/$defs/ObjectMeta", MetadataFields());
+  for (Kind kind : kAllKinds) {
+    ExpectFieldsPublished(schema, "/$defs/" + std::string(KindName(kind)) + "/properties/spec",
+                          SpecFields(kind));
+  }
+}
+
+TEST(JsonSchemaTest, ParticularPointers) {
+  Json schema = JsonSchema();
+  auto at = [&](const std::string& p) { return schema.at(Ptr(p)); };
+  const std::string vm = "/$defs/VirtualMachine/properties/spec/properties";
+  EXPECT_EQ(at(vm + "/cpus"), Json::parse(R"({"type": "integer", "minimum": 1, "maximum": 512,
+      "default": 1, "description": "Virtual CPUs (1..512)."})"));
+  EXPECT_EQ(at(vm + "/memoryMiB/default"), 1024);
+  EXPECT_EQ(at(vm + "/disks/items/required"), Json::parse(R"(["name", "image"])"));
+  EXPECT_EQ(at(vm + "/disks/items/additionalProperties"), false);
+  EXPECT_EQ(at(vm + "/health/properties/http/properties/port/maximum"), 65535);
+  EXPECT_EQ(at(vm + "/health/properties/http/required"), Json::parse(R"(["port"])"));
+  EXPECT_FALSE(at(vm + "/health").contains("default"));  // optional object: not defaulted
+  EXPECT_EQ(at(vm + "/placement/default"),
+            Json::parse(R"({"hostSelector": {}, "requiredHosts": [], "preferredHosts": [],
+                            "spreadBy": "", "priority": 0})"));
+  EXPECT_EQ(at(vm + "/placement/properties/requiredHosts/uniqueItems"), true);
+  EXPECT_EQ(at(vm + "/placement/properties/requiredHosts/items/pattern"), kNamePattern);
+  EXPECT_EQ(at("/$defs/Host/properties/spec/required"), Json::parse(R"(["uri"])"));
+  EXPECT_EQ(at("/$defs/Host/required"), Json::parse(R"(["apiVersion", "kind", "metadata",
+      "spec"])"));
+  EXPECT_EQ(at("/$defs/SnapshotPolicy/required"), Json::parse(R"(["apiVersion", "kind",
+      "metadata"])"));
+  EXPECT_EQ(at("/$defs/Host/properties/spec/properties/fencing/properties/timeoutSeconds/default"),
+            60);
+  EXPECT_EQ(at("/$defs/SnapshotPolicy/properties/spec/properties/intervalSeconds/minimum"), 60);
+  EXPECT_EQ(at("/$defs/ObjectMeta/properties/name/pattern"), kNamePattern);
+  EXPECT_EQ(at("/$defs/ObjectMeta/required"), Json::parse(R"(["name"])"));
+  EXPECT_EQ(at("/$defs/ObjectMeta/properties/labels/propertyNames/pattern"), kLabelKeyPattern);
+}
+
+TEST(JsonSchemaTest, SchemaDefaultsAreTheDecodersDefaults) {
+  // One table: what the schema says is filled in is exactly what decoding an empty spec fills.
+  for (Kind kind : kAllKinds) {
+    if (kind == Kind::kHost) continue;  // uri is required
+    std::string text = "apiVersion: vmkeeper/v1\nkind: " + std::string(KindName(kind)) +
+                       "\nmetadata: {name: x}\n";
+    DecodeResult r = DecodeManifests(text, "m.yaml");
+    ASSERT_EQ(r.objects.size(), 1u);
+    EXPECT_EQ(r.objects[0].spec, DefaultSpec(kind));
+  }
+  DecodeResult host = DecodeManifests(
+      "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: x}\nspec: {uri: u}\n", "m.yaml");
+  ASSERT_EQ(host.objects.size(), 1u);
+  Json expected = DefaultSpec(Kind::kHost);
+  expected["uri"] = "u";
+  EXPECT_EQ(host.objects[0].spec, expected);
+}
+
+}  // namespace
+}  // namespace vmk::specs

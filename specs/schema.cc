@@ -1,0 +1,303 @@
+#include "specs/schema.h"
+
+#include <limits>
+#include <utility>
+
+namespace vmk::specs {
+namespace {
+
+// Small builders keep the table below readable: one line per field where possible.
+FieldDef String(std::string name, std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kString;
+  f.description = std::move(description);
+  return f;
+}
+
+FieldDef Int(std::string name, int64_t minimum, int64_t maximum, std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kInt;
+  f.minimum = minimum;
+  f.maximum = maximum;
+  f.description = std::move(description);
+  return f;
+}
+
+FieldDef Bool(std::string name, bool default_value, std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kBool;
+  f.default_value = default_value;
+  f.description = std::move(description);
+  return f;
+}
+
+FieldDef StringMap(std::string name, MapSyntax syntax, std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kStringMap;
+  f.map_syntax = syntax;
+  f.default_value = Json::object();
+  f.description = std::move(description);
+  return f;
+}
+
+FieldDef Object(std::string name, Presence presence, std::vector<FieldDef> fields,
+                std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kObject;
+  f.presence = presence;
+  f.fields = std::move(fields);
+  f.description = std::move(description);
+  return f;
+}
+
+FieldDef WithDefault(FieldDef f, Json value) {
+  f.default_value = std::move(value);
+  return f;
+}
+
+FieldDef Required(FieldDef f) {
+  f.required = true;
+  return f;
+}
+
+FieldDef WithPattern(FieldDef f, std::string pattern, std::string message) {
+  f.pattern = std::move(pattern);
+  f.pattern_message = std::move(message);
+  return f;
+}
+
+FieldDef HostNameList(std::string name, std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kStringArray;
+  f.default_value = Json::array();
+  f.pattern = kNamePattern;
+  f.pattern_message = kNameMessage;
+  f.max_length = 63;
+  f.unique_items = true;
+  f.description = std::move(description);
+  return f;
+}
+
+std::vector<FieldDef> BuildMetadataFields() {
+  FieldDef name = Required(WithPattern(
+      String("name", "Name of the object, unique per kind: a DNS-1123 label starting with a "
+                     "letter, at most 63 characters."),
+      kNamePattern, kNameMessage));
+  name.max_length = 63;
+  return {
+      std::move(name),
+      StringMap("labels", MapSyntax::kLabels,
+                "Kubernetes-style labels, matched by spec.placement.hostSelector and "
+                "spec.placement.spreadBy."),
+      Int("generation", 0, std::numeric_limits<int64_t>::max(),
+          "Set by the controller: 1 when created, +1 each time the spec changes. Ignored on "
+          "apply."),
+  };
+}
+
+std::vector<FieldDef> BuildHostFields() {
+  FieldDef uri = Required(String(
+      "uri", "libvirt connection URI of the host, e.g. qemu+ssh://root@hv01/system or "
+             "test:///default. Unique across Hosts."));
+  uri.min_length = 1;
+  uri.max_length = 4096;
+  FieldDef agent = Required(WithPattern(
+      String("agent", "Fence agent command (fence-agents convention), e.g. fence_ipmilan, or an "
+                      "absolute path."),
+      "^[A-Za-z0-9_./][-A-Za-z0-9_./]*$",
+      "must be a command name or path: letters, digits, '-', '_', '.' or '/'"));
+  agent.max_length = 255;
+  return {
+      std::move(uri),
+      Object("capacity", Presence::kOptional,
+             {
+                 Required(Int("cpus", 1, 4096, "Virtual CPUs available to VMs (1..4096).")),
+                 Required(Int("memoryMiB", 16, 1LL << 30,
+                              "Memory available to VMs, in MiB (16..1073741824).")),
+             },
+             "Capacity offered to VMs; read from libvirt when absent."),
+      Object("fencing", Presence::kOptional,
+             {
+                 std::move(agent),
+                 StringMap("args", MapSyntax::kOptionValues,
+                           "Options passed to the agent on stdin as name=value lines."),
+                 WithDefault(Int("timeoutSeconds", 1, 3600,
+                                 "Time the agent may take before fencing counts as failed "
+                                 "(1..3600)."),
+                             60),
+             },
+             "How to fence (power off) the host before its VMs are started elsewhere."),
+      Bool("acknowledgeUnsafe", false,
+           "Allow failover without fencing. Unsafe: a VM may run twice if the host is not dead."),
+      Bool("schedulable", true, "false cordons the host: no new VMs are placed on it."),
+  };
+}
+
+std::vector<FieldDef> BuildVirtualMachineFields() {
+  FieldDef disk_name = Required(WithPattern(
+      String("name", "Disk name, unique within the VM: a DNS-1123 label."), kNamePattern,
+      kNameMessage));
+  disk_name.max_length = 63;
+  FieldDef image = Required(String("image", "Path or volume of the base image (qcow2)."));
+  image.min_length = 1;
+  image.max_length = 4096;
+  FieldDef disks;
+  disks.name = "disks";
+  disks.type = FieldType::kObjectArray;
+  disks.default_value = Json::array();
+  disks.unique_key = "name";
+  disks.description = "Disks of the VM, in attachment order; names must be unique.";
+  disks.fields = {
+      std::move(disk_name),
+      std::move(image),
+      WithDefault(Int("sizeGiB", 0, 65536,
+                      "Virtual size in GiB (0..65536); 0 keeps the image's own size."),
+                  0),
+  };
+  FieldDef spread_by = WithDefault(
+      WithPattern(String("spreadBy", "VM label key; VMs with equal values of it avoid sharing a "
+                                     "host. Empty = no spreading."),
+                  std::string("^$|") + kLabelKeyPattern, kLabelKeyMessage),
+      "");
+  spread_by.max_length = 317;  // 253 (prefix) + '/' + 63 (name)
+  FieldDef http_path = WithDefault(
+      WithPattern(String("path", "HTTP path to GET; a 2xx or 3xx answer is healthy."), "^/",
+                  "must start with '/'"),
+      "/");
+  FieldDef snapshot_policy = WithDefault(
+      WithPattern(String("snapshotPolicy", "Name of the SnapshotPolicy to apply. Empty = none."),
+                  std::string("^$|") + kNamePattern,
+                  "must be empty or the name of a SnapshotPolicy (a DNS-1123 label)"),
+      "");
+  snapshot_policy.max_length = 63;
+  http_path.max_length = 2048;
+  return {
+      Bool("running", true, "Whether the VM should be running (true) or shut off (false)."),
+      WithDefault(Int("cpus", 1, 512, "Virtual CPUs (1..512)."), 1),
+      WithDefault(Int("memoryMiB", 16, 16777216, "Memory in MiB (16..16777216)."), 1024),
+      std::move(disks),
+      Object("placement", Presence::kDefaulted,
+             {
+                 StringMap("hostSelector", MapSyntax::kLabels,
+                           "Only hosts whose labels include all of these are eligible."),
+                 HostNameList("requiredHosts",
+                              "If non-empty, only these hosts are eligible. Each must be a "
+                              "Host that exists."),
+                 HostNameList("preferredHosts",
+                              "Eligible hosts tried first, in this order. Each must be a Host "
+                              "that exists."),
+                 std::move(spread_by),
+                 WithDefault(Int("priority", -1000, 1000,
+                                 "Higher priority VMs are placed first when capacity is short "
+                                 "(-1000..1000)."),
+                             0),
+             },
+             "Where the VM may run."),
+      Object("health", Presence::kOptional,
+             {
+                 Object("http", Presence::kOptional,
+                        {
+                            Required(Int("port", 1, 65535, "TCP port (1..65535).")),
+                            std::move(http_path),
+                        },
+                        "HTTP GET probe."),
+                 Object("tcp", Presence::kOptional,
+                        {
+                            Required(Int("port", 1, 65535, "TCP port (1..65535).")),
+                        },
+                        "TCP connect probe."),
+                 WithDefault(Int("periodSeconds", 1, 3600, "Time between probes (1..3600)."), 5),
+                 WithDefault(Int("timeoutSeconds", 1, 3600, "Timeout of one probe (1..3600)."), 2),
+                 WithDefault(Int("failureThreshold", 1, 100,
+                                 "Consecutive failed probes before the VM counts as failed "
+                                 "(1..100)."),
+                             3),
+                 WithDefault(Int("startupGraceSeconds", 0, 86400,
+                                 "Time after a start or change during which failed probes do "
+                                 "not count (0..86400)."),
+                             120),
+             },
+             "Health probe of the service inside the VM. Absent = the VM is healthy when "
+             "running."),
+      Object("restart", Presence::kDefaulted,
+             {
+                 WithDefault(Int("limit", 0, 1000,
+                                 "Restarts allowed within windowSeconds before rolling back to "
+                                 "the last healthy snapshot (0..1000)."),
+                             3),
+                 WithDefault(Int("windowSeconds", 1, 86400,
+                                 "Window in which restarts are counted (1..86400)."),
+                             600),
+             },
+             "Restart policy after VM failures."),
+      std::move(snapshot_policy),
+  };
+}
+
+std::vector<FieldDef> BuildSnapshotPolicyFields() {
+  return {
+      WithDefault(Int("intervalSeconds", 60, 31536000,
+                      "Time between periodic snapshots (60..31536000)."),
+                  86400),
+      WithDefault(Int("keep", 1, 1000, "Periodic snapshots kept per VM (1..1000)."), 7),
+      Bool("beforeChange", true, "Snapshot before applying a change to the VM."),
+      Bool("beforeFailover", true, "Snapshot the crash state before failing the VM over."),
+  };
+}
+
+}  // namespace
+
+const std::vector<FieldDef>& MetadataFields() {
+  static const std::vector<FieldDef>* fields = new std::vector<FieldDef>(BuildMetadataFields());
+  return *fields;
+}
+
+const std::vector<FieldDef>& SpecFields(Kind kind) {
+  static const std::vector<FieldDef>* host = new std::vector<FieldDef>(BuildHostFields());
+  static const std::vector<FieldDef>* vm = new std::vector<FieldDef>(BuildVirtualMachineFields());
+  static const std::vector<FieldDef>* policy =
+      new std::vector<FieldDef>(BuildSnapshotPolicyFields());
+  switch (kind) {
+    case Kind::kHost: return *host;
+    case Kind::kVirtualMachine: return *vm;
+    case Kind::kSnapshotPolicy: return *policy;
+  }
+  return *vm;
+}
+
+const std::string& KindDescription(Kind kind) {
+  static const std::string* host = new std::string(
+      "A hypervisor that vmkeeper places VMs on, reached through a libvirt URI.");
+  static const std::string* vm = new std::string(
+      "A service VM that vmkeeper keeps running, healthy and placed as declared.");
+  static const std::string* policy = new std::string(
+      "When to snapshot the disks of the VMs that refer to this policy, and how many to keep.");
+  switch (kind) {
+    case Kind::kHost: return *host;
+    case Kind::kVirtualMachine: return *vm;
+    case Kind::kSnapshotPolicy: return *policy;
+  }
+  return *vm;
+}
+
+Json FieldDefaults(const std::vector<FieldDef>& fields) {
+  Json out = Json::object();
+  for (const FieldDef& f : fields) {
+    if (f.type == FieldType::kObject) {
+      if (f.presence == Presence::kDefaulted) out[f.name] = FieldDefaults(f.fields);
+    } else if (!f.default_value.is_null()) {
+      out[f.name] = f.default_value;
+    }
+  }
+  return out;
+}
+
+Json DefaultSpec(Kind kind) { return FieldDefaults(SpecFields(kind)); }
+
+}  // namespace vmk::specs

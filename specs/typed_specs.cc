@@ -1,0 +1,103 @@
+// Typed views of canonical specs (declared in specs/types.h). The canonical JSON has every
+// default filled in, so fields are read with at(): a missing one means the JSON did not come from
+// the decoder, and that is reported rather than papered over with a second set of defaults.
+#include <string>
+
+#include "specs/types.h"
+
+namespace vmk::specs {
+namespace {
+
+template <typename Fn>
+auto Guarded(const char* what, Fn&& fn) -> StatusOr<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const Json::exception& e) {
+    return Status::InvalidArgument(std::string("bad ") + what + " spec: " + e.what());
+  }
+}
+
+std::map<std::string, std::string> StringMapAt(const Json& j, const char* key) {
+  return j.at(key).get<std::map<std::string, std::string>>();
+}
+
+HttpProbeSpec HttpProbeFrom(const Json& j) {
+  HttpProbeSpec out;
+  out.port = j.at("port").get<int>();
+  out.path = j.at("path").get<std::string>();
+  return out;
+}
+
+HealthSpec HealthFrom(const Json& j) {
+  HealthSpec out;
+  if (j.contains("http")) out.http = HttpProbeFrom(j.at("http"));
+  if (j.contains("tcp")) out.tcp = TcpProbeSpec{j.at("tcp").at("port").get<int>()};
+  out.periodSeconds = j.at("periodSeconds").get<int>();
+  out.timeoutSeconds = j.at("timeoutSeconds").get<int>();
+  out.failureThreshold = j.at("failureThreshold").get<int>();
+  out.startupGraceSeconds = j.at("startupGraceSeconds").get<int>();
+  return out;
+}
+
+}  // namespace
+
+StatusOr<HostSpec> HostSpecFromJson(const Json& spec) {
+  return Guarded("Host", [&] {
+    HostSpec out;
+    out.uri = spec.at("uri").get<std::string>();
+    if (spec.contains("capacity")) {
+      const Json& c = spec.at("capacity");
+      out.capacity = Capacity{c.at("cpus").get<int>(), c.at("memoryMiB").get<int64_t>()};
+    }
+    if (spec.contains("fencing")) {
+      const Json& f = spec.at("fencing");
+      FencingSpec fencing;
+      fencing.agent = f.at("agent").get<std::string>();
+      fencing.args = StringMapAt(f, "args");
+      fencing.timeoutSeconds = f.at("timeoutSeconds").get<int>();
+      out.fencing = std::move(fencing);
+    }
+    out.acknowledgeUnsafe = spec.at("acknowledgeUnsafe").get<bool>();
+    out.schedulable = spec.at("schedulable").get<bool>();
+    return out;
+  });
+}
+
+StatusOr<VirtualMachineSpec> VirtualMachineSpecFromJson(const Json& spec) {
+  return Guarded("VirtualMachine", [&] {
+    VirtualMachineSpec out;
+    out.running = spec.at("running").get<bool>();
+    out.cpus = spec.at("cpus").get<int>();
+    out.memoryMiB = spec.at("memoryMiB").get<int64_t>();
+    for (const Json& d : spec.at("disks")) {
+      out.disks.push_back(DiskSpec{d.at("name").get<std::string>(),
+                                   d.at("image").get<std::string>(),
+                                   d.at("sizeGiB").get<int64_t>()});
+    }
+    const Json& p = spec.at("placement");
+    out.placement.hostSelector = StringMapAt(p, "hostSelector");
+    out.placement.requiredHosts = p.at("requiredHosts").get<std::vector<std::string>>();
+    out.placement.preferredHosts = p.at("preferredHosts").get<std::vector<std::string>>();
+    out.placement.spreadBy = p.at("spreadBy").get<std::string>();
+    out.placement.priority = p.at("priority").get<int>();
+    if (spec.contains("health")) out.health = HealthFrom(spec.at("health"));
+    const Json& r = spec.at("restart");
+    out.restart.limit = r.at("limit").get<int>();
+    out.restart.windowSeconds = r.at("windowSeconds").get<int>();
+    out.snapshotPolicy = spec.at("snapshotPolicy").get<std::string>();
+    return out;
+  });
+}
+
+StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec) {
+  return Guarded("SnapshotPolicy", [&] {
+    SnapshotPolicySpec out;
+    out.intervalSeconds = spec.at("intervalSeconds").get<int>();
+    out.keep = spec.at("keep").get<int>();
+    out.beforeChange = spec.at("beforeChange").get<bool>();
+    out.beforeFailover = spec.at("beforeFailover").get<bool>();
+    return out;
+  });
+}
+
+}  // namespace vmk::specs

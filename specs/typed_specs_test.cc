@@ -1,0 +1,128 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "specs/decoder.h"
+#include "specs/types.h"
+
+namespace vmk::specs {
+namespace {
+
+Json SpecOf(const std::string& text) {
+  DecodeResult r = DecodeManifests(text, "m.yaml");
+  EXPECT_THAT(DiagnosticStrings(r.errors), ::testing::IsEmpty());
+  return r.objects.empty() ? Json() : r.objects[0].spec;
+}
+
+TEST(TypedSpecsTest, VirtualMachine) {
+  Json spec = SpecOf(
+      "apiVersion: vmkeeper/v1\n"
+      "kind: VirtualMachine\n"
+      "metadata: {name: wms01}\n"
+      "spec:\n"
+      "  running: false\n"
+      "  cpus: 2\n"
+      "  memoryMiB: 4096\n"
+      "  disks: [{name: root, image: /w.qcow2, sizeGiB: 20}]\n"
+      "  placement: {hostSelector: {rack: r1}, requiredHosts: [hv01], preferredHosts: [hv02, "
+      "hv01], spreadBy: service, priority: 100}\n"
+      "  health: {http: {port: 8443}, periodSeconds: 7}\n"
+      "  restart: {limit: 5}\n"
+      "  snapshotPolicy: nightly\n");
+  StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(spec);
+  ASSERT_TRUE(vm.ok()) << vm.status().ToString();
+  EXPECT_FALSE(vm->running);
+  EXPECT_EQ(vm->cpus, 2);
+  EXPECT_EQ(vm->memoryMiB, 4096);
+  ASSERT_EQ(vm->disks.size(), 1u);
+  EXPECT_EQ(vm->disks[0].name, "root");
+  EXPECT_EQ(vm->disks[0].image, "/w.qcow2");
+  EXPECT_EQ(vm->disks[0].sizeGiB, 20);
+  EXPECT_EQ(vm->placement.hostSelector, (std::map<std::string, std::string>{{"rack", "r1"}}));
+  EXPECT_EQ(vm->placement.requiredHosts, std::vector<std::string>{"hv01"});
+  EXPECT_EQ(vm->placement.preferredHosts, (std::vector<std::string>{"hv02", "hv01"}));
+  EXPECT_EQ(vm->placement.spreadBy, "service");
+  EXPECT_EQ(vm->placement.priority, 100);
+  ASSERT_TRUE(vm->health.has_value());
+  ASSERT_TRUE(vm->health->http.has_value());
+  EXPECT_EQ(vm->health->http->port, 8443);
+  EXPECT_EQ(vm->health->http->path, "/");
+  EXPECT_FALSE(vm->health->tcp.has_value());
+  EXPECT_EQ(vm->health->periodSeconds, 7);
+  EXPECT_EQ(vm->health->timeoutSeconds, 2);
+  EXPECT_EQ(vm->health->failureThreshold, 3);
+  EXPECT_EQ(vm->health->startupGraceSeconds, 120);
+  EXPECT_EQ(vm->restart.limit, 5);
+  EXPECT_EQ(vm->restart.windowSeconds, 600);
+  EXPECT_EQ(vm->snapshotPolicy, "nightly");
+}
+
+TEST(TypedSpecsTest, VirtualMachineDefaultsMatchTheStructDefaults) {
+  StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: a}\n"));
+  ASSERT_TRUE(vm.ok());
+  VirtualMachineSpec defaults;
+  EXPECT_EQ(vm->running, defaults.running);
+  EXPECT_EQ(vm->cpus, defaults.cpus);
+  EXPECT_EQ(vm->memoryMiB, defaults.memoryMiB);
+  EXPECT_TRUE(vm->disks.empty());
+  EXPECT_FALSE(vm->health.has_value());
+  EXPECT_EQ(vm->restart.limit, defaults.restart.limit);
+  EXPECT_EQ(vm->restart.windowSeconds, defaults.restart.windowSeconds);
+  EXPECT_EQ(vm->placement.priority, defaults.placement.priority);
+  EXPECT_EQ(vm->snapshotPolicy, "");
+}
+
+TEST(TypedSpecsTest, Host) {
+  StatusOr<HostSpec> host = HostSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv01}\n"
+             "spec:\n"
+             "  uri: qemu+ssh://root@hv01/system\n"
+             "  capacity: {cpus: 32, memoryMiB: 131072}\n"
+             "  fencing: {agent: fence_ipmilan, args: {ip: 10.0.0.11}, timeoutSeconds: 30}\n"
+             "  acknowledgeUnsafe: true\n"
+             "  schedulable: false\n"));
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
+  EXPECT_EQ(host->uri, "qemu+ssh://root@hv01/system");
+  ASSERT_TRUE(host->capacity.has_value());
+  EXPECT_EQ(host->capacity->cpus, 32);
+  EXPECT_EQ(host->capacity->memoryMiB, 131072);
+  ASSERT_TRUE(host->fencing.has_value());
+  EXPECT_EQ(host->fencing->agent, "fence_ipmilan");
+  EXPECT_EQ(host->fencing->args.at("ip"), "10.0.0.11");
+  EXPECT_EQ(host->fencing->timeoutSeconds, 30);
+  EXPECT_TRUE(host->acknowledgeUnsafe);
+  EXPECT_FALSE(host->schedulable);
+
+  StatusOr<HostSpec> bare = HostSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv01}\nspec: {uri: x}\n"));
+  ASSERT_TRUE(bare.ok());
+  EXPECT_FALSE(bare->capacity.has_value());
+  EXPECT_FALSE(bare->fencing.has_value());
+  EXPECT_FALSE(bare->acknowledgeUnsafe);
+  EXPECT_TRUE(bare->schedulable);
+}
+
+TEST(TypedSpecsTest, SnapshotPolicy) {
+  StatusOr<SnapshotPolicySpec> p = SnapshotPolicySpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+             "spec: {intervalSeconds: 3600, beforeFailover: false}\n"));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->intervalSeconds, 3600);
+  EXPECT_EQ(p->keep, 7);
+  EXPECT_TRUE(p->beforeChange);
+  EXPECT_FALSE(p->beforeFailover);
+}
+
+TEST(TypedSpecsTest, JsonThatDidNotComeFromTheDecoderIsInvalidArgument) {
+  StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(Json{{"cpus", "two"}});
+  ASSERT_FALSE(vm.ok());
+  EXPECT_EQ(vm.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(HostSpecFromJson(Json::object()).ok());
+  EXPECT_FALSE(SnapshotPolicySpecFromJson(Json()).ok());
+  EXPECT_FALSE(SnapshotPolicySpecFromJson(Json::array()).ok());
+}
+
+}  // namespace
+}  // namespace vmk::specs

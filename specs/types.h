@@ -1,0 +1,171 @@
+// Resource types of vmkeeper/v1: Host, VirtualMachine, SnapshotPolicy.
+//
+// An Object carries its spec twice over: `spec` is the canonical JSON (every default filled in,
+// keys sorted), which is what the store keeps and what diff and generation compare; the typed
+// structs below are views decoded from it for the reconciler. Status is written by the controller
+// only and is never compared for generation. Plain data, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace vmk::specs {
+
+using Json = nlohmann::json;
+
+inline constexpr char kApiVersion[] = "vmkeeper/v1";
+
+enum class Kind { kHost, kVirtualMachine, kSnapshotPolicy };
+inline constexpr Kind kAllKinds[] = {Kind::kHost, Kind::kSnapshotPolicy, Kind::kVirtualMachine};
+
+// "Host", "VirtualMachine", "SnapshotPolicy".
+std::string_view KindName(Kind kind);
+// Exact kind names only (manifests).
+std::optional<Kind> KindFromName(std::string_view name);
+// CLI spellings too: host(s), vm(s), virtualmachine(s), snapshotpolicy/ies, sp.
+std::optional<Kind> KindFromCliName(std::string_view name);
+
+// Where a node came from in its manifest. line/column are 1-based; 0 = unknown.
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string ToString() const;  // "file:line:col" (parts that are unknown are left out)
+};
+
+struct ObjectMeta {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  // Bumped by the store's apply only when the canonical spec changes. 0 = never stored.
+  int64_t generation = 0;
+};
+
+struct Object {
+  Kind kind = Kind::kVirtualMachine;
+  ObjectMeta metadata;
+  Json spec = Json::object();    // canonical: defaults filled in
+  Json status = Json::object();  // controller-owned
+  // Where the document and each field path ("spec.placement.hostSelector") came from, when the
+  // object was decoded from a manifest; empty when it came from the store.
+  SourceLocation source;
+  std::map<std::string, SourceLocation> field_locations;
+
+  std::string Key() const;  // "VirtualMachine/wms01"
+  // Location of `path` or of its closest known ancestor, else of the document.
+  SourceLocation LocationOf(const std::string& path) const;
+};
+
+// Full manifest form {apiVersion, kind, metadata, spec, status}; status omitted when empty
+// and include_status is false.
+Json ObjectToJson(const Object& object, bool include_status = true);
+// Inverse of ObjectToJson for trusted input (the store, the REST API after validation).
+StatusOr<Object> ObjectFromJson(const Json& json);
+
+// ---- Typed views of specs ---------------------------------------------------------------------
+
+struct Capacity {
+  int cpus = 0;
+  int64_t memoryMiB = 0;
+};
+
+struct FencingSpec {
+  std::string agent;                         // fence-agents command, e.g. fence_ipmilan
+  std::map<std::string, std::string> args;   // key=value options passed on stdin
+  int timeoutSeconds = 60;
+};
+
+struct HostSpec {
+  std::string uri;                       // libvirt URI
+  std::optional<Capacity> capacity;      // read from libvirt when absent
+  std::optional<FencingSpec> fencing;
+  bool acknowledgeUnsafe = false;        // allow failover without fencing
+  bool schedulable = true;               // false = cordoned: no new VMs placed here
+};
+
+struct DiskSpec {
+  std::string name;
+  std::string image;
+  int64_t sizeGiB = 0;  // 0 = the image's own size
+};
+
+struct PlacementSpec {
+  std::map<std::string, std::string> hostSelector;
+  std::vector<std::string> requiredHosts;   // if non-empty, only these hosts
+  std::vector<std::string> preferredHosts;  // tried first, in order
+  std::string spreadBy;                     // label key; replicas with equal value avoid sharing
+  int priority = 0;
+};
+
+struct HttpProbeSpec {
+  int port = 0;
+  std::string path = "/";
+};
+
+struct TcpProbeSpec {
+  int port = 0;
+};
+
+struct HealthSpec {
+  std::optional<HttpProbeSpec> http;
+  std::optional<TcpProbeSpec> tcp;
+  int periodSeconds = 5;
+  int timeoutSeconds = 2;
+  int failureThreshold = 3;
+  int startupGraceSeconds = 120;
+};
+
+struct RestartSpec {
+  int limit = 3;
+  int windowSeconds = 600;
+};
+
+struct VirtualMachineSpec {
+  bool running = true;
+  int cpus = 1;
+  int64_t memoryMiB = 1024;
+  std::vector<DiskSpec> disks;
+  PlacementSpec placement;
+  std::optional<HealthSpec> health;
+  RestartSpec restart;
+  std::string snapshotPolicy;  // empty = none
+};
+
+struct SnapshotPolicySpec {
+  int intervalSeconds = 86400;
+  int keep = 7;
+  bool beforeChange = true;
+  bool beforeFailover = true;
+};
+
+// Decoders of the canonical spec JSON. They fail only on JSON that did not pass validation.
+StatusOr<HostSpec> HostSpecFromJson(const Json& spec);
+StatusOr<VirtualMachineSpec> VirtualMachineSpecFromJson(const Json& spec);
+StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec);
+
+// ---- Status ----------------------------------------------------------------------------------
+
+// Kubernetes-style condition. lastTransitionTime changes only when status flips.
+struct Condition {
+  std::string type;     // Ready, Scheduled, Reachable, ...
+  std::string status;   // "True" | "False" | "Unknown"
+  std::string reason;   // CamelCase
+  std::string message;
+  std::string lastTransitionTime;  // RFC 3339
+};
+
+Json ConditionsToJson(const std::vector<Condition>& conditions);
+std::vector<Condition> ConditionsFromJson(const Json& json);
+// Sets or replaces the condition of c.type; keeps lastTransitionTime when status is unchanged.
+// Returns true when anything changed.
+bool SetCondition(std::vector<Condition>* conditions, Condition c);
+const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type);
+
+}  // namespace vmk::specs

@@ -1,0 +1,104 @@
+#include "specs/validator.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "specs/decoder.h"
+
+namespace vmk::specs {
+namespace {
+
+std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
+
+class SetValidator {
+ public:
+  SetValidator(const std::vector<Object>& objects,
+               const std::function<bool(Kind, const std::string&)>& exists_in_store)
+      : objects_(objects), exists_in_store_(exists_in_store) {}
+
+  std::vector<Diagnostic> Run() {
+    CheckDuplicates();
+    for (const Object& o : objects_) {
+      if (o.kind == Kind::kVirtualMachine) CheckReferences(o);
+    }
+    return std::move(errors_);
+  }
+
+ private:
+  void Error(const Object& o, const std::string& path, std::string message) {
+    errors_.push_back(Diagnostic{o.LocationOf(path), path, std::move(message)});
+  }
+
+  bool Exists(Kind kind, const std::string& name) {
+    if (names_[kind].count(name)) return true;
+    return exists_in_store_ && exists_in_store_(kind, name);
+  }
+
+  void CheckDuplicates() {
+    std::map<std::pair<Kind, std::string>, const Object*> first_by_key;
+    std::map<std::string, const Object*> first_by_uri;
+    for (const Object& o : objects_) {
+      names_[o.kind].insert(o.metadata.name);
+      auto [first, inserted] = first_by_key.emplace(std::make_pair(o.kind, o.metadata.name), &o);
+      if (!inserted) {
+        Error(o, "metadata.name",
+              "duplicate " + std::string(KindName(o.kind)) + " " + Quoted(o.metadata.name) +
+                  "; first defined at " + first->second->LocationOf("metadata.name").ToString());
+        continue;  // its URI is the first one's business
+      }
+      if (o.kind != Kind::kHost || !o.spec.is_object()) continue;
+      auto uri = o.spec.find("uri");
+      if (uri == o.spec.end() || !uri->is_string()) continue;
+      auto [first_host, uri_inserted] = first_by_uri.emplace(uri->get<std::string>(), &o);
+      if (!uri_inserted) {
+        Error(o, "spec.uri",
+              "must be unique: Host " + Quoted(first_host->second->metadata.name) +
+                  " has the same uri (" +
+                  first_host->second->LocationOf("spec.uri").ToString() + ")");
+      }
+    }
+  }
+
+  void CheckReference(const Object& o, const std::string& path, Kind kind,
+                      const std::string& name) {
+    if (name.empty() || Exists(kind, name)) return;
+    Error(o, path, std::string(KindName(kind)) + " " + Quoted(name) + " does not exist");
+  }
+
+  void CheckReferences(const Object& vm) {
+    if (!vm.spec.is_object()) return;
+    auto policy = vm.spec.find("snapshotPolicy");
+    if (policy != vm.spec.end() && policy->is_string()) {
+      CheckReference(vm, "spec.snapshotPolicy", Kind::kSnapshotPolicy, policy->get<std::string>());
+    }
+    auto placement = vm.spec.find("placement");
+    if (placement == vm.spec.end() || !placement->is_object()) return;
+    for (const char* list : {"requiredHosts", "preferredHosts"}) {
+      auto hosts = placement->find(list);
+      if (hosts == placement->end() || !hosts->is_array()) continue;
+      std::string path = JoinFieldPath("spec.placement", list);
+      for (size_t i = 0; i < hosts->size(); ++i) {
+        const Json& host = (*hosts)[i];
+        if (host.is_string()) {
+          CheckReference(vm, IndexFieldPath(path, i), Kind::kHost, host.get<std::string>());
+        }
+      }
+    }
+  }
+
+  const std::vector<Object>& objects_;
+  const std::function<bool(Kind, const std::string&)>& exists_in_store_;
+  std::map<Kind, std::set<std::string>> names_;
+  std::vector<Diagnostic> errors_;
+};
+
+}  // namespace
+
+std::vector<Diagnostic> ValidateObjectSet(
+    const std::vector<Object>& objects,
+    const std::function<bool(Kind, const std::string&)>& exists_in_store) {
+  return SetValidator(objects, exists_in_store).Run();
+}
+
+}  // namespace vmk::specs

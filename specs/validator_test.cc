@@ -1,0 +1,178 @@
+#include "specs/validator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "specs/decoder.h"
+
+namespace vmk::specs {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// Decodes several (file, text) pairs into one set, expecting no decode errors.
+std::vector<Object> DecodeAll(const std::vector<std::pair<std::string, std::string>>& files) {
+  DecodeResult all;
+  for (const auto& [name, text] : files) all.Append(DecodeManifests(text, name));
+  EXPECT_THAT(DiagnosticStrings(all.errors), IsEmpty());
+  return all.objects;
+}
+
+bool NothingStored(Kind, const std::string&) { return false; }
+
+const char kHosts[] =
+    "apiVersion: vmkeeper/v1\n"
+    "kind: Host\n"
+    "metadata: {name: hv01}\n"
+    "spec: {uri: \"qemu+ssh://root@hv01/system\"}\n"
+    "---\n"
+    "apiVersion: vmkeeper/v1\n"
+    "kind: Host\n"
+    "metadata: {name: hv02}\n"
+    "spec: {uri: \"qemu+ssh://root@hv02/system\"}\n";
+
+TEST(ValidatorTest, ConsistentSetHasNoErrors) {
+  std::vector<Object> objects = DecodeAll({
+      {"hosts.yaml", kHosts},
+      {"vms.yaml",
+       "apiVersion: vmkeeper/v1\n"
+       "kind: VirtualMachine\n"
+       "metadata: {name: wms01}\n"
+       "spec:\n"
+       "  snapshotPolicy: nightly\n"
+       "  placement: {requiredHosts: [hv01, hv02], preferredHosts: [hv02]}\n"},
+      {"policies.yaml",
+       "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: nightly}\n"},
+  });
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)), IsEmpty());
+}
+
+TEST(ValidatorTest, DuplicateObjectNamesTheFirstOne) {
+  const char vm[] =
+      "apiVersion: vmkeeper/v1\n"
+      "kind: VirtualMachine\n"
+      "metadata:\n"
+      "  name: wms01\n";
+  std::vector<Object> objects = DecodeAll({{"a.yaml", vm}, {"b.yaml", vm}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("b.yaml:4:9: metadata.name: duplicate VirtualMachine \"wms01\"; first "
+                          "defined at a.yaml:4:9"));
+}
+
+TEST(ValidatorTest, SameNameInDifferentKindsIsFine) {
+  std::vector<Object> objects = DecodeAll({{"m.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: x}\n"
+                                            "---\n"
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: SnapshotPolicy\n"
+                                            "metadata: {name: x}\n"}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)), IsEmpty());
+}
+
+TEST(ValidatorTest, MissingHostReference) {
+  std::vector<Object> objects = DecodeAll({
+      {"hosts.yaml", kHosts},
+      {"vm.yaml",
+       "apiVersion: vmkeeper/v1\n"
+       "kind: VirtualMachine\n"
+       "metadata: {name: wms01}\n"
+       "spec:\n"
+       "  placement:\n"
+       "    requiredHosts: [hv01, hv09]\n"
+       "    preferredHosts:\n"
+       "    - hv07\n"},
+  });
+  EXPECT_THAT(
+      DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+      ElementsAre("vm.yaml:6:27: spec.placement.requiredHosts[1]: Host \"hv09\" does not exist",
+                  "vm.yaml:8:7: spec.placement.preferredHosts[0]: Host \"hv07\" does not exist"));
+}
+
+TEST(ValidatorTest, MissingPolicyReference) {
+  std::vector<Object> objects = DecodeAll({{"vm.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: wms01}\n"
+                                            "spec:\n"
+                                            "  snapshotPolicy: nightly\n"}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("vm.yaml:5:19: spec.snapshotPolicy: SnapshotPolicy \"nightly\" does "
+                          "not exist"));
+}
+
+TEST(ValidatorTest, ReferencesResolveInTheStore) {
+  std::vector<Object> objects = DecodeAll({{"vm.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: wms01}\n"
+                                            "spec:\n"
+                                            "  snapshotPolicy: nightly\n"
+                                            "  placement: {requiredHosts: [hv01, hv02]}\n"}});
+  std::set<std::pair<Kind, std::string>> asked;
+  auto store = [&](Kind kind, const std::string& name) {
+    asked.emplace(kind, name);
+    return (kind == Kind::kSnapshotPolicy && name == "nightly") ||
+           (kind == Kind::kHost && name == "hv01");
+  };
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, store)),
+              ElementsAre("vm.yaml:6:37: spec.placement.requiredHosts[1]: Host \"hv02\" does not "
+                          "exist"));
+  EXPECT_TRUE(asked.count({Kind::kSnapshotPolicy, "nightly"}));
+  EXPECT_TRUE(asked.count({Kind::kHost, "hv02"}));
+  // A policy by that name in another kind does not satisfy the reference.
+  EXPECT_FALSE(asked.count({Kind::kVirtualMachine, "nightly"}));
+}
+
+TEST(ValidatorTest, DuplicateHostUri) {
+  std::vector<Object> objects = DecodeAll({
+      {"hosts.yaml", kHosts},
+      {"more.yaml",
+       "apiVersion: vmkeeper/v1\n"
+       "kind: Host\n"
+       "metadata: {name: hv03}\n"
+       "spec: {uri: \"qemu+ssh://root@hv01/system\"}\n"},
+  });
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("more.yaml:4:13: spec.uri: must be unique: Host \"hv01\" has the same "
+                          "uri (hosts.yaml:4:13)"));
+}
+
+TEST(ValidatorTest, AllErrorsOfASetAreReported) {
+  std::vector<Object> objects = DecodeAll({
+      {"m.yaml",
+       "apiVersion: vmkeeper/v1\n"
+       "kind: VirtualMachine\n"
+       "metadata: {name: a}\n"
+       "spec: {snapshotPolicy: p1, placement: {requiredHosts: [h1]}}\n"
+       "---\n"
+       "apiVersion: vmkeeper/v1\n"
+       "kind: VirtualMachine\n"
+       "metadata: {name: a}\n"},
+  });
+  EXPECT_THAT(
+      DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+      ElementsAre("m.yaml:8:18: metadata.name: duplicate VirtualMachine \"a\"; first defined at "
+                  "m.yaml:3:18",
+                  "m.yaml:4:24: spec.snapshotPolicy: SnapshotPolicy \"p1\" does not exist",
+                  "m.yaml:4:56: spec.placement.requiredHosts[0]: Host \"h1\" does not exist"));
+}
+
+TEST(ValidatorTest, ObjectsWithoutLocationsStillGetErrors) {
+  Object vm;
+  vm.kind = Kind::kVirtualMachine;
+  vm.metadata.name = "wms01";
+  vm.spec = {{"snapshotPolicy", "gone"}};
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet({vm}, nullptr)),
+              ElementsAre("<input>: spec.snapshotPolicy: SnapshotPolicy \"gone\" does not exist"));
+}
+
+}  // namespace
+}  // namespace vmk::specs
