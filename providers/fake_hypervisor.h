@@ -6,7 +6,8 @@
 // which each get fresh state). The fake follows the real provider's contract: calls need
 // Connect() first; foreign (unmarked) domains are refused with FailedPrecondition; start is ok
 // when running, shutdown/destroy ok when off, undefine ok when absent; undefining a running
-// domain leaves it running as transient until it stops.
+// domain leaves it running as transient until it stops. ListDomains is sorted by name (libvirt
+// promises no order). Embedded hosts report hypervisor "TEST", as libvirt's test driver does.
 //
 // Tests control a host: make it unreachable (partition) or crash it, inject failures per
 // operation, ignore graceful shutdowns, count calls, inspect domains, and change it "behind the

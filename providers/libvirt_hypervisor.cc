@@ -123,8 +123,8 @@ struct LibvirtHypervisor::Handlers {
 
 namespace {
 
-// What libvirt's callbacks see (through a heap shared_ptr freed by libvirt's freecb): never the
-// hypervisor or the connection object, so either can go away while a callback runs.
+// What libvirt's callbacks see: never the hypervisor, so it can go away while a callback runs.
+// The lifecycle callback holds it through a heap shared_ptr that libvirt's freecb deletes.
 struct CallbackContext {
   std::shared_ptr<LibvirtHypervisor::Handlers> handlers;
   Clock* clock = nullptr;
@@ -148,7 +148,7 @@ int LifecycleCallback(virConnectPtr, virDomainPtr dom, int event, int detail, vo
 }
 
 void CloseCallback(virConnectPtr, int reason, void* opaque) {
-  auto& ctx = *static_cast<std::shared_ptr<CallbackContext>*>(opaque);
+  auto* ctx = static_cast<CallbackContext*>(opaque);
   ctx->alive = false;
   ConnectionEvent e;
   e.alive = false;
@@ -242,11 +242,13 @@ StatusOr<std::shared_ptr<Connection>> OpenConnection(
     virResetLastError();
   }
 
-  auto* close_opaque = new std::shared_ptr<CallbackContext>(c->context);
-  if (virConnectRegisterCloseCallback(raw, CloseCallback, close_opaque, FreeContext) == 0) {
+  // libvirt reports success without storing anything (and so never calls a free function)
+  // for drivers without close callbacks, such as test://. So the opaque is a plain pointer to
+  // the context this Connection owns, valid until ~Connection unregisters the callback (after
+  // which libvirt no longer calls it).
+  if (virConnectRegisterCloseCallback(raw, CloseCallback, c->context.get(), nullptr) == 0) {
     c->close_callback_registered = true;
   } else {
-    delete close_opaque;  // not registered: libvirt did not take it
     virResetLastError();
   }
 

@@ -111,6 +111,7 @@ ReconcileResult VmReconciler::RemoveEverywhere(const std::string& name,
     ctx_.events->Normal(Kind::kVirtualMachine, name, "Deleted",
                         "stopped and removed from " + copy.host->name());
   }
+  if (auto placed = ctx_.book->Get(name)) ctx_.queue->Add(HostKey(placed->host));
   ctx_.book->Remove(name);
   if (!first_error.ok()) return ReconcileResult::Error(first_error);
   return ReconcileResult::Done();
@@ -171,6 +172,7 @@ VmReconciler::PlaceResult VmReconciler::Place(const specs::Object& object,
   }
   ctx_.events->Normal(Kind::kVirtualMachine, name, reason,
                       (reason == "Adopted" ? "found existing domain on " : "placed on ") + host);
+  ctx_.queue->Add(HostKey(host));  // its status shows the new allocation
   return PlaceResult::kPlaced;
 }
 

@@ -1,8 +1,6 @@
 #include "specs/decoder.h"
 
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
+#include <cctype>
 #include <limits>
 #include <map>
 #include <optional>
@@ -442,7 +440,8 @@ std::optional<Object> DocumentDecoder::Decode(const YAML::Node& doc) {
     if (entry.key == "apiVersion" || entry.key == "kind" || entry.key == "metadata" ||
         entry.key == "spec" || entry.key == "status") {
       top[entry.key] = &entry;
-      Record(entry.key, entry.value);
+      // A null value's own mark points past it (at the next key): use the key's.
+      Record(entry.key, IsNull(entry.value) ? entry.key_node : entry.value);
     } else {
       Error(entry.key_node, JoinFieldPath("", entry.key), "unknown field");
     }
