@@ -340,3 +340,23 @@ TEST_F(HttpServerTest, ClientReportsUnreachableServer) {
 
 }  // namespace
 }  // namespace vmk::cli
+namespace vmk::cli {
+namespace {
+TEST_F(HttpServerTest, DbgRawFullBody) {
+  StartServer(1024);
+  std::string body(4096, 'x');
+  std::string reply = RawExchange(
+      "POST /api/v1/apply HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 4096\r\n\r\n" + body);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 413"));
+}
+TEST_F(HttpServerTest, DbgRawSmallBodyUnderCap) {
+  StartServer(1024);
+  std::string body(100, 'x');
+  std::string reply = RawExchange(
+      "POST /api/v1/apply HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n" + body);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 400"));
+}
+}
+}

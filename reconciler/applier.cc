@@ -80,6 +80,12 @@ StatusOr<Applier::Plan> Applier::MakePlan(const std::vector<ManifestFile>& files
   VMK_RETURN_IF_ERROR(store_error);
   diagnostics.insert(diagnostics.end(), cross.begin(), cross.end());
   for (const auto& d : diagnostics) plan.errors.push_back(d.ToString());
+  if (plan.errors.empty() && decoded.objects.empty() && !files.empty()) {
+    // As kubectl: an apply of nothing is a mistake (and with prune it would delete everything).
+    std::string names;
+    for (const auto& f : files) names += (names.empty() ? "" : ", ") + f.name;
+    plan.errors.push_back(names + ": no objects found");
+  }
   if (!plan.errors.empty()) return plan;
 
   std::set<ObjectRef> in_set;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "providers/domain_xml.h"
 
 namespace vmk::reconciler {
 
@@ -22,14 +23,6 @@ Condition Cond(const std::string& type, bool ok, const std::string& reason,
   return Condition{type, ok ? "True" : "False", reason, message, FormatRfc3339(clock->WallNow())};
 }
 
-std::string DiskTarget(size_t index) {
-  std::string t = "vd";
-  // vda..vdz, then vdaa...: enough for any sane VM.
-  if (index >= 26) t += static_cast<char>('a' + index / 26 - 1);
-  t += static_cast<char>('a' + index % 26);
-  return t;
-}
-
 }  // namespace
 
 providers::DomainConfig DesiredDomainConfig(const std::string& name,
@@ -41,7 +34,7 @@ providers::DomainConfig DesiredDomainConfig(const std::string& name,
   c.memoryMiB = spec.memoryMiB;
   c.generation = generation;
   for (size_t i = 0; i < spec.disks.size(); ++i) {
-    c.disks.push_back({spec.disks[i].name, spec.disks[i].image, DiskTarget(i)});
+    c.disks.push_back({spec.disks[i].name, spec.disks[i].image, providers::DefaultDiskTarget(i)});
   }
   return c;
 }

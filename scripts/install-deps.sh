@@ -3,7 +3,7 @@
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -euo pipefail
 PACKAGES=(
-  build-essential cmake pkg-config ccache
+  build-essential cmake ninja-build pkg-config ccache
   libvirt-dev libvirt-clients libvirt-daemon
   libyaml-cpp-dev libcpprest-dev libssl-dev prometheus-cpp-dev librocksdb-dev
   nlohmann-json3-dev libcli11-dev libdtl-dev

@@ -150,7 +150,9 @@ std::vector<DocumentDecoder::Entry> DocumentDecoder::MappingEntries(const YAML::
   if (!map.IsMap()) return entries;
   std::map<std::string, YAML::Node> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key_node = it->first;
+    // Copies: yaml-cpp's iterator hands out a proxy, and references into it dangle.
+    YAML::Node key_node = it->first;
+    YAML::Node value = it->second;
     if (!key_node.IsScalar()) {
       Error(key_node, path, "keys must be strings");
       continue;
@@ -164,7 +166,7 @@ std::vector<DocumentDecoder::Entry> DocumentDecoder::MappingEntries(const YAML::
                 ", column " + std::to_string(first_loc.column));
       continue;
     }
-    entries.push_back(Entry{std::move(key), key_node, it->second});
+    entries.push_back(Entry{std::move(key), key_node, value});
   }
   return entries;
 }
@@ -344,7 +346,7 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
       std::map<std::string, std::string> first_with_key;  // unique_key value -> item path
       size_t index = 0;
       for (auto it = value.begin(); it != value.end(); ++it, ++index) {
-        const YAML::Node& item = *it;
+        YAML::Node item = *it;
         std::string item_path = IndexFieldPath(path, index);
         Record(item_path, item);
         if (!item.IsMap()) {
@@ -376,7 +378,8 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
       for (auto it = value.begin(); it != value.end(); ++it, ++index) {
         std::string item_path = IndexFieldPath(path, index);
         Record(item_path, *it);
-        std::optional<std::string> s = DecodeString(def, *it, item_path);
+        YAML::Node item = *it;
+        std::optional<std::string> s = DecodeString(def, item, item_path);
         if (!s) {
           ok = false;
           continue;
@@ -384,7 +387,7 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
         if (def.unique_items) {
           auto [first, inserted] = first_with_value.emplace(*s, item_path);
           if (!inserted) {
-            Error(*it, item_path, "duplicate value " + Quoted(*s) + "; first at " + first->second);
+            Error(item, item_path, "duplicate value " + Quoted(*s) + "; first at " + first->second);
             ok = false;
             continue;
           }
