@@ -182,7 +182,7 @@ int Commands::Diff() {
     out_ << "Actions:\n";
     for (const auto& a : outcome->actions) out_ << "  " << a << "\n";
   }
-  return outcome->changed || !outcome->actions.empty() ? 1 : 0;
+  return outcome->changed ? 1 : 0;
 }
 
 int Commands::Get() {

@@ -88,6 +88,7 @@ class ControllerImpl {
     return true;
   }
 
+  void ResyncNow() { EnqueueAll(); }
   Applier& applier() { return applier_; }
   Store* store() { return store_; }
   metrics::ControllerMetrics& metrics() { return metrics_; }
@@ -263,6 +264,8 @@ StatusOr<std::vector<Event>> Controller::Events(std::optional<ObjectRef> object,
 }
 
 bool Controller::Ready() { return impl_->Ready(); }
+
+void Controller::ResyncNow() { impl_->ResyncNow(); }
 
 std::string Controller::MetricsText() {
   impl_->metrics().SetQueueDepth(static_cast<double>(impl_->queue().Len()));

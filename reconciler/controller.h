@@ -50,6 +50,9 @@ class Controller : public ControlPlane {
   bool Ready() override;
   std::string MetricsText() override;
 
+  // Enqueues every host and VM now, as the periodic resync does.
+  void ResyncNow();
+
   // For tests and benchmarks: the connection of a host (to act "behind the controller's back"),
   // or nullptr. Blocks until all queued work is done, or the deadline passes; returns whether idle.
   providers::Hypervisor* HostConnectionForTest(const std::string& host);

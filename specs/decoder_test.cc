@@ -300,7 +300,8 @@ TEST(DecoderTest, SeveralErrorsAcrossDocumentsAllReportedInLineOrder) {
                   "fleet.yaml:6:9: spec.cpus: must be at least 1",
                   "fleet.yaml:7:3: spec.colour: unknown field",
                   "fleet.yaml:12:14: spec.keep: must be at least 1",
-                  "fleet.yaml:12:17: spec.keep: duplicate key; first defined at line 12, column 8"));
+                  "fleet.yaml:12:17: spec.keep: duplicate key; first defined at line 12, "
+                  "column 8"));
   // Only the document without errors comes out.
   ASSERT_EQ(r.objects.size(), 1u);
   EXPECT_EQ(r.objects[0].metadata.name, "fine");
@@ -490,7 +491,8 @@ TEST(DecoderTest, StatusIsAcceptedInAnyShape) {
   Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
                        "kind: SnapshotPolicy\n"
                        "metadata: {name: nightly, generation: 4}\n"
-                       "status: {lastSnapshot: '2026-01-01', count: 3, ok: true, x: [1.5, null]}\n");
+                       "status: {lastSnapshot: '2026-01-01', count: 3, ok: true,\n"
+                       "         x: [1.5, null]}\n");
   EXPECT_EQ(o.status, Json::parse(R"({"lastSnapshot": "2026-01-01", "count": 3, "ok": true,
       "x": [1.5, null]})"));
   EXPECT_EQ(o.metadata.generation, 4);

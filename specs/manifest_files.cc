@@ -89,7 +89,8 @@ ManifestFiles ReadManifestFiles(const std::string& path) {
     return out;
   }
   if (found.empty()) {
-    out.errors.push_back(FileError(path, "directory holds no manifest files (*.yaml, *.yml, *.json)"));
+    out.errors.push_back(
+        FileError(path, "directory holds no manifest files (*.yaml, *.yml, *.json)"));
     return out;
   }
   std::sort(found.begin(), found.end());

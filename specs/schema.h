@@ -27,8 +27,10 @@ enum class FieldType {
 
 // How an optional nested object behaves when the user leaves it out.
 enum class Presence {
-  kOptional,   // absent stays absent (e.g. capacity, fencing, health); inner defaults apply when given
-  kDefaulted,  // always present in canonical form, built from its fields' defaults (placement, restart)
+  // Absent stays absent (capacity, fencing, health); inner defaults apply when it is given.
+  kOptional,
+  // Always present in canonical form, built from its fields' defaults (placement, restart).
+  kDefaulted,
 };
 
 // Syntax rules for the keys and values of a kStringMap.

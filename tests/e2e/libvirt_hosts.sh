@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Killable hypervisor "hosts" for end-to-end tests: one root libvirtd per host, each in its own
+# mount and PID namespace with private /run/libvirt, /var/lib/libvirt, /etc/libvirt,
+# /var/log/libvirt and /var/cache/libvirt. Hosts outlive the vmkeeperd under test, so a killed
+# controller finds its domains again when it restarts.
+#
+#   libvirt_hosts.sh start N     start host N; prints nothing on success
+#   libvirt_hosts.sh uri N       the test-driver URI of host N (test+unix:///default?socket=...)
+#   libvirt_hosts.sh kill N      SIGKILL the host's namespace (libvirtd and all it started)
+#   libvirt_hosts.sh stop-all    kill every host under BASE
+# BASE (required) is the folder that holds the hosts' state. Needs root.
+set -euo pipefail
+BASE=${BASE:?set BASE to a folder for the hosts state}
+cmd=$1
+n=${2:-}
+H=$BASE/h$n
+
+ns_init() { pgrep -P "$(cat "$1/unshare.pid")" 2>/dev/null | head -1; }
+
+case $cmd in
+start)
+  mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
+  # libvirtd's QEMU driver refuses to start without this user, even when told to run as root.
+  id libvirt-qemu >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin libvirt-qemu
+  rm -rf "$H"
+  mkdir -p "$H"/{run,lib,log,cache,etc}
+  cat > "$H/etc/qemu.conf" <<'CONF'
+user = "root"
+group = "root"
+security_driver = "none"
+remember_owner = 0
+stdio_handler = "file"
+cgroup_controllers = [ ]
+namespaces = [ ]
+CONF
+  cat > "$H/etc/libvirtd.conf" <<'CONF'
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+keepalive_interval = 2
+keepalive_count = 3
+CONF
+  : > "$H/etc/libvirt.conf"
+  unshare --mount --propagation private --pid --fork --kill-child --mount-proc bash -c "
+    mount --bind $H/run /run/libvirt
+    mount --bind $H/lib /var/lib/libvirt
+    mount --bind $H/log /var/log/libvirt
+    mount --bind $H/cache /var/cache/libvirt
+    mount --bind $H/etc /etc/libvirt
+    exec /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid" \
+    > "$H/ns.out" 2>&1 < /dev/null &
+  echo $! > "$H/unshare.pid"
+  for _ in $(seq 1 200); do [ -S "$H/run/libvirt-sock" ] && break; sleep 0.05; done
+  if [ ! -S "$H/run/libvirt-sock" ]; then
+    echo "host $n: libvirtd socket did not appear; see $H/ns.out" >&2
+    exit 1
+  fi
+  # The test driver frees test:///default when its last client disconnects: a holder client
+  # keeps the host's state alive while vmkeeperd is killed and restarted.
+  mkfifo "$H/hold"
+  sleep infinity > "$H/hold" &
+  echo $! > "$H/holder.pid"
+  virsh -c "test+unix:///default?socket=$H/run/libvirt-sock" < "$H/hold" > /dev/null 2>&1 &
+  ;;
+uri) echo "test+unix:///default?socket=$H/run/libvirt-sock" ;;
+kill)
+  [ -f "$H/holder.pid" ] && kill "$(cat "$H/holder.pid")" 2>/dev/null || true
+  pid=$(ns_init "$H" || true)
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  kill -KILL "$(cat "$H/unshare.pid")" 2>/dev/null || true
+  ;;
+stop-all)
+  for d in "$BASE"/h*; do
+    [ -f "$d/holder.pid" ] && kill "$(cat "$d/holder.pid")" 2>/dev/null || true
+    [ -f "$d/unshare.pid" ] || continue
+    pid=$(ns_init "$d" || true)
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+    kill -KILL "$(cat "$d/unshare.pid")" 2>/dev/null || true
+  done
+  ;;
+*) echo "usage: $0 start|uri|kill|stop-all [N]" >&2; exit 2 ;;
+esac
