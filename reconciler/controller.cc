@@ -105,7 +105,13 @@ class ControllerImpl {
     for (const auto& h : registry_.All()) queue_.Add(HostKey(h->name()));
     auto vms = store_->List(Kind::kVirtualMachine);
     if (vms.ok()) {
-      for (const auto& v : *vms) queue_.Add(VmKey(v.metadata.name));
+      std::map<std::string, int> by_state;
+      for (const auto& v : *vms) {
+        queue_.Add(VmKey(v.metadata.name));
+        std::string state = VmStatus::FromJson(v.status).state;
+        ++by_state[state.empty() ? "unknown" : state];
+      }
+      metrics_.SetVmsByState(by_state);
     }
     if (!hosts.ok() || !vms.ok()) {
       log::Error("resync cannot list the store",
