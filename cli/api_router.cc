@@ -43,7 +43,7 @@ std::string NotFoundMessage(specs::Kind kind, const std::string& name) {
   return KindLower(kind) + " \"" + name + "\" not found";
 }
 
-// Parses the body of apply/diff. `allowed` lists the keys besides "files".
+// Parses the "files" array of an apply/diff body.
 StatusOr<std::vector<reconciler::ManifestFile>> ParseFiles(const Json& body) {
   auto it = body.find("files");
   if (it == body.end() || !it->is_array()) {

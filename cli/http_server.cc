@@ -30,7 +30,7 @@ class HttpServer::Impl {
   Status Start();
   void Stop();
   void Serve(http_request request);
-  // Reads the body within the cap; nullopt with *response set when refused.
+  // Reads the body within the cap; false with *response set (413) when it is refused.
   bool ReadBody(http_request& request, std::string* body, HttpResponse* response);
 
   HttpServerOptions options_;

@@ -156,6 +156,8 @@ struct BadInput {
   std::string expected;  // the start of the error line: location and field path
 };
 
+void PrintTo(const BadInput& input, std::ostream* os) { *os << input.name; }
+
 class BadInputTest : public CliE2eTest, public ::testing::WithParamInterface<BadInput> {};
 
 // Line 1-9 of bad.yaml is this valid VM, so a bad document starts on line 10.
