@@ -159,17 +159,11 @@ StatusOr<std::vector<reconciler::Event>> ApiClient::Events(
   auto it = reply.find("items");
   if (it == reply.end() || !it->is_array()) return events;
   for (const auto& e : *it) {
-    if (!e.is_object()) continue;
-    reconciler::Event event;
-    event.seq = e.value("seq", int64_t{0});
-    event.time = e.value("time", "");
-    auto kind = specs::KindFromName(e.value("kind", ""));
-    if (kind) event.kind = *kind;
-    event.name = e.value("name", "");
-    event.type = e.value("type", "");
-    event.reason = e.value("reason", "");
-    event.message = e.value("message", "");
-    events.push_back(std::move(event));
+    auto event = reconciler::EventFromJson(e);
+    if (!event.ok()) {
+      return Status::Internal("vmkeeperd sent a malformed event: " + event.status().message());
+    }
+    events.push_back(std::move(event).value());
   }
   return events;
 }

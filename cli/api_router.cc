@@ -110,12 +110,6 @@ StatusOr<int64_t> ParseInt(const std::string& key, const std::string& text) {
   return value;
 }
 
-Json EventToJson(const reconciler::Event& e) {
-  return Json{{"seq", e.seq},         {"time", e.time},       {"kind", specs::KindName(e.kind)},
-              {"name", e.name},       {"type", e.type},       {"reason", e.reason},
-              {"message", e.message}};
-}
-
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -330,7 +324,7 @@ HttpResponse ApiRouter::HandleEvents(const HttpRequest& request) const {
     return ErrorResponse(HttpStatusFor(events.status()), events.status().message());
   }
   Json items = Json::array();
-  for (const auto& e : *events) items.push_back(EventToJson(e));
+  for (const auto& e : *events) items.push_back(reconciler::EventToJson(e));
   return JsonResponse(200, Json{{"items", std::move(items)}});
 }
 

@@ -7,27 +7,7 @@
 namespace vmk::reconciler {
 namespace {
 
-std::string RefName(const ObjectRef& ref) {
-  return std::string(specs::KindName(ref.kind)) + "/" + ref.name;
-}
 
-// Same rules as RocksDbStore: a nameless object, or one named twice in a batch, is an error.
-Status ValidateBatch(const ApplyBatch& batch) {
-  std::set<ObjectRef> seen;
-  for (const specs::Object& object : batch.puts) {
-    if (object.metadata.name.empty()) return Status::InvalidArgument("object without a name");
-    if (!seen.insert(ObjectRef{object.kind, object.metadata.name}).second) {
-      return Status::InvalidArgument(object.Key() + " appears twice in one apply");
-    }
-  }
-  for (const ObjectRef& ref : batch.deletes) {
-    if (ref.name.empty()) return Status::InvalidArgument("delete without a name");
-    if (!seen.insert(ref).second) {
-      return Status::InvalidArgument(RefName(ref) + " appears twice in one apply");
-    }
-  }
-  return Status::Ok();
-}
 
 // RocksDbStore serialises every record, and nlohmann::json refuses strings that are not UTF-8;
 // refuse the same records here so unit tests meet the error production would.
@@ -70,7 +50,7 @@ StatusOr<std::vector<specs::Object>> MemoryStore::List(specs::Kind kind) {
 }
 
 Status MemoryStore::CommitApply(const ApplyBatch& batch) {
-  VMK_RETURN_IF_ERROR(ValidateBatch(batch));
+  VMK_RETURN_IF_ERROR(ValidateApplyBatch(batch));
   for (const specs::Object& put : batch.puts) {
     VMK_RETURN_IF_ERROR(CheckSerializable(specs::ObjectToJson(put, false), put.Key()));
   }
@@ -93,9 +73,9 @@ Status MemoryStore::CommitApply(const ApplyBatch& batch) {
 Status MemoryStore::PutStatus(specs::Kind kind, const std::string& name,
                               const specs::Json& status, bool sync) {
   const ObjectRef ref{kind, name};
-  VMK_RETURN_IF_ERROR(CheckSerializable(status, "status of " + RefName(ref)));
+  VMK_RETURN_IF_ERROR(CheckSerializable(status, "status of " + ref.ToString()));
   std::lock_guard<std::mutex> lock(mutex_);
-  if (objects_.count(ref) == 0) return Status::NotFound(RefName(ref) + " not found");
+  if (objects_.count(ref) == 0) return Status::NotFound(ref.ToString() + " not found");
   statuses_[ref] = status;
   return Status::Ok();
 }

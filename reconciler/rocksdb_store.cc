@@ -48,9 +48,6 @@ std::string EventKey(int64_t seq) {
   return std::string(kEventPrefix) + digits;
 }
 
-std::string RefName(specs::Kind kind, const std::string& name) {
-  return std::string(specs::KindName(kind)) + "/" + name;
-}
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
   if (s.ok()) return Status::Ok();
@@ -93,53 +90,16 @@ StatusOr<specs::Object> ObjectFromRecord(const rocksdb::Slice& key, const rocksd
   return std::move(object).value();
 }
 
-specs::Json EventToJson(const Event& event) {
-  return specs::Json{{"seq", event.seq},
-                     {"time", event.time},
-                     {"kind", std::string(specs::KindName(event.kind))},
-                     {"name", event.name},
-                     {"type", event.type},
-                     {"reason", event.reason},
-                     {"message", event.message}};
-}
-
 StatusOr<Event> EventFromRecord(const rocksdb::Slice& key, const rocksdb::Slice& value) {
   VMK_ASSIGN_OR_RETURN(specs::Json json, Parse(key, value));
-  Event event;
-  try {
-    event.seq = json.at("seq").get<int64_t>();
-    event.time = json.at("time").get<std::string>();
-    auto kind = specs::KindFromName(json.at("kind").get<std::string>());
-    if (!kind) return Status::Internal("corrupt event at key " + key.ToString() + ": bad kind");
-    event.kind = *kind;
-    event.name = json.at("name").get<std::string>();
-    event.type = json.at("type").get<std::string>();
-    event.reason = json.at("reason").get<std::string>();
-    event.message = json.at("message").get<std::string>();
-  } catch (const specs::Json::exception& e) {
-    return Status::Internal("corrupt event at key " + key.ToString() + ": " + e.what());
+  auto event = EventFromJson(json);
+  if (!event.ok()) {
+    return Status::Internal("corrupt event at key " + key.ToString() + ": " +
+                            event.status().message());
   }
-  return event;
+  return std::move(event).value();
 }
 
-// Rejects what a single atomic apply cannot mean: nameless objects, and an object named twice
-// (two puts, or a put and a delete), whose outcome would depend on the order within the batch.
-Status ValidateBatch(const ApplyBatch& batch) {
-  std::set<ObjectRef> seen;
-  for (const specs::Object& object : batch.puts) {
-    if (object.metadata.name.empty()) return Status::InvalidArgument("object without a name");
-    if (!seen.insert(ObjectRef{object.kind, object.metadata.name}).second) {
-      return Status::InvalidArgument(object.Key() + " appears twice in one apply");
-    }
-  }
-  for (const ObjectRef& ref : batch.deletes) {
-    if (ref.name.empty()) return Status::InvalidArgument("delete without a name");
-    if (!seen.insert(ref).second) {
-      return Status::InvalidArgument(RefName(ref.kind, ref.name) + " appears twice in one apply");
-    }
-  }
-  return Status::Ok();
-}
 
 bool StartsWith(const rocksdb::Slice& s, const std::string& prefix) {
   return s.starts_with(rocksdb::Slice(prefix));
@@ -280,7 +240,7 @@ StatusOr<std::vector<specs::Object>> RocksDbStore::List(specs::Kind kind) {
 }
 
 Status RocksDbStore::CommitApply(const ApplyBatch& batch) {
-  VMK_RETURN_IF_ERROR(ValidateBatch(batch));
+  VMK_RETURN_IF_ERROR(ValidateApplyBatch(batch));
   rocksdb::WriteBatch write_batch;
   for (const specs::Object& object : batch.puts) {
     VMK_ASSIGN_OR_RETURN(std::string value,
@@ -298,16 +258,16 @@ Status RocksDbStore::CommitApply(const ApplyBatch& batch) {
 
 Status RocksDbStore::PutStatus(specs::Kind kind, const std::string& name,
                                const specs::Json& status, bool sync) {
-  VMK_ASSIGN_OR_RETURN(std::string value, Serialize(status, "status of " + RefName(kind, name)));
+  VMK_ASSIGN_OR_RETURN(std::string value, Serialize(status, "status of " + ObjectRef{kind, name}.ToString()));
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   std::lock_guard<std::mutex> lock(impl_->objects_mutex);
   std::string ignored;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), ObjectKey(kind, name), &ignored);
-  if (s.IsNotFound()) return Status::NotFound(RefName(kind, name) + " not found");
-  VMK_RETURN_IF_ERROR(FromRocks(s, "reading " + RefName(kind, name)));
+  if (s.IsNotFound()) return Status::NotFound(ObjectRef{kind, name}.ToString() + " not found");
+  VMK_RETURN_IF_ERROR(FromRocks(s, "reading " + ObjectRef{kind, name}.ToString()));
   return FromRocks(impl_->db->Put(wo, StatusKey(kind, name), value),
-                   "writing status of " + RefName(kind, name));
+                   "writing status of " + ObjectRef{kind, name}.ToString());
 }
 
 StatusOr<int64_t> RocksDbStore::AppendEvent(Event event) {

@@ -25,6 +25,7 @@ struct ObjectRef {
     return kind != o.kind ? kind < o.kind : name < o.name;
   }
   bool operator==(const ObjectRef& o) const = default;
+  std::string ToString() const;  // "VirtualMachine/wms01"
 };
 
 struct Event {
@@ -43,6 +44,15 @@ struct ApplyBatch {
   std::vector<specs::Object> puts;
   std::vector<ObjectRef> deletes;
 };
+
+// Event <-> JSON, shared by the store's records and the REST API.
+specs::Json EventToJson(const Event& event);
+// InvalidArgument naming the missing or mistyped field.
+StatusOr<Event> EventFromJson(const specs::Json& json);
+
+// What one atomic apply cannot mean, whatever the store: nameless objects, and an object named
+// twice (two puts, or a put and a delete), whose outcome would depend on the order in the batch.
+Status ValidateApplyBatch(const ApplyBatch& batch);
 
 class Store {
  public:
