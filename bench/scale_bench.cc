@@ -9,7 +9,8 @@
 //   2. one full resync pass with nothing to do: ResyncNow() until WaitIdle() (several passes);
 //   3. drift: a domain destroyed through the host's own connection (behind the reconciler's
 //      back) until that host shows it running again, and until its status counts the restart,
-//      both from the start of the destroy call (see Drift());
+//      both from the start of the destroy call (see Drift()); then the same with a full resync
+//      pass started just before the destroy (the controller busy when the failure happens);
 //   4. peak RSS (getrusage ru_maxrss and /proc/self/status VmHWM) after convergence and at end.
 // It prints a table on stdout and, last, one line "JSON {...}" with every figure. Nothing is
 // asserted: the figures go to bench/README.md. Exit code 1 only when the run itself could not be
@@ -63,6 +64,7 @@ struct Flags {
   int workers = 4;
   int runs = 20;             // drift measurements
   int resync_passes = 5;
+  int busy_runs = 5;         // drift measurements started together with a resync pass
   int vms_per_file = 1000;
   int timeout_seconds = 1800;  // per phase
   uint32_t seed = 42;
@@ -74,7 +76,7 @@ struct Flags {
 void PrintUsage() {
   std::fprintf(stderr,
                "usage: scale_bench [--hosts N=1000] [--vms M=10000] [--workers W=4] [--runs R=20]\n"
-               "                   [--resync-passes P=5] [--vms-per-file F=1000] [--seed S=42]\n"
+               "                   [--busy-runs B=5] [--resync-passes P=5] [--vms-per-file F=1000] [--seed S=42]\n"
                "                   [--timeout-seconds T=1800] [--log-level warning]\n"
                "                   [--dir PATH] [--keep-dir]\n");
 }
@@ -112,6 +114,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       ok = next() && ParseInt(value, 1, &f->workers);
     } else if (arg == "--runs") {
       ok = next() && ParseInt(value, 0, &f->runs);
+    } else if (arg == "--busy-runs") {
+      ok = next() && ParseInt(value, 0, &f->busy_runs);
     } else if (arg == "--resync-passes") {
       ok = next() && ParseInt(value, 0, &f->resync_passes);
     } else if (arg == "--vms-per-file") {
@@ -326,6 +330,7 @@ class ScaleBench {
                          {"vms", flags_.vms},
                          {"workers", flags_.workers},
                          {"runs", flags_.runs},
+                         {"busy_runs", flags_.busy_runs},
                          {"resync_passes", flags_.resync_passes},
                          {"seed", flags_.seed},
                          {"cores", std::thread::hardware_concurrency()},
@@ -336,7 +341,8 @@ class ScaleBench {
     std::fflush(stdout);
     bool ok = ApplyUntilRunning();
     if (ok) ok = ResyncPasses();
-    if (ok) Drift();
+    if (ok) Drift("drift", flags_.runs, 0, /*during_resync=*/false);
+    if (ok) Drift("drift_during_resync", flags_.busy_runs, flags_.runs, /*during_resync=*/true);
     report_["memory_end"] = MemorySnapshot();
     report_["reconciles_total"] = ReconcileCounts(*controller_);
     std::printf("memory at end:          %s\n", FmtMemory(report_["memory_end"]).c_str());
@@ -571,19 +577,22 @@ class ScaleBench {
   }
 
   // Phase 3. Each run starts from an idle queue, destroys one VM's domain through its host's
-  // connection and polls that host every millisecond.
-  void Drift() {
+  // connection and polls that host every millisecond. With `during_resync`, a full resync pass
+  // is started just before the destroy, so the event's key joins a queue of ~11,000 keys: the
+  // worst case of a controller that is busy when the failure happens.
+  void Drift(const char* label, int runs, int first, bool during_resync) {
     std::vector<int> order(flags_.vms);
     std::iota(order.begin(), order.end(), 0);
     std::mt19937 rng(flags_.seed);
     std::shuffle(order.begin(), order.end(), rng);
-    const int runs = std::min(flags_.runs, flags_.vms);
+    runs = std::min(runs, flags_.vms - first);
     std::vector<double> running_ms, status_ms, call_ms_all;
     int failures = 0;
     Json samples = Json::array();
+    const auto limit = seconds(during_resync ? 60 : 10);
     for (int r = 0; r < runs; ++r) {
-      const std::string vm = VmName(order[r]);
-      (void)controller_->WaitIdle(seconds(60));
+      const std::string vm = VmName(order[first + r]);
+      (void)controller_->WaitIdle(seconds(flags_.timeout_seconds));
       auto object = controller_->Get(specs::Kind::kVirtualMachine, vm);
       if (!object.ok() || !*object) {
         ++failures;
@@ -595,6 +604,7 @@ class ScaleBench {
         ++failures;
         continue;
       }
+      if (during_resync) controller_->ResyncNow();
       // The clock starts before the call: libvirt queues the lifecycle event inside
       // virDomainDestroy, and on a busy machine the controller may restart the domain before
       // this thread even returns from the call (a clock started at return then reads ~0).
@@ -606,7 +616,7 @@ class ScaleBench {
         ++failures;
         continue;
       }
-      const auto deadline = t0 + seconds(10);
+      const auto deadline = t0 + limit;
       double running = -1, counted = -1;
       while (SteadyClock::now() < deadline && running < 0) {
         auto d = host->GetDomain(vm);
@@ -631,26 +641,27 @@ class ScaleBench {
                          {"running_ms", running}, {"status_ms", counted}});
       if (running < 0 || counted < 0) {
         ++failures;
-        std::fprintf(stderr, "drift %s on %s not corrected within 10 s\n", vm.c_str(),
-                     before.host.c_str());
+        std::fprintf(stderr, "drift %s on %s not corrected within %lld s\n", vm.c_str(),
+                     before.host.c_str(), static_cast<long long>(limit.count()));
         continue;
       }
       running_ms.push_back(running);
       status_ms.push_back(counted);
       call_ms_all.push_back(call_ms);
     }
+    (void)controller_->WaitIdle(seconds(flags_.timeout_seconds));
     Summary running = Summarize(running_ms);
     Summary status = Summarize(status_ms);
-    report_["drift"] = {{"running_again_ms", running.ToJson()},
-                        {"status_restart_counted_ms", status.ToJson()},
-                        {"destroy_call_ms", Summarize(call_ms_all).ToJson()},
-                        {"failures", failures},
-                        {"samples", samples}};
-    std::printf("drift -> running again: %s\n", Fmt(running, "ms").c_str());
-    std::printf("drift -> status counted: %s\n", Fmt(status, "ms").c_str());
+    report_[label] = {{"running_again_ms", running.ToJson()},
+                      {"status_restart_counted_ms", status.ToJson()},
+                      {"destroy_call_ms", Summarize(call_ms_all).ToJson()},
+                      {"failures", failures},
+                      {"samples", samples}};
+    std::printf("%s -> running again: %s\n", label, Fmt(running, "ms").c_str());
+    std::printf("%s -> status counted: %s\n", label, Fmt(status, "ms").c_str());
     std::printf("  (from the start of the destroy call, which itself took %s)\n",
                 Fmt(Summarize(call_ms_all), "ms").c_str());
-    if (failures) std::printf("drift failures:         %d of %d\n", failures, runs);
+    if (failures) std::printf("%s failures: %d of %d\n", label, failures, runs);
     std::fflush(stdout);
   }
 

@@ -1,5 +1,7 @@
 #include "cli/output_format.h"
 
+#include "specs/canonical.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -73,85 +75,6 @@ std::string UsageText(const Json& host, const char* key, Format format) {
   auto allocated = Int(host, {"status", "allocated", key});
   std::string cap = capacity ? format(*capacity) : std::string("?");
   return (allocated ? format(*allocated) : std::string("0")) + "/" + cap;
-}
-
-bool LooksNonString(const std::string& s) {
-  if (s.empty()) return true;
-  std::string lower = s;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  static const char* kWords[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
-                                 "null", "~", ".inf", "-.inf", "+.inf", ".nan"};
-  for (const char* w : kWords) {
-    if (lower == w) return true;
-  }
-  char* end = nullptr;
-  std::strtod(s.c_str(), &end);
-  if (end == s.c_str() + s.size()) return true;  // 12, 1.5, 1e3, 0x1F
-  // YAML 1.1 timestamps and sexagesimal numbers (2026-11-27T..., 1:30).
-  if (std::isdigit(static_cast<unsigned char>(s[0])) &&
-      s.find_first_of("-:") != std::string::npos && s.find(' ') == std::string::npos) {
-    return true;
-  }
-  return std::isspace(static_cast<unsigned char>(s.front())) ||
-         std::isspace(static_cast<unsigned char>(s.back()));
-}
-
-void Emit(YAML::Emitter& out, const Json& json) {
-  switch (json.type()) {
-    case Json::value_t::object:
-      if (json.empty()) {
-        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
-        return;
-      }
-      out << YAML::BeginMap;
-      for (const auto& [key, value] : json.items()) {
-        out << YAML::Key;
-        if (LooksNonString(key)) {
-          out << YAML::DoubleQuoted << key;
-        } else {
-          out << key;
-        }
-        out << YAML::Value;
-        Emit(out, value);
-      }
-      out << YAML::EndMap;
-      return;
-    case Json::value_t::array:
-      if (json.empty()) {
-        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
-        return;
-      }
-      out << YAML::BeginSeq;
-      for (const auto& value : json) Emit(out, value);
-      out << YAML::EndSeq;
-      return;
-    case Json::value_t::string: {
-      const auto& s = json.get_ref<const std::string&>();
-      const bool multi_line = s.find('\n') != std::string::npos;
-      // yaml-cpp writes only clipped literal blocks ("|"), which read back with one trailing
-      // newline: use them only for text that ends in exactly one.
-      if (multi_line && s.back() == '\n' && (s.size() < 2 || s[s.size() - 2] != '\n') &&
-          s.find('\r') == std::string::npos && !std::isspace(static_cast<unsigned char>(s[0]))) {
-        out << YAML::Literal << s;
-      } else if (multi_line || LooksNonString(s)) {
-        out << YAML::DoubleQuoted << s;
-      } else {
-        out << s;
-      }
-      return;
-    }
-    case Json::value_t::boolean:
-      out << (json.get<bool>() ? "true" : "false");
-      return;
-    case Json::value_t::null:
-    case Json::value_t::discarded:
-      out << YAML::Null;
-      return;
-    default:  // numbers, as JSON writes them (full precision)
-      out << json.dump();
-      return;
-  }
 }
 
 std::string Indent(const std::string& text, const std::string& prefix) {
@@ -262,15 +185,7 @@ std::string FormatObjectTable(specs::Kind kind, const std::vector<Json>& objects
   return FormatTable(rows);
 }
 
-std::string ToYaml(const Json& json) {
-  YAML::Emitter out;
-  out.SetIndent(2);
-  out.SetNullFormat(YAML::LowerNull);
-  Emit(out, json);
-  std::string text = out.c_str();
-  if (text.empty() || text.back() != '\n') text += '\n';
-  return text;
-}
+std::string ToYaml(const Json& json) { return specs::JsonToYaml(json); }
 
 std::string ToJsonText(const Json& json) {
   return json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";

@@ -1,5 +1,7 @@
 #include "specs/canonical.h"
 
+#include <cctype>
+
 #include <yaml-cpp/yaml.h>
 
 #include "specs/scalar.h"
@@ -7,10 +9,34 @@
 namespace vmk::specs {
 namespace {
 
+// Plain scalars that YAML 1.1 readers (PyYAML and older tools) take for booleans, timestamps or
+// base-60 numbers although YAML 1.2 reads them as strings: quoted, so that our output means the
+// same to every reader.
+bool IsYaml11Special(const std::string& s) {
+  static const char* kWords[] = {"y", "n", "yes", "no", "on", "off"};
+  std::string lower;
+  for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* w : kWords) {
+    if (lower == w) return true;
+  }
+  return !s.empty() && std::isdigit(static_cast<unsigned char>(s[0])) &&
+         s.find_first_of("-:") != std::string::npos && s.find(' ') == std::string::npos;
+}
+
 // Strings that a plain scalar would turn into something else ("123", "true", "", "null") are
 // double-quoted; yaml-cpp itself quotes what YAML syntax requires (": ", leading '-', ...).
+// Multi-line text ending in exactly one newline is a literal block (yaml-cpp writes only
+// clipped blocks, which read back with one trailing newline); other multi-line text is
+// double-quoted with its line breaks escaped. Both read back exactly.
 void EmitString(YAML::Emitter& out, const std::string& s) {
-  if (!PlainScalarIsString(s)) out << YAML::DoubleQuoted;
+  const bool multi_line = s.find('\n') != std::string::npos;
+  if (multi_line && s.back() == '\n' && (s.size() < 2 || s[s.size() - 2] != '\n') &&
+      s.find('\r') == std::string::npos && !std::isspace(static_cast<unsigned char>(s[0]))) {
+    out << YAML::Literal;
+  } else if (multi_line || !PlainScalarIsString(s) || IsYaml11Special(s) ||
+             s.find('\r') != std::string::npos) {
+    out << YAML::DoubleQuoted;
+  }
   out << s;
 }
 
@@ -77,6 +103,7 @@ bool IsEmptySpec(const Json& spec) {
 
 std::string CanonicalYaml(const Object& object, bool include_status) {
   YAML::Emitter out;
+  out.SetNullFormat(YAML::LowerNull);
   out << YAML::BeginMap;
   out << YAML::Key << "apiVersion" << YAML::Value << kApiVersion;
   out << YAML::Key << "kind" << YAML::Value << std::string(KindName(object.kind));
@@ -106,6 +133,15 @@ std::string CanonicalYaml(const Object& object, bool include_status) {
   out << YAML::EndMap;
   std::string text = out.c_str();
   text += "\n";
+  return text;
+}
+
+std::string JsonToYaml(const Json& value) {
+  YAML::Emitter out;
+  out.SetNullFormat(YAML::LowerNull);
+  EmitJson(out, value);
+  std::string text = out.c_str();
+  if (text.empty() || text.back() != '\n') text += "\n";
   return text;
 }
 

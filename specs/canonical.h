@@ -19,6 +19,10 @@ namespace vmk::specs {
 // Labels are left out when empty, generation when 0. Ends with a newline.
 std::string CanonicalYaml(const Object& object, bool include_status);
 
+// Any JSON value as block YAML with sorted keys, by the same rules as CanonicalYaml (strings
+// that would read back as something else are quoted). Ends with a newline.
+std::string JsonToYaml(const Json& value);
+
 // Equality of canonical specs. null and {} are equal (an object without a spec).
 bool SpecEquals(const Json& a, const Json& b);
 
