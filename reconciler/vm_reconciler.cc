@@ -219,6 +219,12 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
   // 3. Observe the domain on its host.
   auto view = host->view();
   if (!view.sync_attempted) return ReconcileResult::After(kHostNotSyncedRetry);
+  if (view.reachable && !host->connection()->IsAlive()) {
+    // The connection died since the last sync (keepalive, EOF). Another call would only wait
+    // for its timeout and hold this worker: let the host's reconcile find out what happened.
+    ctx_.queue->Add(HostKey(status.host));
+    view.reachable = false;
+  }
   if (!view.reachable) {
     status.state = "unknown";
     specs::SetCondition(&status.conditions,

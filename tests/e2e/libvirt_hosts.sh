@@ -7,6 +7,8 @@
 #   libvirt_hosts.sh start N     start host N; prints nothing on success
 #   libvirt_hosts.sh uri N       the test-driver URI of host N (test+unix:///default?socket=...)
 #   libvirt_hosts.sh kill N      SIGKILL the host's namespace (libvirtd and all it started)
+#   libvirt_hosts.sh stop N      SIGSTOP the host's libvirtd: it hangs (a management partition)
+#   libvirt_hosts.sh cont N      SIGCONT it again
 #   libvirt_hosts.sh stop-all    kill every host under BASE
 # BASE (required) is the folder that holds the hosts' state. Needs root.
 set -euo pipefail
@@ -67,6 +69,10 @@ kill)
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   kill -KILL "$(cat "$H/unshare.pid")" 2>/dev/null || true
   ;;
+stop|cont)
+  pid=$(pgrep -P "$(ns_init "$H")" -x libvirtd || ns_init "$H")
+  kill "-${cmd^^}" "$pid"
+  ;;
 stop-all)
   for d in "$BASE"/h*; do
     [ -f "$d/holder.pid" ] && kill "$(cat "$d/holder.pid")" 2>/dev/null || true
@@ -76,5 +82,5 @@ stop-all)
     kill -KILL "$(cat "$d/unshare.pid")" 2>/dev/null || true
   done
   ;;
-*) echo "usage: $0 start|uri|kill|stop-all [N]" >&2; exit 2 ;;
+*) echo "usage: $0 start|uri|kill|stop|cont|stop-all [N]" >&2; exit 2 ;;
 esac
