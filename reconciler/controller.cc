@@ -1,6 +1,8 @@
 #include "reconciler/controller.h"
 
 #include <atomic>
+#include <set>
+#include <unordered_map>
 #include <thread>
 
 #include "common/log.h"
@@ -15,6 +17,8 @@ namespace vmk::reconciler {
 using specs::Kind;
 
 class ControllerImpl {
+  friend class Controller;
+
  public:
   ControllerImpl(Store* store, providers::HypervisorFactory* factory, Clock* clock,
                  ControllerOptions options)
@@ -30,7 +34,8 @@ class ControllerImpl {
                   [this](const std::string& host, const providers::ConnectionEvent& e) {
                     OnConnectionEvent(host, e);
                   }),
-        ctx_{store, &registry_, &book_, &recorder_, &queue_, clock, options_.stop_grace},
+        ctx_{store, &registry_, &book_, &recorder_, &queue_, clock, options_.stop_grace,
+             [this](const std::string& vm, const std::string& state) { ObserveVmState(vm, state); }},
         vm_reconciler_(ctx_),
         host_reconciler_(ctx_, &metrics_),
         applier_(
@@ -96,27 +101,39 @@ class ControllerImpl {
   WorkQueue& queue() { return queue_; }
 
  private:
+  // Every host and VM, in the low lane: what events and applies enqueue goes first.
   void EnqueueAll() {
-    auto hosts = store_->List(Kind::kHost);
-    if (hosts.ok()) {
-      for (const auto& h : *hosts) queue_.Add(HostKey(h.metadata.name));
-    }
-    // Hosts also removed from the store but still connected (cleanup pending).
-    for (const auto& h : registry_.All()) queue_.Add(HostKey(h->name()));
-    auto vms = store_->List(Kind::kVirtualMachine);
-    if (vms.ok()) {
-      std::map<std::string, int> by_state;
-      for (const auto& v : *vms) {
-        queue_.Add(VmKey(v.metadata.name));
-        std::string state = VmStatus::FromJson(v.status).state;
-        ++by_state[state.empty() ? "unknown" : state];
-      }
-      metrics_.SetVmsByState(by_state);
-    }
+    auto hosts = store_->ListNames(Kind::kHost);
+    auto vms = store_->ListNames(Kind::kVirtualMachine);
     if (!hosts.ok() || !vms.ok()) {
       log::Error("resync cannot list the store",
                  {{"error", (!hosts.ok() ? hosts.status() : vms.status()).ToString()}});
+      return;
     }
+    std::set<std::string> host_names(hosts->begin(), hosts->end());
+    // Hosts removed from the store but still connected (their cleanup is pending).
+    for (const auto& h : registry_.All()) host_names.insert(h->name());
+    for (const auto& h : host_names) queue_.Add(HostKey(h), WorkQueue::Priority::kLow);
+    for (const auto& v : *vms) queue_.Add(VmKey(v), WorkQueue::Priority::kLow);
+    PublishVmStates();
+  }
+
+  void ObserveVmState(const std::string& vm, const std::string& state) {
+    std::lock_guard<std::mutex> l(vm_states_mu_);
+    if (state.empty()) {
+      vm_states_.erase(vm);
+    } else {
+      vm_states_[vm] = state;
+    }
+  }
+
+  void PublishVmStates() {
+    std::map<std::string, int> by_state;
+    {
+      std::lock_guard<std::mutex> l(vm_states_mu_);
+      for (const auto& [vm, state] : vm_states_) ++by_state[state];
+    }
+    metrics_.SetVmsByState(by_state);
   }
 
   void ResyncLoop() {
@@ -232,6 +249,8 @@ class ControllerImpl {
   std::thread resync_thread_;
   std::mutex resync_mu_;
   std::condition_variable resync_cv_;
+  std::mutex vm_states_mu_;
+  std::unordered_map<std::string, std::string> vm_states_;  // GUARDED_BY(vm_states_mu_)
 };
 
 Controller::Controller(Store* store, providers::HypervisorFactory* factory, Clock* clock,
@@ -275,6 +294,7 @@ void Controller::ResyncNow() { impl_->ResyncNow(); }
 
 std::string Controller::MetricsText() {
   impl_->metrics().SetQueueDepth(static_cast<double>(impl_->queue().Len()));
+  impl_->PublishVmStates();
   return impl_->metrics().ExpositionText();
 }
 

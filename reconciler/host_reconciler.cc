@@ -104,8 +104,18 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
   status.allocated = ctx_.book->Allocated(name);
   status.vms = ctx_.book->CountOn(name);
   status.hypervisor = info->hypervisor;
+  // lastSeen alone changes every pass: rewrite for it only once a minute, not 1,000 writes a pass.
+  specs::Json before = object.status;
+  WallTime last_seen;
+  const bool fresh = ParseRfc3339(status.lastSeen, &last_seen) &&
+                     ctx_.clock->WallNow() - last_seen < std::chrono::seconds(60);
   status.lastSeen = now;
-  Status s = ctx_.store->PutStatus(Kind::kHost, name, status.ToJson(), false);
+  specs::Json after = status.ToJson();
+  if (before.is_object()) before.erase("lastSeen");
+  specs::Json compared = after;
+  compared.erase("lastSeen");
+  if (fresh && before == compared) return ReconcileResult::Done();
+  Status s = ctx_.store->PutStatus(Kind::kHost, name, after, false);
   if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
   return ReconcileResult::Done();
 }

@@ -1,6 +1,55 @@
 #include "reconciler/host_registry.h"
 
+#include <algorithm>
+#include <atomic>
+
 namespace vmk::reconciler {
+
+void DomainLocator::Add(const std::string& domain, const HostId& host) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& hosts = hosts_by_domain_[domain];
+  if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
+}
+
+void DomainLocator::Remove(const std::string& domain, const HostId& host) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = hosts_by_domain_.find(domain);
+  if (it == hosts_by_domain_.end()) return;
+  auto& hosts = it->second;
+  hosts.erase(std::remove(hosts.begin(), hosts.end(), host), hosts.end());
+  if (hosts.empty()) hosts_by_domain_.erase(it);
+}
+
+std::vector<DomainLocator::HostId> DomainLocator::HostsOf(const std::string& domain) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = hosts_by_domain_.find(domain);
+  return it == hosts_by_domain_.end() ? std::vector<HostId>{} : it->second;
+}
+
+namespace {
+std::atomic<uint64_t> g_next_host_entry_id{1};
+}  // namespace
+
+HostEntry::HostEntry(std::string name, std::shared_ptr<providers::Hypervisor> connection,
+                     DomainLocator* locator)
+    : name_(std::move(name)),
+      connection_(std::move(connection)),
+      locator_(locator),
+      id_(g_next_host_entry_id++) {}
+
+HostEntry::~HostEntry() {
+  for (const auto& [name, d] : domains_) locator_->Remove(name, {name_, id_});
+}
+
+bool HostEntry::reachable() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return view_.reachable;
+}
+
+bool HostEntry::synced() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return view_.synced;
+}
 
 HostEntry::View HostEntry::view() const {
   std::lock_guard<std::mutex> l(mu_);
@@ -24,10 +73,15 @@ void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
   std::lock_guard<std::mutex> l(mu_);
   // An event that arrived during the listing may be newer than what the listing saw.
   for (const auto& [name, old] : domains_) {
-    if (old.stale) {
-      auto it = fresh.find(name);
-      if (it != fresh.end()) it->second.stale = true;
+    auto it = fresh.find(name);
+    if (it == fresh.end()) {
+      locator_->Remove(name, {name_, id_});
+    } else if (old.stale) {
+      it->second.stale = true;
     }
+  }
+  for (const auto& [name, d] : fresh) {
+    if (!domains_.count(name)) locator_->Add(name, {name_, id_});
   }
   domains_ = std::move(fresh);
   view_.info = info;
@@ -48,9 +102,10 @@ void HostEntry::UpdateDomain(const std::string& name,
                              std::optional<providers::DomainInfo> info) {
   std::lock_guard<std::mutex> l(mu_);
   if (info) {
+    if (!domains_.count(name)) locator_->Add(name, {name_, id_});
     domains_[name] = ObservedDomain{std::move(*info), false};
-  } else {
-    domains_.erase(name);
+  } else if (domains_.erase(name)) {
+    locator_->Remove(name, {name_, id_});
   }
 }
 
@@ -64,6 +119,7 @@ void HostEntry::MarkStale(const std::string& name) {
     unknown.info.name = name;
     unknown.stale = true;
     domains_.emplace(name, std::move(unknown));
+    locator_->Add(name, {name_, id_});
   }
 }
 
@@ -117,7 +173,7 @@ std::shared_ptr<HostEntry> HostRegistry::Upsert(const std::string& name,
       [this, name](const providers::DomainEvent& e) { on_domain_(name, e); });
   connection->SetConnectionEventHandler(
       [this, name](const providers::ConnectionEvent& e) { on_connection_(name, e); });
-  auto entry = std::make_shared<HostEntry>(name, std::move(connection));
+  auto entry = std::make_shared<HostEntry>(name, std::move(connection), &locator_);
   entry->SetSpec(spec, labels);
   hosts_[name] = entry;
   return entry;
@@ -146,6 +202,16 @@ std::vector<std::shared_ptr<HostEntry>> HostRegistry::All() const {
   std::vector<std::shared_ptr<HostEntry>> out;
   out.reserve(hosts_.size());
   for (const auto& [name, e] : hosts_) out.push_back(e);
+  return out;
+}
+
+std::vector<std::shared_ptr<HostEntry>> HostRegistry::HostsWithDomain(
+    const std::string& domain) const {
+  std::vector<std::shared_ptr<HostEntry>> out;
+  for (const auto& [host, id] : locator_.HostsOf(domain)) {
+    auto entry = Get(host);
+    if (entry && entry->id() == id) out.push_back(std::move(entry));
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "providers/hypervisor.h"
@@ -20,6 +21,23 @@
 
 namespace vmk::reconciler {
 
+// Which hosts' caches hold a domain of a given name: lets a VM reconcile look at the one or two
+// hosts that matter instead of every host. Its own lock is taken after a HostEntry's, never
+// before. Thread-safe.
+class DomainLocator {
+ public:
+  // A host is identified by its name and the id of its HostEntry: an entry replaced under the
+  // same name (new URI) never removes what its successor added.
+  using HostId = std::pair<std::string, uint64_t>;
+  void Add(const std::string& domain, const HostId& host);
+  void Remove(const std::string& domain, const HostId& host);
+  std::vector<HostId> HostsOf(const std::string& domain) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<HostId>> hosts_by_domain_;  // GUARDED_BY(mu_)
+};
+
 struct ObservedDomain {
   providers::DomainInfo info;
   bool stale = false;  // an event arrived since it was read: read it again before trusting it
@@ -27,10 +45,12 @@ struct ObservedDomain {
 
 class HostEntry {
  public:
-  HostEntry(std::string name, std::shared_ptr<providers::Hypervisor> connection)
-      : name_(std::move(name)), connection_(std::move(connection)) {}
+  HostEntry(std::string name, std::shared_ptr<providers::Hypervisor> connection,
+            DomainLocator* locator);
+  ~HostEntry();
 
   const std::string& name() const { return name_; }
+  uint64_t id() const { return id_; }
   const std::shared_ptr<providers::Hypervisor>& connection() const { return connection_; }
 
   struct View {
@@ -51,12 +71,16 @@ class HostEntry {
   void MarkStale(const std::string& name);
   // The cached domain (nullopt if the cache says none) and whether it is stale.
   std::optional<ObservedDomain> Domain(const std::string& name) const;
+  bool reachable() const;
+  bool synced() const;
   std::vector<providers::DomainInfo> Domains() const;
   specs::Capacity Capacity() const;  // spec.capacity, else what libvirt reported
 
  private:
   const std::string name_;
   const std::shared_ptr<providers::Hypervisor> connection_;
+  DomainLocator* const locator_;
+  const uint64_t id_;
   mutable std::mutex mu_;
   View view_;                                     // GUARDED_BY(mu_)
   std::map<std::string, ObservedDomain> domains_; // GUARDED_BY(mu_)
@@ -78,6 +102,8 @@ class HostRegistry {
   std::shared_ptr<HostEntry> Get(const std::string& name) const;
   void Remove(const std::string& name);
   std::vector<std::shared_ptr<HostEntry>> All() const;  // sorted by name
+  // The hosts whose cache holds a domain named `domain` (normally one, or none).
+  std::vector<std::shared_ptr<HostEntry>> HostsWithDomain(const std::string& domain) const;
   // Every host as a scheduling candidate for `vm` (allocation left for the PlacementBook).
   std::vector<HostCandidate> Candidates(const std::string& vm) const;
 
@@ -86,6 +112,7 @@ class HostRegistry {
   const providers::ConnectOptions options_;
   DomainEventHandler on_domain_;
   ConnectionEventHandler on_connection_;
+  DomainLocator locator_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<HostEntry>> hosts_;  // GUARDED_BY(mu_)
 };

@@ -49,6 +49,16 @@ StatusOr<std::vector<specs::Object>> MemoryStore::List(specs::Kind kind) {
   return out;
 }
 
+StatusOr<std::vector<std::string>> MemoryStore::ListNames(specs::Kind kind) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (auto it = objects_.lower_bound(ObjectRef{kind, ""});
+       it != objects_.end() && it->first.kind == kind; ++it) {
+    out.push_back(it->first.name);
+  }
+  return out;
+}
+
 Status MemoryStore::CommitApply(const ApplyBatch& batch) {
   VMK_RETURN_IF_ERROR(ValidateApplyBatch(batch));
   for (const specs::Object& put : batch.puts) {

@@ -26,6 +26,7 @@ class MemoryStore : public Store {
 
   StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
   StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override;
+  StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override;
   Status CommitApply(const ApplyBatch& batch) override;
   Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
                    bool sync) override;

@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -41,10 +43,19 @@ class PlacementBook {
                                 std::vector<HostCandidate> candidates) const;
 
  private:
-  void FillCandidatesLocked(const std::string& vm, std::vector<HostCandidate>* candidates) const;
+  void FillCandidatesLocked(const SchedulingRequest& request,
+                            std::vector<HostCandidate>* candidates) const;
+  void SetLocked(const std::string& vm, Placement placement);
+  void RemoveLocked(const std::string& vm);
+
+  struct HostTotals {
+    specs::Capacity allocated;
+    std::set<std::string> vms;
+  };
 
   mutable std::mutex mu_;
-  std::map<std::string, Placement> by_vm_;  // GUARDED_BY(mu_)
+  std::map<std::string, Placement> by_vm_;                  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, HostTotals> by_host_;     // GUARDED_BY(mu_): sums of by_vm_
 };
 
 }  // namespace vmk::reconciler

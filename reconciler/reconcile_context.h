@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "common/clock.h"
@@ -22,6 +23,9 @@ struct ReconcileContext {
   WorkQueue* queue = nullptr;
   Clock* clock = nullptr;
   std::chrono::seconds stop_grace{60};
+  // Told the observed state of each VM after its reconcile ("" once the VM is gone); for the
+  // VMs-by-state metric. May be empty.
+  std::function<void(const std::string& vm, const std::string& state)> on_vm_state;
 };
 
 inline std::string VmKey(const std::string& name) { return "vm/" + name; }

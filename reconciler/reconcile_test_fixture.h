@@ -32,7 +32,7 @@ class ReconcileFixture : public ::testing::Test {
                   [this](const std::string& host, const providers::ConnectionEvent&) {
                     queue_.Add(HostKey(host));
                   }),
-        ctx_{&store_, &registry_, &book_, &recorder_, &queue_, &clock_, std::chrono::seconds(60)},
+        ctx_{&store_, &registry_, &book_, &recorder_, &queue_, &clock_, std::chrono::seconds(60), nullptr},
         vms_(ctx_),
         hosts_(ctx_, &metrics_),
         applier_(&store_, nullptr, nullptr) {}

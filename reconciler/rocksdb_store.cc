@@ -239,6 +239,18 @@ StatusOr<std::vector<specs::Object>> RocksDbStore::List(specs::Kind kind) {
   return objects;
 }
 
+StatusOr<std::vector<std::string>> RocksDbStore::ListNames(specs::Kind kind) {
+  rocksdb::ReadOptions ro;
+  std::vector<std::string> names;
+  const std::string prefix = KindPrefix(kObjectPrefix, kind);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+  for (it->Seek(prefix); it->Valid() && StartsWith(it->key(), prefix); it->Next()) {
+    names.push_back(it->key().ToString().substr(prefix.size()));
+  }
+  VMK_RETURN_IF_ERROR(FromRocks(it->status(), "listing " + prefix));
+  return names;
+}
+
 Status RocksDbStore::CommitApply(const ApplyBatch& batch) {
   VMK_RETURN_IF_ERROR(ValidateApplyBatch(batch));
   rocksdb::WriteBatch write_batch;

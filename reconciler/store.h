@@ -62,6 +62,8 @@ class Store {
   virtual StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) = 0;
   // All objects of a kind (with status), sorted by name.
   virtual StatusOr<std::vector<specs::Object>> List(specs::Kind kind) = 0;
+  // Just the names, sorted: what a resync needs, without parsing any record.
+  virtual StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) = 0;
 
   // Atomic and synced.
   virtual Status CommitApply(const ApplyBatch& batch) = 0;

@@ -176,6 +176,12 @@ TYPED_TEST(StoreTest, ListIsPerKindAndSortedByName) {
   auto policies = this->store_->List(Kind::kSnapshotPolicy);
   ASSERT_TRUE(policies.ok());
   EXPECT_TRUE(policies->empty());
+  auto vm_names = this->store_->ListNames(Kind::kVirtualMachine);
+  ASSERT_TRUE(vm_names.ok());
+  EXPECT_THAT(*vm_names, ElementsAre("bdii01", "ce01", "se01", "ui01"));
+  auto host_names = this->store_->ListNames(Kind::kHost);
+  ASSERT_TRUE(host_names.ok());
+  EXPECT_THAT(*host_names, ElementsAre("hv01", "hv02"));
 }
 
 TYPED_TEST(StoreTest, ApplyKeepsStatusAndIgnoresStatusOfPuts) {

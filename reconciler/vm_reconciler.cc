@@ -41,11 +41,11 @@ providers::DomainConfig DesiredDomainConfig(const std::string& name,
 
 std::vector<VmReconciler::Copy> VmReconciler::FindOwnedCopies(const std::string& name) {
   std::vector<Copy> out;
-  for (auto& host : ctx_.hosts->All()) {
+  for (auto& host : ctx_.hosts->HostsWithDomain(name)) {
     auto d = host->Domain(name);
     if (!d) continue;
     providers::DomainInfo info = d->info;
-    if (d->stale && host->view().reachable) {
+    if (d->stale && host->reachable()) {
       // An event said it changed: read it before deciding anything on it.
       auto fresh = Observe(*host, name, /*force=*/true);
       if (!fresh.ok() || !*fresh) continue;
@@ -70,6 +70,7 @@ StatusOr<std::optional<DomainInfo>> VmReconciler::Observe(HostEntry& host, const
 }
 
 Status VmReconciler::WriteStatus(const specs::Object& object, const VmStatus& status, bool sync) {
+  if (ctx_.on_vm_state) ctx_.on_vm_state(object.metadata.name, status.state);
   specs::Json json = status.ToJson();
   if (!sync && json == object.status) return Status::Ok();
   Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, object.metadata.name, json, sync);
@@ -106,6 +107,7 @@ ReconcileResult VmReconciler::RemoveEverywhere(const std::string& name,
   }
   if (auto placed = ctx_.book->Get(name)) ctx_.queue->Add(HostKey(placed->host));
   ctx_.book->Remove(name);
+  if (ctx_.on_vm_state) ctx_.on_vm_state(name, "");
   if (!first_error.ok()) return ReconcileResult::Error(first_error);
   return ReconcileResult::Done();
 }

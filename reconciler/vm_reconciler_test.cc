@@ -83,7 +83,7 @@ TEST_F(VmReconcilerTest, PlacementSurvivesAControllerRestart) {
   PlacementBook book;
   HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
   ReconcileContext ctx{&store_, &registry, &book, &recorder_, &queue_, &clock_,
-                       std::chrono::seconds(60)};
+                       std::chrono::seconds(60), nullptr};
   HostReconciler hosts(ctx, nullptr);
   VmReconciler vms(ctx);
   ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());

@@ -6,17 +6,46 @@ namespace vmk::reconciler {
 
 WorkQueue::WorkQueue(Clock* clock, Options options) : clock_(clock), options_(options) {}
 
-void WorkQueue::AddLocked(const std::string& key) {
+void WorkQueue::AddLocked(const std::string& key, Priority priority) {
   if (shutting_down_) return;
-  if (!dirty_.insert(key).second) return;  // already queued, or re-queued after processing
-  if (processing_.count(key)) return;      // Done() will queue it
-  ready_.push_back(key);
+  if (processing_.count(key)) {
+    // Done() queues it again, with the most urgent priority asked for meanwhile.
+    auto [it, inserted] = requeue_.emplace(key, priority);
+    if (!inserted && priority == Priority::kHigh) it->second = Priority::kHigh;
+    return;
+  }
+  auto [it, inserted] = queued_.emplace(key, priority);
+  if (!inserted) {
+    if (priority == Priority::kHigh && it->second == Priority::kLow) {
+      it->second = Priority::kHigh;  // its low-lane entry is now stale
+      high_.push_back(key);
+      cv_.notify_one();
+    }
+    return;
+  }
+  (priority == Priority::kHigh ? high_ : low_).push_back(key);
   cv_.notify_one();
 }
 
-void WorkQueue::Add(const std::string& key) {
+bool WorkQueue::PopLocked(std::string* key) {
+  for (auto* lane : {&high_, &low_}) {
+    const Priority lane_priority = lane == &high_ ? Priority::kHigh : Priority::kLow;
+    while (!lane->empty()) {
+      std::string k = std::move(lane->front());
+      lane->pop_front();
+      auto it = queued_.find(k);
+      if (it == queued_.end() || it->second != lane_priority) continue;  // stale entry
+      queued_.erase(it);
+      *key = std::move(k);
+      return true;
+    }
+  }
+  return false;
+}
+
+void WorkQueue::Add(const std::string& key, Priority priority) {
   std::lock_guard<std::mutex> l(mu_);
-  AddLocked(key);
+  AddLocked(key, priority);
 }
 
 void WorkQueue::AddAfter(const std::string& key, Duration delay) {
@@ -71,7 +100,7 @@ void WorkQueue::PromoteDueLocked(MonoTime now) {
     std::string key = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
     delayed_due_.erase(key);
-    AddLocked(key);
+    AddLocked(key, Priority::kHigh);
   }
 }
 
@@ -80,16 +109,13 @@ bool WorkQueue::Get(std::string* key) {
   while (true) {
     if (shutting_down_) return false;
     PromoteDueLocked(clock_->Now());
-    if (!ready_.empty()) break;
+    if (PopLocked(key)) break;
     if (delayed_.empty()) {
       cv_.wait(l);
     } else {
       clock_->WaitUntil(l, cv_, delayed_.begin()->first);
     }
   }
-  *key = std::move(ready_.front());
-  ready_.pop_front();
-  dirty_.erase(*key);
   processing_.insert(*key);
   return true;
 }
@@ -97,18 +123,22 @@ bool WorkQueue::Get(std::string* key) {
 void WorkQueue::Done(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
   processing_.erase(key);
-  if (dirty_.count(key) && !shutting_down_) {
-    ready_.push_back(key);
-    cv_.notify_one();
+  auto again = requeue_.find(key);
+  if (again != requeue_.end()) {
+    Priority priority = again->second;
+    requeue_.erase(again);
+    AddLocked(key, priority);
   }
-  if (ready_.empty() && processing_.empty()) idle_cv_.notify_all();
+  if (queued_.empty() && processing_.empty()) idle_cv_.notify_all();
 }
 
 void WorkQueue::ShutDown() {
   std::lock_guard<std::mutex> l(mu_);
   shutting_down_ = true;
-  ready_.clear();
-  dirty_.clear();
+  high_.clear();
+  low_.clear();
+  queued_.clear();
+  requeue_.clear();
   delayed_.clear();
   delayed_due_.clear();
   cv_.notify_all();
@@ -118,7 +148,7 @@ void WorkQueue::ShutDown() {
 size_t WorkQueue::Len() {
   std::lock_guard<std::mutex> l(mu_);
   PromoteDueLocked(clock_->Now());
-  return ready_.size();
+  return queued_.size();
 }
 
 size_t WorkQueue::Delayed() const {
@@ -135,7 +165,7 @@ bool WorkQueue::WaitIdle(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> l(mu_);
   return idle_cv_.wait_for(l, timeout, [&] {
     PromoteDueLocked(clock_->Now());
-    return shutting_down_ || (ready_.empty() && processing_.empty());
+    return shutting_down_ || (queued_.empty() && processing_.empty());
   });
 }
 

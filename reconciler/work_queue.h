@@ -4,6 +4,9 @@
 //   marked dirty and handed out again after Done(), never to two workers at once.
 // - AddAfter delays a key; AddRateLimited delays it by the key's exponential backoff
 //   (base * 2^failures, capped), which Forget() resets.
+// - Two lanes: keys added with kHigh (events, applies, retries) are handed out before keys added
+//   with kLow (the periodic resync), so a failure reported during a resync pass of thousands of
+//   keys does not wait behind them. A waiting low key added again as high moves up.
 // - Get() blocks until a key is ready or the queue is shut down. Time comes from the Clock, so
 //   tests drive delays with a FakeClock.
 // Thread-safe.
@@ -25,6 +28,8 @@ namespace vmk::reconciler {
 
 class WorkQueue {
  public:
+  enum class Priority { kHigh, kLow };
+
   struct Options {
     Duration base_delay = std::chrono::milliseconds(5);
     Duration max_delay = std::chrono::seconds(60);
@@ -33,7 +38,7 @@ class WorkQueue {
   explicit WorkQueue(Clock* clock) : WorkQueue(clock, Options()) {}
   WorkQueue(Clock* clock, Options options);
 
-  void Add(const std::string& key);
+  void Add(const std::string& key, Priority priority = Priority::kHigh);
   void AddAfter(const std::string& key, Duration delay);
   void AddRateLimited(const std::string& key);
   void Forget(const std::string& key);
@@ -55,15 +60,20 @@ class WorkQueue {
 
  private:
   void PromoteDueLocked(MonoTime now);
-  void AddLocked(const std::string& key);
+  void AddLocked(const std::string& key, Priority priority);
+  bool PopLocked(std::string* key);
 
   Clock* const clock_;
   const Options options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;       // a key became ready, or shutdown
   std::condition_variable idle_cv_;  // the queue may have become idle
-  std::deque<std::string> ready_;                    // GUARDED_BY(mu_)
-  std::unordered_set<std::string> dirty_;            // GUARDED_BY(mu_): queued or to re-queue
+  // Ready lanes. A lane may hold stale entries (a key promoted to the high lane, or already
+  // handed out): an entry counts only while queued_ says the key waits in that lane.
+  std::deque<std::string> high_;                     // GUARDED_BY(mu_)
+  std::deque<std::string> low_;                      // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Priority> queued_;   // GUARDED_BY(mu_): waiting keys
+  std::unordered_map<std::string, Priority> requeue_;  // GUARDED_BY(mu_): re-added in flight
   std::unordered_set<std::string> processing_;       // GUARDED_BY(mu_)
   std::multimap<MonoTime, std::string> delayed_;     // GUARDED_BY(mu_)
   std::unordered_map<std::string, MonoTime> delayed_due_;  // GUARDED_BY(mu_): earliest per key

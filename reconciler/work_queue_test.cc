@@ -90,6 +90,43 @@ TEST(WorkQueueTest, NeverGivesOneKeyToTwoWorkers) {
   EXPECT_GE(processed.load(), 7);
 }
 
+TEST(WorkQueueTest, HighPriorityKeysGoFirstAndAWaitingLowKeyCanMoveUp) {
+  FakeClock clock;
+  WorkQueue q(&clock);
+  q.Add("vm/resync1", WorkQueue::Priority::kLow);
+  q.Add("vm/resync2", WorkQueue::Priority::kLow);
+  q.Add("vm/event");
+  q.Add("vm/resync2");  // an event for a key the resync already queued
+  q.Add("vm/event", WorkQueue::Priority::kLow);  // a low add never demotes
+  EXPECT_EQ(q.Len(), 3u);
+  std::vector<std::string> order;
+  std::string key;
+  while (q.Len() > 0 && q.Get(&key)) {
+    order.push_back(key);
+    q.Done(key);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"vm/event", "vm/resync2", "vm/resync1"}));
+}
+
+TEST(WorkQueueTest, AKeyReAddedInFlightKeepsTheMostUrgentPriority) {
+  FakeClock clock;
+  WorkQueue q(&clock);
+  q.Add("vm/a");
+  std::string key;
+  ASSERT_TRUE(q.Get(&key));
+  q.Add("vm/a", WorkQueue::Priority::kLow);
+  q.Add("vm/a");
+  q.Add("vm/b", WorkQueue::Priority::kLow);
+  q.Done("vm/a");
+  ASSERT_TRUE(q.Get(&key));
+  EXPECT_EQ(key, "vm/a") << "re-queued in the high lane, ahead of the low vm/b";
+  q.Done(key);
+  ASSERT_TRUE(q.Get(&key));
+  EXPECT_EQ(key, "vm/b");
+  q.Done(key);
+  EXPECT_EQ(q.Len(), 0u);
+}
+
 TEST(WorkQueueTest, AddAfterWaitsForTheClock) {
   FakeClock clock;
   WorkQueue q(&clock);
