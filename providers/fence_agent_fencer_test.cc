@@ -335,7 +335,7 @@ TEST_F(FenceAgentFencerTest, WhatTheAgentLeftRunningIsKilled) {
 }
 
 TEST_F(FenceAgentFencerTest, BadAgentNamesAreRefusedWithoutRunningAnything) {
-  for (const std::string& name : {"../x", "fence_a;rm", "fence_a b", "fence_", "ipmitool", "",
+  for (const char* name : {"../x", "fence_a;rm", "fence_a b", "fence_", "ipmitool", "",
                                   "bin/fence_x", "fence_x/../../bin/sh", "fence_$(id)"}) {
     FenceRequest r = TestAgentRequest("ok");
     r.agent = name;
