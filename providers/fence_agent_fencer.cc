@@ -369,7 +369,7 @@ StatusOr<FenceAgentFencer::PreparedRun> FenceAgentFencer::Prepare(const FenceReq
     } else if (IsSecretKey(key)) {
       run.secrets.push_back(value);
     }
-    if (!options.emplace(name, resolved).second || request.args.count(name + "File") > 0) {
+    if (!options.emplace(name, resolved).second) {  // password and passwordFile
       return Status::InvalidArgument("fencing args " + name + " and " + name +
                                      "File must not both be set");
     }

@@ -292,8 +292,8 @@ TEST_F(FenceAgentFencerTest, LargeOutputIsBoundedAndTheLastLineKept) {
   // 300 KiB on each stream, more than the pipes and the 64 KiB kept: the agent must not block.
   std::string agent = WriteAgent("fence_chatty",
                                  "cat >/dev/null\n"
-                                 "head -c 307200 /dev/zero | tr '\\0' 'x' | fold -w 100\n"
-                                 "head -c 307200 /dev/zero | tr '\\0' 'y' | fold -w 100 >&2\n"
+                                 "head -c 307200 /dev/zero | tr '\\0' 'x' | fold -w 100; echo\n"
+                                 "(head -c 307200 /dev/zero | tr '\\0' 'y' | fold -w 100; echo) >&2\n"
                                  "echo 'final: device busy' >&2\nexit 4\n");
   FenceRequest r;
   r.host = "hv01";

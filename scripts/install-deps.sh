@@ -4,7 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
-  libvirt-dev libvirt-clients libvirt-daemon
+  libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu procps
   libyaml-cpp-dev libcpprest-dev libssl-dev prometheus-cpp-dev librocksdb-dev
   nlohmann-json3-dev libcli11-dev libdtl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
