@@ -168,6 +168,39 @@ StatusOr<std::vector<reconciler::Event>> ApiClient::Events(
   return events;
 }
 
+StatusOr<std::vector<reconciler::Incident>> ApiClient::Incidents(
+    std::optional<reconciler::ObjectRef> object) {
+  std::string path = std::string(kApiPrefix) + "/incidents";
+  if (object) {
+    path += "?kind=" + std::string(specs::KindName(object->kind)) +
+            "&name=" + PercentEncode(object->name);
+  }
+  VMK_ASSIGN_OR_RETURN(Json reply, Call("GET", path, "", {200}));
+  std::vector<reconciler::Incident> incidents;
+  auto it = reply.find("items");
+  if (it == reply.end() || !it->is_array()) return incidents;
+  for (const auto& i : *it) {
+    auto incident = reconciler::Incident::FromJson(i);
+    if (!incident.ok()) {
+      return Status::Internal("vmkeeperd sent a malformed incident: " +
+                              incident.status().message());
+    }
+    incidents.push_back(std::move(incident).value());
+  }
+  return incidents;
+}
+
+StatusOr<reconciler::AlertIntakeOutcome> ApiClient::PostAlerts(const std::string& body) {
+  VMK_ASSIGN_OR_RETURN(Json reply,
+                       Call("POST", std::string(kApiPrefix) + "/alerts", body, {200}));
+  if (!reply.is_object()) return Status::Internal("vmkeeperd sent a malformed reply to alerts");
+  reconciler::AlertIntakeOutcome outcome;
+  outcome.accepted = reply.value("accepted", 0);
+  outcome.repeated = reply.value("repeated", 0);
+  outcome.skipped = StringList(reply, "skipped");
+  return outcome;
+}
+
 Status ApiClient::Healthy() {
   VMK_ASSIGN_OR_RETURN(HttpResponse response, http_->Send("GET", "/healthz"));
   if (response.status != 200) return StatusFromResponse(response);

@@ -32,6 +32,11 @@ class ApiClient {
   Status Delete(specs::Kind kind, const std::string& name);
   StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
                                                   int64_t after_seq, size_t limit);
+  // Incidents of one object, or of all objects; oldest first.
+  StatusOr<std::vector<reconciler::Incident>> Incidents(
+      std::optional<reconciler::ObjectRef> object);
+  // Posts an Alertmanager webhook body as Alertmanager would (for tests and manual checks).
+  StatusOr<reconciler::AlertIntakeOutcome> PostAlerts(const std::string& body);
   // /healthz answered 200.
   Status Healthy();
   // /readyz: true on 200, false on 503.

@@ -110,6 +110,22 @@ StatusOr<int64_t> ParseInt(const std::string& key, const std::string& text) {
   return value;
 }
 
+// The optional kind= and name= query parameters of events and incidents: both or neither.
+StatusOr<std::optional<reconciler::ObjectRef>> ObjectFilter(const HttpRequest& request) {
+  auto kind_it = request.query.find("kind");
+  auto name_it = request.query.find("name");
+  const bool has_kind = kind_it != request.query.end() && !kind_it->second.empty();
+  const bool has_name = name_it != request.query.end() && !name_it->second.empty();
+  if (has_kind != has_name) {
+    return Status::InvalidArgument("query parameters kind and name must be given together");
+  }
+  if (!has_kind) return std::optional<reconciler::ObjectRef>();
+  std::optional<specs::Kind> kind = specs::KindFromName(kind_it->second);
+  if (!kind) kind = specs::KindFromCliName(kind_it->second);
+  if (!kind) return Status::InvalidArgument("unknown kind \"" + kind_it->second + "\"");
+  return std::optional<reconciler::ObjectRef>(reconciler::ObjectRef{*kind, name_it->second});
+}
+
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -184,6 +200,14 @@ HttpResponse ApiRouter::Route(const HttpRequest& request) const {
   if (parts.size() == 3 && resource == "events") {
     if (m != "GET") return MethodNotAllowed("GET");
     return HandleEvents(request);
+  }
+  if (parts.size() == 3 && resource == "incidents") {
+    if (m != "GET") return MethodNotAllowed("GET");
+    return HandleIncidents(request);
+  }
+  if (parts.size() == 3 && resource == "alerts") {
+    if (m != "POST") return MethodNotAllowed("POST");
+    return HandleAlerts(request);
   }
   std::optional<specs::Kind> kind = KindFromPlural(resource);
   if (!kind) return ErrorResponse(404, "no such endpoint: " + path);
@@ -288,20 +312,8 @@ HttpResponse ApiRouter::HandleEvents(const HttpRequest& request) const {
       return ErrorResponse(400, "unknown query parameter \"" + key + "\"");
     }
   }
-  std::optional<reconciler::ObjectRef> object;
-  auto kind_it = request.query.find("kind");
-  auto name_it = request.query.find("name");
-  const bool has_kind = kind_it != request.query.end() && !kind_it->second.empty();
-  const bool has_name = name_it != request.query.end() && !name_it->second.empty();
-  if (has_kind != has_name) {
-    return ErrorResponse(400, "query parameters kind and name must be given together");
-  }
-  if (has_kind) {
-    std::optional<specs::Kind> kind = specs::KindFromName(kind_it->second);
-    if (!kind) kind = specs::KindFromCliName(kind_it->second);
-    if (!kind) return ErrorResponse(400, "unknown kind \"" + kind_it->second + "\"");
-    object = reconciler::ObjectRef{*kind, name_it->second};
-  }
+  auto object = ObjectFilter(request);
+  if (!object.ok()) return ErrorResponse(400, object.status().message());
   int64_t after = 0;
   int64_t limit = static_cast<int64_t>(kDefaultEventLimit);
   if (auto it = request.query.find("after"); it != request.query.end()) {
@@ -319,13 +331,53 @@ HttpResponse ApiRouter::HandleEvents(const HttpRequest& request) const {
     }
     limit = *parsed;
   }
-  auto events = control_plane_->Events(object, after, static_cast<size_t>(limit));
+  auto events = control_plane_->Events(*object, after, static_cast<size_t>(limit));
   if (!events.ok()) {
     return ErrorResponse(HttpStatusFor(events.status()), events.status().message());
   }
   Json items = Json::array();
   for (const auto& e : *events) items.push_back(reconciler::EventToJson(e));
   return JsonResponse(200, Json{{"items", std::move(items)}});
+}
+
+HttpResponse ApiRouter::HandleIncidents(const HttpRequest& request) const {
+  for (const auto& [key, value] : request.query) {
+    if (key != "kind" && key != "name") {
+      return ErrorResponse(400, "unknown query parameter \"" + key + "\"");
+    }
+  }
+  auto object = ObjectFilter(request);
+  if (!object.ok()) return ErrorResponse(400, object.status().message());
+  auto incidents = control_plane_->Incidents(*object);
+  if (!incidents.ok()) {
+    return ErrorResponse(HttpStatusFor(incidents.status()), incidents.status().message());
+  }
+  Json items = Json::array();
+  for (const auto& incident : *incidents) items.push_back(incident.ToJson());
+  return JsonResponse(200, Json{{"items", std::move(items)}});
+}
+
+HttpResponse ApiRouter::HandleAlerts(const HttpRequest& request) const {
+  // Alertmanager's payload is the control plane's to interpret (it knows the alert labels that
+  // name hosts and VMs); the server has already capped the body size.
+  if (request.body.empty()) {
+    return ErrorResponse(400, "request body is empty; expected an Alertmanager webhook payload");
+  }
+  auto outcome = control_plane_->IngestAlerts(request.body);
+  if (!outcome.ok()) {
+    if (outcome.status().code() == StatusCode::kInvalidArgument) {
+      log::Warning("alert delivery refused", {{"error", outcome.status().message()}});
+    } else {
+      log::Error("alert intake failed", {{"error", outcome.status().ToString()}});
+    }
+    return ErrorResponse(HttpStatusFor(outcome.status()), outcome.status().message());
+  }
+  log::Info("alerts received", {{"accepted", std::to_string(outcome->accepted)},
+                                {"repeated", std::to_string(outcome->repeated)},
+                                {"skipped", std::to_string(outcome->skipped.size())}});
+  return JsonResponse(200, Json{{"accepted", outcome->accepted},
+                                {"repeated", outcome->repeated},
+                                {"skipped", outcome->skipped}});
 }
 
 }  // namespace vmk::cli

@@ -8,6 +8,9 @@
 //   GET    /api/v1/{hosts|virtualmachines|snapshotpolicies}[/{name}]
 //   DELETE /api/v1/{plural}/{name}
 //   GET    /api/v1/events?kind=&name=&after=&limit=
+//   GET    /api/v1/incidents?kind=&name=   -> {"items":[incident...]}, oldest first
+//   POST   /api/v1/alerts  (Alertmanager webhook, version 4, passed on as is)
+//                          -> {"accepted":n,"repeated":n,"skipped":[...]}
 //
 // Thread-safe (stateless; the ControlPlane is thread-safe). Handle() never throws.
 #pragma once
@@ -36,6 +39,8 @@ class ApiRouter {
   HttpResponse HandleGet(specs::Kind kind, const std::string& name) const;
   HttpResponse HandleDelete(specs::Kind kind, const std::string& name) const;
   HttpResponse HandleEvents(const HttpRequest& request) const;
+  HttpResponse HandleIncidents(const HttpRequest& request) const;
+  HttpResponse HandleAlerts(const HttpRequest& request) const;
 
   reconciler::ControlPlane* control_plane_;
 };

@@ -50,6 +50,7 @@ class Commands {
   int Describe();
   int Delete();
   int Events();
+  int Incidents();
   int Schema();
 
  private:
@@ -60,6 +61,9 @@ class Commands {
     return code;
   }
   std::optional<specs::Kind> ParseKind(const std::string& text);
+  // Parses --for KIND/NAME into *object (left empty when --for was not given). Prints the error
+  // and returns false on bad input.
+  bool ParseForObject(std::optional<reconciler::ObjectRef>* object);
   int WaitReady(const std::vector<reconciler::ApplyResultItem>& items, MonoTime deadline);
 
   const CliEnvironment& env_;
@@ -86,6 +90,19 @@ std::optional<specs::Kind> Commands::ParseKind(const std::string& text) {
          << "\" (use hosts, vms or snapshotpolicies)\n";
   }
   return kind;
+}
+
+bool Commands::ParseForObject(std::optional<reconciler::ObjectRef>* object) {
+  if (options_.for_object.empty()) return true;
+  size_t slash = options_.for_object.find('/');
+  if (slash == std::string::npos || slash + 1 >= options_.for_object.size()) {
+    err_ << "error: --for must be KIND/NAME, e.g. vm/wms01\n";
+    return false;
+  }
+  auto kind = ParseKind(options_.for_object.substr(0, slash));
+  if (!kind) return false;
+  *object = reconciler::ObjectRef{*kind, options_.for_object.substr(slash + 1)};
+  return true;
 }
 
 int Commands::Apply() {
@@ -220,7 +237,13 @@ int Commands::Describe() {
   if (!object.ok()) return Fail(object.status());
   auto events = client_->Events(reconciler::ObjectRef{*kind, options_.name}, 0, 20);
   if (!events.ok()) return Fail(events.status());
-  out_ << cli::Describe(*object, *events);
+  if (*kind == specs::Kind::kSnapshotPolicy) {
+    out_ << cli::Describe(*object, *events);  // policies do not fail: no incidents
+    return kExitOk;
+  }
+  auto incidents = client_->Incidents(reconciler::ObjectRef{*kind, options_.name});
+  if (!incidents.ok()) return Fail(incidents.status());
+  out_ << cli::Describe(*object, *events, &*incidents);
   return kExitOk;
 }
 
@@ -236,16 +259,7 @@ int Commands::Delete() {
 
 int Commands::Events() {
   std::optional<reconciler::ObjectRef> object;
-  if (!options_.for_object.empty()) {
-    size_t slash = options_.for_object.find('/');
-    if (slash == std::string::npos || slash + 1 >= options_.for_object.size()) {
-      err_ << "error: --for must be KIND/NAME, e.g. vm/wms01\n";
-      return kExitUsage;
-    }
-    auto kind = ParseKind(options_.for_object.substr(0, slash));
-    if (!kind) return kExitUsage;
-    object = reconciler::ObjectRef{*kind, options_.for_object.substr(slash + 1)};
-  }
+  if (!ParseForObject(&object)) return kExitUsage;
   if (!Connect()) return kExitFailure;
   auto events = client_->Events(object, 0, options_.limit);
   if (!events.ok()) return Fail(events.status());
@@ -254,6 +268,35 @@ int Commands::Events() {
     return kExitOk;
   }
   out_ << FormatEvents(*events, true);
+  return kExitOk;
+}
+
+int Commands::Incidents() {
+  std::optional<reconciler::ObjectRef> object;
+  if (!options_.name.empty() && !options_.for_object.empty()) {
+    err_ << "error: give either a VM name or --for KIND/NAME, not both\n";
+    return kExitUsage;
+  }
+  if (!options_.name.empty()) {
+    object = reconciler::ObjectRef{specs::Kind::kVirtualMachine, options_.name};
+  } else if (!ParseForObject(&object)) {
+    return kExitUsage;
+  }
+  if (!Connect()) return kExitFailure;
+  auto incidents = client_->Incidents(object);
+  if (!incidents.ok()) return Fail(incidents.status());
+  if (options_.output == "yaml" || options_.output == "json") {
+    std::vector<Json> items;
+    for (const auto& incident : *incidents) items.push_back(incident.ToJson());
+    Json doc = ListObject(items);
+    out_ << (options_.output == "yaml" ? ToYaml(doc) : ToJsonText(doc));
+    return kExitOk;
+  }
+  if (incidents->empty()) {
+    err_ << "No incidents found.\n";
+    return kExitOk;
+  }
+  out_ << FormatIncidents(*incidents);
   return kExitOk;
 }
 
@@ -329,7 +372,8 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
   get->add_option("-o,--output", options.output, "yaml | json | wide")
       ->check(CLI::IsMember({"yaml", "json", "wide"}));
 
-  auto* describe = app.add_subcommand("describe", "Show an object with conditions and events");
+  auto* describe = app.add_subcommand(
+      "describe", "Show an object with conditions, its open incident and events");
   describe->add_option("kind", options.kind, "vm | host | snapshotpolicy")->required();
   describe->add_option("name", options.name, "Object name")->required();
 
@@ -342,6 +386,14 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
   events->add_option("--limit", options.limit, "At most this many (newest)")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+
+  auto* incidents = app.add_subcommand(
+      "incidents", "List failures with occurred/detected/recovered times and MTTR, oldest first");
+  incidents->add_option("vm", options.name, "Only incidents of this VM");
+  incidents->add_option("--for", options.for_object,
+                        "Only incidents of KIND/NAME, e.g. host/hv01 or vm/wms01");
+  incidents->add_option("-o,--output", options.output, "yaml | json")
+      ->check(CLI::IsMember({"yaml", "json"}));
 
   auto* schema = app.add_subcommand("schema", "Print the JSON Schema of the manifests");
 
@@ -360,6 +412,7 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
     if (describe->parsed()) return commands.Describe();
     if (del->parsed()) return commands.Delete();
     if (events->parsed()) return commands.Events();
+    if (incidents->parsed()) return commands.Incidents();
     if (schema->parsed()) return commands.Schema();
   } catch (const std::exception& e) {
     *env.err << "error: " << e.what() << "\n";

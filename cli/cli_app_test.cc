@@ -252,6 +252,143 @@ TEST_F(CliAppTest, Events) {
   EXPECT_EQ(Run({"events", "--for", "wms01"}), 2);
 }
 
+class CliIncidentsTest : public CliAppTest {
+ protected:
+  void SetUp() override {
+    CliAppTest::SetUp();
+    fake_.incidents = {
+        MakeIncident(specs::Kind::kVirtualMachine, "wms01", "VmCrashed",
+                     "2026-11-27T14:20:50.000Z", "2026-11-27T14:20:51.300Z",
+                     "2026-11-27T14:20:54.200Z", {"event", "probe"}, {"restarted on hv02"}),
+        MakeIncident(specs::Kind::kHost, "hv02", "HostFailure", "2026-11-27T14:30:00.000Z",
+                     "2026-11-27T14:30:12.000Z", "", {"heartbeat", "alert"}, {"fenced hv02"}),
+        MakeIncident(specs::Kind::kVirtualMachine, "wms01", "HostFailure",
+                     "2026-11-27T14:30:00.000Z", "2026-11-27T14:30:12.500Z", "",
+                     {"heartbeat", "alert"}, {"fenced hv02", "started on hv03"})};
+  }
+};
+
+TEST_F(CliIncidentsTest, TableOfOpenAndClosedIncidents) {
+  EXPECT_EQ(Run({"incidents"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "OBJECT      TYPE          OCCURRED                   DETECTED                   "
+            "RECOVERED                  MTTR   SOURCES\n"
+            "vm/wms01    VmCrashed     2026-11-27T14:20:50.000Z   2026-11-27T14:20:51.300Z   "
+            "2026-11-27T14:20:54.200Z   4.2s   event,probe\n"
+            "host/hv02   HostFailure   2026-11-27T14:30:00.000Z   2026-11-27T14:30:12.000Z   "
+            "-                          -      heartbeat,alert\n"
+            "vm/wms01    HostFailure   2026-11-27T14:30:00.000Z   2026-11-27T14:30:12.500Z   "
+            "-                          -      heartbeat,alert\n");
+  EXPECT_EQ(err_.str(), "");
+  EXPECT_FALSE(fake_.last_incidents_object.has_value());
+}
+
+TEST_F(CliIncidentsTest, OfOneVmOrOneObject) {
+  EXPECT_EQ(Run({"incidents", "wms01"}), 0) << err_.str();
+  ASSERT_TRUE(fake_.last_incidents_object.has_value());
+  EXPECT_EQ(fake_.last_incidents_object->kind, specs::Kind::kVirtualMachine);
+  EXPECT_EQ(fake_.last_incidents_object->name, "wms01");
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("host/hv02")));
+  EXPECT_THAT(out_.str(), HasSubstr("vm/wms01   VmCrashed"));
+
+  EXPECT_EQ(Run({"incidents", "--for", "host/hv02"}), 0) << err_.str();
+  EXPECT_EQ(fake_.last_incidents_object->kind, specs::Kind::kHost);
+  EXPECT_EQ(fake_.last_incidents_object->name, "hv02");
+  EXPECT_THAT(out_.str(), HasSubstr("\nhost/hv02   HostFailure"));
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("vm/wms01")));
+}
+
+TEST_F(CliIncidentsTest, UsageErrors) {
+  const int calls = fake_.incidents_calls;
+  EXPECT_EQ(Run({"incidents", "wms01", "--for", "host/hv02"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("not both"));
+  EXPECT_EQ(Run({"incidents", "--for", "hv02"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--for must be KIND/NAME"));
+  EXPECT_EQ(Run({"incidents", "--for", "pod/x"}), 2);
+  EXPECT_EQ(Run({"incidents", "-o", "wide"}), 2);
+  EXPECT_EQ(fake_.incidents_calls, calls);
+}
+
+TEST_F(CliIncidentsTest, JsonAndYamlPrintTheItemsAsAList) {
+  EXPECT_EQ(Run({"incidents", "-o", "json"}), 0) << err_.str();
+  Json list = Json::parse(out_.str());
+  EXPECT_EQ(list["apiVersion"], "vmkeeper/v1");
+  EXPECT_EQ(list["kind"], "List");
+  ASSERT_EQ(list["items"].size(), 3u);
+  EXPECT_EQ(list["items"][0], fake_.incidents[0].ToJson());
+  EXPECT_EQ(list["items"][1]["recovered"], "");
+
+  EXPECT_EQ(Run({"incidents", "--for", "host/hv02", "-o", "yaml"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("kind: List\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("type: HostFailure\n"));
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("VmCrashed")));
+
+  fake_.incidents.clear();
+  EXPECT_EQ(Run({"incidents", "-o", "json"}), 0);
+  EXPECT_EQ(Json::parse(out_.str())["items"], Json::array());
+}
+
+TEST_F(CliIncidentsTest, EmptySaysSoOnStderr) {
+  fake_.incidents.clear();
+  EXPECT_EQ(Run({"incidents"}), 0);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(), "No incidents found.\n");
+  EXPECT_EQ(Run({"incidents", "ghost"}), 0);
+  EXPECT_EQ(err_.str(), "No incidents found.\n");
+}
+
+TEST_F(CliIncidentsTest, ServerErrorsFail) {
+  fake_.fail_with = Status::Unavailable("store is not open");
+  EXPECT_EQ(Run({"incidents"}), 1);
+  EXPECT_EQ(err_.str(), "error: store is not open\n");
+}
+
+TEST_F(CliIncidentsTest, DescribeShowsTheOpenIncident) {
+  fake_.Put(MakeVm("wms01", "hv03", "running", "True"));
+  EXPECT_EQ(Run({"describe", "vm", "wms01"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Incident:\n"
+                                    "  Type:       HostFailure\n"
+                                    "  Occurred:   2026-11-27T14:30:00.000Z\n"
+                                    "  Detected:   2026-11-27T14:30:12.500Z\n"
+                                    "  Sources:    heartbeat, alert\n"
+                                    "  Actions:\n"
+                                    "    fenced hv02\n"
+                                    "    started on hv03\n"
+                                    "Events:\n"));
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("VmCrashed")));
+  ASSERT_TRUE(fake_.last_incidents_object.has_value());
+  EXPECT_EQ(fake_.last_incidents_object->kind, specs::Kind::kVirtualMachine);
+  EXPECT_EQ(fake_.last_incidents_object->name, "wms01");
+
+  fake_.Put(MakeHost("hv02", false));
+  EXPECT_EQ(Run({"describe", "host", "hv02"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Incident:\n  Type:       HostFailure\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("    fenced hv02\nEvents:\n"));
+  EXPECT_EQ(fake_.last_incidents_object->kind, specs::Kind::kHost);
+}
+
+TEST_F(CliIncidentsTest, DescribeWithoutOpenIncidentSaysNone) {
+  fake_.incidents.resize(1);  // only the closed VmCrashed of wms01
+  fake_.Put(MakeVm("wms01", "hv02", "running", "True"));
+  EXPECT_EQ(Run({"describe", "vm", "wms01"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Incident:  <none>\nEvents:\n"));
+  fake_.Put(MakeHost("hv01", true));
+  EXPECT_EQ(Run({"describe", "host", "hv01"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Incident:  <none>\n"));
+}
+
+TEST_F(CliIncidentsTest, DescribeSnapshotPolicyHasNoIncidentSection) {
+  specs::Object policy;
+  policy.kind = specs::Kind::kSnapshotPolicy;
+  policy.metadata.name = "nightly";
+  policy.spec = {{"intervalSeconds", 86400}, {"keep", 7}};
+  fake_.Put(policy);
+  const int calls = fake_.incidents_calls;
+  EXPECT_EQ(Run({"describe", "snapshotpolicy", "nightly"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("Incident:")));
+  EXPECT_EQ(fake_.incidents_calls, calls);
+}
+
 TEST_F(CliAppTest, ApplyWaitUntilReady) {
   fake_.apply_outcome.results = {{specs::Kind::kHost, "hv01", "created"},
                                  {specs::Kind::kVirtualMachine, "wms01", "created"},

@@ -55,6 +55,15 @@ Status DaemonConfig::Validate() const {
   auto listen_address = ParseListenAddress(listen);
   if (!listen_address.ok()) return listen_address.status();
   if (resync_seconds < 1) return Status::InvalidArgument("resyncSeconds must be at least 1");
+  if (heartbeat_interval_ms < 50 || heartbeat_interval_ms > 600'000) {
+    return Status::InvalidArgument("heartbeatIntervalMs must be between 50 and 600000");
+  }
+  if (heartbeat_failures < 1 || heartbeat_failures > 100) {
+    return Status::InvalidArgument("heartbeatFailures must be between 1 and 100");
+  }
+  if (alert_host_label.empty() || alert_vm_label.empty()) {
+    return Status::InvalidArgument("alertHostLabel and alertVmLabel must not be empty");
+  }
   if (workers < 1 || workers > 256) {
     return Status::InvalidArgument("workers must be between 1 and 256");
   }
@@ -98,6 +107,29 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.log_level));
       } else if (key == "embeddedHostDir") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.embedded_host_dir));
+      } else if (key == "alertHostLabel") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_host_label));
+      } else if (key == "alertVmLabel") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_vm_label));
+      } else if (key == "fenceAgentDirs") {
+        if (!value.IsSequence()) {
+          return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
+                                         " must be a list of directories");
+        }
+        updated.fence_agent_dirs.clear();
+        for (const auto& item : value) {
+          std::string dir;
+          VMK_RETURN_IF_ERROR(ReadString(item, file_name, key, &dir));
+          updated.fence_agent_dirs.push_back(dir);
+        }
+      } else if (key == "heartbeatIntervalMs" || key == "heartbeatFailures") {
+        VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
+        if (number < 0 || number > 3'600'000) {
+          return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
+                                         " is out of range");
+        }
+        if (key == "heartbeatIntervalMs") updated.heartbeat_interval_ms = static_cast<int>(number);
+        if (key == "heartbeatFailures") updated.heartbeat_failures = static_cast<int>(number);
       } else if (key == "resyncSeconds" || key == "workers" || key == "maxBodyBytes") {
         VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
         if (number < 0 || number > (int64_t{1} << 40)) {
@@ -111,7 +143,8 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         return Status::InvalidArgument(
             Where(file_name, entry.first.Mark()) + ": unknown setting \"" + key +
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
-            "maxBodyBytes)");
+            "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, fenceAgentDirs, "
+            "alertHostLabel, alertVmLabel)");
       }
     }
   } catch (const YAML::Exception& e) {

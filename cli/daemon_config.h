@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -19,6 +20,14 @@ struct DaemonConfig {
   std::string embedded_host_dir;
   // Requests with a larger body are refused with 413.
   size_t max_body_bytes = 8 * 1024 * 1024;
+  // Host heartbeats: NotReady after `heartbeat_failures` failures spanning their intervals.
+  int heartbeat_interval_ms = 1000;
+  int heartbeat_failures = 3;
+  // Where fence agents named without a path (fence_ipmilan) are looked up, in order.
+  std::vector<std::string> fence_agent_dirs = {"/usr/sbin", "/usr/local/sbin"};
+  // Alertmanager labels that name a host or a VM.
+  std::string alert_host_label = "vmkeeper_host";
+  std::string alert_vm_label = "vmkeeper_vm";
 
   // The embedded host directory, defaulted from the store path when not set.
   std::string EffectiveEmbeddedHostDir() const;
@@ -27,7 +36,8 @@ struct DaemonConfig {
 };
 
 // Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
-// resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes. Unknown keys, wrong types and
+// resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
+// heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel. Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name
 // (and line:col when known). An empty file changes nothing.
 Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config);

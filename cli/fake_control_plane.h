@@ -1,5 +1,6 @@
-// FakeControlPlane: an in-memory ControlPlane for the cli/ tests. Objects live in a map; apply
-// and diff return canned outcomes (and record what they received); any call can be made to fail.
+// FakeControlPlane: an in-memory ControlPlane for the cli/ tests. Objects, events and incidents
+// live in containers; apply, diff and alert intake return canned outcomes (and record what they
+// received); any call can be made to fail.
 // Thread-safe (the HTTP server calls it from its thread pool).
 #pragma once
 
@@ -70,6 +71,27 @@ class FakeControlPlane : public reconciler::ControlPlane {
     if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
     return out;
   }
+  StatusOr<std::vector<reconciler::Incident>> Incidents(
+      std::optional<reconciler::ObjectRef> object) override {
+    std::lock_guard<std::mutex> l(mu);
+    ++incidents_calls;
+    last_incidents_object = object;
+    if (!fail_with.ok()) return fail_with;
+    std::vector<reconciler::Incident> out;
+    for (const auto& i : incidents) {
+      if (object && (i.kind != object->kind || i.name != object->name)) continue;
+      out.push_back(i);
+    }
+    return out;
+  }
+  StatusOr<reconciler::AlertIntakeOutcome> IngestAlerts(const std::string& body) override {
+    std::lock_guard<std::mutex> l(mu);
+    ++alerts_calls;
+    last_alerts_body = body;
+    if (!fail_with.ok()) return fail_with;
+    if (!alerts_status.ok()) return alerts_status;
+    return alerts_outcome;
+  }
   bool Ready() override {
     std::lock_guard<std::mutex> l(mu);
     return ready;
@@ -84,10 +106,13 @@ class FakeControlPlane : public reconciler::ControlPlane {
   std::mutex mu;
   std::map<std::pair<specs::Kind, std::string>, specs::Object> objects;
   std::vector<reconciler::Event> events;
+  std::vector<reconciler::Incident> incidents;  // oldest first, as the controller lists them
   reconciler::ApplyOutcome apply_outcome;
   reconciler::DiffOutcome diff_outcome;
   Status fail_with;      // returned by every call but Delete/Ready when not ok
   Status delete_status;  // returned by Delete when not ok
+  reconciler::AlertIntakeOutcome alerts_outcome;
+  Status alerts_status;  // returned by IngestAlerts when not ok (e.g. a malformed payload)
   bool ready = true;
   // Called inside Get with the lock held: lets a test change objects as time passes.
   std::function<void(specs::Kind, const std::string&,
@@ -100,7 +125,11 @@ class FakeControlPlane : public reconciler::ControlPlane {
   std::optional<reconciler::ObjectRef> last_events_object;
   int64_t last_events_after = -1;
   size_t last_events_limit = 0;
+  std::optional<reconciler::ObjectRef> last_incidents_object;
+  std::string last_alerts_body;
   int apply_calls = 0;
+  int incidents_calls = 0;
+  int alerts_calls = 0;
   int get_calls = 0;
 };
 
@@ -124,6 +153,26 @@ inline specs::Object MakeVm(const std::string& name, const std::string& host,
                   {"reason", ready == "True" ? "Running" : "Starting"},
                   {"lastTransitionTime", "2026-11-27T14:20:54.123Z"}}}}};
   return vm;
+}
+
+// An incident of an object; open when `recovered` is empty.
+inline reconciler::Incident MakeIncident(specs::Kind kind, const std::string& name,
+                                         const std::string& type, const std::string& occurred,
+                                         const std::string& detected,
+                                         const std::string& recovered,
+                                         std::vector<std::string> sources,
+                                         std::vector<std::string> actions = {}) {
+  reconciler::Incident incident;
+  incident.id = std::string(specs::KindName(kind)) + "-" + name + "-" + detected;
+  incident.kind = kind;
+  incident.name = name;
+  incident.type = type;
+  incident.occurred = occurred;
+  incident.detected = detected;
+  incident.recovered = recovered;
+  incident.sources = std::move(sources);
+  incident.actions = std::move(actions);
+  return incident;
 }
 
 inline specs::Object MakeHost(const std::string& name, bool ready) {

@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cli/api_client.h"
 #include "cli/api_router.h"
 #include "cli/daemon_config.h"
 #include "cli/fake_control_plane.h"
@@ -307,6 +308,181 @@ TEST_F(HttpServerTest, EventsFilterAndPage) {
   EXPECT_EQ(Send("GET", "/api/v1/events?kind=VirtualMachine").status, 400);
   EXPECT_EQ(Send("GET", "/api/v1/events?kind=Pod&name=x").status, 400);
   EXPECT_EQ(Send("GET", "/api/v1/events?colour=red").status, 400);
+}
+
+// An Alertmanager webhook delivery (payload version 4) as Alertmanager sends it.
+constexpr char kAlertmanagerBody[] = R"({
+  "version": "4", "groupKey": "{}:{alertname=\"HostDown\"}", "truncatedAlerts": 0,
+  "status": "firing", "receiver": "vmkeeper", "groupLabels": {"alertname": "HostDown"},
+  "commonLabels": {"alertname": "HostDown"}, "commonAnnotations": {},
+  "externalURL": "http://alertmanager:9093",
+  "alerts": [{"status": "firing", "labels": {"alertname": "HostDown", "instance": "hv02"},
+              "annotations": {}, "startsAt": "2026-11-27T14:20:50.000Z",
+              "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "a1b2"}]
+})";
+
+class IncidentsApiTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    HttpServerTest::SetUp();
+    fake_.incidents = {
+        MakeIncident(specs::Kind::kVirtualMachine, "wms01", "VmCrashed",
+                     "2026-11-27T14:20:50.000Z", "2026-11-27T14:20:51.000Z",
+                     "2026-11-27T14:20:54.200Z", {"event"}, {"restarted on hv02"}),
+        MakeIncident(specs::Kind::kHost, "hv01", "HostFailure", "2026-11-27T14:30:00.000Z",
+                     "2026-11-27T14:30:12.000Z", "", {"heartbeat", "alert"}, {"fenced hv01"})};
+  }
+};
+
+TEST_F(IncidentsApiTest, ListsAllIncidentsAsJson) {
+  HttpResponse r = Send("GET", "/api/v1/incidents");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  Json items = Body(r)["items"];
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0], fake_.incidents[0].ToJson());
+  EXPECT_EQ(items[1], (Json{{"id", "Host-hv01-2026-11-27T14:30:12.000Z"},
+                            {"kind", "Host"},
+                            {"name", "hv01"},
+                            {"type", "HostFailure"},
+                            {"occurred", "2026-11-27T14:30:00.000Z"},
+                            {"detected", "2026-11-27T14:30:12.000Z"},
+                            {"recovered", ""},
+                            {"sources", {"heartbeat", "alert"}},
+                            {"actions", {"fenced hv01"}}}));
+  EXPECT_FALSE(fake_.last_incidents_object.has_value());
+}
+
+TEST_F(IncidentsApiTest, FiltersByObject) {
+  HttpResponse r = Send("GET", "/api/v1/incidents?kind=Host&name=hv01");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Body(r)["items"].size(), 1u);
+  EXPECT_EQ(Body(r)["items"][0]["name"], "hv01");
+  ASSERT_TRUE(fake_.last_incidents_object.has_value());
+  EXPECT_EQ(fake_.last_incidents_object->kind, specs::Kind::kHost);
+  EXPECT_EQ(fake_.last_incidents_object->name, "hv01");
+
+  // CLI spellings of the kind work too, as for events.
+  HttpResponse vm = Send("GET", "/api/v1/incidents?kind=vm&name=wms01");
+  ASSERT_EQ(vm.status, 200) << vm.body;
+  EXPECT_EQ(fake_.last_incidents_object->kind, specs::Kind::kVirtualMachine);
+  EXPECT_EQ(Body(vm)["items"][0]["type"], "VmCrashed");
+  EXPECT_EQ(Body(Send("GET", "/api/v1/incidents?kind=Host&name=hv09"))["items"], Json::array());
+}
+
+TEST_F(IncidentsApiTest, BadFiltersAre400AndNeverReachTheControlPlane) {
+  HttpResponse half = Send("GET", "/api/v1/incidents?kind=Host");
+  EXPECT_EQ(half.status, 400);
+  EXPECT_EQ(Body(half)["error"], "query parameters kind and name must be given together");
+  EXPECT_EQ(Send("GET", "/api/v1/incidents?name=hv01").status, 400);
+  HttpResponse kind = Send("GET", "/api/v1/incidents?kind=Pod&name=x");
+  EXPECT_EQ(kind.status, 400);
+  EXPECT_EQ(Body(kind)["error"], "unknown kind \"Pod\"");
+  HttpResponse unknown = Send("GET", "/api/v1/incidents?after=3");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(Body(unknown)["error"], "unknown query parameter \"after\"");
+  EXPECT_EQ(fake_.incidents_calls, 0);
+}
+
+TEST_F(IncidentsApiTest, ControlPlaneErrorsMapToHttpStatuses) {
+  fake_.fail_with = Status::Unavailable("store is not open");
+  HttpResponse r = Send("GET", "/api/v1/incidents");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Body(r)["error"], "store is not open");
+  fake_.fail_with = Status::Internal("disk on fire");
+  EXPECT_EQ(Send("GET", "/api/v1/incidents").status, 500);
+}
+
+TEST_F(IncidentsApiTest, AlertsPassTheBodyAsIsAndReturnCounts) {
+  fake_.alerts_outcome.accepted = 2;
+  fake_.alerts_outcome.repeated = 1;
+  fake_.alerts_outcome.skipped = {"HostDown: instance \"hv09\" is no known host"};
+  HttpResponse r = Send("POST", "/api/v1/alerts", kAlertmanagerBody);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r), (Json{{"accepted", 2},
+                           {"repeated", 1},
+                           {"skipped", {"HostDown: instance \"hv09\" is no known host"}}}));
+  EXPECT_EQ(fake_.alerts_calls, 1);
+  EXPECT_EQ(fake_.last_alerts_body, kAlertmanagerBody);
+
+  fake_.alerts_outcome = {};
+  EXPECT_EQ(Body(Send("POST", "/api/v1/alerts", kAlertmanagerBody)),
+            (Json{{"accepted", 0}, {"repeated", 0}, {"skipped", Json::array()}}));
+}
+
+TEST_F(IncidentsApiTest, MalformedAlertsAre400) {
+  fake_.alerts_status = Status::InvalidArgument("not an Alertmanager webhook: version must be 4");
+  HttpResponse r = Send("POST", "/api/v1/alerts", R"({"version": "3", "alerts": []})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"], "not an Alertmanager webhook: version must be 4");
+  EXPECT_EQ(fake_.alerts_calls, 1);
+
+  HttpResponse empty = Send("POST", "/api/v1/alerts", "");
+  EXPECT_EQ(empty.status, 400);
+  EXPECT_THAT(Body(empty)["error"].get<std::string>(), HasSubstr("empty"));
+  EXPECT_EQ(fake_.alerts_calls, 1) << "an empty body never reaches the control plane";
+
+  fake_.alerts_status = Status::Internal("store write failed");
+  EXPECT_EQ(Send("POST", "/api/v1/alerts", kAlertmanagerBody).status, 500);
+}
+
+TEST_F(IncidentsApiTest, AlertsOverTheBodyCapAre413) {
+  StartServer(256);
+  HttpResponse r = Send("POST", "/api/v1/alerts", kAlertmanagerBody);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(fake_.alerts_calls, 0);
+}
+
+TEST_F(IncidentsApiTest, WrongMethodsAre405) {
+  EXPECT_EQ(Send("GET", "/api/v1/alerts").status, 405);
+  // The client does not surface extra headers: ask the router directly for Allow.
+  HttpResponse get_alerts = router_.Handle(HttpRequest{"GET", "/api/v1/alerts", {}, ""});
+  EXPECT_EQ(get_alerts.status, 405);
+  EXPECT_THAT(get_alerts.headers, ::testing::Contains(std::make_pair(std::string("Allow"),
+                                                                     std::string("POST"))));
+  HttpResponse post_incidents =
+      router_.Handle(HttpRequest{"POST", "/api/v1/incidents", {}, "{}"});
+  EXPECT_EQ(post_incidents.status, 405);
+  EXPECT_THAT(post_incidents.headers, ::testing::Contains(std::make_pair(std::string("Allow"),
+                                                                         std::string("GET"))));
+  EXPECT_EQ(Send("POST", "/api/v1/incidents", "{}").status, 405);
+  EXPECT_EQ(Send("DELETE", "/api/v1/incidents").status, 405);
+  EXPECT_EQ(Send("GET", "/api/v1/incidents/x").status, 404);
+  EXPECT_EQ(Send("POST", "/api/v1/alerts/x", kAlertmanagerBody).status, 404);
+  EXPECT_EQ(fake_.incidents_calls, 0);
+  EXPECT_EQ(fake_.alerts_calls, 0);
+}
+
+TEST_F(IncidentsApiTest, ApiClientRoundTrip) {
+  auto client = ApiClient::Create("http://" + server_->address(), std::chrono::seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+
+  auto all = (*client)->Incidents(std::nullopt);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].ToJson(), fake_.incidents[0].ToJson());
+  EXPECT_TRUE((*all)[1].open());
+
+  fake_.incidents.push_back(MakeIncident(specs::Kind::kVirtualMachine, "a b&c", "VmStopped",
+                                         "2026-11-27T15:00:00.000Z", "2026-11-27T15:00:01.000Z",
+                                         "", {"probe"}));
+  auto one = (*client)->Incidents(reconciler::ObjectRef{specs::Kind::kVirtualMachine, "a b&c"});
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].name, "a b&c");
+  EXPECT_EQ(fake_.last_incidents_object->name, "a b&c");
+
+  fake_.alerts_outcome = {1, 2, {"skipped one"}};
+  auto outcome = (*client)->PostAlerts(kAlertmanagerBody);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_EQ(outcome->accepted, 1);
+  EXPECT_EQ(outcome->repeated, 2);
+  EXPECT_EQ(outcome->skipped, std::vector<std::string>{"skipped one"});
+
+  fake_.alerts_status = Status::InvalidArgument("alerts must be an array");
+  auto bad = (*client)->PostAlerts("{}");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), "alerts must be an array");
 }
 
 TEST_F(HttpServerTest, PortTakenByAnotherProcessFailsCleanly) {

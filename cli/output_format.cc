@@ -1,5 +1,6 @@
 #include "cli/output_format.h"
 
+#include "common/clock.h"
 #include "specs/canonical.h"
 
 #include <algorithm>
@@ -83,6 +84,52 @@ std::string Indent(const std::string& text, const std::string& prefix) {
   for (std::string line; std::getline(in, line);) {
     out += line.empty() ? "\n" : prefix + line + "\n";
   }
+  return out;
+}
+
+// How the CLI spells an object: the short kind `--for` and `describe` take.
+std::string CliObjectName(specs::Kind kind, const std::string& name) {
+  switch (kind) {
+    case specs::Kind::kVirtualMachine: return "vm/" + name;
+    case specs::Kind::kHost: return "host/" + name;
+    case specs::Kind::kSnapshotPolicy: return "snapshotpolicy/" + name;
+  }
+  return name;
+}
+
+std::string Joined(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+std::string MttrText(const reconciler::Incident& incident) {
+  if (incident.open()) return "-";
+  WallTime occurred, recovered;
+  if (!ParseRfc3339(incident.occurred, &occurred) ||
+      !ParseRfc3339(incident.recovered, &recovered)) {
+    return "?";
+  }
+  return FormatElapsed(
+      std::chrono::duration_cast<std::chrono::milliseconds>(recovered - occurred));
+}
+
+// The "Incident:" section of describe.
+std::string DescribeIncident(const std::vector<reconciler::Incident>& incidents) {
+  const reconciler::Incident* open = nullptr;
+  for (const auto& incident : incidents) {
+    if (incident.open()) open = &incident;  // the newest open one, should there be several
+  }
+  if (open == nullptr) return "Incident:  " + std::string(kNone) + "\n";
+  std::string out = "Incident:\n";
+  out += Indent(FormatTable({{"Type:", open->type},
+                             {"Occurred:", open->occurred},
+                             {"Detected:", open->detected},
+                             {"Sources:", open->sources.empty() ? std::string(kNone)
+                                                                : Joined(open->sources, ", ")},
+                             {"Actions:", open->actions.empty() ? std::string(kNone) : ""}}),
+                "  ");
+  for (const auto& action : open->actions) out += "    " + action + "\n";
   return out;
 }
 
@@ -214,7 +261,35 @@ std::string FormatEvents(const std::vector<reconciler::Event>& events, bool with
   return FormatTable(rows);
 }
 
-std::string Describe(const Json& object, const std::vector<reconciler::Event>& events) {
+std::string FormatElapsed(std::chrono::milliseconds elapsed) {
+  const int64_t ms = std::max<int64_t>(elapsed.count(), 0);
+  const int64_t tenths = (ms + 50) / 100;
+  if (tenths < 600) {
+    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
+  }
+  const int64_t seconds = (ms + 500) / 1000;
+  if (seconds < 3600) {
+    return std::to_string(seconds / 60) + "m" + std::to_string(seconds % 60) + "s";
+  }
+  if (seconds < 86400) {
+    return std::to_string(seconds / 3600) + "h" + std::to_string(seconds % 3600 / 60) + "m";
+  }
+  return std::to_string(seconds / 86400) + "d" + std::to_string(seconds % 86400 / 3600) + "h";
+}
+
+std::string FormatIncidents(const std::vector<reconciler::Incident>& incidents) {
+  std::vector<std::vector<std::string>> rows = {
+      {"OBJECT", "TYPE", "OCCURRED", "DETECTED", "RECOVERED", "MTTR", "SOURCES"}};
+  for (const auto& incident : incidents) {
+    rows.push_back({CliObjectName(incident.kind, incident.name), incident.type, incident.occurred,
+                    incident.detected, incident.open() ? "-" : incident.recovered,
+                    MttrText(incident), Joined(incident.sources, ",")});
+  }
+  return FormatTable(rows);
+}
+
+std::string Describe(const Json& object, const std::vector<reconciler::Event>& events,
+                     const std::vector<reconciler::Incident>* incidents) {
   std::vector<std::vector<std::string>> head;
   std::string labels;
   if (const Json* l = Find(object, {"metadata", "labels"}); l != nullptr && l->is_object()) {
@@ -256,6 +331,7 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
     }
     out += Indent(FormatTable(rows), "  ");
   }
+  if (incidents != nullptr) out += DescribeIncident(*incidents);
   out += "Events:\n";
   out += events.empty() ? "  " + std::string(kNone) + "\n"
                         : Indent(FormatEvents(events, false), "  ");

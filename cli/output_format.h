@@ -3,9 +3,11 @@
 // the REST API), so they are tested without a server. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "reconciler/incident_tracker.h"
 #include "reconciler/store.h"
 #include "specs/types.h"
 
@@ -34,9 +36,21 @@ specs::Json ListObject(const std::vector<specs::Json>& items);
 // TIME TYPE REASON OBJECT MESSAGE (OBJECT left out when with_object is false).
 std::string FormatEvents(const std::vector<reconciler::Event>& events, bool with_object);
 
+// `vmkeeper incidents`: OBJECT TYPE OCCURRED DETECTED RECOVERED MTTR SOURCES, one row per
+// incident. OBJECT is spelled as `--for` takes it (vm/wms01, host/hv01); RECOVERED and MTTR
+// (recovered - occurred) read "-" while the incident is open, MTTR "?" when a time is unreadable.
+std::string FormatIncidents(const std::vector<reconciler::Incident>& incidents);
+
+// A duration for people: "0.4s", "4.2s" (tenths below a minute), "3m12s", "2h5m", "1d3h".
+// Negative durations (clocks of different machines) print as "0.0s".
+std::string FormatElapsed(std::chrono::milliseconds elapsed);
+
 // `vmkeeper describe`: name, kind, labels, generation, status (without conditions), spec,
-// a conditions table and the recent events.
-std::string Describe(const specs::Json& object, const std::vector<reconciler::Event>& events);
+// a conditions table, the open incident and the recent events. `incidents` are the object's
+// incidents; when null (a kind without incidents) the Incident section is left out, and when no
+// incident in it is open the section reads "<none>".
+std::string Describe(const specs::Json& object, const std::vector<reconciler::Event>& events,
+                     const std::vector<reconciler::Incident>* incidents = nullptr);
 
 // Whether the object has reached what was asked of it: status.observedGeneration (when present)
 // has caught up with metadata.generation and its Ready condition is True (or, for a VM that

@@ -140,6 +140,89 @@ TEST(DescribeTest, EmptyPartsSayNone) {
   EXPECT_THAT(text, HasSubstr("Events:\n  <none>\n"));
 }
 
+TEST(DescribeTest, IncidentSectionShowsTheOpenIncident) {
+  Json vm = specs::ObjectToJson(MakeVm("wms01", "hv02", "running", "True"));
+  std::vector<reconciler::Incident> incidents = {
+      MakeIncident(specs::Kind::kVirtualMachine, "wms01", "VmCrashed", "2026-11-27T10:00:00.000Z",
+                   "2026-11-27T10:00:01.000Z", "2026-11-27T10:00:09.000Z", {"event"}),
+      MakeIncident(specs::Kind::kVirtualMachine, "wms01", "HostFailure",
+                   "2026-11-27T14:20:50.000Z", "2026-11-27T14:20:54.123Z", "",
+                   {"heartbeat", "alert"}, {"fenced hv02", "started on hv03"})};
+  std::string text = Describe(vm, {}, &incidents);
+  EXPECT_THAT(text, HasSubstr("Incident:\n"
+                              "  Type:       HostFailure\n"
+                              "  Occurred:   2026-11-27T14:20:50.000Z\n"
+                              "  Detected:   2026-11-27T14:20:54.123Z\n"
+                              "  Sources:    heartbeat, alert\n"
+                              "  Actions:\n"
+                              "    fenced hv02\n"
+                              "    started on hv03\n"
+                              "Events:\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("VmCrashed")));
+}
+
+TEST(DescribeTest, IncidentSectionWithoutOpenIncidentSaysNone) {
+  Json host = specs::ObjectToJson(MakeHost("hv01", true));
+  std::vector<reconciler::Incident> closed = {
+      MakeIncident(specs::Kind::kHost, "hv01", "HostFailure", "2026-11-27T10:00:00.000Z",
+                   "2026-11-27T10:00:01.000Z", "2026-11-27T10:00:09.000Z", {"heartbeat"})};
+  EXPECT_THAT(Describe(host, {}, &closed), HasSubstr("Incident:  <none>\nEvents:\n"));
+  std::vector<reconciler::Incident> none;
+  EXPECT_THAT(Describe(host, {}, &none), HasSubstr("Incident:  <none>\n"));
+  // Kinds without incidents (null) get no section at all.
+  EXPECT_THAT(Describe(host, {}), ::testing::Not(HasSubstr("Incident:")));
+}
+
+TEST(DescribeTest, OpenIncidentWithoutActionsOrSources) {
+  Json vm = specs::ObjectToJson(MakeVm("wms01", "hv02", "running", "False"));
+  std::vector<reconciler::Incident> incidents = {MakeIncident(
+      specs::Kind::kVirtualMachine, "wms01", "VmStopped", "2026-11-27T14:20:50.000Z",
+      "2026-11-27T14:20:51.000Z", "", {})};
+  std::string text = Describe(vm, {}, &incidents);
+  EXPECT_THAT(text, HasSubstr("  Sources:    <none>\n  Actions:    <none>\nEvents:\n"));
+}
+
+TEST(FormatIncidentsTest, OpenAndClosedWithMttr) {
+  std::vector<reconciler::Incident> incidents = {
+      MakeIncident(specs::Kind::kVirtualMachine, "wms01", "VmCrashed", "2026-11-27T14:20:50.000Z",
+                   "2026-11-27T14:20:51.300Z", "2026-11-27T14:20:54.200Z", {"event", "probe"}),
+      MakeIncident(specs::Kind::kHost, "hv02", "HostFailure", "2026-11-27T14:30:00.000Z",
+                   "2026-11-27T14:30:12.000Z", "", {"heartbeat"})};
+  EXPECT_EQ(FormatIncidents(incidents),
+            "OBJECT      TYPE          OCCURRED                   DETECTED                   "
+            "RECOVERED                  MTTR   SOURCES\n"
+            "vm/wms01    VmCrashed     2026-11-27T14:20:50.000Z   2026-11-27T14:20:51.300Z   "
+            "2026-11-27T14:20:54.200Z   4.2s   event,probe\n"
+            "host/hv02   HostFailure   2026-11-27T14:30:00.000Z   2026-11-27T14:30:12.000Z   "
+            "-                          -      heartbeat\n");
+}
+
+TEST(FormatIncidentsTest, MttrAcrossTimeZonesAndUnreadableTimes) {
+  // recovered is written with an offset: 16:21:30+02:00 is 14:21:30Z, 100 s after occurred.
+  std::vector<reconciler::Incident> incidents = {
+      MakeIncident(specs::Kind::kVirtualMachine, "a", "VmCrashed", "2026-11-27T14:19:50Z",
+                   "2026-11-27T14:19:51Z", "2026-11-27T16:21:30+02:00", {"event"}),
+      MakeIncident(specs::Kind::kVirtualMachine, "b", "VmCrashed", "yesterday",
+                   "2026-11-27T14:19:51Z", "2026-11-27T14:21:30Z", {"event"})};
+  std::string table = FormatIncidents(incidents);
+  EXPECT_THAT(table, HasSubstr("2026-11-27T16:21:30+02:00   1m40s   event\n"));
+  EXPECT_THAT(table, HasSubstr("2026-11-27T14:21:30Z        ?       event\n"));
+}
+
+TEST(FormatElapsedTest, Units) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(FormatElapsed(milliseconds(0)), "0.0s");
+  EXPECT_EQ(FormatElapsed(milliseconds(4200)), "4.2s");
+  EXPECT_EQ(FormatElapsed(milliseconds(4249)), "4.2s");
+  EXPECT_EQ(FormatElapsed(milliseconds(4250)), "4.3s");
+  EXPECT_EQ(FormatElapsed(milliseconds(59'949)), "59.9s");
+  EXPECT_EQ(FormatElapsed(milliseconds(59'950)), "1m0s");
+  EXPECT_EQ(FormatElapsed(milliseconds(192'000)), "3m12s");
+  EXPECT_EQ(FormatElapsed(milliseconds(7'500'000)), "2h5m");
+  EXPECT_EQ(FormatElapsed(milliseconds(97'200'000)), "1d3h");
+  EXPECT_EQ(FormatElapsed(milliseconds(-1500)), "0.0s");
+}
+
 TEST(IsObjectReadyTest, ReadyConditionAndGeneration) {
   EXPECT_TRUE(IsObjectReady(specs::ObjectToJson(MakeVm("a", "h", "running", "True"))));
   EXPECT_FALSE(IsObjectReady(specs::ObjectToJson(MakeVm("a", "h", "running", "False"))));

@@ -22,6 +22,7 @@
 #include "cli/http_server.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "providers/fence_agent_fencer.h"
 #include "providers/libvirt_hypervisor.h"
 #include "reconciler/controller.h"
 #include "reconciler/rocksdb_store.h"
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
   vmk::cli::DaemonConfig defaults;
   std::string config_file;
   std::string store_path, listen, log_level, embedded_host_dir, ready_file;
-  int resync_seconds = 0, workers = 0;
+  int resync_seconds = 0, workers = 0, heartbeat_interval_ms = 0, heartbeat_failures = 0;
+  std::vector<std::string> fence_agent_dirs;
   size_t max_body_bytes = 0;
 
   CLI::App app{"vmkeeperd: keeps the declared VMs running on their libvirt hosts", "vmkeeperd"};
@@ -85,6 +87,14 @@ int main(int argc, char** argv) {
       "Directory of embedded test hosts (default <store>/../embedded-hosts)");
   auto* body_opt = app.add_option("--max-body-bytes", max_body_bytes,
                                   "Largest accepted request body (default 8 MiB)");
+  auto* hb_interval_opt = app.add_option("--heartbeat-interval-ms", heartbeat_interval_ms,
+                                         "Host heartbeat interval (default 1000)");
+  auto* hb_failures_opt = app.add_option(
+      "--heartbeat-failures", heartbeat_failures,
+      "Failed heartbeats that make a host NotReady and start its failover (default 3)");
+  auto* fence_dirs_opt = app.add_option("--fence-agent-dir", fence_agent_dirs,
+                                        "Where bare fence agent names are looked up (repeatable; "
+                                        "default /usr/sbin, /usr/local/sbin)");
   app.add_option("--ready-file", ready_file,
                  "Write host:port here once listening (removed on shutdown)");
   try {
@@ -108,6 +118,9 @@ int main(int argc, char** argv) {
   if (level_opt->count() > 0) config.log_level = log_level;
   if (embedded_opt->count() > 0) config.embedded_host_dir = embedded_host_dir;
   if (body_opt->count() > 0) config.max_body_bytes = max_body_bytes;
+  if (hb_interval_opt->count() > 0) config.heartbeat_interval_ms = heartbeat_interval_ms;
+  if (hb_failures_opt->count() > 0) config.heartbeat_failures = heartbeat_failures;
+  if (fence_dirs_opt->count() > 0) config.fence_agent_dirs = fence_agent_dirs;
   if (Status valid = config.Validate(); !valid.ok()) {
     std::cerr << "vmkeeperd: " << valid.message() << "\n";
     return 2;
@@ -138,6 +151,14 @@ int main(int argc, char** argv) {
   controller_options.workers = config.workers;
   controller_options.resync_period = std::chrono::seconds(config.resync_seconds);
   controller_options.connect.embedded_host_dir = embedded_dir;
+  controller_options.heartbeat_interval = std::chrono::milliseconds(config.heartbeat_interval_ms);
+  controller_options.heartbeat_failures = config.heartbeat_failures;
+  controller_options.alert_labels.host = config.alert_host_label;
+  controller_options.alert_labels.vm = config.alert_vm_label;
+  vmk::providers::FenceAgentFencerOptions fencer_options;
+  fencer_options.agent_dirs = config.fence_agent_dirs;
+  vmk::providers::FenceAgentFencer fencer(fencer_options, vmk::RealClock::Get());
+  controller_options.fencer = &fencer;
   auto controller = std::make_unique<vmk::reconciler::Controller>(
       store->get(), &factory, vmk::RealClock::Get(), controller_options);
   if (Status started = controller->Start(); !started.ok()) {

@@ -69,6 +69,10 @@ bool ParseRfc3339(const std::string& text, WallTime* out) {
       6) {
     return false;
   }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 0 || h < 0 ||
+      mi < 0 || s < 0) {
+    return false;
+  }
   const char* p = text.c_str() + consumed;
   long long nanos = 0;
   if (*p == '.') {
@@ -85,8 +89,12 @@ bool ParseRfc3339(const std::string& text, WallTime* out) {
   if (*p == 'Z' || *p == 'z') {
     ++p;
   } else if (*p == '+' || *p == '-') {
-    int oh, om;
-    if (std::sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) return false;
+    // Exactly "+hh:mm": checked by hand so that a short offset never reads past the end.
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(p[1]) || !digit(p[2]) || p[3] != ':' || !digit(p[4]) || !digit(p[5])) return false;
+    int oh = (p[1] - '0') * 10 + (p[2] - '0');
+    int om = (p[4] - '0') * 10 + (p[5] - '0');
+    if (oh > 23 || om > 59) return false;
     offset_seconds = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
     p += 6;
   } else {

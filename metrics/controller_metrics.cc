@@ -56,6 +56,10 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                        .Name("vmkeeper_events_total")
                        .Help("Events recorded, by type and reason.")
                        .Register(*registry_);
+  fencing_total_ = &prometheus::BuildCounter()
+                        .Name("vmkeeper_fencing_total")
+                        .Help("Fencing attempts of failed hosts, by host and result.")
+                        .Register(*registry_);
   // Present from start at 0.
   for (const char* kind : {"vm", "host"}) {
     for (auto r : {ReconcileResult::kSuccess, ReconcileResult::kError, ReconcileResult::kRequeue}) {
@@ -126,6 +130,21 @@ void ControllerMetrics::CountEvent(const std::string& type, const std::string& r
   if (it == event_children_.end()) {
     it = event_children_.emplace(key, &events_total_->Add({{"type", type}, {"reason", reason}}))
              .first;
+  }
+  it->second->Increment();
+}
+
+void ControllerMetrics::CountFencing(const std::string& host, bool success) {
+  std::lock_guard<std::mutex> l(mu_);
+  const char* result = success ? "success" : "failure";
+  std::string key = host + "/" + result;
+  auto it = fencing_children_.find(key);
+  if (it == fencing_children_.end()) {
+    // Both results appear together, so a rate() over failures works from the first attempt.
+    for (const char* r : {"success", "failure"}) {
+      fencing_children_.emplace(host + "/" + r, &fencing_total_->Add({{"host", host}, {"result", r}}));
+    }
+    it = fencing_children_.find(key);
   }
   it->second->Increment();
 }

@@ -34,6 +34,8 @@ class ControllerMetrics {
   // Count of managed VMs by observed state ("running", "shutoff", "unplaced", ...).
   void SetVmsByState(const std::map<std::string, int>& counts);
   void CountEvent(const std::string& type, const std::string& reason);
+  // One fencing attempt of a host: vmkeeper_fencing_total{host, result="success|failure"}.
+  void CountFencing(const std::string& host, bool success);
 
   std::string ExpositionText() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -47,10 +49,12 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>* host_up_;
   prometheus::Family<prometheus::Gauge>* vms_;
   prometheus::Family<prometheus::Counter>* events_total_;
+  prometheus::Family<prometheus::Counter>* fencing_total_;
   mutable std::mutex mu_;
   std::map<std::string, prometheus::Gauge*> host_up_children_;  // GUARDED_BY(mu_)
   std::map<std::string, prometheus::Gauge*> vm_state_children_; // GUARDED_BY(mu_)
   std::map<std::string, prometheus::Counter*> event_children_;  // GUARDED_BY(mu_)
+  std::map<std::string, prometheus::Counter*> fencing_children_;  // GUARDED_BY(mu_)
   std::map<std::string, prometheus::Counter*> reconcile_children_;  // GUARDED_BY(mu_)
   std::map<std::string, prometheus::Histogram*> seconds_children_;  // GUARDED_BY(mu_)
 };

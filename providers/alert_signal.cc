@@ -14,11 +14,12 @@ using Json = nlohmann::json;
 using Labels = std::map<std::string, std::string>;
 
 // Label and annotation values are untrusted and end up in logs and events; keep them short.
-std::string Quoted(const std::string& value) {
+std::string Shortened(const std::string& value) {
   constexpr std::size_t kMaxShown = 80;
-  if (value.size() <= kMaxShown) return "\"" + value + "\"";
-  return "\"" + value.substr(0, kMaxShown) + "...\"";
+  return value.size() <= kMaxShown ? value : value.substr(0, kMaxShown) + "...";
 }
+
+std::string Quoted(const std::string& value) { return "\"" + Shortened(value) + "\""; }
 
 // What the JSON value is, for messages ("got a number").
 std::string TypeOf(const Json& value) { return std::string(value.type_name()); }
@@ -144,7 +145,7 @@ Status ParseStringMap(const Json& value, const std::string& path, Labels* out) {
   }
   for (const auto& [key, item] : value.items()) {
     if (!item.is_string()) {
-      return Status::InvalidArgument(path + "." + key + ": must be a string, got " +
+      return Status::InvalidArgument(path + "." + Shortened(key) + ": must be a string, got " +
                                      TypeOf(item));
     }
     (*out)[key] = item.get<std::string>();

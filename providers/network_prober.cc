@@ -17,10 +17,12 @@
 #include <climits>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log.h"
 
 extern char** environ;
 
@@ -316,6 +318,12 @@ bool WaitForExit(pid_t pid, MonoTime deadline) {
   }
   // Kernels without pidfd_open (before 5.3) or sandboxes that forbid it: check with
   // waitid(WNOWAIT) on a short, growing interval. Polling is bounded by the probe's timeout.
+  static std::once_flag warned;
+  int pidfd_errno = errno;
+  std::call_once(warned, [pidfd_errno] {
+    log::Warning("pidfd_open unavailable; exec probes poll for their child's exit",
+                 {{"error", ErrnoText(pidfd_errno)}});
+  });
   int interval_ms = 1;
   while (true) {
     siginfo_t info{};
@@ -429,9 +437,16 @@ ProbeResult NetworkProber::Probe(const ProbeSpec& spec) {
     MonoTime deadline = Now() + spec.timeout;
     switch (spec.type) {
       case ProbeSpec::Type::kHttp:
-        return ProbeHttp(spec, deadline);
-      case ProbeSpec::Type::kTcp:
-        return ProbeTcp(spec, deadline);
+      case ProbeSpec::Type::kTcp: {
+        // "[::1]" as written in URLs is the address ::1.
+        ProbeSpec target = spec;
+        if (target.address.size() > 2 && target.address.front() == '[' &&
+            target.address.back() == ']') {
+          target.address = target.address.substr(1, target.address.size() - 2);
+        }
+        return spec.type == ProbeSpec::Type::kHttp ? ProbeHttp(target, deadline)
+                                                   : ProbeTcp(target, deadline);
+      }
       case ProbeSpec::Type::kExec:
         return ProbeExec(spec, deadline);
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "reconciler/incident_tracker.h"
 #include "reconciler/store.h"
 #include "specs/types.h"
 
@@ -44,6 +45,13 @@ struct DiffOutcome {
   std::vector<std::string> actions;   // what the controller would do, e.g. "start wms01 on hv02"
 };
 
+// What an Alertmanager webhook delivery did.
+struct AlertIntakeOutcome {
+  int accepted = 0;   // new failure signals (or resolutions) taken into the failure handling
+  int repeated = 0;   // notifications of alerts already known (Alertmanager re-sends them)
+  std::vector<std::string> skipped;  // alerts that name no known host or VM, with the reason
+};
+
 class ControlPlane {
  public:
   virtual ~ControlPlane() = default;
@@ -60,6 +68,12 @@ class ControlPlane {
   virtual Status Delete(specs::Kind kind, const std::string& name) = 0;
   virtual StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
                                               size_t limit) = 0;
+
+  // Incidents (failures with their occurred/detected/recovered times) of one object, or of all
+  // objects when `object` is empty; oldest first.
+  virtual StatusOr<std::vector<Incident>> Incidents(std::optional<ObjectRef> object) = 0;
+  // An Alertmanager webhook body (version 4). InvalidArgument when it is not one.
+  virtual StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) = 0;
 
   // True once the store is open and the first full resync of all hosts has finished.
   virtual bool Ready() = 0;

@@ -7,6 +7,8 @@
 
 #include "common/log.h"
 #include "metrics/controller_metrics.h"
+#include "providers/alert_dedup.h"
+#include "providers/network_prober.h"
 #include "reconciler/applier.h"
 #include "reconciler/host_reconciler.h"
 #include "reconciler/object_status.h"
@@ -27,6 +29,11 @@ class ControllerImpl {
         options_(std::move(options)),
         recorder_(store, clock, &metrics_),
         queue_(clock),
+        health_(HostHealthOptions{std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
+                                  options_.heartbeat_failures}),
+        incidents_(store, clock),
+        alert_dedup_(clock),
+        vm_health_(clock),
         registry_(factory, options_.connect,
                   [this](const std::string& host, const providers::DomainEvent& e) {
                     OnDomainEvent(host, e);
@@ -35,7 +42,9 @@ class ControllerImpl {
                     OnConnectionEvent(host, e);
                   }),
         ctx_{store, &registry_, &book_, &recorder_, &queue_, clock, options_.stop_grace,
-             [this](const std::string& vm, const std::string& state) { ObserveVmState(vm, state); }},
+             [this](const std::string& vm, const std::string& state) { ObserveVmState(vm, state); },
+             &health_, &incidents_, options_.fencer, &metrics_, &vm_health_,
+             options_.prober ? options_.prober : &own_prober_},
         vm_reconciler_(ctx_),
         host_reconciler_(ctx_, &metrics_),
         applier_(
@@ -45,6 +54,7 @@ class ControllerImpl {
   ~ControllerImpl() { Stop(); }
 
   Status Start() {
+    VMK_RETURN_IF_ERROR(incidents_.Load());
     VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> hosts, store_->List(Kind::kHost));
     for (const auto& host : hosts) {
       auto spec = specs::HostSpecFromJson(host.spec);
@@ -94,6 +104,51 @@ class ControllerImpl {
   }
 
   void ResyncNow() { EnqueueAll(); }
+
+  // An alert is one more failure signal into the same path as heartbeats and lifecycle events:
+  // it opens (or joins) the object's incident with its startsAt as evidence, and asks for a look
+  // at once. It never fails a host over by itself: the heartbeats decide, so a wrong alert
+  // cannot make a VM run twice.
+  StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) {
+    VMK_ASSIGN_OR_RETURN(providers::AlertParseResult parsed,
+                         providers::ParseAlertmanagerWebhook(body, options_.alert_labels));
+    AlertIntakeOutcome outcome;
+    outcome.skipped = parsed.skipped;
+    for (const auto& signal : parsed.signals) {
+      const bool is_host = signal.target == providers::AlertSignal::Target::kHost;
+      const Kind kind = is_host ? Kind::kHost : Kind::kVirtualMachine;
+      VMK_ASSIGN_OR_RETURN(std::optional<specs::Object> object, store_->Get(kind, signal.name));
+      if (!object) {
+        outcome.skipped.push_back(signal.alert_name + ": no " + std::string(specs::KindName(kind)) +
+                                  " named " + signal.name);
+        continue;
+      }
+      providers::AlertVerdict verdict = alert_dedup_.Observe(signal);
+      if (verdict == providers::AlertVerdict::kRepeat) {
+        ++outcome.repeated;
+        continue;
+      }
+      ++outcome.accepted;
+      const std::string what = signal.alert_name + (signal.summary.empty() ? "" : ": " + signal.summary);
+      if (signal.firing) {
+        recorder_.Warning(kind, signal.name, "AlertFiring", what);
+        auto incident = incidents_.Open(kind, signal.name, is_host ? "HostFailure" : "VmAlert",
+                                        signal.starts_at, "alert");
+        if (!incident.ok()) return incident.status();
+        if (is_host) {
+          health_.RecordFailure(signal.name, clock_->Now(), "alert " + signal.alert_name + " firing");
+          queue_.Add(HeartbeatKey(signal.name));
+          queue_.Add(HostKey(signal.name));
+        } else {
+          queue_.Add(VmKey(signal.name));
+        }
+      } else {
+        recorder_.Normal(kind, signal.name, "AlertResolved", what);
+        queue_.Add(is_host ? HostKey(signal.name) : VmKey(signal.name));
+      }
+    }
+    return outcome;
+  }
   Applier& applier() { return applier_; }
   Store* store() { return store_; }
   metrics::ControllerMetrics& metrics() { return metrics_; }
@@ -113,7 +168,11 @@ class ControllerImpl {
     std::set<std::string> host_names(hosts->begin(), hosts->end());
     // Hosts removed from the store but still connected (their cleanup is pending).
     for (const auto& h : registry_.All()) host_names.insert(h->name());
-    for (const auto& h : host_names) queue_.Add(HostKey(h), WorkQueue::Priority::kLow);
+    for (const auto& h : host_names) {
+      queue_.Add(HostKey(h), WorkQueue::Priority::kLow);
+      // Keeps at most one heartbeat pending per host (the earliest deadline wins).
+      queue_.AddAfter(HeartbeatKey(h), health_.options().interval);
+    }
     for (const auto& v : *vms) queue_.Add(VmKey(v), WorkQueue::Priority::kLow);
     PublishVmStates();
   }
@@ -158,10 +217,15 @@ class ControllerImpl {
       metrics_.SetQueueDepth(static_cast<double>(queue_.Len()));
       MonoTime start = clock_->Now();
       const bool is_vm = key.rfind("vm/", 0) == 0;
-      const std::string name = key.substr(is_vm ? 3 : 5);
+      const bool is_heartbeat = key.rfind("hb/", 0) == 0;
+      const bool is_probe = key.rfind("probe/", 0) == 0;
+      const std::string name = key.substr(key.find('/') + 1);
       ReconcileResult result;
       try {
-        result = is_vm ? vm_reconciler_.Reconcile(name) : host_reconciler_.Reconcile(name);
+        result = is_vm          ? vm_reconciler_.Reconcile(name)
+                 : is_heartbeat ? host_reconciler_.Heartbeat(name)
+                 : is_probe     ? vm_reconciler_.Probe(name)
+                                : host_reconciler_.Reconcile(name);
       } catch (const std::exception& e) {
         // A bug, not a state of the world: keep the controller alive and retry with backoff.
         result = ReconcileResult::Error(Status::Internal(std::string("exception: ") + e.what()));
@@ -181,7 +245,9 @@ class ControllerImpl {
         kind = metrics::ReconcileResult::kSuccess;
         queue_.Forget(key);
       }
-      metrics_.ObserveReconcile(is_vm ? "vm" : "host", kind, seconds);
+      if (!is_heartbeat && !is_probe) {
+        metrics_.ObserveReconcile(is_vm ? "vm" : "host", kind, seconds);
+      }
       --active_;
       metrics_.SetActiveWorkers(active_);
       queue_.Done(key);
@@ -191,7 +257,7 @@ class ControllerImpl {
   void OnDomainEvent(const std::string& host, const providers::DomainEvent& event) {
     log::Debug("domain event", {{"host", host}, {"domain", event.domain},
                                 {"type", providers::DomainEventTypeName(event.type)}});
-    if (auto entry = registry_.Get(host)) entry->MarkStale(event.domain);
+    if (auto entry = registry_.Get(host)) entry->MarkStale(event.domain, event.time);
     queue_.Add(VmKey(event.domain));
   }
 
@@ -207,6 +273,7 @@ class ControllerImpl {
       if (ref.kind == Kind::kHost) {
         hosts_changed = true;
         queue_.Add(HostKey(ref.name));
+        queue_.AddAfter(HeartbeatKey(ref.name), health_.options().interval);
       } else if (ref.kind == Kind::kVirtualMachine) {
         queue_.Add(VmKey(ref.name));
       }
@@ -236,6 +303,11 @@ class ControllerImpl {
   metrics::ControllerMetrics metrics_;
   EventRecorder recorder_;
   WorkQueue queue_;
+  HostHealthBook health_;
+  IncidentTracker incidents_;
+  providers::AlertDeduplicator alert_dedup_;
+  VmHealthBook vm_health_;
+  providers::NetworkProber own_prober_;
   PlacementBook book_;
   HostRegistry registry_;
   ReconcileContext ctx_;
@@ -289,6 +361,14 @@ StatusOr<std::vector<Event>> Controller::Events(std::optional<ObjectRef> object,
 }
 
 bool Controller::Ready() { return impl_->Ready(); }
+
+StatusOr<std::vector<Incident>> Controller::Incidents(std::optional<ObjectRef> object) {
+  return impl_->incidents_.List(object);
+}
+
+StatusOr<AlertIntakeOutcome> Controller::IngestAlerts(const std::string& body) {
+  return impl_->IngestAlerts(body);
+}
 
 void Controller::ResyncNow() { impl_->ResyncNow(); }
 

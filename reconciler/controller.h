@@ -12,8 +12,12 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "providers/alert_signal.h"
+#include "providers/fencer.h"
 #include "providers/hypervisor.h"
+#include "providers/prober.h"
 #include "reconciler/control_plane.h"
+#include "reconciler/incident_tracker.h"
 #include "reconciler/store.h"
 
 namespace vmk::reconciler {
@@ -24,6 +28,18 @@ struct ControllerOptions {
   providers::ConnectOptions connect;  // connect.embedded_host_dir: where test:///embedded/ hosts live
   // Grace period between a graceful shutdown request and a hard stop.
   std::chrono::seconds stop_grace{60};
+  // Host heartbeats: a host is NotReady after `heartbeat_failures` failed heartbeats spanning
+  // (failures - 1) intervals.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int heartbeat_failures = 3;
+  // Runs the fence agents of failed hosts; must outlive the controller. Without one, a host
+  // with spec.fencing cannot be fenced (FencingFailed) and nothing fails over from it.
+  providers::Fencer* fencer = nullptr;
+  // Runs the health probes of VMs with spec.health; must outlive the controller. Null = the
+  // controller's own NetworkProber.
+  providers::Prober* prober = nullptr;
+  // Which alert labels name a host or a VM in Alertmanager's webhook payloads.
+  providers::AlertLabelNames alert_labels;
 };
 
 class ControllerImpl;
@@ -48,6 +64,8 @@ class Controller : public ControlPlane {
   StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
                                       size_t limit) override;
   bool Ready() override;
+  StatusOr<std::vector<Incident>> Incidents(std::optional<ObjectRef> object) override;
+  StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) override;
   std::string MetricsText() override;
 
   // Enqueues every host and VM now, as the periodic resync does.

@@ -2,10 +2,39 @@
 
 #include "common/log.h"
 
+#include <algorithm>
+
 namespace vmk::reconciler {
 
 using specs::Condition;
 using specs::Kind;
+
+namespace {
+// How often a failed host is asked whether it is back.
+constexpr auto kReconnectInterval = std::chrono::seconds(5);
+}  // namespace
+
+ReconcileResult HostReconciler::Heartbeat(const std::string& name) {
+  auto entry = ctx_.hosts->Get(name);
+  if (!entry || !ctx_.health) return ReconcileResult::Done();
+  auto& conn = *entry->connection();
+  Status beat = conn.IsAlive() ? conn.GetHostInfo().status()
+                               : Status::Unavailable("not connected");
+  auto [before, after] =
+      beat.ok() ? ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow())
+                : ctx_.health->RecordFailure(name, ctx_.clock->Now(), beat.message());
+  if (before != after) {
+    if (after == HostHealthState::kSuspect) {
+      ctx_.events->Warning(Kind::kHost, name, "HostSuspect", "heartbeat failed: " + beat.message());
+    } else if (after == HostHealthState::kNotReady) {
+      ctx_.events->Warning(Kind::kHost, name, "HostNotReady",
+                           std::to_string(ctx_.health->Get(name).consecutive_failures) +
+                               " heartbeats failed: " + beat.message());
+    }
+    ctx_.queue->Add(HostKey(name));
+  }
+  return ReconcileResult::After(ctx_.health->options().interval);
+}
 
 ReconcileResult HostReconciler::Remove(const std::string& name) {
   auto entry = ctx_.hosts->Get(name);
@@ -33,6 +62,7 @@ ReconcileResult HostReconciler::Remove(const std::string& name) {
                  {{"host", name}});
   }
   ctx_.hosts->Remove(name);
+  if (ctx_.health) ctx_.health->Remove(name);
   if (metrics_) metrics_->RemoveHost(name);
   ctx_.events->Normal(Kind::kHost, name, "HostRemoved", "connection closed");
   return ReconcileResult::Done();
@@ -49,6 +79,21 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
   auto& conn = *entry->connection();
   HostStatus status = HostStatus::FromJson(object.status);
   const std::string now = FormatRfc3339(ctx_.clock->WallNow());
+  if (ctx_.health && ctx_.health->Get(name).state == HostHealthState::kNotReady) {
+    // Only a fresh connection that answers a listing brings it back; otherwise handle the failure
+    // and look again soon (heartbeats do not reconnect: a dead host would stall them).
+    bool back = false;
+    if (conn.IsAlive() || conn.Connect().ok()) back = conn.ListDomains().ok();
+    if (!back) {
+      ReconcileResult r = HandleFailure(object, *spec, *entry, std::move(status));
+      if (r.status.ok() && !r.requeue_after) r.requeue_after = kReconnectInterval;
+      return r;
+    }
+    ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow());
+  }
+  // A failover recorded before a controller restart: until this host answers again, its
+  // domains count as dead (it was fenced), whatever the fresh heartbeat book says.
+  entry->SetFenced(status.failover.phase == "Relocating" || status.failover.phase == "Relocated");
 
   Status failure = conn.IsAlive() ? Status::Ok() : conn.Connect();
   StatusOr<std::vector<providers::DomainInfo>> domains = Status::Internal("not listed");
@@ -62,6 +107,9 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
     if (!info.ok()) failure = info.status();
   }
 
+  if (!failure.ok() && ctx_.health) {
+    ctx_.health->RecordFailure(name, ctx_.clock->Now(), failure.message());
+  }
   if (!failure.ok()) {
     const bool first = !entry->view().sync_attempted;
     const bool was_reachable = entry->SetUnreachable();
@@ -80,6 +128,29 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
     return ReconcileResult::Error(failure);
   }
 
+  if (ctx_.health) ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow());
+  if (!status.failover.phase.empty()) {
+    // Back after a failure: first remove the copies of VMs that now run elsewhere, then use it.
+    auto removed = RemoveStaleCopies(name, conn, *domains);
+    if (!removed.ok()) return ReconcileResult::Error(removed.status());
+    std::erase_if(*domains, [&](const providers::DomainInfo& d) {
+      return std::find(removed->begin(), removed->end(), d.name) != removed->end();
+    });
+    ctx_.events->Normal(Kind::kHost, name, "HostRecovered",
+                        "answers again; removed " + std::to_string(removed->size()) +
+                            " stale cop" + (removed->size() == 1 ? "y" : "ies") +
+                            " of VMs that failed over");
+    status.failover = {};
+    specs::SetCondition(&status.conditions,
+                        Condition{"Fenced", "False", "Recovered", "host is back and clean", now});
+    Status s = WriteStatus(name, status, /*sync=*/true);
+    if (!s.ok()) return ReconcileResult::Error(s);
+    if (ctx_.incidents) {
+      auto resolved = ctx_.incidents->Resolve(Kind::kHost, name);
+      if (!resolved.ok()) return ReconcileResult::Error(resolved.status());
+    }
+    entry->SetFenced(false);
+  }
   const bool was_reachable = entry->view().reachable;
   std::vector<std::string> to_check;
   for (const auto& d : *domains) {
@@ -117,6 +188,202 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
   if (fresh && before == compared) return ReconcileResult::Done();
   Status s = ctx_.store->PutStatus(Kind::kHost, name, after, false);
   if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
+  return ReconcileResult::Done();
+}
+
+Status HostReconciler::WriteStatus(const std::string& host, const HostStatus& status, bool sync) {
+  Status s = ctx_.store->PutStatus(Kind::kHost, host, status.ToJson(), sync);
+  return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
+StatusOr<std::vector<std::string>> HostReconciler::RemoveStaleCopies(
+    const std::string& host, providers::Hypervisor& conn,
+    const std::vector<providers::DomainInfo>& domains) {
+  std::vector<std::string> removed;
+  for (const auto& d : domains) {
+    if (!d.owned) continue;
+    auto vm = ctx_.store->Get(Kind::kVirtualMachine, d.name);
+    if (!vm.ok()) return vm.status();
+    if (*vm && VmStatus::FromJson((*vm)->status).host == host) continue;
+    Status s = conn.DestroyDomain(d.name);
+    if (s.ok()) s = conn.UndefineDomain(d.name);
+    if (!s.ok()) return s.WithContext("removing the stale copy of " + d.name + " from " + host);
+    ctx_.events->Normal(Kind::kVirtualMachine, d.name, "StaleCopyRemoved",
+                        "removed the copy left on " + host + " after it failed over");
+    removed.push_back(d.name);
+  }
+  return removed;
+}
+
+ReconcileResult HostReconciler::HandleFailure(const specs::Object& object,
+                                              const specs::HostSpec& spec, HostEntry& entry,
+                                              HostStatus status) {
+  const std::string& name = object.metadata.name;
+  const WallTime wall_now = ctx_.clock->WallNow();
+  const std::string now = FormatRfc3339(wall_now);
+  const auto health = ctx_.health->Get(name);
+  if (entry.SetUnreachable()) {
+    for (const auto& vm : ctx_.book->VmsOn(name)) ctx_.queue->Add(VmKey(vm));
+  }
+  if (metrics_) metrics_->SetHostUp(name, false);
+  specs::SetCondition(&status.conditions,
+                      Condition{"Ready", "False", "NotReady",
+                                std::to_string(health.consecutive_failures) +
+                                    " heartbeats failed: " + health.last_error,
+                                now});
+  const std::vector<std::string> vms = ctx_.book->VmsOn(name);
+
+  if (status.failover.phase.empty()) {
+    if (vms.empty()) {
+      Status s = WriteStatus(name, status, false);
+      return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
+    }
+    status.failover = {"Fencing", now, ""};
+    Status s = WriteStatus(name, status, /*sync=*/true);
+    if (!s.ok()) return ReconcileResult::Error(s);
+    std::string last_good = health.ever_good ? FormatRfc3339(health.last_good) : "never";
+    ctx_.events->Warning(Kind::kHost, name, "HostFailed",
+                         "host does not answer (last good heartbeat " + last_good + "): failing over " +
+                             std::to_string(vms.size()) + " VM" + (vms.size() == 1 ? "" : "s"));
+    if (ctx_.incidents) {
+      // The host's incident holds the earliest evidence from any source (an alert's startsAt
+      // may come before the last good heartbeat); its VMs' incidents start there too.
+      WallTime occurred = health.ever_good ? health.last_good : wall_now;
+      auto host_incident =
+          ctx_.incidents->Open(Kind::kHost, name, "HostFailure", occurred, "heartbeat");
+      if (!host_incident.ok()) return ReconcileResult::Error(host_incident.status());
+      ParseRfc3339(host_incident->occurred, &occurred);
+      for (const auto& vm : vms) {
+        auto i = ctx_.incidents->Open(Kind::kVirtualMachine, vm, "HostFailure", occurred, "heartbeat");
+        if (!i.ok()) return ReconcileResult::Error(i.status());
+      }
+    }
+  }
+
+  if (status.failover.phase == "Fencing") {
+    const Condition* before = specs::FindCondition(status.conditions, "Fenced");
+    if (spec.fencing) {
+      providers::FenceRequest request{name, spec.fencing->agent, spec.fencing->args,
+                                      std::chrono::seconds(spec.fencing->timeoutSeconds)};
+      Status fenced = ctx_.fencer ? ctx_.fencer->Fence(request)
+                                  : Status::FailedPrecondition("no fencer is configured");
+      if (metrics_) metrics_->CountFencing(name, fenced.ok());
+      if (!fenced.ok()) {
+        // Nothing fails over: a VM must never run twice. Loudly, and retried with backoff.
+        if (!before || before->reason != "FencingFailed" || before->message != fenced.message()) {
+          ctx_.events->Warning(Kind::kHost, name, "FencingFailed",
+                               "fencing with " + spec.fencing->agent + " failed, no failover: " +
+                                   fenced.message());
+        }
+        specs::SetCondition(&status.conditions,
+                            Condition{"Fenced", "False", "FencingFailed", fenced.message(), now});
+        Status s = WriteStatus(name, status, false);
+        if (!s.ok()) return ReconcileResult::Error(s);
+        return ReconcileResult::Error(fenced.WithContext("fencing " + name));
+      }
+      status.failover.fencedBy = spec.fencing->agent;
+      specs::SetCondition(&status.conditions,
+                          Condition{"Fenced", "True", "FenceAgent",
+                                    "powered off by " + spec.fencing->agent, now});
+      ctx_.events->Normal(Kind::kHost, name, "HostFenced", "powered off by " + spec.fencing->agent);
+    } else if (spec.acknowledgeUnsafe) {
+      status.failover.fencedBy = "acknowledgeUnsafe";
+      specs::SetCondition(&status.conditions,
+                          Condition{"Fenced", "True", "AcknowledgedUnsafe",
+                                    "no fencing; failover allowed by spec.acknowledgeUnsafe", now});
+      ctx_.events->Warning(Kind::kHost, name, "FailoverWithoutFencing",
+                           "failing over without fencing, as spec.acknowledgeUnsafe allows");
+    } else {
+      if (!before || before->reason != "NoFencing") {
+        ctx_.events->Warning(Kind::kHost, name, "FailoverBlocked",
+                             "no fencing configured and spec.acknowledgeUnsafe is false: its VMs "
+                             "stay until the host answers again");
+      }
+      specs::SetCondition(&status.conditions,
+                          Condition{"Fenced", "False", "NoFencing",
+                                    "no spec.fencing and spec.acknowledgeUnsafe is false", now});
+      Status s = WriteStatus(name, status, false);
+      return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
+    }
+    if (ctx_.incidents) {
+      for (const auto& vm : vms) {
+        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "fenced " + name);
+      }
+    }
+    status.failover.phase = "Relocating";
+    Status s = WriteStatus(name, status, /*sync=*/true);
+    if (!s.ok()) return ReconcileResult::Error(s);
+  }
+
+  entry.SetFenced(true);
+  if (status.failover.phase == "Relocating") {
+    ReconcileResult r = Relocate(name, &status);
+    if (!r.status.ok()) return r;
+    status.failover.phase = "Relocated";
+    Status s = WriteStatus(name, status, /*sync=*/true);
+    if (!s.ok()) return ReconcileResult::Error(s);
+    ctx_.events->Normal(Kind::kHost, name, "FailoverComplete",
+                        "its VMs were placed on other hosts");
+    return ReconcileResult::Done();
+  }
+  Status s = WriteStatus(name, status, false);
+  return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
+}
+
+ReconcileResult HostReconciler::Relocate(const std::string& host, HostStatus* status) {
+  struct Moving {
+    specs::Object object;
+    specs::VirtualMachineSpec spec;
+  };
+  std::vector<Moving> moving;
+  for (const auto& vm : ctx_.book->VmsOn(host)) {
+    auto loaded = ctx_.store->Get(Kind::kVirtualMachine, vm);
+    if (!loaded.ok()) return ReconcileResult::Error(loaded.status());
+    if (!*loaded) continue;
+    auto spec = specs::VirtualMachineSpecFromJson((*loaded)->spec);
+    if (!spec.ok()) return ReconcileResult::Error(spec.status());
+    moving.push_back({std::move(**loaded), std::move(*spec)});
+  }
+  // Highest priority first: when capacity is short, the lowest are the ones left unplaced.
+  std::sort(moving.begin(), moving.end(), [](const Moving& a, const Moving& b) {
+    if (a.spec.placement.priority != b.spec.placement.priority) {
+      return a.spec.placement.priority > b.spec.placement.priority;
+    }
+    return a.object.metadata.name < b.object.metadata.name;
+  });
+  const std::string now = FormatRfc3339(ctx_.clock->WallNow());
+  for (auto& m : moving) {
+    const std::string& vm = m.object.metadata.name;
+    VmStatus vm_status = VmStatus::FromJson(m.object.status);
+    if (vm_status.host != host) continue;  // moved before a restart of the controller
+    SchedulingRequest request{vm, m.object.metadata.labels, &m.spec};
+    auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(vm));
+    if (chosen.ok()) {
+      vm_status.host = *chosen;
+      vm_status.state = "relocating";
+      specs::SetCondition(&vm_status.conditions,
+                          Condition{"Scheduled", "True", "FailedOver",
+                                    "moved from failed host " + host + " to " + *chosen, now});
+      ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedOver",
+                           "host " + host + " failed; placed on " + *chosen);
+      if (ctx_.incidents) {
+        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "placed on " + *chosen);
+      }
+    } else {
+      ctx_.book->Remove(vm);
+      vm_status.host.clear();
+      vm_status.state = "unplaced";
+      specs::SetCondition(&vm_status.conditions,
+                          Condition{"Scheduled", "False", "Unschedulable",
+                                    "host " + host + " failed and " + chosen.status().message(), now});
+      ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedScheduling",
+                           "host " + host + " failed and " + chosen.status().message());
+    }
+    // The new placement is durable before anything is defined there.
+    Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, vm, vm_status.ToJson(), /*sync=*/true);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
+    ctx_.queue->Add(VmKey(vm));
+  }
   return ReconcileResult::Done();
 }
 

@@ -46,6 +46,16 @@ bool HostEntry::reachable() const {
   return view_.reachable;
 }
 
+bool HostEntry::fenced() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return view_.fenced;
+}
+
+void HostEntry::SetFenced(bool fenced) {
+  std::lock_guard<std::mutex> l(mu_);
+  view_.fenced = fenced;
+}
+
 bool HostEntry::synced() const {
   std::lock_guard<std::mutex> l(mu_);
   return view_.synced;
@@ -68,7 +78,7 @@ void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
   std::map<std::string, ObservedDomain> fresh;
   for (auto& d : domains) {
     std::string name = d.name;
-    fresh.emplace(std::move(name), ObservedDomain{std::move(d), false});
+    fresh.emplace(std::move(name), ObservedDomain{std::move(d), false, WallTime{}});
   }
   std::lock_guard<std::mutex> l(mu_);
   // An event that arrived during the listing may be newer than what the listing saw.
@@ -103,21 +113,24 @@ void HostEntry::UpdateDomain(const std::string& name,
   std::lock_guard<std::mutex> l(mu_);
   if (info) {
     if (!domains_.count(name)) locator_->Add(name, {name_, id_});
-    domains_[name] = ObservedDomain{std::move(*info), false};
+    WallTime last_event = domains_.count(name) ? domains_[name].last_event : WallTime{};
+    domains_[name] = ObservedDomain{std::move(*info), false, last_event};
   } else if (domains_.erase(name)) {
     locator_->Remove(name, {name_, id_});
   }
 }
 
-void HostEntry::MarkStale(const std::string& name) {
+void HostEntry::MarkStale(const std::string& name, WallTime event_time) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = domains_.find(name);
   if (it != domains_.end()) {
     it->second.stale = true;
+    it->second.last_event = event_time;
   } else {
     ObservedDomain unknown;
     unknown.info.name = name;
     unknown.stale = true;
+    unknown.last_event = event_time;
     domains_.emplace(name, std::move(unknown));
     locator_->Add(name, {name_, id_});
   }
@@ -222,7 +235,7 @@ std::vector<HostCandidate> HostRegistry::Candidates(const std::string& vm) const
     HostCandidate c;
     c.name = entry->name();
     c.labels = view.labels;
-    c.ready = view.reachable && view.synced;
+    c.ready = view.reachable && view.synced && !view.fenced;
     c.schedulable = view.spec.schedulable;
     c.capacity = entry->Capacity();
     auto existing = entry->Domain(vm);

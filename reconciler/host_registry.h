@@ -41,6 +41,7 @@ class DomainLocator {
 struct ObservedDomain {
   providers::DomainInfo info;
   bool stale = false;  // an event arrived since it was read: read it again before trusting it
+  WallTime last_event{};  // when the provider received the latest lifecycle event (0 if none)
 };
 
 class HostEntry {
@@ -59,6 +60,9 @@ class HostEntry {
     bool reachable = false;
     bool sync_attempted = false;  // at least one sync ran (ok or not)
     bool synced = false;          // the cache holds a complete listing
+    // Failed and fenced (or declared safe to fail over): its domains are known dead until it is
+    // back and cleaned; copies cached from it do not count, and nothing is placed on it.
+    bool fenced = false;
     providers::HostInfo info;
   };
   View view() const;
@@ -67,12 +71,14 @@ class HostEntry {
   void SetListing(std::vector<providers::DomainInfo> domains, const providers::HostInfo& info);
   // Returns whether the host was reachable before.
   bool SetUnreachable();
+  void SetFenced(bool fenced);
   void UpdateDomain(const std::string& name, std::optional<providers::DomainInfo> info);
-  void MarkStale(const std::string& name);
+  void MarkStale(const std::string& name, WallTime event_time = WallTime{});
   // The cached domain (nullopt if the cache says none) and whether it is stale.
   std::optional<ObservedDomain> Domain(const std::string& name) const;
   bool reachable() const;
   bool synced() const;
+  bool fenced() const;
   std::vector<providers::DomainInfo> Domains() const;
   specs::Capacity Capacity() const;  // spec.capacity, else what libvirt reported
 

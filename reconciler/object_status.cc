@@ -12,6 +12,11 @@ VmStatus VmStatus::FromJson(const Json& json) {
   s.observedGeneration = json.value("observedGeneration", int64_t{0});
   if (json.contains("conditions")) s.conditions = specs::ConditionsFromJson(json["conditions"]);
   s.restartCount = json.value("restartCount", 0);
+  if (json.contains("restartTimes") && json["restartTimes"].is_array()) {
+    for (const auto& t : json["restartTimes"]) {
+      if (t.is_string()) s.restartTimes.push_back(t.get<std::string>());
+    }
+  }
   s.message = json.value("message", "");
   s.stopRequestedAt = json.value("stopRequestedAt", "");
   return s;
@@ -24,6 +29,7 @@ Json VmStatus::ToJson() const {
   j["observedGeneration"] = observedGeneration;
   j["conditions"] = specs::ConditionsToJson(conditions);
   j["restartCount"] = restartCount;
+  if (!restartTimes.empty()) j["restartTimes"] = restartTimes;
   if (!message.empty()) j["message"] = message;
   if (!stopRequestedAt.empty()) j["stopRequestedAt"] = stopRequestedAt;
   return j;
@@ -42,6 +48,11 @@ HostStatus HostStatus::FromJson(const Json& json) {
     s.allocated.memoryMiB = json["allocated"].value("memoryMiB", int64_t{0});
   }
   s.vms = json.value("vms", 0);
+  if (json.contains("failover") && json["failover"].is_object()) {
+    s.failover.phase = json["failover"].value("phase", "");
+    s.failover.since = json["failover"].value("since", "");
+    s.failover.fencedBy = json["failover"].value("fencedBy", "");
+  }
   s.hypervisor = json.value("hypervisor", "");
   s.lastSeen = json.value("lastSeen", "");
   return s;
@@ -53,6 +64,10 @@ Json HostStatus::ToJson() const {
   j["capacity"] = {{"cpus", capacity.cpus}, {"memoryMiB", capacity.memoryMiB}};
   j["allocated"] = {{"cpus", allocated.cpus}, {"memoryMiB", allocated.memoryMiB}};
   j["vms"] = vms;
+  if (!failover.phase.empty()) {
+    j["failover"] = {{"phase", failover.phase}, {"since", failover.since}};
+    if (!failover.fencedBy.empty()) j["failover"]["fencedBy"] = failover.fencedBy;
+  }
   if (!hypervisor.empty()) j["hypervisor"] = hypervisor;
   if (!lastSeen.empty()) j["lastSeen"] = lastSeen;
   return j;

@@ -15,6 +15,8 @@ struct VmStatus {
   int64_t observedGeneration = 0;
   std::vector<specs::Condition> conditions;
   int restartCount = 0;           // starts after the VM was found stopped while it should run
+  // When the recent failure restarts happened (RFC 3339), for spec.restart's limit and backoff.
+  std::vector<std::string> restartTimes;
   std::string message;
   std::string stopRequestedAt;    // RFC 3339 of a pending graceful shutdown
 
@@ -22,8 +24,18 @@ struct VmStatus {
   specs::Json ToJson() const;
 };
 
+// A host failure being handled, recorded (synced) before each step so that a restarted
+// controller resumes it: Fencing → Relocating → Relocated; cleared when the host is back and its
+// stale copies are gone.
+struct FailoverRecord {
+  std::string phase;  // "" (none), Fencing, Relocating, Relocated
+  std::string since;  // RFC 3339, when the failure was detected
+  std::string fencedBy;  // fence agent, or "acknowledgeUnsafe"
+};
+
 struct HostStatus {
   std::vector<specs::Condition> conditions;
+  FailoverRecord failover;
   specs::Capacity capacity;
   specs::Capacity allocated;
   int vms = 0;

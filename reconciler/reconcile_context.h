@@ -7,7 +7,12 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "providers/fencer.h"
+#include "providers/prober.h"
 #include "reconciler/event_recorder.h"
+#include "reconciler/host_health.h"
+#include "reconciler/incident_tracker.h"
+#include "reconciler/vm_health.h"
 #include "reconciler/host_registry.h"
 #include "reconciler/placement_book.h"
 #include "reconciler/store.h"
@@ -26,10 +31,18 @@ struct ReconcileContext {
   // Told the observed state of each VM after its reconcile ("" once the VM is gone); for the
   // VMs-by-state metric. May be empty.
   std::function<void(const std::string& vm, const std::string& state)> on_vm_state;
+  HostHealthBook* health = nullptr;
+  IncidentTracker* incidents = nullptr;
+  providers::Fencer* fencer = nullptr;
+  metrics::ControllerMetrics* metrics = nullptr;  // may be null
+  VmHealthBook* vm_health = nullptr;              // with prober: spec.health is acted upon
+  providers::Prober* prober = nullptr;
 };
 
 inline std::string VmKey(const std::string& name) { return "vm/" + name; }
 inline std::string HostKey(const std::string& name) { return "host/" + name; }
+inline std::string HeartbeatKey(const std::string& name) { return "hb/" + name; }
+inline std::string ProbeKey(const std::string& name) { return "probe/" + name; }
 
 // What a reconcile asks of its worker: nothing more (ok), a retry with backoff (error), or
 // another look after a delay (requeue_after).

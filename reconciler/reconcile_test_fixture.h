@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include "metrics/controller_metrics.h"
+#include "providers/fake_fencer.h"
 #include "providers/fake_hypervisor.h"
+#include "providers/fake_prober.h"
 #include "reconciler/applier.h"
 #include "reconciler/host_reconciler.h"
 #include "reconciler/memory_store.h"
@@ -32,14 +34,48 @@ class ReconcileFixture : public ::testing::Test {
                   [this](const std::string& host, const providers::ConnectionEvent&) {
                     queue_.Add(HostKey(host));
                   }),
-        ctx_{&store_, &registry_, &book_, &recorder_, &queue_, &clock_, std::chrono::seconds(60), nullptr},
+        health_(HostHealthOptions{std::chrono::seconds(1), 3}),
+        incidents_(&store_, &clock_),
+        fencer_(&clock_),
+        vm_health_(&clock_),
+        ctx_{&store_,   &registry_, &book_,    &recorder_,  &queue_,
+             &clock_,   std::chrono::seconds(60), nullptr, &health_, &incidents_,
+             &fencer_,  &metrics_,  &vm_health_, &prober_},
         vms_(ctx_),
         hosts_(ctx_, &metrics_),
         applier_(&store_, nullptr, nullptr) {}
 
-  static std::string HostYaml(const std::string& name, const std::string& labels = "{}") {
+  static std::string HostYaml(const std::string& name, const std::string& labels = "{}",
+                              const std::string& spec_extra = "") {
     return "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: " + name + ", labels: " +
-           labels + "}\nspec: {uri: \"test:///embedded/" + name + "\"}\n---\n";
+           labels + "}\nspec: {uri: \"test:///embedded/" + name + "\"" + spec_extra +
+           "}\n---\n";
+  }
+  // Feeds `n` heartbeats, one interval apart, through the real heartbeat path.
+  void Heartbeats(const std::string& host, int n) {
+    for (int i = 0; i < n; ++i) {
+      (void)hosts_.Heartbeat(host);
+      clock_.Advance(std::chrono::seconds(1));
+    }
+  }
+  std::vector<std::string> HostReasons(const std::string& host) {
+    auto events = store_.ListEvents(ObjectRef{specs::Kind::kHost, host}, 0, 1000);
+    std::vector<std::string> out;
+    if (events.ok()) {
+      for (const auto& e : *events) out.push_back(e.reason);
+    }
+    return out;
+  }
+  std::string HostCondition(const std::string& host, const std::string& type) {
+    auto o = store_.Get(specs::Kind::kHost, host);
+    if (!o.ok() || !o->has_value()) return "<absent>";
+    auto s = HostStatus::FromJson((*o)->status);
+    const auto* c = specs::FindCondition(s.conditions, type);
+    return c ? c->status + "/" + c->reason : "<none>";
+  }
+  HostStatus HostStatusOf(const std::string& host) {
+    auto o = store_.Get(specs::Kind::kHost, host);
+    return (o.ok() && o->has_value()) ? HostStatus::FromJson((*o)->status) : HostStatus{};
   }
   static std::string VmYaml(const std::string& name, const std::string& spec_extra = "",
                             const std::string& labels = "{}") {
@@ -92,6 +128,11 @@ class ReconcileFixture : public ::testing::Test {
   WorkQueue queue_;
   PlacementBook book_;
   HostRegistry registry_;
+  HostHealthBook health_;
+  IncidentTracker incidents_;
+  providers::FakeFencer fencer_;
+  VmHealthBook vm_health_;
+  providers::FakeProber prober_;
   ReconcileContext ctx_;
   VmReconciler vms_;
   HostReconciler hosts_;

@@ -123,6 +123,12 @@ VmReconciler::PlaceResult VmReconciler::Place(const specs::Object& object,
   // controller defined it and died before writing status): never define a second one.
   for (const auto& copy : copies) {
     if (!copy.domain.owned) continue;
+    if (!copy.host->reachable()) {
+      // A copy on a fenced host is known dead. On a host that merely does not answer it may be
+      // running: placing the VM anywhere else now could run it twice.
+      if (copy.host->fenced()) continue;
+      return PlaceResult::kWait;
+    }
     if (host.empty() || IsActive(copy.domain.state)) {
       host = copy.host->name();
       reason = "Adopted";
@@ -310,10 +316,54 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
                           "restarted on " + status.host + " to run generation " +
                               std::to_string(generation));
       acted = true;
+    } else if (active && spec.health && ctx_.vm_health &&
+               ctx_.vm_health->Get(name).value_or(VmHealthBook::Snapshot{}).health ==
+                   providers::ProbeHealth::kUnhealthy) {
+      // Running but its service fails its probes: restart it, within spec.restart's limit.
+      auto health = *ctx_.vm_health->Get(name);
+      RestartVerdict verdict = MayRestart(name, spec, &status);
+      if (!verdict.allowed) {
+        (void)WriteStatus(object, status, false);
+        return verdict.wait ? ReconcileResult::After(*verdict.wait) : ReconcileResult::Done();
+      }
+      if (ctx_.incidents) {
+        auto incident = ctx_.incidents->Open(Kind::kVirtualMachine, name, "VmUnhealthy",
+                                             health.failure_began.value_or(ctx_.clock->WallNow()),
+                                             "probe");
+        if (!incident.ok()) return ReconcileResult::Error(incident.status());
+      }
+      Status s = conn.DestroyDomain(name);
+      if (s.ok()) s = conn.StartDomain(name);
+      if (!s.ok()) {
+        ctx_.events->Warning(Kind::kVirtualMachine, name, "RestartFailed",
+                             "restart on " + status.host + " failed: " + s.message());
+        return ReconcileResult::Error(s);
+      }
+      ++status.restartCount;
+      ctx_.vm_health->Started(name);
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "RestartedUnhealthy",
+                           "its health probe failed (" + health.last_message + "); restarted on " +
+                               status.host);
+      if (ctx_.incidents) {
+        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, name, "restarted on " + status.host);
+      }
+      acted = true;
     } else if (!active) {
-      // It ran as declared before and we did not stop it: somebody or something else did.
-      const bool unexpected = status.state == "running";
+      // It ran as declared before and we did not stop it: somebody or something else did. (Or
+      // it failed before and its restart is being held back: that restart counts too.)
+      const specs::Condition* was_ready = specs::FindCondition(status.conditions, "Ready");
+      const bool unexpected = status.state == "running" ||
+                              (was_ready && (was_ready->reason == "BackOff" ||
+                                             was_ready->reason == "RestartLimitReached"));
       const std::string found = providers::DomainStateName(domain->state);
+      if (unexpected) {
+        RestartVerdict verdict = MayRestart(name, spec, &status);
+        if (!verdict.allowed) {
+          status.state = found;
+          (void)WriteStatus(object, status, false);
+          return verdict.wait ? ReconcileResult::After(*verdict.wait) : ReconcileResult::Done();
+        }
+      }
       Status s = conn.StartDomain(name);
       if (!s.ok()) {
         ctx_.events->Warning(Kind::kVirtualMachine, name, "StartFailed",
@@ -324,11 +374,26 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
         (void)WriteStatus(object, status, false);
         return ReconcileResult::Error(s);
       }
+      if (ctx_.vm_health) ctx_.vm_health->Started(name);
       if (unexpected) {
         ++status.restartCount;
         ctx_.events->Warning(Kind::kVirtualMachine, name, "Restarted",
                              "found " + found + " on " + status.host +
                                  " while it should run; started it again");
+        if (ctx_.incidents) {
+          // The lifecycle event's arrival is the best evidence of when it stopped.
+          auto cached = host->Domain(name);
+          WallTime occurred = cached && cached->last_event.time_since_epoch().count() != 0
+                                  ? cached->last_event
+                                  : ctx_.clock->WallNow();
+          auto incident = ctx_.incidents->Open(
+              Kind::kVirtualMachine, name,
+              domain->state == providers::DomainState::kCrashed ? "VmCrashed" : "VmStopped",
+              occurred, "libvirt");
+          if (!incident.ok()) return ReconcileResult::Error(incident.status());
+          (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, name,
+                                          "started again on " + status.host);
+        }
       } else {
         ctx_.events->Normal(Kind::kVirtualMachine, name, "Started", "started on " + status.host);
       }
@@ -372,11 +437,22 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
   if (spec.running) {
     bool ready = now_active && config_current &&
                  (domain->live_generation == 0 || domain->live_generation == generation);
-    specs::SetCondition(&status.conditions,
-                        Cond("Ready", ready, ready ? "Running" : "NotRunning",
-                             ready ? "running on " + status.host
-                                   : std::string("domain is ") + status.state,
-                             ctx_.clock));
+    std::string reason = ready ? "Running" : "NotRunning";
+    std::string message =
+        ready ? "running on " + status.host : std::string("domain is ") + status.state;
+    if (ready && spec.health && ctx_.vm_health && ctx_.prober) {
+      // Ready means its service answers, not only that the domain runs.
+      ctx_.vm_health->Configure(name, ProbeSettingsOf(*spec.health));
+      ctx_.queue->AddAfter(ProbeKey(name), Duration::zero());
+      auto health = ctx_.vm_health->Get(name).value_or(VmHealthBook::Snapshot{});
+      if (health.health != providers::ProbeHealth::kHealthy) {
+        ready = false;
+        reason = health.health == providers::ProbeHealth::kUnhealthy ? "Unhealthy" : "Starting";
+        message = "health probe: " +
+                  (health.last_message.empty() ? std::string("no answer yet") : health.last_message);
+      }
+    }
+    specs::SetCondition(&status.conditions, Cond("Ready", ready, reason, message, ctx_.clock));
   } else {
     bool ready = !now_active && config_current;
     specs::SetCondition(&status.conditions,
@@ -385,8 +461,118 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
   }
   Status s = WriteStatus(object, status, false);
   if (!s.ok()) return ReconcileResult::Error(s);
+  const specs::Condition* ready = specs::FindCondition(status.conditions, "Ready");
+  if (ctx_.incidents && spec.running && ready && ready->status == "True") {
+    auto resolved = ctx_.incidents->Resolve(Kind::kVirtualMachine, name);
+    if (!resolved.ok()) return ReconcileResult::Error(resolved.status());
+    if (resolved->has_value()) {
+      WallTime occurred, recovered;
+      std::string took;
+      if (ParseRfc3339((*resolved)->occurred, &occurred) &&
+          ParseRfc3339((*resolved)->recovered, &recovered)) {
+        took = " " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        recovered - occurred).count()) + " ms after it failed";
+      }
+      ctx_.events->Normal(Kind::kVirtualMachine, name, "Recovered",
+                          "running on " + status.host + took + " (incident " +
+                              (*resolved)->id + ", " + (*resolved)->type + ")");
+    }
+  }
   if (requeue) return ReconcileResult::After(*requeue);
   return ReconcileResult::Done();
+}
+
+VmReconciler::RestartVerdict VmReconciler::MayRestart(const std::string& name,
+                                                      const specs::VirtualMachineSpec& spec,
+                                                      VmStatus* status) {
+  const WallTime now = ctx_.clock->WallNow();
+  const auto window = std::chrono::seconds(spec.restart.windowSeconds);
+  std::vector<std::string> recent;
+  WallTime oldest = now, last{};
+  for (const auto& text : status->restartTimes) {
+    WallTime t;
+    if (!ParseRfc3339(text, &t) || now - t >= window) continue;
+    recent.push_back(text);
+    oldest = std::min(oldest, t);
+    last = std::max(last, t);
+  }
+  status->restartTimes = recent;
+  RestartVerdict verdict;
+  if (static_cast<int>(recent.size()) >= spec.restart.limit) {
+    verdict.gave_up = true;
+    const specs::Condition* ready = specs::FindCondition(status->conditions, "Ready");
+    std::string message = "restarted " + std::to_string(recent.size()) + " times within " +
+                          std::to_string(spec.restart.windowSeconds) + "s (spec.restart.limit " +
+                          std::to_string(spec.restart.limit) + "); not restarting it again now";
+    if (!ready || ready->reason != "RestartLimitReached") {
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "RestartLimitReached", message);
+    }
+    specs::SetCondition(&status->conditions,
+                        Cond("Ready", false, "RestartLimitReached", message, ctx_.clock));
+    // Allowed again once the oldest restart leaves the window.
+    verdict.wait = std::chrono::duration_cast<Duration>(window - (now - oldest));
+    return verdict;
+  }
+  if (!recent.empty()) {
+    // 5 s, 10 s, 20 s, ... up to 5 min between failure restarts.
+    Duration backoff = std::chrono::seconds(5);
+    for (size_t i = 1; i < recent.size() && backoff < std::chrono::minutes(5); ++i) backoff *= 2;
+    backoff = std::min<Duration>(backoff, std::chrono::minutes(5));
+    if (now - last < backoff) {
+      verdict.wait = std::chrono::duration_cast<Duration>(backoff - (now - last));
+      specs::SetCondition(&status->conditions,
+                          Cond("Ready", false, "BackOff",
+                               "failed again; restarting it in " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      *verdict.wait).count() + 1) + "s",
+                               ctx_.clock));
+      return verdict;
+    }
+  }
+  status->restartTimes.push_back(FormatRfc3339(now));
+  verdict.allowed = true;
+  return verdict;
+}
+
+ReconcileResult VmReconciler::Probe(const std::string& name) {
+  if (!ctx_.vm_health || !ctx_.prober) return ReconcileResult::Done();
+  auto loaded = ctx_.store->Get(Kind::kVirtualMachine, name);
+  if (!loaded.ok()) return ReconcileResult::Error(loaded.status());
+  if (!*loaded) {
+    ctx_.vm_health->Remove(name);
+    return ReconcileResult::Done();
+  }
+  auto spec = specs::VirtualMachineSpecFromJson((*loaded)->spec);
+  if (!spec.ok()) return ReconcileResult::Error(spec.status());
+  if (!spec->health || !spec->running) {
+    ctx_.vm_health->Remove(name);
+    return ReconcileResult::Done();
+  }
+  const providers::ProbeSettings settings = ProbeSettingsOf(*spec->health);
+  ctx_.vm_health->Configure(name, settings);
+  if (VmStatus::FromJson((*loaded)->status).state != "running") {
+    return ReconcileResult::After(settings.period);  // nothing to probe while it does not run
+  }
+  if (!ctx_.vm_health->BeginProbeIfDue(name)) {
+    auto snapshot = ctx_.vm_health->Get(name);
+    Duration wait = snapshot && snapshot->next_probe ? *snapshot->next_probe - ctx_.clock->Now()
+                                                     : settings.period;
+    return ReconcileResult::After(std::max<Duration>(wait, std::chrono::milliseconds(10)));
+  }
+  providers::ProbeResult result = ctx_.prober->Probe(ProbeSpecOf(*spec->health, name));
+  providers::ProbeUpdate update = ctx_.vm_health->Record(name, result);
+  if (update.changed()) {
+    if (update.current == providers::ProbeHealth::kUnhealthy) {
+      ctx_.events->Warning(Kind::kVirtualMachine, name, "Unhealthy",
+                           "health probe failed " + std::to_string(spec->health->failureThreshold) +
+                               " times: " + result.message);
+    } else if (update.current == providers::ProbeHealth::kHealthy &&
+               update.previous == providers::ProbeHealth::kUnhealthy) {
+      ctx_.events->Normal(Kind::kVirtualMachine, name, "Healthy", "health probe passes again");
+    }
+    ctx_.queue->Add(VmKey(name));
+  }
+  return ReconcileResult::After(settings.period);
 }
 
 }  // namespace vmk::reconciler

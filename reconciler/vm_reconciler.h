@@ -8,6 +8,7 @@
 // different keys (the work queue never gives one key to two workers).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "reconciler/object_status.h"
@@ -19,6 +20,9 @@ class VmReconciler {
  public:
   explicit VmReconciler(ReconcileContext ctx) : ctx_(ctx) {}
   ReconcileResult Reconcile(const std::string& name);
+  // One health probe of a VM that declares spec.health and runs; on a change of verdict it
+  // records an event and enqueues the VM. Asks to run again after the probe period.
+  ReconcileResult Probe(const std::string& name);
 
  private:
   struct Copy {
@@ -31,6 +35,15 @@ class VmReconciler {
   StatusOr<std::optional<providers::DomainInfo>> Observe(HostEntry& host, const std::string& name,
                                                           bool force);
   Status WriteStatus(const specs::Object& object, const VmStatus& status, bool sync);
+  // Whether a failure restart may happen now under spec.restart (limit within the window, and
+  // an exponential backoff between restarts); records it in status when it may.
+  struct RestartVerdict {
+    bool allowed = false;
+    bool gave_up = false;          // the limit is reached
+    std::optional<Duration> wait;  // try again after this
+  };
+  RestartVerdict MayRestart(const std::string& name, const specs::VirtualMachineSpec& spec,
+                            VmStatus* status);
   enum class PlaceResult { kPlaced, kWait, kUnschedulable };
   PlaceResult Place(const specs::Object& object, const specs::VirtualMachineSpec& spec,
                     const std::vector<Copy>& copies, VmStatus* status, Status* error);

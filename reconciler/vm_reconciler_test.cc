@@ -82,8 +82,9 @@ TEST_F(VmReconcilerTest, PlacementSurvivesAControllerRestart) {
   // A new controller: fresh registry and book over the same store and hosts.
   PlacementBook book;
   HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
-  ReconcileContext ctx{&store_, &registry, &book, &recorder_, &queue_, &clock_,
-                       std::chrono::seconds(60), nullptr};
+  ReconcileContext ctx{&store_,   &registry, &book,    &recorder_, &queue_,   &clock_,
+                       std::chrono::seconds(60), nullptr, &health_, &incidents_, &fencer_, nullptr,
+                       nullptr, nullptr};
   HostReconciler hosts(ctx, nullptr);
   VmReconciler vms(ctx);
   ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());

@@ -201,6 +201,13 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
              "Where the VM may run."),
       Object("health", Presence::kOptional,
              {
+                 [] {
+                   FieldDef address = String(
+                       "address",
+                       "Host name or IP address the probes connect to. Absent = the VM's name.");
+                   address.max_length = 253;
+                   return address;
+                 }(),
                  Object("http", Presence::kOptional,
                         {
                             Required(Int("port", 1, 65535, "TCP port (1..65535).")),

@@ -30,6 +30,7 @@ HttpProbeSpec HttpProbeFrom(const Json& j) {
 
 HealthSpec HealthFrom(const Json& j) {
   HealthSpec out;
+  if (j.contains("address")) out.address = j.at("address").get<std::string>();
   if (j.contains("http")) out.http = HttpProbeFrom(j.at("http"));
   if (j.contains("tcp")) out.tcp = TcpProbeSpec{j.at("tcp").at("port").get<int>()};
   out.periodSeconds = j.at("periodSeconds").get<int>();

@@ -114,6 +114,7 @@ struct TcpProbeSpec {
 };
 
 struct HealthSpec {
+  std::string address;  // empty = the VM's name
   std::optional<HttpProbeSpec> http;
   std::optional<TcpProbeSpec> tcp;
   int periodSeconds = 5;

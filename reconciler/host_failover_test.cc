@@ -1,0 +1,220 @@
+// Host failure (flow 1): heartbeats → NotReady → fence → relocate by priority → host returns and
+// is cleaned, with the fake hypervisor, the fake fencer and a fake clock. The safety invariant
+// (a VM never runs on two hosts) is checked after every step.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "reconciler/reconcile_test_fixture.h"
+
+namespace vmk::reconciler {
+namespace {
+
+using providers::DomainState;
+using providers::FakeFenceOutcome;
+using ::testing::Contains;
+using ::testing::Not;
+
+const char kFencing[] = ", fencing: {agent: fence_test, args: {ip: 10.0.0.1}}";
+
+class HostFailoverTest : public ReconcileFixture {
+ protected:
+  // hv01 (preferred by every VM) and two spare hosts; three VMs of different priority.
+  void StartFleet(const std::string& hv01_extra = kFencing, const std::string& spare_capacity = "") {
+    fleet_ = HostYaml("hv01", "{}", hv01_extra) + HostYaml("hv02", "{}", spare_capacity) +
+             HostYaml("hv03", "{}", spare_capacity) +
+             VmYaml("gold", "  placement: {preferredHosts: [hv01], priority: 100}\n") +
+             VmYaml("silver", "  placement: {preferredHosts: [hv01], priority: 50}\n") +
+             VmYaml("bronze", "  placement: {preferredHosts: [hv01], priority: 10}\n");
+    Apply(fleet_);
+    for (const char* h : {"hv01", "hv02", "hv03"}) SyncHost(h);
+    for (const char* vm : {"gold", "silver", "bronze"}) {
+      ReconcileVmOk(vm);
+      ASSERT_EQ(StatusOf(vm).host, "hv01");
+    }
+    Heartbeats("hv01", 1);
+    CheckNoVmRunsTwice();
+  }
+  void ReconcileAllVms() {
+    for (const char* vm : {"gold", "silver", "bronze"}) (void)ReconcileVm(vm);
+  }
+  void CheckNoVmRunsTwice() {
+    for (const char* vm : {"gold", "silver", "bronze"}) {
+      int running = 0;
+      for (const char* h : {"hv01", "hv02", "hv03"}) {
+        auto d = Host(h).Domain(vm);
+        if (d && providers::IsActive(d->state)) ++running;
+      }
+      EXPECT_LE(running, 1) << vm << " runs on " << running << " hosts";
+    }
+  }
+  std::string fleet_;
+};
+
+TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 2);
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  EXPECT_EQ(fencer_.total_calls(), 0) << "a suspect host is not failed over";
+  Heartbeats("hv01", 1);
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostSuspect"));
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
+
+  auto r = hosts_.Reconcile("hv01");
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(fencer_.requests()[0].agent, "fence_test");
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "True/FenceAgent");
+  EXPECT_EQ(HostCondition("hv01", "Ready"), "False/NotReady");
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostFailed"));
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostFenced"));
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
+    EXPECT_EQ(ConditionStatus(vm, "Scheduled"), "True/FailedOver") << vm;
+  }
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    auto d = Host(StatusOf(vm).host).Domain(vm);
+    ASSERT_TRUE(d.has_value()) << vm;
+    EXPECT_EQ(d->state, DomainState::kRunning) << vm;
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running") << vm;
+    EXPECT_THAT(Reasons(vm), Contains("Recovered")) << vm;
+  }
+  // One incident per VM, with the last good heartbeat as its start, now closed.
+  auto incidents = incidents_.List(ObjectRef{specs::Kind::kVirtualMachine, "gold"});
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ((*incidents)[0].type, "HostFailure");
+  EXPECT_FALSE((*incidents)[0].open());
+  EXPECT_EQ((*incidents)[0].occurred, FormatRfc3339(health_.Get("hv01").last_good));
+  EXPECT_LT((*incidents)[0].occurred, (*incidents)[0].detected);
+
+  // The host returns: its stale copies go before it is used again.
+  Host("hv01").SetReachable(true);
+  ASSERT_FALSE(Host("hv01").DomainNames().empty()) << "the crashed host kept its definitions";
+  SyncHost("hv01");
+  EXPECT_TRUE(Host("hv01").DomainNames().empty());
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "");
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/Recovered");
+  EXPECT_EQ(HostCondition("hv01", "Ready"), "True/Connected");
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostRecovered"));
+  EXPECT_THAT(Reasons("gold"), Contains("StaleCopyRemoved"));
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+}
+
+TEST_F(HostFailoverTest, WhenFencingFailsNothingFailsOverAndItIsRetried) {
+  StartFleet();
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
+  Host("hv01").SetReachable(false);  // partitioned: its guests may still run
+  Heartbeats("hv01", 3);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = hosts_.Reconcile("hv01");
+    EXPECT_FALSE(r.status.ok()) << "a failed fencing is an error, retried with backoff";
+  }
+  EXPECT_EQ(fencer_.calls("hv01"), 2);
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/FencingFailed");
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Fencing");
+  auto reasons = HostReasons("hv01");
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "FencingFailed"), 1)
+      << "one event per distinct failure, not one per retry";
+  EXPECT_THAT(metrics_.ExpositionText(),
+              ::testing::HasSubstr("vmkeeper_fencing_total{host=\"hv01\",result=\"failure\"} 2"));
+  ReconcileAllVms();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_EQ(StatusOf(vm).host, "hv01") << vm << " moved without fencing";
+    EXPECT_FALSE(Host("hv02").Domain(vm).has_value());
+    EXPECT_FALSE(Host("hv03").Domain(vm).has_value());
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "False/HostUnreachable");
+  }
+  // The agent works again: the host is fenced (power off) and the VMs move.
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Ok());
+  fencer_.SetOnFenced([this](const providers::FenceRequest&) { Host("hv01").Crash(); });
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_NE(StatusOf(vm).host, "hv01");
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running") << vm;
+  }
+}
+
+TEST_F(HostFailoverTest, WithoutFencingVmsStayUnlessAcknowledgedUnsafe) {
+  StartFleet(/*hv01_extra=*/"");
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/NoFencing");
+  EXPECT_THAT(HostReasons("hv01"), Contains("FailoverBlocked"));
+  ReconcileAllVms();
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_EQ(StatusOf(vm).host, "hv01");
+
+  Apply(HostYaml("hv01", "{}", ", acknowledgeUnsafe: true") + fleet_.substr(fleet_.find("---\n") + 4));
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "True/AcknowledgedUnsafe");
+  EXPECT_THAT(HostReasons("hv01"), Contains("FailoverWithoutFencing"));
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  ReconcileAllVms();
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01");
+}
+
+TEST_F(HostFailoverTest, WhenCapacityIsShortTheLowestPriorityIsLeftUnplaced) {
+  StartFleet(kFencing, ", capacity: {cpus: 2, memoryMiB: 2048}");
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_NE(StatusOf("gold").host, "");
+  EXPECT_NE(StatusOf("silver").host, "");
+  EXPECT_EQ(StatusOf("bronze").host, "");
+  EXPECT_EQ(ConditionStatus("bronze", "Scheduled"), "False/Unschedulable");
+  EXPECT_THAT(Reasons("bronze"), Contains("FailedScheduling"));
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  EXPECT_EQ(StatusOf("bronze").host, "") << "not put back on the fenced host";
+  EXPECT_TRUE(Host("hv01").DomainNames().size() == 3u) << "nothing new defined on hv01";
+}
+
+TEST_F(HostFailoverTest, ARestartedControllerResumesAFailoverFromTheStore) {
+  StartFleet();
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  EXPECT_FALSE(hosts_.Reconcile("hv01").status.ok());
+  ASSERT_EQ(HostStatusOf("hv01").failover.phase, "Fencing");
+
+  // A new controller over the same store and hosts, with fresh memory.
+  PlacementBook book;
+  HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
+  HostHealthBook health(HostHealthOptions{std::chrono::seconds(1), 3});
+  IncidentTracker incidents(&store_, &clock_);
+  ASSERT_TRUE(incidents.Load().ok());
+  providers::FakeFencer fencer(&clock_);
+  ReconcileContext ctx{&store_,   &registry, &book,    &recorder_, &queue_, &clock_,
+                       std::chrono::seconds(60), nullptr, &health, &incidents, &fencer, nullptr,
+                       nullptr, nullptr};
+  HostReconciler hosts(ctx, nullptr);
+  VmReconciler vms(ctx);
+  for (const auto& vm : {"gold", "silver", "bronze"}) book.Set(vm, {"hv01", 2, 2048, {}});
+  for (const char* h : {"hv02", "hv03"}) ASSERT_TRUE(hosts.Reconcile(h).status.ok());
+  EXPECT_FALSE(hosts.Reconcile("hv01").status.ok()) << "unreachable: heartbeats must decide first";
+  for (int i = 0; i < 3; ++i) {
+    (void)hosts.Heartbeat("hv01");
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());
+  EXPECT_EQ(fencer.calls("hv01"), 1) << "fencing is repeated (it is idempotent): its result was unknown";
+  for (const char* vm : {"gold", "silver", "bronze"}) ASSERT_TRUE(vms.Reconcile(vm).status.ok());
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_NE(StatusOf(vm).host, "hv01");
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running");
+  }
+  auto open = incidents.OpenIncident(specs::Kind::kVirtualMachine, "gold");
+  EXPECT_FALSE(open.has_value()) << "the incident opened before the restart was closed after it";
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

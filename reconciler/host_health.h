@@ -1,0 +1,80 @@
+// HostHealth: the heartbeat verdict of one host (Ready → Suspect → NotReady), from the outcomes
+// of cheap periodic calls. One failed heartbeat makes a host Suspect, never NotReady: a host that
+// is merely slow must not be declared dead by one late answer. It becomes NotReady after
+// `failure_threshold` consecutive failures spanning at least (threshold - 1) intervals, and Ready
+// again after one success. The last good heartbeat is kept: it is the evidence of when a failure
+// began. Pure logic over times the caller gives; thread-compatible (the controller guards it).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "common/clock.h"
+
+namespace vmk::reconciler {
+
+enum class HostHealthState { kUnknown, kReady, kSuspect, kNotReady };
+const char* HostHealthStateName(HostHealthState state);  // "Unknown", "Ready", ...
+
+struct HostHealthOptions {
+  Duration interval = std::chrono::seconds(1);
+  int failure_threshold = 3;
+};
+
+class HostHealth {
+ public:
+  explicit HostHealth(HostHealthOptions options = {}) : options_(options) {}
+
+  // Each returns whether the state changed.
+  bool RecordSuccess(MonoTime now, WallTime wall_now);
+  bool RecordFailure(MonoTime now, const std::string& error);
+
+  HostHealthState state() const { return state_; }
+  int consecutive_failures() const { return failures_; }
+  const std::string& last_error() const { return last_error_; }
+  // Wall time of the last successful heartbeat (epoch 0 if never).
+  WallTime last_good() const { return last_good_; }
+  bool ever_good() const { return ever_good_; }
+
+ private:
+  HostHealthOptions options_;
+  HostHealthState state_ = HostHealthState::kUnknown;
+  int failures_ = 0;
+  MonoTime first_failure_{};
+  WallTime last_good_{};
+  bool ever_good_ = false;
+  std::string last_error_;
+};
+
+// The HostHealth of every host, for the heartbeat workers and the host reconciler.
+// Thread-safe.
+class HostHealthBook {
+ public:
+  explicit HostHealthBook(HostHealthOptions options = {}) : options_(options) {}
+
+  struct Snapshot {
+    HostHealthState state = HostHealthState::kUnknown;
+    int consecutive_failures = 0;
+    std::string last_error;
+    WallTime last_good{};
+    bool ever_good = false;
+  };
+
+  // Each returns the state before and after.
+  std::pair<HostHealthState, HostHealthState> RecordSuccess(const std::string& host, MonoTime now,
+                                                            WallTime wall_now);
+  std::pair<HostHealthState, HostHealthState> RecordFailure(const std::string& host, MonoTime now,
+                                                            const std::string& error);
+  Snapshot Get(const std::string& host) const;
+  void Remove(const std::string& host);
+  const HostHealthOptions& options() const { return options_; }
+
+ private:
+  const HostHealthOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, HostHealth> hosts_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace vmk::reconciler
