@@ -109,6 +109,8 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.embedded_host_dir));
       } else if (key == "alertHostLabel") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_host_label));
+      } else if (key == "notifyUrl") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.notify_url));
       } else if (key == "alertVmLabel") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_vm_label));
       } else if (key == "fenceAgentDirs") {
@@ -144,7 +146,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
             Where(file_name, entry.first.Mark()) + ": unknown setting \"" + key +
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
             "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, fenceAgentDirs, "
-            "alertHostLabel, alertVmLabel)");
+            "alertHostLabel, alertVmLabel, notifyUrl)");
       }
     }
   } catch (const YAML::Exception& e) {

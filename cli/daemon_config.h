@@ -28,6 +28,8 @@ struct DaemonConfig {
   // Alertmanager labels that name a host or a VM.
   std::string alert_host_label = "vmkeeper_host";
   std::string alert_vm_label = "vmkeeper_vm";
+  // http://host:port/path that gets a JSON POST for every failure and recovery; empty = none.
+  std::string notify_url;
 
   // The embedded host directory, defaulted from the store path when not set.
   std::string EffectiveEmbeddedHostDir() const;
@@ -37,7 +39,7 @@ struct DaemonConfig {
 
 // Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
 // resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
-// heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel. Unknown keys, wrong types and
+// heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl. Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name
 // (and line:col when known). An empty file changes nothing.
 Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config);

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "providers/fence_agent_fencer.h"
 #include "providers/libvirt_hypervisor.h"
+#include "providers/webhook_notifier.h"
 #include "reconciler/controller.h"
 #include "reconciler/rocksdb_store.h"
 
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   std::string store_path, listen, log_level, embedded_host_dir, ready_file;
   int resync_seconds = 0, workers = 0, heartbeat_interval_ms = 0, heartbeat_failures = 0;
   std::vector<std::string> fence_agent_dirs;
+  std::string notify_url;
   size_t max_body_bytes = 0;
 
   CLI::App app{"vmkeeperd: keeps the declared VMs running on their libvirt hosts", "vmkeeperd"};
@@ -95,6 +97,9 @@ int main(int argc, char** argv) {
   auto* fence_dirs_opt = app.add_option("--fence-agent-dir", fence_agent_dirs,
                                         "Where bare fence agent names are looked up (repeatable; "
                                         "default /usr/sbin, /usr/local/sbin)");
+  auto* notify_opt = app.add_option("--notify-url", notify_url,
+                                    "http://host:port/path: JSON POST for every failure and "
+                                    "recovery (admin notifications)");
   app.add_option("--ready-file", ready_file,
                  "Write host:port here once listening (removed on shutdown)");
   try {
@@ -121,6 +126,7 @@ int main(int argc, char** argv) {
   if (hb_interval_opt->count() > 0) config.heartbeat_interval_ms = heartbeat_interval_ms;
   if (hb_failures_opt->count() > 0) config.heartbeat_failures = heartbeat_failures;
   if (fence_dirs_opt->count() > 0) config.fence_agent_dirs = fence_agent_dirs;
+  if (notify_opt->count() > 0) config.notify_url = notify_url;
   if (Status valid = config.Validate(); !valid.ok()) {
     std::cerr << "vmkeeperd: " << valid.message() << "\n";
     return 2;
@@ -159,6 +165,15 @@ int main(int argc, char** argv) {
   fencer_options.agent_dirs = config.fence_agent_dirs;
   vmk::providers::FenceAgentFencer fencer(fencer_options, vmk::RealClock::Get());
   controller_options.fencer = &fencer;
+  std::unique_ptr<vmk::providers::WebhookNotifier> notifier;
+  if (!config.notify_url.empty()) {
+    vmk::providers::WebhookNotifierOptions notifier_options;
+    notifier_options.url = config.notify_url;
+    auto created = vmk::providers::WebhookNotifier::Create(notifier_options, vmk::RealClock::Get());
+    if (!created.ok()) return Fail("bad --notify-url", created.status());
+    notifier = std::move(created).value();
+    controller_options.notifier = notifier.get();
+  }
   auto controller = std::make_unique<vmk::reconciler::Controller>(
       store->get(), &factory, vmk::RealClock::Get(), controller_options);
   if (Status started = controller->Start(); !started.ok()) {

@@ -3,12 +3,14 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <strings.h>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <thread>
 #include <unistd.h>
@@ -170,6 +172,7 @@ struct LibvirtHypervisor::Connection {
   int lifecycle_callback_id = -1;
   bool close_callback_registered = false;
   std::shared_ptr<CallbackContext> context;
+  std::mutex call_mu;  // serialises the libvirt calls on `conn` (see RunBounded)
 
   ~Connection() {
     if (conn == nullptr) return;
@@ -214,6 +217,79 @@ namespace {
 
 using Connection = LibvirtHypervisor::Connection;
 
+// Process-wide count of libvirt calls still running on their helper thread (bounded calls whose
+// caller gave up are counted until libvirt returns), for tests.
+std::mutex g_calls_mu;
+std::condition_variable g_calls_cv;
+int g_calls_in_flight = 0;  // GUARDED_BY(g_calls_mu)
+
+// Drops a connection that may be hung on a thread of its own: closing a remote connection talks
+// to the daemon (deregistering events, the close RPC), which must not stall the caller.
+void CloseInBackground(std::shared_ptr<Connection> conn) {
+  if (conn == nullptr) return;
+  std::thread([c = std::move(conn)]() mutable { c.reset(); }).detach();
+}
+
+// Runs `body` (every libvirt call of one method, so the thread-local libvirt error is read on
+// the thread that made the call) on a helper thread and waits at most `timeout` for it.
+// libvirt's keepalive is meant to end calls on a hung daemon, but it does not always: a call
+// queued behind another one on the same connection can be left polling with no keepalive after
+// the other call's keepalive closed the connection (seen with libvirt 9.0 against a SIGSTOPped
+// libvirtd). On timeout the connection is marked dead, so no further call is sent on it and the
+// next Connect() opens a new one; the helper keeps its own references (the connection, the
+// result slot) and finishes whenever libvirt returns. `body` must not refer to the hypervisor
+// object, which may be gone by then.
+template <typename R>
+R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Connection> c,
+             const std::string& what, std::function<R(Connection&)> body) {
+  struct Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<R> result;  // GUARDED_BY(mu)
+  };
+  auto slot = std::make_shared<Slot>();
+  {
+    std::lock_guard<std::mutex> g(g_calls_mu);
+    ++g_calls_in_flight;
+  }
+  std::thread([slot, c, what, body = std::move(body)] {
+    // One call at a time per connection: libvirt 9.0's client crashes (seen: SIGSEGV in its
+    // GLib dispatch under virNodeGetInfo) or leaves a call polling forever when keepalive closes
+    // a connection that has several calls in flight. Callers still wait at most `timeout`.
+    std::optional<R> r;
+    {
+      std::lock_guard<std::mutex> serial(c->call_mu);
+      if (!c->context->alive) {
+        r.emplace(Status::Unavailable(what + ": connection to " + c->context->uri + " is dead"));
+      } else {
+        r.emplace(body(*c));
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(slot->mu);
+      slot->result.emplace(std::move(*r));
+    }
+    slot->cv.notify_all();
+    {
+      std::lock_guard<std::mutex> g(g_calls_mu);
+      --g_calls_in_flight;
+    }
+    g_calls_cv.notify_all();
+  }).detach();
+
+  MonoTime deadline = clock->Now() + timeout;
+  std::unique_lock<std::mutex> l(slot->mu);
+  while (!slot->result.has_value() && clock->Now() < deadline) {
+    clock->WaitUntil(l, slot->cv, deadline);
+  }
+  if (slot->result.has_value()) return std::move(*slot->result);
+  c->context->alive = false;
+  log::Warning("libvirt call timed out; connection marked dead",
+               {{"uri", c->context->uri}, {"call", what}});
+  return Status::DeadlineExceeded(what + ": no answer within " +
+                                  std::to_string(timeout.count()) + " ms");
+}
+
 // Runs on the helper thread: open, then everything else that talks to the host, so the whole
 // setup is bounded by the open timeout.
 StatusOr<std::shared_ptr<Connection>> OpenConnection(
@@ -236,10 +312,21 @@ StatusOr<std::shared_ptr<Connection>> OpenConnection(
   // The test driver calls itself "TEST".
   c->flavor = strcasecmp(type, "test") == 0 ? DomainXmlFlavor::kTest : DomainXmlFlavor::kQemu;
 
-  // Local drivers (test://, qemu:///system through the embedded daemon) do not do keepalive:
-  // -1 there is expected and harmless.
-  if (virConnectSetKeepAlive(raw, options.keepalive_interval_seconds, options.keepalive_count) < 0) {
-    virResetLastError();
+  // Local drivers (test:///...) do not do keepalive and say VIR_ERR_NO_SUPPORT: harmless, they
+  // cannot hang. Any other failure on a remote connection leaves calls on it unbounded by
+  // keepalive, so the connection is refused. (Calls are bounded anyway; see RunBounded.)
+  if (options.keepalive_interval_seconds > 0) {
+    int ka = virConnectSetKeepAlive(raw, options.keepalive_interval_seconds,
+                                    options.keepalive_count);
+    if (ka < 0) {
+      LastError e = ReadLastError();
+      if (e.code != VIR_ERR_NO_SUPPORT) {
+        return Status::Unavailable("keepalive on " + open_uri + ": " + e.message);
+      }
+      virResetLastError();
+    } else if (ka == 1) {
+      log::Warning("libvirt daemon does not support keepalive", {{"uri", open_uri}});
+    }
   }
 
   // libvirt reports success without storing anything (and so never calls a free function)
@@ -390,7 +477,10 @@ LibvirtHypervisor::~LibvirtHypervisor() {
     conn = std::move(conn_);
     pending_.reset();  // a running attempt owns itself and closes what it opened
   }
-  // `conn` closes here, unless a call in flight on another thread still holds it.
+  // A connection known dead may be to a hung daemon, whose close would not return: it closes
+  // on a thread of its own. A healthy one closes here (bounded by keepalive), unless a call in
+  // flight on another thread still holds it.
+  if (conn != nullptr && !conn->context->alive) CloseInBackground(std::move(conn));
 }
 
 Status LibvirtHypervisor::WriteEmbeddedNodeDocument() {
@@ -463,7 +553,7 @@ Status LibvirtHypervisor::Connect() {
     }
     attempt = pending_;
   }
-  stale.reset();
+  CloseInBackground(std::move(stale));
 
   MonoTime deadline = clock_->Now() + options_.open_timeout;
   std::shared_ptr<Connection> opened;
@@ -499,153 +589,191 @@ StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Curr
   return conn_;
 }
 
+std::chrono::milliseconds LibvirtHypervisor::CallTimeout() const {
+  // Keepalive declares a hung daemon dead after interval * (count + 1); the open timeout on top
+  // leaves room for a slow but answering host.
+  int ka = std::max(options_.keepalive_interval_seconds, 0);
+  return options_.open_timeout +
+         std::chrono::seconds(static_cast<int64_t>(ka) * (options_.keepalive_count + 1));
+}
+
 StatusOr<HostInfo> LibvirtHypervisor::GetHostInfo() {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  virNodeInfo node;
-  if (virNodeGetInfo(c->conn, &node) < 0) return c->Fail("node info of " + uri_);
-  HostInfo info;
-  info.cpus = static_cast<int>(node.cpus);
-  info.memoryMiB = static_cast<int64_t>(node.memory / 1024);
-  info.hypervisor = c->hypervisor_type;
-  char* hostname = virConnectGetHostname(c->conn);
-  if (hostname != nullptr) {
-    info.hostname = hostname;
-    std::free(hostname);
-  } else {
-    virResetLastError();
-  }
-  return info;
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<StatusOr<HostInfo>>(
+      clock_, CallTimeout(), conn, "node info of " + uri_,
+      [uri = uri_](Connection& c) -> StatusOr<HostInfo> {
+        virNodeInfo node;
+        if (virNodeGetInfo(c.conn, &node) < 0) return c.Fail("node info of " + uri);
+        HostInfo info;
+        info.cpus = static_cast<int>(node.cpus);
+        info.memoryMiB = static_cast<int64_t>(node.memory / 1024);
+        info.hypervisor = c.hypervisor_type;
+        char* hostname = virConnectGetHostname(c.conn);
+        if (hostname != nullptr) {
+          info.hostname = hostname;
+          std::free(hostname);
+        } else {
+          virResetLastError();
+        }
+        return info;
+      });
 }
 
 StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(c->conn, &doms, 0);
-  if (n < 0) return c->Fail("list domains on " + uri_);
-  std::vector<DomainHandle> handles;
-  handles.reserve(n);
-  for (int i = 0; i < n; ++i) handles.emplace_back(doms[i]);
-  std::free(doms);
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<StatusOr<std::vector<DomainInfo>>>(
+      clock_, CallTimeout(), conn, "list domains on " + uri_,
+      [uri = uri_](Connection& c) -> StatusOr<std::vector<DomainInfo>> {
+        virDomainPtr* doms = nullptr;
+        int n = virConnectListAllDomains(c.conn, &doms, 0);
+        if (n < 0) return c.Fail("list domains on " + uri);
+        std::vector<DomainHandle> handles;
+        handles.reserve(n);
+        for (int i = 0; i < n; ++i) handles.emplace_back(doms[i]);
+        std::free(doms);
 
-  std::vector<DomainInfo> result;
-  result.reserve(n);
-  for (const DomainHandle& h : handles) {
-    DomainInfo info;
-    Status s = ReadDomainInfo(*c, h.get(), &info);
-    if (s.code() == StatusCode::kNotFound) continue;  // undefined while we listed
-    VMK_RETURN_IF_ERROR(s);
-    result.push_back(std::move(info));
-  }
-  return result;
+        std::vector<DomainInfo> result;
+        result.reserve(n);
+        for (const DomainHandle& h : handles) {
+          DomainInfo info;
+          Status s = ReadDomainInfo(c, h.get(), &info);
+          if (s.code() == StatusCode::kNotFound) continue;  // undefined while we listed
+          VMK_RETURN_IF_ERROR(s);
+          result.push_back(std::move(info));
+        }
+        return result;
+      });
 }
 
 StatusOr<std::optional<DomainInfo>> LibvirtHypervisor::GetDomain(const std::string& name) {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  DomainHandle dom(virDomainLookupByName(c->conn, name.c_str()));
-  if (dom.get() == nullptr) {
-    Status s = c->Fail("look up domain " + name);
-    if (s.code() == StatusCode::kNotFound) return std::optional<DomainInfo>();
-    return s;
-  }
-  DomainInfo info;
-  Status s = ReadDomainInfo(*c, dom.get(), &info);
-  if (s.code() == StatusCode::kNotFound) return std::optional<DomainInfo>();
-  VMK_RETURN_IF_ERROR(s);
-  return std::optional<DomainInfo>(std::move(info));
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<StatusOr<std::optional<DomainInfo>>>(
+      clock_, CallTimeout(), conn, "look up domain " + name,
+      [name](Connection& c) -> StatusOr<std::optional<DomainInfo>> {
+        DomainHandle dom(virDomainLookupByName(c.conn, name.c_str()));
+        if (dom.get() == nullptr) {
+          Status s = c.Fail("look up domain " + name);
+          if (s.code() == StatusCode::kNotFound) return std::optional<DomainInfo>();
+          return s;
+        }
+        DomainInfo info;
+        Status s = ReadDomainInfo(c, dom.get(), &info);
+        if (s.code() == StatusCode::kNotFound) return std::optional<DomainInfo>();
+        VMK_RETURN_IF_ERROR(s);
+        return std::optional<DomainInfo>(std::move(info));
+      });
 }
 
 Status LibvirtHypervisor::DefineDomain(const DomainConfig& config) {
   if (config.name.empty()) return Status::InvalidArgument("domain name must not be empty");
   if (config.cpus <= 0) return Status::InvalidArgument("cpus must be positive");
   if (config.memoryMiB <= 0) return Status::InvalidArgument("memoryMiB must be positive");
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  std::string uuid;
-  {
-    auto existing = LookupOwned(*c, config.name);
-    if (existing.ok()) {
-      char buf[VIR_UUID_STRING_BUFLEN];
-      if (virDomainGetUUIDString(existing->get(), buf) < 0) return c->Fail("uuid of " + config.name);
-      uuid = buf;
-    } else if (existing.status().code() != StatusCode::kNotFound) {
-      return existing.status();
-    }
-  }
-  std::string xml = GenerateDomainXml(config, c->flavor, uuid);
-  DomainHandle dom(virDomainDefineXML(c->conn, xml.c_str()));
-  if (dom.get() == nullptr) return c->Fail("define domain " + config.name);
-  return Status::Ok();
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<Status>(
+      clock_, CallTimeout(), conn, "define domain " + config.name,
+      [config](Connection& c) -> Status {
+        std::string uuid;
+        {
+          auto existing = LookupOwned(c, config.name);
+          if (existing.ok()) {
+            char buf[VIR_UUID_STRING_BUFLEN];
+            if (virDomainGetUUIDString(existing->get(), buf) < 0) {
+              return c.Fail("uuid of " + config.name);
+            }
+            uuid = buf;
+          } else if (existing.status().code() != StatusCode::kNotFound) {
+            return existing.status();
+          }
+        }
+        std::string xml = GenerateDomainXml(config, c.flavor, uuid);
+        DomainHandle dom(virDomainDefineXML(c.conn, xml.c_str()));
+        if (dom.get() == nullptr) return c.Fail("define domain " + config.name);
+        return Status::Ok();
+      });
 }
 
 Status LibvirtHypervisor::StartDomain(const std::string& name) {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  VMK_ASSIGN_OR_RETURN(DomainHandle dom, LookupOwned(*c, name));
-  int active = virDomainIsActive(dom.get());
-  if (active < 0) return c->Fail("state of " + name);
-  if (active == 1) return Status::Ok();
-  if (virDomainCreate(dom.get()) < 0) {
-    Status s = c->Fail("start domain " + name);
-    // Lost a race with another starter: running is what was asked for.
-    if (s.code() == StatusCode::kFailedPrecondition && virDomainIsActive(dom.get()) == 1) {
-      return Status::Ok();
-    }
-    return s;
-  }
-  return Status::Ok();
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<Status>(
+      clock_, CallTimeout(), conn, "start domain " + name, [name](Connection& c) -> Status {
+        VMK_ASSIGN_OR_RETURN(DomainHandle dom, LookupOwned(c, name));
+        int active = virDomainIsActive(dom.get());
+        if (active < 0) return c.Fail("state of " + name);
+        if (active == 1) return Status::Ok();
+        if (virDomainCreate(dom.get()) < 0) {
+          Status s = c.Fail("start domain " + name);
+          // Lost a race with another starter: running is what was asked for.
+          if (s.code() == StatusCode::kFailedPrecondition && virDomainIsActive(dom.get()) == 1) {
+            return Status::Ok();
+          }
+          return s;
+        }
+        return Status::Ok();
+      });
 }
 
 Status LibvirtHypervisor::ShutdownDomain(const std::string& name) {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  VMK_ASSIGN_OR_RETURN(DomainHandle dom, LookupOwned(*c, name));
-  int active = virDomainIsActive(dom.get());
-  if (active < 0) return c->Fail("state of " + name);
-  if (active == 0) return Status::Ok();
-  if (virDomainShutdown(dom.get()) < 0) {
-    Status s = c->Fail("shut down domain " + name);
-    if (s.code() == StatusCode::kFailedPrecondition && virDomainIsActive(dom.get()) == 0) {
-      return Status::Ok();
-    }
-    return s;
-  }
-  return Status::Ok();
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<Status>(
+      clock_, CallTimeout(), conn, "shut down domain " + name, [name](Connection& c) -> Status {
+        VMK_ASSIGN_OR_RETURN(DomainHandle dom, LookupOwned(c, name));
+        int active = virDomainIsActive(dom.get());
+        if (active < 0) return c.Fail("state of " + name);
+        if (active == 0) return Status::Ok();
+        if (virDomainShutdown(dom.get()) < 0) {
+          Status s = c.Fail("shut down domain " + name);
+          if (s.code() == StatusCode::kFailedPrecondition && virDomainIsActive(dom.get()) == 0) {
+            return Status::Ok();
+          }
+          return s;
+        }
+        return Status::Ok();
+      });
 }
 
 Status LibvirtHypervisor::DestroyDomain(const std::string& name) {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  VMK_ASSIGN_OR_RETURN(DomainHandle dom, LookupOwned(*c, name));
-  int active = virDomainIsActive(dom.get());
-  if (active < 0) return c->Fail("state of " + name);
-  if (active == 0) return Status::Ok();
-  if (virDomainDestroy(dom.get()) < 0) {
-    Status s = c->Fail("destroy domain " + name);
-    if (s.code() == StatusCode::kFailedPrecondition && virDomainIsActive(dom.get()) == 0) {
-      return Status::Ok();
-    }
-    return s;
-  }
-  return Status::Ok();
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<Status>(
+      clock_, CallTimeout(), conn, "destroy domain " + name, [name](Connection& c) -> Status {
+        VMK_ASSIGN_OR_RETURN(DomainHandle dom, LookupOwned(c, name));
+        int active = virDomainIsActive(dom.get());
+        if (active < 0) return c.Fail("state of " + name);
+        if (active == 0) return Status::Ok();
+        if (virDomainDestroy(dom.get()) < 0) {
+          Status s = c.Fail("destroy domain " + name);
+          if (s.code() == StatusCode::kFailedPrecondition && virDomainIsActive(dom.get()) == 0) {
+            return Status::Ok();
+          }
+          return s;
+        }
+        return Status::Ok();
+      });
 }
 
 Status LibvirtHypervisor::UndefineDomain(const std::string& name) {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  auto dom = LookupOwned(*c, name);
-  if (dom.status().code() == StatusCode::kNotFound) return Status::Ok();
-  if (!dom.ok()) return dom.status();
-  // Drivers accept different flag sets (the test driver knows no NVRAM): fall back on
-  // InvalidArgument, from the most thorough set to none.
-  const unsigned int flag_sets[] = {
-      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-          VIR_DOMAIN_UNDEFINE_NVRAM,
-      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
-      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
-      0};
-  Status s;
-  for (unsigned int flags : flag_sets) {
-    if (virDomainUndefineFlags(dom->get(), flags) == 0) return Status::Ok();
-    s = c->Fail("undefine domain " + name);
-    if (s.code() == StatusCode::kNotFound) return Status::Ok();
-    if (s.code() != StatusCode::kInvalidArgument) return s;
-  }
-  return s;
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<Status>(
+      clock_, CallTimeout(), conn, "undefine domain " + name, [name](Connection& c) -> Status {
+        auto dom = LookupOwned(c, name);
+        if (dom.status().code() == StatusCode::kNotFound) return Status::Ok();
+        if (!dom.ok()) return dom.status();
+        // Drivers accept different flag sets (the test driver knows no NVRAM): fall back on
+        // InvalidArgument, from the most thorough set to none.
+        const unsigned int flag_sets[] = {
+            VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                VIR_DOMAIN_UNDEFINE_NVRAM,
+            VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+            VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+            0};
+        Status s;
+        for (unsigned int flags : flag_sets) {
+          if (virDomainUndefineFlags(dom->get(), flags) == 0) return Status::Ok();
+          s = c.Fail("undefine domain " + name);
+          if (s.code() == StatusCode::kNotFound) return Status::Ok();
+          if (s.code() != StatusCode::kInvalidArgument) return s;
+        }
+        return s;
+      });
 }
 
 void LibvirtHypervisor::SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) {
@@ -660,10 +788,28 @@ void LibvirtHypervisor::SetConnectionEventHandler(
 }
 
 Status LibvirtHypervisor::DefineRawXmlForTest(const std::string& xml) {
-  VMK_ASSIGN_OR_RETURN(auto c, Current());
-  DomainHandle dom(virDomainDefineXML(c->conn, xml.c_str()));
-  if (dom.get() == nullptr) return c->Fail("define raw XML");
-  return Status::Ok();
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  return RunBounded<Status>(clock_, CallTimeout(), conn, "define raw XML",
+                            [xml](Connection& c) -> Status {
+                              DomainHandle dom(virDomainDefineXML(c.conn, xml.c_str()));
+                              if (dom.get() == nullptr) return c.Fail("define raw XML");
+                              return Status::Ok();
+                            });
+}
+
+int LibvirtHypervisor::CallsInFlightForTest() {
+  std::lock_guard<std::mutex> g(g_calls_mu);
+  return g_calls_in_flight;
+}
+
+bool LibvirtHypervisor::WaitForCallsForTest(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> g(g_calls_mu);
+  return g_calls_cv.wait_for(g, timeout, [] { return g_calls_in_flight == 0; });
+}
+
+void LibvirtHypervisor::MarkDeadForTest() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn_ != nullptr) conn_->context->alive = false;
 }
 
 int LibvirtHypervisor::PendingOpensForTest() {

@@ -4,9 +4,14 @@
 // Connections: virConnectOpen runs on a helper thread bounded by ConnectOptions.open_timeout; a
 // timed-out attempt keeps running in the background (holding only its own state) and a later
 // Connect() waits on that same attempt instead of piling up threads against a hung host.
-// Remote connections get libvirt keepalive, so a call on a hung host fails after about
-// interval * (count + 1) seconds. A close callback or a call failing with a connection error
-// marks the connection dead; the next Connect() reopens it.
+// Remote connections get libvirt keepalive (a failure to enable it fails the open), so a call on
+// a hung host normally fails after about interval * (count + 1) seconds. Because libvirt's
+// keepalive does not end every call (a call queued behind another on the same connection can
+// hang after the other's keepalive closed it), every call also runs on a helper thread and the
+// caller waits at most CallTimeout() = open_timeout + interval * (count + 1); a call that times
+// out returns DeadlineExceeded and marks the connection dead (its helper finishes whenever
+// libvirt returns). A close callback or a call failing with a connection error also marks the
+// connection dead; the next Connect() reopens it, and dead connections close in the background.
 //
 // Embedded test hosts: `test:///embedded/NAME` opens a fresh in-memory libvirt test host of
 // ConnectOptions.embedded_cpus / embedded_memory_mib (a <node> document written to
@@ -66,6 +71,14 @@ class LibvirtHypervisor : public Hypervisor {
   // wait for it to reach zero; false on timeout.
   static int PendingOpensForTest();
   static bool WaitForPendingOpensForTest(std::chrono::milliseconds timeout);
+  // Number of libvirt calls still running on their helper thread (process-wide, including
+  // calls whose caller already gave up), and a wait for it to reach zero; false on timeout.
+  static int CallsInFlightForTest();
+  static bool WaitForCallsForTest(std::chrono::milliseconds timeout);
+  // Marks the current connection dead as a timed-out call would (the next Connect() reopens).
+  void MarkDeadForTest();
+  // How long a call waits for libvirt: open_timeout + keepalive interval * (count + 1).
+  std::chrono::milliseconds CallTimeout() const;
 
   // Opaque internals (defined in the .cc, where the libvirt types live).
   struct Connection;

@@ -54,6 +54,25 @@ class ControllerImpl {
   ~ControllerImpl() { Stop(); }
 
   Status Start() {
+    if (options_.notifier) {
+      // Every failure and every recovery reaches the admins, whatever flow handled it.
+      incidents_.SetListener([this](const Incident& incident, bool opened) {
+        providers::Notification n;
+        n.kind = std::string(specs::KindName(incident.kind));
+        n.name = incident.name;
+        n.event = opened ? "Failed" : "Recovered";
+        n.incident_id = incident.id;
+        n.type = incident.type;
+        n.occurred = incident.occurred;
+        n.detected = incident.detected;
+        n.recovered = incident.recovered;
+        n.actions = incident.actions;
+        n.message = opened ? incident.type + " detected (signals: " +
+                                 (incident.sources.empty() ? "" : incident.sources.front()) + ")"
+                           : "recovered";
+        options_.notifier->Notify(std::move(n));
+      });
+    }
     VMK_RETURN_IF_ERROR(incidents_.Load());
     VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> hosts, store_->List(Kind::kHost));
     for (const auto& host : hosts) {

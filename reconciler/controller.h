@@ -15,6 +15,7 @@
 #include "providers/alert_signal.h"
 #include "providers/fencer.h"
 #include "providers/hypervisor.h"
+#include "providers/notifier.h"
 #include "providers/prober.h"
 #include "reconciler/control_plane.h"
 #include "reconciler/incident_tracker.h"
@@ -38,6 +39,9 @@ struct ControllerOptions {
   // Runs the health probes of VMs with spec.health; must outlive the controller. Null = the
   // controller's own NetworkProber.
   providers::Prober* prober = nullptr;
+  // Tells the admins about failures and recoveries (a webhook); may be null. Must outlive the
+  // controller.
+  providers::Notifier* notifier = nullptr;
   // Which alert labels name a host or a VM in Alertmanager's webhook payloads.
   providers::AlertLabelNames alert_labels;
 };

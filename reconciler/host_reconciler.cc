@@ -140,15 +140,17 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
                         "answers again; removed " + std::to_string(removed->size()) +
                             " stale cop" + (removed->size() == 1 ? "y" : "ies") +
                             " of VMs that failed over");
+    // The incident closes before the failover record does: a controller killed in between
+    // finds the record and closes it again (both are idempotent), never an orphan incident.
+    if (ctx_.incidents) {
+      auto resolved = ctx_.incidents->Resolve(Kind::kHost, name);
+      if (!resolved.ok()) return ReconcileResult::Error(resolved.status());
+    }
     status.failover = {};
     specs::SetCondition(&status.conditions,
                         Condition{"Fenced", "False", "Recovered", "host is back and clean", now});
     Status s = WriteStatus(name, status, /*sync=*/true);
     if (!s.ok()) return ReconcileResult::Error(s);
-    if (ctx_.incidents) {
-      auto resolved = ctx_.incidents->Resolve(Kind::kHost, name);
-      if (!resolved.ok()) return ReconcileResult::Error(resolved.status());
-    }
     entry->SetFenced(false);
   }
   const bool was_reachable = entry->view().reachable;

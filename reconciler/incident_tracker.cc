@@ -71,7 +71,7 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
                                          const std::string& source) {
   const WallTime now = clock_->WallNow();
   if (occurred > now || occurred.time_since_epoch().count() == 0) occurred = now;
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
   auto it = open_.find({kind, name});
   if (it != open_.end()) {
     Incident& incident = it->second;
@@ -102,6 +102,8 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
   incident.sources = {source};
   VMK_RETURN_IF_ERROR(Save(incident));
   open_[{kind, name}] = incident;
+  l.unlock();
+  if (listener_) listener_(incident, /*opened=*/true);
   return incident;
 }
 
@@ -116,13 +118,15 @@ Status IncidentTracker::AddAction(specs::Kind kind, const std::string& name,
 
 StatusOr<std::optional<Incident>> IncidentTracker::Resolve(specs::Kind kind,
                                                            const std::string& name) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
   auto it = open_.find({kind, name});
   if (it == open_.end()) return std::optional<Incident>();
   Incident incident = it->second;
   incident.recovered = FormatRfc3339(clock_->WallNow());
   VMK_RETURN_IF_ERROR(Save(incident));
   open_.erase(it);
+  l.unlock();
+  if (listener_) listener_(incident, /*opened=*/false);
   return std::optional<Incident>(incident);
 }
 

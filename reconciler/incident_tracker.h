@@ -7,6 +7,7 @@
 // synced), so a restarted controller finds the open ones again. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,10 @@ class IncidentTracker {
  public:
   IncidentTracker(Store* store, Clock* clock) : store_(store), clock_(clock) {}
 
+  // Called (outside the tracker's lock) when an incident is opened (opened=true) or resolved.
+  using Listener = std::function<void(const Incident& incident, bool opened)>;
+  void SetListener(Listener listener) { listener_ = std::move(listener); }
+
   // Loads the incidents that are still open from the store.
   Status Load();
 
@@ -60,6 +65,7 @@ class IncidentTracker {
 
   Store* const store_;
   Clock* const clock_;
+  Listener listener_;  // set before use, then read-only
   mutable std::mutex mu_;
   std::map<ObjectRef, Incident> open_;  // GUARDED_BY(mu_)
 };

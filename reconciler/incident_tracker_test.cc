@@ -76,3 +76,24 @@ TEST_F(IncidentTrackerTest, EvidenceFromTheFutureIsClampedToNow) {
 
 }  // namespace
 }  // namespace vmk::reconciler
+
+namespace vmk::reconciler {
+namespace {
+
+TEST(IncidentTrackerListenerTest, IsToldOfEachNewIncidentAndEachRecoveryOnce) {
+  FakeClock clock;
+  MemoryStore store;
+  IncidentTracker tracker(&store, &clock);
+  std::vector<std::string> told;
+  tracker.SetListener([&](const Incident& i, bool opened) {
+    told.push_back(std::string(opened ? "opened " : "recovered ") + i.name + " " + i.type);
+  });
+  ASSERT_TRUE(tracker.Open(specs::Kind::kVirtualMachine, "wms01", "VmCrashed", clock.WallNow(), "libvirt").ok());
+  ASSERT_TRUE(tracker.Open(specs::Kind::kVirtualMachine, "wms01", "VmCrashed", clock.WallNow(), "alert").ok());
+  ASSERT_TRUE(tracker.Resolve(specs::Kind::kVirtualMachine, "wms01").ok());
+  ASSERT_TRUE(tracker.Resolve(specs::Kind::kVirtualMachine, "wms01").ok());
+  EXPECT_EQ(told, (std::vector<std::string>{"opened wms01 VmCrashed", "recovered wms01 VmCrashed"}));
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

@@ -138,7 +138,10 @@ VmReconciler::PlaceResult VmReconciler::Place(const specs::Object& object,
     // Place nothing new before every host has been listed once: an unlisted host may hold a
     // copy of this VM.
     for (const auto& entry : ctx_.hosts->All()) {
-      if (!entry->view().sync_attempted) return PlaceResult::kWait;
+      // Listed means listed successfully: a host this controller could never list may hold a
+      // running copy (a failed attempt proves nothing), unless it was fenced.
+      auto view = entry->view();
+      if (!view.synced && !view.fenced) return PlaceResult::kWait;
     }
     SchedulingRequest request{name, object.metadata.labels, &spec};
     auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(name));

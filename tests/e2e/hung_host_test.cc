@@ -106,7 +106,7 @@ TEST_F(HungHostTest, AHungHostStallsNobodyElse) {
 
   ASSERT_EQ(HostCtl({"cont", "1"}).exit_code, 0);
   EXPECT_TRUE(WaitFor([&] { return Ready("host", "hv01") == "True/Connected"; }))
-      << Ready("host", "hv01");
+      << Ready("host", "hv01") << "\n" << daemon_.Log().substr(daemon_.Log().size() > 6000 ? daemon_.Log().size() - 6000 : 0);
   EXPECT_TRUE(WaitFor([&] { return Ready("vm", "h1vm0") == "True/Running"; }))
       << Ready("vm", "h1vm0");
 }
