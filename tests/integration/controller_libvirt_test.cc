@@ -7,7 +7,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -258,6 +261,57 @@ TEST_F(ControllerLibvirtTest, RunningFalseStopsTheDomain) {
     auto d = DomainOf("ui01");
     return d && d->state == providers::DomainState::kShutoff && IsReady("ui01");
   })) << "not stopped";
+}
+
+std::string ReadTestData(const std::string& name) {
+  std::ifstream in(std::string(VMK_SOURCE_DIR) + "/tests/data/alertmanager/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_F(ControllerLibvirtTest, AlertsBecomeIncidentsOnceHoweverOftenTheyAreSent) {
+  ApplyGrid();
+  ASSERT_TRUE(WaitFor([&] { return AllReady(); }));
+  const char* kVms[] = {"wms01", "ce01", "ce02", "bdii01", "se01", "ui01"};
+  std::map<std::string, std::string> placed;
+  for (const char* vm : kVms) placed[vm] = StatusOf(vm).host;
+  // A host-down alert from Alertmanager names hv01 by its `instance` label.
+  const std::string firing = ReadTestData("sample_webhook_firing_manual.json");
+  auto first = controller_->IngestAlerts(firing);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->accepted, 1);
+  EXPECT_EQ(first->repeated, 0);
+  auto again = controller_->IngestAlerts(firing);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->accepted, 0);
+  EXPECT_EQ(again->repeated, 1) << "Alertmanager re-sends: one incident, not two";
+  auto incidents = controller_->Incidents(reconciler::ObjectRef{Kind::kHost, "hv01"});
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ((*incidents)[0].occurred, "2026-11-27T13:00:00.000Z") << "startsAt is the evidence";
+  EXPECT_THAT((*incidents)[0].sources, ::testing::ElementsAre("alert"));
+  // The alert alone never fails the host over: hv01 answers its heartbeats.
+  ASSERT_TRUE(controller_->WaitIdle(milliseconds(10000)));
+  for (const char* vm : kVms) {
+    EXPECT_EQ(StatusOf(vm).host, placed[vm]) << vm << " moved on an alert alone";
+    EXPECT_TRUE(IsReady(vm)) << vm;
+  }
+  // A VM alert and an alert naming nothing vmkeeper knows.
+  auto vm_alert = controller_->IngestAlerts(ReadTestData("webhook_vm_probe_failing.json"));
+  ASSERT_TRUE(vm_alert.ok());
+  EXPECT_EQ(vm_alert->accepted, 1);
+  auto wms = controller_->Incidents(reconciler::ObjectRef{Kind::kVirtualMachine, "wms01"});
+  ASSERT_TRUE(wms.ok());
+  ASSERT_EQ(wms->size(), 1u);
+  EXPECT_EQ((*wms)[0].type, "VmAlert");
+  auto unrelated = controller_->IngestAlerts(ReadTestData("webhook_unrelated.json"));
+  ASSERT_TRUE(unrelated.ok());
+  EXPECT_EQ(unrelated->accepted, 0);
+  EXPECT_FALSE(unrelated->skipped.empty());
+  // Not a webhook payload at all.
+  auto bad = controller_->IngestAlerts("{\"version\": \"3\"}");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
