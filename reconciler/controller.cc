@@ -54,6 +54,7 @@ class ControllerImpl {
   ~ControllerImpl() { Stop(); }
 
   Status Start() {
+    recorder_.SetNotifier(options_.notifier);
     if (options_.notifier) {
       // Every failure and every recovery reaches the admins, whatever flow handled it.
       incidents_.SetListener([this](const Incident& incident, bool opened) {
@@ -276,7 +277,7 @@ class ControllerImpl {
   void OnDomainEvent(const std::string& host, const providers::DomainEvent& event) {
     log::Debug("domain event", {{"host", host}, {"domain", event.domain},
                                 {"type", providers::DomainEventTypeName(event.type)}});
-    if (auto entry = registry_.Get(host)) entry->MarkStale(event.domain, event.time);
+    if (auto entry = registry_.Get(host)) entry->MarkStale(event.domain, event.time, event.type);
     queue_.Add(VmKey(event.domain));
   }
 

@@ -16,6 +16,16 @@ void EventRecorder::Record(specs::Kind kind, const std::string& name, const std:
   log::Write(type == "Warning" ? log::Level::kWarning : log::Level::kInfo, message,
              {{"event", reason}, {"object", std::string(specs::KindName(kind)) + "/" + name}});
   if (metrics_) metrics_->CountEvent(type, reason);
+  if (notifier_ && type == "Warning" &&
+      (reason == "RestartLimitReached" || reason == "FencingFailed" || reason == "FailoverBlocked")) {
+    providers::Notification n;
+    n.kind = std::string(specs::KindName(kind));
+    n.name = name;
+    n.event = reason == "RestartLimitReached" ? "GaveUp" : reason;
+    n.message = message;
+    n.detected = e.time;
+    notifier_->Notify(std::move(n));
+  }
   auto seq = store_->AppendEvent(std::move(e));
   if (!seq.ok()) {
     log::Error("cannot store event", {{"reason", reason}, {"error", seq.status().ToString()}});

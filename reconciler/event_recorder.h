@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "providers/notifier.h"
 #include "metrics/controller_metrics.h"
 #include "reconciler/store.h"
 
@@ -24,6 +25,10 @@ class EventRecorder {
     Record(kind, name, "Warning", reason, message);
   }
 
+  // Warnings that need a person (the controller gave up, or is blocked by design) also go to
+  // the admins' notifier: RestartLimitReached, FencingFailed, FailoverBlocked. Set before use.
+  void SetNotifier(providers::Notifier* notifier) { notifier_ = notifier; }
+
  private:
   void Record(specs::Kind kind, const std::string& name, const std::string& type,
               const std::string& reason, const std::string& message);
@@ -31,6 +36,7 @@ class EventRecorder {
   Store* const store_;
   Clock* const clock_;
   metrics::ControllerMetrics* const metrics_;
+  providers::Notifier* notifier_ = nullptr;
 };
 
 }  // namespace vmk::reconciler

@@ -78,7 +78,9 @@ void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
   std::map<std::string, ObservedDomain> fresh;
   for (auto& d : domains) {
     std::string name = d.name;
-    fresh.emplace(std::move(name), ObservedDomain{std::move(d), false, WallTime{}});
+    ObservedDomain observed;
+    observed.info = std::move(d);
+    fresh.emplace(std::move(name), std::move(observed));
   }
   std::lock_guard<std::mutex> l(mu_);
   // An event that arrived during the listing may be newer than what the listing saw.
@@ -113,24 +115,34 @@ void HostEntry::UpdateDomain(const std::string& name,
   std::lock_guard<std::mutex> l(mu_);
   if (info) {
     if (!domains_.count(name)) locator_->Add(name, {name_, id_});
-    WallTime last_event = domains_.count(name) ? domains_[name].last_event : WallTime{};
-    domains_[name] = ObservedDomain{std::move(*info), false, last_event};
+    ObservedDomain& slot = domains_[name];
+    slot.info = std::move(*info);
+    slot.stale = false;
+    // The last event's time and type are kept as evidence of a stop until the domain runs
+    // again; after that they would date a later failure wrongly.
+    if (providers::IsActive(slot.info.state)) {
+      slot.last_event = WallTime{};
+      slot.last_event_type = providers::DomainEventType::kOther;
+    }
   } else if (domains_.erase(name)) {
     locator_->Remove(name, {name_, id_});
   }
 }
 
-void HostEntry::MarkStale(const std::string& name, WallTime event_time) {
+void HostEntry::MarkStale(const std::string& name, WallTime event_time,
+                          providers::DomainEventType event_type) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = domains_.find(name);
   if (it != domains_.end()) {
     it->second.stale = true;
     it->second.last_event = event_time;
+    it->second.last_event_type = event_type;
   } else {
     ObservedDomain unknown;
     unknown.info.name = name;
     unknown.stale = true;
     unknown.last_event = event_time;
+    unknown.last_event_type = event_type;
     domains_.emplace(name, std::move(unknown));
     locator_->Add(name, {name_, id_});
   }

@@ -42,6 +42,7 @@ struct ObservedDomain {
   providers::DomainInfo info;
   bool stale = false;  // an event arrived since it was read: read it again before trusting it
   WallTime last_event{};  // when the provider received the latest lifecycle event (0 if none)
+  providers::DomainEventType last_event_type = providers::DomainEventType::kOther;
 };
 
 class HostEntry {
@@ -73,7 +74,8 @@ class HostEntry {
   bool SetUnreachable();
   void SetFenced(bool fenced);
   void UpdateDomain(const std::string& name, std::optional<providers::DomainInfo> info);
-  void MarkStale(const std::string& name, WallTime event_time = WallTime{});
+  void MarkStale(const std::string& name, WallTime event_time = WallTime{},
+                 providers::DomainEventType event_type = providers::DomainEventType::kOther);
   // The cached domain (nullopt if the cache says none) and whether it is stale.
   std::optional<ObservedDomain> Domain(const std::string& name) const;
   bool reachable() const;

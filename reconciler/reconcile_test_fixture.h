@@ -28,7 +28,7 @@ class ReconcileFixture : public ::testing::Test {
         queue_(&clock_),
         registry_(&factory_, providers::ConnectOptions{},
                   [this](const std::string& host, const providers::DomainEvent& e) {
-                    if (auto entry = registry_.Get(host)) entry->MarkStale(e.domain);
+                    if (auto entry = registry_.Get(host)) entry->MarkStale(e.domain, e.time, e.type);
                     queue_.Add(VmKey(e.domain));
                   },
                   [this](const std::string& host, const providers::ConnectionEvent&) {

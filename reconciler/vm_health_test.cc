@@ -142,3 +142,31 @@ TEST_F(VmHealthTest, ACrashLoopIsBoundedByTheRestartLimit) {
 
 }  // namespace
 }  // namespace vmk::reconciler
+
+#include "providers/fake_notifier.h"
+
+namespace vmk::reconciler {
+namespace {
+
+TEST_F(VmHealthTest, GivingUpIsToldToTheAdmins) {
+  providers::FakeNotifier notifier;
+  recorder_.SetNotifier(&notifier);
+  Apply(HostYaml("hv01") + VmYaml("ce01", "  restart: {limit: 0, windowSeconds: 600}\n"));
+  SyncHost("hv01");
+  ReconcileVmOk("ce01");
+  ASSERT_TRUE(Host("hv01").CrashDomain("ce01").ok());
+  ReconcileVmOk("ce01");
+  EXPECT_EQ(ConditionStatus("ce01", "Ready"), "False/RestartLimitReached");
+  auto sent = notifier.notifications();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].event, "GaveUp");
+  EXPECT_EQ(sent[0].name, "ce01");
+  EXPECT_EQ(sent[0].kind, "VirtualMachine");
+  auto incident = incidents_.OpenIncident(specs::Kind::kVirtualMachine, "ce01");
+  ASSERT_TRUE(incident.has_value()) << "a VM left down is an open incident";
+  EXPECT_EQ(incident->type, "VmCrashed");
+  recorder_.SetNotifier(nullptr);
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

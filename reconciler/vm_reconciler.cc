@@ -359,6 +359,19 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
                               (was_ready && (was_ready->reason == "BackOff" ||
                                              was_ready->reason == "RestartLimitReached"));
       const std::string found = providers::DomainStateName(domain->state);
+      if (unexpected && ctx_.incidents) {
+        // The lifecycle event's arrival is the best evidence of when it stopped. The incident
+        // is open from now on, whether or not the restart below may happen.
+        auto cached = host->Domain(name);
+        WallTime occurred = cached && cached->last_event.time_since_epoch().count() != 0
+                                ? cached->last_event
+                                : ctx_.clock->WallNow();
+        const bool crashed = domain->state == providers::DomainState::kCrashed ||
+                             (cached && cached->last_event_type == providers::DomainEventType::kCrashed);
+        auto incident = ctx_.incidents->Open(Kind::kVirtualMachine, name,
+                                             crashed ? "VmCrashed" : "VmStopped", occurred, "libvirt");
+        if (!incident.ok()) return ReconcileResult::Error(incident.status());
+      }
       if (unexpected) {
         RestartVerdict verdict = MayRestart(name, spec, &status);
         if (!verdict.allowed) {
@@ -384,16 +397,6 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
                              "found " + found + " on " + status.host +
                                  " while it should run; started it again");
         if (ctx_.incidents) {
-          // The lifecycle event's arrival is the best evidence of when it stopped.
-          auto cached = host->Domain(name);
-          WallTime occurred = cached && cached->last_event.time_since_epoch().count() != 0
-                                  ? cached->last_event
-                                  : ctx_.clock->WallNow();
-          auto incident = ctx_.incidents->Open(
-              Kind::kVirtualMachine, name,
-              domain->state == providers::DomainState::kCrashed ? "VmCrashed" : "VmStopped",
-              occurred, "libvirt");
-          if (!incident.ok()) return ReconcileResult::Error(incident.status());
           (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, name,
                                           "started again on " + status.host);
         }
