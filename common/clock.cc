@@ -24,10 +24,12 @@ WallTime FakeClock::WallNow() const {
 
 void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                           MonoTime deadline) {
-  if (Now() >= deadline) return;
   auto key = std::make_pair(lock.mutex(), &cv);
   {
+    // Checking the deadline and registering under one lock: an Advance() either comes before
+    // (and is seen here) or after (and wakes us through our mutex). Never lost in between.
     std::lock_guard<std::mutex> l(mu_);
+    if (MonoTime(std::chrono::hours(1)) + offset_ >= deadline) return;
     waiters_.insert(key);
   }
   cv.wait(lock);

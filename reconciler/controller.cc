@@ -12,6 +12,7 @@
 #include "reconciler/applier.h"
 #include "reconciler/host_reconciler.h"
 #include "reconciler/object_status.h"
+#include "reconciler/restore.h"
 #include "reconciler/vm_reconciler.h"
 
 namespace vmk::reconciler {
@@ -75,22 +76,9 @@ class ControllerImpl {
       });
     }
     VMK_RETURN_IF_ERROR(incidents_.Load());
-    VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> hosts, store_->List(Kind::kHost));
-    for (const auto& host : hosts) {
-      auto spec = specs::HostSpecFromJson(host.spec);
-      if (!spec.ok()) return spec.status().WithContext("Host/" + host.metadata.name);
-      registry_.Upsert(host.metadata.name, *spec, host.metadata.labels);
-    }
-    VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> vms, store_->List(Kind::kVirtualMachine));
-    for (const auto& vm : vms) {
-      VmStatus status = VmStatus::FromJson(vm.status);
-      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
-      if (status.host.empty() || !spec.ok()) continue;
-      book_.Set(vm.metadata.name,
-                Placement{status.host, spec->cpus, spec->memoryMiB, vm.metadata.labels});
-    }
-    log::Info("controller starting", {{"hosts", std::to_string(hosts.size())},
-                                      {"vms", std::to_string(vms.size())},
+    VMK_ASSIGN_OR_RETURN(RestoredCounts restored, RestoreFromStore(*store_, registry_, book_));
+    log::Info("controller starting", {{"hosts", std::to_string(restored.hosts)},
+                                      {"vms", std::to_string(restored.vms)},
                                       {"workers", std::to_string(options_.workers)}});
     running_ = true;
     for (int i = 0; i < std::max(1, options_.workers); ++i) {

@@ -50,6 +50,7 @@
 #include "providers/fake_hypervisor.h"
 #include "reconciler/applier.h"
 #include "reconciler/host_reconciler.h"
+#include "reconciler/restore.h"
 #include "reconciler/memory_store.h"
 #include "reconciler/object_status.h"
 #include "reconciler/vm_reconciler.h"
@@ -374,20 +375,7 @@ class SimController {
   // everything enqueued.
   Status Start() {
     VMK_RETURN_IF_ERROR(incidents_.Load());
-    VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> hosts, store_->List(Kind::kHost));
-    for (const auto& host : hosts) {
-      auto spec = specs::HostSpecFromJson(host.spec);
-      if (!spec.ok()) return spec.status();
-      registry_.Upsert(host.metadata.name, *spec, host.metadata.labels);
-    }
-    VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> vms, store_->List(Kind::kVirtualMachine));
-    for (const auto& vm : vms) {
-      VmStatus status = VmStatus::FromJson(vm.status);
-      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
-      if (status.host.empty() || !spec.ok()) continue;
-      book_.Set(vm.metadata.name,
-                Placement{status.host, spec->cpus, spec->memoryMiB, vm.metadata.labels});
-    }
+    VMK_RETURN_IF_ERROR(RestoreFromStore(*store_, registry_, book_).status());
     EnqueueAll();
     return Status::Ok();
   }

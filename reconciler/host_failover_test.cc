@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "reconciler/reconcile_test_fixture.h"
+#include "reconciler/restore.h"
 
 namespace vmk::reconciler {
 namespace {
@@ -197,7 +198,7 @@ TEST_F(HostFailoverTest, ARestartedControllerResumesAFailoverFromTheStore) {
                        nullptr, nullptr};
   HostReconciler hosts(ctx, nullptr);
   VmReconciler vms(ctx);
-  for (const auto& vm : {"gold", "silver", "bronze"}) book.Set(vm, {"hv01", 2, 2048, {}});
+  ASSERT_TRUE(RestoreFromStore(store_, registry, book).ok());
   for (const char* h : {"hv02", "hv03"}) ASSERT_TRUE(hosts.Reconcile(h).status.ok());
   EXPECT_FALSE(hosts.Reconcile("hv01").status.ok()) << "unreachable: heartbeats must decide first";
   for (int i = 0; i < 3; ++i) {

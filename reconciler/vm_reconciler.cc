@@ -448,8 +448,10 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
         ready ? "running on " + status.host : std::string("domain is ") + status.state;
     if (ready && spec.health && ctx_.vm_health && ctx_.prober) {
       // Ready means its service answers, not only that the domain runs.
-      ctx_.vm_health->Configure(name, ProbeSettingsOf(*spec.health));
-      ctx_.queue->AddAfter(ProbeKey(name), Duration::zero());
+      // A new tracker starts the VM's probe loop; Probe() keeps it going from then on.
+      if (ctx_.vm_health->Configure(name, ProbeSettingsOf(*spec.health))) {
+        ctx_.queue->Add(ProbeKey(name));
+      }
       auto health = ctx_.vm_health->Get(name).value_or(VmHealthBook::Snapshot{});
       if (health.health != providers::ProbeHealth::kHealthy) {
         ready = false;
