@@ -3,6 +3,7 @@
 // Drift is made through the host connections themselves, behind the reconciler's back, so that
 // libvirt's own lifecycle events are what brings the controller back (the periodic resync is set
 // far beyond the test deadlines).
+#include <algorithm>
 #include <unistd.h>
 
 #include <chrono>
@@ -118,6 +119,9 @@ class ControllerLibvirtTest : public ::testing::Test {
     }
     return out;
   }
+  static bool Contains(const std::vector<std::string>& reasons, const std::string& reason) {
+    return std::find(reasons.begin(), reasons.end(), reason) != reasons.end();
+  }
   // Every owned domain on every host, as "host/name".
   std::multiset<std::string> OwnedDomainNames() {
     std::multiset<std::string> out;
@@ -188,7 +192,9 @@ TEST_F(ControllerLibvirtTest, ADomainDestroyedBehindOurBackIsRestarted) {
     return StatusOf("bdii01").restartCount == 1 && d &&
            d->state == providers::DomainState::kRunning;
   })) << "not restarted";
-  EXPECT_THAT(Reasons("bdii01"), ::testing::Contains("Restarted"));
+  // The event is stored after the domain is started: wait for it rather than race it.
+  EXPECT_TRUE(WaitFor([&] { return Contains(Reasons("bdii01"), "Restarted"); }))
+      << ::testing::PrintToString(Reasons("bdii01"));
 }
 
 TEST_F(ControllerLibvirtTest, ADefinitionEditedBehindOurBackIsRestored) {
@@ -203,7 +209,9 @@ TEST_F(ControllerLibvirtTest, ADefinitionEditedBehindOurBackIsRestored) {
     auto d = DomainOf("ui01");
     return d && d->config && d->config->memoryMiB == 4096;
   })) << "definition not restored";
-  EXPECT_THAT(Reasons("ui01"), ::testing::Contains("DefinitionRestored"));
+  // The event is stored after the definition is restored: wait for it rather than race it.
+  EXPECT_TRUE(WaitFor([&] { return Contains(Reasons("ui01"), "DefinitionRestored"); }))
+      << ::testing::PrintToString(Reasons("ui01"));
 }
 
 TEST_F(ControllerLibvirtTest, AForeignDomainIsLeftAlone) {
