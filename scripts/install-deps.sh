@@ -8,6 +8,10 @@ PACKAGES=(
   libyaml-cpp-dev libcpprest-dev libssl-dev prometheus-cpp-dev librocksdb-dev
   nlohmann-json3-dev libcli11-dev libdtl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # End-to-end tests: QEMU guests under software emulation (BIOS and the virtio-net option ROM),
+  # the tiny guest's initramfs (tests/e2e/guest/build_guest.sh) and a real Alertmanager.
+  qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio xz-utils binutils
+  prometheus-alertmanager
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

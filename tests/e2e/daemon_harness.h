@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,57 @@ inline int FreePort() {
   int port = ntohs(addr.sin_port);
   close(fd);
   return port;
+}
+
+struct HttpResult {
+  int status = 0;     // 0 = no answer (refused, reset, timed out)
+  std::string body;
+};
+
+// One HTTP/1.0 request to 127.0.0.1:port, bounded by `timeout` for connect, send and each read.
+// Small on purpose: the e2e tests probe guests and post to Alertmanager with it.
+inline HttpResult HttpRequest(int port, const std::string& method, const std::string& path,
+                              const std::string& body = "",
+                              std::chrono::milliseconds timeout = std::chrono::seconds(2)) {
+  HttpResult result;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return result;
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return result;
+  }
+  std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+  if (!body.empty() || method == "POST") {
+    request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n";
+  }
+  request += "\r\n" + body;
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return result;
+  }
+  std::string answer;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;  // end of the answer, a reset or a timeout
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  // "HTTP/1.x NNN ..." then headers, a blank line and the body.
+  if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0) return result;
+  result.status = std::atoi(answer.c_str() + answer.find(' ') + 1);
+  size_t header_end = answer.find("\r\n\r\n");
+  if (header_end != std::string::npos) result.body = answer.substr(header_end + 4);
+  return result;
 }
 
 struct CommandResult {

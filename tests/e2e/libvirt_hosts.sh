@@ -6,6 +6,9 @@
 #
 #   libvirt_hosts.sh start N     start host N; prints nothing on success
 #   libvirt_hosts.sh uri N       the test-driver URI of host N (test+unix:///default?socket=...)
+#   libvirt_hosts.sh qemu-uri N  the QEMU-driver URI of host N (qemu+unix:///system?socket=...):
+#                                the same libvirtd serves both; QEMU guests it starts live in the
+#                                host's PID namespace, so `kill N` kills them with it
 #   libvirt_hosts.sh kill N      SIGKILL the host's namespace (libvirtd and all it started)
 #   libvirt_hosts.sh stop N      SIGSTOP the host's libvirtd: it hangs (a management partition)
 #   libvirt_hosts.sh cont N      SIGCONT it again
@@ -63,6 +66,7 @@ CONF
   virsh -c "test+unix:///default?socket=$H/run/libvirt-sock" < "$H/hold" > /dev/null 2>&1 &
   ;;
 uri) echo "test+unix:///default?socket=$H/run/libvirt-sock" ;;
+qemu-uri) echo "qemu+unix:///system?socket=$H/run/libvirt-sock" ;;
 kill)
   [ -f "$H/holder.pid" ] && kill "$(cat "$H/holder.pid")" 2>/dev/null || true
   pid=$(ns_init "$H" || true)
@@ -82,5 +86,5 @@ stop-all)
     kill -KILL "$(cat "$d/unshare.pid")" 2>/dev/null || true
   done
   ;;
-*) echo "usage: $0 start|uri|kill|stop|cont|stop-all [N]" >&2; exit 2 ;;
+*) echo "usage: $0 start|uri|qemu-uri|kill|stop|cont|stop-all [N]" >&2; exit 2 ;;
 esac
