@@ -45,7 +45,7 @@ class ControllerImpl {
         ctx_{store, &registry_, &book_, &recorder_, &queue_, clock, options_.stop_grace,
              [this](const std::string& vm, const std::string& state) { ObserveVmState(vm, state); },
              &health_, &incidents_, options_.fencer, &metrics_, &vm_health_,
-             options_.prober ? options_.prober : &own_prober_},
+             options_.prober ? options_.prober : &own_prober_, &vm_locks_},
         vm_reconciler_(ctx_),
         host_reconciler_(ctx_, &metrics_),
         applier_(
@@ -317,6 +317,7 @@ class ControllerImpl {
   VmHealthBook vm_health_;
   providers::NetworkProber own_prober_;
   PlacementBook book_;
+  KeyLocks vm_locks_;
   HostRegistry registry_;
   ReconcileContext ctx_;
   VmReconciler vm_reconciler_;

@@ -307,9 +307,15 @@ class KillableStore : public Store {
                                           size_t limit) override {
     return inner_->ListEvents(object, after_seq, limit);
   }
-  Status PutHistory(const std::string& key, const specs::Json& value) override {
+  Status Sync() override {
+    hooks_->KillPoint("before Sync");
+    Status s = inner_->Sync();
+    hooks_->KillPoint("after Sync");
+    return s;
+  }
+  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override {
     hooks_->KillPoint("before PutHistory(" + key + ")");
-    Status s = inner_->PutHistory(key, value);
+    Status s = inner_->PutHistory(key, value, sync);
     hooks_->KillPoint("after PutHistory(" + key + ")");
     return s;
   }

@@ -51,6 +51,27 @@ class HostFailoverTest : public ReconcileFixture {
   std::string fleet_;
 };
 
+// The failure that crosses the threshold may be seen by the host's own reconcile (retrying after
+// a closed connection) rather than by a heartbeat: it fails over there and then, with the
+// HostNotReady event, instead of waiting for a later retry that nothing schedules soon.
+TEST_F(HostFailoverTest, AHostReconcileThatSeesTheLastFailureFailsOverAtOnce) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 2);
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  ASSERT_EQ(fencer_.total_calls(), 0);
+
+  auto r = hosts_.Reconcile("hv01");
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+}
+
 TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {
   StartFleet();
   Host("hv01").Crash();

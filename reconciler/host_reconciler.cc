@@ -24,16 +24,21 @@ ReconcileResult HostReconciler::Heartbeat(const std::string& name) {
       beat.ok() ? ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow())
                 : ctx_.health->RecordFailure(name, ctx_.clock->Now(), beat.message());
   if (before != after) {
-    if (after == HostHealthState::kSuspect) {
-      ctx_.events->Warning(Kind::kHost, name, "HostSuspect", "heartbeat failed: " + beat.message());
-    } else if (after == HostHealthState::kNotReady) {
-      ctx_.events->Warning(Kind::kHost, name, "HostNotReady",
-                           std::to_string(ctx_.health->Get(name).consecutive_failures) +
-                               " heartbeats failed: " + beat.message());
-    }
+    ReportHealthChange(name, after, beat.message());
     ctx_.queue->Add(HostKey(name));
   }
   return ReconcileResult::After(ctx_.health->options().interval);
+}
+
+void HostReconciler::ReportHealthChange(const std::string& name, HostHealthState now,
+                                        const std::string& error) {
+  if (now == HostHealthState::kSuspect) {
+    ctx_.events->Warning(Kind::kHost, name, "HostSuspect", "heartbeat failed: " + error);
+  } else if (now == HostHealthState::kNotReady) {
+    ctx_.events->Warning(Kind::kHost, name, "HostNotReady",
+                         std::to_string(ctx_.health->Get(name).consecutive_failures) +
+                             " heartbeats failed: " + error);
+  }
 }
 
 ReconcileResult HostReconciler::Remove(const std::string& name) {
@@ -108,7 +113,15 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
   }
 
   if (!failure.ok() && ctx_.health) {
-    ctx_.health->RecordFailure(name, ctx_.clock->Now(), failure.message());
+    auto [before, after] = ctx_.health->RecordFailure(name, ctx_.clock->Now(), failure.message());
+    if (before != after) ReportHealthChange(name, after, failure.message());
+    if (after == HostHealthState::kNotReady) {
+      // This failure crossed the threshold: fail over now, not at the next retry of this key
+      // (up to seconds away with backoff), and not never (the next heartbeat sees no change).
+      ReconcileResult r = HandleFailure(object, *spec, *entry, std::move(status));
+      if (r.status.ok() && !r.requeue_after) r.requeue_after = kReconnectInterval;
+      return r;
+    }
   }
   if (!failure.ok()) {
     const bool first = !entry->view().sync_attempted;
@@ -152,6 +165,11 @@ ReconcileResult HostReconciler::Reconcile(const std::string& name) {
     Status s = WriteStatus(name, status, /*sync=*/true);
     if (!s.ok()) return ReconcileResult::Error(s);
     entry->SetFenced(false);
+  } else if (ctx_.incidents && ctx_.incidents->OpenIncident(Kind::kHost, name)) {
+    // A failure that never got as far as a failover record (a controller killed between opening
+    // the incidents and writing it, or an alert about a host that answers): it is over.
+    auto resolved = ctx_.incidents->Resolve(Kind::kHost, name);
+    if (!resolved.ok()) return ReconcileResult::Error(resolved.status());
   }
   const bool was_reachable = entry->view().reachable;
   std::vector<std::string> to_check;
@@ -240,6 +258,22 @@ ReconcileResult HostReconciler::HandleFailure(const specs::Object& object,
       Status s = WriteStatus(name, status, false);
       return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
     }
+    if (ctx_.incidents) {
+      // The host's incident holds the earliest evidence from any source (an alert's startsAt
+      // may come before the last good heartbeat); its VMs' incidents start there too. Opened
+      // before the failover record and made durable by its synced write (one sync, not one per
+      // VM); a controller killed before that write opens them again (Open joins).
+      WallTime occurred = health.ever_good ? health.last_good : wall_now;
+      auto host_incident = ctx_.incidents->Open(Kind::kHost, name, "HostFailure", occurred,
+                                                "heartbeat", /*sync=*/false);
+      if (!host_incident.ok()) return ReconcileResult::Error(host_incident.status());
+      ParseRfc3339(host_incident->occurred, &occurred);
+      for (const auto& vm : vms) {
+        auto i = ctx_.incidents->Open(Kind::kVirtualMachine, vm, "HostFailure", occurred,
+                                      "heartbeat", /*sync=*/false);
+        if (!i.ok()) return ReconcileResult::Error(i.status());
+      }
+    }
     status.failover = {"Fencing", now, ""};
     Status s = WriteStatus(name, status, /*sync=*/true);
     if (!s.ok()) return ReconcileResult::Error(s);
@@ -247,19 +281,6 @@ ReconcileResult HostReconciler::HandleFailure(const specs::Object& object,
     ctx_.events->Warning(Kind::kHost, name, "HostFailed",
                          "host does not answer (last good heartbeat " + last_good + "): failing over " +
                              std::to_string(vms.size()) + " VM" + (vms.size() == 1 ? "" : "s"));
-    if (ctx_.incidents) {
-      // The host's incident holds the earliest evidence from any source (an alert's startsAt
-      // may come before the last good heartbeat); its VMs' incidents start there too.
-      WallTime occurred = health.ever_good ? health.last_good : wall_now;
-      auto host_incident =
-          ctx_.incidents->Open(Kind::kHost, name, "HostFailure", occurred, "heartbeat");
-      if (!host_incident.ok()) return ReconcileResult::Error(host_incident.status());
-      ParseRfc3339(host_incident->occurred, &occurred);
-      for (const auto& vm : vms) {
-        auto i = ctx_.incidents->Open(Kind::kVirtualMachine, vm, "HostFailure", occurred, "heartbeat");
-        if (!i.ok()) return ReconcileResult::Error(i.status());
-      }
-    }
   }
 
   if (status.failover.phase == "Fencing") {
@@ -308,8 +329,9 @@ ReconcileResult HostReconciler::HandleFailure(const specs::Object& object,
       return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
     }
     if (ctx_.incidents) {
+      // Made durable by the synced write of the Relocating record below.
       for (const auto& vm : vms) {
-        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "fenced " + name);
+        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "fenced " + name, /*sync=*/false);
       }
     }
     status.failover.phase = "Relocating";
@@ -354,9 +376,31 @@ ReconcileResult HostReconciler::Relocate(const std::string& host, HostStatus* st
     return a.object.metadata.name < b.object.metadata.name;
   });
   const std::string now = FormatRfc3339(ctx_.clock->WallNow());
+  // A new placement must be durable before anything is defined there, i.e. before its VM is
+  // enqueued. Placements are written unsynced and made durable a chunk at a time by one
+  // Store::Sync: one sync per chunk instead of one per VM, while the first VMs already start.
+  constexpr size_t kPlacementsPerSync = 32;
+  std::vector<std::string> placed;
+  auto make_durable_and_enqueue = [&]() -> Status {
+    if (placed.empty()) return Status::Ok();
+    VMK_RETURN_IF_ERROR(ctx_.store->Sync());
+    for (const auto& vm : placed) ctx_.queue->Add(VmKey(vm));
+    placed.clear();
+    return Status::Ok();
+  };
+  // On an error, what is already placed still starts (if it can be made durable).
+  auto fail = [&](const Status& error) {
+    (void)make_durable_and_enqueue();
+    return ReconcileResult::Error(error);
+  };
   for (auto& m : moving) {
     const std::string& vm = m.object.metadata.name;
-    VmStatus vm_status = VmStatus::FromJson(m.object.status);
+    // The VM's own reconcile may be running: wait for it, then decide on its latest status.
+    KeyLocks::Guard guard = LockIfAny(ctx_.vm_locks, vm);
+    auto fresh = ctx_.store->Get(Kind::kVirtualMachine, vm);
+    if (!fresh.ok()) return fail(fresh.status());
+    if (!*fresh) continue;  // deleted meanwhile
+    VmStatus vm_status = VmStatus::FromJson((*fresh)->status);
     if (vm_status.host != host) continue;  // moved before a restart of the controller
     SchedulingRequest request{vm, m.object.metadata.labels, &m.spec};
     auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(vm));
@@ -369,7 +413,8 @@ ReconcileResult HostReconciler::Relocate(const std::string& host, HostStatus* st
       ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedOver",
                            "host " + host + " failed; placed on " + *chosen);
       if (ctx_.incidents) {
-        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "placed on " + *chosen);
+        (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "placed on " + *chosen,
+                                        /*sync=*/false);
       }
     } else {
       ctx_.book->Remove(vm);
@@ -381,12 +426,16 @@ ReconcileResult HostReconciler::Relocate(const std::string& host, HostStatus* st
       ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedScheduling",
                            "host " + host + " failed and " + chosen.status().message());
     }
-    // The new placement is durable before anything is defined there.
-    Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, vm, vm_status.ToJson(), /*sync=*/true);
-    if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
-    ctx_.queue->Add(VmKey(vm));
+    Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, vm, vm_status.ToJson(), /*sync=*/false);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return fail(s);
+    guard.Release();
+    placed.push_back(vm);
+    if (placed.size() == kPlacementsPerSync) {
+      if (Status synced = make_durable_and_enqueue(); !synced.ok()) return ReconcileResult::Error(synced);
+    }
   }
-  return ReconcileResult::Done();
+  Status synced = make_durable_and_enqueue();
+  return synced.ok() ? ReconcileResult::Done() : ReconcileResult::Error(synced);
 }
 
 }  // namespace vmk::reconciler

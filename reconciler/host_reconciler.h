@@ -46,6 +46,8 @@ class HostReconciler {
                                                        providers::Hypervisor& conn,
                                                        const std::vector<providers::DomainInfo>& domains);
   Status WriteStatus(const std::string& host, const HostStatus& status, bool sync);
+  // The event of a host health change (HostSuspect, HostNotReady), whoever saw it.
+  void ReportHealthChange(const std::string& name, HostHealthState now, const std::string& error);
 
   ReconcileContext ctx_;
   metrics::ControllerMetrics* const metrics_;

@@ -50,8 +50,8 @@ std::string IncidentTracker::Key(const Incident& incident) {
   return KeyPrefix(incident.kind, incident.name) + incident.id;
 }
 
-Status IncidentTracker::Save(const Incident& incident) {
-  return store_->PutHistory(Key(incident), incident.ToJson());
+Status IncidentTracker::Save(const Incident& incident, bool sync) {
+  return store_->PutHistory(Key(incident), incident.ToJson(), sync);
 }
 
 Status IncidentTracker::Load() {
@@ -68,7 +68,7 @@ Status IncidentTracker::Load() {
 
 StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& name,
                                          const std::string& type, WallTime occurred,
-                                         const std::string& source) {
+                                         const std::string& source, bool sync) {
   const WallTime now = clock_->WallNow();
   if (occurred > now || occurred.time_since_epoch().count() == 0) occurred = now;
   std::unique_lock<std::mutex> l(mu_);
@@ -86,7 +86,7 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
       incident.sources.push_back(source);
       changed = true;
     }
-    if (changed) VMK_RETURN_IF_ERROR(Save(incident));
+    if (changed) VMK_RETURN_IF_ERROR(Save(incident, sync));
     return incident;
   }
   Incident incident;
@@ -100,7 +100,7 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
   incident.occurred = FormatRfc3339(occurred);
   incident.detected = FormatRfc3339(now);
   incident.sources = {source};
-  VMK_RETURN_IF_ERROR(Save(incident));
+  VMK_RETURN_IF_ERROR(Save(incident, sync));
   open_[{kind, name}] = incident;
   l.unlock();
   if (listener_) listener_(incident, /*opened=*/true);
@@ -108,12 +108,12 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
 }
 
 Status IncidentTracker::AddAction(specs::Kind kind, const std::string& name,
-                                  const std::string& action) {
+                                  const std::string& action, bool sync) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = open_.find({kind, name});
   if (it == open_.end()) return Status::Ok();
   it->second.actions.push_back(FormatRfc3339(clock_->WallNow()) + " " + action);
-  return Save(it->second);
+  return Save(it->second, sync);
 }
 
 StatusOr<std::optional<Incident>> IncidentTracker::Resolve(specs::Kind kind,
@@ -123,9 +123,18 @@ StatusOr<std::optional<Incident>> IncidentTracker::Resolve(specs::Kind kind,
   if (it == open_.end()) return std::optional<Incident>();
   Incident incident = it->second;
   incident.recovered = FormatRfc3339(clock_->WallNow());
-  VMK_RETURN_IF_ERROR(Save(incident));
   open_.erase(it);
   l.unlock();
+  // Outside the lock, so that workers resolving several VMs at once share their syncs (RocksDB
+  // groups concurrent synced writes). Nothing else writes this incident any more: it is no
+  // longer open, and every earlier write of it finished under the lock. A failed write puts it
+  // back, so that a retry resolves it again.
+  if (Status saved = Save(incident, /*sync=*/true); !saved.ok()) {
+    std::lock_guard<std::mutex> relock(mu_);
+    incident.recovered.clear();
+    open_.emplace(ObjectRef{kind, name}, incident);
+    return saved;
+  }
   if (listener_) listener_(incident, /*opened=*/false);
   return std::optional<Incident>(incident);
 }

@@ -3,8 +3,10 @@
 // detected, recovered; its kind and the actions taken. Several signals of one failure (a missed
 // heartbeat, a closed connection, an alert, a lifecycle event) make one incident: while an
 // incident of an object is open, Open() returns it and only moves `occurred` earlier when the new
-// evidence is earlier. Incidents are kept in the store's history ("incident/<Kind>/<name>/<id>",
-// synced), so a restarted controller finds the open ones again. Thread-safe.
+// evidence is earlier. Incidents are kept in the store's history ("incident/<Kind>/<name>/<id>"),
+// so a restarted controller finds the open ones again. Writes are synced unless the caller says
+// `sync=false` because a synced write of its own follows before it acts (one sync for many
+// incidents: see Store::PutStatus). Thread-safe.
 #pragma once
 
 #include <functional>
@@ -49,9 +51,10 @@ class IncidentTracker {
   // Opens an incident for the object, or joins the open one. `occurred` is the evidence of when
   // the failure began (clamped to no later than now). Returns the incident as stored.
   StatusOr<Incident> Open(specs::Kind kind, const std::string& name, const std::string& type,
-                          WallTime occurred, const std::string& source);
+                          WallTime occurred, const std::string& source, bool sync = true);
   // Appends an action to the open incident of the object; no-op when none is open.
-  Status AddAction(specs::Kind kind, const std::string& name, const std::string& action);
+  Status AddAction(specs::Kind kind, const std::string& name, const std::string& action,
+                   bool sync = true);
   // Closes the open incident of the object with `recovered` = now; no-op when none is open.
   StatusOr<std::optional<Incident>> Resolve(specs::Kind kind, const std::string& name);
 
@@ -60,7 +63,7 @@ class IncidentTracker {
   StatusOr<std::vector<Incident>> List(std::optional<ObjectRef> object) const;
 
  private:
-  Status Save(const Incident& incident);
+  Status Save(const Incident& incident, bool sync);
   static std::string Key(const Incident& incident);
 
   Store* const store_;

@@ -116,7 +116,7 @@ StatusOr<std::vector<Event>> MemoryStore::ListEvents(std::optional<ObjectRef> ob
   return out;
 }
 
-Status MemoryStore::PutHistory(const std::string& key, const specs::Json& value) {
+Status MemoryStore::PutHistory(const std::string& key, const specs::Json& value, bool /*sync*/) {
   if (key.empty()) return Status::InvalidArgument("history key must not be empty");
   VMK_RETURN_IF_ERROR(CheckSerializable(value, "history " + key));
   std::lock_guard<std::mutex> lock(mutex_);

@@ -33,7 +33,8 @@ class MemoryStore : public Store {
   StatusOr<int64_t> AppendEvent(Event event) override;
   StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
                                           size_t limit) override;
-  Status PutHistory(const std::string& key, const specs::Json& value) override;
+  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override;
+  Status Sync() override { return Status::Ok(); }
   StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
       const std::string& prefix) override;
 

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "providers/fencer.h"
 #include "providers/prober.h"
+#include "reconciler/key_locks.h"
 #include "reconciler/event_recorder.h"
 #include "reconciler/host_health.h"
 #include "reconciler/incident_tracker.h"
@@ -37,6 +38,9 @@ struct ReconcileContext {
   metrics::ControllerMetrics* metrics = nullptr;  // may be null
   VmHealthBook* vm_health = nullptr;              // with prober: spec.health is acted upon
   providers::Prober* prober = nullptr;
+  // Serialises the writers of one VM's placement: its own reconcile and a host's failover.
+  // May be null in unit tests that run one reconcile at a time.
+  KeyLocks* vm_locks = nullptr;
 };
 
 inline std::string VmKey(const std::string& name) { return "vm/" + name; }

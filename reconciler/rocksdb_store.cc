@@ -323,10 +323,14 @@ StatusOr<std::vector<Event>> RocksDbStore::ListEvents(std::optional<ObjectRef> o
   return events;
 }
 
-Status RocksDbStore::PutHistory(const std::string& key, const specs::Json& value) {
+Status RocksDbStore::Sync() { return FromRocks(impl_->db->SyncWAL(), "syncing the log"); }
+
+Status RocksDbStore::PutHistory(const std::string& key, const specs::Json& value, bool sync) {
   if (key.empty()) return Status::InvalidArgument("history key must not be empty");
   VMK_ASSIGN_OR_RETURN(std::string serialized, Serialize(value, "history " + key));
-  return FromRocks(impl_->db->Put(impl_->SyncedWrite(), kHistoryPrefix + key, serialized),
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  return FromRocks(impl_->db->Put(options, kHistoryPrefix + key, serialized),
                    "writing history " + key);
 }
 

@@ -15,8 +15,8 @@
 // be created, reopened in the right order or listed on open. Column families would buy separate
 // tuning, which nothing here needs.
 //
-// Durability: CommitApply, PutHistory and PutStatus(sync=true) use WriteOptions.sync, so they
-// survive power loss once they return; every write is a single atomic WriteBatch, so a process
+// Durability: CommitApply, PutHistory(sync=true) and PutStatus(sync=true) use WriteOptions.sync,
+// so they (and every write before them: one WAL) survive power loss once they return; every write is a single atomic WriteBatch, so a process
 // killed at any moment reopens with each batch fully present or fully absent. Events are not
 // synced (informative; a process crash still keeps them, a power cut may drop the last few).
 //
@@ -59,7 +59,8 @@ class RocksDbStore : public Store {
   StatusOr<int64_t> AppendEvent(Event event) override;
   StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
                                           size_t limit) override;
-  Status PutHistory(const std::string& key, const specs::Json& value) override;
+  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override;
+  Status Sync() override;
   StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
       const std::string& prefix) override;
 

@@ -69,7 +69,9 @@ class Store {
   virtual Status CommitApply(const ApplyBatch& batch) = 0;
 
   // Replaces the status of an existing object. `sync` for status that records intent
-  // (e.g. the host a VM was placed on before it is defined there).
+  // (e.g. the host a VM was placed on before it is defined there). Every write survives a
+  // crash of the process; a synced one also survives a power cut once it returns, and so does
+  // every write made before it (one log).
   // NotFound if the object does not exist (deleted meanwhile).
   virtual Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
                            bool sync) = 0;
@@ -81,8 +83,12 @@ class Store {
   virtual StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object,
                                                   int64_t after_seq, size_t limit) = 0;
 
-  // History: append-only records under a key prefix (e.g. "incident/wms01/"), synced.
-  virtual Status PutHistory(const std::string& key, const specs::Json& value) = 0;
+  // Makes every write made so far durable against a power cut (a run of unsynced writes closed
+  // by one Sync costs one sync instead of one each).
+  virtual Status Sync() = 0;
+
+  // History: records under a key prefix (e.g. "incident/wms01/"). `sync` as for PutStatus.
+  virtual Status PutHistory(const std::string& key, const specs::Json& value, bool sync) = 0;
   virtual StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
       const std::string& prefix) = 0;
 };

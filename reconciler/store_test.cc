@@ -378,11 +378,11 @@ TYPED_TEST(StoreTest, EventsAreTrimmedToTheBound) {
 }
 
 TYPED_TEST(StoreTest, HistoryListsByPrefixInKeyOrder) {
-  ASSERT_TRUE(this->store_->PutHistory("incident/wms01/0002", Json{{"n", 2}}).ok());
-  ASSERT_TRUE(this->store_->PutHistory("incident/wms01/0001", Json{{"n", 1}}).ok());
-  ASSERT_TRUE(this->store_->PutHistory("incident/wms010/0001", Json{{"n", 10}}).ok());
-  ASSERT_TRUE(this->store_->PutHistory("incident/ce01/0001", Json{{"n", 3}}).ok());
-  ASSERT_TRUE(this->store_->PutHistory("intent/wms01", Json{{"step", "fence"}}).ok());
+  ASSERT_TRUE(this->store_->PutHistory("incident/wms01/0002", Json{{"n", 2}}, true).ok());
+  ASSERT_TRUE(this->store_->PutHistory("incident/wms01/0001", Json{{"n", 1}}, true).ok());
+  ASSERT_TRUE(this->store_->PutHistory("incident/wms010/0001", Json{{"n", 10}}, true).ok());
+  ASSERT_TRUE(this->store_->PutHistory("incident/ce01/0001", Json{{"n", 3}}, true).ok());
+  ASSERT_TRUE(this->store_->PutHistory("intent/wms01", Json{{"step", "fence"}}, true).ok());
 
   auto wms = this->store_->ListHistory("incident/wms01/");
   ASSERT_TRUE(wms.ok());
@@ -402,13 +402,13 @@ TYPED_TEST(StoreTest, HistoryListsByPrefixInKeyOrder) {
   EXPECT_EQ(all->size(), 5u);
 
   // A key written again is replaced (the caller decides what is append-only).
-  ASSERT_TRUE(this->store_->PutHistory("intent/wms01", Json{{"step", "start"}}).ok());
+  ASSERT_TRUE(this->store_->PutHistory("intent/wms01", Json{{"step", "start"}}, true).ok());
   auto intent = this->store_->ListHistory("intent/");
   ASSERT_TRUE(intent.ok());
   ASSERT_EQ(intent->size(), 1u);
   EXPECT_EQ((*intent)[0].second, (Json{{"step", "start"}}));
 
-  EXPECT_EQ(this->store_->PutHistory("", Json{}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->PutHistory("", Json{}, true).code(), StatusCode::kInvalidArgument);
   auto none = this->store_->ListHistory("nothing/");
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
@@ -602,7 +602,7 @@ TEST_F(RocksDbStoreTest, ReopenSeesEverything) {
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(store->AppendEvent(MakeEvent(Kind::kVirtualMachine, "wms01", "Started")).ok());
     }
-    ASSERT_TRUE(store->PutHistory("incident/wms01/1", Json{{"occurred", "t0"}}).ok());
+    ASSERT_TRUE(store->PutHistory("incident/wms01/1", Json{{"occurred", "t0"}}, true).ok());
   }
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);

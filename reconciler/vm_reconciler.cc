@@ -181,6 +181,9 @@ VmReconciler::PlaceResult VmReconciler::Place(const specs::Object& object,
 }
 
 ReconcileResult VmReconciler::Reconcile(const std::string& name) {
+  // Against a failover re-placing this VM meanwhile (see KeyLocks): held from the read of the
+  // status to the last write of it.
+  KeyLocks::Guard guard = LockIfAny(ctx_.vm_locks, name);
   auto loaded = ctx_.store->Get(Kind::kVirtualMachine, name);
   if (!loaded.ok()) return ReconcileResult::Error(loaded.status());
   std::vector<Copy> copies = FindOwnedCopies(name);
