@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <cstring>
 #include <strings.h>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <fstream>
 #include <thread>
+#include <utility>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -161,6 +163,69 @@ void CloseCallback(virConnectPtr, int reason, void* opaque) {
   if (!ctx->handlers->detached && ctx->handlers->connection) ctx->handlers->connection(e);
 }
 
+// The thread that makes the libvirt calls of one connection, one at a time, in order (libvirt
+// 9.0's client misbehaves with several calls in flight on a connection that keepalive closes:
+// see RunBounded). One long-lived thread per connection rather than one thread per call:
+// creating a thread per call cost more than the call itself on the test driver. A call that
+// never returns holds only this thread; its connection is then marked dead and replaced, and the
+// thread ends once libvirt lets go and the connection is dropped.
+class CallThread {
+ public:
+  CallThread() : state_(std::make_shared<State>()) {}
+  ~CallThread() {
+    {
+      std::lock_guard<std::mutex> l(state_->mu);
+      state_->stopping = true;
+    }
+    state_->cv.notify_one();
+  }
+  CallThread(const CallThread&) = delete;
+  CallThread& operator=(const CallThread&) = delete;
+
+  void Post(std::function<void()> task) {
+    bool start = false;
+    {
+      std::lock_guard<std::mutex> l(state_->mu);
+      state_->tasks.push_back(std::move(task));
+      start = !std::exchange(state_->started, true);
+    }
+    if (start) {
+      // Detached: the last task may drop the connection, whose destructor (this one) runs on
+      // this very thread and only asks it to stop.
+      std::thread([state = state_] { Run(*state); }).detach();
+    } else {
+      state_->cv.notify_one();
+    }
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> tasks;  // GUARDED_BY(mu)
+    bool started = false;                     // GUARDED_BY(mu)
+    bool stopping = false;                    // GUARDED_BY(mu)
+  };
+
+  static void Run(State& state) {
+    std::unique_lock<std::mutex> l(state.mu);
+    for (;;) {
+      state.cv.wait(l, [&] { return state.stopping || !state.tasks.empty(); });
+      if (state.tasks.empty()) return;  // stopping, nothing left
+      std::function<void()> task = std::move(state.tasks.front());
+      state.tasks.pop_front();
+      l.unlock();
+      task();
+      // Destroyed before waiting again, outside the lock: it may hold the last reference to
+      // the connection, whose destructor locks `state.mu`.
+      task = nullptr;
+      l.lock();
+    }
+  }
+
+  std::shared_ptr<State> state_;
+};
+
 }  // namespace
 
 // One open libvirt connection with its callbacks. Closed (callbacks deregistered first, since
@@ -172,7 +237,7 @@ struct LibvirtHypervisor::Connection {
   int lifecycle_callback_id = -1;
   bool close_callback_registered = false;
   std::shared_ptr<CallbackContext> context;
-  std::mutex call_mu;  // serialises the libvirt calls on `conn` (see RunBounded)
+  CallThread calls;  // makes the libvirt calls on `conn`, one at a time (see RunBounded)
 
   ~Connection() {
     if (conn == nullptr) return;
@@ -252,18 +317,18 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
     std::lock_guard<std::mutex> g(g_calls_mu);
     ++g_calls_in_flight;
   }
-  std::thread([slot, c, what, body = std::move(body)] {
-    // One call at a time per connection: libvirt 9.0's client crashes (seen: SIGSEGV in its
-    // GLib dispatch under virNodeGetInfo) or leaves a call polling forever when keepalive closes
-    // a connection that has several calls in flight. Callers still wait at most `timeout`.
+  std::shared_ptr<CallbackContext> context = c->context;
+  Connection* target = c.get();
+  target->calls.Post([slot, c = std::move(c), what, body = std::move(body)] {
+    // One call at a time per connection (CallThread): libvirt 9.0's client crashes (seen:
+    // SIGSEGV in its GLib dispatch under virNodeGetInfo) or leaves a call polling forever when
+    // keepalive closes a connection that has several calls in flight. Callers still wait at
+    // most `timeout`.
     std::optional<R> r;
-    {
-      std::lock_guard<std::mutex> serial(c->call_mu);
-      if (!c->context->alive) {
-        r.emplace(Status::Unavailable(what + ": connection to " + c->context->uri + " is dead"));
-      } else {
-        r.emplace(body(*c));
-      }
+    if (!c->context->alive) {
+      r.emplace(Status::Unavailable(what + ": connection to " + c->context->uri + " is dead"));
+    } else {
+      r.emplace(body(*c));
     }
     {
       std::lock_guard<std::mutex> l(slot->mu);
@@ -275,7 +340,7 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
       --g_calls_in_flight;
     }
     g_calls_cv.notify_all();
-  }).detach();
+  });
 
   MonoTime deadline = clock->Now() + timeout;
   std::unique_lock<std::mutex> l(slot->mu);
@@ -283,9 +348,9 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
     clock->WaitUntil(l, slot->cv, deadline);
   }
   if (slot->result.has_value()) return std::move(*slot->result);
-  c->context->alive = false;
+  context->alive = false;
   log::Warning("libvirt call timed out; connection marked dead",
-               {{"uri", c->context->uri}, {"call", what}});
+               {{"uri", context->uri}, {"call", what}});
   return Status::DeadlineExceeded(what + ": no answer within " +
                                   std::to_string(timeout.count()) + " ms");
 }

@@ -40,6 +40,21 @@ bool HostHealth::RecordFailure(MonoTime now, const std::string& error) {
   return changed;
 }
 
+Duration HostHealth::NextHeartbeatIn(MonoTime now) const {
+  Duration next = options_.interval;
+  if (state_ == HostHealthState::kSuspect && failures_ > 0) {
+    Duration until_span = first_failure_ + options_.interval * (options_.failure_threshold - 1) - now;
+    if (until_span > Duration::zero() && until_span < next) next = until_span;
+  }
+  return next;
+}
+
+Duration HostHealthBook::NextHeartbeatIn(const std::string& host, MonoTime now) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? options_.interval : it->second.NextHeartbeatIn(now);
+}
+
 std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordSuccess(const std::string& host,
                                                                           MonoTime now,
                                                                           WallTime wall_now) {

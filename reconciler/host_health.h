@@ -37,6 +37,11 @@ class HostHealth {
   // Wall time of the last successful heartbeat (epoch 0 if never).
   WallTime last_good() const { return last_good_; }
   bool ever_good() const { return ever_good_; }
+  // When to send the next heartbeat: every interval, except that a suspect host is looked at
+  // again exactly when its failures span the threshold, so that it is found NotReady
+  // (threshold - 1) intervals after its first failure rather than up to one interval later
+  // (heartbeats keep their own phase, unrelated to when the host failed).
+  Duration NextHeartbeatIn(MonoTime now) const;
 
  private:
   HostHealthOptions options_;
@@ -53,6 +58,9 @@ class HostHealth {
 class HostHealthBook {
  public:
   explicit HostHealthBook(HostHealthOptions options = {}) : options_(options) {}
+
+  // HostHealth::NextHeartbeatIn of the host (the interval for an unknown host).
+  Duration NextHeartbeatIn(const std::string& host, MonoTime now) const;
 
   struct Snapshot {
     HostHealthState state = HostHealthState::kUnknown;

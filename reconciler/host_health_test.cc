@@ -56,6 +56,27 @@ TEST_F(HostHealthTest, ABurstOfFailuresWithinOneIntervalIsNotEnough) {
   EXPECT_EQ(h.state(), HostHealthState::kNotReady);
 }
 
+// Heartbeats run at their own phase; a host that fails just after one is still found NotReady
+// (threshold - 1) intervals after its first failure, not up to an interval later.
+TEST_F(HostHealthTest, ASuspectHostIsLookedAtAgainWhenItsFailuresSpanTheThreshold) {
+  HostHealth h({seconds(1), 3});
+  h.RecordSuccess(t0_, w0_);
+  EXPECT_EQ(h.NextHeartbeatIn(t0_), seconds(1)) << "a ready host: every interval";
+  const MonoTime failed = t0_ + milliseconds(300);  // e.g. a closed connection, between beats
+  h.RecordFailure(failed, "eof");
+  MonoTime beat = t0_ + seconds(1);  // the next heartbeat, at its own phase
+  h.RecordFailure(beat, "eof");
+  EXPECT_EQ(h.NextHeartbeatIn(beat), seconds(1));
+  beat += seconds(1);
+  h.RecordFailure(beat, "eof");
+  ASSERT_EQ(h.state(), HostHealthState::kSuspect) << "three failures, but over 1.7 s only";
+  // 2 s after the first failure is 300 ms away, sooner than the next interval.
+  EXPECT_EQ(h.NextHeartbeatIn(beat), milliseconds(300));
+  h.RecordFailure(beat + milliseconds(300), "eof");
+  EXPECT_EQ(h.state(), HostHealthState::kNotReady);
+  EXPECT_EQ(h.NextHeartbeatIn(beat + milliseconds(300)), seconds(1));
+}
+
 TEST_F(HostHealthTest, ReadyAgainAfterOneSuccess) {
   HostHealth h({seconds(1), 1});
   h.RecordSuccess(t0_, w0_);

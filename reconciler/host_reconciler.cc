@@ -27,7 +27,7 @@ ReconcileResult HostReconciler::Heartbeat(const std::string& name) {
     ReportHealthChange(name, after, beat.message());
     ctx_.queue->Add(HostKey(name));
   }
-  return ReconcileResult::After(ctx_.health->options().interval);
+  return ReconcileResult::After(ctx_.health->NextHeartbeatIn(name, ctx_.clock->Now()));
 }
 
 void HostReconciler::ReportHealthChange(const std::string& name, HostHealthState now,
