@@ -1,0 +1,197 @@
+// qemu_failover_bench: host crash -> VM answering again on another host, on real QEMU guests
+// (software emulation) and three libvirtd hosts, with vmkeeperd's default heartbeat settings
+// (1 s x 3) and the test fence agent. Each run starts everything afresh, boots one guest per
+// host (so every host has started QEMU before: a warm host, as in production), kills the host
+// of web01 and splits the time until web01 answers HTTP again into:
+//   detection   kill -> HostNotReady event
+//   fencing     HostNotReady -> HostFenced (HostFailed, the agent run)
+//   scheduling  HostFenced -> FailedOver event of the VM (placed on a new host)
+//   start       FailedOver -> Started event (define + start on the new host)
+//   boot        Started -> first HTTP 200 from the guest
+// Event times come from vmkeeperd's JSON log (ms); kill and answer times from this process's
+// wall clock. Prints one row per run, the medians, and a JSON line. Needs root.
+//
+//   qemu_failover_bench [--runs N]
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "tests/e2e/qemu_fleet.h"
+
+namespace vmk::e2e {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+double MsSinceEpoch(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count();
+}
+
+// "2026-11-27T16:51:18.447Z" -> ms since the epoch.
+std::optional<double> ParseTs(const std::string& ts) {
+  std::tm tm{};
+  int ms = 0;
+  if (sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+             &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm)) * 1000.0 + ms;
+}
+
+// Time of the first event `reason` about `object` logged at or after `after_ms`.
+std::optional<double> EventTime(const std::string& log, const std::string& object,
+                                const std::string& reason, double after_ms) {
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    if (j.value("event", "") != reason || j.value("object", "") != object) continue;
+    auto t = ParseTs(j.value("ts", ""));
+    // Log times have ms resolution: allow the kill's own millisecond.
+    if (t && *t >= after_ms - 1) return t;
+  }
+  return std::nullopt;
+}
+
+struct Run {
+  double detection = 0, fencing = 0, scheduling = 0, start = 0, boot = 0;
+  double to_started() const { return detection + fencing + scheduling + start; }
+  double total() const { return to_started() + boot; }
+};
+
+std::optional<Run> OneRun(int index, std::string* error) {
+  ScratchDir scratch("qemu-bench-" + std::to_string(index));
+  QemuFleet fleet(scratch.path());
+  if (auto e = fleet.StartHosts(3); !e.empty()) return *error = e, std::nullopt;
+  Daemon daemon(scratch.path() / "state");
+  if (!daemon.Start({"--fence-agent-dir", SourceDir() + "/tests/e2e"})) {
+    return *error = "vmkeeperd did not start: " + daemon.Log(), std::nullopt;
+  }
+  std::string yaml = fleet.HostManifests("ok") + fleet.VmManifest("web01", "hv01") +
+                     fleet.VmManifest("warm02", "hv02") + fleet.VmManifest("warm03", "hv03");
+  WriteFile(scratch.path() / "fleet.yaml", yaml);
+  auto applied = RunCommand({BinDir() + "/vmkeeper", "--server", daemon.server(), "apply", "-f",
+                             (scratch.path() / "fleet.yaml").string()},
+                            scratch.path());
+  if (applied.exit_code != 0) return *error = "apply: " + applied.err, std::nullopt;
+  for (const auto& vm : fleet.vms()) {
+    if (!WaitFor([&] { return fleet.Answers(vm); }, std::chrono::seconds(120))) {
+      return *error = vm + " never answered", std::nullopt;
+    }
+  }
+  // Start from a settled fleet: every VM Ready (its probe passed) in vmkeeper's status.
+  auto ready = [&](const std::string& vm) {
+    auto r = RunCommand({BinDir() + "/vmkeeper", "--server", daemon.server(), "get", "vm", vm, "-o", "json"},
+                        scratch.path());
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded()) return false;
+    for (const auto& c : j.value("status", nlohmann::json::object()).value("conditions", nlohmann::json::array())) {
+      if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+    }
+    return false;
+  };
+  for (const auto& vm : fleet.vms()) {
+    if (!WaitFor([&] { return ready(vm); }, std::chrono::seconds(60))) {
+      return *error = vm + " never Ready", std::nullopt;
+    }
+  }
+
+  const double killed = MsSinceEpoch(Clock::now());
+  if (fleet.HostCtl({"kill", "1"}).exit_code != 0) return *error = "kill failed", std::nullopt;
+  // The old guest dies with its host; wait for the new one.
+  WaitFor([&] { return !fleet.Answers("web01"); }, std::chrono::seconds(5));
+  if (!WaitFor([&] { return fleet.Answers("web01"); }, std::chrono::seconds(120))) {
+    return *error = "web01 never answered again\n" + daemon.Log(), std::nullopt;
+  }
+  const double answered = MsSinceEpoch(Clock::now());
+
+  const std::string log = daemon.Log();
+  auto not_ready = EventTime(log, "Host/hv01", "HostNotReady", killed);
+  auto fenced = EventTime(log, "Host/hv01", "HostFenced", killed);
+  auto failed_over = EventTime(log, "VirtualMachine/web01", "FailedOver", killed);
+  auto started = EventTime(log, "VirtualMachine/web01", "Started", killed);
+  if (!not_ready || !fenced || !failed_over || !started) {
+    return *error = "missing events in the log", std::nullopt;
+  }
+  Run r;
+  r.detection = *not_ready - killed;
+  r.fencing = *fenced - *not_ready;
+  r.scheduling = *failed_over - *fenced;
+  r.start = *started - *failed_over;
+  r.boot = answered - *started;
+  daemon.Kill();
+  return r;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int Main(int argc, char** argv) {
+  int runs = 5;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::atoi(argv[++i]);
+  }
+  if (geteuid() != 0) {
+    std::cerr << "qemu_failover_bench needs root (libvirtd hosts in namespaces)\n";
+    return 2;
+  }
+  ScratchDir build_scratch("qemu-bench-build");
+  if (auto e = BuildGuest(build_scratch.path()); !e.empty()) {
+    std::cerr << e << "\n";
+    return 1;
+  }
+  std::vector<Run> results;
+  std::printf("%-4s %10s %9s %11s %8s %8s %12s %8s   (ms)\n", "run", "detection", "fencing",
+              "scheduling", "start", "boot", "to-started", "total");
+  for (int i = 0; i < runs; ++i) {
+    std::string error;
+    auto r = OneRun(i, &error);
+    if (!r) {
+      std::cerr << "run " << i << " failed: " << error.substr(0, 4000) << "\n";
+      return 1;
+    }
+    results.push_back(*r);
+    std::printf("%-4d %10.0f %9.0f %11.0f %8.0f %8.0f %12.0f %8.0f\n", i, r->detection, r->fencing,
+                r->scheduling, r->start, r->boot, r->to_started(), r->total());
+    std::fflush(stdout);
+  }
+  auto median = [&](double (*field)(const Run&)) {
+    std::vector<double> v;
+    for (const auto& r : results) v.push_back(field(r));
+    return Median(v);
+  };
+  nlohmann::json summary = {
+      {"runs", runs},
+      {"detection_ms", median([](const Run& r) { return r.detection; })},
+      {"fencing_ms", median([](const Run& r) { return r.fencing; })},
+      {"scheduling_ms", median([](const Run& r) { return r.scheduling; })},
+      {"start_ms", median([](const Run& r) { return r.start; })},
+      {"boot_ms", median([](const Run& r) { return r.boot; })},
+      {"crash_to_started_ms", median([](const Run& r) { return r.to_started(); })},
+      {"crash_to_answering_ms", median([](const Run& r) { return r.total(); })},
+  };
+  std::printf("%-4s %10.0f %9.0f %11.0f %8.0f %8.0f %12.0f %8.0f\n", "med",
+              summary["detection_ms"].get<double>(), summary["fencing_ms"].get<double>(),
+              summary["scheduling_ms"].get<double>(), summary["start_ms"].get<double>(),
+              summary["boot_ms"].get<double>(), summary["crash_to_started_ms"].get<double>(),
+              summary["crash_to_answering_ms"].get<double>());
+  std::cout << summary.dump() << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace vmk::e2e
+
+int main(int argc, char** argv) { return vmk::e2e::Main(argc, argv); }
