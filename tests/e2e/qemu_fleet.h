@@ -1,0 +1,144 @@
+// A fleet of real hosts and tiny QEMU guests for end-to-end tests and benchmarks: N libvirtd
+// hosts in their own namespaces (tests/e2e/libvirt_hosts.sh), each fenced by the test agent
+// whose "off" really kills the host, and VMs booting the guest of tests/e2e/guest/ with their
+// own disk and an HTTP port forwarded to 127.0.0.1. All hosts share the network namespace, so
+// a VM keeps its port wherever it runs. Header-only; not thread-safe.
+#pragma once
+
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/daemon_harness.h"
+
+namespace vmk::e2e {
+
+// The guest's kernel, initramfs and blank disk, built once into the build tree.
+inline fs::path GuestDir() { return fs::path(BinDir()) / "e2e-guest"; }
+
+// Builds the guest if it is not built yet; returns "" or what went wrong.
+inline std::string BuildGuest(const fs::path& scratch) {
+  auto r = RunCommand({"/bin/bash", SourceDir() + "/tests/e2e/guest/build_guest.sh", GuestDir().string()},
+                      scratch);
+  return r.exit_code == 0 ? "" : "build_guest.sh failed: " + r.out + r.err;
+}
+
+// Pids of the running QEMU processes of `vm` (libvirt names them "guest=VM,...").
+inline std::vector<int> GuestPids(const std::string& vm) {
+  std::vector<int> pids;
+  const std::string needle = "guest=" + vm + ",";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (!std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
+    std::string cmdline = ReadFile(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.rfind("/usr/bin/qemu-system-x86_64", 0) == 0 && cmdline.find(needle) != std::string::npos) {
+      pids.push_back(std::stoi(pid));
+    }
+  }
+  return pids;
+}
+
+class QemuFleet {
+ public:
+  explicit QemuFleet(fs::path dir) : dir_(std::move(dir)) { fs::create_directories(FenceDir()); }
+  ~QemuFleet() { StopAll(); }
+
+  // Starts hosts 1..n; returns "" or what went wrong.
+  std::string StartHosts(int n) {
+    for (int h = 1; h <= n; ++h) {
+      auto r = HostCtl({"start", std::to_string(h)});
+      if (r.exit_code != 0) return "host " + std::to_string(h) + ": " + r.err;
+      std::string uri = HostCtl({"qemu-uri", std::to_string(h)}).out;
+      if (!uri.empty() && uri.back() == '\n') uri.pop_back();
+      uris_.push_back(uri);
+    }
+    return "";
+  }
+  // Resumes stopped hosts, then kills every host (and so every guest).
+  void StopAll() {
+    for (size_t h = 1; h <= uris_.size(); ++h) HostCtl({"cont", std::to_string(h)});
+    if (!uris_.empty()) HostCtl({"stop-all"});
+    uris_.clear();
+  }
+  CommandResult HostCtl(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/bin/bash", SourceDir() + "/tests/e2e/libvirt_hosts.sh"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, dir_, {"BASE=" + HostsDir().string()});
+  }
+
+  fs::path HostsDir() const { return dir_ / "hosts"; }
+  fs::path FenceDir() const { return dir_ / "fence"; }
+  fs::path SerialLog(const std::string& vm) const { return dir_ / (vm + ".serial.log"); }
+  const std::vector<std::string>& vms() const { return vms_; }
+  int Port(const std::string& vm) const { return ports_.at(vm); }
+
+  // Hosts hv01..hvNN, each fenced by the test agent with `fence_behaviour` (ok | fail | hang).
+  std::string HostManifests(const std::string& fence_behaviour) const {
+    std::string yaml;
+    for (size_t h = 1; h <= uris_.size(); ++h) {
+      const std::string n = std::to_string(h);
+      yaml += "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv0" + n + "}\nspec:\n" +
+              "  uri: \"" + uris_[h - 1] + "\"\n  capacity: {cpus: 4, memoryMiB: 2048}\n" +
+              "  fencing:\n    agent: fence_test_agent\n    timeoutSeconds: 20\n    args:\n" +
+              "      plug: hv0" + n + "\n      state_dir: \"" + FenceDir().string() + "\"\n" +
+              "      behaviour: " + fence_behaviour + "\n" +
+              "      kill_command: \"BASE=" + HostsDir().string() + " /bin/bash " + SourceDir() +
+              "/tests/e2e/libvirt_hosts.sh kill " + n + "\"\n---\n";
+    }
+    return yaml;
+  }
+  // A guest VM preferring `host`, with its own disk (a copy of the blank one) and HTTP port.
+  std::string VmManifest(const std::string& vm, const std::string& host) {
+    const int port = FreePort();
+    ports_[vm] = port;
+    vms_.push_back(vm);
+    fs::path disk = dir_ / (vm + ".raw");
+    fs::copy_file(GuestDir() / "base.raw", disk, fs::copy_options::overwrite_existing);
+    const std::string p = std::to_string(port);
+    return "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + vm + "}\nspec:\n" +
+           "  cpus: 1\n  memoryMiB: 192\n" +
+           "  boot:\n    kernel: " + (GuestDir() / "vmlinux").string() + "\n    initrd: " +
+           (GuestDir() / "initramfs.cpio.gz").string() +
+           "\n    cmdline: \"console=ttyS0 quiet panic=-1 vmname=" + vm + "\"\n" +
+           "  console: {logFile: " + SerialLog(vm).string() + "}\n" +
+           "  disks: [{name: root, image: " + disk.string() + "}]\n" +
+           "  interfaces:\n  - name: net0\n    type: user\n    portForwards: [{hostPort: " + p +
+           ", guestPort: 80}]\n" +
+           "  health:\n    address: 127.0.0.1\n    http: {port: " + p + ", path: /}\n" +
+           "    periodSeconds: 1\n    timeoutSeconds: 1\n    failureThreshold: 3\n" +
+           "    startupGraceSeconds: 60\n" +
+           "  placement: {preferredHosts: [" + host + "]}\n---\n";
+  }
+
+  // The guest's HTTP answer on its forwarded port; "" unless it answers 200.
+  std::string Answer(const std::string& vm) const {
+    auto r = HttpRequest(ports_.at(vm), "GET", "/", "", std::chrono::milliseconds(500));
+    return r.status == 200 ? r.body : "";
+  }
+  bool Answers(const std::string& vm) const {
+    return Answer(vm).find("hello from " + vm) != std::string::npos;
+  }
+
+  std::string FenceCalls() const { return ReadFile(FenceDir() / "calls.log"); }
+  // How many times the fence agent was asked to power `host` off.
+  int FenceOffCalls(const std::string& host) const {
+    const std::string needle = "action=off target=" + host + " ";
+    const std::string calls = FenceCalls();
+    int n = 0;
+    for (size_t at = calls.find(needle); at != std::string::npos; at = calls.find(needle, at + 1)) ++n;
+    return n;
+  }
+
+ private:
+  fs::path dir_;
+  std::vector<std::string> uris_;
+  std::vector<std::string> vms_;
+  std::map<std::string, int> ports_;
+};
+
+}  // namespace vmk::e2e
