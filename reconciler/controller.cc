@@ -30,6 +30,7 @@ class ControllerImpl {
         options_(std::move(options)),
         recorder_(store, clock, &metrics_),
         queue_(clock),
+        probe_queue_(clock),
         health_(HostHealthOptions{std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
                                   options_.heartbeat_failures}),
         incidents_(store, clock),
@@ -45,7 +46,7 @@ class ControllerImpl {
         ctx_{store, &registry_, &book_, &recorder_, &queue_, clock, options_.stop_grace,
              [this](const std::string& vm, const std::string& state) { ObserveVmState(vm, state); },
              &health_, &incidents_, options_.fencer, &metrics_, &vm_health_,
-             options_.prober ? options_.prober : &own_prober_, &vm_locks_},
+             options_.prober ? options_.prober : &own_prober_, &vm_locks_, &probe_queue_},
         vm_reconciler_(ctx_),
         host_reconciler_(ctx_, &metrics_),
         applier_(
@@ -82,7 +83,10 @@ class ControllerImpl {
                                       {"workers", std::to_string(options_.workers)}});
     running_ = true;
     for (int i = 0; i < std::max(1, options_.workers); ++i) {
-      workers_.emplace_back([this] { WorkerLoop(); });
+      workers_.emplace_back([this] { WorkerLoop(queue_); });
+    }
+    for (int i = 0; i < kProbeWorkers; ++i) {
+      workers_.emplace_back([this] { WorkerLoop(probe_queue_); });
     }
     EnqueueAll();
     resync_thread_ = std::thread([this] { ResyncLoop(); });
@@ -92,6 +96,7 @@ class ControllerImpl {
   void Stop() {
     if (!running_.exchange(false)) return;
     queue_.ShutDown();
+    probe_queue_.ShutDown();
     {
       std::lock_guard<std::mutex> l(resync_mu_);
       resync_cv_.notify_all();
@@ -217,9 +222,10 @@ class ControllerImpl {
     }
   }
 
-  void WorkerLoop() {
+  // Runs the keys of `queue` (the reconcile queue, or the probe queue) until it shuts down.
+  void WorkerLoop(WorkQueue& queue) {
     std::string key;
-    while (queue_.Get(&key)) {
+    while (queue.Get(&key)) {
       ++active_;
       metrics_.SetActiveWorkers(active_);
       metrics_.SetQueueDepth(static_cast<double>(queue_.Len()));
@@ -243,22 +249,22 @@ class ControllerImpl {
       if (!result.status.ok()) {
         kind = metrics::ReconcileResult::kError;
         log::Warning("reconcile failed", {{"key", key}, {"error", result.status.ToString()},
-                                          {"retries", std::to_string(queue_.NumRequeues(key))}});
-        queue_.AddRateLimited(key);
+                                          {"retries", std::to_string(queue.NumRequeues(key))}});
+        queue.AddRateLimited(key);
       } else if (result.requeue_after) {
         kind = metrics::ReconcileResult::kRequeue;
-        queue_.Forget(key);
-        queue_.AddAfter(key, *result.requeue_after);
+        queue.Forget(key);
+        queue.AddAfter(key, *result.requeue_after);
       } else {
         kind = metrics::ReconcileResult::kSuccess;
-        queue_.Forget(key);
+        queue.Forget(key);
       }
       if (!is_heartbeat && !is_probe) {
         metrics_.ObserveReconcile(is_vm ? "vm" : "host", kind, seconds);
       }
       --active_;
       metrics_.SetActiveWorkers(active_);
-      queue_.Done(key);
+      queue.Done(key);
     }
   }
 
@@ -311,6 +317,9 @@ class ControllerImpl {
   metrics::ControllerMetrics metrics_;
   EventRecorder recorder_;
   WorkQueue queue_;
+  // Probes, with their own workers (see ReconcileContext::probe_queue).
+  static constexpr int kProbeWorkers = 2;
+  WorkQueue probe_queue_;
   HostHealthBook health_;
   IncidentTracker incidents_;
   providers::AlertDeduplicator alert_dedup_;

@@ -41,6 +41,9 @@ struct ReconcileContext {
   // Serialises the writers of one VM's placement: its own reconcile and a host's failover.
   // May be null in unit tests that run one reconcile at a time.
   KeyLocks* vm_locks = nullptr;
+  // Where probe keys go: a queue of their own with its own workers, so that a probe waiting for
+  // its timeout never holds a worker that a failover needs. Null = `queue`.
+  WorkQueue* probe_queue = nullptr;
 };
 
 inline std::string VmKey(const std::string& name) { return "vm/" + name; }
