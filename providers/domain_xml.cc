@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace vmk::providers {
@@ -232,6 +233,25 @@ class XmlReader {
   size_t pos_ = 0;
 };
 
+constexpr char kQemuNamespace[] = "http://libvirt.org/schemas/domain/qemu/1.0";
+
+const char* InterfaceTypeName(InterfaceConfig::Type type) {
+  switch (type) {
+    case InterfaceConfig::Type::kUser: return "user";
+    case InterfaceConfig::Type::kBridge: return "bridge";
+    case InterfaceConfig::Type::kNetwork: return "network";
+  }
+  return "user";
+}
+
+std::optional<InterfaceConfig::Type> InterfaceTypeFromName(const std::string& name) {
+  for (auto type : {InterfaceConfig::Type::kUser, InterfaceConfig::Type::kBridge,
+                    InterfaceConfig::Type::kNetwork}) {
+    if (name == InterfaceTypeName(type)) return type;
+  }
+  return std::nullopt;
+}
+
 std::string Trim(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
@@ -244,6 +264,17 @@ bool ParseInt64(const std::string& text, int64_t* out) {
   if (t.empty()) return false;
   auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), *out);
   return ec == std::errc() && ptr == t.data() + t.size();
+}
+
+// The non-empty items of a comma-separated owner-mark list, trimmed.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
+    item = Trim(item);
+    if (!item.empty()) items.push_back(std::move(item));
+  }
+  return items;
 }
 
 // Bytes per unit of libvirt's scaled integers (<memory unit='KiB'>); 0 when unknown.
@@ -260,11 +291,12 @@ uint64_t UnitBytes(const std::string& unit) {
   return 0;
 }
 
-// Disk names are the spec's; ':' ',' and '%' are percent-encoded so the list stays parseable.
-std::string EncodeDiskName(const std::string& name) {
+// Disk and interface names are the spec's; ':' ',' '=' and '%' are percent-encoded so the lists
+// in the owner mark stay parseable.
+std::string EncodeMarkName(const std::string& name) {
   std::string out;
   for (char c : name) {
-    if (c == ':' || c == ',' || c == '%') {
+    if (c == ':' || c == ',' || c == '=' || c == '%') {
       char buf[4];
       std::snprintf(buf, sizeof(buf), "%%%02X", static_cast<unsigned char>(c));
       out += buf;
@@ -275,7 +307,7 @@ std::string EncodeDiskName(const std::string& name) {
   return out;
 }
 
-std::string DecodeDiskName(const std::string& text) {
+std::string DecodeMarkName(const std::string& text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size()) {
@@ -310,11 +342,136 @@ StatusOr<OwnerMark> OwnerMarkFromNode(const XmlNode& node) {
       if (colon == std::string::npos) {
         return Status::InvalidArgument("owner mark: bad disk entry '" + item + "'");
       }
-      mark.disk_targets.emplace_back(DecodeDiskName(item.substr(0, colon)),
+      mark.disk_targets.emplace_back(DecodeMarkName(item.substr(0, colon)),
                                      item.substr(colon + 1));
     }
   }
+  if (const std::string* interfaces = node.Attribute("interfaces")) {
+    for (const std::string& item : SplitList(*interfaces)) {
+      size_t colon = item.find(':');
+      std::optional<InterfaceConfig::Type> type;
+      if (colon != std::string::npos) type = InterfaceTypeFromName(item.substr(colon + 1));
+      if (!type) return Status::InvalidArgument("owner mark: bad interface entry '" + item + "'");
+      InterfaceConfig itf;
+      itf.name = DecodeMarkName(item.substr(0, colon));
+      itf.type = *type;
+      mark.interfaces.push_back(std::move(itf));
+    }
+  }
+  if (const std::string* forwards = node.Attribute("hostfwd")) {
+    for (const std::string& item : SplitList(*forwards)) {
+      // NAME=ADDRESS:HOSTPORT:GUESTPORT (addresses are IPv4: no ':' inside).
+      size_t eq = item.find('=');
+      size_t c1 = item.find(':', eq == std::string::npos ? 0 : eq);
+      size_t c2 = c1 == std::string::npos ? c1 : item.find(':', c1 + 1);
+      PortForwardConfig f;
+      int64_t host_port = 0, guest_port = 0;
+      if (eq == std::string::npos || c2 == std::string::npos ||
+          !ParseInt64(item.substr(c1 + 1, c2 - c1 - 1), &host_port) ||
+          !ParseInt64(item.substr(c2 + 1), &guest_port)) {
+        return Status::InvalidArgument("owner mark: bad hostfwd entry '" + item + "'");
+      }
+      f.host_address = item.substr(eq + 1, c1 - eq - 1);
+      f.host_port = static_cast<int>(host_port);
+      f.guest_port = static_cast<int>(guest_port);
+      std::string name = DecodeMarkName(item.substr(0, eq));
+      InterfaceConfig* owner = nullptr;
+      for (InterfaceConfig& itf : mark.interfaces) {
+        if (itf.name == name) owner = &itf;
+      }
+      if (owner == nullptr) {
+        return Status::InvalidArgument("owner mark: hostfwd entry '" + item +
+                                       "' names no interface");
+      }
+      owner->port_forwards.push_back(std::move(f));
+    }
+  }
   return mark;
+}
+
+// QEMU's -netdev user,id=hostfwdN option and its virtio-net-pci device: user-mode interface N
+// (counted among user-mode interfaces) of a QEMU-flavor domain.
+std::string UserNetdevId(size_t index) { return "hostfwd" + std::to_string(index); }
+
+std::string UserNetdevArg(const InterfaceConfig& itf, size_t index) {
+  std::string arg = "user,id=" + UserNetdevId(index);
+  for (const PortForwardConfig& f : itf.port_forwards) {
+    arg += ",hostfwd=tcp:" + f.host_address + ":" + std::to_string(f.host_port) + "-:" +
+           std::to_string(f.guest_port);
+  }
+  return arg;
+}
+
+std::string UserDeviceArg(size_t index) {
+  // PCI slots 0x10 and up, as the reference guests use: far above the slots libvirt assigns to
+  // its own devices from 0x02 upwards. The spec allows at most 8 user-mode interfaces.
+  char addr[24];
+  std::snprintf(addr, sizeof(addr), "0x%zx", 0x10 + index);
+  return "virtio-net-pci,netdev=" + UserNetdevId(index) + ",addr=" + addr;
+}
+
+// The user-mode interfaces of a QEMU-flavor domain, read from the -netdev user / -device pairs
+// of its <qemu:commandline>, in order. A netdev without its device gives the guest no NIC and is
+// left out; a hostfwd rule other than tcp:ADDR:PORT-:PORT reads as a forward of port 0, which no
+// valid config has, so both show as drift.
+std::vector<InterfaceConfig> UserInterfacesFromCommandline(const XmlNode& commandline) {
+  std::vector<std::string> args;
+  for (const auto& arg : commandline.children) {
+    if (arg->LocalName() != "arg") continue;
+    const std::string* value = arg->Attribute("value");
+    args.push_back(value ? *value : "");
+  }
+  std::vector<std::pair<std::string, InterfaceConfig>> netdevs;  // (id, interface)
+  std::vector<std::string> device_netdevs;
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    const std::string& option = args[i];
+    if (option != "-netdev" && option != "-device") continue;
+    std::vector<std::string> parts;
+    std::stringstream list(args[++i]);
+    for (std::string part; std::getline(list, part, ',');) parts.push_back(part);
+    if (option == "-device") {
+      for (const std::string& part : parts) {
+        if (part.rfind("netdev=", 0) == 0) device_netdevs.push_back(part.substr(7));
+      }
+      continue;
+    }
+    if (parts.empty() || parts[0] != "user") continue;
+    std::string id;
+    InterfaceConfig itf;
+    itf.type = InterfaceConfig::Type::kUser;
+    for (size_t p = 1; p < parts.size(); ++p) {
+      const std::string& part = parts[p];
+      if (part.rfind("id=", 0) == 0) {
+        id = part.substr(3);
+      } else if (part.rfind("hostfwd=", 0) == 0) {
+        PortForwardConfig f;
+        f.host_port = 0;
+        std::string rule = part.substr(8);  // tcp:ADDR:HOSTPORT-:GUESTPORT
+        size_t c1 = rule.find(':');
+        size_t c2 = c1 == std::string::npos ? c1 : rule.find(':', c1 + 1);
+        size_t dash = c2 == std::string::npos ? c2 : rule.find("-:", c2 + 1);
+        int64_t host_port = 0, guest_port = 0;
+        if (rule.compare(0, 4, "tcp:") == 0 && dash != std::string::npos &&
+            ParseInt64(rule.substr(c2 + 1, dash - c2 - 1), &host_port) &&
+            ParseInt64(rule.substr(dash + 2), &guest_port)) {
+          f.host_address = rule.substr(c1 + 1, c2 - c1 - 1);
+          f.host_port = static_cast<int>(host_port);
+          f.guest_port = static_cast<int>(guest_port);
+        } else {
+          f.host_address = rule;
+        }
+        itf.port_forwards.push_back(std::move(f));
+      }
+    }
+    netdevs.emplace_back(std::move(id), std::move(itf));
+  }
+  std::vector<InterfaceConfig> out;
+  for (auto& [id, itf] : netdevs) {
+    bool has_device = false;
+    for (const std::string& used : device_netdevs) has_device = has_device || used == id;
+    if (has_device) out.push_back(std::move(itf));
+  }
+  return out;
 }
 
 }  // namespace
@@ -349,29 +506,66 @@ std::string DefaultDiskTarget(size_t index) {
 
 std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor,
                               const std::string& uuid) {
+  const bool qemu = flavor == DomainXmlFlavor::kQemu;
   std::string disk_list;
   for (size_t i = 0; i < config.disks.size(); ++i) {
     const DiskConfig& d = config.disks[i];
     if (!disk_list.empty()) disk_list += ",";
-    disk_list += EncodeDiskName(d.name) + ":" + (d.target.empty() ? DefaultDiskTarget(i) : d.target);
+    disk_list +=
+        EncodeMarkName(d.name) + ":" + (d.target.empty() ? DefaultDiskTarget(i) : d.target);
   }
+  std::string interface_list;
+  std::string forward_list;
+  std::vector<const InterfaceConfig*> user_interfaces;
+  for (const InterfaceConfig& itf : config.interfaces) {
+    if (!interface_list.empty()) interface_list += ",";
+    interface_list += EncodeMarkName(itf.name) + ":" + InterfaceTypeName(itf.type);
+    if (itf.type != InterfaceConfig::Type::kUser) continue;
+    user_interfaces.push_back(&itf);
+    for (const PortForwardConfig& f : itf.port_forwards) {
+      if (!forward_list.empty()) forward_list += ",";
+      forward_list += EncodeMarkName(itf.name) + "=" + f.host_address + ":" +
+                      std::to_string(f.host_port) + ":" + std::to_string(f.guest_port);
+    }
+  }
+  // User-mode interfaces are QEMU command-line arguments (see below), which need the qemu
+  // namespace on the root.
+  const bool qemu_commandline = qemu && !user_interfaces.empty();
+
   std::ostringstream x;
-  x << "<domain type='" << (flavor == DomainXmlFlavor::kTest ? "test" : "qemu") << "'>\n";
+  x << "<domain type='" << (qemu ? "qemu" : "test") << "'";
+  if (qemu_commandline) x << " xmlns:qemu='" << kQemuNamespace << "'";
+  x << ">\n";
   x << "  <name>" << XmlEscape(config.name) << "</name>\n";
   if (!uuid.empty()) x << "  <uuid>" << XmlEscape(uuid) << "</uuid>\n";
   x << "  <metadata>\n";
   x << "    <" << kOwnerPrefix << ":owner xmlns:" << kOwnerPrefix << "=\"" << kOwnerNamespace
     << "\" vm=\"" << XmlEscape(config.name) << "\" generation=\"" << config.generation
-    << "\" disks=\"" << XmlEscape(disk_list) << "\"/>\n";
+    << "\" disks=\"" << XmlEscape(disk_list) << "\"";
+  if (!interface_list.empty()) x << " interfaces=\"" << XmlEscape(interface_list) << "\"";
+  // The test driver drops <qemu:commandline>: the forwards live in the mark there. The QEMU
+  // flavor does not repeat them, so a command line removed behind our back shows as drift.
+  if (!qemu && !forward_list.empty()) x << " hostfwd=\"" << XmlEscape(forward_list) << "\"";
+  x << "/>\n";
   x << "  </metadata>\n";
   x << "  <memory unit='MiB'>" << config.memoryMiB << "</memory>\n";
   x << "  <vcpu>" << config.cpus << "</vcpu>\n";
-  if (flavor == DomainXmlFlavor::kQemu) {
-    x << "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n    <boot dev='hd'/>\n  </os>\n";
-    x << "  <features>\n    <acpi/>\n  </features>\n";
-  } else {
-    x << "  <os>\n    <type>hvm</type>\n  </os>\n";
+  x << "  <os>\n";
+  x << (qemu ? "    <type arch='x86_64' machine='pc'>hvm</type>\n" : "    <type>hvm</type>\n");
+  if (!config.boot.kernel.empty()) {
+    // Direct kernel boot. libvirt adds <boot dev='hd'/> to its dump anyway; it is not read back.
+    x << "    <kernel>" << XmlEscape(config.boot.kernel) << "</kernel>\n";
+    if (!config.boot.initrd.empty()) {
+      x << "    <initrd>" << XmlEscape(config.boot.initrd) << "</initrd>\n";
+    }
+    if (!config.boot.cmdline.empty()) {
+      x << "    <cmdline>" << XmlEscape(config.boot.cmdline) << "</cmdline>\n";
+    }
+  } else if (qemu) {
+    x << "    <boot dev='hd'/>\n";
   }
+  x << "  </os>\n";
+  if (qemu) x << "  <features>\n    <acpi/>\n  </features>\n";
   x << "  <on_poweroff>destroy</on_poweroff>\n";
   x << "  <on_reboot>restart</on_reboot>\n";
   x << "  <on_crash>destroy</on_crash>\n";
@@ -386,11 +580,38 @@ std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor
       << "' bus='virtio'/>\n";
     x << "    </disk>\n";
   }
-  if (flavor == DomainXmlFlavor::kQemu) {
+  for (const InterfaceConfig& itf : config.interfaces) {
+    if (itf.type == InterfaceConfig::Type::kUser) continue;
+    const char* kind = itf.type == InterfaceConfig::Type::kBridge ? "bridge" : "network";
+    x << "    <interface type='" << kind << "'>\n";
+    x << "      <source " << kind << "='" << XmlEscape(itf.source) << "'/>\n";
+    x << "      <model type='virtio'/>\n";
+    x << "    </interface>\n";
+  }
+  if (!config.console_log_file.empty()) {
+    // libvirt adds the matching <console type='file'> itself.
+    x << "    <serial type='file'>\n";
+    x << "      <source path='" << XmlEscape(config.console_log_file) << "' append='on'/>\n";
+    x << "      <target port='0'/>\n";
+    x << "    </serial>\n";
+  } else if (qemu) {
     x << "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n";
     x << "    <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n";
   }
   x << "  </devices>\n";
+  if (qemu_commandline) {
+    // User-mode networking with port forwards, passed straight to QEMU: libvirt 9.0 can only
+    // express <portForward> with the passt backend, which Debian's build disables, and its
+    // plain <interface type='user'> (slirp) has no port forwards.
+    x << "  <qemu:commandline>\n";
+    for (size_t i = 0; i < user_interfaces.size(); ++i) {
+      x << "    <qemu:arg value='-netdev'/>\n";
+      x << "    <qemu:arg value='" << XmlEscape(UserNetdevArg(*user_interfaces[i], i)) << "'/>\n";
+      x << "    <qemu:arg value='-device'/>\n";
+      x << "    <qemu:arg value='" << XmlEscape(UserDeviceArg(i)) << "'/>\n";
+    }
+    x << "  </qemu:commandline>\n";
+  }
   x << "</domain>\n";
   return x.str();
 }
@@ -447,8 +668,45 @@ StatusOr<ParsedDomainXml> ParseDomainXml(const std::string& xml) {
     }
   }
 
+  if (const XmlNode* os = root.Child("os")) {
+    // Raw text: these are handed to QEMU as written, so whitespace counts.
+    if (const XmlNode* kernel = os->Child("kernel")) parsed.config.boot.kernel = kernel->text;
+    if (const XmlNode* initrd = os->Child("initrd")) parsed.config.boot.initrd = initrd->text;
+    if (const XmlNode* cmdline = os->Child("cmdline")) parsed.config.boot.cmdline = cmdline->text;
+  }
+
+  // Interfaces as libvirt sees them: <interface> elements. Types other than bridge and network
+  // read as kUser with the libvirt type in `source` ("libvirt:direct"), which no config of ours
+  // has, so they show as drift rather than as a match.
+  std::vector<InterfaceConfig> element_interfaces;
+  bool serial_seen = false;
   if (const XmlNode* devices = root.Child("devices")) {
     for (const auto& dev : devices->children) {
+      if (dev->name == "interface") {
+        InterfaceConfig itf;
+        const std::string* type = dev->Attribute("type");
+        std::string kind = type ? *type : "";
+        const XmlNode* source = dev->Child("source");
+        if (kind == "bridge" || kind == "network") {
+          itf.type = kind == "bridge" ? InterfaceConfig::Type::kBridge
+                                      : InterfaceConfig::Type::kNetwork;
+          const std::string* name = source ? source->Attribute(kind) : nullptr;
+          if (name) itf.source = *name;
+        } else {
+          itf.type = InterfaceConfig::Type::kUser;
+          itf.source = "libvirt:" + kind;
+        }
+        element_interfaces.push_back(std::move(itf));
+        continue;
+      }
+      if (dev->name == "serial" && !serial_seen) {
+        serial_seen = true;  // the first serial port is the console (ttyS0)
+        const std::string* type = dev->Attribute("type");
+        const XmlNode* source = dev->Child("source");
+        const std::string* path = source ? source->Attribute("path") : nullptr;
+        if (type && *type == "file" && path) parsed.config.console_log_file = *path;
+        continue;
+      }
       if (dev->name != "disk") continue;
       const std::string* device = dev->Attribute("device");
       if (device != nullptr && *device != "disk") continue;  // cdrom, floppy, lun
@@ -466,6 +724,46 @@ StatusOr<ParsedDomainXml> ParseDomainXml(const std::string& xml) {
       }
       parsed.config.disks.push_back(std::move(disk));
     }
+  }
+
+  // User-mode interfaces. The QEMU driver keeps them in <qemu:commandline>; the test driver
+  // drops that element, so for test domains the owner mark (interfaces= and hostfwd=) is the
+  // only record and is read instead.
+  std::vector<InterfaceConfig> user_interfaces;
+  const std::string* domain_type = root.Attribute("type");
+  if (domain_type != nullptr && *domain_type == "test") {
+    for (const InterfaceConfig& itf : parsed.owner.interfaces) {
+      if (itf.type == InterfaceConfig::Type::kUser) user_interfaces.push_back(itf);
+    }
+  } else {
+    for (const auto& child : root.children) {
+      if (child->LocalName() == "commandline" && child->NamespaceUri() == kQemuNamespace) {
+        for (InterfaceConfig& itf : UserInterfacesFromCommandline(*child)) {
+          user_interfaces.push_back(std::move(itf));
+        }
+      }
+    }
+  }
+
+  // Put them together in the order the mark lists, taking names from it: the n-th user-mode
+  // entry is the n-th user-mode interface found, the n-th other entry the n-th <interface>
+  // element. What the mark does not account for follows, unnamed (a foreign or edited domain).
+  size_t next_element = 0;
+  size_t next_user = 0;
+  for (const InterfaceConfig& listed : parsed.owner.interfaces) {
+    bool user = listed.type == InterfaceConfig::Type::kUser;
+    std::vector<InterfaceConfig>& found = user ? user_interfaces : element_interfaces;
+    size_t& next = user ? next_user : next_element;
+    if (next >= found.size()) continue;  // missing: the config comes out shorter
+    InterfaceConfig itf = std::move(found[next++]);
+    itf.name = listed.name;
+    parsed.config.interfaces.push_back(std::move(itf));
+  }
+  for (; next_element < element_interfaces.size(); ++next_element) {
+    parsed.config.interfaces.push_back(std::move(element_interfaces[next_element]));
+  }
+  for (; next_user < user_interfaces.size(); ++next_user) {
+    parsed.config.interfaces.push_back(std::move(user_interfaces[next_user]));
   }
   return parsed;
 }

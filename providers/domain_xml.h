@@ -4,6 +4,16 @@
 //   <vmk:owner xmlns:vmk="https://vmkeeper.dev/xmlns/owner/v1" vm="NAME" generation="N"
 //              disks="root:vda,data:vdb"/>
 // The disks attribute maps the VM spec's disk names to targets, so the names can be read back.
+// When the config has network interfaces, interfaces="net0:user,net1:bridge" lists their names
+// and types in spec order (libvirt has no place for an interface's name), and for the test
+// driver, which drops <qemu:commandline>, hostfwd="net0=127.0.0.1:18080:80,..." keeps the port
+// forwards of user-mode interfaces.
+//
+// The QEMU flavor boots a kernel directly when the config names one (<os><kernel>, <initrd>,
+// <cmdline>), appends the serial console to a file when console_log_file is set, attaches bridge
+// and network interfaces as <interface> elements, and user-mode interfaces with port forwards as
+// QEMU command-line arguments (-netdev user,hostfwd=... / -device virtio-net-pci), because
+// Debian's libvirt 9.0 has the passt backend that <portForward> needs disabled.
 // ParseDomainXml reads the managed fields and the owner mark back from any domain XML (ours,
 // libvirt's normalised dump of ours, or a foreign hand-written one, which parses as not owned).
 //
@@ -37,6 +47,8 @@ struct OwnerMark {
   std::string vm;
   int64_t generation = 0;
   std::vector<std::pair<std::string, std::string>> disk_targets;  // (disk name, target)
+  // From interfaces= (name and type, in order) and hostfwd= (port forwards by name).
+  std::vector<InterfaceConfig> interfaces;
 };
 
 struct ParsedDomainXml {

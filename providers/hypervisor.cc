@@ -44,6 +44,27 @@ bool DomainConfig::SameManagedConfig(const DomainConfig& other) const {
     const DiskConfig& b = other.disks[i];
     if (a.name != b.name || a.source != b.source || a.target != b.target) return false;
   }
+  if (boot.kernel != other.boot.kernel || boot.initrd != other.boot.initrd ||
+      boot.cmdline != other.boot.cmdline || console_log_file != other.console_log_file) {
+    return false;
+  }
+  if (interfaces.size() != other.interfaces.size()) return false;
+  for (size_t i = 0; i < interfaces.size(); ++i) {
+    const InterfaceConfig& a = interfaces[i];
+    const InterfaceConfig& b = other.interfaces[i];
+    if (a.name != b.name || a.type != b.type || a.source != b.source ||
+        a.port_forwards.size() != b.port_forwards.size()) {
+      return false;
+    }
+    for (size_t f = 0; f < a.port_forwards.size(); ++f) {
+      const PortForwardConfig& x = a.port_forwards[f];
+      const PortForwardConfig& y = b.port_forwards[f];
+      if (x.host_address != y.host_address || x.host_port != y.host_port ||
+          x.guest_port != y.guest_port) {
+        return false;
+      }
+    }
+  }
   return true;
 }
 

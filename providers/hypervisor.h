@@ -32,6 +32,27 @@ struct DiskConfig {
   std::string target;  // vda, vdb, ...
 };
 
+// Direct kernel boot. An empty kernel = boot from the first disk.
+struct BootConfig {
+  std::string kernel;   // absolute path on the host
+  std::string initrd;   // empty = none
+  std::string cmdline;  // empty = none
+};
+
+struct PortForwardConfig {
+  std::string host_address = "127.0.0.1";
+  int host_port = 0;
+  int guest_port = 0;
+};
+
+struct InterfaceConfig {
+  enum class Type { kUser, kBridge, kNetwork };
+  std::string name;    // the VM spec's interface name
+  Type type = Type::kUser;
+  std::string source;  // kBridge: the bridge; kNetwork: the libvirt network; kUser: empty
+  std::vector<PortForwardConfig> port_forwards;  // kUser only
+};
+
 // The part of a domain definition vmkeeper manages. Comparing the desired config with the
 // persistent (inactive) definition read back tells whether someone edited it behind our back.
 struct DomainConfig {
@@ -39,6 +60,9 @@ struct DomainConfig {
   int cpus = 1;
   int64_t memoryMiB = 1024;
   std::vector<DiskConfig> disks;
+  BootConfig boot;
+  std::string console_log_file;  // serial console appended to this file; empty = a pty
+  std::vector<InterfaceConfig> interfaces;
   int64_t generation = 0;  // spec generation, kept in the owner mark
 
   bool SameManagedConfig(const DomainConfig& other) const;  // all fields but generation

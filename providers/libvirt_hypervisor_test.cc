@@ -95,6 +95,48 @@ TEST_F(LibvirtHypervisorTest, OtherUrisPassUnchanged) {
   ASSERT_TRUE(hv.UndefineDomain("vmk-default-probe").ok());
 }
 
+// A QEMU guest's boot, console and interfaces survive define -> get on the test driver, which
+// drops <qemu:commandline> (the user-mode forwards then come from the owner mark): otherwise
+// the controller would see definition drift and redefine forever.
+TEST_F(LibvirtHypervisorTest, GuestConfigSurvivesDefineOnTheTestDriver) {
+  LibvirtHypervisor hv("default", "test:///default", options_, RealClock::Get());
+  ASSERT_TRUE(hv.Connect().ok());
+  DomainConfig c = Config("vmk-guest-roundtrip");
+  c.boot = {"/srv/guest/vmlinux", "/srv/guest/initramfs.cpio.gz", "console=ttyS0 panic=-1"};
+  c.console_log_file = "/srv/guest/logs/vmk-guest-roundtrip.log";
+  c.interfaces = {
+      {"net0",
+       InterfaceConfig::Type::kUser,
+       "",
+       {{"127.0.0.1", 18080, 80}, {"127.0.0.1", 18022, 22}}},
+      {"lan", InterfaceConfig::Type::kBridge, "br0", {}},
+      {"mgmt", InterfaceConfig::Type::kNetwork, "default", {}},
+  };
+  ASSERT_TRUE(hv.DefineDomain(c).ok());
+  auto d = hv.GetDomain(c.name);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE(d->has_value());
+  ASSERT_TRUE((*d)->config.has_value());
+  const DomainConfig& back = *(*d)->config;
+  EXPECT_TRUE(back.SameManagedConfig(c));
+  EXPECT_EQ(back.boot.kernel, "/srv/guest/vmlinux");
+  EXPECT_EQ(back.console_log_file, "/srv/guest/logs/vmk-guest-roundtrip.log");
+  ASSERT_EQ(back.interfaces.size(), 3u);
+  ASSERT_EQ(back.interfaces[0].port_forwards.size(), 2u);
+  EXPECT_EQ(back.interfaces[0].port_forwards[0].host_port, 18080);
+  EXPECT_EQ(back.interfaces[1].source, "br0");
+  EXPECT_EQ(back.interfaces[2].name, "mgmt");
+
+  // Redefining with a changed forward is read back as changed, then equal again.
+  c.interfaces[0].port_forwards[0].host_port = 18081;
+  EXPECT_FALSE(back.SameManagedConfig(c));
+  ASSERT_TRUE(hv.DefineDomain(c).ok());
+  d = hv.GetDomain(c.name);
+  ASSERT_TRUE(d.ok() && d->has_value() && (*d)->config.has_value());
+  EXPECT_TRUE((*d)->config->SameManagedConfig(c));
+  ASSERT_TRUE(hv.UndefineDomain(c.name).ok());
+}
+
 TEST_F(LibvirtHypervisorTest, UnknownUriFailsAsUnavailable) {
   auto hv = factory_.Create("x", "bogus-driver:///nothing", options_);
   Status s = hv->Connect();

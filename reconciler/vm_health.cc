@@ -22,6 +22,10 @@ providers::ProbeSpec ProbeSpecOf(const specs::HealthSpec& health, const std::str
   } else if (health.tcp) {
     p.type = providers::ProbeSpec::Type::kTcp;
     p.port = health.tcp->port;
+  } else if (health.exec) {
+    // Runs on the controller's machine; the address is unused (the command names its target).
+    p.type = providers::ProbeSpec::Type::kExec;
+    p.command = health.exec->command;
   }
   return p;
 }

@@ -60,6 +60,46 @@ TEST_F(VmHealthTest, ReadyMeansTheServiceAnswersNotOnlyThatTheDomainRuns) {
   EXPECT_EQ(spec->type, providers::ProbeSpec::Type::kHttp);
 }
 
+TEST(ProbeSpecOfTest, EachProbeKindMapsToItsProberType) {
+  specs::HealthSpec health;
+  health.timeoutSeconds = 4;
+  health.exec = specs::ExecProbeSpec{{"/usr/lib/nagios/plugins/check_http", "-H", "10.0.0.5"}};
+  providers::ProbeSpec exec = ProbeSpecOf(health, "wms01");
+  EXPECT_EQ(exec.type, providers::ProbeSpec::Type::kExec);
+  EXPECT_EQ(exec.command,
+            (std::vector<std::string>{"/usr/lib/nagios/plugins/check_http", "-H", "10.0.0.5"}));
+  EXPECT_EQ(exec.timeout, std::chrono::milliseconds(4000));
+
+  // http, then tcp, win over exec when several are given (the schema says exec is used only
+  // when neither is).
+  health.tcp = specs::TcpProbeSpec{22};
+  EXPECT_EQ(ProbeSpecOf(health, "wms01").type, providers::ProbeSpec::Type::kTcp);
+  health.http = specs::HttpProbeSpec{8080, "/ok"};
+  EXPECT_EQ(ProbeSpecOf(health, "wms01").type, providers::ProbeSpec::Type::kHttp);
+}
+
+TEST_F(VmHealthTest, AnExecProbeRunsTheSpecsCommand) {
+  Apply(HostYaml("hv01") +
+        VmYaml("wms01",
+               "  health: {exec: {command: [/bin/check, -H, wms01]}, periodSeconds: 1,\n"
+               "           startupGraceSeconds: 0}\n"));
+  SyncHost("hv01");
+  prober_.SetHandler([](const providers::ProbeSpec& spec) {
+    bool ok = spec.type == providers::ProbeSpec::Type::kExec && spec.command.size() == 3 &&
+              spec.command[0] == "/bin/check";
+    return ProbeResult{ok, ok ? "exit 0" : "unexpected probe"};
+  });
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "False/Starting");
+  ProbeOnce();
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "True/Running");
+  auto spec = prober_.LastSpec();
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(spec->type, providers::ProbeSpec::Type::kExec);
+  EXPECT_EQ(spec->command, (std::vector<std::string>{"/bin/check", "-H", "wms01"}));
+}
+
 TEST_F(VmHealthTest, AnUnhealthyVmIsRestartedWithBackoffThenGivenUpAtTheLimit) {
   Healthy();
   Start();

@@ -36,6 +36,29 @@ providers::DomainConfig DesiredDomainConfig(const std::string& name,
   for (size_t i = 0; i < spec.disks.size(); ++i) {
     c.disks.push_back({spec.disks[i].name, spec.disks[i].image, providers::DefaultDiskTarget(i)});
   }
+  if (spec.boot) c.boot = {spec.boot->kernel, spec.boot->initrd, spec.boot->cmdline};
+  if (spec.console) c.console_log_file = spec.console->logFile;
+  for (const specs::InterfaceSpec& itf : spec.interfaces) {
+    providers::InterfaceConfig out;
+    out.name = itf.name;
+    switch (itf.type) {
+      case specs::InterfaceSpec::Type::kUser:
+        out.type = providers::InterfaceConfig::Type::kUser;
+        break;
+      case specs::InterfaceSpec::Type::kBridge:
+        out.type = providers::InterfaceConfig::Type::kBridge;
+        out.source = itf.bridge;
+        break;
+      case specs::InterfaceSpec::Type::kNetwork:
+        out.type = providers::InterfaceConfig::Type::kNetwork;
+        out.source = itf.network;
+        break;
+    }
+    for (const specs::PortForwardSpec& f : itf.portForwards) {
+      out.port_forwards.push_back({f.hostAddress, f.hostPort, f.guestPort});
+    }
+    c.interfaces.push_back(std::move(out));
+  }
   return c;
 }
 
@@ -453,7 +476,7 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
       // Ready means its service answers, not only that the domain runs.
       // A new tracker starts the VM's probe loop; Probe() keeps it going from then on.
       if (ctx_.vm_health->Configure(name, ProbeSettingsOf(*spec.health))) {
-        ctx_.queue->Add(ProbeKey(name));
+        (ctx_.probe_queue ? ctx_.probe_queue : ctx_.queue)->Add(ProbeKey(name));
       }
       auto health = ctx_.vm_health->Get(name).value_or(VmHealthBook::Snapshot{});
       if (health.health != providers::ProbeHealth::kHealthy) {

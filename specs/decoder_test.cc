@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "specs/schema.h"
+
 namespace vmk::specs {
 namespace {
 
@@ -485,6 +487,81 @@ TEST(DecoderTest, DiskNamesAndHostListsMustBeUnique) {
                           "used by spec.disks[0]",
                           "m.yaml:8:37: spec.placement.requiredHosts[1]: duplicate value "
                           "\"hv01\"; first at spec.placement.requiredHosts[0]"));
+}
+
+// A tiny QEMU guest as the end-to-end tests run it: direct kernel boot, serial log, user-mode
+// networking with a port forward, and an exec probe.
+TEST(DecoderTest, QemuGuestFieldsGetTheirDefaults) {
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: web01}\n"
+                        "spec:\n"
+                        "  boot: {kernel: /g/vmlinux, initrd: /g/initrd.gz,\n"
+                        "         cmdline: console=ttyS0}\n"
+                        "  console: {logFile: /g/web01.log}\n"
+                        "  interfaces:\n"
+                        "  - name: net0\n"
+                        "    portForwards: [{hostPort: 18080, guestPort: 80}]\n"
+                        "  - {name: net1, type: bridge, bridge: br0}\n"
+                        "  health: {exec: {command: [/bin/check, -H, web01]}}\n");
+  EXPECT_EQ(vm.spec["boot"], Json::parse(R"({"kernel": "/g/vmlinux", "initrd": "/g/initrd.gz",
+      "cmdline": "console=ttyS0"})"));
+  EXPECT_EQ(vm.spec["console"], Json::parse(R"({"logFile": "/g/web01.log"})"));
+  EXPECT_EQ(vm.spec["interfaces"], Json::parse(R"([
+      {"name": "net0", "type": "user",
+       "portForwards": [{"hostAddress": "127.0.0.1", "hostPort": 18080, "guestPort": 80}]},
+      {"name": "net1", "type": "bridge", "bridge": "br0", "portForwards": []}])"))
+      << vm.spec["interfaces"].dump();
+  EXPECT_EQ(vm.spec["health"]["exec"],
+            Json::parse(R"({"command": ["/bin/check", "-H", "web01"]})"));
+  EXPECT_EQ(vm.LocationOf("spec.interfaces[0].portForwards[0].hostPort").ToString(), "m.yaml:10:31");
+
+  // Boot with only a kernel, and a console without a file: the rest stays absent.
+  Object minimal = DecodeOne("apiVersion: vmkeeper/v1\n"
+                             "kind: VirtualMachine\n"
+                             "metadata: {name: web01}\n"
+                             "spec: {boot: {kernel: /g/vmlinux}, console: {}}\n");
+  EXPECT_EQ(minimal.spec["boot"], Json::parse(R"({"kernel": "/g/vmlinux"})"));
+  EXPECT_EQ(minimal.spec["console"], Json::object());
+}
+
+TEST(DecoderTest, QemuGuestFieldErrors) {
+  EXPECT_THAT(
+      Errors("apiVersion: vmkeeper/v1\n"
+             "kind: VirtualMachine\n"
+             "metadata: {name: web01}\n"
+             "spec:\n"
+             "  boot: {initrd: initrd.gz, cmdline: \"a\\nb\"}\n"
+             "  console: {logFile: logs/web01.log}\n"
+             "  interfaces:\n"
+             "  - {name: net0, type: slirp}\n"
+             "  - name: Net1\n"
+             "    portForwards:\n"
+             "    - {hostAddress: \"127.0.0.1,hostfwd=tcp::22-:22\", hostPort: 0, guestPort: 80}\n"
+             "    - {hostAddress: localhost, guestPort: 65536}\n"
+             "  - {name: net0, bridge: \"br 0\"}\n"
+             "  health: {exec: {}}\n"),
+      ElementsAre(
+          "m.yaml:5:9: spec.boot.kernel: is required",
+          "m.yaml:5:18: spec.boot.initrd: must be an absolute path (starting with '/') without "
+          "line breaks",
+          "m.yaml:5:38: spec.boot.cmdline: must not contain line breaks",
+          "m.yaml:6:22: spec.console.logFile: must be an absolute path (starting with '/') "
+          "without line breaks",
+          "m.yaml:8:24: spec.interfaces[0].type: must be one of user, bridge, network",
+          std::string("m.yaml:9:11: spec.interfaces[1].name: ") + kNameMessage,
+          "m.yaml:11:21: spec.interfaces[1].portForwards[0].hostAddress: must be an IPv4 "
+          "address (e.g. 127.0.0.1)",
+          "m.yaml:11:64: spec.interfaces[1].portForwards[0].hostPort: must be at least 1",
+          "m.yaml:12:7: spec.interfaces[1].portForwards[1].hostPort: is required",
+          "m.yaml:12:21: spec.interfaces[1].portForwards[1].hostAddress: must be an IPv4 "
+          "address (e.g. 127.0.0.1)",
+          "m.yaml:12:43: spec.interfaces[1].portForwards[1].guestPort: must be at most 65535",
+          "m.yaml:13:12: spec.interfaces[2].name: duplicate value \"net0\"; first used by "
+          "spec.interfaces[0]",
+          "m.yaml:13:26: spec.interfaces[2].bridge: must be a network device name: letters, "
+          "digits, '-', '_' or '.'",
+          "m.yaml:14:18: spec.health.exec.command: is required"));
 }
 
 TEST(DecoderTest, StatusIsAcceptedInAnyShape) {

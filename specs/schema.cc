@@ -84,6 +84,86 @@ FieldDef HostNameList(std::string name, std::string description) {
   return f;
 }
 
+// An absolute path on the host: vmkeeper hands it to libvirt as is.
+FieldDef AbsolutePath(std::string name, std::string description) {
+  FieldDef f = WithPattern(String(std::move(name), std::move(description)), "^/[^\\n\\r]*$",
+                           "must be an absolute path (starting with '/') without line breaks");
+  f.max_length = 4096;
+  return f;
+}
+
+FieldDef ObjectArray(std::string name, std::vector<FieldDef> fields, std::string description) {
+  FieldDef f;
+  f.name = std::move(name);
+  f.type = FieldType::kObjectArray;
+  f.default_value = Json::array();
+  f.fields = std::move(fields);
+  f.description = std::move(description);
+  return f;
+}
+
+// IPv4 dotted quad. It ends up inside a QEMU -netdev option list, where a ',' would start a new
+// option: the pattern keeps anything but an address out.
+constexpr char kIpv4Pattern[] =
+    "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
+    "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
+
+std::vector<FieldDef> BuildBootFields() {
+  FieldDef cmdline = WithPattern(
+      String("cmdline", "Kernel command line, e.g. \"console=ttyS0 panic=-1\". Absent = none."),
+      "^[^\\n\\r]*$", "must not contain line breaks");
+  cmdline.max_length = 4096;
+  return {
+      Required(AbsolutePath("kernel", "Kernel image to boot directly (e.g. an uncompressed "
+                                      "vmlinux): an absolute path on the host the VM runs on.")),
+      AbsolutePath("initrd", "Initial ramdisk: an absolute path on the host. Absent = none."),
+      std::move(cmdline),
+  };
+}
+
+std::vector<FieldDef> BuildInterfaceFields() {
+  FieldDef name = Required(WithPattern(
+      String("name", "Interface name, unique within the VM: a DNS-1123 label."), kNamePattern,
+      kNameMessage));
+  name.max_length = 63;
+  FieldDef type = WithDefault(
+      WithPattern(String("type", "user (QEMU user-mode networking, with optional portForwards), "
+                                 "bridge (attached to the host bridge `bridge`) or network "
+                                 "(attached to the libvirt network `network`). Default user."),
+                  "^(user|bridge|network)$", "must be one of user, bridge, network"),
+      "user");
+  FieldDef bridge = WithPattern(
+      String("bridge", "Host bridge device to attach to. Required for, and only allowed with, "
+                       "type bridge."),
+      "^[-A-Za-z0-9_.]+$", "must be a network device name: letters, digits, '-', '_' or '.'");
+  bridge.max_length = 15;  // IFNAMSIZ - 1
+  FieldDef network = WithPattern(
+      String("network", "libvirt network to attach to. Required for, and only allowed with, "
+                        "type network."),
+      "^[-A-Za-z0-9_.]+$", "must be a libvirt network name: letters, digits, '-', '_' or '.'");
+  network.max_length = 255;
+  FieldDef host_address = WithDefault(
+      WithPattern(String("hostAddress", "IPv4 address on the host to listen on. Default "
+                                        "127.0.0.1 (reachable from the host only)."),
+                  kIpv4Pattern, "must be an IPv4 address (e.g. 127.0.0.1)"),
+      "127.0.0.1");
+  return {
+      std::move(name),
+      std::move(type),
+      std::move(bridge),
+      std::move(network),
+      ObjectArray(
+          "portForwards",
+          {
+              std::move(host_address),
+              Required(Int("hostPort", 1, 65535,
+                           "TCP port on the host (1..65535), unique within the VM.")),
+              Required(Int("guestPort", 1, 65535, "TCP port in the guest (1..65535).")),
+          },
+          "TCP ports of the host forwarded into the guest. Only allowed with type user."),
+  };
+}
+
 std::vector<FieldDef> BuildMetadataFields() {
   FieldDef name = Required(WithPattern(
       String("name", "Name of the object, unique per kind: a DNS-1123 label starting with a "
@@ -182,6 +262,27 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
       WithDefault(Int("cpus", 1, 512, "Virtual CPUs (1..512)."), 1),
       WithDefault(Int("memoryMiB", 16, 16777216, "Memory in MiB (16..16777216)."), 1024),
       std::move(disks),
+      Object("boot", Presence::kOptional, BuildBootFields(),
+             "Direct kernel boot (kernel, initrd, command line given to the hypervisor). Absent "
+             "= boot from the first disk."),
+      Object("console", Presence::kOptional,
+             {
+                 AbsolutePath("logFile",
+                              "File on the host the serial console (ttyS0) is appended to. "
+                              "Absent = a pty."),
+             },
+             "Serial console of the VM. Absent = a pty."),
+      [] {
+        FieldDef interfaces = ObjectArray(
+            "interfaces", BuildInterfaceFields(),
+            "Network interfaces of the VM (virtio), in order; names must be unique. At most 8 "
+            "of type user.");
+        interfaces.unique_key = "name";
+        // No default: a spec without interfaces keeps the canonical form (and so the
+        // generation) it had before the field existed; re-applying it restarts nothing.
+        interfaces.default_value = Json();
+        return interfaces;
+      }(),
       Object("placement", Presence::kDefaulted,
              {
                  StringMap("hostSelector", MapSyntax::kLabels,
@@ -219,6 +320,23 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
                             Required(Int("port", 1, 65535, "TCP port (1..65535).")),
                         },
                         "TCP connect probe."),
+                 Object("exec", Presence::kOptional,
+                        {
+                            [] {
+                              FieldDef command;
+                              command.name = "command";
+                              command.type = FieldType::kStringArray;
+                              command.required = true;
+                              command.max_length = 4096;
+                              command.description =
+                                  "argv of the command, non-empty; run without a shell. "
+                                  "Exit status 0 within timeoutSeconds is healthy.";
+                              return command;
+                            }(),
+                        },
+                        "Command probe. It runs on the controller's machine, not in the guest "
+                        "(in-guest exec through a guest agent is not supported); point it at the "
+                        "VM's address yourself. Used only when neither http nor tcp is given."),
                  WithDefault(Int("periodSeconds", 1, 3600, "Time between probes (1..3600)."), 5),
                  WithDefault(Int("timeoutSeconds", 1, 3600, "Timeout of one probe (1..3600)."), 2),
                  WithDefault(Int("failureThreshold", 1, 100,

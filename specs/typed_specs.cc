@@ -1,7 +1,9 @@
 // Typed views of canonical specs (declared in specs/types.h). The canonical JSON has every
 // default filled in, so fields are read with at(): a missing one means the JSON did not come from
 // the decoder, and that is reported rather than papered over with a second set of defaults.
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "specs/types.h"
 
@@ -33,10 +35,40 @@ HealthSpec HealthFrom(const Json& j) {
   if (j.contains("address")) out.address = j.at("address").get<std::string>();
   if (j.contains("http")) out.http = HttpProbeFrom(j.at("http"));
   if (j.contains("tcp")) out.tcp = TcpProbeSpec{j.at("tcp").at("port").get<int>()};
+  if (j.contains("exec")) {
+    out.exec = ExecProbeSpec{j.at("exec").at("command").get<std::vector<std::string>>()};
+  }
   out.periodSeconds = j.at("periodSeconds").get<int>();
   out.timeoutSeconds = j.at("timeoutSeconds").get<int>();
   out.failureThreshold = j.at("failureThreshold").get<int>();
   out.startupGraceSeconds = j.at("startupGraceSeconds").get<int>();
+  return out;
+}
+
+BootSpec BootFrom(const Json& j) {
+  BootSpec out;
+  out.kernel = j.at("kernel").get<std::string>();
+  if (j.contains("initrd")) out.initrd = j.at("initrd").get<std::string>();
+  if (j.contains("cmdline")) out.cmdline = j.at("cmdline").get<std::string>();
+  return out;
+}
+
+InterfaceSpec InterfaceFrom(const Json& j) {
+  InterfaceSpec out;
+  out.name = j.at("name").get<std::string>();
+  std::string type = j.at("type").get<std::string>();
+  std::optional<InterfaceSpec::Type> parsed = InterfaceTypeFromName(type);
+  if (!parsed) {
+    throw Json::other_error::create(501, "unknown interface type \"" + type + "\"", &j);
+  }
+  out.type = *parsed;
+  if (j.contains("bridge")) out.bridge = j.at("bridge").get<std::string>();
+  if (j.contains("network")) out.network = j.at("network").get<std::string>();
+  for (const Json& f : j.at("portForwards")) {
+    out.portForwards.push_back(PortForwardSpec{f.at("hostAddress").get<std::string>(),
+                                               f.at("hostPort").get<int>(),
+                                               f.at("guestPort").get<int>()});
+  }
   return out;
 }
 
@@ -74,6 +106,18 @@ StatusOr<VirtualMachineSpec> VirtualMachineSpecFromJson(const Json& spec) {
       out.disks.push_back(DiskSpec{d.at("name").get<std::string>(),
                                    d.at("image").get<std::string>(),
                                    d.at("sizeGiB").get<int64_t>()});
+    }
+    if (spec.contains("boot")) out.boot = BootFrom(spec.at("boot"));
+    if (spec.contains("console")) {
+      ConsoleSpec console;
+      const Json& c = spec.at("console");
+      if (c.contains("logFile")) console.logFile = c.at("logFile").get<std::string>();
+      out.console = std::move(console);
+    }
+    // Absent in specs stored before interfaces existed: canonical JSON in the store is not
+    // re-defaulted, so an old VM reads as one without interfaces.
+    if (spec.contains("interfaces")) {
+      for (const Json& i : spec.at("interfaces")) out.interfaces.push_back(InterfaceFrom(i));
     }
     const Json& p = spec.at("placement");
     out.placement.hostSelector = StringMapAt(p, "hostSelector");

@@ -72,6 +72,78 @@ TEST(TypedSpecsTest, VirtualMachineDefaultsMatchTheStructDefaults) {
   EXPECT_EQ(vm->restart.windowSeconds, defaults.restart.windowSeconds);
   EXPECT_EQ(vm->placement.priority, defaults.placement.priority);
   EXPECT_EQ(vm->snapshotPolicy, "");
+  EXPECT_FALSE(vm->boot.has_value());
+  EXPECT_FALSE(vm->console.has_value());
+  EXPECT_TRUE(vm->interfaces.empty());
+}
+
+TEST(TypedSpecsTest, VirtualMachineBootConsoleInterfacesAndExecProbe) {
+  Json spec = SpecOf(
+      "apiVersion: vmkeeper/v1\n"
+      "kind: VirtualMachine\n"
+      "metadata: {name: web01}\n"
+      "spec:\n"
+      "  boot: {kernel: /g/vmlinux, initrd: /g/initrd.gz, cmdline: \"console=ttyS0 panic=-1\"}\n"
+      "  console: {logFile: /g/web01.log}\n"
+      "  interfaces:\n"
+      "  - name: net0\n"
+      "    portForwards: [{hostPort: 18080, guestPort: 80}, {hostAddress: 0.0.0.0, hostPort: "
+      "2222, guestPort: 22}]\n"
+      "  - {name: net1, type: bridge, bridge: br0}\n"
+      "  - {name: net2, type: network, network: default}\n"
+      "  health: {exec: {command: [/bin/check, -H, web01]}}\n");
+  StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(spec);
+  ASSERT_TRUE(vm.ok()) << vm.status().ToString();
+  ASSERT_TRUE(vm->boot.has_value());
+  EXPECT_EQ(vm->boot->kernel, "/g/vmlinux");
+  EXPECT_EQ(vm->boot->initrd, "/g/initrd.gz");
+  EXPECT_EQ(vm->boot->cmdline, "console=ttyS0 panic=-1");
+  ASSERT_TRUE(vm->console.has_value());
+  EXPECT_EQ(vm->console->logFile, "/g/web01.log");
+  ASSERT_EQ(vm->interfaces.size(), 3u);
+  EXPECT_EQ(vm->interfaces[0].name, "net0");
+  EXPECT_EQ(vm->interfaces[0].type, InterfaceSpec::Type::kUser);
+  ASSERT_EQ(vm->interfaces[0].portForwards.size(), 2u);
+  EXPECT_EQ(vm->interfaces[0].portForwards[0].hostAddress, "127.0.0.1");
+  EXPECT_EQ(vm->interfaces[0].portForwards[0].hostPort, 18080);
+  EXPECT_EQ(vm->interfaces[0].portForwards[0].guestPort, 80);
+  EXPECT_EQ(vm->interfaces[0].portForwards[1].hostAddress, "0.0.0.0");
+  EXPECT_EQ(vm->interfaces[0].portForwards[1].hostPort, 2222);
+  EXPECT_EQ(vm->interfaces[0].portForwards[1].guestPort, 22);
+  EXPECT_EQ(vm->interfaces[1].type, InterfaceSpec::Type::kBridge);
+  EXPECT_EQ(vm->interfaces[1].bridge, "br0");
+  EXPECT_TRUE(vm->interfaces[1].portForwards.empty());
+  EXPECT_EQ(vm->interfaces[2].type, InterfaceSpec::Type::kNetwork);
+  EXPECT_EQ(vm->interfaces[2].network, "default");
+  ASSERT_TRUE(vm->health.has_value());
+  ASSERT_TRUE(vm->health->exec.has_value());
+  EXPECT_EQ(vm->health->exec->command, (std::vector<std::string>{"/bin/check", "-H", "web01"}));
+  EXPECT_FALSE(vm->health->http.has_value());
+
+  // Optional parts stay empty when not given; a spec stored before interfaces existed reads as
+  // one without any.
+  Json old = spec;
+  old.erase("interfaces");
+  old.erase("boot");
+  old.erase("console");
+  old["health"].erase("exec");
+  StatusOr<VirtualMachineSpec> bare = VirtualMachineSpecFromJson(old);
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  EXPECT_FALSE(bare->boot.has_value());
+  EXPECT_FALSE(bare->console.has_value());
+  EXPECT_TRUE(bare->interfaces.empty());
+  EXPECT_FALSE(bare->health->exec.has_value());
+
+  old["interfaces"] = Json::parse(R"([{"name": "x", "type": "macvtap", "portForwards": []}])");
+  EXPECT_EQ(VirtualMachineSpecFromJson(old).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TypedSpecsTest, InterfaceTypeNames) {
+  for (auto type : {InterfaceSpec::Type::kUser, InterfaceSpec::Type::kBridge,
+                    InterfaceSpec::Type::kNetwork}) {
+    EXPECT_EQ(InterfaceTypeFromName(InterfaceTypeName(type)), type);
+  }
+  EXPECT_EQ(InterfaceTypeFromName("passt"), std::nullopt);
 }
 
 TEST(TypedSpecsTest, Host) {

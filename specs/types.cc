@@ -32,6 +32,23 @@ std::optional<Kind> KindFromCliName(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view InterfaceTypeName(InterfaceSpec::Type type) {
+  switch (type) {
+    case InterfaceSpec::Type::kUser: return "user";
+    case InterfaceSpec::Type::kBridge: return "bridge";
+    case InterfaceSpec::Type::kNetwork: return "network";
+  }
+  return "user";
+}
+
+std::optional<InterfaceSpec::Type> InterfaceTypeFromName(std::string_view name) {
+  for (auto type : {InterfaceSpec::Type::kUser, InterfaceSpec::Type::kBridge,
+                    InterfaceSpec::Type::kNetwork}) {
+    if (InterfaceTypeName(type) == name) return type;
+  }
+  return std::nullopt;
+}
+
 std::string SourceLocation::ToString() const {
   std::string out = file.empty() ? "<input>" : file;
   if (line > 0) {

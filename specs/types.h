@@ -113,10 +113,16 @@ struct TcpProbeSpec {
   int port = 0;
 };
 
+// Runs a command on the controller's machine (not in the guest); exit status 0 = healthy.
+struct ExecProbeSpec {
+  std::vector<std::string> command;  // argv, non-empty
+};
+
 struct HealthSpec {
   std::string address;  // empty = the VM's name
   std::optional<HttpProbeSpec> http;
   std::optional<TcpProbeSpec> tcp;
+  std::optional<ExecProbeSpec> exec;  // used when neither http nor tcp is given
   int periodSeconds = 5;
   int timeoutSeconds = 2;
   int failureThreshold = 3;
@@ -128,11 +134,45 @@ struct RestartSpec {
   int windowSeconds = 600;
 };
 
+// Direct kernel boot. Absent = boot from the first disk.
+struct BootSpec {
+  std::string kernel;   // absolute path on the host
+  std::string initrd;   // absolute path; empty = none
+  std::string cmdline;  // empty = none
+};
+
+// Serial console. An empty logFile = a pty.
+struct ConsoleSpec {
+  std::string logFile;  // absolute path on the host, appended to
+};
+
+struct PortForwardSpec {
+  std::string hostAddress = "127.0.0.1";
+  int hostPort = 0;
+  int guestPort = 0;
+};
+
+struct InterfaceSpec {
+  enum class Type { kUser, kBridge, kNetwork };
+  std::string name;
+  Type type = Type::kUser;
+  std::string bridge;   // kBridge only
+  std::string network;  // kNetwork only
+  std::vector<PortForwardSpec> portForwards;  // kUser only
+};
+
+// "user", "bridge", "network" and back; nullopt for anything else.
+std::string_view InterfaceTypeName(InterfaceSpec::Type type);
+std::optional<InterfaceSpec::Type> InterfaceTypeFromName(std::string_view name);
+
 struct VirtualMachineSpec {
   bool running = true;
   int cpus = 1;
   int64_t memoryMiB = 1024;
   std::vector<DiskSpec> disks;
+  std::optional<BootSpec> boot;
+  std::optional<ConsoleSpec> console;
+  std::vector<InterfaceSpec> interfaces;
   PlacementSpec placement;
   std::optional<HealthSpec> health;
   RestartSpec restart;

@@ -11,6 +11,10 @@ namespace {
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// User-mode interfaces become QEMU devices at PCI slots 0x10 + N (see providers/domain_xml.cc);
+// slots end at 0x1f, and libvirt places its own devices from the low slots up.
+constexpr size_t kMaxUserInterfaces = 8;
+
 class SetValidator {
  public:
   SetValidator(const std::vector<Object>& objects,
@@ -20,7 +24,11 @@ class SetValidator {
   std::vector<Diagnostic> Run() {
     CheckDuplicates();
     for (const Object& o : objects_) {
-      if (o.kind == Kind::kVirtualMachine) CheckReferences(o);
+      if (o.kind == Kind::kVirtualMachine) {
+        CheckReferences(o);
+        CheckInterfaces(o);
+        CheckExecProbe(o);
+      }
     }
     return std::move(errors_);
   }
@@ -84,6 +92,71 @@ class SetValidator {
           CheckReference(vm, IndexFieldPath(path, i), Kind::kHost, host.get<std::string>());
         }
       }
+    }
+  }
+
+  // Rules between fields of one interface, and across interfaces, that the schema table cannot
+  // express: a bridge or network name goes with its type only, port forwards only with user
+  // networking, and a host port is forwarded once per VM.
+  void CheckInterfaces(const Object& vm) {
+    if (!vm.spec.is_object()) return;
+    auto interfaces = vm.spec.find("interfaces");
+    if (interfaces == vm.spec.end() || !interfaces->is_array()) return;
+    std::map<int64_t, std::string> first_with_host_port;
+    size_t user_interfaces = 0;
+    for (size_t i = 0; i < interfaces->size(); ++i) {
+      const Json& itf = (*interfaces)[i];
+      if (!itf.is_object()) continue;
+      std::string path = IndexFieldPath("spec.interfaces", i);
+      std::string type = itf.value("type", "user");
+      for (const char* source : {"bridge", "network"}) {
+        bool given = itf.contains(source);
+        if (type == source && !given) {
+          Error(vm, JoinFieldPath(path, source), "is required when type is " + type);
+        } else if (type != source && given) {
+          Error(vm, JoinFieldPath(path, source),
+                std::string("must not be set unless type is ") + source);
+        }
+      }
+      if (type == "user" && ++user_interfaces == kMaxUserInterfaces + 1) {
+        Error(vm, path,
+              "must not be of type user: at most " + std::to_string(kMaxUserInterfaces) +
+                  " interfaces of type user are allowed");
+      }
+      auto forwards = itf.find("portForwards");
+      if (forwards == itf.end() || !forwards->is_array()) continue;
+      if (type != "user" && !forwards->empty()) {
+        Error(vm, JoinFieldPath(path, "portForwards"), "must be empty unless type is user");
+        continue;
+      }
+      for (size_t f = 0; f < forwards->size(); ++f) {
+        const Json& forward = (*forwards)[f];
+        if (!forward.is_object() || !forward.contains("hostPort") ||
+            !forward["hostPort"].is_number_integer()) {
+          continue;
+        }
+        std::string port_path =
+            JoinFieldPath(IndexFieldPath(JoinFieldPath(path, "portForwards"), f), "hostPort");
+        int64_t port = forward["hostPort"].get<int64_t>();
+        auto [first, inserted] = first_with_host_port.emplace(port, port_path);
+        if (!inserted) {
+          Error(vm, port_path,
+                "must be unique within the VM: " + std::to_string(port) +
+                    " is already forwarded by " + first->second);
+        }
+      }
+    }
+  }
+
+  void CheckExecProbe(const Object& vm) {
+    if (!vm.spec.is_object()) return;
+    auto health = vm.spec.find("health");
+    if (health == vm.spec.end() || !health->is_object()) return;
+    auto exec = health->find("exec");
+    if (exec == health->end() || !exec->is_object()) return;
+    auto command = exec->find("command");
+    if (command != exec->end() && command->is_array() && command->empty()) {
+      Error(vm, "spec.health.exec.command", "must not be empty: it is the argv to run");
     }
   }
 

@@ -165,6 +165,99 @@ TEST(ValidatorTest, AllErrorsOfASetAreReported) {
                   "m.yaml:4:56: spec.placement.requiredHosts[0]: Host \"h1\" does not exist"));
 }
 
+TEST(ValidatorTest, QemuGuestWithUserNetworkingIsConsistent) {
+  std::vector<Object> objects = DecodeAll({{"vm.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: web01}\n"
+                                            "spec:\n"
+                                            "  interfaces:\n"
+                                            "  - name: net0\n"
+                                            "    portForwards:\n"
+                                            "    - {hostPort: 18080, guestPort: 80}\n"
+                                            "    - {hostPort: 18022, guestPort: 22}\n"
+                                            "  - {name: net1, type: bridge, bridge: br0}\n"
+                                            "  - {name: net2, type: network, network: default}\n"
+                                            "  health: {exec: {command: [/bin/true]}}\n"}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)), IsEmpty());
+}
+
+TEST(ValidatorTest, InterfaceFieldsMustMatchTheirType) {
+  std::vector<Object> objects = DecodeAll({{"vm.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: web01}\n"
+                                            "spec:\n"
+                                            "  interfaces:\n"
+                                            "  - {name: a, type: bridge}\n"
+                                            "  - {name: b, type: network, bridge: br0}\n"
+                                            "  - {name: c, network: default}\n"
+                                            "  - name: d\n"
+                                            "    type: bridge\n"
+                                            "    bridge: br0\n"
+                                            "    portForwards: [{hostPort: 1, guestPort: 2}]\n"}});
+  EXPECT_THAT(
+      DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+      ElementsAre("vm.yaml:6:5: spec.interfaces[0].bridge: is required when type is bridge",
+                  "vm.yaml:7:38: spec.interfaces[1].bridge: must not be set unless type is bridge",
+                  "vm.yaml:7:5: spec.interfaces[1].network: is required when type is network",
+                  "vm.yaml:8:24: spec.interfaces[2].network: must not be set unless type is "
+                  "network",
+                  "vm.yaml:12:19: spec.interfaces[3].portForwards: must be empty unless type "
+                  "is user"));
+}
+
+TEST(ValidatorTest, HostPortsAreUniqueAcrossTheVmsInterfaces) {
+  std::vector<Object> objects = DecodeAll({{"vm.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: web01}\n"
+                                            "spec:\n"
+                                            "  interfaces:\n"
+                                            "  - name: net0\n"
+                                            "    portForwards:\n"
+                                            "    - {hostPort: 18080, guestPort: 80}\n"
+                                            "    - {hostPort: 18080, guestPort: 81}\n"
+                                            "  - name: net1\n"
+                                            "    portForwards:\n"
+                                            "    - {hostAddress: 127.0.0.2, hostPort: 18080, "
+                                            "guestPort: 80}\n"}});
+  EXPECT_THAT(
+      DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+      ElementsAre("vm.yaml:9:18: spec.interfaces[0].portForwards[1].hostPort: must be unique "
+                  "within the VM: 18080 is already forwarded by "
+                  "spec.interfaces[0].portForwards[0].hostPort",
+                  "vm.yaml:12:42: spec.interfaces[1].portForwards[0].hostPort: must be unique "
+                  "within the VM: 18080 is already forwarded by "
+                  "spec.interfaces[0].portForwards[0].hostPort"));
+}
+
+TEST(ValidatorTest, AtMostEightUserInterfaces) {
+  std::string vm =
+      "apiVersion: vmkeeper/v1\n"
+      "kind: VirtualMachine\n"
+      "metadata: {name: web01}\n"
+      "spec:\n"
+      "  interfaces:\n";
+  for (int i = 0; i < 9; ++i) vm += "  - {name: n" + std::to_string(i) + "}\n";
+  std::vector<Object> objects = DecodeAll({{"vm.yaml", vm}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("vm.yaml:14:5: spec.interfaces[8]: must not be of type user: at most 8 "
+                          "interfaces of type user are allowed"));
+}
+
+TEST(ValidatorTest, ExecProbeNeedsACommand) {
+  std::vector<Object> objects = DecodeAll({{"vm.yaml",
+                                            "apiVersion: vmkeeper/v1\n"
+                                            "kind: VirtualMachine\n"
+                                            "metadata: {name: web01}\n"
+                                            "spec:\n"
+                                            "  health: {exec: {command: []}}\n"}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("vm.yaml:5:28: spec.health.exec.command: must not be empty: it is the "
+                          "argv to run"));
+}
+
 TEST(ValidatorTest, ObjectsWithoutLocationsStillGetErrors) {
   Object vm;
   vm.kind = Kind::kVirtualMachine;

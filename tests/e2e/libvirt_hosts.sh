@@ -50,7 +50,11 @@ CONF
     mount --bind $H/log /var/log/libvirt
     mount --bind $H/cache /var/cache/libvirt
     mount --bind $H/etc /etc/libvirt
-    exec /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid" \
+    # This shell stays the namespace's init and reaps orphans: QEMU processes daemonize, and
+    # libvirtd waits for its capability-probing QEMU to be gone, which a zombie never is (the
+    # first define on a host took 40 s with libvirtd itself as init).
+    /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid &
+    while true; do wait; sleep 1; done" \
     > "$H/ns.out" 2>&1 < /dev/null &
   echo $! > "$H/unshare.pid"
   for _ in $(seq 1 200); do [ -S "$H/run/libvirt-sock" ] && break; sleep 0.05; done

@@ -1,0 +1,289 @@
+// End to end on real QEMU guests (software emulation) and three libvirtd hosts, each in its own
+// namespaces (tests/e2e/libvirt_hosts.sh): the failure flows of the design as an admin would
+// see them. A guest is Debian's kernel with a busybox initramfs (tests/e2e/guest/build_guest.sh)
+// answering "hello from NAME gen=N" over HTTP on a port forwarded to 127.0.0.1, N counting its
+// boots on its disk. All hosts share the network namespace, so a VM keeps its port wherever it
+// runs, and "never two guests" is checked by counting QEMU processes for the VM.
+//
+//   - host killed           -> the VM answers again from another host, one incident;
+//   - host partitioned      -> (libvirtd SIGSTOPped, guest still answering) fenced by the test
+//                              agent, then moved; never two guests;
+//   - fence agent failing   -> no failover, FencingFailed, the guest stays where it is;
+//   - guest process killed  -> restarted on its host;
+//   - a real Alertmanager   -> its host-down alert joins the host's incident, repeats add none.
+// Needs root. Everything is started per test and stopped in TearDown, also on failure.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+#include "tests/e2e/qemu_fleet.h"
+
+namespace vmk::e2e {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+constexpr int kHosts = 3;
+
+class QemuFailoverTest : public ::testing::Test {
+ protected:
+  QemuFailoverTest() : scratch_("qemu"), fleet_(scratch_.path()), daemon_(scratch_.path() / "state") {}
+
+  static void SetUpTestSuite() {
+    ScratchDir build_scratch("guest-build");
+    guest_build_error_ = BuildGuest(build_scratch.path());
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "this test runs libvirtd hosts in namespaces and needs root";
+    ASSERT_EQ(guest_build_error_, "");
+    ASSERT_EQ(fleet_.StartHosts(kHosts), "");
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::string log = daemon_.Log();
+      std::cerr << "---- vmkeeperd log (tail) ----\n"
+                << log.substr(log.size() > 8000 ? log.size() - 8000 : 0) << "\n";
+      for (const auto& vm : fleet_.vms()) {
+        std::cerr << "---- serial console of " << vm << " ----\n" << ReadFile(fleet_.SerialLog(vm)) << "\n";
+      }
+      std::cerr << "---- fence agent calls ----\n" << fleet_.FenceCalls();
+    }
+    daemon_.Kill();
+    if (alertmanager_pid_ > 0) {
+      kill(alertmanager_pid_, SIGKILL);
+      waitpid(alertmanager_pid_, nullptr, 0);
+    }
+    // Killing a host's namespace kills the QEMU processes it started.
+    fleet_.StopAll();
+  }
+
+  CommandResult HostCtl(const std::vector<std::string>& args) { return fleet_.HostCtl(args); }
+  CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {BinDir() + "/vmkeeper", "--server", daemon_.server()});
+    return RunCommand(args, scratch_.path());
+  }
+  bool StartDaemon() {
+    return daemon_.Start({"--workers", "2", "--fence-agent-dir", SourceDir() + "/tests/e2e"});
+  }
+  CommandResult Apply(const std::string& yaml) {
+    fs::path file = scratch_.path() / "fleet.yaml";
+    WriteFile(file, yaml);
+    return Cli({"apply", "-f", file.string()});
+  }
+
+  json GetJson(const std::string& kind, const std::string& name) {
+    auto r = Cli({"get", kind, name, "-o", "json"});
+    if (r.exit_code != 0) return json::object();
+    auto doc = json::parse(r.out, nullptr, false);
+    return doc.is_discarded() ? json::object() : doc;
+  }
+  // "Status/Reason" of a condition, e.g. "True/Running"; "<none>" when absent.
+  std::string Condition(const std::string& kind, const std::string& name, const std::string& type) {
+    auto status = GetJson(kind, name).value("status", json::object());
+    for (const auto& c : status.value("conditions", json::array())) {
+      if (c.value("type", "") == type) return c.value("status", "") + "/" + c.value("reason", "");
+    }
+    return "<none>";
+  }
+  std::string HostOf(const std::string& vm) {
+    return GetJson("vm", vm).value("status", json::object()).value("host", "");
+  }
+  std::string Answer(const std::string& vm) { return fleet_.Answer(vm); }
+  bool Answers(const std::string& vm) { return fleet_.Answers(vm); }
+  int FenceOffCalls(const std::string& host) { return fleet_.FenceOffCalls(host); }
+  std::string FenceCalls() { return fleet_.FenceCalls(); }
+  json Incidents(const std::string& for_object) {
+    auto r = Cli({"incidents", "--for", for_object, "-o", "json"});
+    auto doc = json::parse(r.out, nullptr, false);
+    if (doc.is_discarded()) return json::array();
+    return doc.is_object() ? doc.value("items", json::array()) : doc;
+  }
+  std::string Events(const std::string& for_object) {
+    return Cli({"events", "--for", for_object, "--limit", "1000"}).out;
+  }
+
+  // Waits for `condition`, checking at every look that no VM runs as two guests at once.
+  bool WaitWatchingDoubles(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
+    return WaitFor([&] {
+      for (const auto& vm : fleet_.vms()) max_guests_ = std::max(max_guests_, GuestPids(vm).size());
+      return condition();
+    }, deadline);
+  }
+
+  // Applies hosts and VMs and waits until every VM answers over HTTP from hv01.
+  void ApplyAndWaitAnswering(const std::string& fence_behaviour, const std::vector<std::string>& vms) {
+    std::string yaml = fleet_.HostManifests(fence_behaviour);
+    for (const auto& vm : vms) yaml += fleet_.VmManifest(vm, "hv01");
+    auto applied = Apply(yaml);
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    for (const auto& vm : vms) {
+      ASSERT_TRUE(WaitFor([&] { return Answers(vm) && Condition("vm", vm, "Ready") == "True/Running"; },
+                          seconds(120)))
+          << vm << " never answered: Ready=" << Condition("vm", vm, "Ready");
+      EXPECT_EQ(HostOf(vm), "hv01");
+      EXPECT_EQ(GuestPids(vm).size(), 1u);
+    }
+  }
+
+  ScratchDir scratch_;
+  QemuFleet fleet_;
+  Daemon daemon_;
+  size_t max_guests_ = 0;
+  pid_t alertmanager_pid_ = -1;
+  static std::string guest_build_error_;
+};
+
+std::string QemuFailoverTest::guest_build_error_;
+
+TEST_F(QemuFailoverTest, AKilledHostsVmAnswersAgainFromAnotherHost) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("ok", {"web01"});
+  const std::string first = Answer("web01");
+  EXPECT_THAT(first, ::testing::HasSubstr("gen=0"));
+
+  ASSERT_EQ(HostCtl({"kill", "1"}).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return !Answers("web01"); }, seconds(10))) << "killing hv01 did not stop its guest";
+  ASSERT_TRUE(WaitWatchingDoubles(
+      [&] { return HostOf("web01") != "hv01" && Answers("web01"); }, seconds(120)))
+      << "web01 does not answer from another host; host=" << HostOf("web01")
+      << " Ready=" << Condition("vm", "web01", "Ready") << "\nhv01 events:\n" << Events("host/hv01");
+  EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
+  // Same disk, booted once more.
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
+  EXPECT_GE(FenceOffCalls("hv01"), 1) << "the dead host was not fenced first\n" << FenceCalls();
+  EXPECT_TRUE(WaitFor([&] { return Condition("vm", "web01", "Ready") == "True/Running"; }, seconds(60)));
+  // One incident for the VM, with its recovery time.
+  EXPECT_TRUE(WaitFor([&] {
+    auto list = Incidents("vm/web01");
+    return list.size() == 1 && !list[0].value("recovered", "").empty();
+  }, seconds(30))) << Incidents("vm/web01").dump(2);
+}
+
+TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("ok", {"web01"});
+  std::vector<int> before = GuestPids("web01");
+  ASSERT_EQ(before.size(), 1u);
+
+  // The management connection is cut; the guest itself keeps running and answering.
+  ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  EXPECT_TRUE(Answers("web01"));
+  ASSERT_TRUE(WaitWatchingDoubles(
+      [&] {
+        auto pids = GuestPids("web01");
+        return HostOf("web01") != "hv01" && pids.size() == 1 && pids != before && Answers("web01");
+      },
+      seconds(150)))
+      << "web01 not moved; host=" << HostOf("web01") << " guests=" << GuestPids("web01").size()
+      << "\nhv01 events:\n" << Events("host/hv01");
+  EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
+  EXPECT_GE(FenceOffCalls("hv01"), 1) << FenceCalls();
+  EXPECT_EQ(Condition("host", "hv01", "Fenced"), "True/FenceAgent");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
+}
+
+TEST_F(QemuFailoverTest, WhenFencingFailsNothingFailsOver) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("fail", {"web01"});
+  std::vector<int> before = GuestPids("web01");
+
+  ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  ASSERT_TRUE(WaitWatchingDoubles(
+      [&] { return Condition("host", "hv01", "Fenced") == "False/FencingFailed"; }, seconds(120)))
+      << Condition("host", "hv01", "Fenced") << "\n" << Events("host/hv01");
+  EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("FencingFailed"));
+  auto metrics = HttpRequest(std::stoi(daemon_.server().substr(daemon_.server().rfind(':') + 1)), "GET",
+                             "/metrics");
+  EXPECT_THAT(metrics.body, ::testing::HasSubstr("vmkeeper_fencing_total{host=\"hv01\",result=\"failure\"}"));
+  // Retried with backoff, still nothing moves: the same guest keeps answering from hv01.
+  ASSERT_TRUE(WaitWatchingDoubles([&] { return FenceOffCalls("hv01") >= 2; }, seconds(60)))
+      << "fencing was not retried:\n" << FenceCalls();
+  EXPECT_EQ(HostOf("web01"), "hv01");
+  EXPECT_EQ(GuestPids("web01"), before);
+  EXPECT_TRUE(Answers("web01"));
+  EXPECT_LE(max_guests_, 1u);
+}
+
+TEST_F(QemuFailoverTest, AKilledGuestIsRestartedOnItsHost) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("ok", {"web01"});
+  auto pids = GuestPids("web01");
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_EQ(kill(pids[0], SIGKILL), 0);
+
+  ASSERT_TRUE(WaitWatchingDoubles([&] { return Answer("web01").find("gen=1") != std::string::npos; },
+                                  seconds(120)))
+      << "not restarted\n" << Events("vm/web01");
+  EXPECT_EQ(HostOf("web01"), "hv01");
+  EXPECT_GE(GetJson("vm", "web01").value("status", json::object()).value("restartCount", 0), 1);
+  EXPECT_THAT(Events("vm/web01"), ::testing::HasSubstr("Restarted"));
+  EXPECT_TRUE(WaitFor([&] { return Condition("vm", "web01", "Ready") == "True/Running"; }, seconds(60)));
+  EXPECT_LE(max_guests_, 1u);
+}
+
+TEST_F(QemuFailoverTest, AlertmanagersHostDownAlertJoinsTheOneIncidentOfTheFailure) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("ok", {"web01"});
+
+  // A real Alertmanager that sends its notifications to vmkeeperd and repeats them every second.
+  const int am_port = FreePort();
+  fs::path am_dir = scratch_.path() / "alertmanager";
+  WriteFile(am_dir / "alertmanager.yml",
+            "route:\n  receiver: vmkeeper\n  group_by: [alertname, vmkeeper_host]\n"
+            "  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1s\n"
+            "receivers:\n- name: vmkeeper\n  webhook_configs:\n  - url: " + daemon_.server() +
+            "/api/v1/alerts\n    send_resolved: true\n");
+  alertmanager_pid_ = fork();
+  if (alertmanager_pid_ == 0) {
+    int log = open((am_dir / "alertmanager.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    execl("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager",
+          ("--config.file=" + (am_dir / "alertmanager.yml").string()).c_str(),
+          ("--storage.path=" + (am_dir / "data").string()).c_str(),
+          ("--web.listen-address=127.0.0.1:" + std::to_string(am_port)).c_str(),
+          "--cluster.listen-address=", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(WaitFor([&] { return HttpRequest(am_port, "GET", "/-/ready").status == 200; }, seconds(30)))
+      << ReadFile(am_dir / "alertmanager.log");
+
+  ASSERT_EQ(HostCtl({"kill", "1"}).exit_code, 0);
+  const std::string starts_at = [] {
+    std::time_t now = std::time(nullptr);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    return std::string(text);
+  }();
+  const std::string alert =
+      "[{\"labels\":{\"alertname\":\"HostDown\",\"vmkeeper_host\":\"hv01\",\"severity\":\"critical\"},"
+      "\"annotations\":{\"summary\":\"hv01 is down\"},\"startsAt\":\"" + starts_at + "\"}]";
+  auto posted = HttpRequest(am_port, "POST", "/api/v2/alerts", alert);
+  ASSERT_EQ(posted.status, 200) << posted.body;
+
+  ASSERT_TRUE(WaitWatchingDoubles([&] { return HostOf("web01") != "hv01" && Answers("web01"); }, seconds(120)))
+      << "no failover; hv01 events:\n" << Events("host/hv01");
+  EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("AlertFiring"));
+  // Alertmanager kept re-sending (repeat_interval 1s)...
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = HttpRequest(am_port, "GET", "/metrics").body;
+    auto at = m.find("alertmanager_notifications_total{integration=\"webhook\"}");
+    return at != std::string::npos && std::atoi(m.c_str() + m.find(' ', at) + 1) >= 3;
+  }, seconds(30))) << "Alertmanager did not re-send";
+  // ... and heartbeats, the close of the connection and every re-sent alert are one incident.
+  auto host_incidents = Incidents("host/hv01");
+  ASSERT_EQ(host_incidents.size(), 1u) << host_incidents.dump(2);
+  auto sources = host_incidents[0].value("sources", std::vector<std::string>{});
+  EXPECT_THAT(sources, ::testing::Contains("alert")) << host_incidents.dump(2);
+  EXPECT_EQ(Incidents("vm/web01").size(), 1u) << Incidents("vm/web01").dump(2);
+  EXPECT_LE(max_guests_, 1u);
+}
+
+}  // namespace
+}  // namespace vmk::e2e
