@@ -114,6 +114,9 @@ class Hypervisor {
   virtual Status Connect() = 0;
 
   virtual StatusOr<HostInfo> GetHostInfo() = 0;
+  // The heartbeat: does the hypervisor answer? Must not wait behind a slow operation of the same
+  // connection (a busy host is not a dead one). By default a cheap call.
+  virtual Status CheckAlive() { return GetHostInfo().status(); }
   virtual StatusOr<std::vector<DomainInfo>> ListDomains() = 0;
   // nullopt when no domain of that name exists.
   virtual StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) = 0;

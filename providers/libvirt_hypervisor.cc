@@ -182,6 +182,12 @@ class CallThread {
   CallThread(const CallThread&) = delete;
   CallThread& operator=(const CallThread&) = delete;
 
+  // Whether a call is running or waiting.
+  bool Busy() const {
+    std::lock_guard<std::mutex> l(state_->mu);
+    return state_->running || !state_->tasks.empty();
+  }
+
   void Post(std::function<void()> task) {
     bool start = false;
     {
@@ -204,6 +210,7 @@ class CallThread {
     std::condition_variable cv;
     std::deque<std::function<void()>> tasks;  // GUARDED_BY(mu)
     bool started = false;                     // GUARDED_BY(mu)
+    bool running = false;                     // a task is running; GUARDED_BY(mu)
     bool stopping = false;                    // GUARDED_BY(mu)
   };
 
@@ -214,8 +221,12 @@ class CallThread {
       if (state.tasks.empty()) return;  // stopping, nothing left
       std::function<void()> task = std::move(state.tasks.front());
       state.tasks.pop_front();
+      state.running = true;
       l.unlock();
       task();
+      l.lock();
+      state.running = false;
+      l.unlock();
       // Destroyed before waiting again, outside the lock: it may hold the last reference to
       // the connection, whose destructor locks `state.mu`.
       task = nullptr;
@@ -296,14 +307,17 @@ void CloseInBackground(std::shared_ptr<Connection> conn) {
 }
 
 // Runs `body` (every libvirt call of one method, so the thread-local libvirt error is read on
-// the thread that made the call) on a helper thread and waits at most `timeout` for it.
-// libvirt's keepalive is meant to end calls on a hung daemon, but it does not always: a call
-// queued behind another one on the same connection can be left polling with no keepalive after
-// the other call's keepalive closed the connection (seen with libvirt 9.0 against a SIGSTOPped
-// libvirtd). On timeout the connection is marked dead, so no further call is sent on it and the
-// next Connect() opens a new one; the helper keeps its own references (the connection, the
-// result slot) and finishes whenever libvirt returns. `body` must not refer to the hypervisor
-// object, which may be gone by then.
+// the thread that made the call) on the connection's call thread and waits for it while the
+// connection lives, at most `timeout`. A slow call on a live daemon (the first define on a busy
+// host probes QEMU's capabilities; a big VM starts slowly) is waited for: keepalive, not a short
+// timer, tells a hung daemon from a busy one. When keepalive or EOF closes the connection (the
+// close callback), the caller stops waiting at once: libvirt does not always end the call then
+// (a call queued behind another one was seen left polling after the other's keepalive closed
+// the connection, libvirt 9.0 against a SIGSTOPped libvirtd). `timeout` is the backstop for a
+// daemon that answers keepalive but never this call. On timeout the connection is marked dead,
+// so no further call is sent on it and the next Connect() opens a new one; the call thread keeps
+// its own references (the connection, the result slot) and finishes whenever libvirt returns.
+// `body` must not refer to the hypervisor object, which may be gone by then.
 template <typename R>
 R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Connection> c,
              const std::string& what, std::function<R(Connection&)> body) {
@@ -342,10 +356,18 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
     g_calls_cv.notify_all();
   });
 
+  // The close callback does not signal `slot->cv`: look at the connection every so often.
+  constexpr auto kAliveCheckInterval = std::chrono::milliseconds(100);
   MonoTime deadline = clock->Now() + timeout;
   std::unique_lock<std::mutex> l(slot->mu);
-  while (!slot->result.has_value() && clock->Now() < deadline) {
-    clock->WaitUntil(l, slot->cv, deadline);
+  while (!slot->result.has_value()) {
+    MonoTime now = clock->Now();
+    if (now >= deadline) break;
+    if (!context->alive) {
+      return Status::Unavailable(what + ": connection to " + context->uri +
+                                 " closed while the call was running");
+    }
+    clock->WaitUntil(l, slot->cv, std::min<MonoTime>(deadline, now + kAliveCheckInterval));
   }
   if (slot->result.has_value()) return std::move(*slot->result);
   context->alive = false;
@@ -655,11 +677,25 @@ StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Curr
 }
 
 std::chrono::milliseconds LibvirtHypervisor::CallTimeout() const {
-  // Keepalive declares a hung daemon dead after interval * (count + 1); the open timeout on top
-  // leaves room for a slow but answering host.
+  // Keepalive ends the wait on a hung daemon (see RunBounded); this only bounds a call that a
+  // live daemon never answers. Never shorter than keepalive's own verdict plus the open timeout.
   int ka = std::max(options_.keepalive_interval_seconds, 0);
-  return options_.open_timeout +
-         std::chrono::seconds(static_cast<int64_t>(ka) * (options_.keepalive_count + 1));
+  auto keepalive_verdict =
+      options_.open_timeout +
+      std::chrono::seconds(static_cast<int64_t>(ka) * (options_.keepalive_count + 1));
+  return std::max<std::chrono::milliseconds>(keepalive_verdict, kSlowCallLimit);
+}
+
+Status LibvirtHypervisor::CheckAlive() {
+  VMK_ASSIGN_OR_RETURN(auto conn, Current());
+  // A daemon busy with a slow call still answers keepalive: while a call runs, the connection's
+  // liveness (kept by keepalive and the close callback) is the heartbeat, so a heartbeat never
+  // waits behind a slow operation and a busy host is not taken for a dead one.
+  if (conn->calls.Busy()) {
+    return conn->alive() ? Status::Ok()
+                         : Status::Unavailable("connection to " + uri_ + " closed");
+  }
+  return GetHostInfo().status();
 }
 
 StatusOr<HostInfo> LibvirtHypervisor::GetHostInfo() {

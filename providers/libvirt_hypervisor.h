@@ -4,14 +4,15 @@
 // Connections: virConnectOpen runs on a helper thread bounded by ConnectOptions.open_timeout; a
 // timed-out attempt keeps running in the background (holding only its own state) and a later
 // Connect() waits on that same attempt instead of piling up threads against a hung host.
-// Remote connections get libvirt keepalive (a failure to enable it fails the open), so a call on
-// a hung host normally fails after about interval * (count + 1) seconds. Because libvirt's
-// keepalive does not end every call (a call queued behind another on the same connection can
-// hang after the other's keepalive closed it), every call also runs on a helper thread and the
-// caller waits at most CallTimeout() = open_timeout + interval * (count + 1); a call that times
-// out returns DeadlineExceeded and marks the connection dead (its helper finishes whenever
-// libvirt returns). A close callback or a call failing with a connection error also marks the
-// connection dead; the next Connect() reopens it, and dead connections close in the background.
+// Remote connections get libvirt keepalive (a failure to enable it fails the open), so a hung
+// host's connection closes after about interval * (count + 1) seconds. The calls of a
+// connection run one at a time on its own call thread; a caller waits while the connection is
+// alive (a busy daemon's slow call is waited for) and stops waiting as soon as keepalive or EOF
+// closes it, even when libvirt leaves the call itself hanging; CallTimeout() (at least
+// kSlowCallLimit) bounds a call that a live daemon never answers. A timed-out call returns
+// DeadlineExceeded and marks the connection dead (its thread finishes whenever libvirt returns).
+// A close callback or a call failing with a connection error also marks the connection dead;
+// the next Connect() reopens it, and dead connections close in the background.
 //
 // Embedded test hosts: `test:///embedded/NAME` opens a fresh in-memory libvirt test host of
 // ConnectOptions.embedded_cpus / embedded_memory_mib (a <node> document written to
@@ -49,6 +50,7 @@ class LibvirtHypervisor : public Hypervisor {
   Status Connect() override;
 
   StatusOr<HostInfo> GetHostInfo() override;
+  Status CheckAlive() override;
   StatusOr<std::vector<DomainInfo>> ListDomains() override;
   StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) override;
 
@@ -77,8 +79,10 @@ class LibvirtHypervisor : public Hypervisor {
   static bool WaitForCallsForTest(std::chrono::milliseconds timeout);
   // Marks the current connection dead as a timed-out call would (the next Connect() reopens).
   void MarkDeadForTest();
-  // How long a call waits for libvirt: open_timeout + keepalive interval * (count + 1).
+  // The longest a call waits on a live connection: max(kSlowCallLimit, open_timeout + keepalive
+  // interval * (count + 1)).
   std::chrono::milliseconds CallTimeout() const;
+  static constexpr std::chrono::milliseconds kSlowCallLimit{60000};
 
   // Opaque internals (defined in the .cc, where the libvirt types live).
   struct Connection;

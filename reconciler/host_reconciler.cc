@@ -18,8 +18,7 @@ ReconcileResult HostReconciler::Heartbeat(const std::string& name) {
   auto entry = ctx_.hosts->Get(name);
   if (!entry || !ctx_.health) return ReconcileResult::Done();
   auto& conn = *entry->connection();
-  Status beat = conn.IsAlive() ? conn.GetHostInfo().status()
-                               : Status::Unavailable("not connected");
+  Status beat = conn.IsAlive() ? conn.CheckAlive() : Status::Unavailable("not connected");
   auto [before, after] =
       beat.ok() ? ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow())
                 : ctx_.health->RecordFailure(name, ctx_.clock->Now(), beat.message());
