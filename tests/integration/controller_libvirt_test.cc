@@ -183,6 +183,22 @@ TEST_F(ControllerLibvirtTest, TheExampleFleetConverges) {
   for (const auto& r : again->results) EXPECT_EQ(r.action, "unchanged") << r.name;
 }
 
+// The QEMU guest example (the e2e tests' guest) is a valid manifest next to the grid's hosts.
+TEST_F(ControllerLibvirtTest, TheQemuGuestExampleIsAcceptedWithTheGridHosts) {
+  auto files = GridManifests();
+  auto guest = specs::ReadManifestFiles(std::string(VMK_SOURCE_DIR) + "/examples/qemu-guest");
+  ASSERT_TRUE(guest.errors.empty());
+  ASSERT_EQ(guest.files.size(), 1u);
+  for (auto& f : guest.files) files.push_back({f.name, f.content});
+  reconciler::ApplyOptions dry_run;
+  dry_run.dry_run = true;
+  auto outcome = controller_->Apply(files, dry_run);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  bool found = false;
+  for (const auto& r : outcome->results) found = found || r.name == "web01";
+  EXPECT_TRUE(found);
+}
+
 TEST_F(ControllerLibvirtTest, ADomainDestroyedBehindOurBackIsRestarted) {
   ApplyGrid();
   ASSERT_TRUE(WaitFor([&] { return AllReady(); }));
