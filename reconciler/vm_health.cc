@@ -37,7 +37,14 @@ bool VmHealthBook::Configure(const std::string& vm, const providers::ProbeSettin
     it->second->UpdateSettings(settings);
     return false;
   }
-  trackers_.emplace(vm, std::make_unique<providers::ProbeTracker>(clock_, settings));
+  auto tracker = std::make_unique<providers::ProbeTracker>(clock_, settings);
+  // The VM's start went by before its tracker existed (trackers are made when a VM is first
+  // seen running, also after a controller restart): its startup grace counts from now. A VM
+  // that answers ends the grace with its first probe; one that does not is not restarted
+  // before it had its grace (a guest booting slowly on a loaded host was restarted 6 s after
+  // its start, with a grace of 60 s).
+  tracker->Started(clock_->Now());
+  trackers_.emplace(vm, std::move(tracker));
   return true;
 }
 

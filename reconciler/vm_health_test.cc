@@ -60,6 +60,28 @@ TEST_F(VmHealthTest, ReadyMeansTheServiceAnswersNotOnlyThatTheDomainRuns) {
   EXPECT_EQ(spec->type, providers::ProbeSpec::Type::kHttp);
 }
 
+// The VM's first start happens before its probe tracker exists (trackers are made when it is
+// first seen running): the startup grace still applies, counted from then.
+TEST_F(VmHealthTest, AVmsFirstStartGetsItsStartupGrace) {
+  Unhealthy();
+  Apply(HostYaml("hv01") +
+        VmYaml("wms01",
+               "  health: {address: 127.0.0.1, http: {port: 8080, path: /ok}, periodSeconds: 1,\n"
+               "           failureThreshold: 2, startupGraceSeconds: 30}\n"));
+  SyncHost("hv01");
+  ReconcileVmOk("wms01");
+  for (int i = 0; i < 5; ++i) ProbeOnce();  // 5 failures within the 30 s grace
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "False/Starting");
+  EXPECT_EQ(StatusOf("wms01").restartCount, 0) << "restarted during its startup grace";
+
+  clock_.Advance(seconds(30));
+  ProbeOnce();
+  ProbeOnce();
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").restartCount, 1) << "not restarted once its grace was over";
+}
+
 TEST(ProbeSpecOfTest, EachProbeKindMapsToItsProberType) {
   specs::HealthSpec health;
   health.timeoutSeconds = 4;

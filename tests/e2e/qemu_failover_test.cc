@@ -46,9 +46,10 @@ class QemuFailoverTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
+      std::cerr << "---- events ----\n" << Cli({"events", "--limit", "1000"}).out;
       std::string log = daemon_.Log();
       std::cerr << "---- vmkeeperd log (tail) ----\n"
-                << log.substr(log.size() > 8000 ? log.size() - 8000 : 0) << "\n";
+                << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";
       for (const auto& vm : fleet_.vms()) {
         std::cerr << "---- serial console of " << vm << " ----\n" << ReadFile(fleet_.SerialLog(vm)) << "\n";
       }
@@ -111,7 +112,7 @@ class QemuFailoverTest : public ::testing::Test {
   // Waits for `condition`, checking at every look that no VM runs as two guests at once.
   bool WaitWatchingDoubles(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
     return WaitFor([&] {
-      for (const auto& vm : fleet_.vms()) max_guests_ = std::max(max_guests_, GuestPids(vm).size());
+      for (const auto& vm : fleet_.vms()) max_guests_ = std::max(max_guests_, fleet_.GuestPids(vm).size());
       return condition();
     }, deadline);
   }
@@ -127,7 +128,7 @@ class QemuFailoverTest : public ::testing::Test {
                           seconds(120)))
           << vm << " never answered: Ready=" << Condition("vm", vm, "Ready");
       EXPECT_EQ(HostOf(vm), "hv01");
-      EXPECT_EQ(GuestPids(vm).size(), 1u);
+      EXPECT_EQ(fleet_.GuestPids(vm).size(), 1u);
     }
   }
 
@@ -168,7 +169,7 @@ TEST_F(QemuFailoverTest, AKilledHostsVmAnswersAgainFromAnotherHost) {
 TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("ok", {"web01"});
-  std::vector<int> before = GuestPids("web01");
+  std::vector<int> before = fleet_.GuestPids("web01");
   ASSERT_EQ(before.size(), 1u);
 
   // The management connection is cut; the guest itself keeps running and answering.
@@ -176,11 +177,11 @@ TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwic
   EXPECT_TRUE(Answers("web01"));
   ASSERT_TRUE(WaitWatchingDoubles(
       [&] {
-        auto pids = GuestPids("web01");
+        auto pids = fleet_.GuestPids("web01");
         return HostOf("web01") != "hv01" && pids.size() == 1 && pids != before && Answers("web01");
       },
       seconds(150)))
-      << "web01 not moved; host=" << HostOf("web01") << " guests=" << GuestPids("web01").size()
+      << "web01 not moved; host=" << HostOf("web01") << " guests=" << fleet_.GuestPids("web01").size()
       << "\nhv01 events:\n" << Events("host/hv01");
   EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
   EXPECT_GE(FenceOffCalls("hv01"), 1) << FenceCalls();
@@ -191,7 +192,7 @@ TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwic
 TEST_F(QemuFailoverTest, WhenFencingFailsNothingFailsOver) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("fail", {"web01"});
-  std::vector<int> before = GuestPids("web01");
+  std::vector<int> before = fleet_.GuestPids("web01");
 
   ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
   ASSERT_TRUE(WaitWatchingDoubles(
@@ -205,7 +206,7 @@ TEST_F(QemuFailoverTest, WhenFencingFailsNothingFailsOver) {
   ASSERT_TRUE(WaitWatchingDoubles([&] { return FenceOffCalls("hv01") >= 2; }, seconds(60)))
       << "fencing was not retried:\n" << FenceCalls();
   EXPECT_EQ(HostOf("web01"), "hv01");
-  EXPECT_EQ(GuestPids("web01"), before);
+  EXPECT_EQ(fleet_.GuestPids("web01"), before);
   EXPECT_TRUE(Answers("web01"));
   EXPECT_LE(max_guests_, 1u);
 }
@@ -213,7 +214,7 @@ TEST_F(QemuFailoverTest, WhenFencingFailsNothingFailsOver) {
 TEST_F(QemuFailoverTest, AKilledGuestIsRestartedOnItsHost) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("ok", {"web01"});
-  auto pids = GuestPids("web01");
+  auto pids = fleet_.GuestPids("web01");
   ASSERT_EQ(pids.size(), 1u);
   ASSERT_EQ(kill(pids[0], SIGKILL), 0);
 

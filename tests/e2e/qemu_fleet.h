@@ -26,23 +26,6 @@ inline std::string BuildGuest(const fs::path& scratch) {
   return r.exit_code == 0 ? "" : "build_guest.sh failed: " + r.out + r.err;
 }
 
-// Pids of the running QEMU processes of `vm` (libvirt names them "guest=VM,...").
-inline std::vector<int> GuestPids(const std::string& vm) {
-  std::vector<int> pids;
-  const std::string needle = "guest=" + vm + ",";
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = entry.path().filename().string();
-    if (!std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
-    std::string cmdline = ReadFile(entry.path() / "cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.rfind("/usr/bin/qemu-system-x86_64", 0) == 0 && cmdline.find(needle) != std::string::npos) {
-      pids.push_back(std::stoi(pid));
-    }
-  }
-  return pids;
-}
-
 class QemuFleet {
  public:
   explicit QemuFleet(fs::path dir) : dir_(std::move(dir)) { fs::create_directories(FenceDir()); }
@@ -122,6 +105,27 @@ class QemuFleet {
   }
   bool Answers(const std::string& vm) const {
     return Answer(vm).find("hello from " + vm) != std::string::npos;
+  }
+
+  // Pids of the running QEMU processes of `vm` in this fleet (libvirt names them "guest=VM,...";
+  // the fleet's directory in their command line tells them from another test's guest of the
+  // same name, tests run in parallel).
+  std::vector<int> GuestPids(const std::string& vm) const {
+    std::vector<int> pids;
+    const std::string name = "guest=" + vm + ",";
+    const std::string mine = dir_.string() + "/";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      const std::string pid = entry.path().filename().string();
+      if (!std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
+      std::string cmdline = ReadFile(entry.path() / "cmdline");
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      if (cmdline.rfind("/usr/bin/qemu-system-x86_64", 0) == 0 &&
+          cmdline.find(name) != std::string::npos && cmdline.find(mine) != std::string::npos) {
+        pids.push_back(std::stoi(pid));
+      }
+    }
+    return pids;
   }
 
   std::string FenceCalls() const { return ReadFile(FenceDir() / "calls.log"); }
