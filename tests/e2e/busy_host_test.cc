@@ -1,0 +1,84 @@
+// End to end, provider level: a host whose daemon is slow to answer one call is busy, not
+// dead. The heartbeat (Hypervisor::CheckAlive) must not queue behind that call and must not
+// fail while keepalive says the daemon lives; once keepalive gives up on it, it fails. The
+// daemon is a real libvirtd (tests/e2e/libvirt_hosts.sh), made slow by SIGSTOP for less than
+// its keepalive verdict (1 s x 3). Needs root.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "common/log.h"
+#include "providers/libvirt_event_loop.h"
+#include "providers/libvirt_hypervisor.h"
+#include "tests/e2e/daemon_harness.h"
+
+namespace vmk::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class BusyHostTest : public ::testing::Test {
+ protected:
+  BusyHostTest() : scratch_("busy") {}
+
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "this test runs a libvirtd host in namespaces and needs root";
+    log::SetLevel(log::Level::kError);
+    ASSERT_TRUE(providers::LibvirtEventLoop::Get()->Start().ok());
+    auto started = HostCtl({"start", "1"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    std::string uri = HostCtl({"uri", "1"}).out;
+    uri.pop_back();
+    providers::ConnectOptions options;  // keepalive 1 s x 3, as vmkeeperd
+    host_ = factory_.Create("hv01", uri, options);
+    ASSERT_TRUE(host_->Connect().ok());
+    ASSERT_TRUE(host_->CheckAlive().ok());
+  }
+  void TearDown() override {
+    HostCtl({"cont", "1"});
+    host_.reset();
+    HostCtl({"stop-all"});
+  }
+  CommandResult HostCtl(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/bin/bash", SourceDir() + "/tests/e2e/libvirt_hosts.sh"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, scratch_.path(), {"BASE=" + (scratch_.path() / "hosts").string()});
+  }
+
+  ScratchDir scratch_;
+  providers::LibvirtHypervisorFactory factory_;
+  std::unique_ptr<providers::Hypervisor> host_;
+};
+
+TEST_F(BusyHostTest, TheHeartbeatDoesNotWaitBehindASlowCallNorFailWhileKeepaliveHolds) {
+  ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  // A call the daemon cannot answer while it is stopped.
+  auto listing = std::async(std::launch::async, [&] { return host_->ListDomains(); });
+  ASSERT_TRUE(WaitFor([] { return providers::LibvirtHypervisor::CallsInFlightForTest() > 0; },
+                      seconds(5)));
+
+  Status beat = host_->CheckAlive();
+  EXPECT_TRUE(beat.ok()) << "a busy host was taken for a dead one: " << beat.ToString();
+  EXPECT_EQ(listing.wait_for(milliseconds(0)), std::future_status::timeout)
+      << "the heartbeat waited for the slow call to finish";
+
+  ASSERT_EQ(HostCtl({"cont", "1"}).exit_code, 0);
+  auto listed = listing.get();
+  EXPECT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_TRUE(host_->CheckAlive().ok());
+}
+
+TEST_F(BusyHostTest, AHungHostFailsItsHeartbeatOnceKeepaliveGivesUp) {
+  ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  auto listing = std::async(std::launch::async, [&] { return host_->ListDomains(); });
+  // Keepalive closes the connection after about interval x (count + 1); from then on the
+  // heartbeat fails, and the pending call gives up too.
+  EXPECT_TRUE(WaitFor([&] { return !host_->CheckAlive().ok(); }, seconds(30)));
+  auto listed = listing.get();
+  EXPECT_FALSE(listed.ok());
+  EXPECT_FALSE(host_->IsAlive());
+}
+
+}  // namespace
+}  // namespace vmk::e2e
