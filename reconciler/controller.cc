@@ -7,8 +7,9 @@
 
 #include "common/log.h"
 #include "metrics/controller_metrics.h"
-#include "providers/alert_dedup.h"
+#include "providers/alert_signal.h"
 #include "providers/network_prober.h"
+#include "reconciler/alert_intake.h"
 #include "reconciler/applier.h"
 #include "reconciler/host_reconciler.h"
 #include "reconciler/object_status.h"
@@ -34,7 +35,6 @@ class ControllerImpl {
         health_(HostHealthOptions{std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
                                   options_.heartbeat_failures}),
         incidents_(store, clock),
-        alert_dedup_(clock),
         vm_health_(clock),
         registry_(factory, options_.connect,
                   [this](const std::string& host, const providers::DomainEvent& e) {
@@ -49,6 +49,7 @@ class ControllerImpl {
              options_.prober ? options_.prober : &own_prober_, &vm_locks_, &probe_queue_},
         vm_reconciler_(ctx_),
         host_reconciler_(ctx_, &metrics_),
+        alert_intake_(ctx_),
         applier_(
             store, [this](const std::vector<ObjectRef>& changed) { OnDesiredStateChanged(changed); },
             [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {}
@@ -118,48 +119,13 @@ class ControllerImpl {
 
   void ResyncNow() { EnqueueAll(); }
 
-  // An alert is one more failure signal into the same path as heartbeats and lifecycle events:
-  // it opens (or joins) the object's incident with its startsAt as evidence, and asks for a look
-  // at once. It never fails a host over by itself: the heartbeats decide, so a wrong alert
-  // cannot make a VM run twice.
+  // Alerts are one more failure signal; AlertIntake says how they are taken (never a failover
+  // by themselves).
   StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) {
     VMK_ASSIGN_OR_RETURN(providers::AlertParseResult parsed,
                          providers::ParseAlertmanagerWebhook(body, options_.alert_labels));
-    AlertIntakeOutcome outcome;
-    outcome.skipped = parsed.skipped;
-    for (const auto& signal : parsed.signals) {
-      const bool is_host = signal.target == providers::AlertSignal::Target::kHost;
-      const Kind kind = is_host ? Kind::kHost : Kind::kVirtualMachine;
-      VMK_ASSIGN_OR_RETURN(std::optional<specs::Object> object, store_->Get(kind, signal.name));
-      if (!object) {
-        outcome.skipped.push_back(signal.alert_name + ": no " + std::string(specs::KindName(kind)) +
-                                  " named " + signal.name);
-        continue;
-      }
-      providers::AlertVerdict verdict = alert_dedup_.Observe(signal);
-      if (verdict == providers::AlertVerdict::kRepeat) {
-        ++outcome.repeated;
-        continue;
-      }
-      ++outcome.accepted;
-      const std::string what = signal.alert_name + (signal.summary.empty() ? "" : ": " + signal.summary);
-      if (signal.firing) {
-        recorder_.Warning(kind, signal.name, "AlertFiring", what);
-        auto incident = incidents_.Open(kind, signal.name, is_host ? "HostFailure" : "VmAlert",
-                                        signal.starts_at, "alert");
-        if (!incident.ok()) return incident.status();
-        if (is_host) {
-          health_.RecordFailure(signal.name, clock_->Now(), "alert " + signal.alert_name + " firing");
-          queue_.Add(HeartbeatKey(signal.name));
-          queue_.Add(HostKey(signal.name));
-        } else {
-          queue_.Add(VmKey(signal.name));
-        }
-      } else {
-        recorder_.Normal(kind, signal.name, "AlertResolved", what);
-        queue_.Add(is_host ? HostKey(signal.name) : VmKey(signal.name));
-      }
-    }
+    VMK_ASSIGN_OR_RETURN(AlertIntakeOutcome outcome, alert_intake_.Ingest(parsed.signals));
+    outcome.skipped.insert(outcome.skipped.begin(), parsed.skipped.begin(), parsed.skipped.end());
     return outcome;
   }
   Applier& applier() { return applier_; }
@@ -322,7 +288,6 @@ class ControllerImpl {
   WorkQueue probe_queue_;
   HostHealthBook health_;
   IncidentTracker incidents_;
-  providers::AlertDeduplicator alert_dedup_;
   VmHealthBook vm_health_;
   providers::NetworkProber own_prober_;
   PlacementBook book_;
@@ -331,6 +296,7 @@ class ControllerImpl {
   ReconcileContext ctx_;
   VmReconciler vm_reconciler_;
   HostReconciler host_reconciler_;
+  AlertIntake alert_intake_;
   Applier applier_;
 
   std::atomic<bool> running_{false};

@@ -7,23 +7,38 @@
 // partition, heal, fence failures, guest crash, failing hypervisor calls, held-back events, an
 // admin deleting a VM and applying it again, advancing time, controller restarts between work
 // items, and controller kills in the middle of a reconcile (at any store write, hypervisor call
-// or fence). Work items are taken in a seeded random order from what the real WorkQueue holds,
-// plus arbitrary "resync" reconciles of any key.
+// or fence). Failure signals other than the world itself: Alertmanager alerts delivered to the
+// real AlertIntake ("host X down", about a host that is down or one that is fine, with a startsAt
+// at or before now; "VM X down"; re-sends of either; resolutions), and guests whose service stops
+// or starts answering its health probe while the domain runs (a FakeProber; about 60% of the VMs
+// declare spec.health, and the probe work items run like the others). Work items are taken in a
+// seeded random order from what the real WorkQueue holds, plus arbitrary "resync" reconciles of
+// any key.
 //
 // Checked after every hypervisor call, fence, fault and reconcile:
 //  1. no VM is active on two hosts at once;
 //  2. no VM is started on host B while the copy that last ran on another host A is neither
 //     fenced (a successful fence of A since it was last seen running there) nor seen stopped or
 //     absent by the controller (a successful read or destroy through A's connection since then).
-// And at the end (every host healed, fence agents working, controller run to quiescence):
-//  3. every VM runs on exactly one host, the one its status names, with Ready=True, no copy of it
-//     is left defined elsewhere. Fleets are built so that all VMs fit when all hosts are up
+//  4. no host is fenced unless the heartbeat book says NotReady (an alert alone never fences
+//     or fails a host over; checked at every call of the fence agent);
+//  5. all signals of one failure (heartbeats, alerts, probes, lifecycle events) make at most one
+//     open incident per object at any time (checked at every incident write to the store's
+//     history, and over the whole history at the end);
+//  6. the failure restarts (crash, failed probe) the controller recorded in status stay within
+//     spec.restart's limit per window (restarts it did not get to record, because it was killed
+//     or failed between the restart and its status write, are counted apart: a known gap).
+// And at the end (every host healed, fence agents working, every guest healthy, controller run
+// to quiescence):
+//  3. every VM runs on exactly one host, the one its status names, with Ready=True (for a probed
+//     VM: its probe passes), no copy of it is left defined elsewhere. Fleets are built so that all VMs fit when all hosts are up
 //     (whatever the order they are placed in), not always when one is down; restart limits use
 //     short windows so that a VM held back by spec.restart runs again within the recovery.
 // Accounting, checked separately at the end: no incident stays open in the store.
 //
-// Sabotaged worlds (a fence agent that powers nothing off; fencing the oracle does not hear of)
-// show that invariants 1 and 2 do fail when they should.
+// Sabotaged worlds (a fence agent that powers nothing off; fencing the oracle does not hear of; an
+// alert that fences its host at once; an alert intake with incidents of its own) show that
+// invariants 1, 2, 4 and 5 do fail when they should.
 //
 // A failing seed prints its schedule; VMK_SIM_SEED=<n> replays that seed alone with every action,
 // reconcile, hypervisor call and fence on stdout. VMK_SIM_SEEDS=<count> changes how many seeds
@@ -41,18 +56,23 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
 #include "metrics/controller_metrics.h"
 #include "providers/fake_fencer.h"
+#include "providers/alert_signal.h"
 #include "providers/fake_hypervisor.h"
+#include "providers/fake_prober.h"
+#include "reconciler/alert_intake.h"
 #include "reconciler/applier.h"
 #include "reconciler/host_reconciler.h"
 #include "reconciler/restore.h"
 #include "reconciler/memory_store.h"
 #include "reconciler/object_status.h"
+#include "reconciler/vm_health.h"
 #include "reconciler/vm_reconciler.h"
 
 namespace vmk::reconciler {
@@ -186,6 +206,12 @@ class WorldHooks {
   virtual void Changed(const std::string& what) = 0;
   virtual void Trace(const std::string& line) = 0;
   virtual Oracle& oracle() = 0;
+  // The controller asks the fence agent to fence `host` (checked before the agent runs).
+  virtual void FenceRequested(const std::string& host) = 0;
+  // The controller wrote a history record (incidents among them) to the store.
+  virtual void HistoryWritten(const std::string& key, const specs::Json& value) = 0;
+  // The controller recorded an event about `name`.
+  virtual void EventRecorded(const std::string& name, const std::string& reason) = 0;
 };
 
 // The controller's connection to one host: forwards to the FakeHypervisor, reports what the
@@ -298,6 +324,7 @@ class KillableStore : public Store {
   StatusOr<int64_t> AppendEvent(Event event) override {
     const std::string what = "AppendEvent(" + event.reason + " " + event.name + ")";
     hooks_->Trace("    event " + event.name + " " + event.reason + ": " + event.message);
+    hooks_->EventRecorded(event.name, event.reason);
     hooks_->KillPoint("before " + what);
     auto r = inner_->AppendEvent(std::move(event));
     hooks_->KillPoint("after " + what);
@@ -316,6 +343,7 @@ class KillableStore : public Store {
   Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override {
     hooks_->KillPoint("before PutHistory(" + key + ")");
     Status s = inner_->PutHistory(key, value, sync);
+    if (s.ok()) hooks_->HistoryWritten(key, value);
     hooks_->KillPoint("after PutHistory(" + key + ")");
     return s;
   }
@@ -335,6 +363,7 @@ class KillableFencer : public providers::Fencer {
   KillableFencer(providers::Fencer* inner, WorldHooks* hooks) : inner_(inner), hooks_(hooks) {}
   Status Fence(const providers::FenceRequest& request) override {
     hooks_->KillPoint("before Fence(" + request.host + ")");
+    hooks_->FenceRequested(request.host);
     Status s = inner_->Fence(request);
     ++(s.ok() ? succeeded_ : failed_);
     hooks_->Trace("    fence " + request.host + " -> " + (s.ok() ? "ok" : s.ToString()));
@@ -357,8 +386,11 @@ class KillableFencer : public providers::Fencer {
 // the store, the hosts and the fence agents survive it.
 class SimController {
  public:
+  // `alert_incidents`: the incident tracker the alert intake uses; null = the controller's own
+  // (anything else is a sabotage).
   SimController(Store* store, providers::HypervisorFactory* factory, Clock* clock,
-                providers::Fencer* fencer)
+                providers::Fencer* fencer, providers::Prober* prober,
+                IncidentTracker* alert_incidents = nullptr)
       : store_(store),
         recorder_(store, clock, &metrics_),
         queue_(clock),
@@ -373,9 +405,11 @@ class SimController {
             }),
         health_(HostHealthOptions{std::chrono::seconds(1), 3}),
         incidents_(store, clock),
-        ctx_(Context(store, clock, fencer)),
+        vm_health_(clock),
+        ctx_(Context(store, clock, fencer, prober)),
         vms_(ctx_),
-        hosts_(ctx_, &metrics_) {}
+        hosts_(ctx_, &metrics_),
+        alerts_(AlertContext(alert_incidents)) {}
 
   // As ControllerImpl::Start: open incidents, hosts and placements from the store, then
   // everything enqueued.
@@ -415,6 +449,7 @@ class SimController {
     const std::string name = key.substr(key.find('/') + 1);
     if (key.rfind("vm/", 0) == 0) return vms_.Reconcile(name);
     if (key.rfind("hb/", 0) == 0) return hosts_.Heartbeat(name);
+    if (key.rfind("probe/", 0) == 0) return vms_.Probe(name);
     return hosts_.Reconcile(name);
   }
   // The worker's bookkeeping after a work item.
@@ -430,11 +465,15 @@ class SimController {
   }
 
   IncidentTracker& incidents() { return incidents_; }
+  const HostHealthBook& health() const { return health_; }
+  // The webhook handler's part after parsing: Alertmanager's deliveries go in here.
+  AlertIntake& alerts() { return alerts_; }
   // What the Applier's change handler does in the controller.
   void Enqueue(const std::string& key) { queue_.Add(key); }
 
  private:
-  ReconcileContext Context(Store* store, Clock* clock, providers::Fencer* fencer) {
+  ReconcileContext Context(Store* store, Clock* clock, providers::Fencer* fencer,
+                           providers::Prober* prober) {
     ReconcileContext ctx;
     ctx.store = store;
     ctx.hosts = &registry_;
@@ -446,6 +485,14 @@ class SimController {
     ctx.incidents = &incidents_;
     ctx.fencer = fencer;
     ctx.metrics = &metrics_;
+    ctx.vm_health = &vm_health_;
+    ctx.prober = prober;
+    // Probe keys share the one queue: the simulation is its only worker.
+    return ctx;
+  }
+  ReconcileContext AlertContext(IncidentTracker* alert_incidents) {
+    ReconcileContext ctx = ctx_;
+    if (alert_incidents) ctx.incidents = alert_incidents;
     return ctx;
   }
 
@@ -457,9 +504,11 @@ class SimController {
   HostRegistry registry_;
   HostHealthBook health_;
   IncidentTracker incidents_;
+  VmHealthBook vm_health_;
   ReconcileContext ctx_;
   VmReconciler vms_;
   HostReconciler hosts_;
+  AlertIntake alerts_;
 };
 
 // Deliberate defects of the simulated world, to show that the invariants can fail.
@@ -470,6 +519,11 @@ enum class Sabotage {
   // Fencing powers the host off, but the oracle is not told: every failover from a host that
   // cannot be reached lacks evidence.
   kFenceUnrecorded,
+  // A host-down alert makes the controller fence the host at once, whatever its heartbeats say.
+  kAlertFences,
+  // The alert intake keeps incidents of its own: it cannot join the one the heartbeats, probes
+  // or lifecycle events opened.
+  kAlertsOwnIncidents,
 };
 
 struct SimOptions {
@@ -480,7 +534,8 @@ struct SimOptions {
 // What a run exercised, summed over seeds.
 struct SimStats {
   long long reconciles = 0, starts = 0, moves = 0, fences_ok = 0, fences_failed = 0, kills = 0,
-            restarts = 0;
+            restarts = 0, alerts = 0, alert_repeats = 0, unhealthy = 0, probes = 0,
+            probe_restarts = 0;
   void Add(const SimStats& o) {
     reconciles += o.reconciles;
     starts += o.starts;
@@ -489,12 +544,20 @@ struct SimStats {
     fences_failed += o.fences_failed;
     kills += o.kills;
     restarts += o.restarts;
+    alerts += o.alerts;
+    alert_repeats += o.alert_repeats;
+    unhealthy += o.unhealthy;
+    probes += o.probes;
+    probe_restarts += o.probe_restarts;
   }
   std::string ToString() const {
     return std::to_string(reconciles) + " reconciles, " + std::to_string(starts) + " starts (" +
            std::to_string(moves) + " on another host), " + std::to_string(fences_ok) +
            " fences ok and " + std::to_string(fences_failed) + " failed, " + std::to_string(kills) +
-           " kills mid-reconcile, " + std::to_string(restarts) + " restarts between items";
+           " kills mid-reconcile, " + std::to_string(restarts) + " restarts between items, " +
+           std::to_string(alerts) + " alerts (" + std::to_string(alert_repeats) + " repeats), " +
+           std::to_string(unhealthy) + " guests made unhealthy, " + std::to_string(probes) +
+           " probes, " + std::to_string(probe_restarts) + " restarts on failed probes";
   }
 };
 
@@ -505,6 +568,11 @@ struct SimVm {
   std::string preferred;  // preferred host, or ""
   int restart_limit = 3;  // spec.restart: short windows, so a VM held back by it runs again
   int restart_window_seconds = 600;  // within the final recovery
+  // spec.health (a TCP probe the FakeProber answers), or none.
+  bool health = false;
+  int probe_period_seconds = 1;
+  int probe_failure_threshold = 1;
+  int probe_grace_seconds = 0;
   std::string yaml;
   bool deleted = false;  // deleted by the admin, to be applied again
 };
@@ -546,14 +614,17 @@ class Simulation : public WorldHooks {
     if (!oracle_.violation().empty()) return oracle_.violation();
 
     Action(
-        "end: deleted VMs applied again, every host healed, every fence agent works, "
-        "no more faults");
+        "end: deleted VMs applied again, every host healed, every fence agent works, every "
+        "guest healthy, no more faults");
     kill_countdown_ = 0;
     for (auto& v : vms_) {
       if (!v.deleted) continue;
       v.deleted = false;
+      failure_restarts_.erase(v.name);
       AdminApply(v.yaml);
     }
+    for (const auto& vm : unhealthy_) prober_.SetResult(vm, Healthy());
+    unhealthy_.clear();
     for (auto& h : hosts_) {
       h.world->ClearFailures();
       h.world->SetManualEventDelivery(false);
@@ -565,6 +636,9 @@ class Simulation : public WorldHooks {
     if (!oracle_.violation().empty()) return oracle_.violation();
     if (std::string bad = EndStateProblems(); !bad.empty()) {
       return "invariant 3 (after " + std::to_string(settle_seconds_) + " s of recovery): " + bad;
+    }
+    if (std::string twice = IncidentsOpenTwice(); !twice.empty()) {
+      return "invariant 5 (the store at the end): " + twice;
     }
     if (std::string open = OpenIncidents(); !open.empty()) {
       incident_problems_ =
@@ -594,6 +668,7 @@ class Simulation : public WorldHooks {
     s.moves = oracle_.moves();
     s.fences_ok = fencer_.succeeded();
     s.fences_failed = fencer_.failed();
+    s.probes = prober_.TotalCalls();
     return s;
   }
 
@@ -609,8 +684,69 @@ class Simulation : public WorldHooks {
     if (recent_.size() > 60) recent_.pop_front();
   }
   Oracle& oracle() override { return oracle_; }
+  // Invariant 4: only the heartbeats' verdict fails a host over; an alert (or anything else)
+  // alone never gets as far as the fence agent.
+  void FenceRequested(const std::string& host) override {
+    const HostHealthState state =
+        controller_ ? controller_->health().Get(host).state : HostHealthState::kUnknown;
+    if (state != HostHealthState::kNotReady) {
+      oracle_.Fail("invariant 4: " + host + " is being fenced while its heartbeat verdict is " +
+                   HostHealthStateName(state));
+    }
+  }
+  // Invariant 5: all signals of one failure (heartbeats, alerts, probes, lifecycle events) make
+  // at most one open incident per object, at every write of the store's history.
+  void HistoryWritten(const std::string& key, const specs::Json& value) override {
+    if (key.rfind("incident/", 0) != 0) return;
+    auto incident = Incident::FromJson(value);
+    if (!incident.ok()) {
+      oracle_.Fail("unreadable incident " + key + ": " + incident.status().ToString());
+      return;
+    }
+    const std::string object =
+        std::string(specs::KindName(incident->kind)) + "/" + incident->name;
+    std::set<std::string>& open = open_incidents_[object];
+    if (incident->open()) {
+      open.insert(incident->id);
+    } else {
+      open.erase(incident->id);
+    }
+    if (open.size() > 1) {
+      std::string ids;
+      for (const auto& id : open) ids += " " + id;
+      oracle_.Fail("invariant 5: " + object + " has " + std::to_string(open.size()) +
+                   " open incidents at once:" + ids + " (after writing " + key + ", " +
+                   incident->type + " from " +
+                   (incident->sources.empty() ? "?" : incident->sources.back()) + ")");
+    }
+  }
+  // Invariant 6: every failure restart (a crashed guest, a failed probe) stays within
+  // spec.restart, whatever happens to the reconcile after it (VmReconciler makes the restart's
+  // bookkeeping durable before the restart; before it did, a reconcile killed or failing after
+  // a restart forgot it and allowed one restart too many: seed 41).
+  void EventRecorded(const std::string& name, const std::string& reason) override {
+    if (reason != "Restarted" && reason != "RestartedUnhealthy") return;
+    if (reason == "RestartedUnhealthy") ++stats_.probe_restarts;
+    CountRestart(name);
+  }
+  void CountRestart(const std::string& name) {
+    auto vm = std::find_if(vms_.begin(), vms_.end(), [&](const SimVm& v) { return v.name == name; });
+    if (vm == vms_.end()) return;
+    const MonoTime now = clock_.Now();
+    const Duration window = std::chrono::seconds(vm->restart_window_seconds);
+    std::deque<MonoTime>& times = failure_restarts_[name];
+    times.push_back(now);
+    while (!times.empty() && now - times.front() >= window) times.pop_front();
+    if (static_cast<int>(times.size()) > vm->restart_limit) {
+      oracle_.Fail("invariant 6: " + name + " restarted after a failure " +
+                   std::to_string(times.size()) + " times within " +
+                   std::to_string(vm->restart_window_seconds) + " s (spec.restart.limit " +
+                   std::to_string(vm->restart_limit) + ")");
+    }
+  }
 
  private:
+  static providers::ProbeResult Healthy() { return {true, "TCP connect ok"}; }
   void Action(const std::string& what) {
     std::string line = "t=" + Seconds() + " " + what;
     schedule_.push_back(line);
@@ -647,6 +783,10 @@ class Simulation : public WorldHooks {
       if (rng_.Chance(40)) v.preferred = hosts_[static_cast<size_t>(rng_.Below(n_hosts))].name;
       v.restart_limit = 2 + rng_.Below(4);
       v.restart_window_seconds = 30 + rng_.Below(91);
+      v.health = rng_.Chance(60);
+      v.probe_period_seconds = 1 + rng_.Below(3);
+      v.probe_failure_threshold = 1 + rng_.Below(3);
+      v.probe_grace_seconds = rng_.Below(6);
       demand += v.units;
       largest = std::max(largest, v.units);
       vms_.push_back(v);
@@ -685,15 +825,29 @@ class Simulation : public WorldHooks {
                "  placement: {priority: " + std::to_string(v.priority) +
                (v.preferred.empty() ? "" : ", preferredHosts: [" + v.preferred + "]") + "}\n" +
                "  restart: {limit: " + std::to_string(v.restart_limit) +
-               ", windowSeconds: " + std::to_string(v.restart_window_seconds) + "}\n---\n";
+               ", windowSeconds: " + std::to_string(v.restart_window_seconds) + "}\n" +
+               (v.health ? "  health: {tcp: {port: 22}, periodSeconds: " +
+                               std::to_string(v.probe_period_seconds) +
+                               ", timeoutSeconds: 1, failureThreshold: " +
+                               std::to_string(v.probe_failure_threshold) +
+                               ", startupGraceSeconds: " + std::to_string(v.probe_grace_seconds) +
+                               "}\n"
+                         : "") +
+               "---\n";
       yaml += v.yaml;
       fleet_ += "  " + v.name + ": " + std::to_string(v.units) + " units, priority " +
                 std::to_string(v.priority) +
                 (v.preferred.empty() ? "" : ", prefers " + v.preferred) + ", restart limit " +
                 std::to_string(v.restart_limit) + " per " +
-                std::to_string(v.restart_window_seconds) + " s\n";
+                std::to_string(v.restart_window_seconds) + " s" +
+                (v.health ? ", probed every " + std::to_string(v.probe_period_seconds) + " s (" +
+                                std::to_string(v.probe_failure_threshold) + " failures, " +
+                                std::to_string(v.probe_grace_seconds) + " s grace)"
+                          : "") +
+                "\n";
       oracle_.AddVm(v.name);
       all_keys_.push_back(VmKey(v.name));
+      if (v.health) all_keys_.push_back(ProbeKey(v.name));
     }
     for (const auto& h : hosts_) {
       all_keys_.push_back(HostKey(h.name));
@@ -711,6 +865,8 @@ class Simulation : public WorldHooks {
         },
         nullptr);
     AdminApply(yaml);
+    // Every guest answers its probe until the schedule says otherwise.
+    prober_.SetDefaultResult(Healthy());
     // Fencing powers the host off: its guests die. The evidence is recorded after the fact.
     fence_agent_.SetOnFenced([this](const providers::FenceRequest& request) {
       if (sabotage_ != Sabotage::kFenceWithoutPowerOff) fakes_.host(HostUri(request.host))->Crash();
@@ -730,7 +886,9 @@ class Simulation : public WorldHooks {
   }
 
   void StartController(const std::string& why) {
-    controller_ = std::make_unique<SimController>(&store_, &factory_, &clock_, &fencer_);
+    controller_ = std::make_unique<SimController>(
+        &store_, &factory_, &clock_, &fencer_, &prober_,
+        sabotage_ == Sabotage::kAlertsOwnIncidents ? &rogue_incidents_ : nullptr);
     pending_.clear();
     Status s = controller_->Start();
     if (!s.ok()) oracle_.Fail("controller start failed (" + why + "): " + s.ToString());
@@ -746,7 +904,11 @@ class Simulation : public WorldHooks {
   void Fault(int step) {
     const std::string at = "step " + std::to_string(step) + ": ";
     SimHost& h = hosts_[static_cast<size_t>(rng_.Below(static_cast<int>(hosts_.size())))];
-    int roll = rng_.Below(100);
+    int roll = rng_.Below(125);
+    if (roll >= 100) {
+      SignalFault(at, roll - 100);
+      return;
+    }
     // Keep at least one host up, most of the time: heal instead.
     if (roll >= 26 && roll < 42 && DownHosts() >= static_cast<int>(hosts_.size()) - 1) roll = 50;
     if (roll < 26) {
@@ -833,6 +995,7 @@ class Simulation : public WorldHooks {
       if (v.deleted) {
         Action(at + "admin applies " + v.name + " again");
         v.deleted = false;
+        failure_restarts_.erase(v.name);  // a new object: its restart history starts afresh
         AdminApply(v.yaml);
       } else {
         Action(at + "admin deletes " + v.name);
@@ -842,6 +1005,126 @@ class Simulation : public WorldHooks {
       }
     } else {
       Action(at + "no fault");
+    }
+  }
+
+  // A failure signal other than the world changing under the controller: Alertmanager's alerts
+  // (new, re-sent, resolved; about hosts that are down or fine) and guests whose service stops
+  // or starts answering its probe while the domain runs. `r` in [0, 25).
+  void SignalFault(const std::string& at, int r) {
+    if (r < 10) {
+      if (r >= 7 && !firing_alerts_.empty()) {
+        // Alertmanager re-sends a firing alert (repeat_interval, or its group changed).
+        const providers::AlertSignal& again = rng_.Pick(firing_alerts_);
+        Deliver(at, again, "alert re-sent: " + again.alert_name + " " + again.name);
+        return;
+      }
+      // A host-down alert: mostly about a host that is down (or cut off), sometimes about one
+      // that is fine (a flaky exporter, a network blip between Prometheus and the host).
+      std::vector<const SimHost*> down;
+      for (const auto& h : hosts_) {
+        if (!h.world->reachable()) down.push_back(&h);
+      }
+      const SimHost& h = !down.empty() && rng_.Chance(60)
+                             ? *rng_.Pick(down)
+                             : hosts_[static_cast<size_t>(rng_.Below(static_cast<int>(hosts_.size())))];
+      providers::AlertSignal alert = NewAlert(providers::AlertSignal::Target::kHost, h.name);
+      firing_alerts_.push_back(alert);
+      Deliver(at, alert,
+              "alert: host " + h.name + " down (it is " +
+                  (h.world->reachable() ? "reachable" : "unreachable") + ", began " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     clock_.WallNow() - alert.starts_at)
+                                     .count()) +
+                  " ms ago)");
+    } else if (r < 11) {
+      if (firing_alerts_.empty()) {
+        Action(at + "no alert to resolve");
+        return;
+      }
+      const size_t i = static_cast<size_t>(rng_.Below(static_cast<int>(firing_alerts_.size())));
+      providers::AlertSignal resolved = firing_alerts_[i];
+      firing_alerts_.erase(firing_alerts_.begin() + static_cast<std::ptrdiff_t>(i));
+      resolved.firing = false;
+      resolved.ends_at = clock_.WallNow();
+      Deliver(at, resolved, "alert resolved: " + resolved.alert_name + " " + resolved.name);
+    } else if (r < 15) {
+      // A VM alert: mostly about a VM that runs nowhere, sometimes about any.
+      std::vector<const SimVm*> stopped;
+      for (const auto& v : vms_) {
+        bool active = false;
+        for (const auto& h : hosts_) {
+          auto d = h.world->Domain(v.name);
+          active = active || (d && IsActive(d->state));
+        }
+        if (!active) stopped.push_back(&v);
+      }
+      const SimVm& v = !stopped.empty() && rng_.Chance(60)
+                           ? *rng_.Pick(stopped)
+                           : vms_[static_cast<size_t>(rng_.Below(static_cast<int>(vms_.size())))];
+      providers::AlertSignal alert = NewAlert(providers::AlertSignal::Target::kVirtualMachine,
+                                              v.name);
+      firing_alerts_.push_back(alert);
+      Deliver(at, alert, "alert: VM " + v.name + " down");
+    } else if (r < 20) {
+      std::vector<std::string> probed;
+      for (const auto& v : vms_) {
+        if (v.health && !unhealthy_.count(v.name)) probed.push_back(v.name);
+      }
+      if (probed.empty()) {
+        Action(at + "no probed guest to make unhealthy");
+        return;
+      }
+      const std::string& vm = rng_.Pick(probed);
+      ++stats_.unhealthy;
+      Action(at + "guest " + vm + " unhealthy (runs, but its service does not answer)");
+      unhealthy_.insert(vm);
+      prober_.SetResult(vm, providers::ProbeResult{false, "connection refused"});
+    } else {
+      if (unhealthy_.empty()) {
+        Action(at + "no unhealthy guest");
+        return;
+      }
+      std::vector<std::string> sick(unhealthy_.begin(), unhealthy_.end());
+      const std::string& vm = rng_.Pick(sick);
+      Action(at + "guest " + vm + " healthy again");
+      unhealthy_.erase(vm);
+      prober_.SetResult(vm, Healthy());
+    }
+  }
+
+  // A new alert (its own fingerprint) that began at or before now.
+  providers::AlertSignal NewAlert(providers::AlertSignal::Target target, const std::string& name) {
+    providers::AlertSignal alert;
+    alert.target = target;
+    alert.name = name;
+    alert.starts_at = clock_.WallNow() - std::chrono::milliseconds(rng_.Below(10001));
+    alert.alert_name =
+        target == providers::AlertSignal::Target::kHost ? "HostDown" : "ServiceDown";
+    alert.fingerprint = "fp" + std::to_string(++alert_serial_);
+    return alert;
+  }
+
+  // Alertmanager delivers one alert to the controller's webhook (after parsing).
+  void Deliver(const std::string& at, const providers::AlertSignal& alert,
+               const std::string& what) {
+    ++stats_.alerts;
+    Action(at + what);
+    auto out = controller_->alerts().Ingest({alert});
+    if (!out.ok()) {
+      oracle_.Fail("the alert intake failed: " + out.status().ToString());
+      return;
+    }
+    stats_.alert_repeats += out->repeated;
+    Trace("    alert intake: " + std::to_string(out->accepted) + " accepted, " +
+          std::to_string(out->repeated) + " repeated, " + std::to_string(out->skipped.size()) +
+          " skipped");
+    if (sabotage_ == Sabotage::kAlertFences && alert.firing &&
+        alert.target == providers::AlertSignal::Target::kHost) {
+      providers::FenceRequest request;
+      request.host = alert.name;
+      request.agent = "fence_test";
+      (void)fencer_.Fence(request);
     }
   }
 
@@ -958,6 +1241,20 @@ class Simulation : public WorldHooks {
     return problems;
   }
 
+  // Objects with more than one open incident in the store ("" if none).
+  std::string IncidentsOpenTwice() {
+    IncidentTracker stored(&memory_, &clock_);
+    auto all = stored.List(std::nullopt);
+    if (!all.ok()) return "cannot list incidents: " + all.status().ToString();
+    std::map<std::string, int> open;
+    std::string problems;
+    for (const auto& i : *all) {
+      const std::string object = std::string(specs::KindName(i.kind)) + "/" + i.name;
+      if (i.open() && ++open[object] == 2) problems += object + " has two open incidents; ";
+    }
+    return problems;
+  }
+
   // Incidents the store still holds open.
   std::string OpenIncidents() {
     IncidentTracker stored(&memory_, &clock_);
@@ -985,6 +1282,9 @@ class Simulation : public WorldHooks {
   ObservedFactory factory_;
   providers::FakeFencer fence_agent_;
   KillableFencer fencer_;
+  providers::FakeProber prober_;  // the guests' services, as probes find them
+  // The sabotaged alert intake's own incidents (Sabotage::kAlertsOwnIncidents).
+  IncidentTracker rogue_incidents_{&store_, &clock_};
   Oracle oracle_;
   std::unique_ptr<SimController> controller_;
 
@@ -992,6 +1292,11 @@ class Simulation : public WorldHooks {
   std::vector<SimVm> vms_;
   std::vector<std::string> all_keys_;
   std::vector<std::string> pending_;
+  std::map<std::string, std::set<std::string>> open_incidents_;  // object → open incident ids
+  std::vector<providers::AlertSignal> firing_alerts_;  // sent and not resolved, to re-send
+  int alert_serial_ = 0;
+  std::set<std::string> unhealthy_;  // guests whose probe fails
+  std::map<std::string, std::deque<MonoTime>> failure_restarts_;  // vm → its failure restarts
   int kill_countdown_ = 0;
   bool in_reconcile_ = false;
   int reconciles_ = 0;
@@ -1094,6 +1399,11 @@ TEST(FailoverSimulation, InvariantsHoldUnderSeededFaultSchedules) {
     EXPECT_GT(run.stats.fences_failed, 500);
     EXPECT_GT(run.stats.kills, 1000);
     EXPECT_GT(run.stats.restarts, 1000);
+    EXPECT_GT(run.stats.alerts, 3000) << "alerts are rare: the schedules test little";
+    EXPECT_GT(run.stats.alert_repeats, 200);
+    EXPECT_GT(run.stats.unhealthy, 1000);
+    EXPECT_GT(run.stats.probes, 10000);
+    EXPECT_GT(run.stats.probe_restarts, 200) << "probe-driven restarts are rare";
   }
 }
 
@@ -1126,6 +1436,20 @@ TEST(FailoverSimulation, CatchesAFailoverWithoutEvidence) {
   const int seed = FirstSeedCaught(Sabotage::kFenceUnrecorded, "invariant 2:");
   EXPECT_GT(seed, 0) << "failovers without evidence and no seed of 50 noticed";
   std::printf("[ sim      ] unrecorded fencing caught at seed %d\n", seed);
+}
+
+// Invariants 4 and 5 can fail: an alert intake that fences by itself, and one that keeps its own
+// incidents instead of joining the open one.
+TEST(FailoverSimulation, CatchesAnAlertThatFencesByItself) {
+  const int seed = FirstSeedCaught(Sabotage::kAlertFences, "invariant 4:");
+  EXPECT_GT(seed, 0) << "an alert fenced a host and no seed of 50 noticed";
+  std::printf("[ sim      ] fencing on an alert caught at seed %d\n", seed);
+}
+
+TEST(FailoverSimulation, CatchesAlertsThatOpenASecondIncident) {
+  const int seed = FirstSeedCaught(Sabotage::kAlertsOwnIncidents, "invariant 5:");
+  EXPECT_GT(seed, 0) << "two open incidents for one failure and no seed of 50 noticed";
+  std::printf("[ sim      ] alert incidents of their own caught at seed %d\n", seed);
 }
 
 }  // namespace

@@ -355,6 +355,7 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
         (void)WriteStatus(object, status, false);
         return verdict.wait ? ReconcileResult::After(*verdict.wait) : ReconcileResult::Done();
       }
+      if (Status s = RecordRestartIntent(object, status); !s.ok()) return ReconcileResult::Error(s);
       if (ctx_.incidents) {
         auto incident = ctx_.incidents->Open(Kind::kVirtualMachine, name, "VmUnhealthy",
                                              health.failure_began.value_or(ctx_.clock->WallNow()),
@@ -405,6 +406,7 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
           (void)WriteStatus(object, status, false);
           return verdict.wait ? ReconcileResult::After(*verdict.wait) : ReconcileResult::Done();
         }
+        if (Status s = RecordRestartIntent(object, status); !s.ok()) return ReconcileResult::Error(s);
       }
       Status s = conn.StartDomain(name);
       if (!s.ok()) {
@@ -514,6 +516,14 @@ ReconcileResult VmReconciler::Reconcile(const std::string& name) {
   }
   if (requeue) return ReconcileResult::After(*requeue);
   return ReconcileResult::Done();
+}
+
+Status VmReconciler::RecordRestartIntent(const specs::Object& object, const VmStatus& status) {
+  // Intent first: the restart MayRestart just counted is durable before it is made. Written
+  // after it instead, an error in between (a failed re-read) or a controller killed there lost
+  // it, and each such loss allowed one restart more than spec.restart.limit (found by the
+  // simulation, seed 41).
+  return WriteStatus(object, status, /*sync=*/true);
 }
 
 VmReconciler::RestartVerdict VmReconciler::MayRestart(const std::string& name,

@@ -42,6 +42,8 @@ class VmReconciler {
     bool gave_up = false;          // the limit is reached
     std::optional<Duration> wait;  // try again after this
   };
+  // Writes the status holding the restart that MayRestart counted, synced, before the restart.
+  Status RecordRestartIntent(const specs::Object& object, const VmStatus& status);
   RestartVerdict MayRestart(const std::string& name, const specs::VirtualMachineSpec& spec,
                             VmStatus* status);
   enum class PlaceResult { kPlaced, kWait, kUnschedulable };
