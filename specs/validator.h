@@ -1,9 +1,12 @@
-// Validator: the checks that need a whole set of objects rather than one document.
+// Validator: the checks that the field table cannot express, run after decoding on everything
+// an apply brings.
 //
-// Run after decoding, on everything an apply brings: the same object twice, two Hosts with one
-// URI, and references that resolve nowhere (a VM's spec.snapshotPolicy, its
-// spec.placement.requiredHosts[i] and preferredHosts[i]). A reference resolves when the set holds
-// the object or the store already has it. Errors point at the precise field (Object's
+// Across objects: the same object twice, two Hosts with one URI, and references that resolve
+// nowhere (a VM's spec.snapshotPolicy, its spec.placement.requiredHosts[i] and
+// preferredHosts[i]); a reference resolves when the set holds the object or the store already
+// has it. Across the fields of one VM: an interface's bridge/network only with its type,
+// portForwards only on user interfaces, host ports unique within the VM, at most 8 user
+// interfaces, a non-empty exec probe command. Errors point at the precise field (Object's
 // field_locations). Stateless; safe to call from any thread.
 #pragma once
 
