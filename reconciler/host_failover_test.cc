@@ -4,6 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <functional>
+#include <thread>
+#include <future>
+#include <mutex>
+
+#include "reconciler/key_locks.h"
 #include "reconciler/reconcile_test_fixture.h"
 #include "reconciler/restore.h"
 
@@ -70,6 +77,131 @@ TEST_F(HostFailoverTest, AHostReconcileThatSeesTheLastFailureFailsOverAtOnce) {
   for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
   ReconcileAllVms();
   CheckNoVmRunsTwice();
+}
+
+// Waits (real time, for threads of the test) until `condition` holds, at most 10 s.
+bool WaitForCondition(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// A store whose first PutStatus of one VM blocks until released: holds one reconcile between
+// its read of the VM's status and its write of it. Later writes (another thread's) pass.
+class GatedStore : public Store {
+ public:
+  explicit GatedStore(Store* inner) : inner_(inner) {}
+  void Arm(const std::string& vm) {
+    std::lock_guard<std::mutex> l(mu_);
+    gated_ = vm;
+  }
+  bool Blocked() {
+    std::lock_guard<std::mutex> l(mu_);
+    return blocked_;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      gated_.clear();
+    }
+    cv_.notify_all();
+  }
+
+  StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override {
+    return inner_->Get(kind, name);
+  }
+  StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override { return inner_->List(kind); }
+  StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override {
+    return inner_->ListNames(kind);
+  }
+  Status CommitApply(const ApplyBatch& batch) override { return inner_->CommitApply(batch); }
+  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
+                   bool sync) override {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (kind == specs::Kind::kVirtualMachine && name == gated_ && !taken_) {
+        taken_ = true;
+        blocked_ = true;
+        cv_.wait(l, [&] { return gated_ != name; });
+        blocked_ = false;
+      }
+    }
+    return inner_->PutStatus(kind, name, status, sync);
+  }
+  StatusOr<int64_t> AppendEvent(Event event) override { return inner_->AppendEvent(std::move(event)); }
+  StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
+                                          size_t limit) override {
+    return inner_->ListEvents(object, after_seq, limit);
+  }
+  Status Sync() override { return inner_->Sync(); }
+  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override {
+    return inner_->PutHistory(key, value, sync);
+  }
+  StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
+      const std::string& prefix) override {
+    return inner_->ListHistory(prefix);
+  }
+
+ private:
+  Store* const inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string gated_;     // GUARDED_BY(mu_)
+  bool blocked_ = false;  // GUARDED_BY(mu_)
+  bool taken_ = false;    // the one blocked write happened; GUARDED_BY(mu_)
+};
+
+// A VM's reconcile that read its status (still on the failed host) and has not written it yet,
+// while the host's failover re-places the VM: the failover waits for it, then decides on the
+// status it wrote. Without the VM's lock, the failover placed the VM elsewhere first and the
+// VM's reconcile then wrote the failed host back over the new placement.
+TEST_F(HostFailoverTest, AVmReconcileRacingItsHostsFailoverNeverWritesTheOldHostBack) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+
+  GatedStore gated(&store_);
+  KeyLocks locks;
+  ReconcileContext ctx = ctx_;
+  ctx.store = &gated;
+  ctx.vm_locks = &locks;
+  VmReconciler vms(ctx);
+  HostReconciler hosts(ctx, &metrics_);
+
+  gated.Arm("gold");
+  // Declared before the release below, so destroyed after it: a future's destructor waits for
+  // its thread, which must not be left blocked at the gate.
+  std::future<ReconcileResult> vm_reconcile;
+  std::future<ReconcileResult> failover;
+  // Released on every way out, so that a failed assertion never leaves a thread blocked.
+  struct ReleaseOnExit {
+    GatedStore* store;
+    ~ReleaseOnExit() { store->Release(); }
+  } release_on_exit{&gated};
+  vm_reconcile = std::async(std::launch::async, [&] { return vms.Reconcile("gold"); });
+  ASSERT_TRUE(WaitForCondition([&] { return gated.Blocked(); }))
+      << "the VM reconcile never got to writing its status";
+  failover = std::async(std::launch::async, [&] { return hosts.Reconcile("hv01"); });
+  // Either the failover waits for the VM's lock (as it must), or it finished without waiting.
+  ASSERT_TRUE(WaitForCondition([&] {
+    return locks.Waiters("gold") > 0 ||
+           failover.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+  }));
+  gated.Release();
+  ASSERT_TRUE(vm_reconcile.get().status.ok());
+  auto r = failover.get();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  const std::string placed = StatusOf("gold").host;
+  EXPECT_NE(placed, "hv01") << "the failed host was written back over the new placement";
+  auto booked = book_.Get("gold");
+  ASSERT_TRUE(booked.has_value());
+  EXPECT_EQ(booked->host, placed);
 }
 
 TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {

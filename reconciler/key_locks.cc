@@ -42,6 +42,12 @@ void KeyLocks::Unlock(const std::string& key) {
   released_.notify_all();
 }
 
+int KeyLocks::Waiters(const std::string& key) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = entries_.find(key);
+  return it == entries_.end() ? 0 : it->second.waiters;
+}
+
 size_t KeyLocks::Size() const {
   std::lock_guard<std::mutex> l(mu_);
   return entries_.size();

@@ -38,6 +38,8 @@ class KeyLocks {
   Guard Lock(const std::string& key);
   // Names currently held or waited for (for tests: the map does not grow without bound).
   size_t Size() const;
+  // How many are waiting for `key` (for tests that need to know a thread is blocked here).
+  int Waiters(const std::string& key) const;
 
  private:
   void Unlock(const std::string& key);
