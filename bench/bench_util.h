@@ -1,9 +1,6 @@
 // Helpers shared by the benchmarks in bench/: flag values, sample summaries (nearest-rank
 // percentiles), sums over the controller's Prometheus text, and the Ready check of a VM's status.
 // Header-only (each benchmark is one executable); plain functions, thread-compatible.
-//
-// scale_bench.cc still carries its own copies of these (it predates this header); they are the
-// same code and may be switched to this header.
 #pragma once
 
 #include <algorithm>
@@ -36,6 +33,12 @@ inline bool ParseInt(const std::string& text, int min, int* out) {
   return true;
 }
 
+// Milliseconds between two points of one clock (steady or system).
+template <typename TimePoint>
+double MsBetween(TimePoint from, TimePoint to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
 struct Summary {
   size_t n = 0;
   double min = 0, median = 0, p90 = 0, max = 0, mean = 0;
@@ -65,8 +68,8 @@ inline Summary Summarize(std::vector<double> samples) {
 
 inline std::string Fmt(const Summary& s, const char* unit) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "min %.1f / median %.1f / max %.1f %s (n=%zu)", s.min, s.median,
-                s.max, unit, s.n);
+  std::snprintf(buf, sizeof buf, "min %.1f / median %.1f / p90 %.1f / max %.1f %s (n=%zu)", s.min,
+                s.median, s.p90, s.max, unit, s.n);
   return buf;
 }
 

@@ -22,6 +22,7 @@
 #include <optional>
 #include <sstream>
 
+#include "bench/bench_util.h"
 #include "tests/e2e/qemu_fleet.h"
 
 namespace vmk::e2e {
@@ -132,12 +133,6 @@ std::optional<Run> OneRun(int index, std::string* error) {
   return r;
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int Main(int argc, char** argv) {
   int runs = 5;
   for (int i = 1; i < argc; ++i) {
@@ -170,7 +165,7 @@ int Main(int argc, char** argv) {
   auto median = [&](double (*field)(const Run&)) {
     std::vector<double> v;
     for (const auto& r : results) v.push_back(field(r));
-    return Median(v);
+    return bench::Summarize(v).median;
   };
   nlohmann::json summary = {
       {"runs", runs},

@@ -59,6 +59,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using bench::Json;
+using bench::MsBetween;
 using bench::Summarize;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -145,14 +146,6 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     }
   }
   return true;
-}
-
-double MsBetween(SteadyClock::time_point from, SteadyClock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-double MsBetween(SystemClock::time_point from, SystemClock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
 std::string HostName(int i) {

@@ -45,6 +45,7 @@
 #include "reconciler/controller.h"
 #include "reconciler/object_status.h"
 #include "reconciler/rocksdb_store.h"
+#include "bench/bench_util.h"
 
 namespace vmk {
 namespace {
@@ -54,6 +55,15 @@ using Json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using bench::Delta;
+using bench::Fmt;
+using bench::IsReady;
+using bench::MetricSum;
+using bench::MsBetween;
+using bench::ParseInt;
+using bench::ReconcileCounts;
+using bench::Summarize;
+using bench::Summary;
 
 // ---------------------------------------------------------------------------------------------
 // Flags.
@@ -79,14 +89,6 @@ void PrintUsage() {
                "                   [--busy-runs B=5] [--resync-passes P=5] [--vms-per-file F=1000] [--seed S=42]\n"
                "                   [--timeout-seconds T=1800] [--log-level warning]\n"
                "                   [--dir PATH] [--keep-dir]\n");
-}
-
-bool ParseInt(const std::string& text, int min, int* out) {
-  char* end = nullptr;
-  long v = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || v < min || v > 100000000) return false;
-  *out = static_cast<int>(v);
-  return true;
 }
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
@@ -151,45 +153,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
 // ---------------------------------------------------------------------------------------------
 // Small helpers: time, statistics, memory, metrics.
 
-double MsBetween(SteadyClock::time_point from, SteadyClock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
 double MsSince(SteadyClock::time_point from) { return MsBetween(from, SteadyClock::now()); }
-
-struct Summary {
-  size_t n = 0;
-  double min = 0, median = 0, p90 = 0, max = 0, mean = 0;
-  Json ToJson() const {
-    return {{"n", n}, {"min", min}, {"median", median}, {"p90", p90}, {"max", max},
-            {"mean", mean}};
-  }
-};
-
-// Nearest-rank percentiles (p90 of 20 samples is the 18th smallest).
-Summary Summarize(std::vector<double> samples) {
-  Summary s;
-  s.n = samples.size();
-  if (samples.empty()) return s;
-  std::sort(samples.begin(), samples.end());
-  auto rank = [&](double p) {
-    size_t r = static_cast<size_t>(std::ceil(p * static_cast<double>(samples.size())));
-    return samples[std::clamp<size_t>(r, 1, samples.size()) - 1];
-  };
-  s.min = samples.front();
-  s.max = samples.back();
-  s.median = rank(0.5);
-  s.p90 = rank(0.9);
-  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(s.n);
-  return s;
-}
-
-std::string Fmt(const Summary& s, const char* unit) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "min %.1f / median %.1f / p90 %.1f / max %.1f %s (n=%zu)", s.min,
-                s.median, s.p90, s.max, unit, s.n);
-  return buf;
-}
 
 // A "Vm...:   123 kB" field of /proc/self/status, in KiB; -1 when absent.
 long ProcStatusKiB(const char* field) {
@@ -219,48 +183,6 @@ std::string FmtMemory(const Json& m) {
                 m["ru_maxrss_mib"].get<double>(), m["vm_hwm_mib"].get<double>(),
                 m["vm_rss_mib"].get<double>(), m["threads"].get<long>());
   return buf;
-}
-
-// Sum of the samples of a Prometheus metric whose label text contains every `filters` entry.
-double MetricSum(const std::string& text, const std::string& name,
-                 std::initializer_list<const char*> filters = {}) {
-  double sum = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    std::string_view line(text.data() + pos, eol - pos);
-    pos = eol + 1;
-    if (line.substr(0, name.size()) != name || line.size() <= name.size()) continue;
-    char after = line[name.size()];
-    if (after != '{' && after != ' ') continue;
-    bool match = true;
-    for (const char* f : filters) match = match && line.find(f) != std::string_view::npos;
-    if (!match) continue;
-    size_t space = line.rfind(' ');
-    sum += std::strtod(std::string(line.substr(space + 1)).c_str(), nullptr);
-  }
-  return sum;
-}
-
-Json ReconcileCounts(reconciler::Controller& controller) {
-  const std::string text = controller.MetricsText();
-  return {{"vm", MetricSum(text, "vmkeeper_reconcile_total", {"kind=\"vm\""})},
-          {"host", MetricSum(text, "vmkeeper_reconcile_total", {"kind=\"host\""})},
-          {"error", MetricSum(text, "vmkeeper_reconcile_total", {"result=\"error\""})},
-          {"requeue", MetricSum(text, "vmkeeper_reconcile_total", {"result=\"requeue\""})},
-          {"vm_seconds_sum",
-           MetricSum(text, "vmkeeper_reconcile_duration_seconds_sum", {"kind=\"vm\""})},
-          {"host_seconds_sum",
-           MetricSum(text, "vmkeeper_reconcile_duration_seconds_sum", {"kind=\"host\""})}};
-}
-
-Json Delta(const Json& after, const Json& before) {
-  Json out = Json::object();
-  for (auto it = after.begin(); it != after.end(); ++it) {
-    out[it.key()] = it->get<double>() - before.value(it.key(), 0.0);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,12 +231,6 @@ std::vector<reconciler::ManifestFile> FleetManifests(const Flags& flags) {
     files.push_back({file, std::move(text)});
   }
   return files;
-}
-
-bool IsReady(const specs::Object& vm) {
-  auto status = reconciler::VmStatus::FromJson(vm.status);
-  const auto* ready = specs::FindCondition(status.conditions, "Ready");
-  return ready && ready->status == "True";
 }
 
 // ---------------------------------------------------------------------------------------------

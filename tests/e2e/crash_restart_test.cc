@@ -34,9 +34,7 @@ class CrashRestartTest : public ::testing::Test {
   void TearDown() override { HostCtl({"stop-all"}); }
 
   CommandResult HostCtl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"/bin/bash", SourceDir() + "/tests/e2e/libvirt_hosts.sh"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, scratch_.path(), {"BASE=" + hosts_base_.string()});
+    return LibvirtHosts(hosts_base_, scratch_.path(), args);
   }
 
   fs::path WriteManifests() {

@@ -155,6 +155,14 @@ inline CommandResult RunCommand(const std::vector<std::string>& argv, const fs::
   return r;
 }
 
+// Runs tests/e2e/libvirt_hosts.sh with `args` on the hosts kept under `base`.
+inline CommandResult LibvirtHosts(const fs::path& base, const fs::path& scratch,
+                                  const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/bin/bash", SourceDir() + "/tests/e2e/libvirt_hosts.sh"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, scratch, {"BASE=" + base.string()});
+}
+
 // A vmkeeperd process. Start() waits until it listens (its --ready-file appears).
 class Daemon {
  public:

@@ -33,9 +33,7 @@ class HungHostTest : public ::testing::Test {
   }
 
   CommandResult HostCtl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"/bin/bash", SourceDir() + "/tests/e2e/libvirt_hosts.sh"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, scratch_.path(), {"BASE=" + (scratch_.path() / "hosts").string()});
+    return LibvirtHosts(scratch_.path() / "hosts", scratch_.path(), args);
   }
   CommandResult Cli(std::vector<std::string> args) {
     args.insert(args.begin(), {BinDir() + "/vmkeeper", "--server", daemon_.server()});

@@ -49,16 +49,13 @@ class QemuFleet {
     uris_.clear();
   }
   CommandResult HostCtl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"/bin/bash", SourceDir() + "/tests/e2e/libvirt_hosts.sh"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, dir_, {"BASE=" + HostsDir().string()});
+    return LibvirtHosts(HostsDir(), dir_, args);
   }
 
   fs::path HostsDir() const { return dir_ / "hosts"; }
   fs::path FenceDir() const { return dir_ / "fence"; }
   fs::path SerialLog(const std::string& vm) const { return dir_ / (vm + ".serial.log"); }
   const std::vector<std::string>& vms() const { return vms_; }
-  int Port(const std::string& vm) const { return ports_.at(vm); }
 
   // Hosts hv01..hvNN, each fenced by the test agent with `fence_behaviour` (ok | fail | hang).
   std::string HostManifests(const std::string& fence_behaviour) const {
