@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reconciler/controller.h"
-#include "reconciler/object_status.h"
+#include "reconciler/controller/controller.h"
+#include "reconciler/core/object_status.h"
 #include "specs/types.h"
 
 namespace vmk::bench {

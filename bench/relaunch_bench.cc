@@ -44,15 +44,15 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "bench/fault_injecting_hypervisor.h"
+#include "tests/fakes/fault_injecting_hypervisor.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "providers/domain_xml.h"
-#include "providers/libvirt_event_loop.h"
-#include "providers/libvirt_hypervisor.h"
-#include "reconciler/controller.h"
-#include "reconciler/object_status.h"
-#include "reconciler/rocksdb_store.h"
+#include "providers/hypervisor/libvirt/domain_xml.h"
+#include "providers/hypervisor/libvirt/libvirt_event_loop.h"
+#include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "reconciler/controller/controller.h"
+#include "reconciler/core/object_status.h"
+#include "reconciler/store/rocksdb_store.h"
 
 namespace vmk {
 namespace {

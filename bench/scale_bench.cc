@@ -41,10 +41,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "providers/libvirt_hypervisor.h"
-#include "reconciler/controller.h"
-#include "reconciler/object_status.h"
-#include "reconciler/rocksdb_store.h"
+#include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "reconciler/controller/controller.h"
+#include "reconciler/core/object_status.h"
+#include "reconciler/store/rocksdb_store.h"
 #include "bench/bench_util.h"
 
 namespace vmk {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cli/http_client.h"
-#include "reconciler/control_plane.h"
+#include "reconciler/controller/control_plane.h"
 
 namespace vmk::cli {
 

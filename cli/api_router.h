@@ -16,7 +16,7 @@
 #pragma once
 
 #include "cli/http_types.h"
-#include "reconciler/control_plane.h"
+#include "reconciler/controller/control_plane.h"
 
 namespace vmk::cli {
 

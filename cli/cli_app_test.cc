@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/api_router.h"
-#include "cli/fake_control_plane.h"
+#include "tests/fakes/fake_control_plane.h"
 #include "cli/http_server.h"
 
 namespace vmk::cli {

@@ -13,7 +13,7 @@
 #include "cli/api_client.h"
 #include "cli/api_router.h"
 #include "cli/daemon_config.h"
-#include "cli/fake_control_plane.h"
+#include "tests/fakes/fake_control_plane.h"
 #include "cli/http_client.h"
 
 namespace vmk::cli {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "reconciler/control_plane.h"
+#include "reconciler/controller/control_plane.h"
 
 namespace vmk::cli {
 

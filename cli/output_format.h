@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "reconciler/incident_tracker.h"
-#include "reconciler/store.h"
+#include "reconciler/incidents/incident_tracker.h"
+#include "reconciler/store/store.h"
 #include "specs/types.h"
 
 namespace vmk::cli {

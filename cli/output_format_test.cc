@@ -5,7 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "cli/fake_control_plane.h"
+#include "tests/fakes/fake_control_plane.h"
 
 namespace vmk::cli {
 namespace {

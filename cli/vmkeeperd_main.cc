@@ -22,11 +22,11 @@
 #include "cli/http_server.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "providers/fence_agent_fencer.h"
-#include "providers/libvirt_hypervisor.h"
-#include "providers/webhook_notifier.h"
-#include "reconciler/controller.h"
-#include "reconciler/rocksdb_store.h"
+#include "providers/fencing/fence_agent_fencer.h"
+#include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "providers/notify/webhook_notifier.h"
+#include "reconciler/controller/controller.h"
+#include "reconciler/store/rocksdb_store.h"
 
 namespace {
 

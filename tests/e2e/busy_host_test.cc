@@ -8,8 +8,8 @@
 #include <future>
 
 #include "common/log.h"
-#include "providers/libvirt_event_loop.h"
-#include "providers/libvirt_hypervisor.h"
+#include "providers/hypervisor/libvirt/libvirt_event_loop.h"
+#include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "tests/e2e/daemon_harness.h"
 
 namespace vmk::e2e {

@@ -18,10 +18,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "providers/libvirt_hypervisor.h"
-#include "reconciler/controller.h"
-#include "reconciler/object_status.h"
-#include "reconciler/rocksdb_store.h"
+#include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
+#include "reconciler/controller/controller.h"
+#include "reconciler/core/object_status.h"
+#include "reconciler/store/rocksdb_store.h"
 #include "specs/manifest_files.h"
 
 namespace vmk {

@@ -1,0 +1,120 @@
+// LibvirtHypervisor: the Hypervisor interface over one libvirt connection (any URI: test:///...,
+// qemu:///system, qemu+ssh://...). LibvirtHypervisorFactory creates one per Host.
+//
+// Connections: virConnectOpen runs on a helper thread bounded by ConnectOptions.open_timeout; a
+// timed-out attempt keeps running in the background (holding only its own state) and a later
+// Connect() waits on that same attempt instead of piling up threads against a hung host.
+// Remote connections get libvirt keepalive (a failure to enable it fails the open), so a hung
+// host's connection closes after about interval * (count + 1) seconds. The calls of a
+// connection run one at a time on its own call thread; a caller waits while the connection is
+// alive (a busy daemon's slow call is waited for) and stops waiting as soon as keepalive or EOF
+// closes it, even when libvirt leaves the call itself hanging; CallTimeout() (at least
+// kSlowCallLimit) bounds a call that a live daemon never answers. A timed-out call returns
+// DeadlineExceeded and marks the connection dead (its thread finishes whenever libvirt returns).
+// A close callback or a call failing with a connection error also marks the connection dead;
+// the next Connect() reopens it, and dead connections close in the background.
+//
+// Embedded test hosts: `test:///embedded/NAME` opens a fresh in-memory libvirt test host of
+// ConnectOptions.embedded_cpus / embedded_memory_mib (a <node> document written to
+// embedded_host_dir/NAME.xml); each connection has its own independent state. Any other URI
+// goes to libvirt unchanged.
+//
+// Thread-safety: every method is thread-safe. No lock is held across a libvirt call, so a slow
+// call never blocks IsAlive(), Connect() or another host's object; concurrent calls on one host
+// share its libvirt connection (which libvirt serialises as it needs). Event handlers run on the
+// process-wide LibvirtEventLoop thread; after destruction begins no handler is called.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "providers/hypervisor/hypervisor.h"
+
+namespace vmk::providers {
+
+class LibvirtHypervisor : public Hypervisor {
+ public:
+  LibvirtHypervisor(std::string host_name, std::string uri, ConnectOptions options,
+                    Clock* clock);
+  ~LibvirtHypervisor() override;
+
+  LibvirtHypervisor(const LibvirtHypervisor&) = delete;
+  LibvirtHypervisor& operator=(const LibvirtHypervisor&) = delete;
+
+  const std::string& uri() const override { return uri_; }
+  bool IsAlive() override;
+  Status Connect() override;
+
+  StatusOr<HostInfo> GetHostInfo() override;
+  Status CheckAlive() override;
+  StatusOr<std::vector<DomainInfo>> ListDomains() override;
+  StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) override;
+
+  Status DefineDomain(const DomainConfig& config) override;
+  Status StartDomain(const std::string& name) override;
+  Status ShutdownDomain(const std::string& name) override;
+  Status DestroyDomain(const std::string& name) override;
+  Status UndefineDomain(const std::string& name) override;
+
+  void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override;
+  void SetConnectionEventHandler(std::function<void(const ConnectionEvent&)> handler) override;
+
+  // The URI handed to virConnectOpen (differs from uri() for test:///embedded/NAME).
+  const std::string& open_uri() const { return open_uri_; }
+
+  // Defines a domain from raw XML, bypassing the owner mark: tests use it to create foreign
+  // domains.
+  Status DefineRawXmlForTest(const std::string& xml);
+  // Number of connection attempts whose helper thread is still running (process-wide), and a
+  // wait for it to reach zero; false on timeout.
+  static int PendingOpensForTest();
+  static bool WaitForPendingOpensForTest(std::chrono::milliseconds timeout);
+  // Number of libvirt calls still running on their helper thread (process-wide, including
+  // calls whose caller already gave up), and a wait for it to reach zero; false on timeout.
+  static int CallsInFlightForTest();
+  static bool WaitForCallsForTest(std::chrono::milliseconds timeout);
+  // Marks the current connection dead as a timed-out call would (the next Connect() reopens).
+  void MarkDeadForTest();
+  // The longest a call waits on a live connection: max(kSlowCallLimit, open_timeout + keepalive
+  // interval * (count + 1)).
+  std::chrono::milliseconds CallTimeout() const;
+  static constexpr std::chrono::milliseconds kSlowCallLimit{60000};
+
+  // Opaque internals (defined in the .cc, where the libvirt types live).
+  struct Connection;
+  struct Handlers;
+  struct OpenAttempt;
+
+ private:
+  // The current connection, or Unavailable when not connected or known dead.
+  StatusOr<std::shared_ptr<Connection>> Current();
+  Status WriteEmbeddedNodeDocument();
+
+  const std::string host_name_;
+  const std::string uri_;
+  const ConnectOptions options_;
+  Clock* const clock_;
+  std::string open_uri_;
+  std::string embedded_node_path_;  // empty unless uri_ is test:///embedded/NAME
+  std::shared_ptr<Handlers> handlers_;
+
+  std::mutex mu_;
+  std::shared_ptr<Connection> conn_;      // GUARDED_BY(mu_)
+  std::shared_ptr<OpenAttempt> pending_;  // GUARDED_BY(mu_): an open still in flight
+};
+
+class LibvirtHypervisorFactory : public HypervisorFactory {
+ public:
+  explicit LibvirtHypervisorFactory(Clock* clock = RealClock::Get()) : clock_(clock) {}
+  std::unique_ptr<Hypervisor> Create(const std::string& host_name, const std::string& uri,
+                                     const ConnectOptions& options) override;
+
+ private:
+  Clock* clock_;
+};
+
+}  // namespace vmk::providers

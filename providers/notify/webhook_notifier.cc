@@ -1,0 +1,536 @@
+#include "providers/notify/webhook_notifier.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+
+namespace vmk::providers {
+namespace {
+
+// Closes the socket of an attempt on every path out of it.
+class SocketGuard {
+ public:
+  explicit SocketGuard(int fd) : fd_(fd) {}
+  SocketGuard(const SocketGuard&) = delete;
+  SocketGuard& operator=(const SocketGuard&) = delete;
+  ~SocketGuard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Hands the descriptor over to the caller, who closes it.
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::string ErrnoText(int err) {
+  char buf[256];
+  return ::strerror_r(err, buf, sizeof(buf));  // GNU variant: returns the message
+}
+
+// Socket deadlines are real time: poll waits in the kernel. Only backoff waits use the Clock.
+MonoTime RealNow() { return RealClock::Get()->Now(); }
+
+enum class Ready { kReady, kTimedOut, kStopped, kError };
+
+// Waits until `fd` has `events`, the deadline passes, or `wake_fd` (Stop) becomes readable.
+// kError leaves errno set.
+Ready WaitFor(int fd, short events, int wake_fd, MonoTime deadline) {
+  while (true) {
+    auto left = deadline - RealNow();
+    if (left <= Duration::zero()) return Ready::kTimedOut;
+    // Rounded up, so that poll does not wake just before the deadline and spin.
+    int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+    int r = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(ms, INT_MAX)));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Ready::kError;
+    }
+    if (fds[1].revents != 0) return Ready::kStopped;
+    if (fds[0].revents != 0) return Ready::kReady;  // errors surface in the next call
+  }
+}
+
+bool IsHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+bool IsIpv6Char(char c) {
+  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
+         c == '.';
+}
+
+// "HTTP/1.1 204 No Content" -> 204; -1 when it is not an HTTP/1.x status line.
+int StatusCodeOf(const std::string& line) {
+  if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12 || line[8] != ' ') return -1;
+  int code = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return -1;
+    code = code * 10 + (line[i] - '0');
+  }
+  if (line.size() > 12 && line[12] != ' ') return -1;
+  return code;
+}
+
+// Printable start of whatever a peer sent, for logs.
+std::string Printable(const std::string& text) {
+  std::string out;
+  for (char c : text.substr(0, 40)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return "\"" + out + (text.size() > 40 ? "...\"" : "\"");
+}
+
+}  // namespace
+
+StatusOr<WebhookNotifier::Target> WebhookNotifier::ParseUrl(const std::string& url) {
+  // Messages never echo the URL: its path or query may hold a secret token.
+  auto invalid = [](const std::string& why) {
+    return Status::InvalidArgument("webhook URL " + why);
+  };
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return invalid("must not contain spaces or control characters");
+    }
+  }
+  size_t scheme_end = url.find("://");
+  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  if (scheme == "https") {
+    return invalid("must be http://: https is not supported (put a TLS-terminating relay in "
+                   "front of an https endpoint)");
+  }
+  if (scheme != "http") return invalid("must start with http://");
+
+  std::string rest = url.substr(scheme_end + 3);
+  size_t authority_end = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, authority_end);
+  std::string target = authority_end == std::string::npos ? "" : rest.substr(authority_end);
+  if (target.find('#') != std::string::npos) return invalid("must not contain a fragment (#)");
+  if (authority.find('@') != std::string::npos) {
+    return invalid("must not contain user information (user@host)");
+  }
+  if (authority.empty()) return invalid("must name a host");
+
+  Target out;
+  std::string port_text;
+  bool has_port = false;
+  bool ipv6 = false;
+  if (authority[0] == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string::npos) return invalid("has an unterminated [IPv6] address");
+    out.host = authority.substr(1, close - 1);
+    if (out.host.empty() || !std::all_of(out.host.begin(), out.host.end(), IsIpv6Char)) {
+      return invalid("has an invalid [IPv6] address");
+    }
+    ipv6 = true;
+    std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return invalid("has unexpected text after the [IPv6] address");
+      has_port = true;
+      port_text = after.substr(1);
+    }
+  } else {
+    size_t colon = authority.find(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+    if (out.host.empty()) return invalid("must name a host");
+    if (!std::all_of(out.host.begin(), out.host.end(), IsHostChar)) {
+      return invalid("has an invalid host name");
+    }
+  }
+  if (has_port) {
+    bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                  std::all_of(port_text.begin(), port_text.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    int port = digits ? std::stoi(port_text) : 0;
+    if (port < 1 || port > 65535) return invalid("must have a port between 1 and 65535");
+    out.port = port;
+  }
+
+  out.host_header = ipv6 ? "[" + out.host + "]" : out.host;
+  if (out.port != 80) out.host_header += ":" + std::to_string(out.port);
+  if (target.empty()) {
+    out.request_target = "/";
+  } else if (target[0] == '?') {
+    out.request_target = "/" + target;
+  } else {
+    out.request_target = target;
+  }
+  return out;
+}
+
+StatusOr<std::unique_ptr<WebhookNotifier>> WebhookNotifier::Create(WebhookNotifierOptions options,
+                                                                   Clock* clock) {
+  if (clock == nullptr) return Status::InvalidArgument("webhook notifier needs a clock");
+  VMK_ASSIGN_OR_RETURN(Target target, ParseUrl(options.url));
+  if (options.timeout.count() <= 0) {
+    return Status::InvalidArgument("webhook timeout must be positive");
+  }
+  if (options.max_attempts < 1) {
+    return Status::InvalidArgument("webhook max_attempts must be at least 1");
+  }
+  if (options.initial_backoff < Duration::zero() ||
+      options.max_backoff < options.initial_backoff) {
+    return Status::InvalidArgument(
+        "webhook backoff must satisfy 0 <= initial_backoff <= max_backoff");
+  }
+  if (options.max_queue < 1) {
+    return Status::InvalidArgument("webhook max_queue must be at least 1");
+  }
+  int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd < 0) {
+    return Status::Internal("webhook notifier: eventfd failed: " + ErrnoText(errno));
+  }
+  return std::unique_ptr<WebhookNotifier>(
+      new WebhookNotifier(std::move(options), std::move(target), clock, wake_fd));
+}
+
+WebhookNotifier::WebhookNotifier(WebhookNotifierOptions options, Target target, Clock* clock,
+                                 int wake_fd)
+    : options_(std::move(options)), target_(std::move(target)), clock_(clock), wake_fd_(wake_fd) {
+  sender_ = std::thread([this] { Run(); });
+}
+
+WebhookNotifier::~WebhookNotifier() {
+  Stop();
+  ::close(wake_fd_);
+}
+
+void WebhookNotifier::Notify(Notification n) {
+  bool overflowed = false;
+  bool after_stop = false;
+  Notification lost;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_) {
+      ++dropped_;
+      after_stop = true;
+      lost = std::move(n);
+    } else {
+      if (queue_.size() >= options_.max_queue) {
+        lost = std::move(queue_.front());
+        queue_.pop_front();
+        ++dropped_;
+        overflowed = true;
+      }
+      queue_.push_back(std::move(n));
+      // A busy sender looks at the queue when it is done; waking it would only interrupt a
+      // backoff wait for nothing.
+      if (!in_flight_) wake_.notify_all();
+    }
+  }
+  // Logged outside the lock: the callers are reconcile workers.
+  if (overflowed) {
+    log::Warning("webhook queue full, dropped the oldest notification",
+                 {{"endpoint", target_.host_header},
+                  {"kind", lost.kind},
+                  {"name", lost.name},
+                  {"event", lost.event}});
+  } else if (after_stop) {
+    log::Warning("webhook notifier stopped, dropped a notification",
+                 {{"kind", lost.kind}, {"name", lost.name}, {"event", lost.event}});
+  }
+}
+
+void WebhookNotifier::Stop() {
+  std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  size_t discarded = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      discarded = queue_.size();
+      dropped_ += discarded;
+      queue_.clear();
+    }
+    wake_.notify_all();
+    progress_.notify_all();
+  }
+  // Interrupts an HTTP attempt in progress. The eventfd stays readable from now on.
+  uint64_t one = 1;
+  ssize_t written;
+  do {
+    written = ::write(wake_fd_, &one, sizeof(one));
+  } while (written < 0 && errno == EINTR);
+  if (sender_.joinable()) sender_.join();
+  if (discarded > 0) {
+    log::Warning("webhook notifier stopped with notifications queued, dropped them",
+                 {{"endpoint", target_.host_header}, {"dropped", std::to_string(discarded)}});
+  }
+}
+
+uint64_t WebhookNotifier::sent() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return sent_;
+}
+
+uint64_t WebhookNotifier::failed() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return failed_;
+}
+
+uint64_t WebhookNotifier::dropped() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return dropped_;
+}
+
+uint64_t WebhookNotifier::attempts() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return attempts_;
+}
+
+bool WebhookNotifier::WaitUntilBackingOff(uint64_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> l(mu_);
+  // The sender holds mu_ from setting backing_off_ until the clock's wait releases it, so seeing
+  // backing_off_ here means it is registered with the clock.
+  return progress_.wait_for(l, timeout, [&] { return backing_off_ && backoff_waits_ >= n; });
+}
+
+bool WebhookNotifier::WaitUntilIdle(std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> l(mu_);
+  return progress_.wait_for(l, timeout,
+                            [&] { return stopping_ || (queue_.empty() && !in_flight_); });
+}
+
+void WebhookNotifier::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    Notification n = std::move(queue_.front());
+    queue_.pop_front();
+    in_flight_ = true;
+    Deliver(n, lock);
+    in_flight_ = false;
+    progress_.notify_all();
+  }
+}
+
+void WebhookNotifier::Deliver(const Notification& n, std::unique_lock<std::mutex>& lock) {
+  const std::string body = n.ToJson();
+  Duration backoff = options_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    ++attempts_;
+    lock.unlock();
+    std::string detail;
+    AttemptOutcome outcome;
+    try {
+      outcome = Attempt(body, &detail);
+    } catch (const std::exception& e) {  // allocation failure; retrying may do better
+      outcome = AttemptOutcome::kRetryable;
+      detail = e.what();
+    }
+    lock.lock();
+    if (stopping_) {
+      ++dropped_;
+      return;
+    }
+    if (outcome == AttemptOutcome::kSent) {
+      ++sent_;
+      lock.unlock();
+      log::Debug("webhook notification sent", {{"endpoint", target_.host_header},
+                                               {"kind", n.kind},
+                                               {"name", n.name},
+                                               {"event", n.event},
+                                               {"attempt", std::to_string(attempt)}});
+      lock.lock();
+      return;
+    }
+    if (outcome != AttemptOutcome::kRetryable || attempt >= options_.max_attempts) {
+      ++failed_;
+      lock.unlock();
+      log::Warning("webhook notification given up", {{"endpoint", target_.host_header},
+                                                     {"kind", n.kind},
+                                                     {"name", n.name},
+                                                     {"event", n.event},
+                                                     {"incident", n.incident_id},
+                                                     {"attempts", std::to_string(attempt)},
+                                                     {"error", detail}});
+      lock.lock();
+      return;
+    }
+    lock.unlock();
+    log::Debug("webhook attempt failed, will retry",
+               {{"endpoint", target_.host_header},
+                {"attempt", std::to_string(attempt)},
+                {"error", detail},
+                {"backoffMs", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 backoff).count())}});
+    lock.lock();
+    if (stopping_) {
+      ++dropped_;
+      return;
+    }
+    MonoTime retry_at = clock_->Now() + backoff;
+    backoff = backoff > options_.max_backoff / 2 ? options_.max_backoff : backoff * 2;
+    backing_off_ = true;
+    ++backoff_waits_;
+    progress_.notify_all();
+    while (!stopping_ && clock_->Now() < retry_at) clock_->WaitUntil(lock, wake_, retry_at);
+    backing_off_ = false;
+    if (stopping_) {
+      ++dropped_;
+      return;
+    }
+  }
+}
+
+WebhookNotifier::AttemptOutcome WebhookNotifier::Attempt(const std::string& body,
+                                                         std::string* detail) const {
+  const MonoTime deadline = RealNow() + options_.timeout;
+  auto timed_out = [&](const char* during) {
+    *detail = "timed out after " + std::to_string(options_.timeout.count()) + " ms (" + during +
+              ")";
+    return AttemptOutcome::kRetryable;
+  };
+
+  // Resolve: numeric addresses without DNS, names through the resolver (blocking).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  const std::string service = std::to_string(target_.port);
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(target_.host.c_str(), service.c_str(), &hints, &found);
+  if (rc == EAI_NONAME) {
+    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    rc = ::getaddrinfo(target_.host.c_str(), service.c_str(), &hints, &found);
+  }
+  if (rc != 0) {
+    *detail = "cannot resolve " + target_.host + ": " +
+              (rc == EAI_SYSTEM ? ErrnoText(errno) : std::string(::gai_strerror(rc)));
+    return AttemptOutcome::kRetryable;  // DNS may come back
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, ::freeaddrinfo);
+
+  // Connect to the first address that accepts, all under the one deadline.
+  int connected = -1;
+  *detail = "no address to connect to";
+  for (addrinfo* ai = addresses.get(); ai != nullptr && connected < 0; ai = ai->ai_next) {
+    SocketGuard candidate(
+        ::socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+    const int fd = candidate.get();
+    if (fd < 0) {
+      *detail = "socket failed: " + ErrnoText(errno);
+      continue;
+    }
+    int err = 0;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS && errno != EINTR) {
+        err = errno;
+      } else {
+        switch (WaitFor(fd, POLLOUT, wake_fd_, deadline)) {
+          case Ready::kTimedOut: return timed_out("connecting");
+          case Ready::kStopped: *detail = "stopped"; return AttemptOutcome::kInterrupted;
+          case Ready::kError: err = errno; break;
+          case Ready::kReady: {
+            socklen_t len = sizeof(err);
+            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+            break;
+          }
+        }
+      }
+    }
+    if (err != 0) {
+      *detail = err == ECONNREFUSED ? "connection refused" : "connect failed: " + ErrnoText(err);
+      continue;
+    }
+    connected = candidate.Release();
+  }
+  if (connected < 0) return AttemptOutcome::kRetryable;
+  SocketGuard socket(connected);
+  addresses.reset();
+
+  const std::string request = "POST " + target_.request_target + " HTTP/1.1\r\nHost: " +
+                              target_.host_header +
+                              "\r\nUser-Agent: vmkeeper-notifier\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) +
+                              "\r\nConnection: close\r\n\r\n" + body;
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(socket.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      switch (WaitFor(socket.get(), POLLOUT, wake_fd_, deadline)) {
+        case Ready::kReady: continue;
+        case Ready::kTimedOut: return timed_out("sending the request");
+        case Ready::kStopped: *detail = "stopped"; return AttemptOutcome::kInterrupted;
+        case Ready::kError: break;
+      }
+    }
+    *detail = "send failed: " + ErrnoText(errno);
+    return AttemptOutcome::kRetryable;
+  }
+
+  // Only the status line matters; the connection is closed right after it.
+  constexpr size_t kMaxStatusLine = 4096;
+  std::string answer;
+  size_t eol;
+  while ((eol = answer.find('\n')) == std::string::npos) {
+    if (answer.size() > kMaxStatusLine) {
+      *detail = "bad HTTP answer: status line too long";
+      return AttemptOutcome::kRetryable;
+    }
+    switch (WaitFor(socket.get(), POLLIN, wake_fd_, deadline)) {
+      case Ready::kReady: break;
+      case Ready::kTimedOut: return timed_out("waiting for the HTTP answer");
+      case Ready::kStopped: *detail = "stopped"; return AttemptOutcome::kInterrupted;
+      case Ready::kError:
+        *detail = "receive failed: " + ErrnoText(errno);
+        return AttemptOutcome::kRetryable;
+    }
+    char buf[1024];
+    ssize_t n = ::recv(socket.get(), buf, sizeof(buf), 0);
+    if (n > 0) {
+      answer.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      *detail = answer.empty() ? "connection closed without an answer"
+                               : "bad HTTP answer: " + Printable(answer);
+      return AttemptOutcome::kRetryable;
+    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+      *detail = errno == ECONNRESET ? "connection reset by peer"
+                                    : "receive failed: " + ErrnoText(errno);
+      return AttemptOutcome::kRetryable;
+    }
+  }
+  std::string line = answer.substr(0, eol);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  int code = StatusCodeOf(line);
+  if (code < 0) {
+    *detail = "bad HTTP answer: " + Printable(line);
+    return AttemptOutcome::kRetryable;
+  }
+  *detail = "HTTP " + std::to_string(code);
+  if (code >= 200 && code <= 299) return AttemptOutcome::kSent;
+  if (code == 408 || code == 429 || (code >= 500 && code <= 599)) return AttemptOutcome::kRetryable;
+  return AttemptOutcome::kPermanent;  // redirects and client errors do not heal by retrying
+}
+
+}  // namespace vmk::providers

@@ -1,0 +1,274 @@
+#include "reconciler/apply/applier.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include <dtl/dtl.hpp>
+
+#include "reconciler/core/object_status.h"
+#include "specs/canonical.h"
+#include "specs/decoder.h"
+#include "specs/validator.h"
+
+namespace vmk::reconciler {
+
+using specs::Kind;
+using specs::Object;
+
+namespace {
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Canonical manifest without status or generation: what the user wrote, with defaults.
+std::string ManifestText(const Object& object) {
+  Object copy = object;
+  copy.metadata.generation = 0;
+  copy.status = specs::Json::object();
+  return specs::CanonicalYaml(copy, /*include_status=*/false);
+}
+
+}  // namespace
+
+std::string UnifiedDiff(const std::string& from_name, const std::string& from,
+                        const std::string& to_name, const std::string& to) {
+  if (from == to) return "";
+  std::vector<std::string> a = SplitLines(from);
+  std::vector<std::string> b = SplitLines(to);
+  dtl::Diff<std::string> diff(a, b);
+  diff.onHuge();
+  diff.compose();
+  diff.composeUnifiedHunks();
+  std::ostringstream out;
+  out << "--- " << from_name << "\n+++ " << to_name << "\n";
+  diff.printUnifiedFormat(out);
+  return out.str();
+}
+
+StatusOr<Applier::Plan> Applier::MakePlan(const std::vector<ManifestFile>& files, bool prune) {
+  Plan plan;
+  specs::DecodeResult decoded;
+  for (const auto& file : files) decoded.Append(specs::DecodeManifests(file.content, file.name));
+  if (files.empty()) plan.errors.push_back("no manifests given");
+
+  // With prune the applied set is the whole truth: a reference to an object only the store has
+  // would dangle once that object is pruned.
+  Status store_error;
+  auto exists_in_store = [&](Kind kind, const std::string& name) {
+    if (prune) return false;
+    auto got = store_->Get(kind, name);
+    if (!got.ok()) {
+      store_error = got.status();
+      return false;
+    }
+    return got->has_value();
+  };
+  std::vector<specs::Diagnostic> diagnostics = decoded.errors;
+  auto cross = specs::ValidateObjectSet(decoded.objects, exists_in_store);
+  VMK_RETURN_IF_ERROR(store_error);
+  diagnostics.insert(diagnostics.end(), cross.begin(), cross.end());
+  for (const auto& d : diagnostics) plan.errors.push_back(d.ToString());
+  if (plan.errors.empty() && decoded.objects.empty() && !files.empty()) {
+    // As kubectl: an apply of nothing is a mistake (and with prune it would delete everything).
+    std::string names;
+    for (const auto& f : files) names += (names.empty() ? "" : ", ") + f.name;
+    plan.errors.push_back(names + ": no objects found");
+  }
+  if (!plan.errors.empty()) return plan;
+
+  std::set<ObjectRef> in_set;
+  for (Object& object : decoded.objects) {
+    object.status = specs::Json::object();  // controller-owned: never applied
+    in_set.insert({object.kind, object.metadata.name});
+    VMK_ASSIGN_OR_RETURN(std::optional<Object> stored, store_->Get(object.kind, object.metadata.name));
+    object.metadata.generation = specs::NextGeneration(stored, object);
+    std::string action = "unchanged";
+    if (!stored) {
+      action = "created";
+    } else if (!specs::SpecEquals(stored->spec, object.spec) ||
+               !specs::LabelsEqual(*stored, object)) {
+      action = "configured";
+    }
+    plan.applied.push_back(std::move(object));
+    plan.stored.push_back(std::move(stored));
+    plan.actions.push_back(action);
+  }
+  if (prune) {
+    for (Kind kind : specs::kAllKinds) {
+      VMK_ASSIGN_OR_RETURN(std::vector<Object> all, store_->List(kind));
+      for (auto& object : all) {
+        if (!in_set.count({kind, object.metadata.name})) plan.pruned.push_back(std::move(object));
+      }
+    }
+  }
+  std::vector<std::string> removed_hosts, removed_vms;
+  for (const auto& object : plan.pruned) {
+    (object.kind == Kind::kHost ? removed_hosts : removed_vms).push_back(object.metadata.name);
+  }
+  VMK_ASSIGN_OR_RETURN(plan.errors, CheckHostRemovals(removed_hosts, removed_vms));
+  return plan;
+}
+
+StatusOr<std::vector<std::string>> Applier::CheckHostRemovals(
+    const std::vector<std::string>& hosts, const std::vector<std::string>& removed_vms) {
+  std::vector<std::string> errors;
+  if (hosts.empty()) return errors;
+  VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
+  std::set<std::string> going(removed_vms.begin(), removed_vms.end());
+  for (const auto& host : hosts) {
+    std::vector<std::string> blocking;
+    for (const auto& vm : vms) {
+      if (going.count(vm.metadata.name)) continue;
+      if (VmStatus::FromJson(vm.status).host == host) blocking.push_back(vm.metadata.name);
+    }
+    if (blocking.empty()) continue;
+    std::string list;
+    for (const auto& b : blocking) list += (list.empty() ? "" : ", ") + b;
+    errors.push_back("Host/" + host + ": cannot be removed while VMs are placed on it (" + list +
+                     "): delete or move them first");
+  }
+  return errors;
+}
+
+StatusOr<ApplyOutcome> Applier::Apply(const std::vector<ManifestFile>& files,
+                                      const ApplyOptions& options) {
+  std::lock_guard<std::mutex> l(mu_);
+  VMK_ASSIGN_OR_RETURN(Plan plan, MakePlan(files, options.prune));
+  ApplyOutcome outcome;
+  if (!plan.errors.empty()) {
+    outcome.errors = std::move(plan.errors);
+    return outcome;
+  }
+  ApplyBatch batch;
+  std::vector<ObjectRef> changed;
+  for (size_t i = 0; i < plan.applied.size(); ++i) {
+    const Object& object = plan.applied[i];
+    outcome.results.push_back({object.kind, object.metadata.name, plan.actions[i]});
+    if (plan.actions[i] == "unchanged") continue;
+    batch.puts.push_back(object);
+    changed.push_back({object.kind, object.metadata.name});
+  }
+  for (const auto& object : plan.pruned) {
+    outcome.results.push_back({object.kind, object.metadata.name, "pruned"});
+    batch.deletes.push_back({object.kind, object.metadata.name});
+    changed.push_back({object.kind, object.metadata.name});
+  }
+  if (options.dry_run || (batch.puts.empty() && batch.deletes.empty())) return outcome;
+  VMK_RETURN_IF_ERROR(store_->CommitApply(batch));
+  if (on_change_) on_change_(changed);
+  return outcome;
+}
+
+StatusOr<DiffOutcome> Applier::Diff(const std::vector<ManifestFile>& files, bool prune) {
+  VMK_ASSIGN_OR_RETURN(Plan plan, MakePlan(files, prune));
+  DiffOutcome outcome;
+  if (!plan.errors.empty()) {
+    outcome.errors = std::move(plan.errors);
+    return outcome;
+  }
+  std::ostringstream diff;
+  for (size_t i = 0; i < plan.applied.size(); ++i) {
+    const Object& object = plan.applied[i];
+    const auto& stored = plan.stored[i];
+    const std::string key = std::string(specs::KindName(object.kind)) + "/" + object.metadata.name;
+    const std::string kind_lower = Lower(specs::KindName(object.kind));
+    diff << UnifiedDiff(stored ? "live/" + key : "/dev/null", stored ? ManifestText(*stored) : "",
+                        "applied/" + key, ManifestText(object));
+    if (plan.actions[i] == "unchanged") continue;
+    outcome.changed = true;
+    const std::string& name = object.metadata.name;
+    if (object.kind == Kind::kHost) {
+      auto spec = specs::HostSpecFromJson(object.spec);
+      outcome.actions.push_back((stored ? "reconnect host " : "connect to host ") + name +
+                                (spec.ok() ? " at " + spec->uri : ""));
+      continue;
+    }
+    if (object.kind == Kind::kSnapshotPolicy) {
+      outcome.actions.push_back((stored ? "update snapshot policy " : "create snapshot policy ") +
+                                name);
+      continue;
+    }
+    auto spec = specs::VirtualMachineSpecFromJson(object.spec);
+    if (!spec.ok()) return spec.status();
+    std::string host = stored ? VmStatus::FromJson(stored->status).host : "";
+    if (host.empty()) host = preview_ ? preview_(object) : "";
+    const std::string where = host.empty() ? "" : " on " + host;
+    if (!stored) {
+      outcome.actions.push_back((spec->running ? "define and start " : "define ") + name + where);
+      continue;
+    }
+    if (object.metadata.generation != stored->metadata.generation) {
+      auto old_spec = specs::VirtualMachineSpecFromJson(stored->spec);
+      bool was_running = old_spec.ok() && old_spec->running;
+      std::string act = "redefine " + name + where + " (generation " +
+                        std::to_string(object.metadata.generation) + ")";
+      if (was_running && !spec->running) {
+        act = "stop " + name + where;
+      } else if (!was_running && spec->running) {
+        act = "start " + name + where;
+      } else if (spec->running) {
+        act += " and restart it";
+      }
+      outcome.actions.push_back(act);
+    } else {
+      outcome.actions.push_back("relabel " + name);
+    }
+  }
+  for (const auto& object : plan.pruned) {
+    const std::string key = std::string(specs::KindName(object.kind)) + "/" + object.metadata.name;
+    diff << UnifiedDiff("live/" + key, ManifestText(object), "/dev/null", "");
+    outcome.changed = true;
+    if (object.kind == Kind::kVirtualMachine) {
+      std::string host = VmStatus::FromJson(object.status).host;
+      outcome.actions.push_back("stop and remove " + object.metadata.name +
+                                (host.empty() ? "" : " from " + host));
+    } else if (object.kind == Kind::kHost) {
+      outcome.actions.push_back("disconnect from host " + object.metadata.name);
+    } else {
+      outcome.actions.push_back("delete snapshot policy " + object.metadata.name);
+    }
+  }
+  outcome.diff = diff.str();
+  return outcome;
+}
+
+Status Applier::Delete(Kind kind, const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
+  VMK_ASSIGN_OR_RETURN(std::optional<Object> stored, store_->Get(kind, name));
+  if (!stored) {
+    return Status::NotFound(Lower(specs::KindName(kind)) + " \"" + name + "\" not found");
+  }
+  if (kind == Kind::kHost) {
+    VMK_ASSIGN_OR_RETURN(std::vector<std::string> errors, CheckHostRemovals({name}, {}));
+    if (!errors.empty()) return Status::FailedPrecondition(errors.front());
+  }
+  if (kind == Kind::kSnapshotPolicy) {
+    VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
+    for (const auto& vm : vms) {
+      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+      if (spec.ok() && spec->snapshotPolicy == name) {
+        return Status::FailedPrecondition("SnapshotPolicy/" + name + " is used by VirtualMachine/" +
+                                          vm.metadata.name);
+      }
+    }
+  }
+  ApplyBatch batch;
+  batch.deletes.push_back({kind, name});
+  VMK_RETURN_IF_ERROR(store_->CommitApply(batch));
+  if (on_change_) on_change_({{kind, name}});
+  return Status::Ok();
+}
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,177 @@
+#include "reconciler/apply/applier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/fakes/memory_store.h"
+#include "reconciler/core/object_status.h"
+
+namespace vmk::reconciler {
+namespace {
+
+using specs::Kind;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const char kHost[] = R"(apiVersion: vmkeeper/v1
+kind: Host
+metadata: {name: hv01}
+spec: {uri: "test:///embedded/hv01"}
+)";
+
+std::string Vm(const std::string& name, int memory = 2048, const std::string& labels = "{}") {
+  return "---\napiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
+         ", labels: " + labels + "}\nspec:\n  memoryMiB: " + std::to_string(memory) +
+         "\n  disks: [{name: root, image: /i/" + name + ".qcow2}]\n";
+}
+
+class ApplierTest : public ::testing::Test {
+ protected:
+  ApplierTest()
+      : applier_(&store_, [this](const std::vector<ObjectRef>& c) { changed_ = c; },
+                 [](const specs::Object&) { return std::string("hv01"); }) {}
+
+  ApplyOutcome Apply(const std::string& yaml, ApplyOptions options = {}) {
+    auto out = applier_.Apply({{"fleet.yaml", yaml}}, options);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? *out : ApplyOutcome{};
+  }
+  std::vector<std::string> Actions(const ApplyOutcome& out) {
+    std::vector<std::string> v;
+    for (const auto& r : out.results) {
+      v.push_back(std::string(specs::KindName(r.kind)) + "/" + r.name + " " + r.action);
+    }
+    return v;
+  }
+  int64_t Generation(const std::string& vm) {
+    auto o = store_.Get(Kind::kVirtualMachine, vm);
+    return (o.ok() && *o) ? (*o)->metadata.generation : -1;
+  }
+
+  MemoryStore store_;
+  std::vector<ObjectRef> changed_;
+  Applier applier_;
+};
+
+TEST_F(ApplierTest, CreatedUnchangedConfigured) {
+  EXPECT_THAT(Actions(Apply(kHost + Vm("a"))),
+              ElementsAre("Host/hv01 created", "VirtualMachine/a created"));
+  EXPECT_EQ(Generation("a"), 1);
+  EXPECT_EQ(changed_.size(), 2u);
+  changed_.clear();
+  EXPECT_THAT(Actions(Apply(kHost + Vm("a"))),
+              ElementsAre("Host/hv01 unchanged", "VirtualMachine/a unchanged"));
+  EXPECT_TRUE(changed_.empty()) << "nothing committed, nothing enqueued";
+  EXPECT_THAT(Actions(Apply(kHost + Vm("a", 4096))),
+              ElementsAre("Host/hv01 unchanged", "VirtualMachine/a configured"));
+  EXPECT_EQ(Generation("a"), 2);
+}
+
+TEST_F(ApplierTest, LabelsAloneConfigureWithoutBumpingTheGeneration) {
+  Apply(kHost + Vm("a"));
+  EXPECT_THAT(Actions(Apply(kHost + Vm("a", 2048, "{tier: gold}"))),
+              ElementsAre("Host/hv01 unchanged", "VirtualMachine/a configured"));
+  EXPECT_EQ(Generation("a"), 1);
+}
+
+TEST_F(ApplierTest, StatusInManifestsIsIgnoredAndStoredStatusKept) {
+  Apply(kHost + Vm("a"));
+  ASSERT_TRUE(store_.PutStatus(Kind::kVirtualMachine, "a", {{"host", "hv01"}}, true).ok());
+  Apply(kHost + Vm("a", 4096) + "status: {host: elsewhere}\n");
+  auto o = store_.Get(Kind::kVirtualMachine, "a");
+  ASSERT_TRUE(o.ok() && *o);
+  EXPECT_EQ((*o)->status["host"], "hv01");
+}
+
+TEST_F(ApplierTest, DryRunChangesNothing) {
+  auto out = Apply(kHost + Vm("a"), {true, false});
+  EXPECT_THAT(Actions(out), ElementsAre("Host/hv01 created", "VirtualMachine/a created"));
+  auto vms = store_.List(Kind::kVirtualMachine);
+  ASSERT_TRUE(vms.ok());
+  EXPECT_TRUE(vms->empty());
+  EXPECT_TRUE(changed_.empty());
+}
+
+TEST_F(ApplierTest, AnyErrorRefusesTheWholeApply) {
+  Apply(kHost + Vm("a"));
+  auto out = Apply(kHost + Vm("a", 4096) + Vm("b", 1));
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_THAT(out.errors[0], HasSubstr("fleet.yaml:"));
+  EXPECT_THAT(out.errors[0], HasSubstr("spec.memoryMiB"));
+  EXPECT_TRUE(out.results.empty());
+  EXPECT_EQ(Generation("a"), 1) << "the valid part was not applied either";
+  EXPECT_EQ(Generation("b"), -1);
+}
+
+TEST_F(ApplierTest, ErrorsOfAllFilesAreListedAtOnce) {
+  auto out = applier_.Apply({{"one.yaml", Vm("x", 1)}, {"two.yaml", Vm("Bad_Name")}}, {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->errors.size(), 2u);
+  EXPECT_THAT(out->errors[0], HasSubstr("one.yaml:"));
+  EXPECT_THAT(out->errors[1], HasSubstr("two.yaml:"));
+}
+
+TEST_F(ApplierTest, PruneDeletesWhatTheFilesNoLongerHold) {
+  Apply(kHost + Vm("a") + Vm("b"));
+  auto out = Apply(kHost + Vm("a"), {false, true});
+  EXPECT_THAT(Actions(out), ElementsAre("Host/hv01 unchanged", "VirtualMachine/a unchanged",
+                                        "VirtualMachine/b pruned"));
+  EXPECT_EQ(Generation("b"), -1);
+}
+
+TEST_F(ApplierTest, AHostWithVmsPlacedOnItCannotBeRemoved) {
+  Apply(kHost + Vm("a"));
+  ASSERT_TRUE(store_.PutStatus(Kind::kVirtualMachine, "a", {{"host", "hv01"}}, true).ok());
+  auto out = Apply(Vm("a"), {false, true});
+  // The VM stays but its host would go.
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0],
+            "Host/hv01: cannot be removed while VMs are placed on it (a): delete or move them first");
+  Status s = applier_.Delete(Kind::kHost, "hv01");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  // Removing both together is fine: the host's cleanup removes the VM's domain.
+  out = Apply(kHost, {false, true});
+  EXPECT_TRUE(out.errors.empty());
+  out = Apply("", {false, true});
+  EXPECT_FALSE(out.errors.empty()) << "an empty apply with prune must not wipe everything";
+}
+
+TEST_F(ApplierTest, DeleteOfAMissingObjectIsNotFound) {
+  Status s = applier_.Delete(Kind::kVirtualMachine, "ghost");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "virtualmachine \"ghost\" not found");
+}
+
+TEST_F(ApplierTest, DiffShowsAUnifiedDiffAndThePlannedActions) {
+  Apply(kHost + Vm("a"));
+  ASSERT_TRUE(store_.PutStatus(Kind::kVirtualMachine, "a", {{"host", "hv01"}}, true).ok());
+  auto same = applier_.Diff({{"fleet.yaml", kHost + Vm("a")}}, false);
+  ASSERT_TRUE(same.ok());
+  EXPECT_FALSE(same->changed);
+  EXPECT_EQ(same->diff, "");
+  EXPECT_TRUE(same->actions.empty());
+
+  auto diff = applier_.Diff({{"fleet.yaml", kHost + Vm("a", 4096) + Vm("b")}}, false);
+  ASSERT_TRUE(diff.ok());
+  EXPECT_TRUE(diff->changed);
+  EXPECT_THAT(diff->diff, HasSubstr("--- live/VirtualMachine/a\n+++ applied/VirtualMachine/a\n"));
+  EXPECT_THAT(diff->diff, HasSubstr("-  memoryMiB: 2048\n+  memoryMiB: 4096\n"));
+  EXPECT_THAT(diff->diff, HasSubstr("--- /dev/null\n+++ applied/VirtualMachine/b\n"));
+  EXPECT_THAT(diff->actions, ElementsAre("redefine a on hv01 (generation 2) and restart it",
+                                         "define and start b on hv01"));
+  EXPECT_EQ(Generation("a"), 1) << "diff writes nothing";
+  EXPECT_EQ(Generation("b"), -1);
+
+  auto pruned = applier_.Diff({{"fleet.yaml", kHost}}, true);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_THAT(pruned->actions, ElementsAre("stop and remove a from hv01"));
+  EXPECT_THAT(pruned->diff, HasSubstr("+++ /dev/null"));
+}
+
+TEST_F(ApplierTest, UnifiedDiffOfEqualTextsIsEmpty) {
+  EXPECT_EQ(UnifiedDiff("a", "x\ny\n", "b", "x\ny\n"), "");
+  EXPECT_EQ(UnifiedDiff("a", "x\n", "b", "y\n"), "--- a\n+++ b\n@@ -1,1 +1,1 @@\n-x\n+y\n");
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

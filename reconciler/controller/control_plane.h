@@ -1,0 +1,48 @@
+// ControlPlane: what the daemon's REST API (and tests) can ask of the controller.
+// It owns no HTTP and no libvirt: the server in cli/ translates requests into these calls.
+// Thread-safe: called concurrently from the HTTP thread pool.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "reconciler/alerts/alert_intake.h"
+#include "reconciler/apply/applier.h"
+#include "reconciler/incidents/incident_tracker.h"
+#include "reconciler/store/store.h"
+#include "specs/types.h"
+
+namespace vmk::reconciler {
+
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+
+  // Errors in the input come back in outcome.errors; a non-ok Status is an internal failure.
+  virtual StatusOr<ApplyOutcome> Apply(const std::vector<ManifestFile>& files,
+                                       const ApplyOptions& options) = 0;
+  virtual StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune) = 0;
+
+  virtual StatusOr<std::vector<specs::Object>> List(specs::Kind kind) = 0;
+  virtual StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) = 0;
+  // NotFound when absent; FailedPrecondition when deleting would break something (a Host that
+  // still has VMs placed on it).
+  virtual Status Delete(specs::Kind kind, const std::string& name) = 0;
+  virtual StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
+                                              size_t limit) = 0;
+
+  // Incidents (failures with their occurred/detected/recovered times) of one object, or of all
+  // objects when `object` is empty; oldest first.
+  virtual StatusOr<std::vector<Incident>> Incidents(std::optional<ObjectRef> object) = 0;
+  // An Alertmanager webhook body (version 4). InvalidArgument when it is not one.
+  virtual StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) = 0;
+
+  // True once the store is open and the first full resync of all hosts has finished.
+  virtual bool Ready() = 0;
+  // Prometheus text exposition of the controller's metrics.
+  virtual std::string MetricsText() = 0;
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,91 @@
+#include "reconciler/health/host_health.h"
+
+namespace vmk::reconciler {
+
+const char* HostHealthStateName(HostHealthState state) {
+  switch (state) {
+    case HostHealthState::kUnknown: return "Unknown";
+    case HostHealthState::kReady: return "Ready";
+    case HostHealthState::kSuspect: return "Suspect";
+    case HostHealthState::kNotReady: return "NotReady";
+  }
+  return "Unknown";
+}
+
+bool HostHealth::RecordSuccess(MonoTime now, WallTime wall_now) {
+  (void)now;
+  failures_ = 0;
+  last_error_.clear();
+  last_good_ = wall_now;
+  ever_good_ = true;
+  bool changed = state_ != HostHealthState::kReady;
+  state_ = HostHealthState::kReady;
+  return changed;
+}
+
+bool HostHealth::RecordFailure(MonoTime now, const std::string& error) {
+  if (failures_ == 0) first_failure_ = now;
+  ++failures_;
+  last_error_ = error;
+  HostHealthState next = HostHealthState::kSuspect;
+  // Both a count and a span: a burst of failed calls within one interval (say a retry storm
+  // after one dropped connection) is not yet proof that the host is gone.
+  if (failures_ >= options_.failure_threshold &&
+      now - first_failure_ >= options_.interval * (options_.failure_threshold - 1)) {
+    next = HostHealthState::kNotReady;
+  }
+  if (state_ == HostHealthState::kNotReady) next = HostHealthState::kNotReady;
+  bool changed = next != state_;
+  state_ = next;
+  return changed;
+}
+
+Duration HostHealth::NextHeartbeatIn(MonoTime now) const {
+  Duration next = options_.interval;
+  if (state_ == HostHealthState::kSuspect && failures_ > 0) {
+    Duration until_span = first_failure_ + options_.interval * (options_.failure_threshold - 1) - now;
+    if (until_span > Duration::zero() && until_span < next) next = until_span;
+  }
+  return next;
+}
+
+Duration HostHealthBook::NextHeartbeatIn(const std::string& host, MonoTime now) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? options_.interval : it->second.NextHeartbeatIn(now);
+}
+
+std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordSuccess(const std::string& host,
+                                                                          MonoTime now,
+                                                                          WallTime wall_now) {
+  std::lock_guard<std::mutex> l(mu_);
+  HostHealth& h = hosts_.try_emplace(host, options_).first->second;
+  HostHealthState before = h.state();
+  h.RecordSuccess(now, wall_now);
+  return {before, h.state()};
+}
+
+std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordFailure(const std::string& host,
+                                                                          MonoTime now,
+                                                                          const std::string& error) {
+  std::lock_guard<std::mutex> l(mu_);
+  HostHealth& h = hosts_.try_emplace(host, options_).first->second;
+  HostHealthState before = h.state();
+  h.RecordFailure(now, error);
+  return {before, h.state()};
+}
+
+HostHealthBook::Snapshot HostHealthBook::Get(const std::string& host) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return {};
+  const HostHealth& h = it->second;
+  return {h.state(), h.consecutive_failures(), h.last_error(), h.last_good(), h.ever_good()};
+}
+
+void HostHealthBook::Remove(const std::string& host) {
+  std::lock_guard<std::mutex> l(mu_);
+  hosts_.erase(host);
+}
+
+}  // namespace vmk::reconciler

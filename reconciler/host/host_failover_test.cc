@@ -1,0 +1,374 @@
+// Host failure (flow 1): heartbeats → NotReady → fence → relocate by priority → host returns and
+// is cleaned, with the fake hypervisor, the fake fencer and a fake clock. The safety invariant
+// (a VM never runs on two hosts) is checked after every step.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <functional>
+#include <thread>
+#include <future>
+#include <mutex>
+
+#include "reconciler/queue/key_locks.h"
+#include "tests/fakes/reconcile_fixture.h"
+#include "reconciler/controller/restore.h"
+
+namespace vmk::reconciler {
+namespace {
+
+using providers::DomainState;
+using providers::FakeFenceOutcome;
+using ::testing::Contains;
+using ::testing::Not;
+
+const char kFencing[] = ", fencing: {agent: fence_test, args: {ip: 10.0.0.1}}";
+
+class HostFailoverTest : public ReconcileFixture {
+ protected:
+  // hv01 (preferred by every VM) and two spare hosts; three VMs of different priority.
+  void StartFleet(const std::string& hv01_extra = kFencing, const std::string& spare_capacity = "") {
+    fleet_ = HostYaml("hv01", "{}", hv01_extra) + HostYaml("hv02", "{}", spare_capacity) +
+             HostYaml("hv03", "{}", spare_capacity) +
+             VmYaml("gold", "  placement: {preferredHosts: [hv01], priority: 100}\n") +
+             VmYaml("silver", "  placement: {preferredHosts: [hv01], priority: 50}\n") +
+             VmYaml("bronze", "  placement: {preferredHosts: [hv01], priority: 10}\n");
+    Apply(fleet_);
+    for (const char* h : {"hv01", "hv02", "hv03"}) SyncHost(h);
+    for (const char* vm : {"gold", "silver", "bronze"}) {
+      ReconcileVmOk(vm);
+      ASSERT_EQ(StatusOf(vm).host, "hv01");
+    }
+    Heartbeats("hv01", 1);
+    CheckNoVmRunsTwice();
+  }
+  void ReconcileAllVms() {
+    for (const char* vm : {"gold", "silver", "bronze"}) (void)ReconcileVm(vm);
+  }
+  void CheckNoVmRunsTwice() {
+    for (const char* vm : {"gold", "silver", "bronze"}) {
+      int running = 0;
+      for (const char* h : {"hv01", "hv02", "hv03"}) {
+        auto d = Host(h).Domain(vm);
+        if (d && providers::IsActive(d->state)) ++running;
+      }
+      EXPECT_LE(running, 1) << vm << " runs on " << running << " hosts";
+    }
+  }
+  std::string fleet_;
+};
+
+// The failure that crosses the threshold may be seen by the host's own reconcile (retrying after
+// a closed connection) rather than by a heartbeat: it fails over there and then, with the
+// HostNotReady event, instead of waiting for a later retry that nothing schedules soon.
+TEST_F(HostFailoverTest, AHostReconcileThatSeesTheLastFailureFailsOverAtOnce) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 2);
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  ASSERT_EQ(fencer_.total_calls(), 0);
+
+  auto r = hosts_.Reconcile("hv01");
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+}
+
+// Waits (real time, for threads of the test) until `condition` holds, at most 10 s.
+bool WaitForCondition(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// A store whose first PutStatus of one VM blocks until released: holds one reconcile between
+// its read of the VM's status and its write of it. Later writes (another thread's) pass.
+class GatedStore : public Store {
+ public:
+  explicit GatedStore(Store* inner) : inner_(inner) {}
+  void Arm(const std::string& vm) {
+    std::lock_guard<std::mutex> l(mu_);
+    gated_ = vm;
+  }
+  bool Blocked() {
+    std::lock_guard<std::mutex> l(mu_);
+    return blocked_;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      gated_.clear();
+    }
+    cv_.notify_all();
+  }
+
+  StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override {
+    return inner_->Get(kind, name);
+  }
+  StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override { return inner_->List(kind); }
+  StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override {
+    return inner_->ListNames(kind);
+  }
+  Status CommitApply(const ApplyBatch& batch) override { return inner_->CommitApply(batch); }
+  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
+                   bool sync) override {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (kind == specs::Kind::kVirtualMachine && name == gated_ && !taken_) {
+        taken_ = true;
+        blocked_ = true;
+        cv_.wait(l, [&] { return gated_ != name; });
+        blocked_ = false;
+      }
+    }
+    return inner_->PutStatus(kind, name, status, sync);
+  }
+  StatusOr<int64_t> AppendEvent(Event event) override { return inner_->AppendEvent(std::move(event)); }
+  StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
+                                          size_t limit) override {
+    return inner_->ListEvents(object, after_seq, limit);
+  }
+  Status Sync() override { return inner_->Sync(); }
+  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override {
+    return inner_->PutHistory(key, value, sync);
+  }
+  StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
+      const std::string& prefix) override {
+    return inner_->ListHistory(prefix);
+  }
+
+ private:
+  Store* const inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string gated_;     // GUARDED_BY(mu_)
+  bool blocked_ = false;  // GUARDED_BY(mu_)
+  bool taken_ = false;    // the one blocked write happened; GUARDED_BY(mu_)
+};
+
+// A VM's reconcile that read its status (still on the failed host) and has not written it yet,
+// while the host's failover re-places the VM: the failover waits for it, then decides on the
+// status it wrote. Without the VM's lock, the failover placed the VM elsewhere first and the
+// VM's reconcile then wrote the failed host back over the new placement.
+TEST_F(HostFailoverTest, AVmReconcileRacingItsHostsFailoverNeverWritesTheOldHostBack) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+
+  GatedStore gated(&store_);
+  KeyLocks locks;
+  ReconcileContext ctx = ctx_;
+  ctx.store = &gated;
+  ctx.vm_locks = &locks;
+  VmReconciler vms(ctx);
+  HostReconciler hosts(ctx, &metrics_);
+
+  gated.Arm("gold");
+  // Declared before the release below, so destroyed after it: a future's destructor waits for
+  // its thread, which must not be left blocked at the gate.
+  std::future<ReconcileResult> vm_reconcile;
+  std::future<ReconcileResult> failover;
+  // Released on every way out, so that a failed assertion never leaves a thread blocked.
+  struct ReleaseOnExit {
+    GatedStore* store;
+    ~ReleaseOnExit() { store->Release(); }
+  } release_on_exit{&gated};
+  vm_reconcile = std::async(std::launch::async, [&] { return vms.Reconcile("gold"); });
+  ASSERT_TRUE(WaitForCondition([&] { return gated.Blocked(); }))
+      << "the VM reconcile never got to writing its status";
+  failover = std::async(std::launch::async, [&] { return hosts.Reconcile("hv01"); });
+  // Either the failover waits for the VM's lock (as it must), or it finished without waiting.
+  ASSERT_TRUE(WaitForCondition([&] {
+    return locks.Waiters("gold") > 0 ||
+           failover.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+  }));
+  gated.Release();
+  ASSERT_TRUE(vm_reconcile.get().status.ok());
+  auto r = failover.get();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  const std::string placed = StatusOf("gold").host;
+  EXPECT_NE(placed, "hv01") << "the failed host was written back over the new placement";
+  auto booked = book_.Get("gold");
+  ASSERT_TRUE(booked.has_value());
+  EXPECT_EQ(booked->host, placed);
+}
+
+TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 2);
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  EXPECT_EQ(fencer_.total_calls(), 0) << "a suspect host is not failed over";
+  Heartbeats("hv01", 1);
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostSuspect"));
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
+
+  auto r = hosts_.Reconcile("hv01");
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(fencer_.requests()[0].agent, "fence_test");
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "True/FenceAgent");
+  EXPECT_EQ(HostCondition("hv01", "Ready"), "False/NotReady");
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostFailed"));
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostFenced"));
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
+    EXPECT_EQ(ConditionStatus(vm, "Scheduled"), "True/FailedOver") << vm;
+  }
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    auto d = Host(StatusOf(vm).host).Domain(vm);
+    ASSERT_TRUE(d.has_value()) << vm;
+    EXPECT_EQ(d->state, DomainState::kRunning) << vm;
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running") << vm;
+    EXPECT_THAT(Reasons(vm), Contains("Recovered")) << vm;
+  }
+  // One incident per VM, with the last good heartbeat as its start, now closed.
+  auto incidents = incidents_.List(ObjectRef{specs::Kind::kVirtualMachine, "gold"});
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ((*incidents)[0].type, "HostFailure");
+  EXPECT_FALSE((*incidents)[0].open());
+  EXPECT_EQ((*incidents)[0].occurred, FormatRfc3339(health_.Get("hv01").last_good));
+  EXPECT_LT((*incidents)[0].occurred, (*incidents)[0].detected);
+
+  // The host returns: its stale copies go before it is used again.
+  Host("hv01").SetReachable(true);
+  ASSERT_FALSE(Host("hv01").DomainNames().empty()) << "the crashed host kept its definitions";
+  SyncHost("hv01");
+  EXPECT_TRUE(Host("hv01").DomainNames().empty());
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "");
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/Recovered");
+  EXPECT_EQ(HostCondition("hv01", "Ready"), "True/Connected");
+  EXPECT_THAT(HostReasons("hv01"), Contains("HostRecovered"));
+  EXPECT_THAT(Reasons("gold"), Contains("StaleCopyRemoved"));
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+}
+
+TEST_F(HostFailoverTest, WhenFencingFailsNothingFailsOverAndItIsRetried) {
+  StartFleet();
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
+  Host("hv01").SetReachable(false);  // partitioned: its guests may still run
+  Heartbeats("hv01", 3);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = hosts_.Reconcile("hv01");
+    EXPECT_FALSE(r.status.ok()) << "a failed fencing is an error, retried with backoff";
+  }
+  EXPECT_EQ(fencer_.calls("hv01"), 2);
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/FencingFailed");
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Fencing");
+  auto reasons = HostReasons("hv01");
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "FencingFailed"), 1)
+      << "one event per distinct failure, not one per retry";
+  EXPECT_THAT(metrics_.ExpositionText(),
+              ::testing::HasSubstr("vmkeeper_fencing_total{host=\"hv01\",result=\"failure\"} 2"));
+  ReconcileAllVms();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_EQ(StatusOf(vm).host, "hv01") << vm << " moved without fencing";
+    EXPECT_FALSE(Host("hv02").Domain(vm).has_value());
+    EXPECT_FALSE(Host("hv03").Domain(vm).has_value());
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "False/HostUnreachable");
+  }
+  // The agent works again: the host is fenced (power off) and the VMs move.
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Ok());
+  fencer_.SetOnFenced([this](const providers::FenceRequest&) { Host("hv01").Crash(); });
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_NE(StatusOf(vm).host, "hv01");
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running") << vm;
+  }
+}
+
+TEST_F(HostFailoverTest, WithoutFencingVmsStayUnlessAcknowledgedUnsafe) {
+  StartFleet(/*hv01_extra=*/"");
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/NoFencing");
+  EXPECT_THAT(HostReasons("hv01"), Contains("FailoverBlocked"));
+  ReconcileAllVms();
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_EQ(StatusOf(vm).host, "hv01");
+
+  Apply(HostYaml("hv01", "{}", ", acknowledgeUnsafe: true") + fleet_.substr(fleet_.find("---\n") + 4));
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "True/AcknowledgedUnsafe");
+  EXPECT_THAT(HostReasons("hv01"), Contains("FailoverWithoutFencing"));
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  ReconcileAllVms();
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01");
+}
+
+TEST_F(HostFailoverTest, WhenCapacityIsShortTheLowestPriorityIsLeftUnplaced) {
+  StartFleet(kFencing, ", capacity: {cpus: 2, memoryMiB: 2048}");
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_NE(StatusOf("gold").host, "");
+  EXPECT_NE(StatusOf("silver").host, "");
+  EXPECT_EQ(StatusOf("bronze").host, "");
+  EXPECT_EQ(ConditionStatus("bronze", "Scheduled"), "False/Unschedulable");
+  EXPECT_THAT(Reasons("bronze"), Contains("FailedScheduling"));
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  EXPECT_EQ(StatusOf("bronze").host, "") << "not put back on the fenced host";
+  EXPECT_TRUE(Host("hv01").DomainNames().size() == 3u) << "nothing new defined on hv01";
+}
+
+TEST_F(HostFailoverTest, ARestartedControllerResumesAFailoverFromTheStore) {
+  StartFleet();
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  EXPECT_FALSE(hosts_.Reconcile("hv01").status.ok());
+  ASSERT_EQ(HostStatusOf("hv01").failover.phase, "Fencing");
+
+  // A new controller over the same store and hosts, with fresh memory.
+  PlacementBook book;
+  HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
+  HostHealthBook health(HostHealthOptions{std::chrono::seconds(1), 3});
+  IncidentTracker incidents(&store_, &clock_);
+  ASSERT_TRUE(incidents.Load().ok());
+  providers::FakeFencer fencer(&clock_);
+  ReconcileContext ctx{&store_,   &registry, &book,    &recorder_, &queue_, &clock_,
+                       std::chrono::seconds(60), nullptr, &health, &incidents, &fencer, nullptr,
+                       nullptr, nullptr};
+  HostReconciler hosts(ctx, nullptr);
+  VmReconciler vms(ctx);
+  ASSERT_TRUE(RestoreFromStore(store_, registry, book).ok());
+  for (const char* h : {"hv02", "hv03"}) ASSERT_TRUE(hosts.Reconcile(h).status.ok());
+  EXPECT_FALSE(hosts.Reconcile("hv01").status.ok()) << "unreachable: heartbeats must decide first";
+  for (int i = 0; i < 3; ++i) {
+    (void)hosts.Heartbeat("hv01");
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());
+  EXPECT_EQ(fencer.calls("hv01"), 1) << "fencing is repeated (it is idempotent): its result was unknown";
+  for (const char* vm : {"gold", "silver", "bronze"}) ASSERT_TRUE(vms.Reconcile(vm).status.ok());
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) {
+    EXPECT_NE(StatusOf(vm).host, "hv01");
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running");
+  }
+  auto open = incidents.OpenIncident(specs::Kind::kVirtualMachine, "gold");
+  EXPECT_FALSE(open.has_value()) << "the incident opened before the restart was closed after it";
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

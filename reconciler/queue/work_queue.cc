@@ -1,0 +1,172 @@
+#include "reconciler/queue/work_queue.h"
+
+#include <algorithm>
+
+namespace vmk::reconciler {
+
+WorkQueue::WorkQueue(Clock* clock, Options options) : clock_(clock), options_(options) {}
+
+void WorkQueue::AddLocked(const std::string& key, Priority priority) {
+  if (shutting_down_) return;
+  if (processing_.count(key)) {
+    // Done() queues it again, with the most urgent priority asked for meanwhile.
+    auto [it, inserted] = requeue_.emplace(key, priority);
+    if (!inserted && priority == Priority::kHigh) it->second = Priority::kHigh;
+    return;
+  }
+  auto [it, inserted] = queued_.emplace(key, priority);
+  if (!inserted) {
+    if (priority == Priority::kHigh && it->second == Priority::kLow) {
+      it->second = Priority::kHigh;  // its low-lane entry is now stale
+      high_.push_back(key);
+      cv_.notify_one();
+    }
+    return;
+  }
+  (priority == Priority::kHigh ? high_ : low_).push_back(key);
+  cv_.notify_one();
+}
+
+bool WorkQueue::PopLocked(std::string* key) {
+  for (auto* lane : {&high_, &low_}) {
+    const Priority lane_priority = lane == &high_ ? Priority::kHigh : Priority::kLow;
+    while (!lane->empty()) {
+      std::string k = std::move(lane->front());
+      lane->pop_front();
+      auto it = queued_.find(k);
+      if (it == queued_.end() || it->second != lane_priority) continue;  // stale entry
+      queued_.erase(it);
+      *key = std::move(k);
+      return true;
+    }
+  }
+  return false;
+}
+
+void WorkQueue::Add(const std::string& key, Priority priority) {
+  std::lock_guard<std::mutex> l(mu_);
+  AddLocked(key, priority);
+}
+
+void WorkQueue::AddAfter(const std::string& key, Duration delay) {
+  if (delay <= Duration::zero()) {
+    Add(key);
+    return;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (shutting_down_) return;
+  MonoTime due = clock_->Now() + delay;
+  auto it = delayed_due_.find(key);
+  if (it != delayed_due_.end()) {
+    if (it->second <= due) return;  // an earlier wake-up is already planned
+    auto range = delayed_.equal_range(it->second);
+    for (auto d = range.first; d != range.second; ++d) {
+      if (d->second == key) {
+        delayed_.erase(d);
+        break;
+      }
+    }
+  }
+  delayed_due_[key] = due;
+  delayed_.emplace(due, key);
+  cv_.notify_all();  // a Get() may need to wait for an earlier deadline
+}
+
+void WorkQueue::AddRateLimited(const std::string& key) {
+  Duration delay;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    int n = failures_[key]++;
+    delay = options_.base_delay;
+    for (int i = 0; i < n && delay < options_.max_delay; ++i) delay *= 2;
+    delay = std::min(delay, options_.max_delay);
+  }
+  AddAfter(key, delay);
+}
+
+void WorkQueue::Forget(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  failures_.erase(key);
+}
+
+int WorkQueue::NumRequeues(const std::string& key) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = failures_.find(key);
+  return it == failures_.end() ? 0 : it->second;
+}
+
+void WorkQueue::PromoteDueLocked(MonoTime now) {
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    std::string key = delayed_.begin()->second;
+    delayed_.erase(delayed_.begin());
+    delayed_due_.erase(key);
+    AddLocked(key, Priority::kHigh);
+  }
+}
+
+bool WorkQueue::Get(std::string* key) {
+  std::unique_lock<std::mutex> l(mu_);
+  while (true) {
+    if (shutting_down_) return false;
+    PromoteDueLocked(clock_->Now());
+    if (PopLocked(key)) break;
+    if (delayed_.empty()) {
+      cv_.wait(l);
+    } else {
+      clock_->WaitUntil(l, cv_, delayed_.begin()->first);
+    }
+  }
+  processing_.insert(*key);
+  return true;
+}
+
+void WorkQueue::Done(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  processing_.erase(key);
+  auto again = requeue_.find(key);
+  if (again != requeue_.end()) {
+    Priority priority = again->second;
+    requeue_.erase(again);
+    AddLocked(key, priority);
+  }
+  if (queued_.empty() && processing_.empty()) idle_cv_.notify_all();
+}
+
+void WorkQueue::ShutDown() {
+  std::lock_guard<std::mutex> l(mu_);
+  shutting_down_ = true;
+  high_.clear();
+  low_.clear();
+  queued_.clear();
+  requeue_.clear();
+  delayed_.clear();
+  delayed_due_.clear();
+  cv_.notify_all();
+  idle_cv_.notify_all();
+}
+
+size_t WorkQueue::Len() {
+  std::lock_guard<std::mutex> l(mu_);
+  PromoteDueLocked(clock_->Now());
+  return queued_.size();
+}
+
+size_t WorkQueue::Delayed() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return delayed_.size();
+}
+
+size_t WorkQueue::InFlight() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return processing_.size();
+}
+
+bool WorkQueue::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return idle_cv_.wait_for(l, timeout, [&] {
+    PromoteDueLocked(clock_->Now());
+    return shutting_down_ || (queued_.empty() && processing_.empty());
+  });
+}
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,277 @@
+#include "reconciler/vm/vm_reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/fakes/reconcile_fixture.h"
+
+namespace vmk::reconciler {
+namespace {
+
+using providers::DomainState;
+using providers::FakeOp;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Not;
+
+class VmReconcilerTest : public ReconcileFixture {
+ protected:
+  // Two hosts, one VM, everything synced and the VM running.
+  void StartOneVm() {
+    Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));
+    SyncHost("hv01");
+    SyncHost("hv02");
+    ReconcileVmOk("wms01");
+    host_ = StatusOf("wms01").host;
+    ASSERT_FALSE(host_.empty());
+    other_ = host_ == "hv01" ? "hv02" : "hv01";
+  }
+  std::string host_, other_;
+};
+
+TEST_F(VmReconcilerTest, PlacesDefinesAndStartsANewVm) {
+  StartOneVm();
+  auto domain = Host(host_).Domain("wms01");
+  ASSERT_TRUE(domain.has_value());
+  EXPECT_TRUE(domain->owned);
+  EXPECT_EQ(domain->state, DomainState::kRunning);
+  ASSERT_TRUE(domain->config.has_value());
+  EXPECT_EQ(domain->config->cpus, 2);
+  EXPECT_EQ(domain->config->memoryMiB, 2048);
+  EXPECT_EQ(domain->config->generation, 1);
+  ASSERT_EQ(domain->config->disks.size(), 1u);
+  EXPECT_EQ(domain->config->disks[0].source, "/images/wms01.qcow2");
+  EXPECT_FALSE(Host(other_).Domain("wms01").has_value());
+
+  VmStatus status = StatusOf("wms01");
+  EXPECT_EQ(status.state, "running");
+  EXPECT_EQ(status.observedGeneration, 1);
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "True/Running");
+  EXPECT_EQ(ConditionStatus("wms01", "Scheduled"), "True/Scheduled");
+  EXPECT_THAT(Reasons("wms01"), ElementsAre("Scheduled", "Defined", "Started"));
+}
+
+TEST_F(VmReconcilerTest, ASecondReconcileChangesNothing) {
+  StartOneVm();
+  Host(host_).ResetCallCounts();
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).MutatingCallCount(), 0);
+  EXPECT_EQ(Reasons("wms01").size(), 3u);
+}
+
+TEST_F(VmReconcilerTest, PlacementIsStoredBeforeTheDomainIsDefined) {
+  Apply(HostYaml("hv01") + VmYaml("wms01"));
+  SyncHost("hv01");
+  Host("hv01").InjectFailure(FakeOp::kDefine, Status::Unavailable("disk full"));
+  auto r = ReconcileVm("wms01");
+  EXPECT_FALSE(r.status.ok());
+  // The intent survived the failure: a restarted controller resumes on the same host.
+  EXPECT_EQ(StatusOf("wms01").host, "hv01");
+  EXPECT_FALSE(Host("hv01").Domain("wms01").has_value());
+  EXPECT_THAT(Reasons("wms01"), Contains("DefineFailed"));
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host("hv01").Domain("wms01")->state, DomainState::kRunning);
+}
+
+TEST_F(VmReconcilerTest, PlacementSurvivesAControllerRestart) {
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));
+  SyncHost("hv01");
+  SyncHost("hv02");
+  ReconcileVmOk("wms01");
+  const std::string placed = StatusOf("wms01").host;
+  // A new controller: fresh registry and book over the same store and hosts.
+  PlacementBook book;
+  HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
+  ReconcileContext ctx{&store_,   &registry, &book,    &recorder_, &queue_,   &clock_,
+                       std::chrono::seconds(60), nullptr, &health_, &incidents_, &fencer_, nullptr,
+                       nullptr, nullptr};
+  HostReconciler hosts(ctx, nullptr);
+  VmReconciler vms(ctx);
+  ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());
+  ASSERT_TRUE(hosts.Reconcile("hv02").status.ok());
+  ASSERT_TRUE(vms.Reconcile("wms01").status.ok());
+  EXPECT_EQ(StatusOf("wms01").host, placed);
+  EXPECT_EQ(Host("hv01").DomainNames().size() + Host("hv02").DomainNames().size(), 1u);
+}
+
+TEST_F(VmReconcilerTest, AVmStoppedBehindOurBackIsStartedAgain) {
+  StartOneVm();
+  ASSERT_TRUE(Host(host_).SetRunning("wms01", false).ok());
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kRunning);
+  EXPECT_EQ(StatusOf("wms01").restartCount, 1);
+  EXPECT_THAT(Reasons("wms01"), Contains("Restarted"));
+}
+
+TEST_F(VmReconcilerTest, ACrashedVmIsStartedAgain) {
+  StartOneVm();
+  ASSERT_TRUE(Host(host_).CrashDomain("wms01").ok());
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kRunning);
+  EXPECT_EQ(StatusOf("wms01").restartCount, 1);
+}
+
+TEST_F(VmReconcilerTest, ADefinitionEditedBehindOurBackIsRestored) {
+  StartOneVm();
+  ASSERT_TRUE(Host(host_)
+                  .EditDefinition("wms01", [](providers::DomainConfig* c) { c->memoryMiB = 99; })
+                  .ok());
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).Domain("wms01")->config->memoryMiB, 2048);
+  EXPECT_THAT(Reasons("wms01"), Contains("DefinitionRestored"));
+}
+
+TEST_F(VmReconcilerTest, ASpecChangeRedefinesAndRestartsIntoTheNewGeneration) {
+  StartOneVm();
+  std::string changed = VmYaml("wms01");
+  changed.replace(changed.find("memoryMiB: 2048"), 15, "memoryMiB: 4096");
+  Apply(HostYaml("hv01") + HostYaml("hv02") + changed);
+  ReconcileVmOk("wms01");
+  auto domain = Host(host_).Domain("wms01");
+  EXPECT_EQ(domain->config->memoryMiB, 4096);
+  EXPECT_EQ(domain->config->generation, 2);
+  EXPECT_EQ(domain->live_generation, 2);
+  EXPECT_EQ(domain->state, DomainState::kRunning);
+  EXPECT_EQ(StatusOf("wms01").observedGeneration, 2);
+  EXPECT_THAT(Reasons("wms01"), Contains("Updated"));
+  EXPECT_THAT(Reasons("wms01"), Contains("RestartedForUpdate"));
+  EXPECT_EQ(StatusOf("wms01").restartCount, 0) << "an update is not a failure";
+}
+
+TEST_F(VmReconcilerTest, RunningFalseShutsDownThenPowersOffAfterTheGrace) {
+  StartOneVm();
+  Host(host_).SetIgnoreShutdown(true);
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01", "  running: false\n"));
+  auto r = ReconcileVm("wms01");
+  ASSERT_TRUE(r.status.ok());
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(*r.requeue_after, std::chrono::seconds(60));
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kRunning);
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "False/Stopping");
+  clock_.Advance(std::chrono::seconds(30));
+  r = ReconcileVm("wms01");
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(*r.requeue_after, std::chrono::seconds(30));
+  EXPECT_EQ(Host(host_).CallCount(FakeOp::kShutdown), 1) << "asked once, not again";
+  clock_.Advance(std::chrono::seconds(30));
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kShutoff);
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "True/Stopped");
+  EXPECT_THAT(Reasons("wms01"), Contains("StoppedForcefully"));
+  // And it stays off: nothing restarts a VM declared stopped.
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kShutoff);
+}
+
+TEST_F(VmReconcilerTest, ADeletedVmIsStoppedAndUndefined) {
+  StartOneVm();
+  ASSERT_TRUE(applier_.Delete(specs::Kind::kVirtualMachine, "wms01").ok());
+  ReconcileVmOk("wms01");
+  EXPECT_FALSE(Host(host_).Domain("wms01").has_value());
+  EXPECT_FALSE(book_.Get("wms01").has_value());
+}
+
+TEST_F(VmReconcilerTest, AForeignDomainIsNeverTouchedAndItsNameIsAvoided) {
+  Apply(HostYaml("hv01") + HostYaml("hv02"));
+  ASSERT_TRUE(Host("hv01").DefineForeignDomain("wms01", /*running=*/true).ok());
+  SyncHost("hv01");
+  SyncHost("hv02");
+  Host("hv01").ResetCallCounts();
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").host, "hv02");
+  EXPECT_EQ(Host("hv01").MutatingCallCount(), 0);
+  auto foreign = Host("hv01").Domain("wms01");
+  ASSERT_TRUE(foreign.has_value());
+  EXPECT_FALSE(foreign->owned);
+  EXPECT_EQ(foreign->state, DomainState::kRunning);
+}
+
+TEST_F(VmReconcilerTest, AVmThatFitsNowhereIsUnschedulableWithOneEvent) {
+  Apply(HostYaml("hv01", "{rack: r1}") + VmYaml("wms01", "  placement: {hostSelector: {rack: r9}}\n"));
+  SyncHost("hv01");
+  auto r = ReconcileVm("wms01");
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(ConditionStatus("wms01", "Scheduled"), "False/Unschedulable");
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "False/Unschedulable");
+  (void)ReconcileVm("wms01");
+  EXPECT_THAT(Reasons("wms01"), ElementsAre("FailedScheduling"));
+  EXPECT_TRUE(Host("hv01").DomainNames().empty());
+}
+
+TEST_F(VmReconcilerTest, NothingIsPlacedBeforeEveryHostWasListed) {
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));
+  SyncHost("hv01");
+  registry_.Upsert("hv02", *specs::HostSpecFromJson(
+                               store_.Get(specs::Kind::kHost, "hv02")->value().spec),
+                   {});
+  auto r = ReconcileVm("wms01");
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(StatusOf("wms01").host, "");
+}
+
+TEST_F(VmReconcilerTest, AnUnreachableHostKeepsItsVmsWhereTheyAre) {
+  StartOneVm();
+  Host(host_).SetReachable(false);
+  auto hr = hosts_.Reconcile(host_);
+  EXPECT_FALSE(hr.status.ok());
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").host, host_);
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "False/HostUnreachable");
+  EXPECT_FALSE(Host(other_).Domain("wms01").has_value()) << "no failover without fencing";
+}
+
+TEST_F(VmReconcilerTest, AStrayCopyOnAnotherHostIsRemoved) {
+  StartOneVm();
+  // An owned copy appears on the other host (say, an interrupted earlier migration).
+  providers::FakeHypervisor direct(factory_.host("test:///embedded/" + other_));
+  ASSERT_TRUE(direct.Connect().ok());
+  ASSERT_TRUE(direct.DefineDomain(DesiredDomainConfig(
+                  "wms01", *specs::VirtualMachineSpecFromJson(
+                               store_.Get(specs::Kind::kVirtualMachine, "wms01")->value().spec),
+                  1)).ok());
+  ASSERT_TRUE(direct.StartDomain("wms01").ok());
+  SyncHost(other_);
+  EXPECT_GE(queue_.Len(), 1u) << "the host sync enqueues the VM it found out of place";
+  ReconcileVmOk("wms01");
+  EXPECT_FALSE(Host(other_).Domain("wms01").has_value());
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kRunning);
+  EXPECT_THAT(Reasons("wms01"), Contains("DuplicateRemoved"));
+}
+
+TEST_F(VmReconcilerTest, AnExistingOwnedDomainIsAdoptedNotDuplicated) {
+  Apply(HostYaml("hv01") + HostYaml("hv02"));
+  providers::FakeHypervisor direct(factory_.host("test:///embedded/hv02"));
+  ASSERT_TRUE(direct.Connect().ok());
+  specs::VirtualMachineSpec spec;
+  spec.cpus = 2;
+  spec.memoryMiB = 2048;
+  spec.disks.push_back({"root", "/images/wms01.qcow2", 0});
+  ASSERT_TRUE(direct.DefineDomain(DesiredDomainConfig("wms01", spec, 1)).ok());
+  SyncHost("hv01");
+  SyncHost("hv02");
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").host, "hv02");
+  EXPECT_FALSE(Host("hv01").Domain("wms01").has_value());
+  EXPECT_EQ(Host("hv02").Domain("wms01")->state, DomainState::kRunning);
+  EXPECT_THAT(Reasons("wms01"), Contains("Adopted"));
+}
+
+TEST_F(VmReconcilerTest, AFailedStartIsReportedAndRetried) {
+  Apply(HostYaml("hv01") + VmYaml("wms01"));
+  SyncHost("hv01");
+  Host("hv01").InjectFailure(FakeOp::kStart, Status::Internal("qemu died"));
+  auto r = ReconcileVm("wms01");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "False/StartFailed");
+  EXPECT_THAT(Reasons("wms01"), Contains("StartFailed"));
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(ConditionStatus("wms01", "Ready"), "True/Running");
+  EXPECT_EQ(StatusOf("wms01").restartCount, 0);
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

@@ -1,0 +1,52 @@
+// MemoryStore: the Store kept in memory, for unit tests of the reconciler.
+//
+// Same semantics as RocksDbStore (the typed tests in store_test.cc run against both): objects
+// and status are separate records, CommitApply is all-or-nothing and rejects an object named
+// twice, PutStatus fails NotFound on a missing object, events get increasing seqs and are
+// bounded, history lists in key order. Objects come back as the store would decode them: no
+// source locations. Nothing survives the object.
+//
+// Thread safety: all methods are thread-safe (one mutex guards everything).
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "reconciler/store/store.h"
+
+namespace vmk::reconciler {
+
+class MemoryStore : public Store {
+ public:
+  // max_events: events kept (oldest dropped first); at least 1.
+  explicit MemoryStore(size_t max_events = 10000);
+
+  StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
+  StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override;
+  StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override;
+  Status CommitApply(const ApplyBatch& batch) override;
+  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
+                   bool sync) override;
+  StatusOr<int64_t> AppendEvent(Event event) override;
+  StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
+                                          size_t limit) override;
+  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override;
+  Status Sync() override { return Status::Ok(); }
+  StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
+      const std::string& prefix) override;
+
+ private:
+  const size_t max_events_;
+  std::mutex mutex_;
+  // Objects without status; ordered by (kind, name) so List is a range scan.
+  std::map<ObjectRef, specs::Object> objects_;       // GUARDED_BY(mutex_)
+  std::map<ObjectRef, specs::Json> statuses_;         // GUARDED_BY(mutex_)
+  std::deque<Event> events_;                          // GUARDED_BY(mutex_), oldest first
+  int64_t last_event_seq_ = 0;                        // GUARDED_BY(mutex_)
+  std::map<std::string, specs::Json> history_;        // GUARDED_BY(mutex_)
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,142 @@
+// Shared fixture for the reconcile-logic unit tests: a MemoryStore, fake hosts behind the real
+// HostRegistry, a FakeClock, and the VM and Host reconcilers, called synchronously so that every
+// decision is deterministic. Manifests go in through the real Applier.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "metrics/controller_metrics.h"
+#include "tests/fakes/fake_fencer.h"
+#include "tests/fakes/fake_hypervisor.h"
+#include "tests/fakes/fake_prober.h"
+#include "reconciler/apply/applier.h"
+#include "reconciler/host/host_reconciler.h"
+#include "tests/fakes/memory_store.h"
+#include "reconciler/core/object_status.h"
+#include "reconciler/vm/vm_reconciler.h"
+
+namespace vmk::reconciler {
+
+class ReconcileFixture : public ::testing::Test {
+ protected:
+  ReconcileFixture()
+      : factory_(&clock_),
+        recorder_(&store_, &clock_, &metrics_),
+        queue_(&clock_),
+        registry_(&factory_, providers::ConnectOptions{},
+                  [this](const std::string& host, const providers::DomainEvent& e) {
+                    if (auto entry = registry_.Get(host)) entry->MarkStale(e.domain, e.time, e.type);
+                    queue_.Add(VmKey(e.domain));
+                  },
+                  [this](const std::string& host, const providers::ConnectionEvent&) {
+                    queue_.Add(HostKey(host));
+                  }),
+        health_(HostHealthOptions{std::chrono::seconds(1), 3}),
+        incidents_(&store_, &clock_),
+        fencer_(&clock_),
+        vm_health_(&clock_),
+        ctx_{&store_,   &registry_, &book_,    &recorder_,  &queue_,
+             &clock_,   std::chrono::seconds(60), nullptr, &health_, &incidents_,
+             &fencer_,  &metrics_,  &vm_health_, &prober_},
+        vms_(ctx_),
+        hosts_(ctx_, &metrics_),
+        applier_(&store_, nullptr, nullptr) {}
+
+  static std::string HostYaml(const std::string& name, const std::string& labels = "{}",
+                              const std::string& spec_extra = "") {
+    return "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: " + name + ", labels: " +
+           labels + "}\nspec: {uri: \"test:///embedded/" + name + "\"" + spec_extra +
+           "}\n---\n";
+  }
+  // Feeds `n` heartbeats, one interval apart, through the real heartbeat path.
+  void Heartbeats(const std::string& host, int n) {
+    for (int i = 0; i < n; ++i) {
+      (void)hosts_.Heartbeat(host);
+      clock_.Advance(std::chrono::seconds(1));
+    }
+  }
+  std::vector<std::string> HostReasons(const std::string& host) {
+    auto events = store_.ListEvents(ObjectRef{specs::Kind::kHost, host}, 0, 1000);
+    std::vector<std::string> out;
+    if (events.ok()) {
+      for (const auto& e : *events) out.push_back(e.reason);
+    }
+    return out;
+  }
+  std::string HostCondition(const std::string& host, const std::string& type) {
+    auto o = store_.Get(specs::Kind::kHost, host);
+    if (!o.ok() || !o->has_value()) return "<absent>";
+    auto s = HostStatus::FromJson((*o)->status);
+    const auto* c = specs::FindCondition(s.conditions, type);
+    return c ? c->status + "/" + c->reason : "<none>";
+  }
+  HostStatus HostStatusOf(const std::string& host) {
+    auto o = store_.Get(specs::Kind::kHost, host);
+    return (o.ok() && o->has_value()) ? HostStatus::FromJson((*o)->status) : HostStatus{};
+  }
+  static std::string VmYaml(const std::string& name, const std::string& spec_extra = "",
+                            const std::string& labels = "{}") {
+    return "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
+           ", labels: " + labels + "}\nspec:\n  cpus: 2\n  memoryMiB: 2048\n  disks: [{name: root, "
+           "image: /images/" + name + ".qcow2}]\n" + spec_extra + "---\n";
+  }
+
+  void Apply(const std::string& yaml, bool prune = false) {
+    auto out = applier_.Apply({{"test.yaml", yaml}}, {false, prune});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_TRUE(out->errors.empty()) << out->errors.front();
+  }
+  void SyncHost(const std::string& name) {
+    auto r = hosts_.Reconcile(name);
+    ASSERT_TRUE(r.status.ok()) << name << ": " << r.status.ToString();
+  }
+  ReconcileResult ReconcileVm(const std::string& name) { return vms_.Reconcile(name); }
+  void ReconcileVmOk(const std::string& name) {
+    auto r = vms_.Reconcile(name);
+    ASSERT_TRUE(r.status.ok()) << name << ": " << r.status.ToString();
+  }
+  VmStatus StatusOf(const std::string& vm) {
+    auto o = store_.Get(specs::Kind::kVirtualMachine, vm);
+    EXPECT_TRUE(o.ok() && o->has_value());
+    return (o.ok() && o->has_value()) ? VmStatus::FromJson((*o)->status) : VmStatus{};
+  }
+  std::string ConditionStatus(const std::string& vm, const std::string& type) {
+    auto s = StatusOf(vm);
+    const auto* c = specs::FindCondition(s.conditions, type);
+    return c ? c->status + "/" + c->reason : "<none>";
+  }
+  providers::FakeHost& Host(const std::string& name) {
+    return *factory_.host("test:///embedded/" + name);
+  }
+  std::vector<std::string> Reasons(const std::string& vm) {
+    auto events = store_.ListEvents(ObjectRef{specs::Kind::kVirtualMachine, vm}, 0, 1000);
+    std::vector<std::string> out;
+    if (events.ok()) {
+      for (const auto& e : *events) out.push_back(e.reason);
+    }
+    return out;
+  }
+
+  FakeClock clock_;
+  MemoryStore store_;
+  providers::FakeHypervisorFactory factory_;
+  metrics::ControllerMetrics metrics_;
+  EventRecorder recorder_;
+  WorkQueue queue_;
+  PlacementBook book_;
+  HostRegistry registry_;
+  HostHealthBook health_;
+  IncidentTracker incidents_;
+  providers::FakeFencer fencer_;
+  VmHealthBook vm_health_;
+  providers::FakeProber prober_;
+  ReconcileContext ctx_;
+  VmReconciler vms_;
+  HostReconciler hosts_;
+  Applier applier_;
+};
+
+}  // namespace vmk::reconciler
