@@ -6,7 +6,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu procps
   libyaml-cpp-dev libcpprest-dev libssl-dev prometheus-cpp-dev librocksdb-dev
-  nlohmann-json3-dev libcli11-dev libdtl-dev
+  nlohmann-json3-dev libcli11-dev libdtl-dev libcurl4-openssl-dev libxml2-dev
+  # clang: the thread-safety analysis build (-Wthread-safety) in CI.
+  clang
   libgtest-dev libgmock-dev libbenchmark-dev
   # End-to-end tests: QEMU guests under software emulation (BIOS and the virtio-net option ROM),
   # the tiny guest's initramfs (tests/e2e/guest/build_guest.sh) and a real Alertmanager.
