@@ -95,13 +95,18 @@ inline double MetricSum(const std::string& text, const std::string& name,
   return sum;
 }
 
-// Reconcile counts and worker time so far, from the controller's metrics.
+// Reconcile counts and worker time so far, from the controller's metrics. Errors and requeues
+// are those of the vm and host reconcilers (heartbeats and probes requeue themselves by design).
 inline Json ReconcileCounts(reconciler::Controller& controller) {
   const std::string text = controller.MetricsText();
+  auto of_vms_and_hosts = [&text](const char* result) {
+    return MetricSum(text, "vmkeeper_reconcile_total", {"kind=\"vm\"", result}) +
+           MetricSum(text, "vmkeeper_reconcile_total", {"kind=\"host\"", result});
+  };
   return {{"vm", MetricSum(text, "vmkeeper_reconcile_total", {"kind=\"vm\""})},
           {"host", MetricSum(text, "vmkeeper_reconcile_total", {"kind=\"host\""})},
-          {"error", MetricSum(text, "vmkeeper_reconcile_total", {"result=\"error\""})},
-          {"requeue", MetricSum(text, "vmkeeper_reconcile_total", {"result=\"requeue\""})},
+          {"error", of_vms_and_hosts("result=\"error\"")},
+          {"requeue", of_vms_and_hosts("result=\"requeue\"")},
           {"vm_seconds_sum",
            MetricSum(text, "vmkeeper_reconcile_duration_seconds_sum", {"kind=\"vm\""})},
           {"host_seconds_sum",

@@ -12,6 +12,12 @@
 namespace vmk::metrics {
 
 namespace {
+
+using prometheus::Counter;
+using prometheus::Gauge;
+using prometheus::Histogram;
+using Labels = std::map<std::string, std::string>;
+
 const char* ResultName(ReconcileResult r) {
   switch (r) {
     case ReconcileResult::kSuccess: return "success";
@@ -20,133 +26,191 @@ const char* ResultName(ReconcileResult r) {
   }
   return "error";
 }
+constexpr ReconcileResult kAllResults[] = {ReconcileResult::kSuccess, ReconcileResult::kError,
+                                           ReconcileResult::kRequeue};
+
 // Bounds at the thresholds people alert on: reconciles are ms-scale, libvirt timeouts seconds.
-const prometheus::Histogram::BucketBoundaries kReconcileBuckets = {
+const Histogram::BucketBoundaries kReconcileBuckets = {
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+// Heartbeats and probes: a healthy answer is ms; timeouts are seconds.
+const Histogram::BucketBoundaries kCallBuckets = {0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
+                                                  0.5,   1,     2,    5,    10};
+
+template <typename T>
+prometheus::Family<T>* Build(prometheus::Registry& registry, const std::string& name,
+                             const std::string& help) {
+  if constexpr (std::is_same_v<T, Counter>) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+  } else if constexpr (std::is_same_v<T, Gauge>) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+  } else {
+    return &prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+  }
+}
+
+// The child of `family` with `labels`, made on first use and kept in `cache` under
+// name + label values. Called with the lock held.
+template <typename T, typename... Extra>
+T& Child(std::map<std::string, T*>& cache, prometheus::Family<T>* family, const Labels& labels,
+         Extra&&... extra) {
+  std::string key = std::to_string(reinterpret_cast<uintptr_t>(family));
+  for (const auto& [k, v] : labels) key += "/" + v;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    it = cache.emplace(key, &family->Add(labels, std::forward<Extra>(extra)...)).first;
+  }
+  return *it->second;
+}
+
 }  // namespace
 
 ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  reconcile_total_ = &prometheus::BuildCounter()
-                          .Name("vmkeeper_reconcile_total")
-                          .Help("Reconciles by kind and result.")
-                          .Register(*registry_);
-  reconcile_seconds_ = &prometheus::BuildHistogram()
-                            .Name("vmkeeper_reconcile_duration_seconds")
-                            .Help("Time of one reconcile, by kind.")
-                            .Register(*registry_);
-  queue_depth_ = &prometheus::BuildGauge()
-                      .Name("vmkeeper_workqueue_depth")
-                      .Help("Keys ready to be reconciled.")
-                      .Register(*registry_)
-                      .Add({});
-  active_workers_ = &prometheus::BuildGauge()
-                         .Name("vmkeeper_workqueue_active_workers")
-                         .Help("Workers reconciling a key now.")
-                         .Register(*registry_)
-                         .Add({});
-  host_up_ = &prometheus::BuildGauge()
-                  .Name("vmkeeper_host_up")
-                  .Help("1 when the host's hypervisor answers, else 0.")
-                  .Register(*registry_);
-  vms_ = &prometheus::BuildGauge()
-              .Name("vmkeeper_vms")
-              .Help("Managed VMs by observed state.")
-              .Register(*registry_);
-  events_total_ = &prometheus::BuildCounter()
-                       .Name("vmkeeper_events_total")
-                       .Help("Events recorded, by type and reason.")
-                       .Register(*registry_);
-  fencing_total_ = &prometheus::BuildCounter()
-                        .Name("vmkeeper_fencing_total")
-                        .Help("Fencing attempts of failed hosts, by host and result.")
-                        .Register(*registry_);
-  // Present from start at 0.
-  for (const char* kind : {"vm", "host"}) {
-    for (auto r : {ReconcileResult::kSuccess, ReconcileResult::kError, ReconcileResult::kRequeue}) {
-      reconcile_children_[std::string(kind) + "/" + ResultName(r)] =
-          &reconcile_total_->Add({{"kind", kind}, {"result", ResultName(r)}});
-    }
-    seconds_children_[kind] = &reconcile_seconds_->Add({{"kind", kind}}, kReconcileBuckets);
+  auto& r = *registry_;
+  reconcile_total_ = Build<Counter>(r, "vmkeeper_reconcile_total", "Reconciles by kind and result.");
+  reconcile_seconds_ =
+      Build<Histogram>(r, "vmkeeper_reconcile_duration_seconds", "Time of one reconcile, by kind.");
+  reconcile_panics_ = Build<Counter>(r, "vmkeeper_reconcile_panics_total",
+                                     "Reconciles that threw an exception (a bug), by kind.");
+  queue_depth_ = Build<Gauge>(r, "vmkeeper_workqueue_depth", "Keys ready to be run, by queue.");
+  active_workers_ = Build<Gauge>(r, "vmkeeper_workqueue_active_workers",
+                                 "Workers running a key now, by queue.");
+  host_up_ = Build<Gauge>(r, "vmkeeper_host_up", "1 when the host's hypervisor answers, else 0.");
+  vms_ = Build<Gauge>(r, "vmkeeper_vms", "Managed VMs by observed state.");
+  events_total_ = Build<Counter>(r, "vmkeeper_events_total", "Events recorded, by type and reason.");
+  fencing_total_ = Build<Counter>(r, "vmkeeper_fencing_total",
+                                  "Fencing attempts of failed hosts, by host and result.");
+  heartbeat_seconds_ = &Build<Histogram>(r, "vmkeeper_heartbeat_duration_seconds",
+                                         "Time of one host heartbeat, all hosts.")
+                            ->Add({}, kCallBuckets);
+  heartbeat_failures_ = Build<Counter>(r, "vmkeeper_heartbeat_failures_total",
+                                       "Failed host heartbeats, by host.");
+  probe_total_ = Build<Counter>(r, "vmkeeper_probe_total",
+                                "Health probes of VMs, by VM and result (success|failure).");
+  probe_seconds_ = Build<Histogram>(r, "vmkeeper_probe_duration_seconds",
+                                    "Time of one health probe, by probe type.");
+  notifications_total_ = Build<Counter>(
+      r, "vmkeeper_notifications_total",
+      "Admin notifications by result: sent (2xx), failed (given up), dropped (queue full or "
+      "shutdown).");
+  notification_attempts_ = &Build<Counter>(r, "vmkeeper_notification_attempts_total",
+                                           "HTTP attempts to deliver admin notifications, "
+                                           "retries included.")
+                                ->Add({});
+  std::lock_guard<std::mutex> l(mu_);
+  for (const char* queue : {"reconcile", "probe"}) {
+    Child(gauges_, queue_depth_, {{"queue", queue}});
+    Child(gauges_, active_workers_, {{"queue", queue}});
+  }
+  for (const char* type : {"http", "tcp", "exec"}) {
+    Child(histograms_, probe_seconds_, {{"type", type}}, kCallBuckets);
+  }
+  for (const char* result : {"sent", "failed", "dropped"}) {
+    Child(counters_, notifications_total_, {{"result", result}});
   }
 }
 
 ControllerMetrics::~ControllerMetrics() = default;
 
+void ControllerMetrics::AddReconciler(const std::string& kind) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (ReconcileResult result : kAllResults) {
+    Child(counters_, reconcile_total_, {{"kind", kind}, {"result", ResultName(result)}});
+  }
+  Child(histograms_, reconcile_seconds_, {{"kind", kind}}, kReconcileBuckets);
+  Child(counters_, reconcile_panics_, {{"kind", kind}});
+}
+
 void ControllerMetrics::ObserveReconcile(const std::string& kind, ReconcileResult result,
                                          double seconds) {
   std::lock_guard<std::mutex> l(mu_);
-  std::string key = kind + "/" + ResultName(result);
-  auto it = reconcile_children_.find(key);
-  if (it == reconcile_children_.end()) {
-    it = reconcile_children_
-             .emplace(key, &reconcile_total_->Add({{"kind", kind}, {"result", ResultName(result)}}))
-             .first;
-  }
-  it->second->Increment();
-  auto h = seconds_children_.find(kind);
-  if (h == seconds_children_.end()) {
-    h = seconds_children_.emplace(kind, &reconcile_seconds_->Add({{"kind", kind}}, kReconcileBuckets))
-            .first;
-  }
-  h->second->Observe(seconds);
+  Child(counters_, reconcile_total_, {{"kind", kind}, {"result", ResultName(result)}}).Increment();
+  Child(histograms_, reconcile_seconds_, {{"kind", kind}}, kReconcileBuckets).Observe(seconds);
 }
 
-void ControllerMetrics::SetQueueDepth(double depth) { queue_depth_->Set(depth); }
-void ControllerMetrics::SetActiveWorkers(double workers) { active_workers_->Set(workers); }
+void ControllerMetrics::CountReconcilePanic(const std::string& kind) {
+  std::lock_guard<std::mutex> l(mu_);
+  Child(counters_, reconcile_panics_, {{"kind", kind}}).Increment();
+}
+
+void ControllerMetrics::SetQueueDepth(const std::string& queue, double depth) {
+  std::lock_guard<std::mutex> l(mu_);
+  Child(gauges_, queue_depth_, {{"queue", queue}}).Set(depth);
+}
+
+void ControllerMetrics::SetActiveWorkers(const std::string& queue, double workers) {
+  std::lock_guard<std::mutex> l(mu_);
+  Child(gauges_, active_workers_, {{"queue", queue}}).Set(workers);
+}
 
 void ControllerMetrics::SetHostUp(const std::string& host, bool up) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = host_up_children_.find(host);
-  if (it == host_up_children_.end()) {
-    it = host_up_children_.emplace(host, &host_up_->Add({{"host", host}})).first;
-  }
-  it->second->Set(up ? 1 : 0);
+  Child(gauges_, host_up_, {{"host", host}}).Set(up ? 1 : 0);
 }
 
 void ControllerMetrics::RemoveHost(const std::string& host) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = host_up_children_.find(host);
-  if (it == host_up_children_.end()) return;
+  const std::string key = std::to_string(reinterpret_cast<uintptr_t>(host_up_)) + "/" + host;
+  auto it = gauges_.find(key);
+  if (it == gauges_.end()) return;
   host_up_->Remove(it->second);
-  host_up_children_.erase(it);
+  gauges_.erase(it);
 }
 
 void ControllerMetrics::SetVmsByState(const std::map<std::string, int>& counts) {
   std::lock_guard<std::mutex> l(mu_);
-  for (auto& [state, gauge] : vm_state_children_) gauge->Set(0);
-  for (const auto& [state, n] : counts) {
-    auto it = vm_state_children_.find(state);
-    if (it == vm_state_children_.end()) {
-      it = vm_state_children_.emplace(state, &vms_->Add({{"state", state}})).first;
-    }
-    it->second->Set(n);
+  const std::string prefix = std::to_string(reinterpret_cast<uintptr_t>(vms_)) + "/";
+  for (auto& [key, gauge] : gauges_) {
+    if (key.rfind(prefix, 0) == 0) gauge->Set(0);
   }
+  for (const auto& [state, n] : counts) Child(gauges_, vms_, {{"state", state}}).Set(n);
 }
 
 void ControllerMetrics::CountEvent(const std::string& type, const std::string& reason) {
   std::lock_guard<std::mutex> l(mu_);
-  std::string key = type + "/" + reason;
-  auto it = event_children_.find(key);
-  if (it == event_children_.end()) {
-    it = event_children_.emplace(key, &events_total_->Add({{"type", type}, {"reason", reason}}))
-             .first;
-  }
-  it->second->Increment();
+  Child(counters_, events_total_, {{"type", type}, {"reason", reason}}).Increment();
 }
 
 void ControllerMetrics::CountFencing(const std::string& host, bool success) {
   std::lock_guard<std::mutex> l(mu_);
-  const char* result = success ? "success" : "failure";
-  std::string key = host + "/" + result;
-  auto it = fencing_children_.find(key);
-  if (it == fencing_children_.end()) {
-    // Both results appear together, so a rate() over failures works from the first attempt.
-    for (const char* r : {"success", "failure"}) {
-      fencing_children_.emplace(host + "/" + r, &fencing_total_->Add({{"host", host}, {"result", r}}));
+  // Both results appear together, so a rate() over failures works from the first attempt.
+  Counter& ok = Child(counters_, fencing_total_, {{"host", host}, {"result", "success"}});
+  Counter& failed = Child(counters_, fencing_total_, {{"host", host}, {"result", "failure"}});
+  (success ? ok : failed).Increment();
+}
+
+void ControllerMetrics::ObserveHeartbeat(const std::string& host, bool ok, double seconds) {
+  heartbeat_seconds_->Observe(seconds);
+  std::lock_guard<std::mutex> l(mu_);
+  Counter& failures = Child(counters_, heartbeat_failures_, {{"host", host}});
+  if (!ok) failures.Increment();
+}
+
+void ControllerMetrics::ObserveProbe(const std::string& vm, const std::string& type, bool healthy,
+                                     double seconds) {
+  std::lock_guard<std::mutex> l(mu_);
+  Counter& success = Child(counters_, probe_total_, {{"vm", vm}, {"result", "success"}});
+  Counter& failure = Child(counters_, probe_total_, {{"vm", vm}, {"result", "failure"}});
+  (healthy ? success : failure).Increment();
+  Child(histograms_, probe_seconds_, {{"type", type}}, kCallBuckets).Observe(seconds);
+}
+
+void ControllerMetrics::SetNotificationCounts(uint64_t sent, uint64_t failed, uint64_t dropped,
+                                              uint64_t attempts) {
+  std::lock_guard<std::mutex> l(mu_);
+  const uint64_t now[4] = {sent, failed, dropped, attempts};
+  const char* results[3] = {"sent", "failed", "dropped"};
+  for (int i = 0; i < 4; ++i) {
+    // The notifier's counts only grow; a smaller one (a new notifier) restarts the delta.
+    const uint64_t delta = now[i] >= notifications_seen_[i] ? now[i] - notifications_seen_[i] : now[i];
+    notifications_seen_[i] = now[i];
+    if (delta == 0) continue;
+    if (i < 3) {
+      Child(counters_, notifications_total_, {{"result", results[i]}})
+          .Increment(static_cast<double>(delta));
+    } else {
+      notification_attempts_->Increment(static_cast<double>(delta));
     }
-    it = fencing_children_.find(key);
   }
-  it->second->Increment();
 }
 
 std::string ControllerMetrics::ExpositionText() const {

@@ -1,8 +1,14 @@
-// ControllerMetrics: the controller's Prometheus metrics (names after controller-runtime's),
-// all present from start at 0, and their text exposition. Thread-safe (prometheus-cpp metrics
-// are atomic); references to the metric children are kept because Family::Add is slow.
+// ControllerMetrics: the controller's Prometheus metrics (names after controller-runtime's;
+// Prometheus naming: vmkeeper_ prefix, base units, _total counters) and their text exposition.
+// Families whose label values are known in advance (reconcilers, queues, results, probe types)
+// have every child from start at 0; per-object children (a host, a VM) appear with the object.
+// docs/metrics.md lists every family; a test reads /metrics and checks them.
+//
+// Thread-safe (prometheus-cpp metrics are atomic; the child maps have a lock). References to
+// the children are kept because Family::Add is slow.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,10 +31,15 @@ class ControllerMetrics {
   ControllerMetrics();
   ~ControllerMetrics();
 
-  // kind: "vm" | "host".
+  // A reconciler's children, at 0: reconcile totals by result, duration, panics.
+  void AddReconciler(const std::string& kind);
+  // kind: the reconciler's name ("vm", "host", "heartbeat", "probe").
   void ObserveReconcile(const std::string& kind, ReconcileResult result, double seconds);
-  void SetQueueDepth(double depth);
-  void SetActiveWorkers(double workers);
+  // A reconcile that threw (a bug): vmkeeper_reconcile_panics_total{kind}.
+  void CountReconcilePanic(const std::string& kind);
+  // queue: "reconcile" | "probe".
+  void SetQueueDepth(const std::string& queue, double depth);
+  void SetActiveWorkers(const std::string& queue, double workers);
   void SetHostUp(const std::string& host, bool up);
   void RemoveHost(const std::string& host);
   // Count of managed VMs by observed state ("running", "shutoff", "unplaced", ...).
@@ -36,6 +47,13 @@ class ControllerMetrics {
   void CountEvent(const std::string& type, const std::string& reason);
   // One fencing attempt of a host: vmkeeper_fencing_total{host, result="success|failure"}.
   void CountFencing(const std::string& host, bool success);
+  // One heartbeat: its latency (all hosts, one histogram) and, when it failed, a count per host.
+  void ObserveHeartbeat(const std::string& host, bool ok, double seconds);
+  // One health probe of a VM: vmkeeper_probe_total{vm, result}, and its latency by probe type
+  // ("http" | "tcp" | "exec").
+  void ObserveProbe(const std::string& vm, const std::string& type, bool healthy, double seconds);
+  // The admin notifier's own counts since it started (absolute; the counters follow them).
+  void SetNotificationCounts(uint64_t sent, uint64_t failed, uint64_t dropped, uint64_t attempts);
 
   std::string ExpositionText() const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -44,19 +62,26 @@ class ControllerMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* reconcile_total_;
   prometheus::Family<prometheus::Histogram>* reconcile_seconds_;
-  prometheus::Gauge* queue_depth_;
-  prometheus::Gauge* active_workers_;
+  prometheus::Family<prometheus::Counter>* reconcile_panics_;
+  prometheus::Family<prometheus::Gauge>* queue_depth_;
+  prometheus::Family<prometheus::Gauge>* active_workers_;
   prometheus::Family<prometheus::Gauge>* host_up_;
   prometheus::Family<prometheus::Gauge>* vms_;
   prometheus::Family<prometheus::Counter>* events_total_;
   prometheus::Family<prometheus::Counter>* fencing_total_;
+  prometheus::Histogram* heartbeat_seconds_;
+  prometheus::Family<prometheus::Counter>* heartbeat_failures_;
+  prometheus::Family<prometheus::Counter>* probe_total_;
+  prometheus::Family<prometheus::Histogram>* probe_seconds_;
+  prometheus::Family<prometheus::Counter>* notifications_total_;
+  prometheus::Counter* notification_attempts_;
+
   mutable std::mutex mu_;
-  std::map<std::string, prometheus::Gauge*> host_up_children_;  // GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Gauge*> vm_state_children_; // GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Counter*> event_children_;  // GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Counter*> fencing_children_;  // GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Counter*> reconcile_children_;  // GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Histogram*> seconds_children_;  // GUARDED_BY(mu_)
+  // Children by their label values joined with '/'. GUARDED_BY(mu_)
+  std::map<std::string, prometheus::Counter*> counters_;
+  std::map<std::string, prometheus::Gauge*> gauges_;
+  std::map<std::string, prometheus::Histogram*> histograms_;
+  uint64_t notifications_seen_[4] = {0, 0, 0, 0};  // sent, failed, dropped, attempts
 };
 
 }  // namespace vmk::metrics

@@ -92,7 +92,7 @@ TEST_F(AlertIntakeTest, HostAlertOpensAnIncidentFromStartsAtAndAsksForALook) {
   // One failed heartbeat's worth: Suspect, not NotReady.
   EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
   std::vector<std::string> keys = Enqueued();
-  EXPECT_THAT(keys, Contains("hb/hv01"));
+  EXPECT_THAT(keys, Contains(HeartbeatKey("hv01")));
   EXPECT_THAT(keys, Contains("host/hv01"));
   EXPECT_EQ(fencer_.total_calls(), 0);
 }
@@ -179,8 +179,7 @@ TEST_F(AlertIntakeTest, AnAlertAloneNeverFencesAHostThatAnswers) {
   // The alerts alone made the book's verdict NotReady: the host reconciler must look, not act.
   ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
   for (const auto& key : Enqueued()) {
-    const std::string name = key.substr(key.find('/') + 1);
-    auto r = key.rfind("hb/", 0) == 0 ? hosts_.Heartbeat(name) : hosts_.Reconcile(name);
+    auto r = loop_.Run(key, CancelToken());
     EXPECT_TRUE(r.status.ok()) << key << ": " << r.status.ToString();
   }
   EXPECT_EQ(fencer_.total_calls(), 0);

@@ -1,8 +1,9 @@
-// Controller: the running vmkeeper control loop. It owns the work queue, the workers, the
-// per-host connections with their observed-state cache, and the periodic resync; it implements
-// ControlPlane for the REST API.
+// Controller: the running vmkeeper control loop, as vmkeeperd runs it. It adds to the
+// ControlLoop (the one wiring of the controller's parts) the threads: reconcile workers, probe
+// workers and the periodic resync; and it implements ControlPlane for the REST API.
 //
-// Lifecycle: construct, Start() (loads desired state, connects hosts, starts workers), Stop().
+// Lifecycle: construct, Start() (restores state from the store, starts the threads, enqueues
+// everything), Stop() (cancels the reconciles in flight between their steps, then joins).
 // Thread-safe after Start().
 #pragma once
 
@@ -12,38 +13,16 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "providers/alerts/alert_signal.h"
-#include "providers/fencing/fencer.h"
 #include "providers/hypervisor/hypervisor.h"
-#include "providers/notify/notifier.h"
-#include "providers/probes/prober.h"
+#include "reconciler/controller/control_loop.h"
 #include "reconciler/controller/control_plane.h"
-#include "reconciler/incidents/incident_tracker.h"
 #include "reconciler/store/store.h"
 
 namespace vmk::reconciler {
 
-struct ControllerOptions {
+struct ControllerOptions : ControlLoopOptions {
   int workers = 4;
   std::chrono::seconds resync_period{30};
-  providers::ConnectOptions connect;  // connect.embedded_host_dir: where test:///embedded/ hosts live
-  // Grace period between a graceful shutdown request and a hard stop.
-  std::chrono::seconds stop_grace{60};
-  // Host heartbeats: a host is NotReady after `heartbeat_failures` failed heartbeats spanning
-  // (failures - 1) intervals.
-  std::chrono::milliseconds heartbeat_interval{1000};
-  int heartbeat_failures = 3;
-  // Runs the fence agents of failed hosts; must outlive the controller. Without one, a host
-  // with spec.fencing cannot be fenced (FencingFailed) and nothing fails over from it.
-  providers::Fencer* fencer = nullptr;
-  // Runs the health probes of VMs with spec.health; must outlive the controller. Null = the
-  // controller's own NetworkProber.
-  providers::Prober* prober = nullptr;
-  // Tells the admins about failures and recoveries (a webhook); may be null. Must outlive the
-  // controller.
-  providers::Notifier* notifier = nullptr;
-  // Which alert labels name a host or a VM in Alertmanager's webhook payloads.
-  providers::AlertLabelNames alert_labels;
 };
 
 class ControllerImpl;

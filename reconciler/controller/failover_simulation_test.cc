@@ -68,12 +68,12 @@
 #include "tests/fakes/fake_prober.h"
 #include "reconciler/alerts/alert_intake.h"
 #include "reconciler/apply/applier.h"
-#include "reconciler/host/host_reconciler.h"
-#include "reconciler/controller/restore.h"
+#include "providers/hypervisor/hypervisor_wrapper.h"
+#include "reconciler/controller/control_loop.h"
+#include "reconciler/store/store_wrapper.h"
 #include "tests/fakes/memory_store.h"
 #include "reconciler/core/object_status.h"
 #include "reconciler/health/vm_health.h"
-#include "reconciler/vm/vm_reconciler.h"
 
 namespace vmk::reconciler {
 namespace {
@@ -216,51 +216,41 @@ class WorldHooks {
 
 // The controller's connection to one host: forwards to the FakeHypervisor, reports what the
 // controller saw and did, and offers kill points around every mutating call.
-class ObservedHypervisor : public providers::Hypervisor {
+class ObservedHypervisor : public providers::HypervisorWrapper {
  public:
   ObservedHypervisor(std::string host, std::unique_ptr<providers::Hypervisor> inner,
                      WorldHooks* hooks)
-      : host_(std::move(host)), inner_(std::move(inner)), hooks_(hooks) {}
+      : HypervisorWrapper(std::move(inner)), host_(std::move(host)), hooks_(hooks) {}
 
-  const std::string& uri() const override { return inner_->uri(); }
-  bool IsAlive() override { return inner_->IsAlive(); }
-  Status Connect() override { return inner_->Connect(); }
-  StatusOr<providers::HostInfo> GetHostInfo() override { return inner_->GetHostInfo(); }
   StatusOr<std::vector<DomainInfo>> ListDomains() override {
-    auto r = inner_->ListDomains();
+    auto r = HypervisorWrapper::ListDomains();
     if (r.ok()) hooks_->oracle().SeenListing(host_, *r);
     return r;
   }
   StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) override {
-    auto r = inner_->GetDomain(name);
+    auto r = HypervisorWrapper::GetDomain(name);
     if (r.ok() && (!*r || !IsActive((*r)->state))) hooks_->oracle().SeenInactive(host_, name);
     return r;
   }
   Status DefineDomain(const providers::DomainConfig& config) override {
-    return Mutate("DefineDomain", config.name, [&] { return inner_->DefineDomain(config); });
+    return Mutate("DefineDomain", config.name,
+                  [&] { return HypervisorWrapper::DefineDomain(config); });
   }
   Status StartDomain(const std::string& name) override {
-    return Mutate("StartDomain", name, [&] { return inner_->StartDomain(name); });
+    return Mutate("StartDomain", name, [&] { return HypervisorWrapper::StartDomain(name); });
   }
   Status ShutdownDomain(const std::string& name) override {
-    return Mutate("ShutdownDomain", name, [&] { return inner_->ShutdownDomain(name); });
+    return Mutate("ShutdownDomain", name, [&] { return HypervisorWrapper::ShutdownDomain(name); });
   }
   Status DestroyDomain(const std::string& name) override {
     return Mutate("DestroyDomain", name, [&] {
-      Status s = inner_->DestroyDomain(name);
+      Status s = HypervisorWrapper::DestroyDomain(name);
       if (s.ok()) hooks_->oracle().SeenInactive(host_, name);
       return s;
     });
   }
   Status UndefineDomain(const std::string& name) override {
-    return Mutate("UndefineDomain", name, [&] { return inner_->UndefineDomain(name); });
-  }
-  void SetDomainEventHandler(std::function<void(const providers::DomainEvent&)> handler) override {
-    inner_->SetDomainEventHandler(std::move(handler));
-  }
-  void SetConnectionEventHandler(
-      std::function<void(const providers::ConnectionEvent&)> handler) override {
-    inner_->SetConnectionEventHandler(std::move(handler));
+    return Mutate("UndefineDomain", name, [&] { return HypervisorWrapper::UndefineDomain(name); });
   }
 
  private:
@@ -276,7 +266,6 @@ class ObservedHypervisor : public providers::Hypervisor {
   }
 
   const std::string host_;
-  const std::unique_ptr<providers::Hypervisor> inner_;
   WorldHooks* const hooks_;
 };
 
@@ -297,19 +286,12 @@ class ObservedFactory : public providers::HypervisorFactory {
 };
 
 // The store as the controller sees it: kill points around every write.
-class KillableStore : public Store {
+class KillableStore : public StoreWrapper {
  public:
-  KillableStore(Store* inner, WorldHooks* hooks) : inner_(inner), hooks_(hooks) {}
-  StatusOr<std::optional<specs::Object>> Get(Kind kind, const std::string& name) override {
-    return inner_->Get(kind, name);
-  }
-  StatusOr<std::vector<specs::Object>> List(Kind kind) override { return inner_->List(kind); }
-  StatusOr<std::vector<std::string>> ListNames(Kind kind) override {
-    return inner_->ListNames(kind);
-  }
+  KillableStore(Store* inner, WorldHooks* hooks) : StoreWrapper(inner), hooks_(hooks) {}
   Status CommitApply(const ApplyBatch& batch) override {
     hooks_->KillPoint("before CommitApply");
-    Status s = inner_->CommitApply(batch);
+    Status s = StoreWrapper::CommitApply(batch);
     hooks_->KillPoint("after CommitApply");
     return s;
   }
@@ -317,7 +299,7 @@ class KillableStore : public Store {
                    bool sync) override {
     const std::string what = "PutStatus(" + std::string(specs::KindName(kind)) + "/" + name + ")";
     hooks_->KillPoint("before " + what);
-    Status s = inner_->PutStatus(kind, name, status, sync);
+    Status s = StoreWrapper::PutStatus(kind, name, status, sync);
     hooks_->KillPoint("after " + what);
     return s;
   }
@@ -326,34 +308,25 @@ class KillableStore : public Store {
     hooks_->Trace("    event " + event.name + " " + event.reason + ": " + event.message);
     hooks_->EventRecorded(event.name, event.reason);
     hooks_->KillPoint("before " + what);
-    auto r = inner_->AppendEvent(std::move(event));
+    auto r = StoreWrapper::AppendEvent(std::move(event));
     hooks_->KillPoint("after " + what);
     return r;
   }
-  StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
-                                          size_t limit) override {
-    return inner_->ListEvents(object, after_seq, limit);
-  }
   Status Sync() override {
     hooks_->KillPoint("before Sync");
-    Status s = inner_->Sync();
+    Status s = StoreWrapper::Sync();
     hooks_->KillPoint("after Sync");
     return s;
   }
   Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override {
     hooks_->KillPoint("before PutHistory(" + key + ")");
-    Status s = inner_->PutHistory(key, value, sync);
+    Status s = StoreWrapper::PutHistory(key, value, sync);
     if (s.ok()) hooks_->HistoryWritten(key, value);
     hooks_->KillPoint("after PutHistory(" + key + ")");
     return s;
   }
-  StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
-      const std::string& prefix) override {
-    return inner_->ListHistory(prefix);
-  }
 
  private:
-  Store* const inner_;
   WorldHooks* const hooks_;
 };
 
@@ -381,9 +354,9 @@ class KillableFencer : public providers::Fencer {
   WorldHooks* const hooks_;
 };
 
-// One incarnation of the controller: everything it keeps in memory, wired as ControllerImpl
-// wires it, with the work loop's bookkeeping but without its threads. Thrown away on a restart;
-// the store, the hosts and the fence agents survive it.
+// One incarnation of the controller: the daemon's own wiring (ControlLoop) without its threads;
+// the simulation is its only worker and picks the order of the work items. Thrown away on a
+// restart; the store, the hosts and the fence agents survive it.
 class SimController {
  public:
   // `alert_incidents`: the incident tracker the alert intake uses; null = the controller's own
@@ -391,124 +364,65 @@ class SimController {
   SimController(Store* store, providers::HypervisorFactory* factory, Clock* clock,
                 providers::Fencer* fencer, providers::Prober* prober,
                 IncidentTracker* alert_incidents = nullptr)
-      : store_(store),
-        recorder_(store, clock, &metrics_),
-        queue_(clock),
-        registry_(
-            factory, providers::ConnectOptions{},
-            [this](const std::string& host, const providers::DomainEvent& e) {
-              if (auto entry = registry_.Get(host)) entry->MarkStale(e.domain, e.time);
-              queue_.Add(VmKey(e.domain));
-            },
-            [this](const std::string& host, const providers::ConnectionEvent&) {
-              queue_.Add(HostKey(host));
-            }),
-        health_(HostHealthOptions{std::chrono::seconds(1), 3}),
-        incidents_(store, clock),
-        vm_health_(clock),
-        ctx_(Context(store, clock, fencer, prober)),
-        vms_(ctx_),
-        hosts_(ctx_, &metrics_),
-        alerts_(AlertContext(alert_incidents)) {}
+      : loop_(store, factory, clock, Options(fencer, prober)) {
+    if (alert_incidents) {
+      ReconcileContext ctx = loop_.context();
+      ctx.incidents = alert_incidents;
+      rogue_alerts_ = std::make_unique<AlertIntake>(ctx);
+    }
+  }
 
-  // As ControllerImpl::Start: open incidents, hosts and placements from the store, then
-  // everything enqueued.
+  // As the daemon starts: open incidents, hosts and placements from the store, then everything
+  // enqueued.
   Status Start() {
-    VMK_RETURN_IF_ERROR(incidents_.Load());
-    VMK_RETURN_IF_ERROR(RestoreFromStore(*store_, registry_, book_).status());
-    EnqueueAll();
+    VMK_RETURN_IF_ERROR(loop_.Restore());
+    loop_.EnqueueAll();
     return Status::Ok();
   }
 
   // The periodic resync.
-  void EnqueueAll() {
-    auto hosts = store_->ListNames(Kind::kHost);
-    auto vms = store_->ListNames(Kind::kVirtualMachine);
-    if (!hosts.ok() || !vms.ok()) return;
-    for (const auto& h : *hosts) {
-      queue_.Add(HostKey(h), WorkQueue::Priority::kLow);
-      queue_.AddAfter(HeartbeatKey(h), health_.options().interval);
-    }
-    for (const auto& v : *vms) queue_.Add(VmKey(v), WorkQueue::Priority::kLow);
-  }
+  void EnqueueAll() { loop_.EnqueueAll(); }
 
   // Keys the queue would hand out now (due delays included), in its order.
   std::vector<std::string> TakeReady() {
     std::vector<std::string> out;
-    while (queue_.Len() > 0) {
+    while (loop_.queue().Len() > 0) {
       std::string key;
-      if (!queue_.Get(&key)) break;
-      queue_.Done(key);
+      if (!loop_.queue().Get(&key)) break;
+      loop_.queue().Done(key);
       out.push_back(key);
     }
     return out;
   }
 
   // One work item, as a worker runs it. May throw ControllerKilled.
-  ReconcileResult Run(const std::string& key) {
-    const std::string name = key.substr(key.find('/') + 1);
-    if (key.rfind("vm/", 0) == 0) return vms_.Reconcile(name);
-    if (key.rfind("hb/", 0) == 0) return hosts_.Heartbeat(name);
-    if (key.rfind("probe/", 0) == 0) return vms_.Probe(name);
-    return hosts_.Reconcile(name);
-  }
+  ReconcileResult Run(const std::string& key) { return loop_.Run(key, CancelToken()); }
   // The worker's bookkeeping after a work item.
   void Finish(const std::string& key, const ReconcileResult& result) {
-    if (!result.status.ok()) {
-      queue_.AddRateLimited(key);
-    } else if (result.requeue_after) {
-      queue_.Forget(key);
-      queue_.AddAfter(key, *result.requeue_after);
-    } else {
-      queue_.Forget(key);
-    }
+    ControlLoop::Finish(loop_.queue(), key, result);
   }
 
-  IncidentTracker& incidents() { return incidents_; }
-  const HostHealthBook& health() const { return health_; }
+  IncidentTracker& incidents() { return loop_.incidents(); }
+  const HostHealthBook& health() { return loop_.health(); }
   // The webhook handler's part after parsing: Alertmanager's deliveries go in here.
-  AlertIntake& alerts() { return alerts_; }
+  AlertIntake& alerts() { return rogue_alerts_ ? *rogue_alerts_ : loop_.alert_intake(); }
   // What the Applier's change handler does in the controller.
-  void Enqueue(const std::string& key) { queue_.Add(key); }
+  void Enqueue(const std::string& key) { loop_.queue().Add(key); }
 
  private:
-  ReconcileContext Context(Store* store, Clock* clock, providers::Fencer* fencer,
-                           providers::Prober* prober) {
-    ReconcileContext ctx;
-    ctx.store = store;
-    ctx.hosts = &registry_;
-    ctx.book = &book_;
-    ctx.events = &recorder_;
-    ctx.queue = &queue_;
-    ctx.clock = clock;
-    ctx.health = &health_;
-    ctx.incidents = &incidents_;
-    ctx.fencer = fencer;
-    ctx.metrics = &metrics_;
-    ctx.vm_health = &vm_health_;
-    ctx.prober = prober;
+  static ControlLoopOptions Options(providers::Fencer* fencer, providers::Prober* prober) {
+    ControlLoopOptions options;
+    options.heartbeat_interval = std::chrono::seconds(1);
+    options.heartbeat_failures = 3;
+    options.fencer = fencer;
+    options.prober = prober;
     // Probe keys share the one queue: the simulation is its only worker.
-    return ctx;
-  }
-  ReconcileContext AlertContext(IncidentTracker* alert_incidents) {
-    ReconcileContext ctx = ctx_;
-    if (alert_incidents) ctx.incidents = alert_incidents;
-    return ctx;
+    options.separate_probe_queue = false;
+    return options;
   }
 
-  Store* const store_;
-  metrics::ControllerMetrics metrics_;
-  EventRecorder recorder_;
-  WorkQueue queue_;
-  PlacementBook book_;
-  HostRegistry registry_;
-  HostHealthBook health_;
-  IncidentTracker incidents_;
-  VmHealthBook vm_health_;
-  ReconcileContext ctx_;
-  VmReconciler vms_;
-  HostReconciler hosts_;
-  AlertIntake alerts_;
+  ControlLoop loop_;
+  std::unique_ptr<AlertIntake> rogue_alerts_;
 };
 
 // Deliberate defects of the simulated world, to show that the invariants can fail.

@@ -1,5 +1,7 @@
-// What the reconcile functions share: the store, the hosts, the placement book, the event
-// recorder, the queue (to enqueue related keys) and the clock. Owned by the Controller.
+// What the reconcilers share: the store, the hosts and their observed state, the placement
+// book, the health books, incidents and events, the queues (to enqueue related keys), the
+// edges they act through (fencer, prober) and the clock. Built and owned by the ControlLoop
+// (reconciler/controller/control_loop.h), the one wiring of the controller's parts.
 #pragma once
 
 #include <chrono>
@@ -7,6 +9,8 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "metrics/controller_metrics.h"
+#include "reconciler/core/reconciler.h"
 #include "providers/fencing/fencer.h"
 #include "providers/probes/prober.h"
 #include "reconciler/queue/key_locks.h"
@@ -46,20 +50,22 @@ struct ReconcileContext {
   WorkQueue* probe_queue = nullptr;
 };
 
-inline std::string VmKey(const std::string& name) { return "vm/" + name; }
-inline std::string HostKey(const std::string& name) { return "host/" + name; }
-inline std::string HeartbeatKey(const std::string& name) { return "hb/" + name; }
-inline std::string ProbeKey(const std::string& name) { return "probe/" + name; }
+// The reconcilers' names: the first part of their work keys.
+inline constexpr std::string_view kVmReconciler = "vm";
+inline constexpr std::string_view kProbeReconciler = "probe";
+inline constexpr std::string_view kHostReconciler = "host";
+inline constexpr std::string_view kHeartbeatReconciler = "heartbeat";
 
-// What a reconcile asks of its worker: nothing more (ok), a retry with backoff (error), or
-// another look after a delay (requeue_after).
-struct ReconcileResult {
-  Status status;
-  std::optional<Duration> requeue_after;
+inline std::string VmKey(const std::string& name) { return WorkKey(kVmReconciler, name); }
+inline std::string HostKey(const std::string& name) { return WorkKey(kHostReconciler, name); }
+inline std::string HeartbeatKey(const std::string& name) {
+  return WorkKey(kHeartbeatReconciler, name);
+}
+inline std::string ProbeKey(const std::string& name) { return WorkKey(kProbeReconciler, name); }
 
-  static ReconcileResult Done() { return {}; }
-  static ReconcileResult Error(Status s) { return {std::move(s), std::nullopt}; }
-  static ReconcileResult After(Duration d) { return {Status::Ok(), d}; }
-};
+// Where probe keys go (ReconcileContext::probe_queue, else the main queue).
+inline WorkQueue& ProbeQueueOf(const ReconcileContext& ctx) {
+  return ctx.probe_queue ? *ctx.probe_queue : *ctx.queue;
+}
 
 }  // namespace vmk::reconciler

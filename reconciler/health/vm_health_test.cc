@@ -32,7 +32,7 @@ class VmHealthTest : public ReconcileFixture {
   void ProbeOnce() {
     for (int i = 0; i < 3; ++i) {
       int before = prober_.TotalCalls();
-      auto r = vms_.Probe("wms01");
+      auto r = ProbeVm("wms01");
       ASSERT_TRUE(r.status.ok()) << r.status.ToString();
       if (prober_.TotalCalls() > before) return;
       ASSERT_TRUE(r.requeue_after.has_value());

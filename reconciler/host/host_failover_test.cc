@@ -13,6 +13,7 @@
 #include "reconciler/queue/key_locks.h"
 #include "tests/fakes/reconcile_fixture.h"
 #include "reconciler/controller/restore.h"
+#include "reconciler/store/store_wrapper.h"
 
 namespace vmk::reconciler {
 namespace {
@@ -68,7 +69,7 @@ TEST_F(HostFailoverTest, AHostReconcileThatSeesTheLastFailureFailsOverAtOnce) {
   ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
   ASSERT_EQ(fencer_.total_calls(), 0);
 
-  auto r = hosts_.Reconcile("hv01");
+  auto r = ReconcileHost("hv01");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
   EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
@@ -170,7 +171,7 @@ TEST_F(HostFailoverTest, AVmReconcileRacingItsHostsFailoverNeverWritesTheOldHost
   ctx.store = &gated;
   ctx.vm_locks = &locks;
   VmReconciler vms(ctx);
-  HostReconciler hosts(ctx, &metrics_);
+  HostReconciler hosts(ctx);
 
   gated.Arm("gold");
   // Declared before the release below, so destroyed after it: a future's destructor waits for
@@ -182,10 +183,10 @@ TEST_F(HostFailoverTest, AVmReconcileRacingItsHostsFailoverNeverWritesTheOldHost
     GatedStore* store;
     ~ReleaseOnExit() { store->Release(); }
   } release_on_exit{&gated};
-  vm_reconcile = std::async(std::launch::async, [&] { return vms.Reconcile("gold"); });
+  vm_reconcile = std::async(std::launch::async, [&] { return vms.Reconcile({"gold", {}}); });
   ASSERT_TRUE(WaitForCondition([&] { return gated.Blocked(); }))
       << "the VM reconcile never got to writing its status";
-  failover = std::async(std::launch::async, [&] { return hosts.Reconcile("hv01"); });
+  failover = std::async(std::launch::async, [&] { return hosts.Reconcile({"hv01", {}}); });
   // Either the failover waits for the VM's lock (as it must), or it finished without waiting.
   ASSERT_TRUE(WaitForCondition([&] {
     return locks.Waiters("gold") > 0 ||
@@ -215,7 +216,7 @@ TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {
   EXPECT_THAT(HostReasons("hv01"), Contains("HostSuspect"));
   EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
 
-  auto r = hosts_.Reconcile("hv01");
+  auto r = ReconcileHost("hv01");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(fencer_.calls("hv01"), 1);
   EXPECT_EQ(fencer_.requests()[0].agent, "fence_test");
@@ -266,7 +267,7 @@ TEST_F(HostFailoverTest, WhenFencingFailsNothingFailsOverAndItIsRetried) {
   Host("hv01").SetReachable(false);  // partitioned: its guests may still run
   Heartbeats("hv01", 3);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto r = hosts_.Reconcile("hv01");
+    auto r = ReconcileHost("hv01");
     EXPECT_FALSE(r.status.ok()) << "a failed fencing is an error, retried with backoff";
   }
   EXPECT_EQ(fencer_.calls("hv01"), 2);
@@ -287,7 +288,7 @@ TEST_F(HostFailoverTest, WhenFencingFailsNothingFailsOverAndItIsRetried) {
   // The agent works again: the host is fenced (power off) and the VMs move.
   fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Ok());
   fencer_.SetOnFenced([this](const providers::FenceRequest&) { Host("hv01").Crash(); });
-  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  ASSERT_TRUE(ReconcileHost("hv01").status.ok());
   ReconcileAllVms();
   CheckNoVmRunsTwice();
   for (const char* vm : {"gold", "silver", "bronze"}) {
@@ -300,14 +301,14 @@ TEST_F(HostFailoverTest, WithoutFencingVmsStayUnlessAcknowledgedUnsafe) {
   StartFleet(/*hv01_extra=*/"");
   Host("hv01").Crash();
   Heartbeats("hv01", 3);
-  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  ASSERT_TRUE(ReconcileHost("hv01").status.ok());
   EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/NoFencing");
   EXPECT_THAT(HostReasons("hv01"), Contains("FailoverBlocked"));
   ReconcileAllVms();
   for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_EQ(StatusOf(vm).host, "hv01");
 
   Apply(HostYaml("hv01", "{}", ", acknowledgeUnsafe: true") + fleet_.substr(fleet_.find("---\n") + 4));
-  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  ASSERT_TRUE(ReconcileHost("hv01").status.ok());
   EXPECT_EQ(HostCondition("hv01", "Fenced"), "True/AcknowledgedUnsafe");
   EXPECT_THAT(HostReasons("hv01"), Contains("FailoverWithoutFencing"));
   EXPECT_EQ(fencer_.total_calls(), 0);
@@ -319,7 +320,7 @@ TEST_F(HostFailoverTest, WhenCapacityIsShortTheLowestPriorityIsLeftUnplaced) {
   StartFleet(kFencing, ", capacity: {cpus: 2, memoryMiB: 2048}");
   Host("hv01").Crash();
   Heartbeats("hv01", 3);
-  ASSERT_TRUE(hosts_.Reconcile("hv01").status.ok());
+  ASSERT_TRUE(ReconcileHost("hv01").status.ok());
   EXPECT_NE(StatusOf("gold").host, "");
   EXPECT_NE(StatusOf("silver").host, "");
   EXPECT_EQ(StatusOf("bronze").host, "");
@@ -336,38 +337,91 @@ TEST_F(HostFailoverTest, ARestartedControllerResumesAFailoverFromTheStore) {
   fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
   Host("hv01").Crash();
   Heartbeats("hv01", 3);
-  EXPECT_FALSE(hosts_.Reconcile("hv01").status.ok());
+  EXPECT_FALSE(ReconcileHost("hv01").status.ok());
   ASSERT_EQ(HostStatusOf("hv01").failover.phase, "Fencing");
 
-  // A new controller over the same store and hosts, with fresh memory.
-  PlacementBook book;
-  HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
-  HostHealthBook health(HostHealthOptions{std::chrono::seconds(1), 3});
-  IncidentTracker incidents(&store_, &clock_);
-  ASSERT_TRUE(incidents.Load().ok());
+  // A new controller over the same store and hosts, with fresh memory, wired as the daemon
+  // wires it.
   providers::FakeFencer fencer(&clock_);
-  ReconcileContext ctx{&store_,   &registry, &book,    &recorder_, &queue_, &clock_,
-                       std::chrono::seconds(60), nullptr, &health, &incidents, &fencer, nullptr,
-                       nullptr, nullptr};
-  HostReconciler hosts(ctx, nullptr);
-  VmReconciler vms(ctx);
-  ASSERT_TRUE(RestoreFromStore(store_, registry, book).ok());
-  for (const char* h : {"hv02", "hv03"}) ASSERT_TRUE(hosts.Reconcile(h).status.ok());
-  EXPECT_FALSE(hosts.Reconcile("hv01").status.ok()) << "unreachable: heartbeats must decide first";
+  ControlLoop restarted(&store_, &factory_, &clock_, LoopOptions(&fencer, &prober_));
+  ASSERT_TRUE(restarted.Restore().ok());
+  auto run = [&](const std::string& key) { return restarted.Run(key, CancelToken()); };
+  for (const char* h : {"hv02", "hv03"}) ASSERT_TRUE(run(HostKey(h)).status.ok());
+  EXPECT_FALSE(run(HostKey("hv01")).status.ok()) << "unreachable: heartbeats must decide first";
   for (int i = 0; i < 3; ++i) {
-    (void)hosts.Heartbeat("hv01");
+    (void)run(HeartbeatKey("hv01"));
     clock_.Advance(std::chrono::seconds(1));
   }
-  ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());
+  ASSERT_TRUE(run(HostKey("hv01")).status.ok());
   EXPECT_EQ(fencer.calls("hv01"), 1) << "fencing is repeated (it is idempotent): its result was unknown";
-  for (const char* vm : {"gold", "silver", "bronze"}) ASSERT_TRUE(vms.Reconcile(vm).status.ok());
+  for (const char* vm : {"gold", "silver", "bronze"}) ASSERT_TRUE(run(VmKey(vm)).status.ok());
   CheckNoVmRunsTwice();
   for (const char* vm : {"gold", "silver", "bronze"}) {
     EXPECT_NE(StatusOf(vm).host, "hv01");
     EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/Running");
   }
-  auto open = incidents.OpenIncident(specs::Kind::kVirtualMachine, "gold");
+  auto open = restarted.incidents().OpenIncident(specs::Kind::kVirtualMachine, "gold");
   EXPECT_FALSE(open.has_value()) << "the incident opened before the restart was closed after it";
+}
+
+// A failover whose reconcile is cancelled (shutdown, lost leadership) stops between its steps:
+// no fence is started, nothing is placed, and the next pass resumes from the record.
+TEST_F(HostFailoverTest, ACancelledFailoverStartsNoFenceAndResumesLater) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  CancelSource cancel;
+  cancel.Cancel("the controller is stopping");
+  auto r = hosts_.Reconcile({"hv01", cancel.Token()});
+  EXPECT_EQ(r.status.code(), StatusCode::kAborted) << r.status.ToString();
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Fencing") << "the intent is recorded";
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_EQ(StatusOf(vm).host, "hv01");
+
+  ASSERT_TRUE(ReconcileHost("hv01").status.ok());
+  EXPECT_EQ(fencer_.total_calls(), 1);
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01");
+}
+
+// The relocation checks its token between VMs: cancelled after the first placement, the others
+// stay where the record says and the failover stays Relocating; the first VM's placement is
+// durable and it starts.
+TEST_F(HostFailoverTest, ACancelledRelocationKeepsWhatItPlacedAndFinishesLater) {
+  StartFleet();
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  CancelSource cancel;
+  // Cancelled by the first placement's status write (the highest priority VM goes first).
+  struct CancelOnFirstPlacement : StoreWrapper {
+    CancelOnFirstPlacement(Store* target, CancelSource* cancel)
+        : StoreWrapper(target), cancel(cancel) {}
+    Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
+                     bool sync) override {
+      Status s = StoreWrapper::PutStatus(kind, name, status, sync);
+      if (kind == specs::Kind::kVirtualMachine) cancel->Cancel("lost leadership");
+      return s;
+    }
+    CancelSource* cancel;
+  } store(&store_, &cancel);
+  ReconcileContext ctx = ctx_;
+  ctx.store = &store;
+  HostReconciler hosts(ctx);
+  auto r = hosts.Reconcile({"hv01", cancel.Token()});
+  EXPECT_EQ(r.status.code(), StatusCode::kAborted) << r.status.ToString();
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocating");
+  EXPECT_NE(StatusOf("gold").host, "hv01") << "placed before the cancellation";
+  EXPECT_EQ(StatusOf("silver").host, "hv01");
+  EXPECT_EQ(StatusOf("bronze").host, "hv01");
+
+  ASSERT_TRUE(ReconcileHost("hv01").status.ok());
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  EXPECT_EQ(fencer_.total_calls(), 1) << "fenced once: the record said so";
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01");
 }
 
 }  // namespace

@@ -1,56 +1,73 @@
-// HostReconciler: keeps one Host's connection and observed state current (level-triggered).
-//
-// Each call connects if needed, lists the host's domains into the cache, writes the host's
-// status (Ready, capacity, allocation) and enqueues the VMs that need a look: those placed there
-// when the host changes reachability, and vmkeeper-owned domains found there that are not
-// placed there (stray copies, orphans of deleted VMs). A Host whose object is gone has its
-// leftover owned domains of deleted VMs removed, then its connection closed.
-//
-// Host failure (flow 1 of the design): when its heartbeats make it NotReady, the host's VMs are
-// failed over in steps, each recorded (synced) in the host's status before it is taken:
-// Fencing (run the fence agent; without one, only `acknowledgeUnsafe: true` lets it go on) →
-// Relocating (each VM, highest priority first, is booked on another host through the scheduler
-// and its new host written to its status) → Relocated. When fencing fails nothing fails over:
-// the host gets Fenced=False/FencingFailed, an event and a metric, and fencing is retried with
-// backoff. When the host answers again, the copies it still has of VMs now placed elsewhere are
-// destroyed and undefined before it is used again.
-// Thread-safe for different keys.
+// HostReconciler: the "host" reconciler. Keeps one Host's connection and observed state current
+// (level-triggered), in steps:
+//   removed     the Host object is gone: the owned domains of deleted VMs left there are
+//               removed, then its connection closed;
+//   failed      its heartbeats made it NotReady: unless a fresh connection answers a listing,
+//               its failover (HostFailover: fence, then relocate its VMs) goes on;
+//   observe     connect if needed, list its domains and read its capacity; a failure counts as
+//               a failed heartbeat (the one crossing the threshold fails it over at once) and
+//               makes it Unreachable;
+//   recovered   back after a failover: the copies it still has of VMs now placed elsewhere are
+//               destroyed and undefined before it is used again; its incident closes;
+//   listing     the cache is replaced by the listing and the VMs that need a look enqueued
+//               (those placed there when it changes reachability, owned domains not placed
+//               there: strays and orphans);
+//   status      Ready, capacity, allocation (lastSeen rewritten at most once a minute).
+// Thread-safe for different names.
 #pragma once
 
 #include <string>
+#include <vector>
 
-#include "metrics/controller_metrics.h"
 #include "reconciler/core/object_status.h"
 #include "reconciler/core/reconcile_context.h"
+#include "reconciler/core/reconciler.h"
+#include "reconciler/host/host_failover.h"
 
 namespace vmk::reconciler {
 
-class HostReconciler {
+class HostReconciler : public Reconciler {
  public:
-  HostReconciler(ReconcileContext ctx, metrics::ControllerMetrics* metrics)
-      : ctx_(ctx), metrics_(metrics) {}
-  ReconcileResult Reconcile(const std::string& name);
-  // One heartbeat of the host (a cheap call on its live connection). Feeds the HostHealthBook;
-  // on a change of verdict it records an event and enqueues the host. Asks to run again after
-  // the heartbeat interval, until the host is gone.
-  ReconcileResult Heartbeat(const std::string& name);
+  explicit HostReconciler(ReconcileContext ctx) : ctx_(ctx), failover_(ctx) {}
+  std::string_view Name() const override { return kHostReconciler; }
+  ReconcileResult Reconcile(const ReconcileRequest& request) override;
 
  private:
-  ReconcileResult Remove(const std::string& name);
-  ReconcileResult HandleFailure(const specs::Object& object, const specs::HostSpec& spec,
-                                HostEntry& entry, HostStatus status);
-  ReconcileResult Relocate(const std::string& host, HostStatus* status);
+  // What one listing of the host found.
+  struct Observation {
+    Status failure;  // ok when listed
+    std::vector<providers::DomainInfo> domains;
+    providers::HostInfo info;
+  };
+
+  ReconcileResult Removed(const std::string& name);
+  // A NotReady host: nullopt when a fresh connection answers (the pass goes on as usual).
+  std::optional<ReconcileResult> RetryFailed(const specs::Object& object,
+                                             const specs::HostSpec& spec, HostEntry& entry,
+                                             HostStatus& status, const CancelToken& cancel);
+  Observation Observe(providers::Hypervisor& conn);
+  ReconcileResult Unreachable(const specs::Object& object, const specs::HostSpec& spec,
+                              HostEntry& entry, HostStatus status, const Status& failure,
+                              const CancelToken& cancel);
+  // Back after a failure: stale copies removed, incident closed, failover record cleared.
+  Status Recovered(const std::string& name, providers::Hypervisor& conn,
+                   std::vector<providers::DomainInfo>* domains, HostEntry& entry,
+                   HostStatus* status);
+  void TakeListing(const std::string& name, const specs::HostSpec& spec, HostEntry& entry,
+                   Observation observation);
+  ReconcileResult WriteReadyStatus(const specs::Object& object, HostEntry& entry,
+                                   HostStatus status, const std::string& hypervisor);
   // Destroys and undefines what a returning host still has of VMs placed elsewhere; returns the
   // names removed.
   StatusOr<std::vector<std::string>> RemoveStaleCopies(const std::string& host,
                                                        providers::Hypervisor& conn,
                                                        const std::vector<providers::DomainInfo>& domains);
   Status WriteStatus(const std::string& host, const HostStatus& status, bool sync);
-  // The event of a host health change (HostSuspect, HostNotReady), whoever saw it.
-  void ReportHealthChange(const std::string& name, HostHealthState now, const std::string& error);
+  specs::Condition Cond(const std::string& type, bool ok, const std::string& reason,
+                        const std::string& message) const;
 
   ReconcileContext ctx_;
-  metrics::ControllerMetrics* const metrics_;
+  HostFailover failover_;
 };
 
 }  // namespace vmk::reconciler

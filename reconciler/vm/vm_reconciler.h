@@ -1,61 +1,102 @@
-// VmReconciler: makes one VirtualMachine's domain match its spec (level-triggered).
+// VmReconciler: makes one VirtualMachine's domain match its spec (level-triggered), the "vm"
+// reconciler.
 //
-// Each call re-reads the desired object and the observed domain, then: places the VM (the chosen
-// host is written to the store, synced, before anything is defined there), removes stray copies
-// of it from other hosts, (re)defines the domain when its managed configuration differs from the
-// spec, starts or stops it as declared, and writes status. A VM whose object is gone is
-// destroyed and undefined wherever it is found. Stateless between calls; thread-safe for
-// different keys (the work queue never gives one key to two workers).
+// Each call re-reads the desired object and the observed domain and runs named steps, each of
+// which may end the pass (see docs/architecture.md, "The reconcile contract"):
+//   deleted     the object is gone: its owned copies are destroyed and undefined everywhere;
+//   placement   an unplaced VM adopts its existing copy or is scheduled; the chosen host is
+//               written to the store, synced, before anything is defined there (intent first);
+//   safety      stray copies on other hosts go (a VM runs on one host only); a VM whose host
+//               does not answer stays where it is until the host's failover moves it;
+//   definition  the domain is defined, or redefined when its managed config or generation
+//               differs from the spec (a hand edit is restored);
+//   power       started or stopped as declared: restarts after a crash, a stop behind our back
+//               or a failed probe (within spec.restart), restarts into a new generation,
+//               graceful then forced shutdown;
+//   status      state, conditions and observedGeneration written; the VM's incident closes
+//               when it is Ready again.
+// A new behaviour (rollback, snapshots before a change) is one more step in that list.
+// Stateless between calls; thread-safe for different names.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "reconciler/core/object_status.h"
 #include "reconciler/core/reconcile_context.h"
+#include "reconciler/core/reconciler.h"
+#include "reconciler/vm/restart_policy.h"
 
 namespace vmk::reconciler {
 
-class VmReconciler {
+class VmReconciler : public Reconciler {
  public:
   explicit VmReconciler(ReconcileContext ctx) : ctx_(ctx) {}
-  ReconcileResult Reconcile(const std::string& name);
-  // One health probe of a VM that declares spec.health and runs; on a change of verdict it
-  // records an event and enqueues the VM. Asks to run again after the probe period.
-  ReconcileResult Probe(const std::string& name);
+  std::string_view Name() const override { return kVmReconciler; }
+  ReconcileResult Reconcile(const ReconcileRequest& request) override;
 
  private:
   struct Copy {
     std::shared_ptr<HostEntry> host;
     providers::DomainInfo domain;
   };
+  // What one pass knows, handed from step to step.
+  struct Pass {
+    std::string name;
+    specs::Object object;
+    specs::VirtualMachineSpec spec;
+    int64_t generation = 0;
+    VmStatus status;
+    std::vector<Copy> copies;             // owned copies on any host
+    std::shared_ptr<HostEntry> host;      // where it is placed (after the placement step)
+    std::optional<providers::DomainInfo> domain;  // its domain there (after the definition step)
+    std::optional<Duration> requeue;      // another look wanted (a pending graceful stop)
+  };
+  // A step's outcome: nullopt = go on with the next step; a result ends the pass.
+  using StepResult = std::optional<ReconcileResult>;
+
+  // The steps, in order.
+  ReconcileResult Deleted(const std::string& name, const std::vector<Copy>& copies);
+  StepResult PlacementStep(Pass& pass);
+  StepResult SafetyStep(Pass& pass);
+  StepResult DefinitionStep(Pass& pass);
+  StepResult PowerStep(Pass& pass);
+  ReconcileResult StatusStep(Pass& pass);
+
+  // Placement: adoption of an existing copy, or scheduling.
+  enum class PlaceResult { kPlaced, kWait, kUnschedulable };
+  PlaceResult Place(Pass& pass, Status* error);
+  PlaceResult Schedule(Pass& pass, std::string* host, Status* error);
+  // Power: the cases of a VM that should run, and of one that should not.
+  StepResult RestartForUpdate(Pass& pass);
+  StepResult RestartUnhealthy(Pass& pass);
+  StepResult StartStopped(Pass& pass);
+  StepResult Stop(Pass& pass);
+  // Opens (or joins) the incident of a VM found stopped or crashed behind our back.
+  Status OpenStoppedIncident(const Pass& pass);
+  // Under spec.restart: may a failure restart happen now? Sets the Ready condition (and tells
+  // once) when it may not (with `state_if_held` as the observed state); when it may, the
+  // restart is counted in the status, synced, first.
+  StepResult GateFailureRestart(Pass& pass, const std::optional<std::string>& state_if_held);
+  // The Ready condition of a VM that should run (runs, current, and its probe passes).
+  specs::Condition ReadyCondition(Pass& pass, bool now_active, bool config_current);
+  Status ResolveIncident(const Pass& pass);
+
   std::vector<Copy> FindOwnedCopies(const std::string& name);
-  ReconcileResult RemoveEverywhere(const std::string& name, const std::vector<Copy>& copies);
   // Reads the domain from the host and refreshes the cache. nullopt = no such domain.
   StatusOr<std::optional<providers::DomainInfo>> Observe(HostEntry& host, const std::string& name,
                                                           bool force);
-  Status WriteStatus(const specs::Object& object, const VmStatus& status, bool sync);
-  // Whether a failure restart may happen now under spec.restart (limit within the window, and
-  // an exponential backoff between restarts); records it in status when it may.
-  struct RestartVerdict {
-    bool allowed = false;
-    bool gave_up = false;          // the limit is reached
-    std::optional<Duration> wait;  // try again after this
-  };
-  // Writes the status holding the restart that MayRestart counted, synced, before the restart.
-  Status RecordRestartIntent(const specs::Object& object, const VmStatus& status);
-  RestartVerdict MayRestart(const std::string& name, const specs::VirtualMachineSpec& spec,
-                            VmStatus* status);
-  enum class PlaceResult { kPlaced, kWait, kUnschedulable };
-  PlaceResult Place(const specs::Object& object, const specs::VirtualMachineSpec& spec,
-                    const std::vector<Copy>& copies, VmStatus* status, Status* error);
+  // Re-reads the domain after an action (it must still exist).
+  StepResult Refresh(Pass& pass, const char* after);
+  // Destroys and undefines an owned copy and forgets it in the cache.
+  Status RemoveCopy(HostEntry& host, const std::string& name);
+  Status WriteStatus(const Pass& pass, bool sync);
+  specs::Condition Cond(const std::string& type, bool ok, const std::string& reason,
+                        const std::string& message) const;
 
   ReconcileContext ctx_;
 };
-
-// The domain definition a VM spec asks for.
-providers::DomainConfig DesiredDomainConfig(const std::string& name,
-                                            const specs::VirtualMachineSpec& spec,
-                                            int64_t generation);
 
 }  // namespace vmk::reconciler

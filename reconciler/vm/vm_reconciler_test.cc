@@ -1,3 +1,4 @@
+#include "reconciler/vm/domain_config.h"
 #include "reconciler/vm/vm_reconciler.h"
 
 #include <gmock/gmock.h>
@@ -79,17 +80,12 @@ TEST_F(VmReconcilerTest, PlacementSurvivesAControllerRestart) {
   SyncHost("hv02");
   ReconcileVmOk("wms01");
   const std::string placed = StatusOf("wms01").host;
-  // A new controller: fresh registry and book over the same store and hosts.
-  PlacementBook book;
-  HostRegistry registry(&factory_, {}, [](auto&, auto&) {}, [](auto&, auto&) {});
-  ReconcileContext ctx{&store_,   &registry, &book,    &recorder_, &queue_,   &clock_,
-                       std::chrono::seconds(60), nullptr, &health_, &incidents_, &fencer_, nullptr,
-                       nullptr, nullptr};
-  HostReconciler hosts(ctx, nullptr);
-  VmReconciler vms(ctx);
-  ASSERT_TRUE(hosts.Reconcile("hv01").status.ok());
-  ASSERT_TRUE(hosts.Reconcile("hv02").status.ok());
-  ASSERT_TRUE(vms.Reconcile("wms01").status.ok());
+  // A new controller: fresh registry and book over the same store and hosts (not even
+  // restored from the store: the VM's stored status alone must keep it where it is).
+  ControlLoop restarted(&store_, &factory_, &clock_, LoopOptions(&fencer_, &prober_));
+  ASSERT_TRUE(restarted.Run(HostKey("hv01"), CancelToken()).status.ok());
+  ASSERT_TRUE(restarted.Run(HostKey("hv02"), CancelToken()).status.ok());
+  ASSERT_TRUE(restarted.Run(VmKey("wms01"), CancelToken()).status.ok());
   EXPECT_EQ(StatusOf("wms01").host, placed);
   EXPECT_EQ(Host("hv01").DomainNames().size() + Host("hv02").DomainNames().size(), 1u);
 }
@@ -215,7 +211,7 @@ TEST_F(VmReconcilerTest, NothingIsPlacedBeforeEveryHostWasListed) {
 TEST_F(VmReconcilerTest, AnUnreachableHostKeepsItsVmsWhereTheyAre) {
   StartOneVm();
   Host(host_).SetReachable(false);
-  auto hr = hosts_.Reconcile(host_);
+  auto hr = ReconcileHost(host_);
   EXPECT_FALSE(hr.status.ok());
   ReconcileVmOk("wms01");
   EXPECT_EQ(StatusOf("wms01").host, host_);

@@ -20,11 +20,11 @@
 #include <mutex>
 #include <string>
 
-#include "providers/hypervisor/hypervisor.h"
+#include "providers/hypervisor/hypervisor_wrapper.h"
 
 namespace vmk::bench {
 
-class FaultInjectingHypervisor : public providers::Hypervisor {
+class FaultInjectingHypervisor : public providers::HypervisorWrapper {
  public:
   // The calls that are counted (one counter each).
   enum Call {
@@ -40,10 +40,10 @@ class FaultInjectingHypervisor : public providers::Hypervisor {
   using Counts = std::array<long, kNumCalls>;
 
   explicit FaultInjectingHypervisor(std::unique_ptr<providers::Hypervisor> inner)
-      : inner_(std::move(inner)), uri_(inner_->uri()) {}
+      : HypervisorWrapper(std::move(inner)) {}
   // The inner hypervisor goes first: once it is gone no handler of ours can run, so the members
   // the handlers read are still alive whenever one does.
-  ~FaultInjectingHypervisor() override { inner_.reset(); }
+  ~FaultInjectingHypervisor() override { ResetTarget(); }
 
   // From now on the host is dead. With `send_close_event`, the connection handler hears
   // {alive: false, reason: "eof"} once, on the calling thread.
@@ -66,57 +66,62 @@ class FaultInjectingHypervisor : public providers::Hypervisor {
     return out;
   }
 
-  const std::string& uri() const override { return uri_; }
-  bool IsAlive() override { return !failed_ && inner_->IsAlive(); }
+  bool IsAlive() override { return !failed_ && HypervisorWrapper::IsAlive(); }
   Status Connect() override {
     Count(kConnect);
     if (failed_) return Dead("connect");
-    return inner_->Connect();
+    return HypervisorWrapper::Connect();
   }
   StatusOr<providers::HostInfo> GetHostInfo() override {
     Count(kGetHostInfo);
     if (failed_) return Dead("node info");
-    return inner_->GetHostInfo();
+    return HypervisorWrapper::GetHostInfo();
+  }
+  // Counted as a node-info call: on an idle connection the real heartbeat is one.
+  Status CheckAlive() override {
+    Count(kGetHostInfo);
+    if (failed_) return Dead("heartbeat");
+    return HypervisorWrapper::CheckAlive();
   }
   StatusOr<std::vector<providers::DomainInfo>> ListDomains() override {
     Count(kListDomains);
     if (failed_) return Dead("list domains");
-    return inner_->ListDomains();
+    return HypervisorWrapper::ListDomains();
   }
   StatusOr<std::optional<providers::DomainInfo>> GetDomain(const std::string& name) override {
     Count(kGetDomain);
     if (failed_) return Dead("look up domain " + name);
-    return inner_->GetDomain(name);
+    return HypervisorWrapper::GetDomain(name);
   }
   Status DefineDomain(const providers::DomainConfig& config) override {
     Count(kDefineDomain);
     if (failed_) return Dead("define domain " + config.name);
-    return inner_->DefineDomain(config);
+    return HypervisorWrapper::DefineDomain(config);
   }
   Status StartDomain(const std::string& name) override {
     Count(kStartDomain);
     if (failed_) return Dead("start domain " + name);
-    return inner_->StartDomain(name);
+    return HypervisorWrapper::StartDomain(name);
   }
   Status ShutdownDomain(const std::string& name) override {
     Count(kShutdownDomain);
     if (failed_) return Dead("shut down domain " + name);
-    return inner_->ShutdownDomain(name);
+    return HypervisorWrapper::ShutdownDomain(name);
   }
   Status DestroyDomain(const std::string& name) override {
     Count(kDestroyDomain);
     if (failed_) return Dead("destroy domain " + name);
-    return inner_->DestroyDomain(name);
+    return HypervisorWrapper::DestroyDomain(name);
   }
   Status UndefineDomain(const std::string& name) override {
     Count(kUndefineDomain);
     if (failed_) return Dead("undefine domain " + name);
-    return inner_->UndefineDomain(name);
+    return HypervisorWrapper::UndefineDomain(name);
   }
 
   void SetDomainEventHandler(std::function<void(const providers::DomainEvent&)> handler) override {
     // A dead daemon sends no events: drop what the (still healthy) test host would deliver.
-    inner_->SetDomainEventHandler([this, handler](const providers::DomainEvent& e) {
+    HypervisorWrapper::SetDomainEventHandler([this, handler](const providers::DomainEvent& e) {
       if (!failed_ && handler) handler(e);
     });
   }
@@ -126,17 +131,15 @@ class FaultInjectingHypervisor : public providers::Hypervisor {
       std::lock_guard<std::mutex> l(handlers_mu_);
       connection_handler_ = handler;
     }
-    inner_->SetConnectionEventHandler(std::move(handler));
+    HypervisorWrapper::SetConnectionEventHandler(std::move(handler));
   }
 
  private:
   void Count(Call c) { counts_[c].fetch_add(1, std::memory_order_relaxed); }
   Status Dead(const std::string& what) const {
-    return Status::Unavailable(what + " on " + uri_ + ": connection closed (injected failure)");
+    return Status::Unavailable(what + " on " + uri() + ": connection closed (injected failure)");
   }
 
-  std::unique_ptr<providers::Hypervisor> inner_;
-  const std::string uri_;
   std::atomic<bool> failed_{false};
   std::array<std::atomic<long>, kNumCalls> counts_{};
   std::mutex handlers_mu_;

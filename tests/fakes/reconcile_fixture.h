@@ -1,6 +1,7 @@
-// Shared fixture for the reconcile-logic unit tests: a MemoryStore, fake hosts behind the real
-// HostRegistry, a FakeClock, and the VM and Host reconcilers, called synchronously so that every
-// decision is deterministic. Manifests go in through the real Applier.
+// Shared fixture for the reconcile-logic unit tests: the controller's parts wired by the real
+// ControlLoop over fakes (a MemoryStore, fake hosts, a fake fencer and prober, a FakeClock), with
+// the reconcilers called synchronously so that every decision is deterministic. Manifests go in
+// through a real Applier.
 #pragma once
 
 #include <string>
@@ -13,6 +14,7 @@
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/fakes/fake_prober.h"
 #include "reconciler/apply/applier.h"
+#include "reconciler/controller/control_loop.h"
 #include "reconciler/host/host_reconciler.h"
 #include "tests/fakes/memory_store.h"
 #include "reconciler/core/object_status.h"
@@ -24,26 +26,33 @@ class ReconcileFixture : public ::testing::Test {
  protected:
   ReconcileFixture()
       : factory_(&clock_),
-        recorder_(&store_, &clock_, &metrics_),
-        queue_(&clock_),
-        registry_(&factory_, providers::ConnectOptions{},
-                  [this](const std::string& host, const providers::DomainEvent& e) {
-                    if (auto entry = registry_.Get(host)) entry->MarkStale(e.domain, e.time, e.type);
-                    queue_.Add(VmKey(e.domain));
-                  },
-                  [this](const std::string& host, const providers::ConnectionEvent&) {
-                    queue_.Add(HostKey(host));
-                  }),
-        health_(HostHealthOptions{std::chrono::seconds(1), 3}),
-        incidents_(&store_, &clock_),
         fencer_(&clock_),
-        vm_health_(&clock_),
-        ctx_{&store_,   &registry_, &book_,    &recorder_,  &queue_,
-             &clock_,   std::chrono::seconds(60), nullptr, &health_, &incidents_,
-             &fencer_,  &metrics_,  &vm_health_, &prober_},
-        vms_(ctx_),
-        hosts_(ctx_, &metrics_),
+        loop_(&store_, &factory_, &clock_, LoopOptions(&fencer_, &prober_)),
+        metrics_(loop_.metrics()),
+        recorder_(loop_.events()),
+        queue_(loop_.queue()),
+        book_(loop_.book()),
+        registry_(loop_.hosts()),
+        health_(loop_.health()),
+        incidents_(loop_.incidents()),
+        vm_health_(loop_.vm_health()),
+        ctx_(loop_.context()),
+        vms_(loop_.vm_reconciler()),
+        probes_(loop_.probe_reconciler()),
+        hosts_(loop_.host_reconciler()),
+        heartbeats_(loop_.heartbeat_reconciler()),
         applier_(&store_, nullptr, nullptr) {}
+
+  // The fixture drives one reconcile at a time: probes share the one queue.
+  static ControlLoopOptions LoopOptions(providers::Fencer* fencer, providers::Prober* prober) {
+    ControlLoopOptions options;
+    options.heartbeat_interval = std::chrono::seconds(1);
+    options.heartbeat_failures = 3;
+    options.fencer = fencer;
+    options.prober = prober;
+    options.separate_probe_queue = false;
+    return options;
+  }
 
   static std::string HostYaml(const std::string& name, const std::string& labels = "{}",
                               const std::string& spec_extra = "") {
@@ -54,7 +63,7 @@ class ReconcileFixture : public ::testing::Test {
   // Feeds `n` heartbeats, one interval apart, through the real heartbeat path.
   void Heartbeats(const std::string& host, int n) {
     for (int i = 0; i < n; ++i) {
-      (void)hosts_.Heartbeat(host);
+      (void)heartbeats_.Reconcile({host, {}});
       clock_.Advance(std::chrono::seconds(1));
     }
   }
@@ -90,12 +99,14 @@ class ReconcileFixture : public ::testing::Test {
     ASSERT_TRUE(out->errors.empty()) << out->errors.front();
   }
   void SyncHost(const std::string& name) {
-    auto r = hosts_.Reconcile(name);
+    auto r = ReconcileHost(name);
     ASSERT_TRUE(r.status.ok()) << name << ": " << r.status.ToString();
   }
-  ReconcileResult ReconcileVm(const std::string& name) { return vms_.Reconcile(name); }
+  ReconcileResult ReconcileHost(const std::string& name) { return hosts_.Reconcile({name, {}}); }
+  ReconcileResult ReconcileVm(const std::string& name) { return vms_.Reconcile({name, {}}); }
+  ReconcileResult ProbeVm(const std::string& name) { return probes_.Reconcile({name, {}}); }
   void ReconcileVmOk(const std::string& name) {
-    auto r = vms_.Reconcile(name);
+    auto r = ReconcileVm(name);
     ASSERT_TRUE(r.status.ok()) << name << ": " << r.status.ToString();
   }
   VmStatus StatusOf(const std::string& vm) {
@@ -123,19 +134,24 @@ class ReconcileFixture : public ::testing::Test {
   FakeClock clock_;
   MemoryStore store_;
   providers::FakeHypervisorFactory factory_;
-  metrics::ControllerMetrics metrics_;
-  EventRecorder recorder_;
-  WorkQueue queue_;
-  PlacementBook book_;
-  HostRegistry registry_;
-  HostHealthBook health_;
-  IncidentTracker incidents_;
   providers::FakeFencer fencer_;
-  VmHealthBook vm_health_;
   providers::FakeProber prober_;
-  ReconcileContext ctx_;
-  VmReconciler vms_;
-  HostReconciler hosts_;
+  // The controller's parts, wired as the daemon wires them (ControlLoop).
+  ControlLoop loop_;
+  metrics::ControllerMetrics& metrics_;
+  EventRecorder& recorder_;
+  WorkQueue& queue_;
+  PlacementBook& book_;
+  HostRegistry& registry_;
+  HostHealthBook& health_;
+  IncidentTracker& incidents_;
+  VmHealthBook& vm_health_;
+  const ReconcileContext& ctx_;
+  VmReconciler& vms_;
+  ProbeReconciler& probes_;
+  HostReconciler& hosts_;
+  HeartbeatReconciler& heartbeats_;
+  // A second applier without change handlers: tests enqueue nothing through it.
   Applier applier_;
 };
 

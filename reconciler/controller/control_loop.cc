@@ -1,0 +1,267 @@
+#include "reconciler/controller/control_loop.h"
+
+#include <set>
+
+#include "common/log.h"
+#include "providers/probes/network_prober.h"
+#include "reconciler/controller/restore.h"
+
+namespace vmk::reconciler {
+
+using specs::Kind;
+
+ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Clock* clock,
+                         ControlLoopOptions options)
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      recorder_(store, clock, &metrics_),
+      queue_(clock),
+      probe_queue_(clock),
+      health_(HostHealthOptions{std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
+                                options_.heartbeat_failures}),
+      incidents_(store, clock),
+      vm_health_(clock),
+      own_prober_(options_.prober ? nullptr : std::make_unique<providers::NetworkProber>()),
+      registry_(factory, options_.connect,
+                [this](const std::string& host, const providers::DomainEvent& e) {
+                  OnDomainEvent(host, e);
+                },
+                [this](const std::string& host, const providers::ConnectionEvent& e) {
+                  OnConnectionEvent(host, e);
+                }),
+      ctx_(MakeContext()),
+      vm_reconciler_(ctx_),
+      probe_reconciler_(ctx_),
+      host_reconciler_(ctx_),
+      heartbeat_reconciler_(ctx_),
+      alert_intake_(ctx_),
+      applier_(
+          store, [this](const std::vector<ObjectRef>& changed) { OnDesiredStateChanged(changed); },
+          [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {
+  for (Reconciler* r : std::initializer_list<Reconciler*>{
+           &vm_reconciler_, &probe_reconciler_, &host_reconciler_, &heartbeat_reconciler_}) {
+    reconcilers_.Register(r);
+    metrics_.AddReconciler(std::string(r->Name()));
+  }
+  recorder_.SetNotifier(options_.notifier);
+}
+
+ControlLoop::~ControlLoop() { CloseHosts(); }
+
+ReconcileContext ControlLoop::MakeContext() {
+  ReconcileContext ctx;
+  ctx.store = store_;
+  ctx.hosts = &registry_;
+  ctx.book = &book_;
+  ctx.events = &recorder_;
+  ctx.queue = &queue_;
+  ctx.clock = clock_;
+  ctx.stop_grace = options_.stop_grace;
+  ctx.on_vm_state = [this](const std::string& vm, const std::string& state) {
+    ObserveVmState(vm, state);
+  };
+  ctx.health = &health_;
+  ctx.incidents = &incidents_;
+  ctx.fencer = options_.fencer;
+  ctx.metrics = &metrics_;
+  ctx.vm_health = &vm_health_;
+  ctx.prober = options_.prober ? options_.prober : own_prober_.get();
+  ctx.vm_locks = &vm_locks_;
+  ctx.probe_queue = options_.separate_probe_queue ? &probe_queue_ : nullptr;
+  return ctx;
+}
+
+Status ControlLoop::Restore() {
+  if (options_.notifier) {
+    // Every failure and every recovery reaches the admins, whatever flow handled it.
+    incidents_.SetListener(
+        [this](const Incident& incident, bool opened) { NotifyIncident(incident, opened); });
+  }
+  VMK_RETURN_IF_ERROR(incidents_.Load());
+  VMK_ASSIGN_OR_RETURN(RestoredCounts restored, RestoreFromStore(*store_, registry_, book_));
+  log::Info("controller state restored", {{"hosts", std::to_string(restored.hosts)},
+                                          {"vms", std::to_string(restored.vms)}});
+  return Status::Ok();
+}
+
+void ControlLoop::NotifyIncident(const Incident& incident, bool opened) {
+  providers::Notification n;
+  n.kind = std::string(specs::KindName(incident.kind));
+  n.name = incident.name;
+  n.event = opened ? "Failed" : "Recovered";
+  n.incident_id = incident.id;
+  n.type = incident.type;
+  n.occurred = incident.occurred;
+  n.detected = incident.detected;
+  n.recovered = incident.recovered;
+  n.actions = incident.actions;
+  n.message = opened ? incident.type + " detected (signals: " +
+                           (incident.sources.empty() ? "" : incident.sources.front()) + ")"
+                     : "recovered";
+  options_.notifier->Notify(std::move(n));
+}
+
+void ControlLoop::EnqueueAll() {
+  auto hosts = store_->ListNames(Kind::kHost);
+  auto vms = store_->ListNames(Kind::kVirtualMachine);
+  if (!hosts.ok() || !vms.ok()) {
+    log::Error("resync cannot list the store",
+               {{"error", (!hosts.ok() ? hosts.status() : vms.status()).ToString()}});
+    return;
+  }
+  std::set<std::string> host_names(hosts->begin(), hosts->end());
+  // Hosts removed from the store but still connected (their cleanup is pending).
+  for (const auto& h : registry_.All()) host_names.insert(h->name());
+  for (const auto& h : host_names) {
+    queue_.Add(HostKey(h), WorkQueue::Priority::kLow);
+    // Keeps at most one heartbeat pending per host (the earliest deadline wins).
+    queue_.AddAfter(HeartbeatKey(h), health_.options().interval);
+  }
+  for (const auto& v : *vms) queue_.Add(VmKey(v), WorkQueue::Priority::kLow);
+  PublishGauges();
+}
+
+bool ControlLoop::ProcessNext(WorkQueue& queue, const CancelToken& cancel) {
+  std::string key;
+  if (!queue.Get(&key)) return false;
+  const bool probes = &queue == &probe_queue_;
+  std::atomic<int>& active = probes ? active_probe_workers_ : active_reconcile_workers_;
+  const char* queue_name = probes ? "probe" : "reconcile";
+  metrics_.SetActiveWorkers(queue_name, ++active);
+  metrics_.SetQueueDepth(queue_name, static_cast<double>(queue.Len()));
+  ReconcileResult result = Run(key, cancel);
+  if (!result.status.ok()) {
+    const bool cancelled = cancel.Done();
+    log::Write(cancelled ? log::Level::kInfo : log::Level::kWarning,
+               cancelled ? "reconcile stopped" : "reconcile failed",
+               {{"key", key}, {"error", result.status.ToString()},
+                {"retries", std::to_string(queue.NumRequeues(key))}});
+  }
+  Finish(queue, key, result);
+  metrics_.SetActiveWorkers(queue_name, --active);
+  queue.Done(key);
+  return true;
+}
+
+ReconcileResult ControlLoop::Run(const std::string& key, const CancelToken& cancel) {
+  auto target = reconcilers_.Find(key);
+  if (!target) {
+    log::Error("no reconciler for work key", {{"key", key}});
+    return ReconcileResult::Done();
+  }
+  const std::string kind(target->reconciler->Name());
+  const MonoTime start = clock_->Now();
+  ReconcileRequest request{std::move(target->name),
+                           CancelToken::WithDeadline(cancel, clock_,
+                                                     start + options_.reconcile_timeout)};
+  ReconcileResult result;
+  try {
+    result = target->reconciler->Reconcile(request);
+  } catch (const std::exception& e) {
+    // A bug, not a state of the world: keep the controller alive and retry with backoff.
+    metrics_.CountReconcilePanic(kind);
+    log::Error("reconcile threw", {{"key", key}, {"exception", e.what()}});
+    result = ReconcileResult::Error(Status::Internal(std::string("exception: ") + e.what()));
+  }
+  const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
+  metrics::ReconcileResult outcome = !result.status.ok()   ? metrics::ReconcileResult::kError
+                                     : result.requeue_after ? metrics::ReconcileResult::kRequeue
+                                                            : metrics::ReconcileResult::kSuccess;
+  metrics_.ObserveReconcile(kind, outcome, seconds);
+  return result;
+}
+
+void ControlLoop::Finish(WorkQueue& queue, const std::string& key, const ReconcileResult& result) {
+  if (!result.status.ok()) {
+    queue.AddRateLimited(key);
+  } else if (result.requeue_after) {
+    queue.Forget(key);
+    queue.AddAfter(key, *result.requeue_after);
+  } else {
+    queue.Forget(key);
+  }
+}
+
+StatusOr<AlertIntakeOutcome> ControlLoop::IngestAlerts(const std::string& body) {
+  VMK_ASSIGN_OR_RETURN(providers::AlertParseResult parsed,
+                       providers::ParseAlertmanagerWebhook(body, options_.alert_labels));
+  VMK_ASSIGN_OR_RETURN(AlertIntakeOutcome outcome, alert_intake_.Ingest(parsed.signals));
+  outcome.skipped.insert(outcome.skipped.begin(), parsed.skipped.begin(), parsed.skipped.end());
+  return outcome;
+}
+
+void ControlLoop::CloseHosts() {
+  for (const auto& host : registry_.All()) registry_.Remove(host->name());
+}
+
+bool ControlLoop::AllHostsAttempted() const {
+  for (const auto& host : registry_.All()) {
+    if (!host->view().sync_attempted) return false;
+  }
+  return true;
+}
+
+void ControlLoop::PublishGauges() {
+  std::map<std::string, int> by_state;
+  {
+    std::lock_guard<std::mutex> l(vm_states_mu_);
+    for (const auto& [vm, state] : vm_states_) ++by_state[state];
+  }
+  metrics_.SetVmsByState(by_state);
+  metrics_.SetQueueDepth("reconcile", static_cast<double>(queue_.Len()));
+  metrics_.SetQueueDepth("probe", static_cast<double>(probe_queue_.Len()));
+}
+
+void ControlLoop::ObserveVmState(const std::string& vm, const std::string& state) {
+  std::lock_guard<std::mutex> l(vm_states_mu_);
+  if (state.empty()) {
+    vm_states_.erase(vm);
+  } else {
+    vm_states_[vm] = state;
+  }
+}
+
+void ControlLoop::OnDomainEvent(const std::string& host, const providers::DomainEvent& event) {
+  log::Debug("domain event", {{"host", host}, {"domain", event.domain},
+                              {"type", providers::DomainEventTypeName(event.type)}});
+  if (auto entry = registry_.Get(host)) entry->MarkStale(event.domain, event.time, event.type);
+  queue_.Add(VmKey(event.domain));
+}
+
+void ControlLoop::OnConnectionEvent(const std::string& host,
+                                    const providers::ConnectionEvent& event) {
+  log::Info("host connection event", {{"host", host}, {"alive", event.alive ? "true" : "false"},
+                                      {"reason", event.reason}});
+  queue_.Add(HostKey(host));
+}
+
+void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
+  bool hosts_changed = false;
+  for (const auto& ref : changed) {
+    if (ref.kind == Kind::kHost) {
+      hosts_changed = true;
+      queue_.Add(HostKey(ref.name));
+      queue_.AddAfter(HeartbeatKey(ref.name), health_.options().interval);
+    } else if (ref.kind == Kind::kVirtualMachine) {
+      queue_.Add(VmKey(ref.name));
+    }
+  }
+  // New or relabelled hosts may make unplaced VMs placeable.
+  if (!hosts_changed) return;
+  auto vms = store_->List(Kind::kVirtualMachine);
+  if (!vms.ok()) return;
+  for (const auto& v : *vms) {
+    if (VmStatus::FromJson(v.status).host.empty()) queue_.Add(VmKey(v.metadata.name));
+  }
+}
+
+std::string ControlLoop::PreviewPlacement(const specs::Object& vm) {
+  auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+  if (!spec.ok()) return "";
+  SchedulingRequest request{vm.metadata.name, vm.metadata.labels, &*spec};
+  auto host = book_.Preview(request, registry_.Candidates(vm.metadata.name));
+  return host.ok() ? *host : "";
+}
+
+}  // namespace vmk::reconciler

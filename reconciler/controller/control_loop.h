@@ -1,0 +1,164 @@
+// ControlLoop: the one wiring of the controller's parts. It owns everything a controller
+// incarnation keeps in memory (work queues, observed-state cache with its host connections,
+// placement book, health books, incident tracker, event recorder, metrics), builds the
+// ReconcileContext over them, registers the reconcilers (vm, probe, host, heartbeat) and the
+// entry points that change state from outside (the applier, the alert intake).
+//
+// It runs no thread of its own. The daemon's Controller adds worker threads (ProcessNext) and
+// the periodic resync; the unit-test fixture and the failover simulation drive the same object
+// one work item at a time (Run, Finish), so all three run the same wiring.
+//
+// Lifecycle: construct, Restore() (state kept in the store), EnqueueAll(), then work items;
+// CloseHosts() (or the destructor) after the last one. Thread-safe after Restore().
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/cancellation.h"
+#include "common/clock.h"
+#include "metrics/controller_metrics.h"
+#include "providers/alerts/alert_signal.h"
+#include "providers/fencing/fencer.h"
+#include "providers/hypervisor/hypervisor.h"
+#include "providers/notify/notifier.h"
+#include "providers/probes/prober.h"
+#include "reconciler/alerts/alert_intake.h"
+#include "reconciler/apply/applier.h"
+#include "reconciler/core/reconcile_context.h"
+#include "reconciler/core/reconciler.h"
+#include "reconciler/host/heartbeat_reconciler.h"
+#include "reconciler/host/host_reconciler.h"
+#include "reconciler/vm/probe_reconciler.h"
+#include "reconciler/vm/vm_reconciler.h"
+
+namespace vmk::reconciler {
+
+struct ControlLoopOptions {
+  providers::ConnectOptions connect;  // connect.embedded_host_dir: where test:///embedded/ hosts live
+  // Grace period between a graceful shutdown request and a hard stop.
+  std::chrono::seconds stop_grace{60};
+  // Host heartbeats: a host is NotReady after `heartbeat_failures` failed heartbeats spanning
+  // (failures - 1) intervals.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int heartbeat_failures = 3;
+  // Runs the fence agents of failed hosts; must outlive the loop. Without one, a host with
+  // spec.fencing cannot be fenced (FencingFailed) and nothing fails over from it.
+  providers::Fencer* fencer = nullptr;
+  // Runs the health probes of VMs with spec.health; must outlive the loop. Null = the
+  // production prober (HTTP, TCP, exec).
+  providers::Prober* prober = nullptr;
+  // Tells the admins about failures and recoveries (a webhook); may be null. Must outlive the
+  // loop.
+  providers::Notifier* notifier = nullptr;
+  // Which alert labels name a host or a VM in Alertmanager's webhook payloads.
+  providers::AlertLabelNames alert_labels;
+  // Probe keys on a queue of their own (served by workers of their own, so a probe waiting for
+  // its timeout never holds a worker a failover needs). False: they share the reconcile queue
+  // (a driver that runs one work item at a time, like the simulation).
+  bool separate_probe_queue = true;
+  // The longest one reconcile goes on before its steps stop (its CancelToken's deadline).
+  Duration reconcile_timeout = std::chrono::minutes(5);
+};
+
+class ControlLoop {
+ public:
+  // store, factory and clock must outlive the loop.
+  ControlLoop(Store* store, providers::HypervisorFactory* factory, Clock* clock,
+              ControlLoopOptions options);
+  ~ControlLoop();  // closes the host connections
+
+  ControlLoop(const ControlLoop&) = delete;
+  ControlLoop& operator=(const ControlLoop&) = delete;
+
+  // What a (re)starting controller rebuilds from the store before any reconcile: the open
+  // incidents, one registry entry per Host (not yet connected), the placement book from the
+  // VMs' stored status. Also connects the notifier to the incidents.
+  Status Restore();
+  // The resync: every host (and its heartbeat) and VM, in the work queue's low lane, so what
+  // events and applies enqueue goes first.
+  void EnqueueAll();
+
+  // One work item as a worker runs it: takes a key from `queue` (blocking), runs it, does the
+  // queue's bookkeeping. False once the queue shut down.
+  bool ProcessNext(WorkQueue& queue, const CancelToken& cancel);
+  // The reconcile a key stands for, with its metrics and the capture of exceptions (a bug, not a
+  // state of the world: counted in vmkeeper_reconcile_panics_total and retried with backoff).
+  ReconcileResult Run(const std::string& key, const CancelToken& cancel);
+  // What a worker does with a result: retry with backoff, look again later, or forget.
+  static void Finish(WorkQueue& queue, const std::string& key, const ReconcileResult& result);
+
+  // The Alertmanager webhook: parsed, then taken as failure signals (never a failover alone).
+  StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body);
+  // Closes every host connection (the destructor does too).
+  void CloseHosts();
+  // Publishes the gauges that are computed on demand (VMs by state, queue depths).
+  void PublishGauges();
+  // Every host's view has seen one listing attempt (readiness of the controller).
+  bool AllHostsAttempted() const;
+
+  // The parts, for the controller, tests and benchmarks.
+  Store& store() { return *store_; }
+  Clock& clock() { return *clock_; }
+  WorkQueue& queue() { return queue_; }
+  WorkQueue& probe_queue() { return options_.separate_probe_queue ? probe_queue_ : queue_; }
+  HostRegistry& hosts() { return registry_; }
+  PlacementBook& book() { return book_; }
+  HostHealthBook& health() { return health_; }
+  IncidentTracker& incidents() { return incidents_; }
+  VmHealthBook& vm_health() { return vm_health_; }
+  EventRecorder& events() { return recorder_; }
+  metrics::ControllerMetrics& metrics() { return metrics_; }
+  const ReconcileContext& context() const { return ctx_; }
+  const ControlLoopOptions& options() const { return options_; }
+  Applier& applier() { return applier_; }
+  AlertIntake& alert_intake() { return alert_intake_; }
+  const ReconcilerSet& reconcilers() const { return reconcilers_; }
+  VmReconciler& vm_reconciler() { return vm_reconciler_; }
+  ProbeReconciler& probe_reconciler() { return probe_reconciler_; }
+  HostReconciler& host_reconciler() { return host_reconciler_; }
+  HeartbeatReconciler& heartbeat_reconciler() { return heartbeat_reconciler_; }
+
+ private:
+  ReconcileContext MakeContext();
+  void OnDomainEvent(const std::string& host, const providers::DomainEvent& event);
+  void OnConnectionEvent(const std::string& host, const providers::ConnectionEvent& event);
+  void OnDesiredStateChanged(const std::vector<ObjectRef>& changed);
+  std::string PreviewPlacement(const specs::Object& vm);
+  void ObserveVmState(const std::string& vm, const std::string& state);
+  void NotifyIncident(const Incident& incident, bool opened);
+
+  Store* const store_;
+  Clock* const clock_;
+  const ControlLoopOptions options_;
+  metrics::ControllerMetrics metrics_;
+  EventRecorder recorder_;
+  WorkQueue queue_;
+  WorkQueue probe_queue_;
+  HostHealthBook health_;
+  IncidentTracker incidents_;
+  VmHealthBook vm_health_;
+  std::unique_ptr<providers::Prober> own_prober_;  // when options.prober is null
+  PlacementBook book_;
+  KeyLocks vm_locks_;
+  HostRegistry registry_;
+  ReconcileContext ctx_;
+  VmReconciler vm_reconciler_;
+  ProbeReconciler probe_reconciler_;
+  HostReconciler host_reconciler_;
+  HeartbeatReconciler heartbeat_reconciler_;
+  ReconcilerSet reconcilers_;
+  AlertIntake alert_intake_;
+  Applier applier_;
+
+  std::atomic<int> active_reconcile_workers_{0};
+  std::atomic<int> active_probe_workers_{0};
+  std::mutex vm_states_mu_;
+  std::unordered_map<std::string, std::string> vm_states_;  // GUARDED_BY(vm_states_mu_)
+};
+
+}  // namespace vmk::reconciler
