@@ -150,6 +150,7 @@ int HttpStatusFor(const Status& status) {
     case StatusCode::kAborted: return 409;
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kOutOfRange: return 410;  // Gone: compacted, as the Kubernetes API says
     case StatusCode::kInternal: return 500;
   }
   return 500;

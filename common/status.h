@@ -19,6 +19,7 @@ enum class StatusCode {
   kAborted,
   kUnavailable,
   kDeadlineExceeded,
+  kOutOfRange,
   kInternal,
 };
 
@@ -41,6 +42,7 @@ class [[nodiscard]] Status {
   static Status DeadlineExceeded(std::string m) {
     return {StatusCode::kDeadlineExceeded, std::move(m)};
   }
+  static Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }

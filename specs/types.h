@@ -53,6 +53,9 @@ struct Object {
   ObjectMeta metadata;
   Json spec = Json::object();    // canonical: defaults filled in
   Json status = Json::object();  // controller-owned
+  // Store revisions (see reconciler/store/store.h); 0 when not read from a store.
+  int64_t revision = 0;         // of the last apply of metadata+spec
+  int64_t status_revision = 0;  // of the last status write (0 = none)
   // Where the document and each field path ("spec.placement.hostSelector") came from, when the
   // object was decoded from a manifest; empty when it came from the store.
   SourceLocation source;

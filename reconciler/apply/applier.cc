@@ -157,16 +157,22 @@ StatusOr<ApplyOutcome> Applier::Apply(const std::vector<ManifestFile>& files,
     const Object& object = plan.applied[i];
     outcome.results.push_back({object.kind, object.metadata.name, plan.actions[i]});
     if (plan.actions[i] == "unchanged") continue;
+    const ObjectRef ref{object.kind, object.metadata.name};
     batch.puts.push_back(object);
-    changed.push_back({object.kind, object.metadata.name});
+    // Generations were computed against what was read: commit only over that (a writer that is
+    // not this applier, e.g. another controller replica, makes the apply fail, not clobber).
+    batch.expected_revisions[ref] = plan.stored[i] ? plan.stored[i]->revision : 0;
+    changed.push_back(ref);
   }
   for (const auto& object : plan.pruned) {
+    const ObjectRef ref{object.kind, object.metadata.name};
     outcome.results.push_back({object.kind, object.metadata.name, "pruned"});
-    batch.deletes.push_back({object.kind, object.metadata.name});
-    changed.push_back({object.kind, object.metadata.name});
+    batch.deletes.push_back(ref);
+    batch.expected_revisions[ref] = object.revision;
+    changed.push_back(ref);
   }
   if (options.dry_run || (batch.puts.empty() && batch.deletes.empty())) return outcome;
-  VMK_RETURN_IF_ERROR(store_->CommitApply(batch));
+  VMK_ASSIGN_OR_RETURN(outcome.revision, store_->CommitApply(batch));
   if (on_change_) on_change_(changed);
   return outcome;
 }
@@ -266,7 +272,8 @@ Status Applier::Delete(Kind kind, const std::string& name) {
   }
   ApplyBatch batch;
   batch.deletes.push_back({kind, name});
-  VMK_RETURN_IF_ERROR(store_->CommitApply(batch));
+  batch.expected_revisions[{kind, name}] = stored->revision;
+  VMK_RETURN_IF_ERROR(store_->CommitApply(batch).status());
   if (on_change_) on_change_({{kind, name}});
   return Status::Ok();
 }

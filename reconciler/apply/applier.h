@@ -35,6 +35,8 @@ struct ApplyResultItem {
 };
 
 struct ApplyOutcome {
+  // The store revision the apply took (0 when nothing was written).
+  int64_t revision = 0;
   // Validation errors, "file:line:col: field.path: message". Non-empty = nothing was changed.
   std::vector<std::string> errors;
   std::vector<ApplyResultItem> results;

@@ -36,9 +36,8 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
       host_reconciler_(ctx_),
       heartbeat_reconciler_(ctx_),
       alert_intake_(ctx_),
-      applier_(
-          store, [this](const std::vector<ObjectRef>& changed) { OnDesiredStateChanged(changed); },
-          [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {
+      applier_(store, /*on_change=*/nullptr,
+               [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {
   for (Reconciler* r : std::initializer_list<Reconciler*>{
            &vm_reconciler_, &probe_reconciler_, &host_reconciler_, &heartbeat_reconciler_}) {
     reconcilers_.Register(r);
@@ -234,6 +233,14 @@ void ControlLoop::OnConnectionEvent(const std::string& host,
   log::Info("host connection event", {{"host", host}, {"alive", event.alive ? "true" : "false"},
                                       {"reason", event.reason}});
   queue_.Add(HostKey(host));
+}
+
+void ControlLoop::OnStoreChanges(const std::vector<Change>& changes) {
+  std::vector<ObjectRef> changed;
+  for (const Change& c : changes) {
+    if (c.type != Change::Type::kStatus) changed.push_back(c.object);
+  }
+  if (!changed.empty()) OnDesiredStateChanged(changed);
 }
 
 void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {

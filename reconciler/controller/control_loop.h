@@ -2,7 +2,9 @@
 // incarnation keeps in memory (work queues, observed-state cache with its host connections,
 // placement book, health books, incident tracker, event recorder, metrics), builds the
 // ReconcileContext over them, registers the reconcilers (vm, probe, host, heartbeat) and the
-// entry points that change state from outside (the applier, the alert intake).
+// entry points that change state from outside (the applier, the alert intake). What an apply
+// changed reaches the work queue through the store's change feed (OnStoreChanges), not through
+// the applier: the same path an apply made by another controller replica would take.
 //
 // It runs no thread of its own. The daemon's Controller adds worker threads (ProcessNext) and
 // the periodic resync; the unit-test fixture and the failover simulation drive the same object
@@ -91,6 +93,10 @@ class ControlLoop {
   ReconcileResult Run(const std::string& key, const CancelToken& cancel);
   // What a worker does with a result: retry with backoff, look again later, or forget.
   static void Finish(WorkQueue& queue, const std::string& key, const ReconcileResult& result);
+
+  // Desired-state changes from the store's change feed (StoreWatcher): applied and deleted
+  // objects are enqueued; status writes (the reconcilers' own) are not.
+  void OnStoreChanges(const std::vector<Change>& changes);
 
   // The Alertmanager webhook: parsed, then taken as failure signals (never a failover alone).
   StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body);

@@ -8,6 +8,7 @@
 
 #include "common/cancellation.h"
 #include "common/log.h"
+#include "reconciler/store/store_watcher.h"
 
 namespace vmk::reconciler {
 
@@ -23,6 +24,11 @@ class ControllerImpl {
 
   Status Start() {
     VMK_RETURN_IF_ERROR(loop_.Restore());
+    // From the revision the restore saw: nothing applied after it is missed.
+    watcher_ = std::make_unique<StoreWatcher>(
+        &loop_.store(), loop_.store().Revision(),
+        [this](const std::vector<Change>& changes) { loop_.OnStoreChanges(changes); },
+        [this] { loop_.EnqueueAll(); });
     log::Info("controller starting", {{"workers", std::to_string(options_.workers)}});
     running_ = true;
     const CancelToken token = cancel_.Token();
@@ -44,6 +50,7 @@ class ControllerImpl {
     if (!running_.exchange(false)) return;
     // Reconciles in flight stop between their steps; the queues hand out nothing more.
     cancel_.Cancel("the controller is stopping");
+    watcher_->Stop();
     loop_.queue().ShutDown();
     loop_.probe_queue().ShutDown();
     {
@@ -59,9 +66,21 @@ class ControllerImpl {
   bool Ready() { return running_ && loop_.AllHostsAttempted(); }
   ControlLoop& loop() { return loop_; }
 
+  // Read-your-writes: once an apply or delete returns, its change has reached the work queue
+  // (through the store's change feed), as it did when the applier enqueued by itself.
+  void AwaitOwnWrite() {
+    if (!running_) return;
+    const int64_t revision = loop_.store().Revision();
+    if (!watcher_->WaitFor(revision, kOwnWriteWait)) {
+      log::Warning("the store watch is late: an apply reaches the reconcilers late",
+                   {{"revision", std::to_string(revision)}});
+    }
+  }
+
  private:
   // Probes run on workers of their own (see ControlLoopOptions::separate_probe_queue).
   static constexpr int kProbeWorkers = 2;
+  static constexpr auto kOwnWriteWait = std::chrono::seconds(5);
 
   void ResyncLoop() {
     std::unique_lock<std::mutex> l(resync_mu_);
@@ -81,6 +100,7 @@ class ControllerImpl {
   const ControllerOptions options_;
   ControlLoop loop_;
   CancelSource cancel_;
+  std::unique_ptr<StoreWatcher> watcher_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
   std::mutex resync_mu_;
@@ -98,7 +118,9 @@ void Controller::Stop() { impl_->Stop(); }
 
 StatusOr<ApplyOutcome> Controller::Apply(const std::vector<ManifestFile>& files,
                                          const ApplyOptions& options) {
-  return impl_->loop().applier().Apply(files, options);
+  auto outcome = impl_->loop().applier().Apply(files, options);
+  if (outcome.ok() && outcome->revision > 0) impl_->AwaitOwnWrite();
+  return outcome;
 }
 
 StatusOr<DiffOutcome> Controller::Diff(const std::vector<ManifestFile>& files, bool prune) {
@@ -114,7 +136,9 @@ StatusOr<std::optional<specs::Object>> Controller::Get(Kind kind, const std::str
 }
 
 Status Controller::Delete(Kind kind, const std::string& name) {
-  return impl_->loop().applier().Delete(kind, name);
+  Status deleted = impl_->loop().applier().Delete(kind, name);
+  if (deleted.ok()) impl_->AwaitOwnWrite();
+  return deleted;
 }
 
 StatusOr<std::vector<Event>> Controller::Events(std::optional<ObjectRef> object, int64_t after_seq,

@@ -289,19 +289,19 @@ class ObservedFactory : public providers::HypervisorFactory {
 class KillableStore : public StoreWrapper {
  public:
   KillableStore(Store* inner, WorldHooks* hooks) : StoreWrapper(inner), hooks_(hooks) {}
-  Status CommitApply(const ApplyBatch& batch) override {
+  StatusOr<int64_t> CommitApply(const ApplyBatch& batch) override {
     hooks_->KillPoint("before CommitApply");
-    Status s = StoreWrapper::CommitApply(batch);
+    auto r = StoreWrapper::CommitApply(batch);
     hooks_->KillPoint("after CommitApply");
-    return s;
+    return r;
   }
-  Status PutStatus(Kind kind, const std::string& name, const specs::Json& status,
-                   bool sync) override {
-    const std::string what = "PutStatus(" + std::string(specs::KindName(kind)) + "/" + name + ")";
+  StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override {
+    const std::string what =
+        "PutStatus(" + std::string(specs::KindName(write.kind)) + "/" + write.name + ")";
     hooks_->KillPoint("before " + what);
-    Status s = StoreWrapper::PutStatus(kind, name, status, sync);
+    auto r = StoreWrapper::PutStatusIf(write);
     hooks_->KillPoint("after " + what);
-    return s;
+    return r;
   }
   StatusOr<int64_t> AppendEvent(Event event) override {
     const std::string what = "AppendEvent(" + event.reason + " " + event.name + ")";

@@ -225,7 +225,12 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
     ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedScheduling",
                          "host " + host + " failed and " + chosen.status().message());
   }
-  Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, vm, vm_status.ToJson(), /*sync=*/false);
+  // Over the status just read, under the VM's lock: a writer elsewhere (another replica) that
+  // moved it meanwhile makes this pass fail and run again, never two placements.
+  Status s = ctx_.store
+                 ->PutStatusIf(StatusWrite{Kind::kVirtualMachine, vm, vm_status.ToJson(),
+                                           /*sync=*/false, (*fresh)->status_revision})
+                 .status();
   if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   placed->push_back(vm);
   return Status::Ok();

@@ -92,9 +92,9 @@ bool WaitForCondition(const std::function<bool()>& condition) {
 
 // A store whose first PutStatus of one VM blocks until released: holds one reconcile between
 // its read of the VM's status and its write of it. Later writes (another thread's) pass.
-class GatedStore : public Store {
+class GatedStore : public StoreWrapper {
  public:
-  explicit GatedStore(Store* inner) : inner_(inner) {}
+  explicit GatedStore(Store* inner) : StoreWrapper(inner) {}
   void Arm(const std::string& vm) {
     std::lock_guard<std::mutex> l(mu_);
     gated_ = vm;
@@ -111,43 +111,20 @@ class GatedStore : public Store {
     cv_.notify_all();
   }
 
-  StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override {
-    return inner_->Get(kind, name);
-  }
-  StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override { return inner_->List(kind); }
-  StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override {
-    return inner_->ListNames(kind);
-  }
-  Status CommitApply(const ApplyBatch& batch) override { return inner_->CommitApply(batch); }
-  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
-                   bool sync) override {
+  StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override {
     {
       std::unique_lock<std::mutex> l(mu_);
-      if (kind == specs::Kind::kVirtualMachine && name == gated_ && !taken_) {
+      if (write.kind == specs::Kind::kVirtualMachine && write.name == gated_ && !taken_) {
         taken_ = true;
         blocked_ = true;
-        cv_.wait(l, [&] { return gated_ != name; });
+        cv_.wait(l, [&] { return gated_ != write.name; });
         blocked_ = false;
       }
     }
-    return inner_->PutStatus(kind, name, status, sync);
-  }
-  StatusOr<int64_t> AppendEvent(Event event) override { return inner_->AppendEvent(std::move(event)); }
-  StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
-                                          size_t limit) override {
-    return inner_->ListEvents(object, after_seq, limit);
-  }
-  Status Sync() override { return inner_->Sync(); }
-  Status PutHistory(const std::string& key, const specs::Json& value, bool sync) override {
-    return inner_->PutHistory(key, value, sync);
-  }
-  StatusOr<std::vector<std::pair<std::string, specs::Json>>> ListHistory(
-      const std::string& prefix) override {
-    return inner_->ListHistory(prefix);
+    return StoreWrapper::PutStatusIf(write);
   }
 
  private:
-  Store* const inner_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::string gated_;     // GUARDED_BY(mu_)
@@ -398,11 +375,10 @@ TEST_F(HostFailoverTest, ACancelledRelocationKeepsWhatItPlacedAndFinishesLater) 
   struct CancelOnFirstPlacement : StoreWrapper {
     CancelOnFirstPlacement(Store* target, CancelSource* cancel)
         : StoreWrapper(target), cancel(cancel) {}
-    Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
-                     bool sync) override {
-      Status s = StoreWrapper::PutStatus(kind, name, status, sync);
-      if (kind == specs::Kind::kVirtualMachine) cancel->Cancel("lost leadership");
-      return s;
+    StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override {
+      auto written = StoreWrapper::PutStatusIf(write);
+      if (write.kind == specs::Kind::kVirtualMachine) cancel->Cancel("lost leadership");
+      return written;
     }
     CancelSource* cancel;
   } store(&store_, &cancel);

@@ -1,6 +1,8 @@
 #include "reconciler/store/rocksdb_store.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -15,6 +17,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/log.h"
+#include "reconciler/store/change_feed.h"
 
 namespace vmk::reconciler {
 namespace {
@@ -24,6 +27,7 @@ constexpr char kStatusPrefix[] = "s/";
 constexpr char kEventPrefix[] = "e/";
 constexpr char kHistoryPrefix[] = "h/";
 constexpr char kEventSeqKey[] = "m/event_seq";
+constexpr char kRevisionKey[] = "m/revision";
 // Sorts after every "e/<digits>" key ('0' follows '/'), so SeekForPrev lands on the newest event.
 constexpr char kAfterLastEventKey[] = "e0";
 
@@ -80,14 +84,52 @@ StatusOr<specs::Json> Parse(const rocksdb::Slice& key, const rocksdb::Slice& val
   return json;
 }
 
-StatusOr<specs::Object> ObjectFromRecord(const rocksdb::Slice& key, const rocksdb::Slice& value) {
-  VMK_ASSIGN_OR_RETURN(specs::Json json, Parse(key, value));
+// Object and status records carry the revision of their write: "r<revision>;<json>". A record
+// written before revisions existed is plain JSON and reads as revision 0.
+std::string Record(int64_t revision, const std::string& json) {
+  return "r" + std::to_string(revision) + ";" + json;
+}
+
+struct RevisionedValue {
+  int64_t revision = 0;
+  rocksdb::Slice json;
+};
+
+StatusOr<RevisionedValue> SplitRecord(const rocksdb::Slice& key, const rocksdb::Slice& value) {
+  RevisionedValue out{0, value};
+  if (value.empty() || value[0] != 'r') return out;
+  const char* begin = value.data() + 1;
+  const char* end = value.data() + value.size();
+  const char* semicolon = static_cast<const char*>(std::memchr(begin, ';', end - begin));
+  int64_t revision = 0;
+  auto [ptr, ec] = std::from_chars(begin, semicolon ? semicolon : end, revision);
+  if (semicolon == nullptr || ec != std::errc() || ptr != semicolon) {
+    return Status::Internal("corrupt record at key " + key.ToString() + ": bad revision");
+  }
+  out.revision = revision;
+  out.json = rocksdb::Slice(semicolon + 1, end - semicolon - 1);
+  return out;
+}
+
+StatusOr<specs::Object> ObjectFromRecord(const rocksdb::Slice& key, const rocksdb::Slice& record) {
+  VMK_ASSIGN_OR_RETURN(RevisionedValue value, SplitRecord(key, record));
+  VMK_ASSIGN_OR_RETURN(specs::Json json, Parse(key, value.json));
   auto object = specs::ObjectFromJson(json);
   if (!object.ok()) {
     return Status::Internal("corrupt object at key " + key.ToString() + ": " +
                             object.status().message());
   }
+  object->revision = value.revision;
   return std::move(object).value();
+}
+
+// Sets object->status and status_revision from a status record.
+Status StatusFromRecord(const rocksdb::Slice& key, const rocksdb::Slice& record,
+                        specs::Object* object) {
+  VMK_ASSIGN_OR_RETURN(RevisionedValue value, SplitRecord(key, record));
+  VMK_ASSIGN_OR_RETURN(object->status, Parse(key, value.json));
+  object->status_revision = value.revision;
+  return Status::Ok();
 }
 
 StatusOr<Event> EventFromRecord(const rocksdb::Slice& key, const rocksdb::Slice& value) {
@@ -116,6 +158,54 @@ struct RocksDbStore::Impl {
   // only (RocksDB's LOCK file), so all writers are in this object. An OptimisticTransactionDB
   // would detect the same conflict but make callers retry, for no gain.
   std::mutex objects_mutex;
+  int64_t revision = 0;  // GUARDED_BY(objects_mutex): the store's revision, also at m/revision
+  ChangeFeed feed;
+
+  Status LoadRevision() {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kRevisionKey, &value);
+    if (s.IsNotFound()) {
+      VMK_RETURN_IF_ERROR(MigrateToRevisions());
+    } else if (!s.ok()) {
+      return FromRocks(s, "reading the revision");
+    } else if (std::sscanf(value.c_str(), "%" SCNd64, &revision) != 1) {
+      return Status::Internal(std::string("corrupt record at key ") + kRevisionKey);
+    }
+    feed.Start(revision);
+    return Status::Ok();
+  }
+
+  // A store written before revisions existed: its object and status records are plain JSON.
+  // They all take revision 1, in one synced batch with the counter, so that no record reads as
+  // revision 0 (which a conditional write takes for "does not exist").
+  Status MigrateToRevisions() {
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (const char* prefix : {kObjectPrefix, kStatusPrefix}) {
+      for (it->Seek(prefix); it->Valid() && StartsWith(it->key(), prefix); it->Next()) {
+        if (!it->value().empty() && it->value()[0] == 'r') continue;
+        batch.Put(it->key(), Record(1, it->value().ToString()));
+      }
+    }
+    VMK_RETURN_IF_ERROR(FromRocks(it->status(), "scanning records for revisions"));
+    revision = batch.Count() > 0 ? 1 : 0;
+    if (revision == 0) return Status::Ok();
+    batch.Put(kRevisionKey, "1");
+    log::Info("store records given revisions", {{"records", std::to_string(batch.Count() - 1)}});
+    return FromRocks(db->Write(SyncedWrite(), &batch), "giving records revisions");
+  }
+
+  // The revision of a record (0 when absent); `found` tells
+  // whether it exists. Called with objects_mutex held.
+  StatusOr<int64_t> RecordRevision(const std::string& key, bool* found) {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
+    *found = s.ok();
+    if (s.IsNotFound()) return int64_t{0};
+    VMK_RETURN_IF_ERROR(FromRocks(s, "reading " + key));
+    VMK_ASSIGN_OR_RETURN(RevisionedValue v, SplitRecord(key, value));
+    return v.revision;
+  }
 
   std::mutex events_mutex;
   int64_t last_event_seq = 0;   // GUARDED_BY(events_mutex)
@@ -182,6 +272,7 @@ StatusOr<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& pa
   impl->options = options;
   impl->db.reset(raw);
   VMK_RETURN_IF_ERROR(impl->LoadEventBounds());
+  VMK_RETURN_IF_ERROR(impl->LoadRevision());
   return std::unique_ptr<RocksDbStore>(new RocksDbStore(std::move(impl)));
 }
 
@@ -202,7 +293,7 @@ StatusOr<std::optional<specs::Object>> RocksDbStore::Get(specs::Kind kind,
   const std::string status_key = StatusKey(kind, name);
   s = impl_->db->Get(ro, status_key, &value);
   if (s.ok()) {
-    VMK_ASSIGN_OR_RETURN(object.status, Parse(status_key, value));
+    VMK_RETURN_IF_ERROR(StatusFromRecord(status_key, value, &object));
   } else if (s.IsNotFound()) {
     object.status = specs::Json::object();
   } else {
@@ -217,12 +308,13 @@ StatusOr<std::vector<specs::Object>> RocksDbStore::List(specs::Kind kind) {
   ro.snapshot = snapshot.snapshot();
 
   // Statuses first (a few per object at most), then objects in key order, i.e. by name.
-  std::map<std::string, specs::Json> statuses;
+  std::map<std::string, specs::Object> statuses;  // only status and status_revision set
   const std::string status_prefix = KindPrefix(kStatusPrefix, kind);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
   for (it->Seek(status_prefix); it->Valid() && StartsWith(it->key(), status_prefix); it->Next()) {
-    VMK_ASSIGN_OR_RETURN(specs::Json status, Parse(it->key(), it->value()));
-    statuses.emplace(it->key().ToString().substr(status_prefix.size()), std::move(status));
+    specs::Object holder;
+    VMK_RETURN_IF_ERROR(StatusFromRecord(it->key(), it->value(), &holder));
+    statuses.emplace(it->key().ToString().substr(status_prefix.size()), std::move(holder));
   }
   VMK_RETURN_IF_ERROR(FromRocks(it->status(), "listing " + status_prefix));
 
@@ -231,8 +323,12 @@ StatusOr<std::vector<specs::Object>> RocksDbStore::List(specs::Kind kind) {
   for (it->Seek(object_prefix); it->Valid() && StartsWith(it->key(), object_prefix); it->Next()) {
     VMK_ASSIGN_OR_RETURN(specs::Object object, ObjectFromRecord(it->key(), it->value()));
     auto status = statuses.find(it->key().ToString().substr(object_prefix.size()));
-    if (status != statuses.end()) object.status = std::move(status->second);
-    else object.status = specs::Json::object();
+    if (status != statuses.end()) {
+      object.status = std::move(status->second.status);
+      object.status_revision = status->second.status_revision;
+    } else {
+      object.status = specs::Json::object();
+    }
     objects.push_back(std::move(object));
   }
   VMK_RETURN_IF_ERROR(FromRocks(it->status(), "listing " + object_prefix));
@@ -251,35 +347,84 @@ StatusOr<std::vector<std::string>> RocksDbStore::ListNames(specs::Kind kind) {
   return names;
 }
 
-Status RocksDbStore::CommitApply(const ApplyBatch& batch) {
+StatusOr<int64_t> RocksDbStore::CommitApply(const ApplyBatch& batch) {
   VMK_RETURN_IF_ERROR(ValidateApplyBatch(batch));
-  rocksdb::WriteBatch write_batch;
+  std::vector<std::pair<std::string, std::string>> puts;  // key, JSON
   for (const specs::Object& object : batch.puts) {
     VMK_ASSIGN_OR_RETURN(std::string value,
                          Serialize(specs::ObjectToJson(object, /*include_status=*/false),
                                    object.Key()));
-    write_batch.Put(ObjectKey(object.kind, object.metadata.name), value);
+    puts.emplace_back(ObjectKey(object.kind, object.metadata.name), std::move(value));
+  }
+  std::lock_guard<std::mutex> lock(impl_->objects_mutex);
+  for (const auto& [ref, expected] : batch.expected_revisions) {
+    bool found = false;
+    VMK_ASSIGN_OR_RETURN(int64_t current,
+                         impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found));
+    if (found ? current != expected : expected != 0) {
+      return Status::Aborted(RevisionConflict(ref, found, current, expected));
+    }
+  }
+  const int64_t revision = impl_->revision + 1;
+  std::vector<Change> changes;
+  rocksdb::WriteBatch write_batch;
+  for (size_t i = 0; i < puts.size(); ++i) {
+    write_batch.Put(puts[i].first, Record(revision, puts[i].second));
+    changes.push_back({revision, Change::Type::kApplied,
+                       ObjectRef{batch.puts[i].kind, batch.puts[i].metadata.name}});
   }
   for (const ObjectRef& ref : batch.deletes) {
+    bool found = false;
+    VMK_RETURN_IF_ERROR(impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found).status());
+    if (!found) continue;  // deleting what is not there changes nothing
     write_batch.Delete(ObjectKey(ref.kind, ref.name));
     write_batch.Delete(StatusKey(ref.kind, ref.name));
+    changes.push_back({revision, Change::Type::kDeleted, ref});
   }
-  std::lock_guard<std::mutex> lock(impl_->objects_mutex);
-  return FromRocks(impl_->db->Write(impl_->SyncedWrite(), &write_batch), "committing apply");
+  if (changes.empty()) return impl_->revision;
+  write_batch.Put(kRevisionKey, std::to_string(revision));
+  VMK_RETURN_IF_ERROR(
+      FromRocks(impl_->db->Write(impl_->SyncedWrite(), &write_batch), "committing apply"));
+  impl_->revision = revision;
+  impl_->feed.Append(changes);
+  return revision;
 }
 
-Status RocksDbStore::PutStatus(specs::Kind kind, const std::string& name,
-                               const specs::Json& status, bool sync) {
-  VMK_ASSIGN_OR_RETURN(std::string value, Serialize(status, "status of " + ObjectRef{kind, name}.ToString()));
+StatusOr<int64_t> RocksDbStore::PutStatusIf(const StatusWrite& write) {
+  const ObjectRef ref{write.kind, write.name};
+  VMK_ASSIGN_OR_RETURN(std::string value, Serialize(write.status, "status of " + ref.ToString()));
   rocksdb::WriteOptions wo;
-  wo.sync = sync;
+  wo.sync = write.sync;
   std::lock_guard<std::mutex> lock(impl_->objects_mutex);
-  std::string ignored;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), ObjectKey(kind, name), &ignored);
-  if (s.IsNotFound()) return Status::NotFound(ObjectRef{kind, name}.ToString() + " not found");
-  VMK_RETURN_IF_ERROR(FromRocks(s, "reading " + ObjectRef{kind, name}.ToString()));
-  return FromRocks(impl_->db->Put(wo, StatusKey(kind, name), value),
-                   "writing status of " + ObjectRef{kind, name}.ToString());
+  bool found = false;
+  VMK_RETURN_IF_ERROR(impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found).status());
+  if (!found) return Status::NotFound(ref.ToString() + " not found");
+  if (write.expected_status_revision) {
+    bool has_status = false;
+    VMK_ASSIGN_OR_RETURN(int64_t current,
+                         impl_->RecordRevision(StatusKey(ref.kind, ref.name), &has_status));
+    if (current != *write.expected_status_revision) {
+      return Status::Aborted("the status of " + ref.ToString() + " changed meanwhile (revision " +
+                             std::to_string(current) + ", expected " +
+                             std::to_string(*write.expected_status_revision) + ")");
+    }
+  }
+  const int64_t revision = impl_->revision + 1;
+  rocksdb::WriteBatch write_batch;
+  write_batch.Put(StatusKey(ref.kind, ref.name), Record(revision, value));
+  write_batch.Put(kRevisionKey, std::to_string(revision));
+  VMK_RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &write_batch),
+                                "writing status of " + ref.ToString()));
+  impl_->revision = revision;
+  impl_->feed.Append({{revision, Change::Type::kStatus, ref}});
+  return revision;
+}
+
+int64_t RocksDbStore::Revision() { return impl_->feed.revision(); }
+
+StatusOr<std::vector<Change>> RocksDbStore::Changes(int64_t after_revision, size_t limit,
+                                                    std::chrono::milliseconds wait) {
+  return impl_->feed.Since(after_revision, limit, wait);
 }
 
 StatusOr<int64_t> RocksDbStore::AppendEvent(Event event) {

@@ -6,6 +6,9 @@
 //   e/<20-digit seq>  -> {"seq","time","kind","name","type","reason","message"}
 //   h/<key>           -> history JSON (incidents, ...), append-only by convention
 //   m/event_seq       -> last event seq assigned (decimal), written in the same batch as the event
+//   m/revision        -> the store's revision (decimal), written in the same batch as each change
+// Object and status records are "r<revision>;<json>": the revision of their last write (a store
+// written before revisions existed is migrated at open: every such record takes revision 1).
 // <Kind> is the kind's name ("VirtualMachine"). Zero-padded seqs make key order equal seq order,
 // and "o/<Kind>/" prefix iteration yields a kind's objects sorted by name.
 //
@@ -20,10 +23,12 @@
 // killed at any moment reopens with each batch fully present or fully absent. Events are not
 // synced (informative; a process crash still keeps them, a power cut may drop the last few).
 //
-// Thread safety: all methods are thread-safe. Object writes (CommitApply, PutStatus) are
-// serialised by one mutex so that PutStatus's "object still exists" check and its write are
-// atomic with respect to a concurrent delete; events are serialised by another mutex that owns
-// the seq counter. Reads use a RocksDB snapshot, so an object and its status are read together.
+// Thread safety: all methods are thread-safe. Object writes (CommitApply, PutStatusIf) are
+// serialised by one mutex that owns the revision counter, so each write's conditions (the object
+// still exists, the revisions expected) and the write itself are atomic with respect to every
+// other; events are serialised by another mutex that owns the seq counter. Reads use a RocksDB
+// snapshot, so an object and its status are read together. The change feed (ChangeFeed) is kept
+// in memory: a restarted controller lists the store anyway.
 #pragma once
 
 #include <cstddef>
@@ -53,9 +58,11 @@ class RocksDbStore : public Store {
   StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
   StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override;
   StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override;
-  Status CommitApply(const ApplyBatch& batch) override;
-  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
-                   bool sync) override;
+  StatusOr<int64_t> CommitApply(const ApplyBatch& batch) override;
+  StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override;
+  int64_t Revision() override;
+  StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
+                                        std::chrono::milliseconds wait) override;
   StatusOr<int64_t> AppendEvent(Event event) override;
   StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
                                           size_t limit) override;

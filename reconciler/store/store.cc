@@ -4,6 +4,15 @@
 
 namespace vmk::reconciler {
 
+const char* ChangeTypeName(Change::Type type) {
+  switch (type) {
+    case Change::Type::kApplied: return "applied";
+    case Change::Type::kDeleted: return "deleted";
+    case Change::Type::kStatus: return "status";
+  }
+  return "unknown";
+}
+
 std::string ObjectRef::ToString() const {
   return std::string(specs::KindName(kind)) + "/" + name;
 }
@@ -34,6 +43,16 @@ StatusOr<Event> EventFromJson(const specs::Json& json) {
     return Status::InvalidArgument(std::string("malformed event: ") + e.what());
   }
   return event;
+}
+
+std::string RevisionConflict(const ObjectRef& ref, bool exists, int64_t current,
+                             int64_t expected) {
+  if (!exists) return ref.ToString() + " was deleted meanwhile (expected revision " +
+                      std::to_string(expected) + ")";
+  if (expected == 0) return ref.ToString() + " was created meanwhile (revision " +
+                            std::to_string(current) + ")";
+  return ref.ToString() + " changed meanwhile (revision " + std::to_string(current) +
+         ", expected " + std::to_string(expected) + ")";
 }
 
 Status ValidateApplyBatch(const ApplyBatch& batch) {

@@ -1,13 +1,32 @@
 // Store: the durable desired state (objects with generation), their status, events and history.
 //
-// Two implementations behind this interface: RocksDbStore (production; every write that matters
-// is synced) and MemoryStore (unit tests). All methods are thread-safe.
+// Implementations: RocksDbStore (production, one process; every write that matters is synced)
+// and MemoryStore (unit tests, tests/fakes). The interface is shaped so that a distributed
+// backend (etcd) fits behind it too: revisions, conditional writes and a change feed are etcd's
+// own model. All methods are thread-safe.
 //
-// Layout promise (both implementations): an object's metadata+spec and its status are separate
-// records, so a status write never races with an apply; CommitApply is atomic (all or nothing).
+// Layout promise: an object's metadata+spec and its status are separate records, so a status
+// write never races with an apply; CommitApply is atomic (all or nothing).
+//
+// Revisions: the store has one revision counter (like etcd's), and every change of an object or
+// of its status takes the next value. Object::revision is the revision of the object's last
+// apply, Object::status_revision that of its last status write (0: none since it was created).
+// A write can be conditioned on what its writer read (compare-and-swap): an apply on the
+// revisions of the objects it changes, a status write on the status revision. When the record
+// moved on meanwhile (another writer, or the object deleted and created again) the write is
+// refused with Aborted and nothing changes; the writer reads again and decides again.
+// Events and history records do not take revisions (they are not watched state).
+//
+// Change feed: Changes(after, ...) returns the changes after a revision, oldest first, and can
+// wait for the next one (a long poll, what an etcd watch stream delivers). A store keeps a
+// bounded window of recent changes; asking for an older revision is OutOfRange ("compacted"),
+// and the caller lists everything again, as a Kubernetes informer does. Kept in memory by both
+// in-process stores: a restarted controller lists the whole store anyway.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,12 +62,43 @@ struct Event {
 struct ApplyBatch {
   std::vector<specs::Object> puts;
   std::vector<ObjectRef> deletes;
+  // Compare-and-swap: the batch is committed only if each object named here is still at the
+  // revision given (0 = it must not exist); otherwise Aborted and nothing is written.
+  std::map<ObjectRef, int64_t> expected_revisions;
 };
+
+// A conditional status write (see PutStatusIf).
+struct StatusWrite {
+  specs::Kind kind = specs::Kind::kVirtualMachine;
+  std::string name;
+  specs::Json status;
+  bool sync = false;
+  // Written only if the object's status is still at this revision (0 = no status yet);
+  // nullopt = unconditionally.
+  std::optional<int64_t> expected_status_revision;
+};
+
+// One change of watched state, at its revision.
+struct Change {
+  enum class Type {
+    kApplied,  // the object was created or its metadata/spec changed (an apply)
+    kDeleted,  // the object (and its status) was deleted
+    kStatus,   // its status was written
+  };
+  int64_t revision = 0;
+  Type type = Type::kApplied;
+  ObjectRef object;
+};
+const char* ChangeTypeName(Change::Type type);  // "applied", "deleted", "status"
 
 // Event <-> JSON, shared by the store's records and the REST API.
 specs::Json EventToJson(const Event& event);
 // InvalidArgument naming the missing or mistyped field.
 StatusOr<Event> EventFromJson(const specs::Json& json);
+
+// The Aborted message of a conditional write whose condition does not hold.
+std::string RevisionConflict(const ObjectRef& ref, bool exists, int64_t current,
+                             int64_t expected);
 
 // What one atomic apply cannot mean, whatever the store: nameless objects, and an object named
 // twice (two puts, or a put and a delete), whose outcome would depend on the order in the batch.
@@ -65,16 +115,30 @@ class Store {
   // Just the names, sorted: what a resync needs, without parsing any record.
   virtual StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) = 0;
 
-  // Atomic and synced.
-  virtual Status CommitApply(const ApplyBatch& batch) = 0;
+  // Atomic and synced. Returns the revision the batch took (the store's revision unchanged for
+  // an empty batch). Aborted when an expected revision does not hold.
+  virtual StatusOr<int64_t> CommitApply(const ApplyBatch& batch) = 0;
 
-  // Replaces the status of an existing object. `sync` for status that records intent
-  // (e.g. the host a VM was placed on before it is defined there). Every write survives a
-  // crash of the process; a synced one also survives a power cut once it returns, and so does
-  // every write made before it (one log).
-  // NotFound if the object does not exist (deleted meanwhile).
-  virtual Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
-                           bool sync) = 0;
+  // Replaces the status of an existing object. `sync` for status that records intent (e.g. the
+  // host a VM was placed on before it is defined there). Every write survives a crash of the
+  // process; a synced one also survives a power cut once it returns, and so does every write
+  // made before it (one log). Returns the new status revision.
+  // NotFound if the object does not exist (deleted meanwhile); Aborted when
+  // expected_status_revision does not hold.
+  virtual StatusOr<int64_t> PutStatusIf(const StatusWrite& write) = 0;
+  // PutStatusIf without a condition.
+  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
+                   bool sync) {
+    return PutStatusIf(StatusWrite{kind, name, status, sync, std::nullopt}).status();
+  }
+
+  // The store's current revision (0 for a store never written).
+  virtual int64_t Revision() = 0;
+  // Changes with revision > after_revision, oldest first, at most `limit`. When there are none
+  // yet, waits up to `wait` for one (then returns what came, possibly nothing). OutOfRange when
+  // changes after `after_revision` are no longer kept (list again).
+  virtual StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
+                                                std::chrono::milliseconds wait) = 0;
 
   // Appends an event; returns its seq. Events are kept up to a bound (oldest dropped).
   virtual StatusOr<int64_t> AppendEvent(Event event) = 0;

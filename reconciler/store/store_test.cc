@@ -105,8 +105,8 @@ class StoreTest : public ::testing::Test {
     store_ = std::move(store).value();
   }
   void Apply(std::vector<specs::Object> puts, std::vector<ObjectRef> deletes = {}) {
-    ApplyBatch batch{std::move(puts), std::move(deletes)};
-    Status s = store_->CommitApply(batch);
+    ApplyBatch batch{std::move(puts), std::move(deletes), {}};
+    Status s = store_->CommitApply(batch).status();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   std::optional<specs::Object> MustGet(Kind kind, const std::string& name) {
@@ -253,14 +253,14 @@ TYPED_TEST(StoreTest, ApplyPutsAndDeletesTogether) {
 TYPED_TEST(StoreTest, InvalidBatchWritesNothing) {
   this->Apply({MakeVm("keep", 1)});
   ApplyBatch twice{{MakeVm("fresh", 1), MakeVm("dup", 1), MakeVm("dup", 2)}, {}};
-  EXPECT_EQ(this->store_->CommitApply(twice).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CommitApply(twice).status().code(), StatusCode::kInvalidArgument);
   ApplyBatch put_and_delete{{MakeVm("fresh", 1), MakeVm("keep", 2)},
                             {ObjectRef{Kind::kVirtualMachine, "keep"}}};
-  EXPECT_EQ(this->store_->CommitApply(put_and_delete).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CommitApply(put_and_delete).status().code(), StatusCode::kInvalidArgument);
   ApplyBatch nameless{{MakeVm("fresh", 1), MakeVm("", 1)}, {}};
-  EXPECT_EQ(this->store_->CommitApply(nameless).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CommitApply(nameless).status().code(), StatusCode::kInvalidArgument);
   ApplyBatch bad_utf8{{MakeVm("fresh", 1), MakeVm("bad", 1, Json{{"image", "\xff\xfe"}})}, {}};
-  EXPECT_EQ(this->store_->CommitApply(bad_utf8).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CommitApply(bad_utf8).status().code(), StatusCode::kInvalidArgument);
 
   auto list = this->store_->List(Kind::kVirtualMachine);
   ASSERT_TRUE(list.ok());
@@ -569,6 +569,133 @@ TYPED_TEST(StoreTest, ConcurrentEventsGetUniqueContiguousSeqs) {
   EXPECT_EQ(Seqs(*one), seqs[2]);
 }
 
+// ---- Revisions, conditional writes, change feed --------------------------------------------
+
+std::vector<std::string> Describe(const std::vector<Change>& changes) {
+  std::vector<std::string> out;
+  for (const auto& c : changes) {
+    out.push_back(std::to_string(c.revision) + " " + ChangeTypeName(c.type) + " " +
+                  c.object.ToString());
+  }
+  return out;
+}
+
+TYPED_TEST(StoreTest, EveryChangeTakesTheNextRevision) {
+  EXPECT_EQ(this->store_->Revision(), 0);
+  auto r1 = this->store_->CommitApply({{MakeVm("a", 1), MakeVm("b", 1)}, {}, {}});
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(*r1, 1) << "one batch, one revision";
+  auto s2 = this->store_->PutStatusIf({Kind::kVirtualMachine, "a", Json{{"host", "hv01"}}, false,
+                                       std::nullopt});
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(*s2, 2);
+  auto r3 = this->store_->CommitApply({{MakeVm("a", 2)}, {}, {}});
+  ASSERT_TRUE(r3.ok());
+  EXPECT_EQ(*r3, 3);
+  auto a = this->MustGet(Kind::kVirtualMachine, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->revision, 3);
+  EXPECT_EQ(a->status_revision, 2) << "an apply leaves the status and its revision alone";
+  auto b = this->MustGet(Kind::kVirtualMachine, "b");
+  EXPECT_EQ(b->revision, 1);
+  EXPECT_EQ(b->status_revision, 0) << "no status yet";
+  auto listed = this->store_->List(Kind::kVirtualMachine);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].revision, 3);
+  EXPECT_EQ((*listed)[0].status_revision, 2);
+  EXPECT_EQ(this->store_->Revision(), 3);
+  // Deleting what is not there changes nothing and takes no revision.
+  auto none = this->store_->CommitApply({{}, {ObjectRef{Kind::kHost, "ghost"}}, {}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 3);
+  EXPECT_EQ(this->store_->Revision(), 3);
+}
+
+TYPED_TEST(StoreTest, AnApplyConditionedOnStaleRevisionsChangesNothing) {
+  this->Apply({MakeVm("a", 1)});
+  const int64_t read = this->MustGet(Kind::kVirtualMachine, "a")->revision;
+  this->Apply({MakeVm("a", 2)});  // another writer
+  ApplyBatch stale{{MakeVm("a", 3), MakeVm("new", 1)}, {}, {}};
+  stale.expected_revisions[{Kind::kVirtualMachine, "a"}] = read;
+  auto r = this->store_->CommitApply(stale);
+  EXPECT_EQ(r.status().code(), StatusCode::kAborted);
+  EXPECT_THAT(r.status().message(), ::testing::HasSubstr("VirtualMachine/a changed meanwhile"));
+  EXPECT_EQ(this->MustGet(Kind::kVirtualMachine, "a")->metadata.generation, 2);
+  EXPECT_FALSE(this->MustGet(Kind::kVirtualMachine, "new").has_value()) << "all or nothing";
+
+  // 0 = must not exist.
+  ApplyBatch create{{MakeVm("a", 9)}, {}, {{{Kind::kVirtualMachine, "a"}, 0}}};
+  EXPECT_EQ(this->store_->CommitApply(create).status().code(), StatusCode::kAborted);
+  ApplyBatch fresh{{MakeVm("fresh", 1)}, {}, {{{Kind::kVirtualMachine, "fresh"}, 0}}};
+  EXPECT_TRUE(this->store_->CommitApply(fresh).ok());
+  // A delete conditioned on what was read.
+  ApplyBatch del{{}, {{Kind::kVirtualMachine, "a"}}, {{{Kind::kVirtualMachine, "a"}, read}}};
+  EXPECT_EQ(this->store_->CommitApply(del).status().code(), StatusCode::kAborted);
+  del.expected_revisions[{Kind::kVirtualMachine, "a"}] =
+      this->MustGet(Kind::kVirtualMachine, "a")->revision;
+  EXPECT_TRUE(this->store_->CommitApply(del).ok());
+  EXPECT_FALSE(this->MustGet(Kind::kVirtualMachine, "a").has_value());
+}
+
+TYPED_TEST(StoreTest, AStatusWriteConditionedOnAStaleStatusRevisionChangesNothing) {
+  this->Apply({MakeVm("a", 1)});
+  const StatusWrite first{Kind::kVirtualMachine, "a", Json{{"host", "hv01"}}, false, 0};
+  auto written = this->store_->PutStatusIf(first);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  // A second writer that also read "no status" loses.
+  StatusWrite second{Kind::kVirtualMachine, "a", Json{{"host", "hv02"}}, false, 0};
+  EXPECT_EQ(this->store_->PutStatusIf(second).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(this->MustGet(Kind::kVirtualMachine, "a")->status, (Json{{"host", "hv01"}}));
+  second.expected_status_revision = *written;
+  EXPECT_TRUE(this->store_->PutStatusIf(second).ok());
+
+  // The object deleted and created again: a writer that read the old incarnation's status
+  // must not write it onto the new one.
+  const int64_t old_status = this->MustGet(Kind::kVirtualMachine, "a")->status_revision;
+  this->Apply({}, {ObjectRef{Kind::kVirtualMachine, "a"}});
+  this->Apply({MakeVm("a", 1)});
+  StatusWrite late{Kind::kVirtualMachine, "a", Json{{"host", "hv02"}}, true, old_status};
+  EXPECT_EQ(this->store_->PutStatusIf(late).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(this->MustGet(Kind::kVirtualMachine, "a")->status, Json::object());
+  // And a write about a deleted object is NotFound, condition or not.
+  this->Apply({}, {ObjectRef{Kind::kVirtualMachine, "a"}});
+  EXPECT_EQ(this->store_->PutStatusIf(late).status().code(), StatusCode::kNotFound);
+}
+
+TYPED_TEST(StoreTest, TheChangeFeedListsEveryChangeInOrder) {
+  this->Apply({MakeVm("a", 1), MakeObject(Kind::kHost, "hv01", 1)});
+  ASSERT_TRUE(this->store_->PutStatus(Kind::kVirtualMachine, "a", Json{{"x", 1}}, false).ok());
+  ASSERT_TRUE(this->store_->AppendEvent(MakeEvent(Kind::kHost, "hv01", "Seen")).ok());
+  ASSERT_TRUE(this->store_->PutHistory("incident/x", Json{{"y", 1}}, false).ok());
+  this->Apply({}, {ObjectRef{Kind::kVirtualMachine, "a"}});
+  auto all = this->store_->Changes(0, 100, std::chrono::milliseconds(0));
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_THAT(Describe(*all), ElementsAre("1 applied VirtualMachine/a", "1 applied Host/hv01",
+                                          "2 status VirtualMachine/a",
+                                          "3 deleted VirtualMachine/a"))
+      << "in batch order; events and history take no revision";
+  auto after = this->store_->Changes(1, 1, std::chrono::milliseconds(0));
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(Describe(*after), ElementsAre("2 status VirtualMachine/a")) << "at most `limit`";
+  auto none = this->store_->Changes(3, 100, std::chrono::milliseconds(0));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST(StoreTest, AWaitingReaderGetsTheNextChangeAsSoonAsItIsWritten) {
+  this->Apply({MakeVm("a", 1)});
+  const int64_t now = this->store_->Revision();
+  std::thread writer([&] {
+    ASSERT_TRUE(this->store_->PutStatus(Kind::kVirtualMachine, "a", Json{{"x", 1}}, true).ok());
+  });
+  // A generous wait that returns early: the writer's change ends it.
+  auto changes = this->store_->Changes(now, 10, std::chrono::seconds(30));
+  writer.join();
+  ASSERT_TRUE(changes.ok());
+  EXPECT_THAT(Describe(*changes), ElementsAre(std::to_string(now + 1) + " status VirtualMachine/a"));
+}
+
 // ---- RocksDbStore only ---------------------------------------------------------------------
 
 class RocksDbStoreTest : public ::testing::Test {
@@ -654,6 +781,62 @@ TEST_F(RocksDbStoreTest, TrimContinuesAfterReopenAndHonoursASmallerBound) {
   auto events = store->ListEvents(std::nullopt, 0, 100);
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(Seqs(*events), ElementsAre(7));
+}
+
+TEST_F(RocksDbStoreTest, TheRevisionContinuesAfterReopenAndOlderChangesAreGone) {
+  {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->CommitApply({{MakeVm("a", 1)}, {}, {}}).ok());
+    ASSERT_TRUE(store->PutStatus(Kind::kVirtualMachine, "a", Json{{"x", 1}}, true).ok());
+    EXPECT_EQ(store->Revision(), 2);
+  }
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Revision(), 2);
+  auto a = store->Get(Kind::kVirtualMachine, "a");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->revision, 1);
+  EXPECT_EQ((*a)->status_revision, 2);
+  EXPECT_EQ(store->Changes(0, 10, std::chrono::milliseconds(0)).status().code(),
+            StatusCode::kOutOfRange)
+      << "the feed of a reopened store starts at its revision: older watchers list again";
+  auto applied = store->CommitApply({{MakeVm("b", 1)}, {}, {}});
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(*applied, 3);
+  auto changes = store->Changes(2, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(changes.ok());
+  EXPECT_THAT(Describe(*changes), ElementsAre("3 applied VirtualMachine/b"));
+}
+
+// A store written before revisions existed: plain JSON records. Opening it gives every record
+// revision 1, so that conditional writes never mistake an existing record for a missing one.
+TEST_F(RocksDbStoreTest, RecordsWrittenBeforeRevisionsAreMigratedAtOpen) {
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const std::string object =
+        specs::ObjectToJson(MakeVm("old", 4), /*include_status=*/false).dump();
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "o/VirtualMachine/old", object).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "s/VirtualMachine/old", R"({"host":"hv01"})").ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Revision(), 1);
+  auto old = store->Get(Kind::kVirtualMachine, "old");
+  ASSERT_TRUE(old.ok() && old->has_value()) << old.status().ToString();
+  EXPECT_EQ((*old)->metadata.generation, 4);
+  EXPECT_EQ((*old)->revision, 1);
+  EXPECT_EQ((*old)->status_revision, 1);
+  EXPECT_EQ((*old)->status, (Json{{"host", "hv01"}}));
+  ApplyBatch as_new{{MakeVm("old", 5)}, {}, {{{Kind::kVirtualMachine, "old"}, 0}}};
+  EXPECT_EQ(store->CommitApply(as_new).status().code(), StatusCode::kAborted);
+  ApplyBatch as_read{{MakeVm("old", 5)}, {}, {{{Kind::kVirtualMachine, "old"}, 1}}};
+  EXPECT_TRUE(store->CommitApply(as_read).ok());
 }
 
 TEST_F(RocksDbStoreTest, SecondOpenOfTheSameDatabaseIsUnavailable) {

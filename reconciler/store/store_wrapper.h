@@ -23,10 +23,16 @@ class StoreWrapper : public Store {
   StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override {
     return target_->ListNames(kind);
   }
-  Status CommitApply(const ApplyBatch& batch) override { return target_->CommitApply(batch); }
-  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
-                   bool sync) override {
-    return target_->PutStatus(kind, name, status, sync);
+  StatusOr<int64_t> CommitApply(const ApplyBatch& batch) override {
+    return target_->CommitApply(batch);
+  }
+  StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override {
+    return target_->PutStatusIf(write);
+  }
+  int64_t Revision() override { return target_->Revision(); }
+  StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
+                                        std::chrono::milliseconds wait) override {
+    return target_->Changes(after_revision, limit, wait);
   }
   StatusOr<int64_t> AppendEvent(Event event) override {
     return target_->AppendEvent(std::move(event));

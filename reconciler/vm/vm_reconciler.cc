@@ -38,6 +38,8 @@ ReconcileResult VmReconciler::Reconcile(const ReconcileRequest& request) {
   pass.spec = std::move(*spec);
   pass.generation = pass.object.metadata.generation;
   pass.status = VmStatus::FromJson(pass.object.status);
+  pass.stored_status = pass.object.status;
+  pass.status_revision = pass.object.status_revision;
   pass.copies = std::move(copies);
   for (StepResult (VmReconciler::*step)(Pass&) :
        {&VmReconciler::PlacementStep, &VmReconciler::SafetyStep, &VmReconciler::DefinitionStep,
@@ -558,13 +560,20 @@ Status VmReconciler::RemoveCopy(HostEntry& host, const std::string& name) {
   return s;
 }
 
-Status VmReconciler::WriteStatus(const Pass& pass, bool sync) {
+Status VmReconciler::WriteStatus(Pass& pass, bool sync) {
   if (ctx_.on_vm_state) ctx_.on_vm_state(pass.name, pass.status.state);
   specs::Json json = pass.status.ToJson();
-  if (!sync && json == pass.object.status) return Status::Ok();
-  Status s = ctx_.store->PutStatus(Kind::kVirtualMachine, pass.name, json, sync);
-  if (s.code() == StatusCode::kNotFound) return Status::Ok();  // deleted meanwhile
-  return s;
+  if (!sync && json == pass.stored_status) return Status::Ok();
+  // Only over the status this pass read (or wrote): a writer that moved it meanwhile (a
+  // failover in another controller replica; the VM deleted and created again) wins, and this
+  // pass is retried on what it wrote.
+  auto written = ctx_.store->PutStatusIf(
+      StatusWrite{Kind::kVirtualMachine, pass.name, json, sync, pass.status_revision});
+  if (written.status().code() == StatusCode::kNotFound) return Status::Ok();  // deleted meanwhile
+  if (!written.ok()) return written.status();
+  pass.stored_status = std::move(json);
+  pass.status_revision = *written;
+  return Status::Ok();
 }
 
 Condition VmReconciler::Cond(const std::string& type, bool ok, const std::string& reason,

@@ -49,6 +49,8 @@ class VmReconciler : public Reconciler {
     specs::VirtualMachineSpec spec;
     int64_t generation = 0;
     VmStatus status;
+    specs::Json stored_status;            // the status as the store has it now
+    int64_t status_revision = 0;          // its revision: writes are conditioned on it
     std::vector<Copy> copies;             // owned copies on any host
     std::shared_ptr<HostEntry> host;      // where it is placed (after the placement step)
     std::optional<providers::DomainInfo> domain;  // its domain there (after the definition step)
@@ -92,7 +94,7 @@ class VmReconciler : public Reconciler {
   StepResult Refresh(Pass& pass, const char* after);
   // Destroys and undefines an owned copy and forgets it in the cache.
   Status RemoveCopy(HostEntry& host, const std::string& name);
-  Status WriteStatus(const Pass& pass, bool sync);
+  Status WriteStatus(Pass& pass, bool sync);
   specs::Condition Cond(const std::string& type, bool ok, const std::string& reason,
                         const std::string& message) const;
 

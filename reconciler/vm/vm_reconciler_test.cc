@@ -1,3 +1,4 @@
+#include "reconciler/store/store_wrapper.h"
 #include "reconciler/vm/domain_config.h"
 #include "reconciler/vm/vm_reconciler.h"
 
@@ -267,6 +268,39 @@ TEST_F(VmReconcilerTest, AFailedStartIsReportedAndRetried) {
   ReconcileVmOk("wms01");
   EXPECT_EQ(ConditionStatus("wms01", "Ready"), "True/Running");
   EXPECT_EQ(StatusOf("wms01").restartCount, 0);
+}
+
+// Another writer (a second controller replica, once the store is shared) places the VM between
+// this reconcile's read of its status and its write: the write is refused (compare-and-swap on
+// the status revision), nothing is defined on the strength of the stale read, and the next pass
+// decides on what the other writer wrote.
+TEST_F(VmReconcilerTest, AStatusChangedMeanwhileByAnotherWriterIsNotOverwritten) {
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01", "  placement: {preferredHosts: [hv01]}\n"));
+  SyncHost("hv01");
+  SyncHost("hv02");
+  struct Interloper : StoreWrapper {
+    using StoreWrapper::StoreWrapper;
+    StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override {
+      if (!interfered) {
+        interfered = true;
+        EXPECT_TRUE(target()->PutStatus(write.kind, write.name, specs::Json{{"host", "hv02"}}, true).ok());
+      }
+      return StoreWrapper::PutStatusIf(write);
+    }
+    bool interfered = false;
+  } interloper(&store_);
+  ReconcileContext ctx = ctx_;
+  ctx.store = &interloper;
+  VmReconciler vms(ctx);
+  auto r = vms.Reconcile({"wms01", {}});
+  EXPECT_EQ(r.status.code(), StatusCode::kAborted) << r.status.ToString();
+  EXPECT_FALSE(Host("hv01").Domain("wms01").has_value());
+  EXPECT_FALSE(Host("hv02").Domain("wms01").has_value());
+
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").host, "hv02") << "the other writer's placement holds";
+  EXPECT_FALSE(Host("hv01").Domain("wms01").has_value());
+  EXPECT_EQ(Host("hv02").Domain("wms01")->state, DomainState::kRunning);
 }
 
 }  // namespace

@@ -32,7 +32,10 @@ StatusOr<std::optional<specs::Object>> MemoryStore::Get(specs::Kind kind,
   if (it == objects_.end()) return std::optional<specs::Object>();
   specs::Object object = it->second;
   auto status = statuses_.find(ref);
-  if (status != statuses_.end()) object.status = status->second;
+  if (status != statuses_.end()) {
+    object.status = status->second.first;
+    object.status_revision = status->second.second;
+  }
   return std::optional<specs::Object>(std::move(object));
 }
 
@@ -43,7 +46,10 @@ StatusOr<std::vector<specs::Object>> MemoryStore::List(specs::Kind kind) {
        it != objects_.end() && it->first.kind == kind; ++it) {
     specs::Object object = it->second;
     auto status = statuses_.find(it->first);
-    if (status != statuses_.end()) object.status = status->second;
+    if (status != statuses_.end()) {
+      object.status = status->second.first;
+      object.status_revision = status->second.second;
+    }
     out.push_back(std::move(object));
   }
   return out;
@@ -59,35 +65,67 @@ StatusOr<std::vector<std::string>> MemoryStore::ListNames(specs::Kind kind) {
   return out;
 }
 
-Status MemoryStore::CommitApply(const ApplyBatch& batch) {
+StatusOr<int64_t> MemoryStore::CommitApply(const ApplyBatch& batch) {
   VMK_RETURN_IF_ERROR(ValidateApplyBatch(batch));
   for (const specs::Object& put : batch.puts) {
     VMK_RETURN_IF_ERROR(CheckSerializable(specs::ObjectToJson(put, false), put.Key()));
   }
   std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [ref, expected] : batch.expected_revisions) {
+    auto it = objects_.find(ref);
+    const bool found = it != objects_.end();
+    const int64_t current = found ? it->second.revision : 0;
+    if (found ? current != expected : expected != 0) {
+      return Status::Aborted(RevisionConflict(ref, found, current, expected));
+    }
+  }
+  const int64_t revision = revision_ + 1;
+  std::vector<Change> changes;
   for (const specs::Object& put : batch.puts) {
     // Keep what RocksDbStore would keep: metadata and spec, no status, no source locations.
     specs::Object object;
     object.kind = put.kind;
     object.metadata = put.metadata;
     object.spec = put.spec;
-    objects_[ObjectRef{put.kind, put.metadata.name}] = std::move(object);
+    object.revision = revision;
+    const ObjectRef ref{put.kind, put.metadata.name};
+    objects_[ref] = std::move(object);
+    changes.push_back({revision, Change::Type::kApplied, ref});
   }
   for (const ObjectRef& ref : batch.deletes) {
-    objects_.erase(ref);
+    if (objects_.erase(ref) == 0) continue;  // deleting what is not there changes nothing
     statuses_.erase(ref);
+    changes.push_back({revision, Change::Type::kDeleted, ref});
   }
-  return Status::Ok();
+  if (changes.empty()) return revision_;
+  revision_ = revision;
+  feed_.Append(changes);
+  return revision;
 }
 
-Status MemoryStore::PutStatus(specs::Kind kind, const std::string& name,
-                              const specs::Json& status, bool sync) {
-  const ObjectRef ref{kind, name};
-  VMK_RETURN_IF_ERROR(CheckSerializable(status, "status of " + ref.ToString()));
+StatusOr<int64_t> MemoryStore::PutStatusIf(const StatusWrite& write) {
+  const ObjectRef ref{write.kind, write.name};
+  VMK_RETURN_IF_ERROR(CheckSerializable(write.status, "status of " + ref.ToString()));
   std::lock_guard<std::mutex> lock(mutex_);
   if (objects_.count(ref) == 0) return Status::NotFound(ref.ToString() + " not found");
-  statuses_[ref] = status;
-  return Status::Ok();
+  auto it = statuses_.find(ref);
+  const int64_t current = it == statuses_.end() ? 0 : it->second.second;
+  if (write.expected_status_revision && current != *write.expected_status_revision) {
+    return Status::Aborted("the status of " + ref.ToString() + " changed meanwhile (revision " +
+                           std::to_string(current) + ", expected " +
+                           std::to_string(*write.expected_status_revision) + ")");
+  }
+  const int64_t revision = ++revision_;
+  statuses_[ref] = {write.status, revision};
+  feed_.Append({{revision, Change::Type::kStatus, ref}});
+  return revision;
+}
+
+int64_t MemoryStore::Revision() { return feed_.revision(); }
+
+StatusOr<std::vector<Change>> MemoryStore::Changes(int64_t after_revision, size_t limit,
+                                                   std::chrono::milliseconds wait) {
+  return feed_.Since(after_revision, limit, wait);
 }
 
 StatusOr<int64_t> MemoryStore::AppendEvent(Event event) {

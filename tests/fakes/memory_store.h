@@ -2,7 +2,8 @@
 //
 // Same semantics as RocksDbStore (the typed tests in store_test.cc run against both): objects
 // and status are separate records, CommitApply is all-or-nothing and rejects an object named
-// twice, PutStatus fails NotFound on a missing object, events get increasing seqs and are
+// twice, PutStatus fails NotFound on a missing object, revisions and conditional writes, the
+// change feed (the same ChangeFeed), events get increasing seqs and are
 // bounded, history lists in key order. Objects come back as the store would decode them: no
 // source locations. Nothing survives the object.
 //
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "reconciler/store/change_feed.h"
 #include "reconciler/store/store.h"
 
 namespace vmk::reconciler {
@@ -27,9 +29,11 @@ class MemoryStore : public Store {
   StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
   StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override;
   StatusOr<std::vector<std::string>> ListNames(specs::Kind kind) override;
-  Status CommitApply(const ApplyBatch& batch) override;
-  Status PutStatus(specs::Kind kind, const std::string& name, const specs::Json& status,
-                   bool sync) override;
+  StatusOr<int64_t> CommitApply(const ApplyBatch& batch) override;
+  StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override;
+  int64_t Revision() override;
+  StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
+                                        std::chrono::milliseconds wait) override;
   StatusOr<int64_t> AppendEvent(Event event) override;
   StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
                                           size_t limit) override;
@@ -43,7 +47,9 @@ class MemoryStore : public Store {
   std::mutex mutex_;
   // Objects without status; ordered by (kind, name) so List is a range scan.
   std::map<ObjectRef, specs::Object> objects_;       // GUARDED_BY(mutex_)
-  std::map<ObjectRef, specs::Json> statuses_;         // GUARDED_BY(mutex_)
+  std::map<ObjectRef, std::pair<specs::Json, int64_t>> statuses_;  // GUARDED_BY(mutex_): status, revision
+  int64_t revision_ = 0;                              // GUARDED_BY(mutex_)
+  ChangeFeed feed_;
   std::deque<Event> events_;                          // GUARDED_BY(mutex_), oldest first
   int64_t last_event_seq_ = 0;                        // GUARDED_BY(mutex_)
   std::map<std::string, specs::Json> history_;        // GUARDED_BY(mutex_)

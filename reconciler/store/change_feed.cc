@@ -1,0 +1,59 @@
+#include "reconciler/store/change_feed.h"
+
+#include <algorithm>
+
+namespace vmk::reconciler {
+
+void ChangeFeed::Start(int64_t revision) {
+  std::lock_guard<std::mutex> l(mu_);
+  window_.clear();
+  revision_ = revision;
+  compacted_ = revision;
+}
+
+void ChangeFeed::Append(const std::vector<Change>& changes) {
+  if (changes.empty()) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const Change& c : changes) {
+      window_.push_back(c);
+      revision_ = std::max(revision_, c.revision);
+    }
+    while (window_.size() > capacity_) {
+      compacted_ = window_.front().revision;
+      window_.pop_front();
+    }
+    // A batch's changes share one revision: never keep half of one.
+    while (!window_.empty() && window_.front().revision == compacted_) window_.pop_front();
+  }
+  appended_.notify_all();
+}
+
+int64_t ChangeFeed::revision() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return revision_;
+}
+
+StatusOr<std::vector<Change>> ChangeFeed::Since(int64_t after_revision, size_t limit,
+                                                std::chrono::milliseconds wait) const {
+  std::unique_lock<std::mutex> l(mu_);
+  if (after_revision < compacted_) {
+    return Status::OutOfRange("changes after revision " + std::to_string(after_revision) +
+                              " are no longer kept (compacted up to " +
+                              std::to_string(compacted_) + "): list the store again");
+  }
+  if (wait.count() > 0) {
+    appended_.wait_for(l, wait, [&] { return revision_ > after_revision; });
+    if (after_revision < compacted_) {
+      return Status::OutOfRange("changes after revision " + std::to_string(after_revision) +
+                                " were compacted while waiting: list the store again");
+    }
+  }
+  std::vector<Change> out;
+  auto it = std::upper_bound(window_.begin(), window_.end(), after_revision,
+                             [](int64_t rev, const Change& c) { return rev < c.revision; });
+  for (; it != window_.end() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+}  // namespace vmk::reconciler

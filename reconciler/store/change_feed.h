@@ -1,0 +1,45 @@
+// ChangeFeed: the window of recent changes behind Store::Changes, for the stores that live in
+// this process (RocksDbStore, MemoryStore). The store appends each write's changes, in revision
+// order, while it holds its own write lock; readers take what came after a revision, or wait
+// for it. The oldest changes are dropped beyond `capacity`; asking for what was dropped is
+// OutOfRange ("compacted"): the reader lists the store again.
+//
+// Waits are in real time: the store has no Clock, and a wait only ever ends early.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "reconciler/store/store.h"
+
+namespace vmk::reconciler {
+
+class ChangeFeed {
+ public:
+  explicit ChangeFeed(size_t capacity = 10000) : capacity_(capacity < 1 ? 1 : capacity) {}
+
+  // The store's revision when it opened: changes before it are not kept.
+  void Start(int64_t revision);
+  // The changes of one write, all at revisions above the current one, in order.
+  void Append(const std::vector<Change>& changes);
+  int64_t revision() const;
+  // See Store::Changes.
+  StatusOr<std::vector<Change>> Since(int64_t after_revision, size_t limit,
+                                      std::chrono::milliseconds wait) const;
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable appended_;
+  std::deque<Change> window_;  // GUARDED_BY(mu_), revisions increasing
+  int64_t revision_ = 0;       // GUARDED_BY(mu_): the latest revision
+  int64_t compacted_ = 0;      // GUARDED_BY(mu_): changes at or below it are no longer kept
+};
+
+}  // namespace vmk::reconciler

@@ -1,0 +1,54 @@
+#include "reconciler/store/change_feed.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace vmk::reconciler {
+namespace {
+
+Change At(int64_t revision, const std::string& name) {
+  return Change{revision, Change::Type::kStatus, ObjectRef{specs::Kind::kVirtualMachine, name}};
+}
+
+TEST(ChangeFeedTest, ReadersOlderThanTheWindowAreToldToListAgain) {
+  ChangeFeed feed(/*capacity=*/3);
+  feed.Start(10);
+  EXPECT_EQ(feed.Since(9, 10, std::chrono::milliseconds(0)).status().code(),
+            StatusCode::kOutOfRange)
+      << "before the store opened";
+  for (int64_t r = 11; r <= 15; ++r) feed.Append({At(r, "vm" + std::to_string(r))});
+  EXPECT_EQ(feed.revision(), 15);
+  auto old = feed.Since(11, 10, std::chrono::milliseconds(0));
+  EXPECT_EQ(old.status().code(), StatusCode::kOutOfRange) << "12 was dropped";
+  auto kept = feed.Since(12, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_EQ(kept->size(), 3u);
+  EXPECT_EQ(kept->front().revision, 13);
+}
+
+TEST(ChangeFeedTest, ABatchIsNeverHalfCompacted) {
+  ChangeFeed feed(/*capacity=*/2);
+  feed.Start(0);
+  feed.Append({At(1, "a"), At(1, "b"), At(1, "c")});  // one batch, one revision
+  auto since_start = feed.Since(0, 10, std::chrono::milliseconds(0));
+  EXPECT_EQ(since_start.status().code(), StatusCode::kOutOfRange)
+      << "part of revision 1 was dropped, so all of it is gone";
+  auto after = feed.Since(1, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+}
+
+TEST(ChangeFeedTest, AWaitEndsWithTheNextAppendNotItsTimeout) {
+  ChangeFeed feed;
+  feed.Start(0);
+  std::thread writer([&] { feed.Append({At(1, "a")}); });
+  auto got = feed.Since(0, 10, std::chrono::seconds(30));
+  writer.join();
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().object.name, "a");
+}
+
+}  // namespace
+}  // namespace vmk::reconciler

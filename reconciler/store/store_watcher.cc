@@ -1,0 +1,75 @@
+#include "reconciler/store/store_watcher.h"
+
+#include "common/log.h"
+
+namespace vmk::reconciler {
+
+namespace {
+constexpr size_t kBatch = 1000;
+// After an error other than compaction (a backend that failed): how long before trying again.
+constexpr auto kRetryWait = std::chrono::milliseconds(500);
+}  // namespace
+
+StoreWatcher::StoreWatcher(Store* store, int64_t from_revision, ChangeHandler on_changes,
+                           RelistHandler on_relist)
+    : store_(store),
+      on_changes_(std::move(on_changes)),
+      on_relist_(std::move(on_relist)),
+      revision_(from_revision) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+StoreWatcher::~StoreWatcher() { Stop(); }
+
+void StoreWatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  progressed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t StoreWatcher::revision() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return revision_;
+}
+
+bool StoreWatcher::WaitFor(int64_t revision, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return progressed_.wait_for(l, timeout,
+                              [&] { return revision_ >= revision || stopping_; }) &&
+         revision_ >= revision;
+}
+
+void StoreWatcher::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    const int64_t after = revision_;
+    l.unlock();
+    auto changes = store_->Changes(after, kBatch, kPollWait);
+    int64_t next = after;
+    if (changes.ok()) {
+      if (!changes->empty()) {
+        on_changes_(*changes);
+        next = changes->back().revision;
+      }
+    } else if (changes.status().code() == StatusCode::kOutOfRange) {
+      // Fell behind the feed's window: look at everything, then follow from here.
+      log::Warning("store watch fell behind; listing again",
+                   {{"error", changes.status().message()}});
+      next = store_->Revision();
+      on_relist_();
+    } else {
+      log::Warning("store watch failed", {{"error", changes.status().ToString()}});
+      l.lock();
+      progressed_.wait_for(l, kRetryWait, [&] { return stopping_; });
+      continue;
+    }
+    l.lock();
+    revision_ = next;
+    progressed_.notify_all();
+  }
+}
+
+}  // namespace vmk::reconciler
