@@ -3,235 +3,13 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
-#include <memory>
 #include <optional>
 #include <sstream>
 
+#include "providers/hypervisor/libvirt/xml_document.h"
+
 namespace vmk::providers {
 namespace {
-
-// A minimal XML reader, enough for libvirt's domain documents and hand-written ones: elements,
-// attributes, text, comments, processing instructions, DOCTYPE, CDATA and the standard and
-// numeric entities. No DTD processing. (libxml2 is not a dependency of this library.)
-struct XmlNode {
-  std::string name;  // qualified: "vmk:owner"
-  std::vector<std::pair<std::string, std::string>> attributes;
-  std::vector<std::unique_ptr<XmlNode>> children;
-  std::string text;  // concatenated character data directly inside this element
-  XmlNode* parent = nullptr;
-
-  const std::string* Attribute(const std::string& key) const {
-    for (const auto& [k, v] : attributes) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
-  const XmlNode* Child(const std::string& child_name) const {
-    for (const auto& c : children) {
-      if (c->name == child_name) return c.get();
-    }
-    return nullptr;
-  }
-  std::string LocalName() const {
-    size_t colon = name.find(':');
-    return colon == std::string::npos ? name : name.substr(colon + 1);
-  }
-  // Resolves this element's namespace URI through xmlns declarations on it and its ancestors.
-  std::string NamespaceUri() const {
-    size_t colon = name.find(':');
-    std::string decl = colon == std::string::npos ? "xmlns" : "xmlns:" + name.substr(0, colon);
-    for (const XmlNode* n = this; n != nullptr; n = n->parent) {
-      if (const std::string* v = n->Attribute(decl)) return *v;
-    }
-    return "";
-  }
-};
-
-class XmlReader {
- public:
-  explicit XmlReader(const std::string& text) : s_(text) {}
-
-  StatusOr<std::unique_ptr<XmlNode>> ParseDocument() {
-    std::unique_ptr<XmlNode> root;
-    while (true) {
-      SkipSpace();
-      if (pos_ >= s_.size()) break;
-      if (StartsWith("<?")) {
-        if (!SkipPast("?>")) return Error("unterminated processing instruction");
-      } else if (StartsWith("<!--")) {
-        if (!SkipPast("-->")) return Error("unterminated comment");
-      } else if (StartsWith("<!")) {
-        if (!SkipPast(">")) return Error("unterminated declaration");
-      } else if (StartsWith("<")) {
-        if (root) return Error("more than one root element");
-        auto node = ParseElement(nullptr, 0);
-        if (!node.ok()) return node.status();
-        root = std::move(node).value();
-      } else {
-        return Error("text outside the root element");
-      }
-    }
-    if (!root) return Error("no root element");
-    return root;
-  }
-
- private:
-  static constexpr int kMaxDepth = 64;
-
-  Status Error(const std::string& what) const {
-    return Status::InvalidArgument("malformed XML at offset " + std::to_string(pos_) + ": " + what);
-  }
-  bool StartsWith(const char* p) const { return s_.compare(pos_, std::strlen(p), p) == 0; }
-  bool SkipPast(const char* p) {
-    size_t at = s_.find(p, pos_);
-    if (at == std::string::npos) return false;
-    pos_ = at + std::strlen(p);
-    return true;
-  }
-  void SkipSpace() {
-    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-  }
-  static bool IsNameChar(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
-           c == ':' || (static_cast<unsigned char>(c) >= 0x80);
-  }
-  std::string ParseName() {
-    size_t start = pos_;
-    while (pos_ < s_.size() && IsNameChar(s_[pos_])) ++pos_;
-    return s_.substr(start, pos_ - start);
-  }
-
-  // Decodes entities in raw character data.
-  StatusOr<std::string> Decode(const std::string& raw) const {
-    std::string out;
-    out.reserve(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != '&') {
-        out.push_back(raw[i]);
-        continue;
-      }
-      size_t semi = raw.find(';', i);
-      if (semi == std::string::npos) return Error("unterminated entity");
-      std::string entity = raw.substr(i + 1, semi - i - 1);
-      if (entity == "lt") out.push_back('<');
-      else if (entity == "gt") out.push_back('>');
-      else if (entity == "amp") out.push_back('&');
-      else if (entity == "quot") out.push_back('"');
-      else if (entity == "apos") out.push_back('\'');
-      else if (entity.size() > 1 && entity[0] == '#') {
-        unsigned long code = 0;
-        const char* first = entity.data() + 1;
-        int base = 10;
-        if (entity[1] == 'x' || entity[1] == 'X') {
-          ++first;
-          base = 16;
-        }
-        auto [ptr, ec] = std::from_chars(first, entity.data() + entity.size(), code, base);
-        if (ec != std::errc() || ptr != entity.data() + entity.size() || code > 0x10FFFF) {
-          return Error("bad character reference");
-        }
-        AppendUtf8(code, &out);
-      } else {
-        return Error("unknown entity &" + entity + ";");
-      }
-      i = semi;
-    }
-    return out;
-  }
-  static void AppendUtf8(unsigned long cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  // At '<' of a start tag.
-  StatusOr<std::unique_ptr<XmlNode>> ParseElement(XmlNode* parent, int depth) {
-    if (depth > kMaxDepth) return Error("elements nested too deeply");
-    ++pos_;  // '<'
-    auto node = std::make_unique<XmlNode>();
-    node->parent = parent;
-    node->name = ParseName();
-    if (node->name.empty()) return Error("element without a name");
-    while (true) {
-      SkipSpace();
-      if (pos_ >= s_.size()) return Error("unterminated start tag");
-      if (StartsWith("/>")) {
-        pos_ += 2;
-        return node;
-      }
-      if (s_[pos_] == '>') {
-        ++pos_;
-        break;
-      }
-      std::string key = ParseName();
-      if (key.empty()) return Error("bad attribute name");
-      SkipSpace();
-      if (pos_ >= s_.size() || s_[pos_] != '=') return Error("attribute without a value");
-      ++pos_;
-      SkipSpace();
-      if (pos_ >= s_.size() || (s_[pos_] != '"' && s_[pos_] != '\'')) {
-        return Error("unquoted attribute value");
-      }
-      char quote = s_[pos_++];
-      size_t end = s_.find(quote, pos_);
-      if (end == std::string::npos) return Error("unterminated attribute value");
-      auto value = Decode(s_.substr(pos_, end - pos_));
-      if (!value.ok()) return value.status();
-      pos_ = end + 1;
-      node->attributes.emplace_back(std::move(key), std::move(value).value());
-    }
-    // Content.
-    while (true) {
-      if (pos_ >= s_.size()) return Error("unterminated element <" + node->name + ">");
-      if (StartsWith("</")) {
-        pos_ += 2;
-        std::string closing = ParseName();
-        SkipSpace();
-        if (closing != node->name || pos_ >= s_.size() || s_[pos_] != '>') {
-          return Error("mismatched end tag </" + closing + "> for <" + node->name + ">");
-        }
-        ++pos_;
-        return node;
-      }
-      if (StartsWith("<!--")) {
-        if (!SkipPast("-->")) return Error("unterminated comment");
-      } else if (StartsWith("<![CDATA[")) {
-        size_t start = pos_ + 9;
-        if (!SkipPast("]]>")) return Error("unterminated CDATA");
-        node->text += s_.substr(start, pos_ - 3 - start);
-      } else if (StartsWith("<?")) {
-        if (!SkipPast("?>")) return Error("unterminated processing instruction");
-      } else if (s_[pos_] == '<') {
-        auto child = ParseElement(node.get(), depth + 1);
-        if (!child.ok()) return child.status();
-        node->children.push_back(std::move(child).value());
-      } else {
-        size_t end = s_.find('<', pos_);
-        if (end == std::string::npos) end = s_.size();
-        auto text = Decode(s_.substr(pos_, end - pos_));
-        if (!text.ok()) return text.status();
-        node->text += text.value();
-        pos_ = end;
-      }
-    }
-  }
-
-  const std::string& s_;
-  size_t pos_ = 0;
-};
 
 constexpr char kQemuNamespace[] = "http://libvirt.org/schemas/domain/qemu/1.0";
 
@@ -324,15 +102,15 @@ std::string DecodeMarkName(const std::string& text) {
   return out;
 }
 
-StatusOr<OwnerMark> OwnerMarkFromNode(const XmlNode& node) {
+StatusOr<OwnerMark> OwnerMarkFromElement(const XmlElement& element) {
   OwnerMark mark;
-  if (const std::string* vm = node.Attribute("vm")) mark.vm = *vm;
-  if (const std::string* gen = node.Attribute("generation")) {
+  if (auto vm = element.Attribute("vm")) mark.vm = *vm;
+  if (auto gen = element.Attribute("generation")) {
     if (!ParseInt64(*gen, &mark.generation)) {
       return Status::InvalidArgument("owner mark: bad generation '" + *gen + "'");
     }
   }
-  if (const std::string* disks = node.Attribute("disks")) {
+  if (auto disks = element.Attribute("disks")) {
     std::stringstream list(*disks);
     std::string item;
     while (std::getline(list, item, ',')) {
@@ -346,7 +124,7 @@ StatusOr<OwnerMark> OwnerMarkFromNode(const XmlNode& node) {
                                      item.substr(colon + 1));
     }
   }
-  if (const std::string* interfaces = node.Attribute("interfaces")) {
+  if (auto interfaces = element.Attribute("interfaces")) {
     for (const std::string& item : SplitList(*interfaces)) {
       size_t colon = item.find(':');
       std::optional<InterfaceConfig::Type> type;
@@ -358,7 +136,7 @@ StatusOr<OwnerMark> OwnerMarkFromNode(const XmlNode& node) {
       mark.interfaces.push_back(std::move(itf));
     }
   }
-  if (const std::string* forwards = node.Attribute("hostfwd")) {
+  if (auto forwards = element.Attribute("hostfwd")) {
     for (const std::string& item : SplitList(*forwards)) {
       // NAME=ADDRESS:HOSTPORT:GUESTPORT (addresses are IPv4: no ':' inside).
       size_t eq = item.find('=');
@@ -414,12 +192,11 @@ std::string UserDeviceArg(size_t index) {
 // of its <qemu:commandline>, in order. A netdev without its device gives the guest no NIC and is
 // left out; a hostfwd rule other than tcp:ADDR:PORT-:PORT reads as a forward of port 0, which no
 // valid config has, so both show as drift.
-std::vector<InterfaceConfig> UserInterfacesFromCommandline(const XmlNode& commandline) {
+std::vector<InterfaceConfig> UserInterfacesFromCommandline(const XmlElement& commandline) {
   std::vector<std::string> args;
-  for (const auto& arg : commandline.children) {
-    if (arg->LocalName() != "arg") continue;
-    const std::string* value = arg->Attribute("value");
-    args.push_back(value ? *value : "");
+  for (const XmlElement& arg : commandline.Children()) {
+    if (arg.name() != "arg") continue;  // <qemu:arg>, whatever the prefix
+    args.push_back(arg.Attribute("value").value_or(""));
   }
   std::vector<std::pair<std::string, InterfaceConfig>> netdevs;  // (id, interface)
   std::vector<std::string> device_netdevs;
@@ -474,27 +251,8 @@ std::vector<InterfaceConfig> UserInterfacesFromCommandline(const XmlNode& comman
   return out;
 }
 
-}  // namespace
-
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor,
-                              const std::string& uuid) {
-  const bool qemu = flavor == DomainXmlFlavor::kQemu;
+// The owner mark's line in <metadata> (see domain_xml.h).
+void WriteOwnerMark(const DomainConfig& config, bool qemu, std::ostringstream& x) {
   std::string disk_list;
   for (size_t i = 0; i < config.disks.size(); ++i) {
     const DiskConfig& d = config.disks[i];
@@ -504,29 +262,16 @@ std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor
   }
   std::string interface_list;
   std::string forward_list;
-  std::vector<const InterfaceConfig*> user_interfaces;
   for (const InterfaceConfig& itf : config.interfaces) {
     if (!interface_list.empty()) interface_list += ",";
     interface_list += EncodeMarkName(itf.name) + ":" + InterfaceTypeName(itf.type);
     if (itf.type != InterfaceConfig::Type::kUser) continue;
-    user_interfaces.push_back(&itf);
     for (const PortForwardConfig& f : itf.port_forwards) {
       if (!forward_list.empty()) forward_list += ",";
       forward_list += EncodeMarkName(itf.name) + "=" + f.host_address + ":" +
                       std::to_string(f.host_port) + ":" + std::to_string(f.guest_port);
     }
   }
-  // User-mode interfaces are QEMU command-line arguments (see below), which need the qemu
-  // namespace on the root.
-  const bool qemu_commandline = qemu && !user_interfaces.empty();
-
-  std::ostringstream x;
-  x << "<domain type='" << (qemu ? "qemu" : "test") << "'";
-  if (qemu_commandline) x << " xmlns:qemu='" << kQemuNamespace << "'";
-  x << ">\n";
-  x << "  <name>" << XmlEscape(config.name) << "</name>\n";
-  if (!uuid.empty()) x << "  <uuid>" << XmlEscape(uuid) << "</uuid>\n";
-  x << "  <metadata>\n";
   x << "    <" << kOwnerPrefix << ":owner xmlns:" << kOwnerPrefix << "=\"" << kOwnerNamespace
     << "\" vm=\"" << XmlEscape(config.name) << "\" generation=\"" << config.generation
     << "\" disks=\"" << XmlEscape(disk_list) << "\"";
@@ -535,9 +280,9 @@ std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor
   // flavor does not repeat them, so a command line removed behind our back shows as drift.
   if (!qemu && !forward_list.empty()) x << " hostfwd=\"" << XmlEscape(forward_list) << "\"";
   x << "/>\n";
-  x << "  </metadata>\n";
-  x << "  <memory unit='MiB'>" << config.memoryMiB << "</memory>\n";
-  x << "  <vcpu>" << config.cpus << "</vcpu>\n";
+}
+
+void WriteOs(const DomainConfig& config, bool qemu, std::ostringstream& x) {
   x << "  <os>\n";
   x << (qemu ? "    <type arch='x86_64' machine='pc'>hvm</type>\n" : "    <type>hvm</type>\n");
   if (!config.boot.kernel.empty()) {
@@ -553,10 +298,9 @@ std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor
     x << "    <boot dev='hd'/>\n";
   }
   x << "  </os>\n";
-  if (qemu) x << "  <features>\n    <acpi/>\n  </features>\n";
-  x << "  <on_poweroff>destroy</on_poweroff>\n";
-  x << "  <on_reboot>restart</on_reboot>\n";
-  x << "  <on_crash>destroy</on_crash>\n";
+}
+
+void WriteDevices(const DomainConfig& config, bool qemu, std::ostringstream& x) {
   x << "  <devices>\n";
   for (size_t i = 0; i < config.disks.size(); ++i) {
     const DiskConfig& d = config.disks[i];
@@ -587,172 +331,263 @@ std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor
     x << "    <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n";
   }
   x << "  </devices>\n";
-  if (qemu_commandline) {
-    // User-mode networking with port forwards, passed straight to QEMU: libvirt 9.0 can only
-    // express <portForward> with the passt backend, which Debian's build disables, and its
-    // plain <interface type='user'> (slirp) has no port forwards.
-    x << "  <qemu:commandline>\n";
-    for (size_t i = 0; i < user_interfaces.size(); ++i) {
-      x << "    <qemu:arg value='-netdev'/>\n";
-      x << "    <qemu:arg value='" << XmlEscape(UserNetdevArg(*user_interfaces[i], i)) << "'/>\n";
-      x << "    <qemu:arg value='-device'/>\n";
-      x << "    <qemu:arg value='" << XmlEscape(UserDeviceArg(i)) << "'/>\n";
-    }
-    x << "  </qemu:commandline>\n";
-  }
-  x << "</domain>\n";
-  return x.str();
 }
 
-StatusOr<OwnerMark> ParseOwnerMark(const std::string& xml) {
-  XmlReader reader(xml);
-  auto root = reader.ParseDocument();
-  if (!root.ok()) return root.status();
-  if ((*root)->LocalName() != "owner") {
-    return Status::InvalidArgument("owner mark: root element is <" + (*root)->name + ">");
+// User-mode networking with port forwards, passed straight to QEMU: libvirt 9.0 can only
+// express <portForward> with the passt backend, which Debian's build disables, and its plain
+// <interface type='user'> (slirp) has no port forwards.
+void WriteQemuCommandline(const std::vector<const InterfaceConfig*>& user_interfaces,
+                          std::ostringstream& x) {
+  x << "  <qemu:commandline>\n";
+  for (size_t i = 0; i < user_interfaces.size(); ++i) {
+    x << "    <qemu:arg value='-netdev'/>\n";
+    x << "    <qemu:arg value='" << XmlEscape(UserNetdevArg(*user_interfaces[i], i)) << "'/>\n";
+    x << "    <qemu:arg value='-device'/>\n";
+    x << "    <qemu:arg value='" << XmlEscape(UserDeviceArg(i)) << "'/>\n";
   }
-  return OwnerMarkFromNode(**root);
+  x << "  </qemu:commandline>\n";
 }
 
-StatusOr<ParsedDomainXml> ParseDomainXml(const std::string& xml) {
-  XmlReader reader(xml);
-  auto root_or = reader.ParseDocument();
-  if (!root_or.ok()) return root_or.status();
-  const XmlNode& root = **root_or;
-  if (root.name != "domain") {
-    return Status::InvalidArgument("domain XML: root element is <" + root.name + ">");
+// "<name>", or "<name> in namespace URI", for error messages.
+std::string Describe(const XmlElement& element) {
+  std::string text = "<" + std::string(element.name()) + ">";
+  if (!element.namespace_uri().empty()) {
+    text += " in namespace " + std::string(element.namespace_uri());
   }
-  ParsedDomainXml parsed;
-  if (const XmlNode* name = root.Child("name")) parsed.config.name = Trim(name->text);
-  if (parsed.config.name.empty()) return Status::InvalidArgument("domain XML: no <name>");
-  if (const XmlNode* uuid = root.Child("uuid")) parsed.uuid = Trim(uuid->text);
+  return text;
+}
 
-  if (const XmlNode* vcpu = root.Child("vcpu")) {
+// <name>, <uuid>, <vcpu> and <memory>.
+Status ReadNameAndSize(const XmlElement& root, ParsedDomainXml* parsed) {
+  if (auto name = root.Child("name")) parsed->config.name = Trim(name->Text());
+  if (parsed->config.name.empty()) return Status::InvalidArgument("domain XML: no <name>");
+  if (auto uuid = root.Child("uuid")) parsed->uuid = Trim(uuid->Text());
+
+  if (auto vcpu = root.Child("vcpu")) {
     int64_t n = 0;
-    if (!ParseInt64(vcpu->text, &n)) return Status::InvalidArgument("domain XML: bad <vcpu>");
-    parsed.config.cpus = static_cast<int>(n);
+    if (!ParseInt64(vcpu->Text(), &n)) return Status::InvalidArgument("domain XML: bad <vcpu>");
+    parsed->config.cpus = static_cast<int>(n);
   }
-  if (const XmlNode* memory = root.Child("memory")) {
+  if (auto memory = root.Child("memory")) {
     int64_t amount = 0;
-    const std::string* unit = memory->Attribute("unit");
-    uint64_t unit_bytes = UnitBytes(unit ? *unit : "");
-    if (!ParseInt64(memory->text, &amount) || unit_bytes == 0) {
+    uint64_t unit_bytes = UnitBytes(memory->Attribute("unit").value_or(""));
+    if (!ParseInt64(memory->Text(), &amount) || unit_bytes == 0) {
       return Status::InvalidArgument("domain XML: bad <memory>");
     }
-    parsed.config.memoryMiB =
+    parsed->config.memoryMiB =
         static_cast<int64_t>(static_cast<uint64_t>(amount) * unit_bytes / (1024ull * 1024));
   }
+  return Status::Ok();
+}
 
-  if (const XmlNode* metadata = root.Child("metadata")) {
-    for (const auto& child : metadata->children) {
-      if (child->LocalName() == "owner" && child->NamespaceUri() == kOwnerNamespace) {
-        auto mark = OwnerMarkFromNode(*child);
-        if (!mark.ok()) return mark.status();
-        parsed.owned = true;
-        parsed.owner = std::move(mark).value();
-        parsed.config.generation = parsed.owner.generation;
-        break;
-      }
-    }
+// The first owner mark in our namespace in <metadata>, whatever its prefix.
+Status ReadOwnerMark(const XmlElement& root, ParsedDomainXml* parsed) {
+  auto metadata = root.Child("metadata");
+  if (!metadata) return Status::Ok();
+  for (const XmlElement& child : metadata->Children()) {
+    if (!child.Is("owner", kOwnerNamespace)) continue;
+    auto mark = OwnerMarkFromElement(child);
+    if (!mark.ok()) return mark.status();
+    parsed->owned = true;
+    parsed->owner = std::move(mark).value();
+    parsed->config.generation = parsed->owner.generation;
+    break;
   }
+  return Status::Ok();
+}
 
-  if (const XmlNode* os = root.Child("os")) {
-    // Raw text: these are handed to QEMU as written, so whitespace counts.
-    if (const XmlNode* kernel = os->Child("kernel")) parsed.config.boot.kernel = kernel->text;
-    if (const XmlNode* initrd = os->Child("initrd")) parsed.config.boot.initrd = initrd->text;
-    if (const XmlNode* cmdline = os->Child("cmdline")) parsed.config.boot.cmdline = cmdline->text;
+void ReadBoot(const XmlElement& root, BootConfig* boot) {
+  auto os = root.Child("os");
+  if (!os) return;
+  // Raw text: these are handed to QEMU as written, so whitespace counts.
+  if (auto kernel = os->Child("kernel")) boot->kernel = kernel->Text();
+  if (auto initrd = os->Child("initrd")) boot->initrd = initrd->Text();
+  if (auto cmdline = os->Child("cmdline")) boot->cmdline = cmdline->Text();
+}
+
+// An <interface> element. Types other than bridge and network read as kUser with the libvirt
+// type in `source` ("libvirt:direct"), which no config of ours has, so they show as drift
+// rather than as a match.
+InterfaceConfig InterfaceFromElement(const XmlElement& dev) {
+  InterfaceConfig itf;
+  std::string kind = dev.Attribute("type").value_or("");
+  auto source = dev.Child("source");
+  if (kind == "bridge" || kind == "network") {
+    itf.type = kind == "bridge" ? InterfaceConfig::Type::kBridge : InterfaceConfig::Type::kNetwork;
+    if (auto name = source ? source->Attribute(kind) : std::nullopt) itf.source = *name;
+  } else {
+    itf.type = InterfaceConfig::Type::kUser;
+    itf.source = "libvirt:" + kind;
   }
+  return itf;
+}
 
-  // Interfaces as libvirt sees them: <interface> elements. Types other than bridge and network
-  // read as kUser with the libvirt type in `source` ("libvirt:direct"), which no config of ours
-  // has, so they show as drift rather than as a match.
+// A <disk device='disk'>, named as the owner mark says (by its target), else by its target.
+DiskConfig DiskFromElement(const XmlElement& dev, const OwnerMark& owner) {
+  DiskConfig disk;
+  if (auto source = dev.Child("source")) {
+    if (auto file = source->Attribute("file")) disk.source = *file;
+    else if (auto blockdev = source->Attribute("dev")) disk.source = *blockdev;
+  }
+  if (auto target = dev.Child("target")) {
+    if (auto target_dev = target->Attribute("dev")) disk.target = *target_dev;
+  }
+  disk.name = disk.target;
+  for (const auto& [disk_name, target] : owner.disk_targets) {
+    if (target == disk.target) disk.name = disk_name;
+  }
+  return disk;
+}
+
+// Reads the disks and the console log file into `parsed` and returns the <interface> elements
+// (interfaces as libvirt sees them), in order.
+std::vector<InterfaceConfig> ReadDevices(const XmlElement& root, ParsedDomainXml* parsed) {
   std::vector<InterfaceConfig> element_interfaces;
+  auto devices = root.Child("devices");
+  if (!devices) return element_interfaces;
   bool serial_seen = false;
-  if (const XmlNode* devices = root.Child("devices")) {
-    for (const auto& dev : devices->children) {
-      if (dev->name == "interface") {
-        InterfaceConfig itf;
-        const std::string* type = dev->Attribute("type");
-        std::string kind = type ? *type : "";
-        const XmlNode* source = dev->Child("source");
-        if (kind == "bridge" || kind == "network") {
-          itf.type = kind == "bridge" ? InterfaceConfig::Type::kBridge
-                                      : InterfaceConfig::Type::kNetwork;
-          const std::string* name = source ? source->Attribute(kind) : nullptr;
-          if (name) itf.source = *name;
-        } else {
-          itf.type = InterfaceConfig::Type::kUser;
-          itf.source = "libvirt:" + kind;
-        }
-        element_interfaces.push_back(std::move(itf));
-        continue;
-      }
-      if (dev->name == "serial" && !serial_seen) {
-        serial_seen = true;  // the first serial port is the console (ttyS0)
-        const std::string* type = dev->Attribute("type");
-        const XmlNode* source = dev->Child("source");
-        const std::string* path = source ? source->Attribute("path") : nullptr;
-        if (type && *type == "file" && path) parsed.config.console_log_file = *path;
-        continue;
-      }
-      if (dev->name != "disk") continue;
-      const std::string* device = dev->Attribute("device");
-      if (device != nullptr && *device != "disk") continue;  // cdrom, floppy, lun
-      DiskConfig disk;
-      if (const XmlNode* source = dev->Child("source")) {
-        if (const std::string* file = source->Attribute("file")) disk.source = *file;
-        else if (const std::string* blockdev = source->Attribute("dev")) disk.source = *blockdev;
-      }
-      if (const XmlNode* target = dev->Child("target")) {
-        if (const std::string* target_dev = target->Attribute("dev")) disk.target = *target_dev;
-      }
-      disk.name = disk.target;
-      for (const auto& [disk_name, target] : parsed.owner.disk_targets) {
-        if (target == disk.target) disk.name = disk_name;
-      }
-      parsed.config.disks.push_back(std::move(disk));
+  for (const XmlElement& dev : devices->Children()) {
+    if (dev.Is("interface")) {
+      element_interfaces.push_back(InterfaceFromElement(dev));
+    } else if (dev.Is("serial") && !serial_seen) {
+      serial_seen = true;  // the first serial port is the console (ttyS0)
+      auto type = dev.Attribute("type");
+      auto source = dev.Child("source");
+      auto path = source ? source->Attribute("path") : std::nullopt;
+      if (type == "file" && path) parsed->config.console_log_file = *path;
+    } else if (dev.Is("disk")) {
+      auto device = dev.Attribute("device");
+      if (device && *device != "disk") continue;  // cdrom, floppy, lun
+      parsed->config.disks.push_back(DiskFromElement(dev, parsed->owner));
     }
   }
+  return element_interfaces;
+}
 
-  // User-mode interfaces. The QEMU driver keeps them in <qemu:commandline>; the test driver
-  // drops that element, so for test domains the owner mark (interfaces= and hostfwd=) is the
-  // only record and is read instead.
+// User-mode interfaces. The QEMU driver keeps them in <qemu:commandline>; the test driver
+// drops that element, so for test domains the owner mark (interfaces= and hostfwd=) is the
+// only record and is read instead.
+std::vector<InterfaceConfig> ReadUserInterfaces(const XmlElement& root,
+                                                const ParsedDomainXml& parsed) {
   std::vector<InterfaceConfig> user_interfaces;
-  const std::string* domain_type = root.Attribute("type");
-  if (domain_type != nullptr && *domain_type == "test") {
+  if (root.Attribute("type") == "test") {
     for (const InterfaceConfig& itf : parsed.owner.interfaces) {
       if (itf.type == InterfaceConfig::Type::kUser) user_interfaces.push_back(itf);
     }
-  } else {
-    for (const auto& child : root.children) {
-      if (child->LocalName() == "commandline" && child->NamespaceUri() == kQemuNamespace) {
-        for (InterfaceConfig& itf : UserInterfacesFromCommandline(*child)) {
-          user_interfaces.push_back(std::move(itf));
-        }
-      }
+    return user_interfaces;
+  }
+  for (const XmlElement& child : root.Children()) {
+    if (!child.Is("commandline", kQemuNamespace)) continue;
+    for (InterfaceConfig& itf : UserInterfacesFromCommandline(child)) {
+      user_interfaces.push_back(std::move(itf));
     }
   }
+  return user_interfaces;
+}
 
-  // Put them together in the order the mark lists, taking names from it: the n-th user-mode
-  // entry is the n-th user-mode interface found, the n-th other entry the n-th <interface>
-  // element. What the mark does not account for follows, unnamed (a foreign or edited domain).
+// Puts the interfaces together in the order the mark lists, taking names from it: the n-th
+// user-mode entry is the n-th user-mode interface found, the n-th other entry the n-th
+// <interface> element. What the mark does not account for follows, unnamed (a foreign or
+// edited domain).
+std::vector<InterfaceConfig> MergeInterfaces(const std::vector<InterfaceConfig>& listed_in_mark,
+                                             std::vector<InterfaceConfig> element_interfaces,
+                                             std::vector<InterfaceConfig> user_interfaces) {
+  std::vector<InterfaceConfig> merged;
   size_t next_element = 0;
   size_t next_user = 0;
-  for (const InterfaceConfig& listed : parsed.owner.interfaces) {
+  for (const InterfaceConfig& listed : listed_in_mark) {
     bool user = listed.type == InterfaceConfig::Type::kUser;
     std::vector<InterfaceConfig>& found = user ? user_interfaces : element_interfaces;
     size_t& next = user ? next_user : next_element;
     if (next >= found.size()) continue;  // missing: the config comes out shorter
     InterfaceConfig itf = std::move(found[next++]);
     itf.name = listed.name;
-    parsed.config.interfaces.push_back(std::move(itf));
+    merged.push_back(std::move(itf));
   }
   for (; next_element < element_interfaces.size(); ++next_element) {
-    parsed.config.interfaces.push_back(std::move(element_interfaces[next_element]));
+    merged.push_back(std::move(element_interfaces[next_element]));
   }
   for (; next_user < user_interfaces.size(); ++next_user) {
-    parsed.config.interfaces.push_back(std::move(user_interfaces[next_user]));
+    merged.push_back(std::move(user_interfaces[next_user]));
   }
+  return merged;
+}
+
+}  // namespace
+
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '\'': out += "&apos;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string GenerateDomainXml(const DomainConfig& config, DomainXmlFlavor flavor,
+                              const std::string& uuid) {
+  const bool qemu = flavor == DomainXmlFlavor::kQemu;
+  std::vector<const InterfaceConfig*> user_interfaces;
+  for (const InterfaceConfig& itf : config.interfaces) {
+    if (itf.type == InterfaceConfig::Type::kUser) user_interfaces.push_back(&itf);
+  }
+  // User-mode interfaces are QEMU command-line arguments (see WriteQemuCommandline), which need
+  // the qemu namespace on the root.
+  const bool qemu_commandline = qemu && !user_interfaces.empty();
+
+  std::ostringstream x;
+  x << "<domain type='" << (qemu ? "qemu" : "test") << "'";
+  if (qemu_commandline) x << " xmlns:qemu='" << kQemuNamespace << "'";
+  x << ">\n";
+  x << "  <name>" << XmlEscape(config.name) << "</name>\n";
+  if (!uuid.empty()) x << "  <uuid>" << XmlEscape(uuid) << "</uuid>\n";
+  x << "  <metadata>\n";
+  WriteOwnerMark(config, qemu, x);
+  x << "  </metadata>\n";
+  x << "  <memory unit='MiB'>" << config.memoryMiB << "</memory>\n";
+  x << "  <vcpu>" << config.cpus << "</vcpu>\n";
+  WriteOs(config, qemu, x);
+  if (qemu) x << "  <features>\n    <acpi/>\n  </features>\n";
+  x << "  <on_poweroff>destroy</on_poweroff>\n";
+  x << "  <on_reboot>restart</on_reboot>\n";
+  x << "  <on_crash>destroy</on_crash>\n";
+  WriteDevices(config, qemu, x);
+  if (qemu_commandline) WriteQemuCommandline(user_interfaces, x);
+  x << "</domain>\n";
+  return x.str();
+}
+
+StatusOr<OwnerMark> ParseOwnerMark(const std::string& xml) {
+  VMK_ASSIGN_OR_RETURN(XmlDocument doc, XmlDocument::Parse(xml));
+  // virDomainGetMetadata returns the element with its namespace taken off: the local name is
+  // all there is to match.
+  if (doc.root().name() != "owner") {
+    return Status::InvalidArgument("owner mark: root element is " + Describe(doc.root()));
+  }
+  return OwnerMarkFromElement(doc.root());
+}
+
+StatusOr<ParsedDomainXml> ParseDomainXml(const std::string& xml) {
+  VMK_ASSIGN_OR_RETURN(XmlDocument doc, XmlDocument::Parse(xml));
+  const XmlElement root = doc.root();
+  if (!root.Is("domain")) {
+    return Status::InvalidArgument("domain XML: root element is " + Describe(root));
+  }
+  ParsedDomainXml parsed;
+  VMK_RETURN_IF_ERROR(ReadNameAndSize(root, &parsed));
+  VMK_RETURN_IF_ERROR(ReadOwnerMark(root, &parsed));
+  ReadBoot(root, &parsed.config.boot);
+  std::vector<InterfaceConfig> element_interfaces = ReadDevices(root, &parsed);
+  std::vector<InterfaceConfig> user_interfaces = ReadUserInterfaces(root, parsed);
+  parsed.config.interfaces = MergeInterfaces(parsed.owner.interfaces, std::move(element_interfaces),
+                                             std::move(user_interfaces));
   return parsed;
 }
 

@@ -16,6 +16,10 @@
 // Debian's libvirt 9.0 has the passt backend that <portForward> needs disabled.
 // ParseDomainXml reads the managed fields and the owner mark back from any domain XML (ours,
 // libvirt's normalised dump of ours, or a foreign hand-written one, which parses as not owned).
+// Reading is libxml2's (through XmlDocument, see xml_document.h: nothing outside the document is
+// fetched, entities other than the predefined ones are refused, errors name the line); the owner
+// mark and <qemu:commandline> are found by namespace URI, whatever prefix a document gives them.
+// Writing is plain text with XmlEscape, in the exact layout the tests pin down.
 //
 // Pure functions over strings, no libvirt types: thread-safe.
 #pragma once

@@ -153,6 +153,55 @@ TEST(DomainXmlTest, DecodesEntitiesAndCdata) {
   EXPECT_EQ(parsed->config.disks[0].source, "/x'y");
 }
 
+TEST(DomainXmlTest, MalformedXmlErrorsNameTheLine) {
+  auto parsed =
+      ParseDomainXml("<domain type='test'>\n  <name>x</name>\n  <vcpu>1</cpu>\n</domain>");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("line 3"), std::string::npos)
+      << parsed.status().message();
+  auto mark = ParseOwnerMark("<owner vm='x'\n generation='1'>");
+  ASSERT_FALSE(mark.ok());
+  EXPECT_EQ(mark.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(DomainXmlTest, EntitiesOtherThanThePredefinedAreRefused) {
+  // An external entity would read a host file into the config; an internal one is refused too,
+  // as the reader never expands entities.
+  for (const char* xml :
+       {"<!DOCTYPE domain [<!ENTITY xxe SYSTEM 'file:///etc/hostname'>]>\n"
+        "<domain type='test'><name>&xxe;</name></domain>",
+        "<!DOCTYPE domain [<!ENTITY img '/var/lib/images/x.img'>]>\n"
+        "<domain type='test'><name>x</name><devices><disk device='disk'>"
+        "<source file='&img;'/><target dev='vda'/></disk></devices></domain>"}) {
+    auto parsed = ParseDomainXml(xml);
+    ASSERT_FALSE(parsed.ok()) << xml;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << xml;
+  }
+  // A DOCTYPE as such is fine.
+  auto parsed = ParseDomainXml("<!DOCTYPE domain>\n<domain type='test'><name>x</name></domain>");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.name, "x");
+}
+
+TEST(DomainXmlTest, CommentsAndCdataInsideManagedFields) {
+  auto parsed = ParseDomainXml(
+      "<domain type='kvm'><name>web<!-- the first -->01</name><os><kernel>/k</kernel>"
+      "<cmdline><![CDATA[console=ttyS0 x=<y> & z]]></cmdline></os>"
+      "<vcpu><?hint x?>2</vcpu></domain>");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.name, "web01");
+  EXPECT_EQ(parsed->config.boot.cmdline, "console=ttyS0 x=<y> & z");
+  EXPECT_EQ(parsed->config.cpus, 2);
+}
+
+TEST(DomainXmlTest, DomainInANamespaceIsNotADomain) {
+  // As for libvirt: its domain elements are in no namespace.
+  auto parsed = ParseDomainXml("<domain xmlns='urn:other'><name>x</name></domain>");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+}
+
 // A tiny QEMU guest as the end-to-end tests run it: direct kernel boot, serial log, user-mode
 // networking with port forwards, plus bridge and network interfaces and a second user-mode one.
 DomainConfig GuestConfig() {

@@ -36,6 +36,13 @@
 
 namespace vmk::providers {
 
+// The connection machinery, opaque here (libvirt_connection.h, where the libvirt types live).
+namespace libvirt_internal {
+struct Connection;
+struct Handlers;
+struct OpenAttempt;
+}  // namespace libvirt_internal
+
 class LibvirtHypervisor : public Hypervisor {
  public:
   LibvirtHypervisor(std::string host_name, std::string uri, ConnectOptions options,
@@ -84,12 +91,11 @@ class LibvirtHypervisor : public Hypervisor {
   std::chrono::milliseconds CallTimeout() const;
   static constexpr std::chrono::milliseconds kSlowCallLimit{60000};
 
-  // Opaque internals (defined in the .cc, where the libvirt types live).
-  struct Connection;
-  struct Handlers;
-  struct OpenAttempt;
-
  private:
+  using Connection = libvirt_internal::Connection;
+  using Handlers = libvirt_internal::Handlers;
+  using OpenAttempt = libvirt_internal::OpenAttempt;
+
   // The current connection, or Unavailable when not connected or known dead.
   StatusOr<std::shared_ptr<Connection>> Current();
   Status WriteEmbeddedNodeDocument();
