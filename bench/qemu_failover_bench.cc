@@ -22,7 +22,10 @@
 #include <optional>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "bench/bench_util.h"
+#include "common/rfc3339.h"
 #include "tests/e2e/qemu_fleet.h"
 
 namespace vmk::e2e {
@@ -36,15 +39,9 @@ double MsSinceEpoch(Clock::time_point t) {
 
 // "2026-11-27T16:51:18.447Z" -> ms since the epoch.
 std::optional<double> ParseTs(const std::string& ts) {
-  std::tm tm{};
-  int ms = 0;
-  if (sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-             &tm.tm_min, &tm.tm_sec, &ms) != 7) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm)) * 1000.0 + ms;
+  WallTime t;
+  if (!ParseRfc3339(ts, &t)) return std::nullopt;
+  return MsSinceEpoch(t);
 }
 
 // Time of the first event `reason` about `object` logged at or after `after_ms`.
@@ -135,8 +132,13 @@ std::optional<Run> OneRun(int index, std::string* error) {
 
 int Main(int argc, char** argv) {
   int runs = 5;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::atoi(argv[++i]);
+  CLI::App app{"qemu_failover_bench: host crash to VM answering elsewhere, on real QEMU guests"};
+  app.add_option("--runs", runs, "host crashes measured")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (geteuid() != 0) {
     std::cerr << "qemu_failover_bench needs root (libvirtd hosts in namespaces)\n";

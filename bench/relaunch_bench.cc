@@ -43,6 +43,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "bench/bench_util.h"
 #include "tests/fakes/fault_injecting_hypervisor.h"
 #include "common/clock.h"
@@ -85,67 +87,36 @@ struct Flags {
   bool keep_dir = false;
 };
 
-void PrintUsage() {
-  std::fprintf(stderr,
-               "usage: relaunch_bench [--vms N=1000] [--hosts H=100] [--workers W=4] [--runs R=3]\n"
-               "                      [--timeout-seconds T=300] [--no-close-event]\n"
-               "                      [--no-controller] [--no-bare] [--log-level warning]\n"
-               "                      [--dir PATH] [--keep-dir]\n");
-}
-
-bool ParseFlags(int argc, char** argv, Flags* f) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (arg == "--vms") {
-      ok = next() && bench::ParseInt(value, 1, &f->vms);
-    } else if (arg == "--hosts") {
-      ok = next() && bench::ParseInt(value, 1, &f->hosts);
-    } else if (arg == "--workers") {
-      ok = next() && bench::ParseInt(value, 1, &f->workers);
-    } else if (arg == "--runs") {
-      ok = next() && bench::ParseInt(value, 1, &f->runs);
-    } else if (arg == "--timeout-seconds") {
-      ok = next() && bench::ParseInt(value, 1, &f->timeout_seconds);
-    } else if (arg == "--no-close-event") {
-      f->close_event = false;
-    } else if (arg == "--no-controller") {
-      f->controller = false;
-    } else if (arg == "--no-bare") {
-      f->bare = false;
-    } else if (arg == "--log-level") {
-      ok = next();
-      f->log_level = value;
-    } else if (arg == "--dir") {
-      ok = next() && !value.empty();
-      f->dir = value;
-    } else if (arg == "--keep-dir") {
-      f->keep_dir = true;
-    } else if (arg == "--help" || arg == "-h") {
-      return false;
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", arg.c_str());
-      return false;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "bad or missing value for %s\n", arg.c_str());
-      return false;
-    }
+// Flags through CLI11: --name value or --name=value; --help prints them with their defaults.
+// Returns the exit code when parsing ends the program (help, bad flags), else nullopt.
+std::optional<int> ParseFlags(int argc, char** argv, Flags* f) {
+  CLI::App app{"relaunch_bench: a failed host's VMs relaunched elsewhere (see bench/README.md)"};
+  app.add_option("--vms", f->vms, "VMs on the host that fails")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--hosts", f->hosts, "libvirt test-driver hosts")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--workers", f->workers, "reconcile workers")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--runs", f->runs, "runs")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--timeout-seconds", f->timeout_seconds, "per phase of a run")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  bool no_close_event = false, no_controller = false, no_bare = false;
+  app.add_flag("--no-close-event", no_close_event,
+               "the failed host's connection reports nothing (a hung, not a killed, libvirtd)");
+  app.add_flag("--no-controller", no_controller, "skip the controller part");
+  app.add_flag("--no-bare", no_bare, "skip the bare libvirt loops");
+  app.add_option("--log-level", f->log_level, "debug|info|warning|error")->capture_default_str();
+  app.add_option("--dir", f->dir, "work directory (default <tmp>/vmk-relaunch-bench-<pid>)");
+  app.add_flag("--keep-dir", f->keep_dir, "keep the work directory");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
-  return true;
+  f->close_event = !no_close_event;
+  f->controller = !no_controller;
+  f->bare = !no_bare;
+  return std::nullopt;
 }
 
 std::string HostName(int i) {
@@ -734,10 +705,7 @@ int Run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   vmk::Flags flags;
-  if (!vmk::ParseFlags(argc, argv, &flags)) {
-    vmk::PrintUsage();
-    return 2;
-  }
+  if (auto exit_code = vmk::ParseFlags(argc, argv, &flags)) return *exit_code;
   vmk::log::Level level;
   if (!vmk::log::ParseLevel(flags.log_level, &level)) {
     std::fprintf(stderr, "bad --log-level %s\n", flags.log_level.c_str());

@@ -39,6 +39,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
@@ -60,7 +62,6 @@ using bench::Fmt;
 using bench::IsReady;
 using bench::MetricSum;
 using bench::MsBetween;
-using bench::ParseInt;
 using bench::ReconcileCounts;
 using bench::Summarize;
 using bench::Summary;
@@ -83,71 +84,35 @@ struct Flags {
   bool keep_dir = false;
 };
 
-void PrintUsage() {
-  std::fprintf(stderr,
-               "usage: scale_bench [--hosts N=1000] [--vms M=10000] [--workers W=4] [--runs R=20]\n"
-               "                   [--busy-runs B=5] [--resync-passes P=5] [--vms-per-file F=1000] [--seed S=42]\n"
-               "                   [--timeout-seconds T=1800] [--log-level warning]\n"
-               "                   [--dir PATH] [--keep-dir]\n");
-}
-
-bool ParseFlags(int argc, char** argv, Flags* f) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (arg == "--hosts") {
-      ok = next() && ParseInt(value, 1, &f->hosts);
-    } else if (arg == "--vms") {
-      ok = next() && ParseInt(value, 1, &f->vms);
-    } else if (arg == "--workers") {
-      ok = next() && ParseInt(value, 1, &f->workers);
-    } else if (arg == "--runs") {
-      ok = next() && ParseInt(value, 0, &f->runs);
-    } else if (arg == "--busy-runs") {
-      ok = next() && ParseInt(value, 0, &f->busy_runs);
-    } else if (arg == "--resync-passes") {
-      ok = next() && ParseInt(value, 0, &f->resync_passes);
-    } else if (arg == "--vms-per-file") {
-      ok = next() && ParseInt(value, 1, &f->vms_per_file);
-    } else if (arg == "--timeout-seconds") {
-      ok = next() && ParseInt(value, 1, &f->timeout_seconds);
-    } else if (arg == "--seed") {
-      int seed = 0;
-      ok = next() && ParseInt(value, 0, &seed);
-      f->seed = static_cast<uint32_t>(seed);
-    } else if (arg == "--log-level") {
-      ok = next();
-      f->log_level = value;
-    } else if (arg == "--dir") {
-      ok = next() && !value.empty();
-      f->dir = value;
-    } else if (arg == "--keep-dir") {
-      f->keep_dir = true;
-    } else if (arg == "--help" || arg == "-h") {
-      return false;
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", arg.c_str());
-      return false;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "bad or missing value for %s\n", arg.c_str());
-      return false;
-    }
+// Flags through CLI11: --name value or --name=value; --help prints them with their defaults.
+// Returns the exit code when parsing ends the program (help, bad flags), else nullopt.
+std::optional<int> ParseFlags(int argc, char** argv, Flags* f) {
+  CLI::App app{"scale_bench: the real controller at fleet scale (see bench/README.md)"};
+  app.add_option("--hosts", f->hosts, "libvirt test-driver hosts")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--vms", f->vms, "VMs")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--workers", f->workers, "reconcile workers")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--runs", f->runs, "drift measurements")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--busy-runs", f->busy_runs, "drift measurements during a resync pass")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--resync-passes", f->resync_passes, "timed resync passes")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--vms-per-file", f->vms_per_file, "VMs per manifest file")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--timeout-seconds", f->timeout_seconds, "per phase")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", f->seed, "placement seed")->capture_default_str();
+  app.add_option("--log-level", f->log_level, "debug|info|warning|error")->capture_default_str();
+  app.add_option("--dir", f->dir, "work directory (default <tmp>/vmk-scale-bench-<pid>)");
+  app.add_flag("--keep-dir", f->keep_dir, "keep the work directory");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
-  return true;
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,10 +562,7 @@ class ScaleBench {
 
 int main(int argc, char** argv) {
   vmk::Flags flags;
-  if (!vmk::ParseFlags(argc, argv, &flags)) {
-    vmk::PrintUsage();
-    return 2;
-  }
+  if (auto exit_code = vmk::ParseFlags(argc, argv, &flags)) return *exit_code;
   vmk::log::Level level;
   if (!vmk::log::ParseLevel(flags.log_level, &level)) {
     std::fprintf(stderr, "bad --log-level %s\n", flags.log_level.c_str());

@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "common/rfc3339.h"  // how these times are written and read
+
 namespace vmk {
 
 using MonoTime = std::chrono::steady_clock::time_point;
@@ -56,9 +58,5 @@ class FakeClock : public Clock {
   std::set<std::pair<std::mutex*, std::condition_variable*>> waiters_;  // GUARDED_BY(mu_)
 };
 
-// RFC 3339 UTC with milliseconds: 2026-11-27T14:20:54.123Z
-std::string FormatRfc3339(WallTime t);
-// Accepts RFC 3339 with optional fraction and Z or +hh:mm offset. Returns false on bad input.
-bool ParseRfc3339(const std::string& text, WallTime* out);
 
 }  // namespace vmk

@@ -1,0 +1,21 @@
+// RFC 3339 times, the one way vmkeeper writes and reads wall-clock times (status, events,
+// incidents, Alertmanager's startsAt/endsAt). Pure functions; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace vmk {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+// UTC with milliseconds: 2026-11-27T14:20:54.123Z
+std::string FormatRfc3339(WallTime t);
+
+// The exact RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm), with every
+// field in range (the day within its month, leap years counted; second 60 for a leap second;
+// 'T' and 'Z' in either case, as the RFC allows). Anything else, including trailing text, is
+// refused (false). Fractions beyond nanoseconds are truncated. Input may be untrusted.
+bool ParseRfc3339(const std::string& text, WallTime* out);
+
+}  // namespace vmk
