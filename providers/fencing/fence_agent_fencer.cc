@@ -1,13 +1,6 @@
 #include "providers/fencing/fence_agent_fencer.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,8 +13,7 @@
 #include <utility>
 
 #include "common/log.h"
-
-extern char** environ;
+#include "common/subprocess.h"
 
 namespace vmk::providers {
 
@@ -35,9 +27,6 @@ namespace {
 
 constexpr char kRedacted[] = "***";
 constexpr size_t kMaxExcerptChars = 400;
-// Longest single poll(): bounds how late a deadline on a non-real Clock is noticed, and how
-// late the agent's exit is noticed where pidfd_open is unavailable.
-constexpr std::chrono::milliseconds kMaxPollSlice{100};
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -88,210 +77,6 @@ std::string LastLine(const std::string& output) {
   std::string line = output.substr(begin, end + 1 - begin);
   if (line.size() > kMaxExcerptChars) line = line.substr(0, kMaxExcerptChars) + "...";
   return line;
-}
-
-// Keeps the tail of an agent's output within `limit` bytes. When it has to cut, it cuts after a
-// line break so no partial line (which could hold the tail of a secret the redaction would no
-// longer recognise) is kept.
-void AppendBounded(std::string* buffer, const char* data, size_t n, size_t limit) {
-  buffer->append(data, n);
-  if (buffer->size() <= limit) return;
-  size_t cut = buffer->size() - limit;
-  size_t newline = buffer->find('\n', cut);
-  buffer->erase(0, newline == std::string::npos ? buffer->size() : newline + 1);
-}
-
-// While alive, SIGPIPE is blocked in this thread, so writing to an agent that exited without
-// reading stdin yields EPIPE instead of killing the daemon. A SIGPIPE raised meanwhile is
-// consumed before the mask is restored.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &block, &old_mask_);
-  }
-  ~ScopedSigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pipe_only;
-      sigemptyset(&pipe_only);
-      sigaddset(&pipe_only, SIGPIPE);
-      const struct timespec zero = {0, 0};
-      while (sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-
- private:
-  sigset_t old_mask_;
-  bool was_pending_ = false;
-};
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Close(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool open() const { return fd_ >= 0; }
-  void Reset(int fd) { Close(); fd_ = fd; }
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-struct Pipe {
-  Fd read_end, write_end;
-  int Open() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return errno;
-    read_end.Reset(fds[0]);
-    write_end.Reset(fds[1]);
-    return 0;
-  }
-};
-
-void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-int PidfdOpen(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  return -1;
-#endif
-}
-
-// A spawned agent, leader of its own process group. Whatever path leaves the scope, the group
-// is killed and the leader reaped, so no zombie or stray process is left behind.
-class AgentProcess {
- public:
-  AgentProcess() = default;
-  ~AgentProcess() {
-    if (pid_ > 0 && !reaped_) {
-      KillGroup(SIGKILL);
-      int status;
-      Reap(&status);
-    }
-  }
-  AgentProcess(const AgentProcess&) = delete;
-  AgentProcess& operator=(const AgentProcess&) = delete;
-
-  // Returns 0 or an errno value.
-  int Spawn(const std::string& path) {
-    if (int e = stdin_.Open()) return e;
-    if (int e = stdout_.Open()) return e;
-    if (int e = stderr_.Open()) return e;
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, stdin_.read_end.get(), STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, stdout_.write_end.get(), STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, stderr_.write_end.get(), STDERR_FILENO);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    // The daemon's other descriptors (sockets, the store) are none of the agent's business.
-    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-#endif
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Own process group (so the timeout can kill all the agent started), an empty signal mask
-    // and default dispositions (the daemon may ignore SIGPIPE or block signals in this thread).
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t empty, all;
-    sigemptyset(&empty);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setsigdefault(&attr, &all);
-
-    std::vector<char*> argv = {const_cast<char*>(path.c_str()), nullptr};
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    stdin_.read_end.Close();
-    stdout_.write_end.Close();
-    stderr_.write_end.Close();
-    if (rc != 0) return rc;
-    pid_ = pid;
-    pidfd_.Reset(PidfdOpen(pid));
-    SetNonBlocking(stdin_.write_end.get());
-    SetNonBlocking(stdout_.read_end.get());
-    SetNonBlocking(stderr_.read_end.get());
-    return 0;
-  }
-
-  // Exited (or was killed) but not reaped yet: the pid, and so the group id, stays reserved.
-  bool Exited() const {
-    siginfo_t info;
-    std::memset(&info, 0, sizeof(info));
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-      return true;  // ECHILD: nothing left to wait for
-    }
-    return info.si_pid == pid_;
-  }
-
-  void KillGroup(int signal) const {
-    if (pid_ > 0 && !reaped_) ::kill(-pid_, signal);
-  }
-
-  // Blocks until the leader is gone; only called once it exited or was sent SIGKILL.
-  void Reap(int* status) {
-    while (::waitpid(pid_, status, 0) < 0 && errno == EINTR) {
-    }
-    reaped_ = true;
-  }
-
-  pid_t pid() const { return pid_; }
-  Fd& stdin_fd() { return stdin_.write_end; }
-  Fd& stdout_fd() { return stdout_.read_end; }
-  Fd& stderr_fd() { return stderr_.read_end; }
-  const Fd& pidfd() const { return pidfd_; }
-
- private:
-  Pipe stdin_, stdout_, stderr_;
-  Fd pidfd_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
-
-// Reads what is available; returns false at EOF or on a hard error (the fd is then closed).
-bool ReadAvailable(Fd* fd, std::string* buffer, size_t limit) {
-  char chunk[4096];
-  while (true) {
-    ssize_t n = ::read(fd->get(), chunk, sizeof(chunk));
-    if (n > 0) {
-      AppendBounded(buffer, chunk, static_cast<size_t>(n), limit);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    fd->Close();
-    return false;
-  }
-}
-
-int PollTimeoutMs(MonoTime now, MonoTime until) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
-  left = std::clamp(left, std::chrono::milliseconds(0), kMaxPollSlice);
-  return static_cast<int>(left.count());
 }
 
 std::string JoinDirs(const std::vector<std::string>& dirs) {
@@ -387,113 +172,70 @@ Status FenceAgentFencer::Fence(const FenceRequest& request) { return Run(request
 
 Status FenceAgentFencer::Monitor(const FenceRequest& request) { return Run(request, "monitor"); }
 
+namespace {
+
+// What a finished agent run means: its exit status, or why there is none, with the last line
+// it wrote (secrets redacted).
+Status Outcome(const FenceRequest& request, const std::string& who, const SubprocessResult& ran,
+               const std::vector<std::string>& secrets) {
+  std::string excerpt = LastLine(Redact(ran.stderr_tail, secrets));
+  if (excerpt.empty()) excerpt = LastLine(Redact(ran.stdout_tail, secrets));
+  if (excerpt.empty()) excerpt = "(no output)";
+
+  if (ran.timed_out) {
+    return Status::DeadlineExceeded(who + " timed out after " +
+                                    std::to_string(request.timeout.count()) + "s and was " +
+                                    (ran.sigkilled ? "killed (SIGKILL)" : "terminated (SIGTERM)") +
+                                    "; last output: " + excerpt);
+  }
+  if (ran.exit_code == 0) return Status::Ok();
+  if (ran.exit_code) {
+    return Status::Unavailable(who + " failed with exit status " +
+                               std::to_string(*ran.exit_code) + ": " + excerpt);
+  }
+  if (ran.term_signal) {
+    const int sig = *ran.term_signal;
+    return Status::Internal(who + " was killed by signal " + std::to_string(sig) + " (" +
+                            strsignal(sig) + "): " + excerpt);
+  }
+  return Status::Internal(who + " ended, but its exit status could not be collected");
+}
+
+}  // namespace
+
 Status FenceAgentFencer::Run(const FenceRequest& request, const std::string& action) {
   VMK_ASSIGN_OR_RETURN(PreparedRun run, Prepare(request, action));
   const std::string who = "fence agent " + request.agent + " for host " + request.host;
-  const MonoTime start = clock_->Now();
-  const MonoTime deadline = start + request.timeout;
   log::Info("running fence agent",
             {{"host", request.host}, {"agent", run.agent_path}, {"action", action}});
 
-  ScopedSigpipeBlock no_sigpipe;
-  AgentProcess agent;
-  if (int err = agent.Spawn(run.agent_path)) {
-    return Status::Unavailable(who + " could not be started: " + std::strerror(err));
+  SubprocessOptions agent;
+  agent.argv = {run.agent_path};  // no arguments: the options go to stdin
+  agent.stdin_data = run.stdin_text;
+  agent.capture_output = true;
+  agent.max_output_bytes = options_.max_output_bytes;
+  agent.timeout = request.timeout;
+  agent.kill_grace = options_.kill_grace;
+  StatusOr<SubprocessResult> ran = RunSubprocess(agent, clock_);
+  if (!ran.ok()) {
+    Status failed = ran.status().code() == StatusCode::kUnavailable
+                        ? Status::Unavailable(who + " could not be started: " +
+                                              ran.status().message())
+                        : Status::Internal(who + ": " + ran.status().message());
+    log::Warning("fence agent failed", {{"host", request.host}, {"agent", run.agent_path},
+                                        {"action", action}, {"error", failed.ToString()}});
+    return failed;
   }
-
-  std::string out, err;
-  size_t written = 0;
-  bool timed_out = false, sent_kill = false;
-  MonoTime kill_at{};
-  while (true) {
-    if (agent.Exited()) {
-      // It wrote all it will write; take what is buffered without waiting for descendants that
-      // may still hold the pipes (they are killed below).
-      if (agent.stdout_fd().open()) ReadAvailable(&agent.stdout_fd(), &out, options_.max_output_bytes);
-      if (agent.stderr_fd().open()) ReadAvailable(&agent.stderr_fd(), &err, options_.max_output_bytes);
-      break;
-    }
-    const MonoTime now = clock_->Now();
-    if (!timed_out && now >= deadline) {
-      timed_out = true;
-      agent.stdin_fd().Close();
-      agent.KillGroup(SIGTERM);
-      kill_at = now + options_.kill_grace;
-    }
-    if (timed_out && now >= kill_at) {
-      sent_kill = true;
-      break;  // SIGKILL below; nothing more worth reading
-    }
-
-    std::vector<pollfd> fds;
-    auto watch = [&fds](const Fd& fd, short events) {
-      if (fd.open()) fds.push_back({fd.get(), events, 0});
-    };
-    const bool stdin_pending = agent.stdin_fd().open() && written < run.stdin_text.size();
-    if (!stdin_pending) agent.stdin_fd().Close();  // EOF: the agent starts working
-    watch(agent.stdin_fd(), POLLOUT);
-    watch(agent.stdout_fd(), POLLIN);
-    watch(agent.stderr_fd(), POLLIN);
-    watch(agent.pidfd(), POLLIN);
-    int rc = ::poll(fds.data(), fds.size(), PollTimeoutMs(now, timed_out ? kill_at : deadline));
-    if (rc < 0 && errno != EINTR) {
-      return Status::Internal(who + ": poll failed: " + std::strerror(errno));
-    }
-    if (rc <= 0) continue;
-    for (const pollfd& p : fds) {
-      if (p.revents == 0) continue;
-      if (p.fd == agent.stdin_fd().get()) {
-        ssize_t n = ::write(p.fd, run.stdin_text.data() + written, run.stdin_text.size() - written);
-        if (n > 0) {
-          written += static_cast<size_t>(n);
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-          agent.stdin_fd().Close();  // EPIPE: the agent does not read its options; its business
-        }
-      } else if (p.fd == agent.stdout_fd().get()) {
-        ReadAvailable(&agent.stdout_fd(), &out, options_.max_output_bytes);
-      } else if (p.fd == agent.stderr_fd().get()) {
-        ReadAvailable(&agent.stderr_fd(), &err, options_.max_output_bytes);
-      }
-    }
-  }
-
-  // Whatever the agent left in its group goes too; the unreaped leader keeps the group id ours.
-  agent.KillGroup(SIGKILL);
-  int wait_status = 0;
-  agent.Reap(&wait_status);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now() - start);
-
-  std::string excerpt = LastLine(Redact(err, run.secrets));
-  if (excerpt.empty()) excerpt = LastLine(Redact(out, run.secrets));
-  if (excerpt.empty()) excerpt = "(no output)";
-
-  Status result;
-  if (timed_out) {
-    result = Status::DeadlineExceeded(who + " timed out after " +
-                                      std::to_string(request.timeout.count()) + "s and was " +
-                                      (sent_kill ? "killed (SIGKILL)" : "terminated (SIGTERM)") +
-                                      "; last output: " + excerpt);
-  } else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
-    result = Status::Ok();
-  } else if (WIFEXITED(wait_status)) {
-    result = Status::Unavailable(who + " failed with exit status " +
-                                 std::to_string(WEXITSTATUS(wait_status)) + ": " + excerpt);
-  } else if (WIFSIGNALED(wait_status)) {
-    int sig = WTERMSIG(wait_status);
-    result = Status::Internal(who + " was killed by signal " + std::to_string(sig) + " (" +
-                              strsignal(sig) + "): " + excerpt);
-  } else {
-    result = Status::Internal(who + " ended with wait status " + std::to_string(wait_status));
-  }
-
+  Status result = Outcome(request, who, *ran, run.secrets);
+  const std::string elapsed_ms = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(ran->elapsed).count());
   if (result.ok()) {
     log::Info("fence agent succeeded", {{"host", request.host}, {"agent", run.agent_path},
-                                        {"action", action},
-                                        {"elapsed_ms", std::to_string(elapsed.count())}});
+                                        {"action", action}, {"elapsed_ms", elapsed_ms}});
   } else {
     log::Warning("fence agent failed", {{"host", request.host}, {"agent", run.agent_path},
                                         {"action", action}, {"error", result.ToString()},
-                                        {"elapsed_ms", std::to_string(elapsed.count())}});
+                                        {"elapsed_ms", elapsed_ms}});
   }
   return result;
 }

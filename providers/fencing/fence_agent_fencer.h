@@ -3,10 +3,12 @@
 //
 // The agent gets no command-line arguments; its options arrive as "key=value" lines on stdin,
 // followed by "action=off" (the fence-agents stdin convention), and exit status 0 means done.
-// It is started with posix_spawn (never through a shell), in its own process group, with stdout
-// and stderr captured (bounded). When the request's timeout passes, the whole group gets SIGTERM,
-// then SIGKILL after a short grace; the agent is always reaped and anything it left running in
-// its group is killed, so no zombie and no stray process outlives a call.
+// It runs through RunSubprocess (common/subprocess.h): never through a shell, in its own
+// process group, stdout and stderr captured (their tail, bounded), the deadline measured on the
+// injected Clock. When the request's timeout passes, the whole group gets SIGTERM, then SIGKILL
+// after options.kill_grace; the agent is always reaped and anything it left running in its
+// group is killed, so no zombie and no stray process outlives a call. What is specific to
+// fencing stays here: resolving the agent, its options, secrets and messages.
 //
 // Secrets: an arg whose key ends in "File" (passwordFile, identityFile) names a file whose
 // content (one trailing newline trimmed) is passed as the key without the suffix (password=...).

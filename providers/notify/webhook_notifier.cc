@@ -1,19 +1,8 @@
 #include "providers/notify/webhook_notifier.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <climits>
-#include <cstring>
 #include <exception>
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -21,52 +10,6 @@
 
 namespace vmk::providers {
 namespace {
-
-// Closes the socket of an attempt on every path out of it.
-class SocketGuard {
- public:
-  explicit SocketGuard(int fd) : fd_(fd) {}
-  SocketGuard(const SocketGuard&) = delete;
-  SocketGuard& operator=(const SocketGuard&) = delete;
-  ~SocketGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Hands the descriptor over to the caller, who closes it.
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-std::string ErrnoText(int err) {
-  char buf[256];
-  return ::strerror_r(err, buf, sizeof(buf));  // GNU variant: returns the message
-}
-
-// Socket deadlines are real time: poll waits in the kernel. Only backoff waits use the Clock.
-MonoTime RealNow() { return RealClock::Get()->Now(); }
-
-enum class Ready { kReady, kTimedOut, kStopped, kError };
-
-// Waits until `fd` has `events`, the deadline passes, or `wake_fd` (Stop) becomes readable.
-// kError leaves errno set.
-Ready WaitFor(int fd, short events, int wake_fd, MonoTime deadline) {
-  while (true) {
-    auto left = deadline - RealNow();
-    if (left <= Duration::zero()) return Ready::kTimedOut;
-    // Rounded up, so that poll does not wake just before the deadline and spin.
-    int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
-    int r = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(ms, INT_MAX)));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Ready::kError;
-    }
-    if (fds[1].revents != 0) return Ready::kStopped;
-    if (fds[0].revents != 0) return Ready::kReady;  // errors surface in the next call
-  }
-}
 
 bool IsHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -76,25 +19,6 @@ bool IsHostChar(char c) {
 bool IsIpv6Char(char c) {
   return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
          c == '.';
-}
-
-// "HTTP/1.1 204 No Content" -> 204; -1 when it is not an HTTP/1.x status line.
-int StatusCodeOf(const std::string& line) {
-  if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12 || line[8] != ' ') return -1;
-  int code = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    if (line[i] < '0' || line[i] > '9') return -1;
-    code = code * 10 + (line[i] - '0');
-  }
-  if (line.size() > 12 && line[12] != ' ') return -1;
-  return code;
-}
-
-// Printable start of whatever a peer sent, for logs.
-std::string Printable(const std::string& text) {
-  std::string out;
-  for (char c : text.substr(0, 40)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return "\"" + out + (text.size() > 40 ? "...\"" : "\"");
 }
 
 }  // namespace
@@ -177,6 +101,7 @@ StatusOr<WebhookNotifier::Target> WebhookNotifier::ParseUrl(const std::string& u
   } else {
     out.request_target = target;
   }
+  out.url = "http://" + out.host_header + out.request_target;
   return out;
 }
 
@@ -198,24 +123,16 @@ StatusOr<std::unique_ptr<WebhookNotifier>> WebhookNotifier::Create(WebhookNotifi
   if (options.max_queue < 1) {
     return Status::InvalidArgument("webhook max_queue must be at least 1");
   }
-  int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd < 0) {
-    return Status::Internal("webhook notifier: eventfd failed: " + ErrnoText(errno));
-  }
   return std::unique_ptr<WebhookNotifier>(
-      new WebhookNotifier(std::move(options), std::move(target), clock, wake_fd));
+      new WebhookNotifier(std::move(options), std::move(target), clock));
 }
 
-WebhookNotifier::WebhookNotifier(WebhookNotifierOptions options, Target target, Clock* clock,
-                                 int wake_fd)
-    : options_(std::move(options)), target_(std::move(target)), clock_(clock), wake_fd_(wake_fd) {
+WebhookNotifier::WebhookNotifier(WebhookNotifierOptions options, Target target, Clock* clock)
+    : options_(std::move(options)), target_(std::move(target)), clock_(clock) {
   sender_ = std::thread([this] { Run(); });
 }
 
-WebhookNotifier::~WebhookNotifier() {
-  Stop();
-  ::close(wake_fd_);
-}
+WebhookNotifier::~WebhookNotifier() { Stop(); }
 
 void WebhookNotifier::Notify(Notification n) {
   bool overflowed = false;
@@ -267,12 +184,8 @@ void WebhookNotifier::Stop() {
     wake_.notify_all();
     progress_.notify_all();
   }
-  // Interrupts an HTTP attempt in progress. The eventfd stays readable from now on.
-  uint64_t one = 1;
-  ssize_t written;
-  do {
-    written = ::write(wake_fd_, &one, sizeof(one));
-  } while (written < 0 && errno == EINTR);
+  // Interrupts an HTTP attempt in progress; any later one fails at once.
+  cancel_.Cancel();
   if (sender_.joinable()) sender_.join();
   if (discarded > 0) {
     log::Warning("webhook notifier stopped with notifications queued, dropped them",
@@ -398,135 +311,25 @@ void WebhookNotifier::Deliver(const Notification& n, std::unique_lock<std::mutex
 
 WebhookNotifier::AttemptOutcome WebhookNotifier::Attempt(const std::string& body,
                                                          std::string* detail) const {
-  const MonoTime deadline = RealNow() + options_.timeout;
-  auto timed_out = [&](const char* during) {
-    *detail = "timed out after " + std::to_string(options_.timeout.count()) + " ms (" + during +
-              ")";
-    return AttemptOutcome::kRetryable;
-  };
-
-  // Resolve: numeric addresses without DNS, names through the resolver (blocking).
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  const std::string service = std::to_string(target_.port);
-  addrinfo* found = nullptr;
-  int rc = ::getaddrinfo(target_.host.c_str(), service.c_str(), &hints, &found);
-  if (rc == EAI_NONAME) {
-    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-    rc = ::getaddrinfo(target_.host.c_str(), service.c_str(), &hints, &found);
-  }
-  if (rc != 0) {
-    *detail = "cannot resolve " + target_.host + ": " +
-              (rc == EAI_SYSTEM ? ErrnoText(errno) : std::string(::gai_strerror(rc)));
-    return AttemptOutcome::kRetryable;  // DNS may come back
-  }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, ::freeaddrinfo);
-
-  // Connect to the first address that accepts, all under the one deadline.
-  int connected = -1;
-  *detail = "no address to connect to";
-  for (addrinfo* ai = addresses.get(); ai != nullptr && connected < 0; ai = ai->ai_next) {
-    SocketGuard candidate(
-        ::socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
-    const int fd = candidate.get();
-    if (fd < 0) {
-      *detail = "socket failed: " + ErrnoText(errno);
-      continue;
-    }
-    int err = 0;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS && errno != EINTR) {
-        err = errno;
-      } else {
-        switch (WaitFor(fd, POLLOUT, wake_fd_, deadline)) {
-          case Ready::kTimedOut: return timed_out("connecting");
-          case Ready::kStopped: *detail = "stopped"; return AttemptOutcome::kInterrupted;
-          case Ready::kError: err = errno; break;
-          case Ready::kReady: {
-            socklen_t len = sizeof(err);
-            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-            break;
-          }
-        }
-      }
-    }
-    if (err != 0) {
-      *detail = err == ECONNREFUSED ? "connection refused" : "connect failed: " + ErrnoText(err);
-      continue;
-    }
-    connected = candidate.Release();
-  }
-  if (connected < 0) return AttemptOutcome::kRetryable;
-  SocketGuard socket(connected);
-  addresses.reset();
-
-  const std::string request = "POST " + target_.request_target + " HTTP/1.1\r\nHost: " +
-                              target_.host_header +
-                              "\r\nUser-Agent: vmkeeper-notifier\r\n"
-                              "Content-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) +
-                              "\r\nConnection: close\r\n\r\n" + body;
-  size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = ::send(socket.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      switch (WaitFor(socket.get(), POLLOUT, wake_fd_, deadline)) {
-        case Ready::kReady: continue;
-        case Ready::kTimedOut: return timed_out("sending the request");
-        case Ready::kStopped: *detail = "stopped"; return AttemptOutcome::kInterrupted;
-        case Ready::kError: break;
-      }
-    }
-    *detail = "send failed: " + ErrnoText(errno);
-    return AttemptOutcome::kRetryable;
-  }
-
-  // Only the status line matters; the connection is closed right after it.
-  constexpr size_t kMaxStatusLine = 4096;
-  std::string answer;
-  size_t eol;
-  while ((eol = answer.find('\n')) == std::string::npos) {
-    if (answer.size() > kMaxStatusLine) {
-      *detail = "bad HTTP answer: status line too long";
-      return AttemptOutcome::kRetryable;
-    }
-    switch (WaitFor(socket.get(), POLLIN, wake_fd_, deadline)) {
-      case Ready::kReady: break;
-      case Ready::kTimedOut: return timed_out("waiting for the HTTP answer");
-      case Ready::kStopped: *detail = "stopped"; return AttemptOutcome::kInterrupted;
-      case Ready::kError:
-        *detail = "receive failed: " + ErrnoText(errno);
-        return AttemptOutcome::kRetryable;
-    }
-    char buf[1024];
-    ssize_t n = ::recv(socket.get(), buf, sizeof(buf), 0);
-    if (n > 0) {
-      answer.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      *detail = answer.empty() ? "connection closed without an answer"
-                               : "bad HTTP answer: " + Printable(answer);
-      return AttemptOutcome::kRetryable;
-    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-      *detail = errno == ECONNRESET ? "connection reset by peer"
-                                    : "receive failed: " + ErrnoText(errno);
-      return AttemptOutcome::kRetryable;
+  http::HttpRequest request;
+  request.method = http::HttpRequest::Method::kPost;
+  request.url = target_.url;
+  request.headers = {"Content-Type: application/json"};
+  request.body = body;
+  request.user_agent = "vmkeeper-notifier";
+  request.timeout = options_.timeout;
+  StatusOr<http::HttpResponse> answer = http::HttpClient().Do(request, &cancel_);
+  if (!answer.ok()) {
+    // The client's messages name at most host and port: fit for logs.
+    *detail = answer.status().message();
+    switch (answer.status().code()) {
+      case StatusCode::kAborted: return AttemptOutcome::kInterrupted;
+      case StatusCode::kInvalidArgument: return AttemptOutcome::kPermanent;
+      // Refused, reset, timed out, DNS, a garbage answer: the endpoint may come back.
+      default: return AttemptOutcome::kRetryable;
     }
   }
-  std::string line = answer.substr(0, eol);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  int code = StatusCodeOf(line);
-  if (code < 0) {
-    *detail = "bad HTTP answer: " + Printable(line);
-    return AttemptOutcome::kRetryable;
-  }
+  const int code = answer->status;
   *detail = "HTTP " + std::to_string(code);
   if (code >= 200 && code <= 299) return AttemptOutcome::kSent;
   if (code == 408 || code == 429 || (code >= 500 && code <= 599)) return AttemptOutcome::kRetryable;

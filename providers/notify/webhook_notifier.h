@@ -5,9 +5,10 @@
 // Delivery:
 //   - Notify only appends to a bounded queue. When the queue is full the OLDEST queued
 //     notification is dropped (warning log, counted by dropped()).
-//   - One attempt = connect, send, read the HTTP status line, all within options.timeout (one
-//     deadline, real time: poll waits in the kernel). HTTP/1.1 with "Connection: close"; the
-//     answer's body is not read.
+//   - One attempt = one request through the project's HTTP client (common/http/http_client.h,
+//     on libcurl): resolve, connect, send, read the HTTP status line, all within
+//     options.timeout (one deadline, real time). HTTP/1.1 with "Connection: close", no proxy,
+//     redirects not followed; the answer's headers and body are not read.
 //   - 2xx: sent. Transport errors (refused, reset, timeout, garbage answer), 408, 429 and 5xx are
 //     retried with exponential backoff (initial_backoff, doubling, capped at max_backoff) up to
 //     max_attempts attempts in all. Other codes (3xx redirects, 4xx such as 404) cannot succeed
@@ -16,17 +17,20 @@
 //   - Backoff waits run on the injected Clock (Clock::WaitUntil), so tests drive them with a
 //     FakeClock.
 //   - Stop() (also run by the destructor) interrupts the sender wherever it is: in a backoff
-//     wait, or in the middle of an HTTP attempt (the attempt's polls also watch a wake-up
-//     descriptor). It sends nothing more; what is still queued or in flight is discarded and
-//     counted by dropped(). After Stop() returns, every Notify so far is counted exactly once
-//     in sent() + failed() + dropped(); a Notify after Stop() is discarded and counted too.
+//     wait, or in the middle of an HTTP attempt, DNS lookup included (it cancels the attempt's
+//     http::Cancellation, which wakes the client's wait). It sends nothing more; what is still
+//     queued or in flight is discarded and counted by dropped(). After Stop() returns, every
+//     Notify so far is counted exactly once in sent() + failed() + dropped(); a Notify after
+//     Stop() is discarded and counted too.
 //
 // Scope and limits:
 //   - Only plain "http://host[:port][/path][?query]" URLs (host: name, IPv4, or [IPv6]); port
-//     defaults to 80. https is out of scope (no TLS here): put a local TLS-terminating relay in
-//     front of an https endpoint. Create() refuses anything else with InvalidArgument.
-//   - Host names are resolved with getaddrinfo before every attempt; it blocks, and is bounded
-//     neither by options.timeout nor by Stop(). Numeric addresses never touch DNS.
+//     defaults to 80. Create() refuses anything else with InvalidArgument, https included: the
+//     HTTP client speaks TLS, but sending notifications over it is not enabled yet (put a local
+//     TLS-terminating relay in front of an https endpoint meanwhile).
+//   - Host names are resolved before every attempt, on libcurl's threaded resolver: bounded by
+//     options.timeout and interrupted by Stop() like the rest of the attempt. Numeric addresses
+//     never touch DNS.
 //   - Webhook URLs often carry a secret token in the path or query: logs and errors name only
 //     host:port, never the path.
 //
@@ -44,6 +48,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/http/http_client.h"
 #include "common/status.h"
 #include "providers/notify/notifier.h"
 
@@ -73,8 +78,8 @@ class WebhookNotifier : public Notifier {
   // Enqueues and returns at once; never blocks on the network.
   void Notify(Notification n) override;
 
-  // Interrupts the sender, discards what is left, joins. Idempotent; returns promptly (bounded
-  // by a DNS lookup in progress, see above).
+  // Interrupts the sender, discards what is left, joins. Idempotent; returns promptly, even
+  // during an attempt or its DNS lookup.
   void Stop();
 
   // Counters since construction.
@@ -95,11 +100,12 @@ class WebhookNotifier : public Notifier {
   struct Target {
     std::string host;         // as resolved: no brackets around IPv6 literals
     int port = 80;
-    std::string host_header;  // "host", "host:port", "[::1]:port"
+    std::string host_header;  // "host", "host:port", "[::1]:port": all that logs may name
     std::string request_target;  // "/path?query"
+    std::string url;          // what is requested: "http://" + host_header + request_target
   };
 
-  WebhookNotifier(WebhookNotifierOptions options, Target target, Clock* clock, int wake_fd);
+  WebhookNotifier(WebhookNotifierOptions options, Target target, Clock* clock);
 
   static StatusOr<Target> ParseUrl(const std::string& url);
 
@@ -115,8 +121,8 @@ class WebhookNotifier : public Notifier {
   const WebhookNotifierOptions options_;
   const Target target_;
   Clock* const clock_;
-  // An eventfd made readable by Stop(): the HTTP attempt's polls watch it.
-  const int wake_fd_;
+  // Cancelled by Stop(): interrupts the HTTP attempt in flight and fails any later one.
+  http::Cancellation cancel_;
 
   mutable std::mutex mu_;
   // Wakes the sender: a new notification, Stop(). Also the cv of backoff waits on clock_.

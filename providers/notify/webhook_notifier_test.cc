@@ -1,25 +1,15 @@
-// WebhookNotifier against real loopback HTTP servers run by the test; backoff time is driven by a
-// FakeClock, socket timeouts are real (and short). Also the JSON contract and FakeNotifier.
+// WebhookNotifier against real loopback HTTP servers run by the test (the shared
+// LoopbackHttpServer); backoff time is driven by a FakeClock, HTTP timeouts are real (and
+// short). Also the JSON contract and FakeNotifier.
 #include "providers/notify/webhook_notifier.h"
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,12 +18,16 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "tests/fakes/closed_port.h"
 #include "tests/fakes/fake_notifier.h"
+#include "tests/fakes/loopback_http_server.h"
 #include "providers/notify/notifier.h"
 
 namespace vmk::providers {
 namespace {
 
+using fakes::ReceivedRequest;
+using fakes::Reply;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using SteadyClock = std::chrono::steady_clock;
@@ -42,178 +36,23 @@ using SteadyClock = std::chrono::steady_clock;
 // reached when the code under test is broken).
 constexpr milliseconds kWait{10'000};
 
-const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-const std::string kServerError =
-    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-const std::string kNotFound =
-    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const Reply kOk =
+    Reply::Raw("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+const Reply kServerError = Reply::Raw(
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+const Reply kNotFound =
+    Reply::Raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 // Read the request, then never answer (until the client closes or the server stops).
-const std::string kHang = "<hang>";
+const Reply kHang = Reply::NeverAnswer();
 
-// One HTTP request as the server received it.
-struct ReceivedRequest {
-  std::string request_line;                    // "POST /x HTTP/1.1"
-  std::map<std::string, std::string> headers;  // names lower-cased, values trimmed
-  std::string body;                            // exactly Content-Length bytes
-};
-
-// An HTTP server on 127.0.0.1:<ephemeral>. It handles connections one at a time: reads a whole
-// request (head, then Content-Length bytes of body), records it, then answers with the next
-// scripted reply (raw bytes) or the default one, and closes. Blocking waits also watch a stop
-// pipe, so the destructor never hangs.
-class WebhookServer {
+// The shared loopback server (tests/fakes/loopback_http_server.h): it takes one connection at a
+// time, records each request (request line, lower-cased headers, body) before answering it with
+// the next scripted reply, or the default one (kOk unless given) once the script is used up.
+class WebhookServer : public fakes::LoopbackHttpServer {
  public:
-  explicit WebhookServer(std::vector<std::string> script, std::string default_reply = kOk)
-      : script_(script.begin(), script.end()), default_reply_(std::move(default_reply)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_GE(listen_fd_, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(::listen(listen_fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    EXPECT_EQ(::pipe2(stop_pipe_, O_CLOEXEC), 0);
-    thread_ = std::thread([this] { Run(); });
-  }
-
-  ~WebhookServer() {
-    char c = 'x';
-    EXPECT_EQ(::write(stop_pipe_[1], &c, 1), 1);
-    thread_.join();
-    ::close(listen_fd_);
-    ::close(stop_pipe_[0]);
-    ::close(stop_pipe_[1]);
-  }
-
-  int port() const { return port_; }
-  std::string Url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
-  std::vector<ReceivedRequest> requests() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return requests_;
-  }
-
-  // Waits until at least `n` requests have been received (recorded before they are answered).
-  bool WaitForRequests(size_t n, milliseconds timeout) const {
-    std::unique_lock<std::mutex> l(mu_);
-    return received_.wait_for(l, timeout, [&] { return requests_.size() >= n; });
-  }
-
- private:
-  // Waits for POLLIN on `fd`; false when the server is stopping or poll fails.
-  bool WaitReadable(int fd) {
-    while (true) {
-      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-      int r = ::poll(fds, 2, -1);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 || fds[1].revents != 0) return false;
-      return true;
-    }
-  }
-
-  bool ReadRequest(int fd, ReceivedRequest* out) {
-    std::string data;
-    size_t head_end;
-    while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
-      if (!WaitReadable(fd)) return false;
-      char buf[1024];
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) return false;
-      data.append(buf, static_cast<size_t>(n));
-    }
-    std::string head = data.substr(0, head_end);
-    std::string body = data.substr(head_end + 4);
-    size_t line_end = head.find("\r\n");
-    out->request_line = head.substr(0, line_end);
-    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    while (pos < head.size()) {
-      size_t end = head.find("\r\n", pos);
-      if (end == std::string::npos) end = head.size();
-      std::string line = head.substr(pos, end - pos);
-      pos = end + 2;
-      size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      std::string value = line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(' '));
-      out->headers[name] = value;
-    }
-    size_t length = 0;
-    if (out->headers.count("content-length")) {
-      length = std::stoul(out->headers["content-length"]);
-    }
-    while (body.size() < length) {
-      if (!WaitReadable(fd)) return false;
-      char buf[1024];
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) return false;
-      body.append(buf, static_cast<size_t>(n));
-    }
-    out->body = body;
-    return true;
-  }
-
-  void Handle(int fd) {
-    ReceivedRequest request;
-    if (!ReadRequest(fd, &request)) return;
-    std::string reply;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      requests_.push_back(request);
-      if (!script_.empty()) {
-        reply = script_.front();
-        script_.pop_front();
-      } else {
-        reply = default_reply_;
-      }
-      received_.notify_all();
-    }
-    if (reply == kHang) {
-      // Until the client gives up (EOF) or the server stops.
-      char buf[256];
-      while (WaitReadable(fd) && ::recv(fd, buf, sizeof(buf), 0) > 0) {
-      }
-      return;
-    }
-    size_t sent = 0;
-    while (sent < reply.size()) {
-      ssize_t n = ::send(fd, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      sent += static_cast<size_t>(n);
-    }
-  }
-
-  void Run() {
-    while (true) {
-      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      if (fds[1].revents != 0) return;
-      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      Handle(fd);
-      ::close(fd);
-    }
-  }
-
-  int listen_fd_ = -1;
-  int port_ = 0;
-  int stop_pipe_[2] = {-1, -1};
-  std::thread thread_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable received_;
-  std::deque<std::string> script_;         // GUARDED_BY(mu_)
-  const std::string default_reply_;
-  std::vector<ReceivedRequest> requests_;  // GUARDED_BY(mu_)
+  explicit WebhookServer(std::vector<Reply> script, Reply default_reply = kOk)
+      : LoopbackHttpServer(std::move(script), std::move(default_reply)) {}
+  std::string Url(const std::string& path = "/hook") const { return LoopbackHttpServer::Url(path); }
 };
 
 // A FakeClock that also remembers the deadline of the latest WaitUntil, so tests can check the
@@ -459,7 +298,7 @@ TEST(WebhookNotifierTest, ServerThatNeverAnswersTimesOutThenIsRetried) {
 }
 
 TEST(WebhookNotifierTest, GarbageAnswerIsRetried) {
-  WebhookServer server({"SMTP ready\r\n"});  // then 200
+  WebhookServer server({Reply::Raw("SMTP ready\r\n")});  // then 200
   FakeClock clock;
   auto notifier = MustCreate(OptionsFor(server.Url()), &clock);
   ASSERT_NE(notifier, nullptr);
@@ -485,20 +324,12 @@ TEST(WebhookNotifierTest, ClientErrorIsGivenUpWithoutRetrying) {
 }
 
 TEST(WebhookNotifierTest, ConnectionRefusedCountsAsFailedAfterMaxAttempts) {
-  // A port that was just bound and closed: nothing listens there.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
+  // A port that is bound but not listened on: nothing accepts there.
+  fakes::ClosedPort closed;
 
   FakeClock clock;
   WebhookNotifierOptions options =
-      OptionsFor("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/hook");
+      OptionsFor("http://127.0.0.1:" + std::to_string(closed.port()) + "/hook");
   options.max_attempts = 2;
   auto notifier = MustCreate(options, &clock);
   ASSERT_NE(notifier, nullptr);
@@ -618,7 +449,7 @@ size_t OpenDescriptors() {
 TEST(WebhookNotifierTest, LeaksNoDescriptors) {
   const size_t before = OpenDescriptors();
   {
-    WebhookServer server({kServerError, "garbage\r\n", kNotFound}, kHang);
+    WebhookServer server({kServerError, Reply::Raw("garbage\r\n"), kNotFound}, kHang);
     FakeClock clock;
     WebhookNotifierOptions options = OptionsFor(server.Url());
     options.timeout = milliseconds(100);

@@ -1,13 +1,8 @@
-// NetworkProber against real loopback servers run by the test, real closed ports and real
-// child processes.
+// NetworkProber against real loopback servers run by the test (the shared LoopbackHttpServer),
+// real closed ports and real child processes.
 #include "providers/probes/network_prober.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -15,167 +10,36 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "tests/fakes/closed_port.h"
+#include "tests/fakes/loopback_http_server.h"
 
 namespace vmk::providers {
 namespace {
 
+using fakes::ClosedPort;
+using fakes::Reply;
+using LoopbackServer = fakes::LoopbackHttpServer;
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-// A TCP server on 127.0.0.1:<ephemeral> whose accept thread hands each connection, one at a
-// time, to a behaviour. Behaviours block only through WaitForStop/ReadRequest, which return
-// when the server is destroyed, so the destructor never hangs.
-class LoopbackServer {
- public:
-  using Behaviour = std::function<void(int fd, LoopbackServer* server)>;
-
-  explicit LoopbackServer(Behaviour behaviour) : behaviour_(std::move(behaviour)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_GE(listen_fd_, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(::listen(listen_fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    EXPECT_EQ(::pipe2(stop_pipe_, O_CLOEXEC), 0);
-    thread_ = std::thread([this] { Run(); });
-  }
-
-  ~LoopbackServer() {
-    char c = 'x';
-    EXPECT_EQ(::write(stop_pipe_[1], &c, 1), 1);
-    thread_.join();
-    ::close(listen_fd_);
-    ::close(stop_pipe_[0]);
-    ::close(stop_pipe_[1]);
-  }
-
-  int port() const { return port_; }
-
-  // Reads an HTTP request head (up to the blank line) and records it. False when the peer
-  // closed first or the server is stopping.
-  bool ReadRequest(int fd) {
-    std::string request;
-    while (request.find("\r\n\r\n") == std::string::npos) {
-      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) return false;
-      if (fds[1].revents != 0) return false;
-      char buf[512];
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) return false;
-      request.append(buf, static_cast<size_t>(n));
-    }
-    std::lock_guard<std::mutex> l(mu_);
-    last_request_ = request;
-    return true;
-  }
-
-  // Waits up to `timeout` for the server to be stopped. True when it was.
-  bool WaitForStop(milliseconds timeout) {
-    pollfd p{stop_pipe_[0], POLLIN, 0};
-    return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
-  }
-
-  static void SendAll(int fd, const std::string& data) {
-    size_t sent = 0;
-    while (sent < data.size()) {
-      ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      sent += static_cast<size_t>(n);
-    }
-  }
-
-  std::string last_request() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return last_request_;
-  }
-  int connections() const { return connections_.load(); }
-
- private:
-  void Run() {
-    while (true) {
-      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      if (fds[1].revents != 0) return;
-      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      connections_++;
-      behaviour_(fd, this);
-      ::close(fd);
-    }
-  }
-
-  Behaviour behaviour_;
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  int port_ = 0;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::string last_request_;
-  std::atomic<int> connections_{0};
-};
-
+// Replies of the loopback server (tests/fakes/loopback_http_server.h) these tests use.
 // Answers every request with `response`, then closes.
-LoopbackServer::Behaviour Answer(std::string response) {
-  return [response](int fd, LoopbackServer* s) {
-    if (s->ReadRequest(fd)) LoopbackServer::SendAll(fd, response);
-  };
-}
+Reply Answer(std::string response) { return Reply::Raw(std::move(response)); }
 
 // Accepts, reads the request, and never answers (QEMU's forwarded port before the guest
 // listens behaves like this, as far as the prober can tell).
-void NeverAnswer(int fd, LoopbackServer* s) {
-  s->ReadRequest(fd);
-  s->WaitForStop(milliseconds(60'000));
-}
+const Reply NeverAnswer = Reply::NeverAnswer();
 
 // Sends a valid 200 status line one byte every 100 ms: each byte arrives well within the
 // probe's timeout, the whole line does not.
-void SlowDrip(int fd, LoopbackServer* s) {
-  if (!s->ReadRequest(fd)) return;
-  for (char c : std::string("HTTP/1.1 200 OK\r\n\r\n")) {
-    LoopbackServer::SendAll(fd, std::string(1, c));
-    if (s->WaitForStop(milliseconds(100))) return;
-  }
-}
-
-// A port on which nothing listens: bound (so no one else takes it) but not listening, so the
-// kernel refuses connections to it.
-class ClosedPort {
- public:
-  ClosedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~ClosedPort() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
+const Reply SlowDrip = Reply::Drip("HTTP/1.1 200 OK\r\n\r\n", milliseconds(100));
 
 ProbeSpec Http(int port, milliseconds timeout = milliseconds(2000), std::string path = "/") {
   ProbeSpec spec;
@@ -276,7 +140,7 @@ TEST_F(NetworkProberTest, Http200IsHealthyAndRequestIsWellFormed) {
   EXPECT_TRUE(r.healthy);
   EXPECT_EQ(r.message, "HTTP 200");
 
-  std::string request = server.last_request();
+  std::string request = server.last_request().head;
   EXPECT_EQ(request.rfind("GET /health?x=1 HTTP/1.1\r\n", 0), 0u) << request;
   EXPECT_NE(request.find("\r\nHost: 127.0.0.1:" + std::to_string(server.port()) + "\r\n"),
             std::string::npos)
