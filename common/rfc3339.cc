@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 namespace vmk {
 
@@ -98,8 +99,16 @@ bool ParseRfc3339(const std::string& s, WallTime* out) {
   }
   const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
                           second - offset_seconds;
-  *out = WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::seconds(seconds) +
-                                                                  std::chrono::nanoseconds(nanos)));
+  // WallTime counts nanoseconds in 64 bits: about 1678 to 2261. Beyond, the ends stand in.
+  constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  if (seconds < -kLimit) {
+    *out = WallTime::min();
+  } else if (seconds > kLimit) {
+    *out = WallTime::max();
+  } else {
+    *out = WallTime(std::chrono::duration_cast<WallTime::duration>(
+        std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
+  }
   return true;
 }
 

@@ -15,7 +15,10 @@ std::string FormatRfc3339(WallTime t);
 // The exact RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm), with every
 // field in range (the day within its month, leap years counted; second 60 for a leap second;
 // 'T' and 'Z' in either case, as the RFC allows). Anything else, including trailing text, is
-// refused (false). Fractions beyond nanoseconds are truncated. Input may be untrusted.
+// refused (false). Fractions beyond nanoseconds are truncated. Times WallTime cannot hold (it
+// counts nanoseconds in 64 bits: about 1678 to 2261) come out as WallTime::min() or max(), so
+// that Go's zero time (0001-01-01T00:00:00Z, Alertmanager's "no end") still compares equal to
+// itself. Input may be untrusted.
 bool ParseRfc3339(const std::string& text, WallTime* out);
 
 }  // namespace vmk

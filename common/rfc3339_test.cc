@@ -43,10 +43,14 @@ TEST(Rfc3339Test, FarDatesConvertExactly) {
   WallTime t;
   ASSERT_TRUE(ParseRfc3339("1970-01-01T00:00:00Z", &t));
   EXPECT_EQ(t.time_since_epoch().count(), 0);
+  ASSERT_TRUE(ParseRfc3339("2263-01-01T00:00:00Z", &t));
+  EXPECT_EQ(t, WallTime::max()) << "beyond what WallTime holds";
   // Go's zero time.Time, which Alertmanager sends as endsAt while an alert fires.
   ASSERT_TRUE(ParseRfc3339("0001-01-01T00:00:00Z", &t));
+  EXPECT_EQ(t, WallTime::min());
+  ASSERT_TRUE(ParseRfc3339("1700-03-01T00:00:00Z", &t));
   EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(),
-            -62135596800LL);
+            -8515238400LL);
   ASSERT_TRUE(ParseRfc3339("2026-11-27T14:20:54.250+01:00", &t));
   EXPECT_EQ(FormatRfc3339(t), "2026-11-27T13:20:54.250Z");
 }
