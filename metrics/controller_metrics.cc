@@ -6,6 +6,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -37,8 +38,16 @@ const Histogram::BucketBoundaries kCallBuckets = {0.001, 0.005, 0.01, 0.05, 0.1,
                                                   0.5,   1,     2,    5,    10};
 
 template <typename T>
-prometheus::Family<T>* Build(prometheus::Registry& registry, const std::string& name,
-                             const std::string& help) {
+prometheus::Family<T>* Build(prometheus::Registry& registry,
+                             std::vector<prometheus::MetricFamily>* families,
+                             const std::string& name, const std::string& help) {
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = std::is_same_v<T, Counter>  ? prometheus::MetricType::Counter
+                : std::is_same_v<T, Gauge> ? prometheus::MetricType::Gauge
+                                           : prometheus::MetricType::Histogram;
+  families->push_back(std::move(family));
   if constexpr (std::is_same_v<T, Counter>) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(registry);
   } else if constexpr (std::is_same_v<T, Gauge>) {
@@ -65,37 +74,44 @@ T& Child(std::map<std::string, T*>& cache, prometheus::Family<T>* family, const 
 }  // namespace
 
 ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  auto& r = *registry_;
-  reconcile_total_ = Build<Counter>(r, "vmkeeper_reconcile_total", "Reconciles by kind and result.");
+  auto counter = [this](const char* name, const char* help) {
+    return Build<Counter>(*registry_, &families_, name, help);
+  };
+  auto gauge = [this](const char* name, const char* help) {
+    return Build<Gauge>(*registry_, &families_, name, help);
+  };
+  auto histogram = [this](const char* name, const char* help) {
+    return Build<Histogram>(*registry_, &families_, name, help);
+  };
+  reconcile_total_ = counter("vmkeeper_reconcile_total", "Reconciles by kind and result.");
   reconcile_seconds_ =
-      Build<Histogram>(r, "vmkeeper_reconcile_duration_seconds", "Time of one reconcile, by kind.");
-  reconcile_panics_ = Build<Counter>(r, "vmkeeper_reconcile_panics_total",
-                                     "Reconciles that threw an exception (a bug), by kind.");
-  queue_depth_ = Build<Gauge>(r, "vmkeeper_workqueue_depth", "Keys ready to be run, by queue.");
-  active_workers_ = Build<Gauge>(r, "vmkeeper_workqueue_active_workers",
-                                 "Workers running a key now, by queue.");
-  host_up_ = Build<Gauge>(r, "vmkeeper_host_up", "1 when the host's hypervisor answers, else 0.");
-  vms_ = Build<Gauge>(r, "vmkeeper_vms", "Managed VMs by observed state.");
-  events_total_ = Build<Counter>(r, "vmkeeper_events_total", "Events recorded, by type and reason.");
-  fencing_total_ = Build<Counter>(r, "vmkeeper_fencing_total",
-                                  "Fencing attempts of failed hosts, by host and result.");
-  heartbeat_seconds_ = &Build<Histogram>(r, "vmkeeper_heartbeat_duration_seconds",
-                                         "Time of one host heartbeat, all hosts.")
+      histogram("vmkeeper_reconcile_duration_seconds", "Time of one reconcile, by kind.");
+  reconcile_panics_ = counter("vmkeeper_reconcile_panics_total",
+                              "Reconciles that threw an exception (a bug), by kind.");
+  queue_depth_ = gauge("vmkeeper_workqueue_depth", "Keys ready to be run, by queue.");
+  active_workers_ =
+      gauge("vmkeeper_workqueue_active_workers", "Workers running a key now, by queue.");
+  host_up_ = gauge("vmkeeper_host_up", "1 when the host's hypervisor answers, else 0.");
+  vms_ = gauge("vmkeeper_vms", "Managed VMs by observed state.");
+  events_total_ = counter("vmkeeper_events_total", "Events recorded, by type and reason.");
+  fencing_total_ = counter("vmkeeper_fencing_total",
+                           "Fencing attempts of failed hosts, by host and result.");
+  heartbeat_seconds_ = &histogram("vmkeeper_heartbeat_duration_seconds",
+                                  "Time of one host heartbeat, all hosts.")
                             ->Add({}, kCallBuckets);
-  heartbeat_failures_ = Build<Counter>(r, "vmkeeper_heartbeat_failures_total",
-                                       "Failed host heartbeats, by host.");
-  probe_total_ = Build<Counter>(r, "vmkeeper_probe_total",
-                                "Health probes of VMs, by VM and result (success|failure).");
-  probe_seconds_ = Build<Histogram>(r, "vmkeeper_probe_duration_seconds",
-                                    "Time of one health probe, by probe type.");
-  notifications_total_ = Build<Counter>(
-      r, "vmkeeper_notifications_total",
-      "Admin notifications by result: sent (2xx), failed (given up), dropped (queue full or "
-      "shutdown).");
-  notification_attempts_ = &Build<Counter>(r, "vmkeeper_notification_attempts_total",
-                                           "HTTP attempts to deliver admin notifications, "
-                                           "retries included.")
-                                ->Add({});
+  heartbeat_failures_ =
+      counter("vmkeeper_heartbeat_failures_total", "Failed host heartbeats, by host.");
+  probe_total_ = counter("vmkeeper_probe_total",
+                         "Health probes of VMs, by VM and result (success|failure).");
+  probe_seconds_ =
+      histogram("vmkeeper_probe_duration_seconds", "Time of one health probe, by probe type.");
+  notifications_total_ = counter("vmkeeper_notifications_total",
+                                 "Admin notifications by result: sent (2xx), failed (given up), "
+                                 "dropped (queue full or shutdown).");
+  notification_attempts_ =
+      &counter("vmkeeper_notification_attempts_total",
+               "HTTP attempts to deliver admin notifications, retries included.")
+           ->Add({});
   std::lock_guard<std::mutex> l(mu_);
   for (const char* queue : {"reconcile", "probe"}) {
     Child(gauges_, queue_depth_, {{"queue", queue}});
@@ -214,8 +230,18 @@ void ControllerMetrics::SetNotificationCounts(uint64_t sent, uint64_t failed, ui
 }
 
 std::string ControllerMetrics::ExpositionText() const {
+  // prometheus-cpp leaves out a family without children; every family is shown, in the order
+  // it was registered, so that dashboards and alerts find it before its first object or event.
+  std::map<std::string, prometheus::MetricFamily> collected;
+  for (auto& family : registry_->Collect()) collected[family.name] = std::move(family);
+  std::vector<prometheus::MetricFamily> all;
+  all.reserve(families_.size());
+  for (const prometheus::MetricFamily& empty : families_) {
+    auto it = collected.find(empty.name);
+    all.push_back(it == collected.end() ? empty : std::move(it->second));
+  }
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  prometheus::TextSerializer().Serialize(out, all);
   return out.str();
 }
 

@@ -1,7 +1,8 @@
 // ControllerMetrics: the controller's Prometheus metrics (names after controller-runtime's;
 // Prometheus naming: vmkeeper_ prefix, base units, _total counters) and their text exposition.
-// Families whose label values are known in advance (reconcilers, queues, results, probe types)
-// have every child from start at 0; per-object children (a host, a VM) appear with the object.
+// Every family is exposed from start; those whose label values are known in advance
+// (reconcilers, queues, results, probe types) have every child from start at 0, per-object
+// children (a host, a VM) appear with the object.
 // docs/metrics.md lists every family; a test reads /metrics and checks them.
 //
 // Thread-safe (prometheus-cpp metrics are atomic; the child maps have a lock). References to
@@ -13,8 +14,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace prometheus {
+struct MetricFamily;
 class Registry;
 class Counter;
 class Gauge;
@@ -60,6 +63,8 @@ class ControllerMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  // Every family, without children, in registration order (see ExpositionText).
+  std::vector<prometheus::MetricFamily> families_;
   prometheus::Family<prometheus::Counter>* reconcile_total_;
   prometheus::Family<prometheus::Histogram>* reconcile_seconds_;
   prometheus::Family<prometheus::Counter>* reconcile_panics_;

@@ -30,6 +30,7 @@
 // U+FFFD rather than failing.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -53,11 +54,21 @@ struct Notification {
   bool operator==(const Notification& other) const = default;
 };
 
+// What a notifier did with the notifications it was given, since it started.
+struct DeliveryCounts {
+  uint64_t sent = 0;      // delivered
+  uint64_t failed = 0;    // given up
+  uint64_t dropped = 0;   // discarded unsent (queue full, shutdown)
+  uint64_t attempts = 0;  // delivery attempts, retries included
+};
+
 class Notifier {
  public:
   virtual ~Notifier() = default;
   // Enqueues `n` for delivery and returns at once.
   virtual void Notify(Notification n) = 0;
+  // For the controller's metrics (vmkeeper_notifications_total).
+  virtual DeliveryCounts Counts() const { return {}; }
 };
 
 }  // namespace vmk::providers

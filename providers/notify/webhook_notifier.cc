@@ -193,6 +193,10 @@ void WebhookNotifier::Stop() {
   }
 }
 
+DeliveryCounts WebhookNotifier::Counts() const {
+  return DeliveryCounts{sent(), failed(), dropped(), attempts()};
+}
+
 uint64_t WebhookNotifier::sent() const {
   std::lock_guard<std::mutex> l(mu_);
   return sent_;

@@ -77,6 +77,7 @@ class WebhookNotifier : public Notifier {
 
   // Enqueues and returns at once; never blocks on the network.
   void Notify(Notification n) override;
+  DeliveryCounts Counts() const override;
 
   // Interrupts the sender, discards what is left, joins. Idempotent; returns promptly, even
   // during an attempt or its DNS lookup.

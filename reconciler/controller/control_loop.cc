@@ -210,6 +210,10 @@ void ControlLoop::PublishGauges() {
   metrics_.SetVmsByState(by_state);
   metrics_.SetQueueDepth("reconcile", static_cast<double>(queue_.Len()));
   metrics_.SetQueueDepth("probe", static_cast<double>(probe_queue_.Len()));
+  if (options_.notifier) {
+    const providers::DeliveryCounts n = options_.notifier->Counts();
+    metrics_.SetNotificationCounts(n.sent, n.failed, n.dropped, n.attempts);
+  }
 }
 
 void ControlLoop::ObserveVmState(const std::string& vm, const std::string& state) {

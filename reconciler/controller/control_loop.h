@@ -102,7 +102,7 @@ class ControlLoop {
   StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body);
   // Closes every host connection (the destructor does too).
   void CloseHosts();
-  // Publishes the gauges that are computed on demand (VMs by state, queue depths).
+  // Publishes what is computed on demand: VMs by state, queue depths, the notifier's counts.
   void PublishGauges();
   // Every host's view has seen one listing attempt (readiness of the controller).
   bool AllHostsAttempted() const;

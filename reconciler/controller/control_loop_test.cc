@@ -91,5 +91,29 @@ TEST_F(ControlLoopTest, AReconcilePastItsDeadlineStops) {
   EXPECT_FALSE(Host("hv01").Domain("wms01").has_value());
 }
 
+// The admin notifier's own counts become counters that only grow with them.
+TEST_F(ControlLoopTest, TheNotifiersCountsAreExported) {
+  struct CountingNotifier : providers::Notifier {
+    void Notify(providers::Notification) override {}
+    providers::DeliveryCounts Counts() const override { return counts; }
+    providers::DeliveryCounts counts;
+  } notifier;
+  ControlLoopOptions options = LoopOptions(&fencer_, &prober_);
+  options.notifier = &notifier;
+  ControlLoop loop(&store_, &factory_, &clock_, options);
+  notifier.counts = {3, 1, 2, 7};
+  loop.PublishGauges();
+  std::string text = loop.metrics().ExpositionText();
+  EXPECT_THAT(text, HasSubstr("vmkeeper_notifications_total{result=\"sent\"} 3"));
+  EXPECT_THAT(text, HasSubstr("vmkeeper_notifications_total{result=\"failed\"} 1"));
+  EXPECT_THAT(text, HasSubstr("vmkeeper_notifications_total{result=\"dropped\"} 2"));
+  EXPECT_THAT(text, HasSubstr("vmkeeper_notification_attempts_total 7"));
+  notifier.counts = {5, 1, 2, 9};
+  loop.PublishGauges();
+  text = loop.metrics().ExpositionText();
+  EXPECT_THAT(text, HasSubstr("vmkeeper_notifications_total{result=\"sent\"} 5"));
+  EXPECT_THAT(text, HasSubstr("vmkeeper_notification_attempts_total 9"));
+}
+
 }  // namespace
 }  // namespace vmk::reconciler
