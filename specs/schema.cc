@@ -224,7 +224,11 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
       String("name", "Disk name, unique within the VM: a DNS-1123 label."), kNamePattern,
       kNameMessage));
   disk_name.max_length = 63;
-  FieldDef image = Required(String("image", "Path or volume of the base image (qcow2)."));
+  FieldDef image = Required(String(
+      "image",
+      "Absolute path of a disk image file on the host, attached as the VM's disk itself (read "
+      "and written in place, not copied). Its format is taken from the name: *.qcow2 is "
+      "qcow2, anything else raw."));
   image.min_length = 1;
   image.max_length = 4096;
   FieldDef disks;
@@ -237,7 +241,8 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
       std::move(disk_name),
       std::move(image),
       WithDefault(Int("sizeGiB", 0, 65536,
-                      "Virtual size in GiB (0..65536); 0 keeps the image's own size."),
+                      "Virtual size in GiB (0..65536). Validated and stored, not acted upon yet: "
+                      "the image keeps its own size."),
                   0),
   };
   FieldDef spread_by = WithDefault(
@@ -247,11 +252,15 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
       "");
   spread_by.max_length = 317;  // 253 (prefix) + '/' + 63 (name)
   FieldDef http_path = WithDefault(
-      WithPattern(String("path", "HTTP path to GET; a 2xx or 3xx answer is healthy."), "^/",
+      WithPattern(String("path",
+                         "HTTP path to GET; healthy when a 2xx status line arrives within "
+                         "timeoutSeconds (redirects are not followed: a 3xx fails)."),
+                  "^/",
                   "must start with '/'"),
       "/");
   FieldDef snapshot_policy = WithDefault(
-      WithPattern(String("snapshotPolicy", "Name of the SnapshotPolicy to apply. Empty = none."),
+      WithPattern(String("snapshotPolicy",
+                         "Name of the SnapshotPolicy to apply (not acted upon yet). Empty = none."),
                   std::string("^$|") + kNamePattern,
                   "must be empty or the name of a SnapshotPolicy (a DNS-1123 label)"),
       "");
@@ -402,7 +411,8 @@ const std::string& KindDescription(Kind kind) {
   static const std::string* vm = new std::string(
       "A service VM that vmkeeper keeps running, healthy and placed as declared.");
   static const std::string* policy = new std::string(
-      "When to snapshot the disks of the VMs that refer to this policy, and how many to keep.");
+      "When to snapshot the disks of the VMs that refer to this policy, and how many to keep. "
+      "Validated and stored; not acted upon yet (no snapshot is taken).");
   switch (kind) {
     case Kind::kHost: return *host;
     case Kind::kVirtualMachine: return *vm;

@@ -11,7 +11,7 @@ namespace {
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
-// User-mode interfaces become QEMU devices at PCI slots 0x10 + N (see providers/domain_xml.cc);
+// User-mode interfaces become QEMU devices at PCI slots 0x10 + N (see providers/hypervisor/libvirt/domain_xml.cc);
 // slots end at 0x1f, and libvirt places its own devices from the low slots up.
 constexpr size_t kMaxUserInterfaces = 8;
 
