@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -53,21 +54,13 @@ int Fail(const std::string& what, const Status& status) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so every thread inherits the mask and
-  // only the sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+// The flags, over the config file, over the defaults (cli/daemon_config.h). Returns the exit code
+// when the program ends here (help, bad flags or config), else nullopt.
+std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* config,
+                              std::string* ready_file) {
   vmk::cli::DaemonConfig defaults;
   std::string config_file;
-  std::string store_path, listen, log_level, embedded_host_dir, ready_file;
+  std::string store_path, listen, log_level, embedded_host_dir;
   int resync_seconds = 0, workers = 0, heartbeat_interval_ms = 0, heartbeat_failures = 0;
   std::vector<std::string> fence_agent_dirs;
   std::string notify_url;
@@ -100,7 +93,7 @@ int main(int argc, char** argv) {
   auto* notify_opt = app.add_option("--notify-url", notify_url,
                                     "http://host:port/path: JSON POST for every failure and "
                                     "recovery (admin notifications)");
-  app.add_option("--ready-file", ready_file,
+  app.add_option("--ready-file", *ready_file,
                  "Write host:port here once listening (removed on shutdown)");
   try {
     app.parse(argc, argv);
@@ -108,33 +101,48 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  vmk::cli::DaemonConfig config;
   if (!config_file.empty()) {
-    Status loaded = vmk::cli::LoadDaemonConfigFile(config_file, &config);
+    Status loaded = vmk::cli::LoadDaemonConfigFile(config_file, config);
     if (!loaded.ok()) {
       std::cerr << "vmkeeperd: " << loaded.message() << "\n";
       return 2;
     }
   }
-  if (store_opt->count() > 0) config.store_path = store_path;
-  if (listen_opt->count() > 0) config.listen = listen;
-  if (resync_opt->count() > 0) config.resync_seconds = resync_seconds;
-  if (workers_opt->count() > 0) config.workers = workers;
-  if (level_opt->count() > 0) config.log_level = log_level;
-  if (embedded_opt->count() > 0) config.embedded_host_dir = embedded_host_dir;
-  if (body_opt->count() > 0) config.max_body_bytes = max_body_bytes;
-  if (hb_interval_opt->count() > 0) config.heartbeat_interval_ms = heartbeat_interval_ms;
-  if (hb_failures_opt->count() > 0) config.heartbeat_failures = heartbeat_failures;
-  if (fence_dirs_opt->count() > 0) config.fence_agent_dirs = fence_agent_dirs;
-  if (notify_opt->count() > 0) config.notify_url = notify_url;
-  if (Status valid = config.Validate(); !valid.ok()) {
+  if (store_opt->count() > 0) config->store_path = store_path;
+  if (listen_opt->count() > 0) config->listen = listen;
+  if (resync_opt->count() > 0) config->resync_seconds = resync_seconds;
+  if (workers_opt->count() > 0) config->workers = workers;
+  if (level_opt->count() > 0) config->log_level = log_level;
+  if (embedded_opt->count() > 0) config->embedded_host_dir = embedded_host_dir;
+  if (body_opt->count() > 0) config->max_body_bytes = max_body_bytes;
+  if (hb_interval_opt->count() > 0) config->heartbeat_interval_ms = heartbeat_interval_ms;
+  if (hb_failures_opt->count() > 0) config->heartbeat_failures = heartbeat_failures;
+  if (fence_dirs_opt->count() > 0) config->fence_agent_dirs = fence_agent_dirs;
+  if (notify_opt->count() > 0) config->notify_url = notify_url;
+  if (Status valid = config->Validate(); !valid.ok()) {
     std::cerr << "vmkeeperd: " << valid.message() << "\n";
     return 2;
   }
-  vmk::log::Level level = vmk::log::Level::kInfo;
-  vmk::log::ParseLevel(config.log_level, &level);
-  vmk::log::SetLevel(level);
+  return std::nullopt;
+}
 
+// The controller's options from the config; the providers it is given must outlive it.
+vmk::reconciler::ControllerOptions ControllerOptionsOf(const vmk::cli::DaemonConfig& config,
+                                                       const std::string& embedded_dir) {
+  vmk::reconciler::ControllerOptions options;
+  options.workers = config.workers;
+  options.resync_period = std::chrono::seconds(config.resync_seconds);
+  options.connect.embedded_host_dir = embedded_dir;
+  options.heartbeat_interval = std::chrono::milliseconds(config.heartbeat_interval_ms);
+  options.heartbeat_failures = config.heartbeat_failures;
+  options.alert_labels.host = config.alert_host_label;
+  options.alert_labels.vm = config.alert_vm_label;
+  return options;
+}
+
+// Runs the daemon until SIGTERM/SIGINT (blocked in every thread, taken by sigwait here).
+int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
+          const sigset_t& stop_signals) {
   const std::string embedded_dir = config.EffectiveEmbeddedHostDir();
   std::error_code ec;
   fs::create_directories(config.store_path, ec);
@@ -152,15 +160,9 @@ int main(int argc, char** argv) {
                                                    vmk::reconciler::RocksDbStoreOptions{});
   if (!store.ok()) return Fail("cannot open the store", store.status());
 
+  // The real providers (edges) the controller acts through.
   vmk::providers::LibvirtHypervisorFactory factory;
-  vmk::reconciler::ControllerOptions controller_options;
-  controller_options.workers = config.workers;
-  controller_options.resync_period = std::chrono::seconds(config.resync_seconds);
-  controller_options.connect.embedded_host_dir = embedded_dir;
-  controller_options.heartbeat_interval = std::chrono::milliseconds(config.heartbeat_interval_ms);
-  controller_options.heartbeat_failures = config.heartbeat_failures;
-  controller_options.alert_labels.host = config.alert_host_label;
-  controller_options.alert_labels.vm = config.alert_vm_label;
+  vmk::reconciler::ControllerOptions controller_options = ControllerOptionsOf(config, embedded_dir);
   vmk::providers::FenceAgentFencerOptions fencer_options;
   fencer_options.agent_dirs = config.fence_agent_dirs;
   vmk::providers::FenceAgentFencer fencer(fencer_options, vmk::RealClock::Get());
@@ -211,4 +213,25 @@ int main(int argc, char** argv) {
   store->reset();
   vmk::log::Info("stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so every thread inherits the mask and
+  // only the sigwait in Serve receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  vmk::cli::DaemonConfig config;
+  std::string ready_file;
+  if (auto exit_code = ReadConfig(argc, argv, &config, &ready_file)) return *exit_code;
+  vmk::log::Level level = vmk::log::Level::kInfo;
+  vmk::log::ParseLevel(config.log_level, &level);
+  vmk::log::SetLevel(level);
+  return Serve(config, ready_file, stop_signals);
 }

@@ -9,7 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libdtl-dev libcurl4-openssl-dev libxml2-dev
   # clang: the thread-safety analysis build (-Wthread-safety) in CI.
   clang
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
   # End-to-end tests: QEMU guests under software emulation (BIOS and the virtio-net option ROM),
   # the tiny guest's initramfs (tests/e2e/guest/build_guest.sh) and a real Alertmanager.
   qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio xz-utils binutils

@@ -37,11 +37,8 @@ StatusOr<WebhookNotifier::Target> WebhookNotifier::ParseUrl(const std::string& u
   std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  if (scheme == "https") {
-    return invalid("must be http://: https is not supported (put a TLS-terminating relay in "
-                   "front of an https endpoint)");
-  }
-  if (scheme != "http") return invalid("must start with http://");
+  if (scheme != "http" && scheme != "https") return invalid("must start with http:// or https://");
+  const bool tls = scheme == "https";
 
   std::string rest = url.substr(scheme_end + 3);
   size_t authority_end = rest.find_first_of("/?#");
@@ -54,6 +51,7 @@ StatusOr<WebhookNotifier::Target> WebhookNotifier::ParseUrl(const std::string& u
   if (authority.empty()) return invalid("must name a host");
 
   Target out;
+  out.port = tls ? 443 : 80;
   std::string port_text;
   bool has_port = false;
   bool ipv6 = false;
@@ -93,7 +91,7 @@ StatusOr<WebhookNotifier::Target> WebhookNotifier::ParseUrl(const std::string& u
   }
 
   out.host_header = ipv6 ? "[" + out.host + "]" : out.host;
-  if (out.port != 80) out.host_header += ":" + std::to_string(out.port);
+  if (out.port != (tls ? 443 : 80)) out.host_header += ":" + std::to_string(out.port);
   if (target.empty()) {
     out.request_target = "/";
   } else if (target[0] == '?') {
@@ -101,7 +99,7 @@ StatusOr<WebhookNotifier::Target> WebhookNotifier::ParseUrl(const std::string& u
   } else {
     out.request_target = target;
   }
-  out.url = "http://" + out.host_header + out.request_target;
+  out.url = scheme + "://" + out.host_header + out.request_target;
   return out;
 }
 

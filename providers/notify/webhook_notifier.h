@@ -24,10 +24,10 @@
 //     Stop() is discarded and counted too.
 //
 // Scope and limits:
-//   - Only plain "http://host[:port][/path][?query]" URLs (host: name, IPv4, or [IPv6]); port
-//     defaults to 80. Create() refuses anything else with InvalidArgument, https included: the
-//     HTTP client speaks TLS, but sending notifications over it is not enabled yet (put a local
-//     TLS-terminating relay in front of an https endpoint meanwhile).
+//   - "http://host[:port][/path][?query]" and "https://..." URLs (host: name, IPv4, or [IPv6]);
+//     the port defaults to 80 and 443. https verifies the endpoint's certificate and name against
+//     the system's CA store (common/http/http_client.h); a failed handshake is a transport error,
+//     retried like one. Create() refuses anything else with InvalidArgument.
 //   - Host names are resolved before every attempt, on libcurl's threaded resolver: bounded by
 //     options.timeout and interrupted by Stop() like the rest of the attempt. Numeric addresses
 //     never touch DNS.
@@ -55,7 +55,7 @@
 namespace vmk::providers {
 
 struct WebhookNotifierOptions {
-  std::string url;                             // http://host[:port][/path][?query]
+  std::string url;                             // http[s]://host[:port][/path][?query]
   std::chrono::milliseconds timeout{5000};     // per attempt: connect + send + status line
   int max_attempts = 5;                        // attempts per notification, first one included
   Duration initial_backoff = std::chrono::seconds(1);  // before the 2nd attempt; then doubles
@@ -100,10 +100,10 @@ class WebhookNotifier : public Notifier {
  private:
   struct Target {
     std::string host;         // as resolved: no brackets around IPv6 literals
-    int port = 80;
+    int port = 80;            // 443 for https
     std::string host_header;  // "host", "host:port", "[::1]:port": all that logs may name
     std::string request_target;  // "/path?query"
-    std::string url;          // what is requested: "http://" + host_header + request_target
+    std::string url;          // what is requested: scheme "://" host_header request_target
   };
 
   WebhookNotifier(WebhookNotifierOptions options, Target target, Clock* clock);

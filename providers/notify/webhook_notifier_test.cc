@@ -476,9 +476,8 @@ TEST(WebhookNotifierTest, CreateRefusesInvalidUrls) {
   for (const char* url : {
            "",
            "hooks.example.org/x",
-           "https://hooks.example.org/x",
-           "HTTPS://hooks.example.org/x",
            "ftp://hooks.example.org/x",
+           "https://user:pw@hooks.example.org/x",
            "http://",
            "http:///path",
            "http://:8080/x",
@@ -501,11 +500,34 @@ TEST(WebhookNotifierTest, CreateRefusesInvalidUrls) {
     ASSERT_FALSE(created.ok()) << "accepted " << url;
     EXPECT_EQ(created.status().code(), StatusCode::kInvalidArgument) << url;
   }
-  auto https = WebhookNotifier::Create(OptionsFor("https://hooks.example.org/x?token=s3cret"),
-                                       &clock);
-  ASSERT_FALSE(https.ok());
-  EXPECT_NE(https.status().message().find("https is not supported"), std::string::npos);
-  EXPECT_EQ(https.status().message().find("s3cret"), std::string::npos) << "leaks the token";
+  auto bad = WebhookNotifier::Create(OptionsFor("ftp://hooks.example.org/x?token=s3cret"), &clock);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("must start with http:// or https://"), std::string::npos);
+  EXPECT_EQ(bad.status().message().find("s3cret"), std::string::npos) << "leaks the token";
+}
+
+// https is spoken (the HTTP client's TLS): an endpoint that does not answer TLS fails the
+// handshake, a transport error that is retried and then given up, and no message names the
+// token.
+TEST(WebhookNotifierTest, HttpsUrlsAreAcceptedAndAFailedHandshakeIsRetried) {
+  FakeClock clock;
+  for (const char* url : {"https://hooks.example.org/x", "HTTPS://hooks.example.org:8443/x?t=1",
+                          "https://[::1]/x"}) {
+    EXPECT_TRUE(WebhookNotifier::Create(OptionsFor(url), &clock).ok()) << url;
+  }
+  fakes::LoopbackHttpServer plain;  // answers HTTP, not TLS
+  WebhookNotifierOptions options =
+      OptionsFor("https://127.0.0.1:" + std::to_string(plain.port()) + "/hook?token=s3cret");
+  options.max_attempts = 2;
+  options.initial_backoff = std::chrono::milliseconds(1);
+  options.max_backoff = std::chrono::milliseconds(1);
+  auto notifier = WebhookNotifier::Create(options, RealClock::Get());
+  ASSERT_TRUE(notifier.ok()) << notifier.status().ToString();
+  (*notifier)->Notify(Notification{});
+  ASSERT_TRUE((*notifier)->WaitUntilIdle(std::chrono::seconds(30)));
+  EXPECT_EQ((*notifier)->attempts(), 2u);
+  EXPECT_EQ((*notifier)->failed(), 1u);
+  EXPECT_EQ((*notifier)->sent(), 0u);
 }
 
 TEST(WebhookNotifierTest, CreateAcceptsPlainHttpUrls) {
