@@ -113,9 +113,10 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                "HTTP attempts to deliver admin notifications, retries included.")
            ->Add({});
   std::lock_guard<std::mutex> l(mu_);
-  for (const char* queue : {"reconcile", "probe"}) {
-    Child(gauges_, queue_depth_, {{"queue", queue}});
-    Child(gauges_, active_workers_, {{"queue", queue}});
+  for (Queue queue : {Queue::kReconcile, Queue::kProbe}) {
+    const char* name = queue == Queue::kReconcile ? "reconcile" : "probe";
+    queue_depths_[static_cast<int>(queue)] = &Child(gauges_, queue_depth_, {{"queue", name}});
+    queue_workers_[static_cast<int>(queue)] = &Child(gauges_, active_workers_, {{"queue", name}});
   }
   for (const char* type : {"http", "tcp", "exec"}) {
     Child(histograms_, probe_seconds_, {{"type", type}}, kCallBuckets);
@@ -127,35 +128,34 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
 
 ControllerMetrics::~ControllerMetrics() = default;
 
-void ControllerMetrics::AddReconciler(const std::string& kind) {
+ReconcilerMetrics* ControllerMetrics::AddReconciler(const std::string& kind) {
   std::lock_guard<std::mutex> l(mu_);
-  for (ReconcileResult result : kAllResults) {
-    Child(counters_, reconcile_total_, {{"kind", kind}, {"result", ResultName(result)}});
+  std::unique_ptr<ReconcilerMetrics>& handle = reconcilers_[kind];
+  if (!handle) {
+    handle = std::make_unique<ReconcilerMetrics>();
+    for (ReconcileResult result : kAllResults) {
+      handle->results_[static_cast<int>(result)] =
+          &Child(counters_, reconcile_total_, {{"kind", kind}, {"result", ResultName(result)}});
+    }
+    handle->seconds_ = &Child(histograms_, reconcile_seconds_, {{"kind", kind}}, kReconcileBuckets);
+    handle->panics_ = &Child(counters_, reconcile_panics_, {{"kind", kind}});
   }
-  Child(histograms_, reconcile_seconds_, {{"kind", kind}}, kReconcileBuckets);
-  Child(counters_, reconcile_panics_, {{"kind", kind}});
+  return handle.get();
 }
 
-void ControllerMetrics::ObserveReconcile(const std::string& kind, ReconcileResult result,
-                                         double seconds) {
-  std::lock_guard<std::mutex> l(mu_);
-  Child(counters_, reconcile_total_, {{"kind", kind}, {"result", ResultName(result)}}).Increment();
-  Child(histograms_, reconcile_seconds_, {{"kind", kind}}, kReconcileBuckets).Observe(seconds);
+void ReconcilerMetrics::Observe(ReconcileResult result, double seconds) {
+  results_[static_cast<int>(result)]->Increment();
+  seconds_->Observe(seconds);
 }
 
-void ControllerMetrics::CountReconcilePanic(const std::string& kind) {
-  std::lock_guard<std::mutex> l(mu_);
-  Child(counters_, reconcile_panics_, {{"kind", kind}}).Increment();
+void ReconcilerMetrics::CountPanic() { panics_->Increment(); }
+
+void ControllerMetrics::SetQueueDepth(Queue queue, double depth) {
+  queue_depths_[static_cast<int>(queue)]->Set(depth);
 }
 
-void ControllerMetrics::SetQueueDepth(const std::string& queue, double depth) {
-  std::lock_guard<std::mutex> l(mu_);
-  Child(gauges_, queue_depth_, {{"queue", queue}}).Set(depth);
-}
-
-void ControllerMetrics::SetActiveWorkers(const std::string& queue, double workers) {
-  std::lock_guard<std::mutex> l(mu_);
-  Child(gauges_, active_workers_, {{"queue", queue}}).Set(workers);
+void ControllerMetrics::SetActiveWorkers(Queue queue, double workers) {
+  queue_workers_[static_cast<int>(queue)]->Set(workers);
 }
 
 void ControllerMetrics::SetHostUp(const std::string& host, bool up) {

@@ -27,22 +27,34 @@ template <typename T> class Family;
 
 namespace vmk::metrics {
 
+class ControllerMetrics;
 enum class ReconcileResult { kSuccess, kError, kRequeue };
+enum class Queue { kReconcile, kProbe };
+
+// One reconciler's children, resolved once (AddReconciler) so that the worker's hot path takes
+// no lock and allocates nothing.
+class ReconcilerMetrics {
+ public:
+  void Observe(ReconcileResult result, double seconds);
+  void CountPanic();
+
+ private:
+  friend class ControllerMetrics;
+  prometheus::Counter* results_[3] = {nullptr, nullptr, nullptr};
+  prometheus::Histogram* seconds_ = nullptr;
+  prometheus::Counter* panics_ = nullptr;
+};
 
 class ControllerMetrics {
  public:
   ControllerMetrics();
   ~ControllerMetrics();
 
-  // A reconciler's children, at 0: reconcile totals by result, duration, panics.
-  void AddReconciler(const std::string& kind);
-  // kind: the reconciler's name ("vm", "host", "heartbeat", "probe").
-  void ObserveReconcile(const std::string& kind, ReconcileResult result, double seconds);
-  // A reconcile that threw (a bug): vmkeeper_reconcile_panics_total{kind}.
-  void CountReconcilePanic(const std::string& kind);
-  // queue: "reconcile" | "probe".
-  void SetQueueDepth(const std::string& queue, double depth);
-  void SetActiveWorkers(const std::string& queue, double workers);
+  // A reconciler's children, at 0 (reconcile totals by result, duration, panics), labelled
+  // kind=<its name> ("vm", "host", "heartbeat", "probe"). The handle lives as long as this.
+  ReconcilerMetrics* AddReconciler(const std::string& kind);
+  void SetQueueDepth(Queue queue, double depth);
+  void SetActiveWorkers(Queue queue, double workers);
   void SetHostUp(const std::string& host, bool up);
   void RemoveHost(const std::string& host);
   // Count of managed VMs by observed state ("running", "shutoff", "unplaced", ...).
@@ -87,6 +99,9 @@ class ControllerMetrics {
   std::map<std::string, prometheus::Gauge*> gauges_;
   std::map<std::string, prometheus::Histogram*> histograms_;
   uint64_t notifications_seen_[4] = {0, 0, 0, 0};  // sent, failed, dropped, attempts
+  std::map<std::string, std::unique_ptr<ReconcilerMetrics>> reconcilers_;  // GUARDED_BY(mu_)
+  prometheus::Gauge* queue_depths_[2] = {nullptr, nullptr};    // by Queue, set at construction
+  prometheus::Gauge* queue_workers_[2] = {nullptr, nullptr};   // by Queue, set at construction
 };
 
 }  // namespace vmk::metrics

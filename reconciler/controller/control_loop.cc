@@ -41,7 +41,7 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
   for (Reconciler* r : std::initializer_list<Reconciler*>{
            &vm_reconciler_, &probe_reconciler_, &host_reconciler_, &heartbeat_reconciler_}) {
     reconcilers_.Register(r);
-    metrics_.AddReconciler(std::string(r->Name()));
+    reconciler_metrics_.emplace_back(r, metrics_.AddReconciler(std::string(r->Name())));
   }
   recorder_.SetNotifier(options_.notifier);
 }
@@ -126,9 +126,9 @@ bool ControlLoop::ProcessNext(WorkQueue& queue, const CancelToken& cancel) {
   if (!queue.Get(&key)) return false;
   const bool probes = &queue == &probe_queue_;
   std::atomic<int>& active = probes ? active_probe_workers_ : active_reconcile_workers_;
-  const char* queue_name = probes ? "probe" : "reconcile";
-  metrics_.SetActiveWorkers(queue_name, ++active);
-  metrics_.SetQueueDepth(queue_name, static_cast<double>(queue.Len()));
+  const metrics::Queue which = probes ? metrics::Queue::kProbe : metrics::Queue::kReconcile;
+  metrics_.SetActiveWorkers(which, ++active);
+  metrics_.SetQueueDepth(which, static_cast<double>(queue.Len()));
   ReconcileResult result = Run(key, cancel);
   if (!result.status.ok()) {
     const bool cancelled = cancel.Done();
@@ -138,7 +138,7 @@ bool ControlLoop::ProcessNext(WorkQueue& queue, const CancelToken& cancel) {
                 {"retries", std::to_string(queue.NumRequeues(key))}});
   }
   Finish(queue, key, result);
-  metrics_.SetActiveWorkers(queue_name, --active);
+  metrics_.SetActiveWorkers(which, --active);
   queue.Done(key);
   return true;
 }
@@ -149,7 +149,7 @@ ReconcileResult ControlLoop::Run(const std::string& key, const CancelToken& canc
     log::Error("no reconciler for work key", {{"key", key}});
     return ReconcileResult::Done();
   }
-  const std::string kind(target->reconciler->Name());
+  metrics::ReconcilerMetrics* metrics = MetricsOf(target->reconciler);
   const MonoTime start = clock_->Now();
   ReconcileRequest request{std::move(target->name),
                            CancelToken::WithDeadline(cancel, clock_,
@@ -159,7 +159,7 @@ ReconcileResult ControlLoop::Run(const std::string& key, const CancelToken& canc
     result = target->reconciler->Reconcile(request);
   } catch (const std::exception& e) {
     // A bug, not a state of the world: keep the controller alive and retry with backoff.
-    metrics_.CountReconcilePanic(kind);
+    metrics->CountPanic();
     log::Error("reconcile threw", {{"key", key}, {"exception", e.what()}});
     result = ReconcileResult::Error(Status::Internal(std::string("exception: ") + e.what()));
   }
@@ -167,8 +167,15 @@ ReconcileResult ControlLoop::Run(const std::string& key, const CancelToken& canc
   metrics::ReconcileResult outcome = !result.status.ok()   ? metrics::ReconcileResult::kError
                                      : result.requeue_after ? metrics::ReconcileResult::kRequeue
                                                             : metrics::ReconcileResult::kSuccess;
-  metrics_.ObserveReconcile(kind, outcome, seconds);
+  metrics->Observe(outcome, seconds);
   return result;
+}
+
+metrics::ReconcilerMetrics* ControlLoop::MetricsOf(const Reconciler* reconciler) const {
+  for (const auto& [r, metrics] : reconciler_metrics_) {
+    if (r == reconciler) return metrics;
+  }
+  return nullptr;  // every registered reconciler has its metrics (constructor)
 }
 
 void ControlLoop::Finish(WorkQueue& queue, const std::string& key, const ReconcileResult& result) {
@@ -208,8 +215,8 @@ void ControlLoop::PublishGauges() {
     for (const auto& [vm, state] : vm_states_) ++by_state[state];
   }
   metrics_.SetVmsByState(by_state);
-  metrics_.SetQueueDepth("reconcile", static_cast<double>(queue_.Len()));
-  metrics_.SetQueueDepth("probe", static_cast<double>(probe_queue_.Len()));
+  metrics_.SetQueueDepth(metrics::Queue::kReconcile, static_cast<double>(queue_.Len()));
+  metrics_.SetQueueDepth(metrics::Queue::kProbe, static_cast<double>(probe_queue_.Len()));
   if (options_.notifier) {
     const providers::DeliveryCounts n = options_.notifier->Counts();
     metrics_.SetNotificationCounts(n.sent, n.failed, n.dropped, n.attempts);

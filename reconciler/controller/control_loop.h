@@ -131,6 +131,7 @@ class ControlLoop {
 
  private:
   ReconcileContext MakeContext();
+  metrics::ReconcilerMetrics* MetricsOf(const Reconciler* reconciler) const;
   void OnDomainEvent(const std::string& host, const providers::DomainEvent& event);
   void OnConnectionEvent(const std::string& host, const providers::ConnectionEvent& event);
   void OnDesiredStateChanged(const std::vector<ObjectRef>& changed);
@@ -158,6 +159,8 @@ class ControlLoop {
   HostReconciler host_reconciler_;
   HeartbeatReconciler heartbeat_reconciler_;
   ReconcilerSet reconcilers_;
+  // Each reconciler's metrics (a few: a scan is cheapest). Set in the constructor.
+  std::vector<std::pair<const Reconciler*, metrics::ReconcilerMetrics*>> reconciler_metrics_;
   AlertIntake alert_intake_;
   Applier applier_;
 

@@ -19,11 +19,12 @@ void ChangeFeed::Append(const std::vector<Change>& changes) {
       window_.push_back(c);
       revision_ = std::max(revision_, c.revision);
     }
-    while (window_.size() > capacity_) {
+    // The oldest go first, but never the write just appended (an apply bigger than the window
+    // must still reach its readers), and never half of a write: its changes share a revision.
+    while (window_.size() > capacity_ && window_.front().revision != revision_) {
       compacted_ = window_.front().revision;
       window_.pop_front();
     }
-    // A batch's changes share one revision: never keep half of one.
     while (!window_.empty() && window_.front().revision == compacted_) window_.pop_front();
   }
   appended_.notify_all();
@@ -52,7 +53,12 @@ StatusOr<std::vector<Change>> ChangeFeed::Since(int64_t after_revision, size_t l
   std::vector<Change> out;
   auto it = std::upper_bound(window_.begin(), window_.end(), after_revision,
                              [](int64_t rev, const Change& c) { return rev < c.revision; });
-  for (; it != window_.end() && out.size() < limit; ++it) out.push_back(*it);
+  // `limit` ends the answer only between revisions: a reader continues after the last revision
+  // it got, so half of one would be lost.
+  for (; it != window_.end(); ++it) {
+    if (out.size() >= limit && it->revision != out.back().revision) break;
+    out.push_back(*it);
+  }
   return out;
 }
 

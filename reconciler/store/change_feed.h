@@ -1,8 +1,9 @@
 // ChangeFeed: the window of recent changes behind Store::Changes, for the stores that live in
 // this process (RocksDbStore, MemoryStore). The store appends each write's changes, in revision
 // order, while it holds its own write lock; readers take what came after a revision, or wait
-// for it. The oldest changes are dropped beyond `capacity`; asking for what was dropped is
-// OutOfRange ("compacted"): the reader lists the store again.
+// for it. The oldest changes are dropped beyond `capacity` (never the latest write, whatever its
+// size, and never part of a write); asking for what was dropped is OutOfRange ("compacted"): the
+// reader lists the store again.
 //
 // Waits are in real time: the store has no Clock, and a wait only ever ends early.
 // Thread-safe.

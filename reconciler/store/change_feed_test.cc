@@ -31,12 +31,14 @@ TEST(ChangeFeedTest, ABatchIsNeverHalfCompacted) {
   ChangeFeed feed(/*capacity=*/2);
   feed.Start(0);
   feed.Append({At(1, "a"), At(1, "b"), At(1, "c")});  // one batch, one revision
+  feed.Append({At(2, "d")});  // now revision 1 must make room: all of it goes
   auto since_start = feed.Since(0, 10, std::chrono::milliseconds(0));
   EXPECT_EQ(since_start.status().code(), StatusCode::kOutOfRange)
-      << "part of revision 1 was dropped, so all of it is gone";
+      << "part of revision 1 had to go, so all of it is gone";
   auto after = feed.Since(1, 10, std::chrono::milliseconds(0));
   ASSERT_TRUE(after.ok());
-  EXPECT_TRUE(after->empty());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ(after->front().object.name, "d");
 }
 
 TEST(ChangeFeedTest, AWaitEndsWithTheNextAppendNotItsTimeout) {
@@ -48,6 +50,42 @@ TEST(ChangeFeedTest, AWaitEndsWithTheNextAppendNotItsTimeout) {
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ(got->front().object.name, "a");
+}
+
+// An apply bigger than the window (a whole fleet at once) is kept whole: it is the latest write,
+// and its readers have not seen it yet.
+TEST(ChangeFeedTest, AWriteBiggerThanTheWindowIsKeptWhole) {
+  ChangeFeed feed(/*capacity=*/3);
+  feed.Start(0);
+  feed.Append({At(1, "old")});
+  std::vector<Change> big;
+  for (int i = 0; i < 5; ++i) big.push_back(At(2, "vm" + std::to_string(i)));
+  feed.Append(big);
+  auto got = feed.Since(1, 100, std::chrono::milliseconds(0));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size(), 5u);
+  EXPECT_EQ(feed.Since(0, 100, std::chrono::milliseconds(0)).status().code(),
+            StatusCode::kOutOfRange)
+      << "the older write made room";
+  feed.Append({At(3, "next")});
+  EXPECT_EQ(feed.Since(1, 100, std::chrono::milliseconds(0)).status().code(),
+            StatusCode::kOutOfRange)
+      << "once it is not the latest, the big write goes whole";
+}
+
+// A reader continues after the last revision it got: `limit` never splits a write.
+TEST(ChangeFeedTest, TheLimitNeverSplitsAWrite) {
+  ChangeFeed feed;
+  feed.Start(0);
+  feed.Append({At(1, "a"), At(1, "b"), At(1, "c")});
+  feed.Append({At(2, "d")});
+  auto first = feed.Since(0, 2, std::chrono::milliseconds(0));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->size(), 3u) << "all of revision 1";
+  auto rest = feed.Since(first->back().revision, 2, std::chrono::milliseconds(0));
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ(rest->front().object.name, "d");
 }
 
 }  // namespace

@@ -134,9 +134,11 @@ class Store {
 
   // The store's current revision (0 for a store never written).
   virtual int64_t Revision() = 0;
-  // Changes with revision > after_revision, oldest first, at most `limit`. When there are none
-  // yet, waits up to `wait` for one (then returns what came, possibly nothing). OutOfRange when
-  // changes after `after_revision` are no longer kept (list again).
+  // Changes with revision > after_revision, oldest first, at most `limit` unless the last
+  // revision returned has more (a write's changes are never split: readers continue after the
+  // last revision they got). When there are none yet, waits up to `wait` for one (then returns
+  // what came, possibly nothing). OutOfRange when changes after `after_revision` are no longer
+  // kept (list again). The window always holds the latest write whole, however big.
   virtual StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
                                                 std::chrono::milliseconds wait) = 0;
 

@@ -5,7 +5,9 @@
 namespace vmk::reconciler {
 
 namespace {
-constexpr size_t kBatch = 1000;
+// Changes handed over per call: an apply of a whole fleet arrives in one call, so its keys are
+// enqueued together (as the applier used to), not interleaved with what their reconciles enqueue.
+constexpr size_t kBatch = 100000;
 // After an error other than compaction (a backend that failed): how long before trying again.
 constexpr auto kRetryWait = std::chrono::milliseconds(500);
 }  // namespace

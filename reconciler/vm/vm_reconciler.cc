@@ -38,7 +38,7 @@ ReconcileResult VmReconciler::Reconcile(const ReconcileRequest& request) {
   pass.spec = std::move(*spec);
   pass.generation = pass.object.metadata.generation;
   pass.status = VmStatus::FromJson(pass.object.status);
-  pass.stored_status = pass.object.status;
+  pass.stored_status = std::move(pass.object.status);  // `status` holds it from here on
   pass.status_revision = pass.object.status_revision;
   pass.copies = std::move(copies);
   for (StepResult (VmReconciler::*step)(Pass&) :
@@ -232,9 +232,9 @@ VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
   }
 
   providers::DomainConfig desired = DesiredDomainConfig(name, pass.spec, pass.generation);
-  const auto& current = pass.domain ? pass.domain->config : std::nullopt;
-  if (pass.domain && current && current->SameManagedConfig(desired) &&
-      current->generation == pass.generation) {
+  const providers::DomainConfig* current =
+      pass.domain && pass.domain->config ? &*pass.domain->config : nullptr;
+  if (current && current->SameManagedConfig(desired) && current->generation == pass.generation) {
     return std::nullopt;  // as declared
   }
   const std::string where = pass.status.host;
