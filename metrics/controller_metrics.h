@@ -11,8 +11,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
+
+#include "common/mutex.h"
 
 namespace prometheus {
 class Registry;
@@ -76,12 +77,13 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Counter>* notifications_total_;
   prometheus::Counter* notification_attempts_;
 
-  mutable std::mutex mu_;
-  // Children by their label values joined with '/'. GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Counter*> counters_;
-  std::map<std::string, prometheus::Gauge*> gauges_;
-  std::map<std::string, prometheus::Histogram*> histograms_;
-  uint64_t notifications_seen_[4] = {0, 0, 0, 0};  // sent, failed, dropped, attempts
+  mutable Mutex mu_;
+  // Children by their label values joined with '/'.
+  std::map<std::string, prometheus::Counter*> counters_ GUARDED_BY(mu_);
+  std::map<std::string, prometheus::Gauge*> gauges_ GUARDED_BY(mu_);
+  std::map<std::string, prometheus::Histogram*> histograms_ GUARDED_BY(mu_);
+  // sent, failed, dropped, attempts
+  uint64_t notifications_seen_[4] GUARDED_BY(mu_) = {0, 0, 0, 0};
 };
 
 }  // namespace vmk::metrics
