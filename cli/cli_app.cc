@@ -5,7 +5,6 @@
 #include <charconv>
 #include <condition_variable>
 #include <exception>
-#include <mutex>
 #include <ostream>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +13,7 @@
 #include "cli/api_paths.h"
 #include "cli/manifest_files.h"
 #include "cli/output_format.h"
+#include "common/mutex.h"
 #include "specs/json_schema.h"
 
 namespace vmk::cli {
@@ -138,7 +138,7 @@ int Commands::Apply() {
 
 int Commands::WaitReady(const std::vector<reconciler::ApplyResultItem>& items,
                         MonoTime deadline) {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;  // never notified: the clock's deadline wakes us
   const size_t total = items.size();
   long last_shown = -1;
@@ -175,8 +175,8 @@ int Commands::WaitReady(const std::vector<reconciler::ApplyResultItem>& items,
       err_ << "\n";
       return kExitFailure;
     }
-    std::unique_lock<std::mutex> lock(mu);
-    env_.clock->WaitUntil(lock, cv, std::min(deadline, now + env_.poll_interval));
+    MutexLock lock(&mu);
+    env_.clock->WaitUntil(lock.native(), cv, std::min(deadline, now + env_.poll_interval));
   }
 }
 

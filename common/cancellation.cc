@@ -29,7 +29,7 @@ CancelToken CancelSource::Token() const {
 }
 
 void CancelSource::Cancel(const std::string& reason) {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(&state_->mu);
   if (state_->cancelled.load(std::memory_order_relaxed)) return;
   state_->reason = reason;
   state_->cancelled.store(true, std::memory_order_release);

@@ -13,11 +13,11 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vmk {
@@ -38,8 +38,10 @@ class CancelToken {
   friend class CancelSource;
   struct State {
     std::atomic<bool> cancelled{false};
-    std::mutex mu;
-    std::string reason;  // set once, before `cancelled`
+    Mutex mu;  // serialises Cancel() callers
+    // Set once, under `mu`, before `cancelled`; read without the lock once `cancelled` is seen
+    // (the atomic orders it), so it is not GUARDED_BY(mu).
+    std::string reason;
   };
   std::shared_ptr<const State> source_;
   Clock* clock_ = nullptr;

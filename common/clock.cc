@@ -13,12 +13,12 @@ RealClock* RealClock::Get() {
 FakeClock::FakeClock(WallTime wall_start) : wall_start_(wall_start) {}
 
 MonoTime FakeClock::Now() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return MonoTime(std::chrono::hours(1)) + offset_;
 }
 
 WallTime FakeClock::WallNow() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return wall_start_ + std::chrono::duration_cast<WallTime::duration>(offset_);
 }
 
@@ -28,19 +28,19 @@ void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
   {
     // Checking the deadline and registering under one lock: an Advance() either comes before
     // (and is seen here) or after (and wakes us through our mutex). Never lost in between.
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (MonoTime(std::chrono::hours(1)) + offset_ >= deadline) return;
     waiters_.insert(key);
   }
   cv.wait(lock);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   waiters_.erase(key);
 }
 
 void FakeClock::Advance(Duration d) {
   std::set<std::pair<std::mutex*, std::condition_variable*>> waiters;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     offset_ += d;
     waiters = waiters_;
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "common/mutex.h"
 #include "common/rfc3339.h"  // how these times are written and read
 
 namespace vmk {
@@ -25,6 +26,7 @@ class Clock {
   virtual WallTime WallNow() const = 0;
   // Blocks on `cv` (whose mutex `lock` holds) until notified or until Now() >= deadline.
   // Spurious returns are allowed: callers re-check their predicate, like cv.wait_until.
+  // A caller holding a vmk::Mutex passes its MutexLock's native() lock.
   virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                          MonoTime deadline) = 0;
 };
@@ -52,10 +54,10 @@ class FakeClock : public Clock {
   void Advance(Duration d);
 
  private:
-  mutable std::mutex mu_;
-  Duration offset_{0};  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  Duration offset_ GUARDED_BY(mu_) = Duration::zero();
   WallTime wall_start_;
-  std::set<std::pair<std::mutex*, std::condition_variable*>> waiters_;  // GUARDED_BY(mu_)
+  std::set<std::pair<std::mutex*, std::condition_variable*>> waiters_ GUARDED_BY(mu_);
 };
 
 

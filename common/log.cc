@@ -2,16 +2,16 @@
 
 #include <atomic>
 #include <cstdio>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vmk::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
-std::mutex g_write_mu;
+Mutex g_write_mu;  // one line at a time on stderr
 const char* LevelName(Level l) {
   switch (l) {
     case Level::kDebug: return "debug";
@@ -42,7 +42,7 @@ void Write(Level level, const std::string& message, std::initializer_list<Field>
   line["msg"] = message;
   for (const auto& [k, v] : fields) line[k] = v;
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::lock_guard<std::mutex> l(g_write_mu);
+  MutexLock l(&g_write_mu);
   std::fprintf(stderr, "%s\n", text.c_str());
 }
 

@@ -112,7 +112,7 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
       &counter("vmkeeper_notification_attempts_total",
                "HTTP attempts to deliver admin notifications, retries included.")
            ->Add({});
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (Queue queue : {Queue::kReconcile, Queue::kProbe}) {
     const char* name = queue == Queue::kReconcile ? "reconcile" : "probe";
     queue_depths_[static_cast<int>(queue)] = &Child(gauges_, queue_depth_, {{"queue", name}});
@@ -129,7 +129,7 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
 ControllerMetrics::~ControllerMetrics() = default;
 
 ReconcilerMetrics* ControllerMetrics::AddReconciler(const std::string& kind) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::unique_ptr<ReconcilerMetrics>& handle = reconcilers_[kind];
   if (!handle) {
     handle = std::make_unique<ReconcilerMetrics>();
@@ -159,12 +159,12 @@ void ControllerMetrics::SetActiveWorkers(Queue queue, double workers) {
 }
 
 void ControllerMetrics::SetHostUp(const std::string& host, bool up) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Child(gauges_, host_up_, {{"host", host}}).Set(up ? 1 : 0);
 }
 
 void ControllerMetrics::RemoveHost(const std::string& host) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   const std::string key = std::to_string(reinterpret_cast<uintptr_t>(host_up_)) + "/" + host;
   auto it = gauges_.find(key);
   if (it == gauges_.end()) return;
@@ -173,7 +173,7 @@ void ControllerMetrics::RemoveHost(const std::string& host) {
 }
 
 void ControllerMetrics::SetVmsByState(const std::map<std::string, int>& counts) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   const std::string prefix = std::to_string(reinterpret_cast<uintptr_t>(vms_)) + "/";
   for (auto& [key, gauge] : gauges_) {
     if (key.rfind(prefix, 0) == 0) gauge->Set(0);
@@ -182,12 +182,12 @@ void ControllerMetrics::SetVmsByState(const std::map<std::string, int>& counts) 
 }
 
 void ControllerMetrics::CountEvent(const std::string& type, const std::string& reason) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Child(counters_, events_total_, {{"type", type}, {"reason", reason}}).Increment();
 }
 
 void ControllerMetrics::CountFencing(const std::string& host, bool success) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   // Both results appear together, so a rate() over failures works from the first attempt.
   Counter& ok = Child(counters_, fencing_total_, {{"host", host}, {"result", "success"}});
   Counter& failed = Child(counters_, fencing_total_, {{"host", host}, {"result", "failure"}});
@@ -196,14 +196,14 @@ void ControllerMetrics::CountFencing(const std::string& host, bool success) {
 
 void ControllerMetrics::ObserveHeartbeat(const std::string& host, bool ok, double seconds) {
   heartbeat_seconds_->Observe(seconds);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Counter& failures = Child(counters_, heartbeat_failures_, {{"host", host}});
   if (!ok) failures.Increment();
 }
 
 void ControllerMetrics::ObserveProbe(const std::string& vm, const std::string& type, bool healthy,
                                      double seconds) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Counter& success = Child(counters_, probe_total_, {{"vm", vm}, {"result", "success"}});
   Counter& failure = Child(counters_, probe_total_, {{"vm", vm}, {"result", "failure"}});
   (healthy ? success : failure).Increment();
@@ -212,7 +212,7 @@ void ControllerMetrics::ObserveProbe(const std::string& vm, const std::string& t
 
 void ControllerMetrics::SetNotificationCounts(uint64_t sent, uint64_t failed, uint64_t dropped,
                                               uint64_t attempts) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   const uint64_t now[4] = {sent, failed, dropped, attempts};
   const char* results[3] = {"sent", "failed", "dropped"};
   for (int i = 0; i < 4; ++i) {

@@ -12,9 +12,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace prometheus {
 struct MetricFamily;
@@ -93,15 +94,17 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Counter>* notifications_total_;
   prometheus::Counter* notification_attempts_;
 
-  mutable std::mutex mu_;
-  // Children by their label values joined with '/'. GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Counter*> counters_;
-  std::map<std::string, prometheus::Gauge*> gauges_;
-  std::map<std::string, prometheus::Histogram*> histograms_;
-  uint64_t notifications_seen_[4] = {0, 0, 0, 0};  // sent, failed, dropped, attempts
-  std::map<std::string, std::unique_ptr<ReconcilerMetrics>> reconcilers_;  // GUARDED_BY(mu_)
-  prometheus::Gauge* queue_depths_[2] = {nullptr, nullptr};    // by Queue, set at construction
-  prometheus::Gauge* queue_workers_[2] = {nullptr, nullptr};   // by Queue, set at construction
+  mutable Mutex mu_;
+  // Children by their label values joined with '/'.
+  std::map<std::string, prometheus::Counter*> counters_ GUARDED_BY(mu_);
+  std::map<std::string, prometheus::Gauge*> gauges_ GUARDED_BY(mu_);
+  std::map<std::string, prometheus::Histogram*> histograms_ GUARDED_BY(mu_);
+  // sent, failed, dropped, attempts
+  uint64_t notifications_seen_[4] GUARDED_BY(mu_) = {0, 0, 0, 0};
+  std::map<std::string, std::unique_ptr<ReconcilerMetrics>> reconcilers_ GUARDED_BY(mu_);
+  // By Queue; set in the constructor, read-only after.
+  prometheus::Gauge* queue_depths_[2] = {nullptr, nullptr};
+  prometheus::Gauge* queue_workers_[2] = {nullptr, nullptr};
 };
 
 }  // namespace vmk::metrics

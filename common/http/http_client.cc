@@ -19,18 +19,18 @@
 namespace vmk::http {
 
 void Cancellation::Cancel() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   cancelled_ = true;
   for (auto& [id, wake] : wakers_) wake();
 }
 
 bool Cancellation::cancelled() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return cancelled_;
 }
 
 uint64_t Cancellation::Register(std::function<void()> waker) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (cancelled_) return 0;
   uint64_t id = next_id_++;
   wakers_.emplace(id, std::move(waker));
@@ -38,7 +38,7 @@ uint64_t Cancellation::Register(std::function<void()> waker) const {
 }
 
 void Cancellation::Unregister(uint64_t id) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   wakers_.erase(id);
 }
 

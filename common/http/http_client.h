@@ -42,10 +42,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vmk::http {
@@ -69,13 +69,14 @@ class Cancellation {
   // A request in flight registers how to wake it; Cancel() calls every registered waker under
   // mu_, so a request unregisters (under mu_) before its handles go away.
   // Both are const: a request registers through the const Cancellation it was given.
-  uint64_t Register(std::function<void()> waker) const;  // 0: already cancelled, none kept
-  void Unregister(uint64_t id) const;
+  // Register returns 0 when already cancelled (none kept).
+  uint64_t Register(std::function<void()> waker) const EXCLUDES(mu_);
+  void Unregister(uint64_t id) const EXCLUDES(mu_);
 
-  mutable std::mutex mu_;
-  bool cancelled_ = false;                                    // GUARDED_BY(mu_)
-  mutable uint64_t next_id_ = 1;                              // GUARDED_BY(mu_)
-  mutable std::map<uint64_t, std::function<void()>> wakers_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  bool cancelled_ GUARDED_BY(mu_) = false;
+  mutable uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  mutable std::map<uint64_t, std::function<void()>> wakers_ GUARDED_BY(mu_);
 };
 
 struct HttpRequest {

@@ -137,7 +137,7 @@ void WebhookNotifier::Notify(Notification n) {
   bool after_stop = false;
   Notification lost;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (stopping_) {
       ++dropped_;
       after_stop = true;
@@ -169,10 +169,10 @@ void WebhookNotifier::Notify(Notification n) {
 }
 
 void WebhookNotifier::Stop() {
-  std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  MutexLock stop_lock(&stop_mu_);
   size_t discarded = 0;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (!stopping_) {
       stopping_ = true;
       discarded = queue_.size();
@@ -196,42 +196,47 @@ DeliveryCounts WebhookNotifier::Counts() const {
 }
 
 uint64_t WebhookNotifier::sent() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return sent_;
 }
 
 uint64_t WebhookNotifier::failed() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return failed_;
 }
 
 uint64_t WebhookNotifier::dropped() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return dropped_;
 }
 
 uint64_t WebhookNotifier::attempts() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return attempts_;
 }
 
 bool WebhookNotifier::WaitUntilBackingOff(uint64_t n, std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   // The sender holds mu_ from setting backing_off_ until the clock's wait releases it, so seeing
   // backing_off_ here means it is registered with the clock.
-  return progress_.wait_for(l, timeout, [&] { return backing_off_ && backoff_waits_ >= n; });
+  auto reached = [&]() REQUIRES(mu_) { return backing_off_ && backoff_waits_ >= n; };
+  while (!reached() && l.WaitUntil(progress_, deadline)) {}
+  return reached();
 }
 
 bool WebhookNotifier::WaitUntilIdle(std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> l(mu_);
-  return progress_.wait_for(l, timeout,
-                            [&] { return stopping_ || (queue_.empty() && !in_flight_); });
+  MutexLock l(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto idle = [&]() REQUIRES(mu_) { return stopping_ || (queue_.empty() && !in_flight_); };
+  while (!idle() && l.WaitUntil(progress_, deadline)) {}
+  return idle();
 }
 
 void WebhookNotifier::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) lock.Wait(wake_);
     if (stopping_) return;
     Notification n = std::move(queue_.front());
     queue_.pop_front();
@@ -242,39 +247,41 @@ void WebhookNotifier::Run() {
   }
 }
 
-void WebhookNotifier::Deliver(const Notification& n, std::unique_lock<std::mutex>& lock) {
+void WebhookNotifier::Deliver(const Notification& n, MutexLock& lock) {
+  // mu_ is dropped around the HTTP attempt and the logging (MutexUnlock: it is the caller's
+  // lock), and held again when each block ends, `return` included.
   const std::string body = n.ToJson();
   Duration backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
     ++attempts_;
-    lock.unlock();
     std::string detail;
     AttemptOutcome outcome;
-    try {
-      outcome = Attempt(body, &detail);
-    } catch (const std::exception& e) {  // allocation failure; retrying may do better
-      outcome = AttemptOutcome::kRetryable;
-      detail = e.what();
+    {
+      MutexUnlock unlock(&mu_);
+      try {
+        outcome = Attempt(body, &detail);
+      } catch (const std::exception& e) {  // allocation failure; retrying may do better
+        outcome = AttemptOutcome::kRetryable;
+        detail = e.what();
+      }
     }
-    lock.lock();
     if (stopping_) {
       ++dropped_;
       return;
     }
     if (outcome == AttemptOutcome::kSent) {
       ++sent_;
-      lock.unlock();
+      MutexUnlock unlock(&mu_);
       log::Debug("webhook notification sent", {{"endpoint", target_.host_header},
                                                {"kind", n.kind},
                                                {"name", n.name},
                                                {"event", n.event},
                                                {"attempt", std::to_string(attempt)}});
-      lock.lock();
       return;
     }
     if (outcome != AttemptOutcome::kRetryable || attempt >= options_.max_attempts) {
       ++failed_;
-      lock.unlock();
+      MutexUnlock unlock(&mu_);
       log::Warning("webhook notification given up", {{"endpoint", target_.host_header},
                                                      {"kind", n.kind},
                                                      {"name", n.name},
@@ -282,17 +289,17 @@ void WebhookNotifier::Deliver(const Notification& n, std::unique_lock<std::mutex
                                                      {"incident", n.incident_id},
                                                      {"attempts", std::to_string(attempt)},
                                                      {"error", detail}});
-      lock.lock();
       return;
     }
-    lock.unlock();
-    log::Debug("webhook attempt failed, will retry",
-               {{"endpoint", target_.host_header},
-                {"attempt", std::to_string(attempt)},
-                {"error", detail},
-                {"backoffMs", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 backoff).count())}});
-    lock.lock();
+    {
+      MutexUnlock unlock(&mu_);
+      const auto backoff_ms = std::chrono::duration_cast<std::chrono::milliseconds>(backoff);
+      log::Debug("webhook attempt failed, will retry",
+                 {{"endpoint", target_.host_header},
+                  {"attempt", std::to_string(attempt)},
+                  {"error", detail},
+                  {"backoffMs", std::to_string(backoff_ms.count())}});
+    }
     if (stopping_) {
       ++dropped_;
       return;
@@ -302,7 +309,9 @@ void WebhookNotifier::Deliver(const Notification& n, std::unique_lock<std::mutex
     backing_off_ = true;
     ++backoff_waits_;
     progress_.notify_all();
-    while (!stopping_ && clock_->Now() < retry_at) clock_->WaitUntil(lock, wake_, retry_at);
+    while (!stopping_ && clock_->Now() < retry_at) {
+      clock_->WaitUntil(lock.native(), wake_, retry_at);
+    }
     backing_off_ = false;
     if (stopping_) {
       ++dropped_;

@@ -43,12 +43,12 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/http/http_client.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "providers/notify/notifier.h"
 
@@ -112,8 +112,8 @@ class WebhookNotifier : public Notifier {
 
   void Run();
   // Delivers one notification: attempts, backoff waits, counters. `lock` holds mu_ on entry and
-  // exit; it is released during HTTP attempts.
-  void Deliver(const Notification& n, std::unique_lock<std::mutex>& lock);
+  // exit (the backoff waits wait on it); mu_ is released during HTTP attempts.
+  void Deliver(const Notification& n, MutexLock& lock) REQUIRES(mu_);
 
   enum class AttemptOutcome { kSent, kRetryable, kPermanent, kInterrupted };
   // One HTTP POST, without mu_ held. `detail` says what happened, for logs.
@@ -125,22 +125,22 @@ class WebhookNotifier : public Notifier {
   // Cancelled by Stop(): interrupts the HTTP attempt in flight and fails any later one.
   http::Cancellation cancel_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Wakes the sender: a new notification, Stop(). Also the cv of backoff waits on clock_.
   std::condition_variable wake_;
   // Signalled on every change the test-support waits look for.
   mutable std::condition_variable progress_;
-  std::deque<Notification> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;           // GUARDED_BY(mu_)
-  bool in_flight_ = false;          // GUARDED_BY(mu_)
-  bool backing_off_ = false;        // GUARDED_BY(mu_)
-  uint64_t backoff_waits_ = 0;      // GUARDED_BY(mu_)
-  uint64_t sent_ = 0;               // GUARDED_BY(mu_)
-  uint64_t failed_ = 0;             // GUARDED_BY(mu_)
-  uint64_t dropped_ = 0;            // GUARDED_BY(mu_)
-  uint64_t attempts_ = 0;           // GUARDED_BY(mu_)
+  std::deque<Notification> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool in_flight_ GUARDED_BY(mu_) = false;
+  bool backing_off_ GUARDED_BY(mu_) = false;
+  uint64_t backoff_waits_ GUARDED_BY(mu_) = 0;
+  uint64_t sent_ GUARDED_BY(mu_) = 0;
+  uint64_t failed_ GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ GUARDED_BY(mu_) = 0;
+  uint64_t attempts_ GUARDED_BY(mu_) = 0;
 
-  std::mutex stop_mu_;  // serialises Stop() callers around the join
+  Mutex stop_mu_ ACQUIRED_BEFORE(mu_);  // serialises Stop() callers around the join
   std::thread sender_;
 };
 

@@ -64,21 +64,21 @@ class RecordingClock : public Clock {
   void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                  MonoTime deadline) override {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       last_deadline_ = deadline;
     }
     fake_.WaitUntil(lock, cv, deadline);
   }
   void Advance(Duration d) { fake_.Advance(d); }
   MonoTime last_deadline() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return last_deadline_;
   }
 
  private:
   FakeClock fake_;
-  mutable std::mutex mu_;
-  MonoTime last_deadline_{};  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  MonoTime last_deadline_ GUARDED_BY(mu_) = MonoTime();
 };
 
 Notification SampleNotification(const std::string& name = "wms01") {

@@ -144,7 +144,7 @@ StatusOr<std::vector<std::string>> Applier::CheckHostRemovals(
 
 StatusOr<ApplyOutcome> Applier::Apply(const std::vector<ManifestFile>& files,
                                       const ApplyOptions& options) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   VMK_ASSIGN_OR_RETURN(Plan plan, MakePlan(files, options.prune));
   ApplyOutcome outcome;
   if (!plan.errors.empty()) {
@@ -251,7 +251,7 @@ StatusOr<DiffOutcome> Applier::Diff(const std::vector<ManifestFile>& files, bool
 }
 
 Status Applier::Delete(Kind kind, const std::string& name) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   VMK_ASSIGN_OR_RETURN(std::optional<Object> stored, store_->Get(kind, name));
   if (!stored) {
     return Status::NotFound(Lower(specs::KindName(kind)) + " \"" + name + "\" not found");

@@ -8,10 +8,10 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "reconciler/store/store.h"
 
 namespace vmk::reconciler {
@@ -81,7 +81,7 @@ class Applier {
   Store* const store_;
   ChangeHandler on_change_;
   PlacementPreview preview_;
-  std::mutex mu_;  // serialises Apply and Delete
+  Mutex mu_;  // serialises Apply and Delete
 };
 
 // Unified diff of two texts (3 lines of context), with ---/+++ headers; "" when equal.

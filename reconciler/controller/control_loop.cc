@@ -211,7 +211,7 @@ bool ControlLoop::AllHostsAttempted() const {
 void ControlLoop::PublishGauges() {
   std::map<std::string, int> by_state;
   {
-    std::lock_guard<std::mutex> l(vm_states_mu_);
+    MutexLock l(&vm_states_mu_);
     for (const auto& [vm, state] : vm_states_) ++by_state[state];
   }
   metrics_.SetVmsByState(by_state);
@@ -224,7 +224,7 @@ void ControlLoop::PublishGauges() {
 }
 
 void ControlLoop::ObserveVmState(const std::string& vm, const std::string& state) {
-  std::lock_guard<std::mutex> l(vm_states_mu_);
+  MutexLock l(&vm_states_mu_);
   if (state.empty()) {
     vm_states_.erase(vm);
   } else {

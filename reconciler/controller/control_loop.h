@@ -23,6 +23,7 @@
 
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "metrics/controller_metrics.h"
 #include "providers/alerts/alert_signal.h"
 #include "providers/fencing/fencer.h"
@@ -166,8 +167,8 @@ class ControlLoop {
 
   std::atomic<int> active_reconcile_workers_{0};
   std::atomic<int> active_probe_workers_{0};
-  std::mutex vm_states_mu_;
-  std::unordered_map<std::string, std::string> vm_states_;  // GUARDED_BY(vm_states_mu_)
+  Mutex vm_states_mu_;
+  std::unordered_map<std::string, std::string> vm_states_ GUARDED_BY(vm_states_mu_);
 };
 
 }  // namespace vmk::reconciler

@@ -2,12 +2,12 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/cancellation.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "reconciler/store/store_watcher.h"
 
 namespace vmk::reconciler {
@@ -54,7 +54,7 @@ class ControllerImpl {
     loop_.queue().ShutDown();
     loop_.probe_queue().ShutDown();
     {
-      std::lock_guard<std::mutex> l(resync_mu_);
+      MutexLock l(&resync_mu_);
       resync_cv_.notify_all();
     }
     for (auto& t : threads_) t.join();
@@ -83,17 +83,17 @@ class ControllerImpl {
   static constexpr auto kOwnWriteWait = std::chrono::seconds(5);
 
   void ResyncLoop() {
-    std::unique_lock<std::mutex> l(resync_mu_);
+    MutexLock l(&resync_mu_);
     Clock& clock = loop_.clock();
     MonoTime next = clock.Now() + options_.resync_period;
     while (running_) {
-      clock.WaitUntil(l, resync_cv_, next);
+      clock.WaitUntil(l.native(), resync_cv_, next);
       if (!running_) break;
       if (clock.Now() < next) continue;
       next = clock.Now() + options_.resync_period;
-      l.unlock();
+      l.Unlock();
       loop_.EnqueueAll();
-      l.lock();
+      l.Lock();
     }
   }
 
@@ -103,7 +103,9 @@ class ControllerImpl {
   std::unique_ptr<StoreWatcher> watcher_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
-  std::mutex resync_mu_;
+  // Guards no data (running_ is atomic): the resync loop waits on it, and Stop() takes it to
+  // wake the loop without losing the wake-up between the loop's check and its wait.
+  Mutex resync_mu_;
   std::condition_variable resync_cv_;
 };
 

@@ -53,7 +53,7 @@ void AlertDeduplicator::EraseLocked(std::unordered_map<std::string, Entry>::iter
 
 AlertVerdict AlertDeduplicator::Observe(const AlertSignal& signal) {
   std::string key = KeyOf(signal);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // Read under the lock so that touches happen in clock order (see by_last_seen_).
   const MonoTime now = clock_->Now();
   DropExpiredLocked(now);
@@ -90,7 +90,7 @@ AlertVerdict AlertDeduplicator::Observe(const AlertSignal& signal) {
 }
 
 std::size_t AlertDeduplicator::ActiveCount() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   DropExpiredLocked(clock_->Now());
   return active_.size();
 }

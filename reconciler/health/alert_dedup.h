@@ -12,11 +12,11 @@
 #include <chrono>
 #include <cstddef>
 #include <list>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "providers/alerts/alert_signal.h"
 
 namespace vmk::providers {
@@ -65,17 +65,17 @@ class AlertDeduplicator {
   };
 
   static std::string KeyOf(const AlertSignal& signal);
-  void DropExpiredLocked(MonoTime now);
-  void TouchLocked(Entry* entry, MonoTime now);
-  void EraseLocked(std::unordered_map<std::string, Entry>::iterator it);
+  void DropExpiredLocked(MonoTime now) REQUIRES(mu_);
+  void TouchLocked(Entry* entry, MonoTime now) REQUIRES(mu_);
+  void EraseLocked(std::unordered_map<std::string, Entry>::iterator it) REQUIRES(mu_);
 
   Clock* const clock_;
   const AlertDedupOptions options_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> active_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<std::string, Entry> active_ GUARDED_BY(mu_);
   // Keys, least recently seen first. Every touch moves a key to the back at the clock's (never
   // decreasing) Now(), so the list stays sorted by last_seen and expiry only looks at the front.
-  std::list<std::string> by_last_seen_;  // GUARDED_BY(mu_)
+  std::list<std::string> by_last_seen_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::providers

@@ -50,7 +50,7 @@ Duration HostHealth::NextHeartbeatIn(MonoTime now) const {
 }
 
 Duration HostHealthBook::NextHeartbeatIn(const std::string& host, MonoTime now) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = hosts_.find(host);
   return it == hosts_.end() ? options_.interval : it->second.NextHeartbeatIn(now);
 }
@@ -58,7 +58,7 @@ Duration HostHealthBook::NextHeartbeatIn(const std::string& host, MonoTime now) 
 std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordSuccess(const std::string& host,
                                                                           MonoTime now,
                                                                           WallTime wall_now) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   HostHealth& h = hosts_.try_emplace(host, options_).first->second;
   HostHealthState before = h.state();
   h.RecordSuccess(now, wall_now);
@@ -68,7 +68,7 @@ std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordSuccess(const 
 std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordFailure(const std::string& host,
                                                                           MonoTime now,
                                                                           const std::string& error) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   HostHealth& h = hosts_.try_emplace(host, options_).first->second;
   HostHealthState before = h.state();
   h.RecordFailure(now, error);
@@ -76,7 +76,7 @@ std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordFailure(const 
 }
 
 HostHealthBook::Snapshot HostHealthBook::Get(const std::string& host) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return {};
   const HostHealth& h = it->second;
@@ -84,7 +84,7 @@ HostHealthBook::Snapshot HostHealthBook::Get(const std::string& host) const {
 }
 
 void HostHealthBook::Remove(const std::string& host) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   hosts_.erase(host);
 }
 

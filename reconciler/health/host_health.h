@@ -7,11 +7,11 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vmk::reconciler {
 
@@ -81,8 +81,8 @@ class HostHealthBook {
 
  private:
   const HostHealthOptions options_;
-  mutable std::mutex mu_;
-  std::map<std::string, HostHealth> hosts_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, HostHealth> hosts_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::reconciler

@@ -31,7 +31,7 @@ providers::ProbeSpec ProbeSpecOf(const specs::HealthSpec& health, const std::str
 }
 
 bool VmHealthBook::Configure(const std::string& vm, const providers::ProbeSettings& settings) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = trackers_.find(vm);
   if (it != trackers_.end()) {
     it->second->UpdateSettings(settings);
@@ -49,13 +49,13 @@ bool VmHealthBook::Configure(const std::string& vm, const providers::ProbeSettin
 }
 
 void VmHealthBook::Started(const std::string& vm) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = trackers_.find(vm);
   if (it != trackers_.end()) it->second->Started(clock_->Now());
 }
 
 bool VmHealthBook::BeginProbeIfDue(const std::string& vm) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = trackers_.find(vm);
   if (it == trackers_.end() || !it->second->ProbeDue()) return false;
   it->second->ProbeStarted();
@@ -64,14 +64,14 @@ bool VmHealthBook::BeginProbeIfDue(const std::string& vm) {
 
 providers::ProbeUpdate VmHealthBook::Record(const std::string& vm,
                                             const providers::ProbeResult& result) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = trackers_.find(vm);
   if (it == trackers_.end()) return {};
   return it->second->RecordResult(result);
 }
 
 std::optional<VmHealthBook::Snapshot> VmHealthBook::Get(const std::string& vm) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = trackers_.find(vm);
   if (it == trackers_.end()) return std::nullopt;
   const providers::ProbeTracker& t = *it->second;
@@ -84,7 +84,7 @@ std::optional<VmHealthBook::Snapshot> VmHealthBook::Get(const std::string& vm) c
 }
 
 void VmHealthBook::Remove(const std::string& vm) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   trackers_.erase(vm);
 }
 

@@ -5,10 +5,10 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "common/mutex.h"
 #include "reconciler/health/probe_tracker.h"
 #include "specs/types.h"
 
@@ -42,8 +42,8 @@ class VmHealthBook {
 
  private:
   Clock* const clock_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<providers::ProbeTracker>> trackers_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::unique_ptr<providers::ProbeTracker>> trackers_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::reconciler

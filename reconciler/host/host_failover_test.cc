@@ -8,8 +8,8 @@
 #include <functional>
 #include <thread>
 #include <future>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "reconciler/queue/key_locks.h"
 #include "tests/fakes/reconcile_fixture.h"
 #include "reconciler/controller/restore.h"
@@ -96,16 +96,16 @@ class GatedStore : public StoreWrapper {
  public:
   explicit GatedStore(Store* inner) : StoreWrapper(inner) {}
   void Arm(const std::string& vm) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     gated_ = vm;
   }
   bool Blocked() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return blocked_;
   }
   void Release() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       gated_.clear();
     }
     cv_.notify_all();
@@ -113,11 +113,11 @@ class GatedStore : public StoreWrapper {
 
   StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override {
     {
-      std::unique_lock<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (write.kind == specs::Kind::kVirtualMachine && write.name == gated_ && !taken_) {
         taken_ = true;
         blocked_ = true;
-        cv_.wait(l, [&] { return gated_ != write.name; });
+        while (gated_ == write.name) l.Wait(cv_);
         blocked_ = false;
       }
     }
@@ -125,11 +125,11 @@ class GatedStore : public StoreWrapper {
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::string gated_;     // GUARDED_BY(mu_)
-  bool blocked_ = false;  // GUARDED_BY(mu_)
-  bool taken_ = false;    // the one blocked write happened; GUARDED_BY(mu_)
+  std::string gated_ GUARDED_BY(mu_);
+  bool blocked_ GUARDED_BY(mu_) = false;
+  bool taken_ GUARDED_BY(mu_) = false;  // the one blocked write happened
 };
 
 // A VM's reconcile that read its status (still on the failed host) and has not written it yet,

@@ -56,7 +56,7 @@ Status IncidentTracker::Save(const Incident& incident, bool sync) {
 
 Status IncidentTracker::Load() {
   VMK_ASSIGN_OR_RETURN(auto records, store_->ListHistory(kPrefix));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   open_.clear();
   for (const auto& [key, json] : records) {
     auto incident = Incident::FromJson(json);
@@ -71,7 +71,7 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
                                          const std::string& source, bool sync) {
   const WallTime now = clock_->WallNow();
   if (occurred > now || occurred.time_since_epoch().count() == 0) occurred = now;
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = open_.find({kind, name});
   if (it != open_.end()) {
     Incident& incident = it->second;
@@ -102,14 +102,14 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
   incident.sources = {source};
   VMK_RETURN_IF_ERROR(Save(incident, sync));
   open_[{kind, name}] = incident;
-  l.unlock();
+  l.Unlock();
   if (listener_) listener_(incident, /*opened=*/true);
   return incident;
 }
 
 Status IncidentTracker::AddAction(specs::Kind kind, const std::string& name,
                                   const std::string& action, bool sync) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = open_.find({kind, name});
   if (it == open_.end()) return Status::Ok();
   it->second.actions.push_back(FormatRfc3339(clock_->WallNow()) + " " + action);
@@ -118,19 +118,19 @@ Status IncidentTracker::AddAction(specs::Kind kind, const std::string& name,
 
 StatusOr<std::optional<Incident>> IncidentTracker::Resolve(specs::Kind kind,
                                                            const std::string& name) {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = open_.find({kind, name});
   if (it == open_.end()) return std::optional<Incident>();
   Incident incident = it->second;
   incident.recovered = FormatRfc3339(clock_->WallNow());
   open_.erase(it);
-  l.unlock();
+  l.Unlock();
   // Outside the lock, so that workers resolving several VMs at once share their syncs (RocksDB
   // groups concurrent synced writes). Nothing else writes this incident any more: it is no
   // longer open, and every earlier write of it finished under the lock. A failed write puts it
   // back, so that a retry resolves it again.
   if (Status saved = Save(incident, /*sync=*/true); !saved.ok()) {
-    std::lock_guard<std::mutex> relock(mu_);
+    MutexLock relock(&mu_);
     incident.recovered.clear();
     open_.emplace(ObjectRef{kind, name}, incident);
     return saved;
@@ -141,7 +141,7 @@ StatusOr<std::optional<Incident>> IncidentTracker::Resolve(specs::Kind kind,
 
 std::optional<Incident> IncidentTracker::OpenIncident(specs::Kind kind,
                                                       const std::string& name) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = open_.find({kind, name});
   if (it == open_.end()) return std::nullopt;
   return it->second;

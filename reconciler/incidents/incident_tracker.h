@@ -11,12 +11,12 @@
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "reconciler/store/store.h"
 
 namespace vmk::reconciler {
@@ -69,8 +69,8 @@ class IncidentTracker {
   Store* const store_;
   Clock* const clock_;
   Listener listener_;  // set before use, then read-only
-  mutable std::mutex mu_;
-  std::map<ObjectRef, Incident> open_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<ObjectRef, Incident> open_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::reconciler

@@ -6,13 +6,13 @@
 namespace vmk::reconciler {
 
 void DomainLocator::Add(const std::string& domain, const HostId& host) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& hosts = hosts_by_domain_[domain];
   if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
 }
 
 void DomainLocator::Remove(const std::string& domain, const HostId& host) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = hosts_by_domain_.find(domain);
   if (it == hosts_by_domain_.end()) return;
   auto& hosts = it->second;
@@ -21,7 +21,7 @@ void DomainLocator::Remove(const std::string& domain, const HostId& host) {
 }
 
 std::vector<DomainLocator::HostId> DomainLocator::HostsOf(const std::string& domain) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = hosts_by_domain_.find(domain);
   return it == hosts_by_domain_.end() ? std::vector<HostId>{} : it->second;
 }
@@ -42,33 +42,33 @@ HostEntry::~HostEntry() {
 }
 
 bool HostEntry::reachable() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return view_.reachable;
 }
 
 bool HostEntry::fenced() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return view_.fenced;
 }
 
 void HostEntry::SetFenced(bool fenced) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   view_.fenced = fenced;
 }
 
 bool HostEntry::synced() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return view_.synced;
 }
 
 HostEntry::View HostEntry::view() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return view_;
 }
 
 void HostEntry::SetSpec(const specs::HostSpec& spec,
                         const std::map<std::string, std::string>& labels) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   view_.spec = spec;
   view_.labels = labels;
 }
@@ -82,7 +82,7 @@ void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
     observed.info = std::move(d);
     fresh.emplace(std::move(name), std::move(observed));
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   // An event that arrived during the listing may be newer than what the listing saw.
   for (const auto& [name, old] : domains_) {
     auto it = fresh.find(name);
@@ -103,7 +103,7 @@ void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
 }
 
 bool HostEntry::SetUnreachable() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   bool was = view_.reachable;
   view_.reachable = false;
   view_.sync_attempted = true;
@@ -112,7 +112,7 @@ bool HostEntry::SetUnreachable() {
 
 void HostEntry::UpdateDomain(const std::string& name,
                              std::optional<providers::DomainInfo> info) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (info) {
     if (!domains_.count(name)) locator_->Add(name, {name_, id_});
     ObservedDomain& slot = domains_[name];
@@ -131,7 +131,7 @@ void HostEntry::UpdateDomain(const std::string& name,
 
 void HostEntry::MarkStale(const std::string& name, WallTime event_time,
                           providers::DomainEventType event_type) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = domains_.find(name);
   if (it != domains_.end()) {
     it->second.stale = true;
@@ -149,14 +149,14 @@ void HostEntry::MarkStale(const std::string& name, WallTime event_time,
 }
 
 std::optional<ObservedDomain> HostEntry::Domain(const std::string& name) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = domains_.find(name);
   if (it == domains_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<providers::DomainInfo> HostEntry::Domains() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<providers::DomainInfo> out;
   out.reserve(domains_.size());
   for (const auto& [name, d] : domains_) {
@@ -166,7 +166,7 @@ std::vector<providers::DomainInfo> HostEntry::Domains() const {
 }
 
 specs::Capacity HostEntry::Capacity() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (view_.spec.capacity) return *view_.spec.capacity;
   return specs::Capacity{view_.info.cpus, view_.info.memoryMiB};
 }
@@ -182,7 +182,7 @@ HostRegistry::HostRegistry(providers::HypervisorFactory* factory,
 std::shared_ptr<HostEntry> HostRegistry::Upsert(const std::string& name,
                                                 const specs::HostSpec& spec,
                                                 const std::map<std::string, std::string>& labels) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = hosts_.find(name);
   if (it != hosts_.end() && it->second->connection()->uri() == spec.uri) {
     it->second->SetSpec(spec, labels);
@@ -205,7 +205,7 @@ std::shared_ptr<HostEntry> HostRegistry::Upsert(const std::string& name,
 }
 
 std::shared_ptr<HostEntry> HostRegistry::Get(const std::string& name) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = hosts_.find(name);
   return it == hosts_.end() ? nullptr : it->second;
 }
@@ -213,7 +213,7 @@ std::shared_ptr<HostEntry> HostRegistry::Get(const std::string& name) const {
 void HostRegistry::Remove(const std::string& name) {
   std::shared_ptr<HostEntry> removed;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = hosts_.find(name);
     if (it == hosts_.end()) return;
     removed = std::move(it->second);
@@ -223,7 +223,7 @@ void HostRegistry::Remove(const std::string& name) {
 }
 
 std::vector<std::shared_ptr<HostEntry>> HostRegistry::All() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::shared_ptr<HostEntry>> out;
   out.reserve(hosts_.size());
   for (const auto& [name, e] : hosts_) out.push_back(e);

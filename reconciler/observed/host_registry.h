@@ -9,12 +9,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "providers/hypervisor/hypervisor.h"
 #include "reconciler/scheduling/scheduler.h"
 #include "specs/types.h"
@@ -34,8 +34,9 @@ class DomainLocator {
   std::vector<HostId> HostsOf(const std::string& domain) const;
 
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, std::vector<HostId>> hosts_by_domain_;  // GUARDED_BY(mu_)
+  friend class HostEntry;  // names mu_ in its lock order
+  mutable Mutex mu_;
+  std::unordered_map<std::string, std::vector<HostId>> hosts_by_domain_ GUARDED_BY(mu_);
 };
 
 struct ObservedDomain {
@@ -89,9 +90,9 @@ class HostEntry {
   const std::shared_ptr<providers::Hypervisor> connection_;
   DomainLocator* const locator_;
   const uint64_t id_;
-  mutable std::mutex mu_;
-  View view_;                                     // GUARDED_BY(mu_)
-  std::map<std::string, ObservedDomain> domains_; // GUARDED_BY(mu_)
+  mutable Mutex mu_ ACQUIRED_BEFORE(locator_->mu_);
+  View view_ GUARDED_BY(mu_);
+  std::map<std::string, ObservedDomain> domains_ GUARDED_BY(mu_);
 };
 
 class HostRegistry {
@@ -121,8 +122,8 @@ class HostRegistry {
   DomainEventHandler on_domain_;
   ConnectionEventHandler on_connection_;
   DomainLocator locator_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<HostEntry>> hosts_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<HostEntry>> hosts_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::reconciler

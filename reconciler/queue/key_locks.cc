@@ -18,11 +18,11 @@ void KeyLocks::Guard::Release() {
 }
 
 KeyLocks::Guard KeyLocks::Lock(const std::string& key) {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Entry& entry = entries_[key];
   ++entry.waiters;
   // std::map references stay valid while other keys come and go.
-  released_.wait(l, [&] { return !entry.held; });
+  while (entry.held) l.Wait(released_);
   --entry.waiters;
   entry.held = true;
   return Guard(this, key);
@@ -30,7 +30,7 @@ KeyLocks::Guard KeyLocks::Lock(const std::string& key) {
 
 void KeyLocks::Unlock(const std::string& key) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
     it->second.held = false;
@@ -43,13 +43,13 @@ void KeyLocks::Unlock(const std::string& key) {
 }
 
 int KeyLocks::Waiters(const std::string& key) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = entries_.find(key);
   return it == entries_.end() ? 0 : it->second.waiters;
 }
 
 size_t KeyLocks::Size() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return entries_.size();
 }
 

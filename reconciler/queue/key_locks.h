@@ -8,8 +8,9 @@
 
 #include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
+
+#include "common/mutex.h"
 
 namespace vmk::reconciler {
 
@@ -42,15 +43,15 @@ class KeyLocks {
   int Waiters(const std::string& key) const;
 
  private:
-  void Unlock(const std::string& key);
+  void Unlock(const std::string& key) EXCLUDES(mu_);
 
   struct Entry {
     bool held = false;
     int waiters = 0;
   };
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable released_;
-  std::map<std::string, Entry> entries_;  // GUARDED_BY(mu_)
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
 };
 
 // Locks `key` when `locks` is non-null (contexts built by unit tests may leave it out).

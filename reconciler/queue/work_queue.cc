@@ -44,7 +44,7 @@ bool WorkQueue::PopLocked(std::string* key) {
 }
 
 void WorkQueue::Add(const std::string& key, Priority priority) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   AddLocked(key, priority);
 }
 
@@ -53,7 +53,7 @@ void WorkQueue::AddAfter(const std::string& key, Duration delay) {
     Add(key);
     return;
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (shutting_down_) return;
   MonoTime due = clock_->Now() + delay;
   auto it = delayed_due_.find(key);
@@ -75,7 +75,7 @@ void WorkQueue::AddAfter(const std::string& key, Duration delay) {
 void WorkQueue::AddRateLimited(const std::string& key) {
   Duration delay;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     int n = failures_[key]++;
     delay = options_.base_delay;
     for (int i = 0; i < n && delay < options_.max_delay; ++i) delay *= 2;
@@ -85,12 +85,12 @@ void WorkQueue::AddRateLimited(const std::string& key) {
 }
 
 void WorkQueue::Forget(const std::string& key) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   failures_.erase(key);
 }
 
 int WorkQueue::NumRequeues(const std::string& key) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }
@@ -105,15 +105,15 @@ void WorkQueue::PromoteDueLocked(MonoTime now) {
 }
 
 bool WorkQueue::Get(std::string* key) {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (true) {
     if (shutting_down_) return false;
     PromoteDueLocked(clock_->Now());
     if (PopLocked(key)) break;
     if (delayed_.empty()) {
-      cv_.wait(l);
+      l.Wait(cv_);
     } else {
-      clock_->WaitUntil(l, cv_, delayed_.begin()->first);
+      clock_->WaitUntil(l.native(), cv_, delayed_.begin()->first);
     }
   }
   processing_.insert(*key);
@@ -121,7 +121,7 @@ bool WorkQueue::Get(std::string* key) {
 }
 
 void WorkQueue::Done(const std::string& key) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   processing_.erase(key);
   auto again = requeue_.find(key);
   if (again != requeue_.end()) {
@@ -133,7 +133,7 @@ void WorkQueue::Done(const std::string& key) {
 }
 
 void WorkQueue::ShutDown() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   shutting_down_ = true;
   high_.clear();
   low_.clear();
@@ -146,27 +146,32 @@ void WorkQueue::ShutDown() {
 }
 
 size_t WorkQueue::Len() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   PromoteDueLocked(clock_->Now());
   return queued_.size();
 }
 
 size_t WorkQueue::Delayed() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return delayed_.size();
 }
 
 size_t WorkQueue::InFlight() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return processing_.size();
 }
 
 bool WorkQueue::WaitIdle(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return idle_cv_.wait_for(l, timeout, [&] {
+  MutexLock l(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto idle = [&]() REQUIRES(mu_) {
     PromoteDueLocked(clock_->Now());
     return shutting_down_ || (queued_.empty() && processing_.empty());
-  });
+  };
+  while (!idle()) {
+    if (!l.WaitUntil(idle_cv_, deadline)) return idle();
+  }
+  return true;
 }
 
 }  // namespace vmk::reconciler

@@ -16,13 +16,13 @@
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vmk::reconciler {
 
@@ -59,26 +59,26 @@ class WorkQueue {
   bool WaitIdle(std::chrono::milliseconds timeout);
 
  private:
-  void PromoteDueLocked(MonoTime now);
-  void AddLocked(const std::string& key, Priority priority);
-  bool PopLocked(std::string* key);
+  void PromoteDueLocked(MonoTime now) REQUIRES(mu_);
+  void AddLocked(const std::string& key, Priority priority) REQUIRES(mu_);
+  bool PopLocked(std::string* key) REQUIRES(mu_);
 
   Clock* const clock_;
   const Options options_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;       // a key became ready, or shutdown
   std::condition_variable idle_cv_;  // the queue may have become idle
   // Ready lanes. A lane may hold stale entries (a key promoted to the high lane, or already
   // handed out): an entry counts only while queued_ says the key waits in that lane.
-  std::deque<std::string> high_;                     // GUARDED_BY(mu_)
-  std::deque<std::string> low_;                      // GUARDED_BY(mu_)
-  std::unordered_map<std::string, Priority> queued_;   // GUARDED_BY(mu_): waiting keys
-  std::unordered_map<std::string, Priority> requeue_;  // GUARDED_BY(mu_): re-added in flight
-  std::unordered_set<std::string> processing_;       // GUARDED_BY(mu_)
-  std::multimap<MonoTime, std::string> delayed_;     // GUARDED_BY(mu_)
-  std::unordered_map<std::string, MonoTime> delayed_due_;  // GUARDED_BY(mu_): earliest per key
-  std::unordered_map<std::string, int> failures_;    // GUARDED_BY(mu_)
-  bool shutting_down_ = false;                       // GUARDED_BY(mu_)
+  std::deque<std::string> high_ GUARDED_BY(mu_);
+  std::deque<std::string> low_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Priority> queued_ GUARDED_BY(mu_);   // waiting keys
+  std::unordered_map<std::string, Priority> requeue_ GUARDED_BY(mu_);  // re-added in flight
+  std::unordered_set<std::string> processing_ GUARDED_BY(mu_);
+  std::multimap<MonoTime, std::string> delayed_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, MonoTime> delayed_due_ GUARDED_BY(mu_);  // earliest per key
+  std::unordered_map<std::string, int> failures_ GUARDED_BY(mu_);
+  bool shutting_down_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace vmk::reconciler

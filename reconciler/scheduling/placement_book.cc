@@ -25,36 +25,36 @@ void PlacementBook::RemoveLocked(const std::string& vm) {
 }
 
 void PlacementBook::Set(const std::string& vm, Placement placement) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   SetLocked(vm, std::move(placement));
 }
 
 void PlacementBook::Remove(const std::string& vm) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RemoveLocked(vm);
 }
 
 std::optional<Placement> PlacementBook::Get(const std::string& vm) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = by_vm_.find(vm);
   if (it == by_vm_.end()) return std::nullopt;
   return it->second;
 }
 
 specs::Capacity PlacementBook::Allocated(const std::string& host) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = by_host_.find(host);
   return it == by_host_.end() ? specs::Capacity{} : it->second.allocated;
 }
 
 int PlacementBook::CountOn(const std::string& host) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = by_host_.find(host);
   return it == by_host_.end() ? 0 : static_cast<int>(it->second.vms.size());
 }
 
 std::vector<std::string> PlacementBook::VmsOn(const std::string& host) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = by_host_.find(host);
   if (it == by_host_.end()) return {};
   return {it->second.vms.begin(), it->second.vms.end()};
@@ -84,7 +84,7 @@ void PlacementBook::FillCandidatesLocked(const SchedulingRequest& request,
 
 StatusOr<std::string> PlacementBook::ScheduleAndBook(const SchedulingRequest& request,
                                                      std::vector<HostCandidate> candidates) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   FillCandidatesLocked(request, &candidates);
   auto chosen = ScheduleVm(request, candidates);
   if (!chosen.ok()) return chosen;
@@ -95,7 +95,7 @@ StatusOr<std::string> PlacementBook::ScheduleAndBook(const SchedulingRequest& re
 
 StatusOr<std::string> PlacementBook::Preview(const SchedulingRequest& request,
                                              std::vector<HostCandidate> candidates) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   FillCandidatesLocked(request, &candidates);
   return ScheduleVm(request, candidates);
 }

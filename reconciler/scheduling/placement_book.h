@@ -6,13 +6,13 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "reconciler/scheduling/scheduler.h"
 
 namespace vmk::reconciler {
@@ -44,18 +44,18 @@ class PlacementBook {
 
  private:
   void FillCandidatesLocked(const SchedulingRequest& request,
-                            std::vector<HostCandidate>* candidates) const;
-  void SetLocked(const std::string& vm, Placement placement);
-  void RemoveLocked(const std::string& vm);
+                            std::vector<HostCandidate>* candidates) const REQUIRES(mu_);
+  void SetLocked(const std::string& vm, Placement placement) REQUIRES(mu_);
+  void RemoveLocked(const std::string& vm) REQUIRES(mu_);
 
   struct HostTotals {
     specs::Capacity allocated;
     std::set<std::string> vms;
   };
 
-  mutable std::mutex mu_;
-  std::map<std::string, Placement> by_vm_;                  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, HostTotals> by_host_;     // GUARDED_BY(mu_): sums of by_vm_
+  mutable Mutex mu_;
+  std::map<std::string, Placement> by_vm_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, HostTotals> by_host_ GUARDED_BY(mu_);  // sums of by_vm_
 };
 
 }  // namespace vmk::reconciler

@@ -5,7 +5,7 @@
 namespace vmk::reconciler {
 
 void ChangeFeed::Start(int64_t revision) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   window_.clear();
   revision_ = revision;
   compacted_ = revision;
@@ -14,7 +14,7 @@ void ChangeFeed::Start(int64_t revision) {
 void ChangeFeed::Append(const std::vector<Change>& changes) {
   if (changes.empty()) return;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (const Change& c : changes) {
       window_.push_back(c);
       revision_ = std::max(revision_, c.revision);
@@ -31,20 +31,21 @@ void ChangeFeed::Append(const std::vector<Change>& changes) {
 }
 
 int64_t ChangeFeed::revision() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return revision_;
 }
 
 StatusOr<std::vector<Change>> ChangeFeed::Since(int64_t after_revision, size_t limit,
                                                 std::chrono::milliseconds wait) const {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (after_revision < compacted_) {
     return Status::OutOfRange("changes after revision " + std::to_string(after_revision) +
                               " are no longer kept (compacted up to " +
                               std::to_string(compacted_) + "): list the store again");
   }
   if (wait.count() > 0) {
-    appended_.wait_for(l, wait, [&] { return revision_ > after_revision; });
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (revision_ <= after_revision && l.WaitUntil(appended_, deadline)) {}
     if (after_revision < compacted_) {
       return Status::OutOfRange("changes after revision " + std::to_string(after_revision) +
                                 " were compacted while waiting: list the store again");

@@ -14,9 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "reconciler/store/store.h"
 
 namespace vmk::reconciler {
@@ -36,11 +36,11 @@ class ChangeFeed {
 
  private:
   const size_t capacity_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable appended_;
-  std::deque<Change> window_;  // GUARDED_BY(mu_), revisions increasing
-  int64_t revision_ = 0;       // GUARDED_BY(mu_): the latest revision
-  int64_t compacted_ = 0;      // GUARDED_BY(mu_): changes at or below it are no longer kept
+  std::deque<Change> window_ GUARDED_BY(mu_);  // revisions increasing
+  int64_t revision_ GUARDED_BY(mu_) = 0;       // the latest revision
+  int64_t compacted_ GUARDED_BY(mu_) = 0;      // changes at or below it are no longer kept
 };
 
 }  // namespace vmk::reconciler

@@ -6,7 +6,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <set>
 #include <utility>
 
@@ -17,6 +16,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "reconciler/store/change_feed.h"
 
 namespace vmk::reconciler {
@@ -157,11 +157,11 @@ struct RocksDbStore::Impl {
   // with respect to deletes. A plain mutex is exact here: the database is opened by one process
   // only (RocksDB's LOCK file), so all writers are in this object. An OptimisticTransactionDB
   // would detect the same conflict but make callers retry, for no gain.
-  std::mutex objects_mutex;
-  int64_t revision = 0;  // GUARDED_BY(objects_mutex): the store's revision, also at m/revision
+  Mutex objects_mutex;
+  int64_t revision GUARDED_BY(objects_mutex) = 0;  // the store's revision, also at m/revision
   ChangeFeed feed;
 
-  Status LoadRevision() {
+  Status LoadRevision() REQUIRES(objects_mutex) {
     std::string value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kRevisionKey, &value);
     if (s.IsNotFound()) {
@@ -178,7 +178,7 @@ struct RocksDbStore::Impl {
   // A store written before revisions existed: its object and status records are plain JSON.
   // They all take revision 1, in one synced batch with the counter, so that no record reads as
   // revision 0 (which a conditional write takes for "does not exist").
-  Status MigrateToRevisions() {
+  Status MigrateToRevisions() REQUIRES(objects_mutex) {
     rocksdb::WriteBatch batch;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     for (const char* prefix : {kObjectPrefix, kStatusPrefix}) {
@@ -195,9 +195,8 @@ struct RocksDbStore::Impl {
     return FromRocks(db->Write(SyncedWrite(), &batch), "giving records revisions");
   }
 
-  // The revision of a record (0 when absent); `found` tells
-  // whether it exists. Called with objects_mutex held.
-  StatusOr<int64_t> RecordRevision(const std::string& key, bool* found) {
+  // The revision of a record (0 when absent); `found` tells whether it exists.
+  StatusOr<int64_t> RecordRevision(const std::string& key, bool* found) REQUIRES(objects_mutex) {
     std::string value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
     *found = s.ok();
@@ -207,9 +206,10 @@ struct RocksDbStore::Impl {
     return v.revision;
   }
 
-  std::mutex events_mutex;
-  int64_t last_event_seq = 0;   // GUARDED_BY(events_mutex)
-  int64_t first_event_seq = 1;  // oldest kept; last_event_seq + 1 when none. GUARDED_BY(events_mutex)
+  Mutex events_mutex;
+  int64_t last_event_seq GUARDED_BY(events_mutex) = 0;
+  // The oldest kept; last_event_seq + 1 when none.
+  int64_t first_event_seq GUARDED_BY(events_mutex) = 1;
 
   rocksdb::WriteOptions SyncedWrite() const {
     rocksdb::WriteOptions wo;
@@ -218,7 +218,7 @@ struct RocksDbStore::Impl {
   }
 
   // Recovers the event counter and the oldest kept event after open.
-  Status LoadEventBounds() {
+  Status LoadEventBounds() REQUIRES(events_mutex) {
     std::string value;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kEventSeqKey, &value);
     if (s.ok()) {
@@ -271,8 +271,15 @@ StatusOr<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& pa
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->db.reset(raw);
-  VMK_RETURN_IF_ERROR(impl->LoadEventBounds());
-  VMK_RETURN_IF_ERROR(impl->LoadRevision());
+  {
+    // Nobody else sees `impl` yet; the loaders write what these locks guard.
+    MutexLock events_lock(&impl->events_mutex);
+    VMK_RETURN_IF_ERROR(impl->LoadEventBounds());
+  }
+  {
+    MutexLock objects_lock(&impl->objects_mutex);
+    VMK_RETURN_IF_ERROR(impl->LoadRevision());
+  }
   return std::unique_ptr<RocksDbStore>(new RocksDbStore(std::move(impl)));
 }
 
@@ -356,7 +363,7 @@ StatusOr<int64_t> RocksDbStore::CommitApply(const ApplyBatch& batch) {
                                    object.Key()));
     puts.emplace_back(ObjectKey(object.kind, object.metadata.name), std::move(value));
   }
-  std::lock_guard<std::mutex> lock(impl_->objects_mutex);
+  MutexLock lock(&impl_->objects_mutex);
   for (const auto& [ref, expected] : batch.expected_revisions) {
     bool found = false;
     VMK_ASSIGN_OR_RETURN(int64_t current,
@@ -395,7 +402,7 @@ StatusOr<int64_t> RocksDbStore::PutStatusIf(const StatusWrite& write) {
   VMK_ASSIGN_OR_RETURN(std::string value, Serialize(write.status, "status of " + ref.ToString()));
   rocksdb::WriteOptions wo;
   wo.sync = write.sync;
-  std::lock_guard<std::mutex> lock(impl_->objects_mutex);
+  MutexLock lock(&impl_->objects_mutex);
   bool found = false;
   VMK_RETURN_IF_ERROR(impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found).status());
   if (!found) return Status::NotFound(ref.ToString() + " not found");
@@ -428,7 +435,7 @@ StatusOr<std::vector<Change>> RocksDbStore::Changes(int64_t after_revision, size
 }
 
 StatusOr<int64_t> RocksDbStore::AppendEvent(Event event) {
-  std::lock_guard<std::mutex> lock(impl_->events_mutex);
+  MutexLock lock(&impl_->events_mutex);
   const int64_t seq = impl_->last_event_seq + 1;
   event.seq = seq;
   VMK_ASSIGN_OR_RETURN(std::string value, Serialize(EventToJson(event), "event"));

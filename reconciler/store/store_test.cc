@@ -252,14 +252,17 @@ TYPED_TEST(StoreTest, ApplyPutsAndDeletesTogether) {
 
 TYPED_TEST(StoreTest, InvalidBatchWritesNothing) {
   this->Apply({MakeVm("keep", 1)});
-  ApplyBatch twice{{MakeVm("fresh", 1), MakeVm("dup", 1), MakeVm("dup", 2)}, {}};
+  ApplyBatch twice{{MakeVm("fresh", 1), MakeVm("dup", 1), MakeVm("dup", 2)}, {}, {}};
   EXPECT_EQ(this->store_->CommitApply(twice).status().code(), StatusCode::kInvalidArgument);
   ApplyBatch put_and_delete{{MakeVm("fresh", 1), MakeVm("keep", 2)},
-                            {ObjectRef{Kind::kVirtualMachine, "keep"}}};
+                            {ObjectRef{Kind::kVirtualMachine, "keep"}},
+                            {}};
   EXPECT_EQ(this->store_->CommitApply(put_and_delete).status().code(), StatusCode::kInvalidArgument);
-  ApplyBatch nameless{{MakeVm("fresh", 1), MakeVm("", 1)}, {}};
+  ApplyBatch nameless{{MakeVm("fresh", 1), MakeVm("", 1)}, {}, {}};
   EXPECT_EQ(this->store_->CommitApply(nameless).status().code(), StatusCode::kInvalidArgument);
-  ApplyBatch bad_utf8{{MakeVm("fresh", 1), MakeVm("bad", 1, Json{{"image", "\xff\xfe"}})}, {}};
+  ApplyBatch bad_utf8{{MakeVm("fresh", 1), MakeVm("bad", 1, Json{{"image", "\xff\xfe"}})},
+                      {},
+                      {}};
   EXPECT_EQ(this->store_->CommitApply(bad_utf8).status().code(), StatusCode::kInvalidArgument);
 
   auto list = this->store_->List(Kind::kVirtualMachine);
@@ -517,10 +520,10 @@ TYPED_TEST(StoreTest, ConcurrentStatusWritesAndAppliesDoNotCorrupt) {
 
   for (int round = 2; round < kRounds + 2; ++round) {
     ASSERT_TRUE(gate.WaitForWrites(kWriters)) << "writers made no progress";
-    ASSERT_TRUE(this->store_->CommitApply(ApplyBatch{{}, deletes}).ok());
+    ASSERT_TRUE(this->store_->CommitApply(ApplyBatch{{}, deletes, {}}).ok());
     gate.Close();
     for (auto& p : puts) p.metadata.generation = round;
-    ASSERT_TRUE(this->store_->CommitApply(ApplyBatch{puts, {}}).ok());
+    ASSERT_TRUE(this->store_->CommitApply(ApplyBatch{puts, {}, {}}).ok());
     auto list = this->store_->List(Kind::kVirtualMachine);
     ASSERT_TRUE(list.ok());
     ASSERT_EQ(list->size(), static_cast<size_t>(kObjects));
@@ -721,11 +724,12 @@ TEST_F(RocksDbStoreTest, ReopenSeesEverything) {
     specs::Object vm = MakeVm("wms01", 4, Json{{"cpus", 2}});
     vm.metadata.labels = {{"service", "wms"}};
     ASSERT_TRUE(store->CommitApply({{vm, MakeVm("gone", 1), MakeObject(Kind::kHost, "hv01", 1)},
+                                    {},
                                     {}}).ok());
     ASSERT_TRUE(store->PutStatus(Kind::kVirtualMachine, "wms01", Json{{"host", "hv01"}}, true)
                     .ok());
     ASSERT_TRUE(store->PutStatus(Kind::kHost, "hv01", Json{{"ready", true}}, false).ok());
-    ASSERT_TRUE(store->CommitApply({{}, {ObjectRef{Kind::kVirtualMachine, "gone"}}}).ok());
+    ASSERT_TRUE(store->CommitApply({{}, {ObjectRef{Kind::kVirtualMachine, "gone"}}, {}}).ok());
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(store->AppendEvent(MakeEvent(Kind::kVirtualMachine, "wms01", "Started")).ok());
     }
@@ -899,7 +903,7 @@ TEST_F(RocksDbStoreTest, ReportsSyncedCommitApplyCost) {
     const auto start = std::chrono::steady_clock::now();
     for (int it = 0; it < iterations; ++it) {
       for (auto& p : puts) p.metadata.generation = it + 1;
-      EXPECT_TRUE(store->CommitApply(ApplyBatch{puts, {}}).ok());
+      EXPECT_TRUE(store->CommitApply(ApplyBatch{puts, {}, {}}).ok());
     }
     const std::chrono::duration<double, std::milli> elapsed =
         std::chrono::steady_clock::now() - start;

@@ -25,7 +25,7 @@ StoreWatcher::~StoreWatcher() { Stop(); }
 
 void StoreWatcher::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
   progressed_.notify_all();
@@ -33,22 +33,22 @@ void StoreWatcher::Stop() {
 }
 
 int64_t StoreWatcher::revision() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return revision_;
 }
 
 bool StoreWatcher::WaitFor(int64_t revision, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return progressed_.wait_for(l, timeout,
-                              [&] { return revision_ >= revision || stopping_; }) &&
-         revision_ >= revision;
+  MutexLock l(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (revision_ < revision && !stopping_ && l.WaitUntil(progressed_, deadline)) {}
+  return revision_ >= revision;
 }
 
 void StoreWatcher::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (!stopping_) {
     const int64_t after = revision_;
-    l.unlock();
+    l.Unlock();
     auto changes = store_->Changes(after, kBatch, kPollWait);
     int64_t next = after;
     if (changes.ok()) {
@@ -64,11 +64,12 @@ void StoreWatcher::Run() {
       on_relist_();
     } else {
       log::Warning("store watch failed", {{"error", changes.status().ToString()}});
-      l.lock();
-      progressed_.wait_for(l, kRetryWait, [&] { return stopping_; });
+      l.Lock();
+      const auto retry_at = std::chrono::steady_clock::now() + kRetryWait;
+      while (!stopping_ && l.WaitUntil(progressed_, retry_at)) {}
       continue;
     }
-    l.lock();
+    l.Lock();
     revision_ = next;
     progressed_.notify_all();
   }

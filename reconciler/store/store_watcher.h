@@ -11,10 +11,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "reconciler/store/store.h"
 
 namespace vmk::reconciler {
@@ -48,10 +48,10 @@ class StoreWatcher {
   Store* const store_;
   const ChangeHandler on_changes_;
   const RelistHandler on_relist_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable progressed_;
-  int64_t revision_;      // GUARDED_BY(mu_): handed over up to here
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  int64_t revision_ GUARDED_BY(mu_);  // handed over up to here
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -6,8 +6,8 @@
 
 #include <functional>
 #include <map>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "reconciler/controller/control_plane.h"
 
 namespace vmk::cli {
@@ -16,7 +16,7 @@ class FakeControlPlane : public reconciler::ControlPlane {
  public:
   StatusOr<reconciler::ApplyOutcome> Apply(const std::vector<reconciler::ManifestFile>& files,
                                            const reconciler::ApplyOptions& options) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     last_files = files;
     last_apply_options = options;
     ++apply_calls;
@@ -25,14 +25,14 @@ class FakeControlPlane : public reconciler::ControlPlane {
   }
   StatusOr<reconciler::DiffOutcome> Diff(const std::vector<reconciler::ManifestFile>& files,
                                          bool prune) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     last_files = files;
     last_diff_prune = prune;
     if (!fail_with.ok()) return fail_with;
     return diff_outcome;
   }
   StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     if (!fail_with.ok()) return fail_with;
     std::vector<specs::Object> out;
     for (const auto& [key, object] : objects) {
@@ -41,7 +41,7 @@ class FakeControlPlane : public reconciler::ControlPlane {
     return out;
   }
   StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     ++get_calls;
     if (!fail_with.ok()) return fail_with;
     if (on_get) on_get(kind, name, &objects);
@@ -50,14 +50,14 @@ class FakeControlPlane : public reconciler::ControlPlane {
     return std::optional<specs::Object>(it->second);
   }
   Status Delete(specs::Kind kind, const std::string& name) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     if (!delete_status.ok()) return delete_status;
     if (objects.erase({kind, name}) == 0) return Status::NotFound("no such object");
     return Status::Ok();
   }
   StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
                                                   int64_t after_seq, size_t limit) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     last_events_object = object;
     last_events_after = after_seq;
     last_events_limit = limit;
@@ -73,7 +73,7 @@ class FakeControlPlane : public reconciler::ControlPlane {
   }
   StatusOr<std::vector<reconciler::Incident>> Incidents(
       std::optional<reconciler::ObjectRef> object) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     ++incidents_calls;
     last_incidents_object = object;
     if (!fail_with.ok()) return fail_with;
@@ -85,7 +85,7 @@ class FakeControlPlane : public reconciler::ControlPlane {
     return out;
   }
   StatusOr<reconciler::AlertIntakeOutcome> IngestAlerts(const std::string& body) override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     ++alerts_calls;
     last_alerts_body = body;
     if (!fail_with.ok()) return fail_with;
@@ -93,17 +93,19 @@ class FakeControlPlane : public reconciler::ControlPlane {
     return alerts_outcome;
   }
   bool Ready() override {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     return ready;
   }
   std::string MetricsText() override { return "vmkeeper_up 1\n"; }
 
   void Put(specs::Object object) {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     objects[{object.kind, object.metadata.name}] = std::move(object);
   }
 
-  std::mutex mu;
+  // Serialises the calls made by the server's threads. The fields below are not GUARDED_BY(mu):
+  // tests set and read them directly between requests, ordered by the HTTP round trips.
+  Mutex mu;
   std::map<std::pair<specs::Kind, std::string>, specs::Object> objects;
   std::vector<reconciler::Event> events;
   std::vector<reconciler::Incident> incidents;  // oldest first, as the controller lists them

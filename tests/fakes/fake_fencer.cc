@@ -7,7 +7,7 @@ namespace vmk::providers {
 FakeFencer::FakeFencer(Clock* clock) : clock_(clock) {}
 
 Status FakeFencer::Fence(const FenceRequest& request) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   requests_.push_back(request);
   HostState& host = hosts_[request.host];
   ++host.calls;
@@ -30,7 +30,7 @@ Status FakeFencer::Fence(const FenceRequest& request) {
       changed_.notify_all();
       // `host` stays valid: map nodes are stable and never erased.
       while (host.release_generation == generation && clock_->Now() < deadline) {
-        clock_->WaitUntil(lock, changed_, deadline);
+        clock_->WaitUntil(lock.native(), changed_, deadline);
       }
       --host.hanging;
       if (host.release_generation != generation) {
@@ -45,24 +45,24 @@ Status FakeFencer::Fence(const FenceRequest& request) {
   }
   changed_.notify_all();
   std::function<void(const FenceRequest&)> hook = result.ok() ? on_fenced_ : nullptr;
-  lock.unlock();
+  lock.Unlock();
   if (hook) hook(request);
   return result;
 }
 
 void FakeFencer::SetDefaultOutcome(const std::string& host, FakeFenceOutcome outcome) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   hosts_[host].default_outcome = std::move(outcome);
 }
 
 void FakeFencer::ScriptOutcomes(const std::string& host, std::vector<FakeFenceOutcome> outcomes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   HostState& state = hosts_[host];
   for (FakeFenceOutcome& o : outcomes) state.script.push_back(std::move(o));
 }
 
 void FakeFencer::Release(const std::string& host, Status result) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   HostState& state = hosts_[host];
   ++state.release_generation;
   state.release_result = std::move(result);
@@ -70,7 +70,7 @@ void FakeFencer::Release(const std::string& host, Status result) {
 }
 
 void FakeFencer::ReleaseAll() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto& [name, state] : hosts_) {
     ++state.release_generation;
     state.release_result = Status::Aborted("fake fencer released all calls");
@@ -79,48 +79,54 @@ void FakeFencer::ReleaseAll() {
 }
 
 void FakeFencer::SetOnFenced(std::function<void(const FenceRequest&)> hook) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   on_fenced_ = std::move(hook);
 }
 
 int FakeFencer::calls(const std::string& host) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = hosts_.find(host);
   return it == hosts_.end() ? 0 : it->second.calls;
 }
 
 int FakeFencer::total_calls() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return static_cast<int>(requests_.size());
 }
 
 int FakeFencer::hanging(const std::string& host) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = hosts_.find(host);
   return it == hosts_.end() ? 0 : it->second.hanging;
 }
 
 std::vector<FenceRequest> FakeFencer::requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return requests_;
 }
 
 bool FakeFencer::WaitForCalls(const std::string& host, int n,
                               std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return changed_.wait_for(lock, timeout, [&] {
+  MutexLock lock(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto reached = [&]() REQUIRES(mu_) {
     auto it = hosts_.find(host);
     return it != hosts_.end() && it->second.calls >= n;
-  });
+  };
+  while (!reached() && lock.WaitUntil(changed_, deadline)) {}
+  return reached();
 }
 
 bool FakeFencer::WaitForHanging(const std::string& host, int n,
                                 std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return changed_.wait_for(lock, timeout, [&] {
+  MutexLock lock(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto reached = [&]() REQUIRES(mu_) {
     auto it = hosts_.find(host);
     return it != hosts_.end() && it->second.hanging >= n;
-  });
+  };
+  while (!reached() && lock.WaitUntil(changed_, deadline)) {}
+  return reached();
 }
 
 }  // namespace vmk::providers

@@ -16,11 +16,11 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "providers/fencing/fencer.h"
 
 namespace vmk::providers {
@@ -80,12 +80,12 @@ class FakeFencer : public Fencer {
   };
 
   Clock* const clock_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Signalled on every change a waiter may look for (release, new call, new hang).
   mutable std::condition_variable changed_;
-  std::map<std::string, HostState> hosts_;  // GUARDED_BY(mu_)
-  std::vector<FenceRequest> requests_;      // GUARDED_BY(mu_)
-  std::function<void(const FenceRequest&)> on_fenced_;  // GUARDED_BY(mu_)
+  std::map<std::string, HostState> hosts_ GUARDED_BY(mu_);
+  std::vector<FenceRequest> requests_ GUARDED_BY(mu_);
+  std::function<void(const FenceRequest&)> on_fenced_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::providers

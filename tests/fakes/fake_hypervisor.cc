@@ -41,7 +41,7 @@ FakeHost::FakeHost(std::string uri, Clock* clock) : uri_(std::move(uri)), clock_
 
 void FakeHost::SetReachable(bool reachable) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (reachable_ == reachable) return;
     reachable_ = reachable;
     if (!reachable) DisconnectAllLocked("keepalive");
@@ -51,7 +51,7 @@ void FakeHost::SetReachable(bool reachable) {
 
 void FakeHost::Crash() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     bool was_reachable = reachable_;
     reachable_ = false;
     for (auto it = domains_.begin(); it != domains_.end();) {
@@ -72,46 +72,46 @@ void FakeHost::Crash() {
 }
 
 bool FakeHost::reachable() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return reachable_;
 }
 
 void FakeHost::InjectFailure(FakeOp op, Status status, int times) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   failures_[op] = {std::move(status), times};
 }
 
 void FakeHost::ClearFailures() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   failures_.clear();
 }
 
 void FakeHost::SetIgnoreShutdown(bool ignore) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ignore_shutdown_ = ignore;
 }
 
 void FakeHost::SetHostInfo(const HostInfo& info) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   host_info_ = info;
 }
 
 std::optional<DomainInfo> FakeHost::Domain(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = domains_.find(name);
   if (it == domains_.end()) return std::nullopt;
   return InfoLocked(name, it->second);
 }
 
 std::vector<std::string> FakeHost::DomainNames() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::string> names;
   for (const auto& [name, d] : domains_) names.push_back(name);
   return names;
 }
 
 int FakeHost::CallCount(FakeOp op) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = calls_.find(op);
   return it == calls_.end() ? 0 : it->second;
 }
@@ -126,13 +126,13 @@ int FakeHost::MutatingCallCount() const {
 }
 
 void FakeHost::ResetCallCounts() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   calls_.clear();
 }
 
 Status FakeHost::DefineForeignDomain(const std::string& name, bool running) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (domains_.count(name)) return Status::AlreadyExists("domain " + name + " exists");
     DomainRecord d;
     char uuid[40];
@@ -153,7 +153,7 @@ Status FakeHost::DefineForeignDomain(const std::string& name, bool running) {
 Status FakeHost::EditDefinition(const std::string& name,
                                 const std::function<void(DomainConfig*)>& edit) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = domains_.find(name);
     if (it == domains_.end()) return Status::NotFound("domain " + name + " not found");
     edit(&it->second.config);
@@ -166,7 +166,7 @@ Status FakeHost::EditDefinition(const std::string& name,
 
 Status FakeHost::StripOwnerMark(const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = domains_.find(name);
     if (it == domains_.end()) return Status::NotFound("domain " + name + " not found");
     it->second.owned = false;
@@ -179,7 +179,7 @@ Status FakeHost::StripOwnerMark(const std::string& name) {
 
 Status FakeHost::SetRunning(const std::string& name, bool running) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = domains_.find(name);
     if (it == domains_.end()) return Status::NotFound("domain " + name + " not found");
     DomainRecord& d = it->second;
@@ -197,7 +197,7 @@ Status FakeHost::SetRunning(const std::string& name, bool running) {
 
 Status FakeHost::CrashDomain(const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = domains_.find(name);
     if (it == domains_.end()) return Status::NotFound("domain " + name + " not found");
     if (!IsActive(it->second.state)) {
@@ -211,7 +211,7 @@ Status FakeHost::CrashDomain(const std::string& name) {
 
 Status FakeHost::RemoveDomain(const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = domains_.find(name);
     if (it == domains_.end()) return Status::NotFound("domain " + name + " not found");
     if (IsActive(it->second.state)) {
@@ -228,7 +228,7 @@ Status FakeHost::RemoveDomain(const std::string& name) {
 
 void FakeHost::EmitDomainEvent(const DomainEvent& event) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     Pending p;
     p.domain_event = event;
     for (const auto& s : subscribers_) {
@@ -241,7 +241,7 @@ void FakeHost::EmitDomainEvent(const DomainEvent& event) {
 
 void FakeHost::SetManualEventDelivery(bool manual) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     manual_delivery_ = manual;
   }
   if (!manual) Flush();
@@ -252,20 +252,20 @@ size_t FakeHost::DeliverPendingEvents() {
   // delivery loop on this thread picks those up, in order.
   thread_local const FakeHost* delivering = nullptr;
   if (delivering == this) return 0;
-  std::lock_guard<std::mutex> order(delivery_mu_);
+  MutexLock order(&delivery_mu_);
   const FakeHost* outer = delivering;
   delivering = this;
   size_t delivered = 0;
   while (true) {
     Pending p;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (pending_.empty()) break;
       p = std::move(pending_.front());
       pending_.pop_front();
     }
     for (const auto& s : p.to) {
-      std::lock_guard<std::mutex> l(s->mu);
+      MutexLock l(&s->mu);
       if (p.domain_event && s->domain_handler) s->domain_handler(*p.domain_event);
       if (p.connection_event && s->connection_handler) s->connection_handler(*p.connection_event);
     }
@@ -279,7 +279,7 @@ size_t FakeHost::DeliverPendingEvents() {
 
 void FakeHost::Flush() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (manual_delivery_) return;
   }
   DeliverPendingEvents();
@@ -367,7 +367,7 @@ void FakeHost::StopLocked(const std::string& name, DomainEventType type, int det
 // --- Operations ----------------------------------------------------------------------------
 
 Status FakeHost::Connect(const std::shared_ptr<Subscriber>& sub) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (sub->connected && reachable_) {
     ++calls_[FakeOp::kConnect];
     return Status::Ok();
@@ -379,19 +379,19 @@ Status FakeHost::Connect(const std::shared_ptr<Subscriber>& sub) {
 }
 
 void FakeHost::Disconnect(const std::shared_ptr<Subscriber>& sub) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   sub->connected = false;
   std::erase(subscribers_, sub);
 }
 
 StatusOr<HostInfo> FakeHost::GetHostInfo(const std::shared_ptr<Subscriber>& sub) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kGetHostInfo, sub));
   return host_info_;
 }
 
 StatusOr<std::vector<DomainInfo>> FakeHost::ListDomains(const std::shared_ptr<Subscriber>& sub) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kListDomains, sub));
   std::vector<DomainInfo> result;
   result.reserve(domains_.size());
@@ -401,7 +401,7 @@ StatusOr<std::vector<DomainInfo>> FakeHost::ListDomains(const std::shared_ptr<Su
 
 StatusOr<std::optional<DomainInfo>> FakeHost::GetDomain(const std::shared_ptr<Subscriber>& sub,
                                                         const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kGetDomain, sub));
   auto it = domains_.find(name);
   if (it == domains_.end()) return std::optional<DomainInfo>();
@@ -413,7 +413,7 @@ Status FakeHost::DefineDomain(const std::shared_ptr<Subscriber>& sub, const Doma
   if (config.cpus <= 0) return Status::InvalidArgument("cpus must be positive");
   if (config.memoryMiB <= 0) return Status::InvalidArgument("memoryMiB must be positive");
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kDefine, sub));
     auto it = domains_.find(config.name);
     DomainConfig stored = config;
@@ -445,7 +445,7 @@ Status FakeHost::DefineDomain(const std::shared_ptr<Subscriber>& sub, const Doma
 
 Status FakeHost::StartDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kStart, sub));
     VMK_RETURN_IF_ERROR(CheckOwnedLocked(name));
     DomainRecord& d = domains_[name];
@@ -460,7 +460,7 @@ Status FakeHost::StartDomain(const std::shared_ptr<Subscriber>& sub, const std::
 
 Status FakeHost::ShutdownDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kShutdown, sub));
     VMK_RETURN_IF_ERROR(CheckOwnedLocked(name));
     if (!IsActive(domains_[name].state)) return Status::Ok();
@@ -473,7 +473,7 @@ Status FakeHost::ShutdownDomain(const std::shared_ptr<Subscriber>& sub, const st
 
 Status FakeHost::DestroyDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kDestroy, sub));
     VMK_RETURN_IF_ERROR(CheckOwnedLocked(name));
     if (!IsActive(domains_[name].state)) return Status::Ok();
@@ -485,7 +485,7 @@ Status FakeHost::DestroyDomain(const std::shared_ptr<Subscriber>& sub, const std
 
 Status FakeHost::UndefineDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kUndefine, sub));
     Status owned = CheckOwnedLocked(name);
     if (owned.code() == StatusCode::kNotFound) return Status::Ok();
@@ -510,13 +510,13 @@ FakeHypervisor::FakeHypervisor(std::shared_ptr<FakeHost> host)
 FakeHypervisor::~FakeHypervisor() {
   host_->Disconnect(subscriber_);
   // Wait out a handler running right now, and keep later ones away.
-  std::lock_guard<std::mutex> lock(subscriber_->mu);
+  MutexLock lock(&subscriber_->mu);
   subscriber_->domain_handler = nullptr;
   subscriber_->connection_handler = nullptr;
 }
 
 bool FakeHypervisor::IsAlive() {
-  std::lock_guard<std::mutex> lock(host_->mu_);
+  MutexLock lock(&host_->mu_);
   return subscriber_->connected && host_->reachable_;
 }
 
@@ -545,13 +545,13 @@ Status FakeHypervisor::UndefineDomain(const std::string& name) {
 }
 
 void FakeHypervisor::SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) {
-  std::lock_guard<std::mutex> lock(subscriber_->mu);
+  MutexLock lock(&subscriber_->mu);
   subscriber_->domain_handler = std::move(handler);
 }
 
 void FakeHypervisor::SetConnectionEventHandler(
     std::function<void(const ConnectionEvent&)> handler) {
-  std::lock_guard<std::mutex> lock(subscriber_->mu);
+  MutexLock lock(&subscriber_->mu);
   subscriber_->connection_handler = std::move(handler);
 }
 
@@ -563,7 +563,7 @@ std::unique_ptr<Hypervisor> FakeHypervisorFactory::Create(const std::string& hos
   bool created_host = false;
   std::shared_ptr<FakeHost> h;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++created_;
     auto& slot = hosts_[uri];
     if (!slot) {
@@ -584,21 +584,21 @@ std::unique_ptr<Hypervisor> FakeHypervisorFactory::Create(const std::string& hos
 }
 
 std::shared_ptr<FakeHost> FakeHypervisorFactory::host(const std::string& uri) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto& slot = hosts_[uri];
   if (!slot) slot = std::make_shared<FakeHost>(uri, clock_);
   return slot;
 }
 
 std::vector<std::string> FakeHypervisorFactory::uris() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::string> result;
   for (const auto& [uri, h] : hosts_) result.push_back(uri);
   return result;
 }
 
 int FakeHypervisorFactory::created() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return created_;
 }
 

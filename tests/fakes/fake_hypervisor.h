@@ -26,12 +26,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "providers/hypervisor/hypervisor.h"
 
 namespace vmk::providers {
@@ -108,10 +108,12 @@ class FakeHost {
   };
   // What a connected FakeHypervisor registers to receive events.
   struct Subscriber {
-    std::mutex mu;
-    std::function<void(const DomainEvent&)> domain_handler;          // GUARDED_BY(mu)
-    std::function<void(const ConnectionEvent&)> connection_handler;  // GUARDED_BY(mu)
-    bool connected = false;  // GUARDED_BY(FakeHost::mu_)
+    Mutex mu;
+    std::function<void(const DomainEvent&)> domain_handler GUARDED_BY(mu);
+    std::function<void(const ConnectionEvent&)> connection_handler GUARDED_BY(mu);
+    // Guarded by the mu_ of the FakeHost it subscribes to, which a Subscriber does not know:
+    // not expressible as GUARDED_BY, so the analysis does not check it.
+    bool connected = false;
   };
   // An event waiting to be delivered to its subscribers.
   struct Pending {
@@ -120,14 +122,15 @@ class FakeHost {
     std::vector<std::shared_ptr<Subscriber>> to;
   };
 
-  // Called under mu_. Counts the call and returns the status it must fail with, if any.
-  Status BeginCall(FakeOp op, const std::shared_ptr<Subscriber>& sub);
-  Status CheckOwnedLocked(const std::string& name) const;
-  DomainInfo InfoLocked(const std::string& name, const DomainRecord& d) const;
-  void QueueDomainEventLocked(const std::string& name, DomainEventType type, int detail);
-  void DisconnectAllLocked(const std::string& reason);
-  void StopLocked(const std::string& name, DomainEventType type, int detail);
-  void Flush();  // delivers what was queued, unless manual delivery is on
+  // Counts the call and returns the status it must fail with, if any.
+  Status BeginCall(FakeOp op, const std::shared_ptr<Subscriber>& sub) REQUIRES(mu_);
+  Status CheckOwnedLocked(const std::string& name) const REQUIRES(mu_);
+  DomainInfo InfoLocked(const std::string& name, const DomainRecord& d) const REQUIRES(mu_);
+  void QueueDomainEventLocked(const std::string& name, DomainEventType type, int detail)
+      REQUIRES(mu_);
+  void DisconnectAllLocked(const std::string& reason) REQUIRES(mu_);
+  void StopLocked(const std::string& name, DomainEventType type, int detail) REQUIRES(mu_);
+  void Flush() EXCLUDES(mu_);  // delivers what was queued, unless manual delivery is on
 
   // Operations behind FakeHypervisor's methods.
   Status Connect(const std::shared_ptr<Subscriber>& sub);
@@ -145,18 +148,18 @@ class FakeHost {
   const std::string uri_;
   Clock* const clock_;
 
-  mutable std::mutex mu_;
-  bool reachable_ = true;                                   // GUARDED_BY(mu_)
-  bool ignore_shutdown_ = false;                            // GUARDED_BY(mu_)
-  bool manual_delivery_ = false;                            // GUARDED_BY(mu_)
-  HostInfo host_info_;                                      // GUARDED_BY(mu_)
-  std::map<std::string, DomainRecord> domains_;                  // GUARDED_BY(mu_)
-  std::vector<std::shared_ptr<Subscriber>> subscribers_;    // GUARDED_BY(mu_)
-  std::map<FakeOp, std::pair<Status, int>> failures_;       // GUARDED_BY(mu_)
-  std::map<FakeOp, int> calls_;                             // GUARDED_BY(mu_)
-  std::deque<Pending> pending_;                             // GUARDED_BY(mu_)
-  uint64_t next_uuid_ = 1;                                  // GUARDED_BY(mu_)
-  std::mutex delivery_mu_;  // one deliverer at a time keeps events in order
+  mutable Mutex mu_;
+  bool reachable_ GUARDED_BY(mu_) = true;
+  bool ignore_shutdown_ GUARDED_BY(mu_) = false;
+  bool manual_delivery_ GUARDED_BY(mu_) = false;
+  HostInfo host_info_ GUARDED_BY(mu_);
+  std::map<std::string, DomainRecord> domains_ GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Subscriber>> subscribers_ GUARDED_BY(mu_);
+  std::map<FakeOp, std::pair<Status, int>> failures_ GUARDED_BY(mu_);
+  std::map<FakeOp, int> calls_ GUARDED_BY(mu_);
+  std::deque<Pending> pending_ GUARDED_BY(mu_);
+  uint64_t next_uuid_ GUARDED_BY(mu_) = 1;
+  Mutex delivery_mu_ ACQUIRED_BEFORE(mu_);  // one deliverer at a time keeps events in order
 };
 
 class FakeHypervisor : public Hypervisor {
@@ -203,9 +206,9 @@ class FakeHypervisorFactory : public HypervisorFactory {
 
  private:
   Clock* const clock_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<FakeHost>> hosts_;  // GUARDED_BY(mu_)
-  int created_ = 0;                                         // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<FakeHost>> hosts_ GUARDED_BY(mu_);
+  int created_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vmk::providers

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "providers/notify/notifier.h"
 
 namespace vmk::providers {
@@ -31,9 +31,9 @@ class FakeNotifier : public Notifier {
   void Clear();
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable arrived_;
-  std::vector<Notification> notifications_;  // GUARDED_BY(mu_)
+  std::vector<Notification> notifications_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::providers

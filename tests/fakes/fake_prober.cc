@@ -8,7 +8,7 @@ ProbeResult FakeProber::Probe(const ProbeSpec& spec) {
   Handler handler;
   ProbeResult result;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     calls_[{spec.address, spec.port}]++;
     history_.push_back(spec);
     handler = handler_;
@@ -41,12 +41,12 @@ ProbeResult FakeProber::NextResultLocked(const ProbeSpec& spec) {
 }
 
 void FakeProber::SetResult(const std::string& address, int port, ProbeResult result) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   targets_[{address, port}].sticky = std::move(result);
 }
 
 void FakeProber::SetResult(const std::string& address, ProbeResult result) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   targets_[{address, kAnyPort}].sticky = std::move(result);
 }
 
@@ -59,30 +59,30 @@ void FakeProber::SetUnhealthy(const std::string& address, int port, const std::s
 }
 
 void FakeProber::Script(const std::string& address, int port, std::vector<ProbeResult> results) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& script = targets_[{address, port}].script;
   for (auto& r : results) script.push_back(std::move(r));
 }
 
 void FakeProber::Script(const std::string& address, std::vector<ProbeResult> results) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& script = targets_[{address, kAnyPort}].script;
   for (auto& r : results) script.push_back(std::move(r));
 }
 
 void FakeProber::SetDefaultResult(ProbeResult result) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   default_result_ = std::move(result);
 }
 
 void FakeProber::SetHandler(Handler handler) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   handler_ = std::move(handler);
 }
 
 void FakeProber::Reset() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     targets_.clear();
     default_result_.reset();
     handler_ = nullptr;
@@ -93,13 +93,13 @@ void FakeProber::Reset() {
 }
 
 int FakeProber::Calls(const std::string& address, int port) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = calls_.find({address, port});
   return it == calls_.end() ? 0 : it->second;
 }
 
 int FakeProber::Calls(const std::string& address) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   int total = 0;
   for (const auto& [key, count] : calls_) {
     if (key.first == address) total += count;
@@ -108,25 +108,26 @@ int FakeProber::Calls(const std::string& address) const {
 }
 
 int FakeProber::TotalCalls() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return static_cast<int>(history_.size());
 }
 
 std::vector<ProbeSpec> FakeProber::History() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return history_;
 }
 
 std::optional<ProbeSpec> FakeProber::LastSpec() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (history_.empty()) return std::nullopt;
   return history_.back();
 }
 
 bool FakeProber::WaitForCalls(int n, std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> l(mu_);
-  return calls_changed_.wait_for(l, timeout,
-                                 [&] { return static_cast<int>(history_.size()) >= n; });
+  MutexLock l(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (static_cast<int>(history_.size()) < n && l.WaitUntil(calls_changed_, deadline)) {}
+  return static_cast<int>(history_.size()) >= n;
 }
 
 }  // namespace vmk::providers

@@ -22,12 +22,12 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "providers/probes/prober.h"
 
 namespace vmk::providers {
@@ -76,17 +76,17 @@ class FakeProber : public Prober {
   using Key = std::pair<std::string, int>;
   static constexpr int kAnyPort = -1;
 
-  // Next result for `spec`, consuming a scripted one if there is any. Requires mu_ held.
-  ProbeResult NextResultLocked(const ProbeSpec& spec);
+  // Next result for `spec`, consuming a scripted one if there is any.
+  ProbeResult NextResultLocked(const ProbeSpec& spec) REQUIRES(mu_);
   static std::optional<ProbeResult> TakeFrom(Target* target);
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable calls_changed_;
-  std::map<Key, Target> targets_;               // GUARDED_BY(mu_)
-  std::optional<ProbeResult> default_result_;   // GUARDED_BY(mu_)
-  Handler handler_;                             // GUARDED_BY(mu_)
-  std::map<Key, int> calls_;                    // GUARDED_BY(mu_), exact (address, port)
-  std::vector<ProbeSpec> history_;              // GUARDED_BY(mu_)
+  std::map<Key, Target> targets_ GUARDED_BY(mu_);
+  std::optional<ProbeResult> default_result_ GUARDED_BY(mu_);
+  Handler handler_ GUARDED_BY(mu_);
+  std::map<Key, int> calls_ GUARDED_BY(mu_);  // exact (address, port)
+  std::vector<ProbeSpec> history_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::providers

@@ -17,9 +17,9 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "providers/hypervisor/hypervisor_wrapper.h"
 
 namespace vmk::bench {
@@ -54,7 +54,7 @@ class FaultInjectingHypervisor : public providers::HypervisorWrapper {
     e.alive = false;
     e.reason = "eof";
     e.time = std::chrono::system_clock::now();
-    std::lock_guard<std::mutex> l(handlers_mu_);
+    MutexLock l(&handlers_mu_);
     if (connection_handler_) connection_handler_(e);
   }
   bool failed() const { return failed_; }
@@ -128,7 +128,7 @@ class FaultInjectingHypervisor : public providers::HypervisorWrapper {
   void SetConnectionEventHandler(
       std::function<void(const providers::ConnectionEvent&)> handler) override {
     {
-      std::lock_guard<std::mutex> l(handlers_mu_);
+      MutexLock l(&handlers_mu_);
       connection_handler_ = handler;
     }
     HypervisorWrapper::SetConnectionEventHandler(std::move(handler));
@@ -142,8 +142,9 @@ class FaultInjectingHypervisor : public providers::HypervisorWrapper {
 
   std::atomic<bool> failed_{false};
   std::array<std::atomic<long>, kNumCalls> counts_{};
-  std::mutex handlers_mu_;
-  std::function<void(const providers::ConnectionEvent&)> connection_handler_;  // GUARDED_BY
+  Mutex handlers_mu_;
+  std::function<void(const providers::ConnectionEvent&)> connection_handler_
+      GUARDED_BY(handlers_mu_);
 };
 
 class FaultInjectingHypervisorFactory : public providers::HypervisorFactory {
@@ -155,14 +156,14 @@ class FaultInjectingHypervisorFactory : public providers::HypervisorFactory {
                                                 const std::string& uri,
                                                 const providers::ConnectOptions& options) override {
     auto h = std::make_unique<FaultInjectingHypervisor>(inner_->Create(host_name, uri, options));
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     created_[host_name] = h.get();
     return h;
   }
 
   // The hypervisor last created for `host_name`, or nullptr. Valid while its owner keeps it.
   FaultInjectingHypervisor* Find(const std::string& host_name) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = created_.find(host_name);
     return it == created_.end() ? nullptr : it->second;
   }
@@ -170,7 +171,7 @@ class FaultInjectingHypervisorFactory : public providers::HypervisorFactory {
   // Sum of the call counts of every hypervisor created, except `except` (by host name).
   FaultInjectingHypervisor::Counts TotalCounts(const std::string& except = "") {
     FaultInjectingHypervisor::Counts sum{};
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (const auto& [name, h] : created_) {
       if (name == except) continue;
       auto c = h->counts();
@@ -181,14 +182,14 @@ class FaultInjectingHypervisorFactory : public providers::HypervisorFactory {
 
   // Forgets every hypervisor (call when their owner, the controller, is gone).
   void Clear() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     created_.clear();
   }
 
  private:
   providers::HypervisorFactory* const inner_;
-  std::mutex mu_;
-  std::map<std::string, FaultInjectingHypervisor*> created_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, FaultInjectingHypervisor*> created_ GUARDED_BY(mu_);
 };
 
 }  // namespace vmk::bench

@@ -120,18 +120,20 @@ std::string LoopbackHttpServer::Url(const std::string& path) const {
 }
 
 std::vector<ReceivedRequest> LoopbackHttpServer::requests() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return requests_;
 }
 
 ReceivedRequest LoopbackHttpServer::last_request() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return requests_.empty() ? ReceivedRequest{} : requests_.back();
 }
 
 bool LoopbackHttpServer::WaitForRequests(size_t n, std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> l(mu_);
-  return received_.wait_for(l, timeout, [&] { return requests_.size() >= n; });
+  MutexLock l(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (requests_.size() < n && l.WaitUntil(received_, deadline)) {}
+  return requests_.size() >= n;
 }
 
 bool LoopbackHttpServer::WaitReadable(int fd) {
@@ -197,7 +199,7 @@ void LoopbackHttpServer::Handle(int fd) {
   if (!ReadRequest(fd, &request)) return;
   Reply reply;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     requests_.push_back(std::move(request));
     if (!script_.empty()) {
       reply = std::move(script_.front());

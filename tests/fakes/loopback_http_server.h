@@ -18,10 +18,11 @@
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace vmk::fakes {
 
@@ -92,11 +93,11 @@ class LoopbackHttpServer {
   int stop_pipe_[2] = {-1, -1};
   int port_ = 0;
   std::atomic<int> connections_{0};
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable received_;
-  std::deque<Reply> script_;               // GUARDED_BY(mu_)
+  std::deque<Reply> script_ GUARDED_BY(mu_);
   const Reply then_;
-  std::vector<ReceivedRequest> requests_;  // GUARDED_BY(mu_)
+  std::vector<ReceivedRequest> requests_ GUARDED_BY(mu_);
   std::thread thread_;                     // last: started once everything above is ready
 };
 

@@ -26,7 +26,7 @@ MemoryStore::MemoryStore(size_t max_events) : max_events_(std::max<size_t>(max_e
 
 StatusOr<std::optional<specs::Object>> MemoryStore::Get(specs::Kind kind,
                                                         const std::string& name) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   const ObjectRef ref{kind, name};
   auto it = objects_.find(ref);
   if (it == objects_.end()) return std::optional<specs::Object>();
@@ -40,7 +40,7 @@ StatusOr<std::optional<specs::Object>> MemoryStore::Get(specs::Kind kind,
 }
 
 StatusOr<std::vector<specs::Object>> MemoryStore::List(specs::Kind kind) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   std::vector<specs::Object> out;
   for (auto it = objects_.lower_bound(ObjectRef{kind, ""});
        it != objects_.end() && it->first.kind == kind; ++it) {
@@ -56,7 +56,7 @@ StatusOr<std::vector<specs::Object>> MemoryStore::List(specs::Kind kind) {
 }
 
 StatusOr<std::vector<std::string>> MemoryStore::ListNames(specs::Kind kind) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   std::vector<std::string> out;
   for (auto it = objects_.lower_bound(ObjectRef{kind, ""});
        it != objects_.end() && it->first.kind == kind; ++it) {
@@ -70,7 +70,7 @@ StatusOr<int64_t> MemoryStore::CommitApply(const ApplyBatch& batch) {
   for (const specs::Object& put : batch.puts) {
     VMK_RETURN_IF_ERROR(CheckSerializable(specs::ObjectToJson(put, false), put.Key()));
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   for (const auto& [ref, expected] : batch.expected_revisions) {
     auto it = objects_.find(ref);
     const bool found = it != objects_.end();
@@ -106,7 +106,7 @@ StatusOr<int64_t> MemoryStore::CommitApply(const ApplyBatch& batch) {
 StatusOr<int64_t> MemoryStore::PutStatusIf(const StatusWrite& write) {
   const ObjectRef ref{write.kind, write.name};
   VMK_RETURN_IF_ERROR(CheckSerializable(write.status, "status of " + ref.ToString()));
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   if (objects_.count(ref) == 0) return Status::NotFound(ref.ToString() + " not found");
   auto it = statuses_.find(ref);
   const int64_t current = it == statuses_.end() ? 0 : it->second.second;
@@ -132,7 +132,7 @@ StatusOr<int64_t> MemoryStore::AppendEvent(Event event) {
   VMK_RETURN_IF_ERROR(CheckSerializable(
       specs::Json::array({event.time, event.name, event.type, event.reason, event.message}),
       "event"));
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   event.seq = ++last_event_seq_;
   events_.push_back(std::move(event));
   while (events_.size() > max_events_) events_.pop_front();
@@ -141,7 +141,7 @@ StatusOr<int64_t> MemoryStore::AppendEvent(Event event) {
 
 StatusOr<std::vector<Event>> MemoryStore::ListEvents(std::optional<ObjectRef> object,
                                                      int64_t after_seq, size_t limit) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   std::vector<Event> out;
   if (limit == 0) return out;
   const bool filtered = object.has_value() && !object->name.empty();
@@ -157,14 +157,14 @@ StatusOr<std::vector<Event>> MemoryStore::ListEvents(std::optional<ObjectRef> ob
 Status MemoryStore::PutHistory(const std::string& key, const specs::Json& value, bool /*sync*/) {
   if (key.empty()) return Status::InvalidArgument("history key must not be empty");
   VMK_RETURN_IF_ERROR(CheckSerializable(value, "history " + key));
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   history_[key] = value;
   return Status::Ok();
 }
 
 StatusOr<std::vector<std::pair<std::string, specs::Json>>> MemoryStore::ListHistory(
     const std::string& prefix) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   std::vector<std::pair<std::string, specs::Json>> out;
   for (auto it = history_.lower_bound(prefix);
        it != history_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {

@@ -13,9 +13,9 @@
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "reconciler/store/change_feed.h"
 #include "reconciler/store/store.h"
 
@@ -44,15 +44,16 @@ class MemoryStore : public Store {
 
  private:
   const size_t max_events_;
-  std::mutex mutex_;
+  Mutex mutex_;
   // Objects without status; ordered by (kind, name) so List is a range scan.
-  std::map<ObjectRef, specs::Object> objects_;       // GUARDED_BY(mutex_)
-  std::map<ObjectRef, std::pair<specs::Json, int64_t>> statuses_;  // GUARDED_BY(mutex_): status, revision
-  int64_t revision_ = 0;                              // GUARDED_BY(mutex_)
+  std::map<ObjectRef, specs::Object> objects_ GUARDED_BY(mutex_);
+  // Status and its revision.
+  std::map<ObjectRef, std::pair<specs::Json, int64_t>> statuses_ GUARDED_BY(mutex_);
+  int64_t revision_ GUARDED_BY(mutex_) = 0;
   ChangeFeed feed_;
-  std::deque<Event> events_;                          // GUARDED_BY(mutex_), oldest first
-  int64_t last_event_seq_ = 0;                        // GUARDED_BY(mutex_)
-  std::map<std::string, specs::Json> history_;        // GUARDED_BY(mutex_)
+  std::deque<Event> events_ GUARDED_BY(mutex_);  // oldest first
+  int64_t last_event_seq_ GUARDED_BY(mutex_) = 0;
+  std::map<std::string, specs::Json> history_ GUARDED_BY(mutex_);
 };
 
 }  // namespace vmk::reconciler

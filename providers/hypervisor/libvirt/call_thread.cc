@@ -9,21 +9,21 @@ CallThread::CallThread() : state_(std::make_shared<State>()) {}
 
 CallThread::~CallThread() {
   {
-    std::lock_guard<std::mutex> l(state_->mu);
+    MutexLock l(&state_->mu);
     state_->stopping = true;
   }
   state_->cv.notify_one();
 }
 
 bool CallThread::Busy() const {
-  std::lock_guard<std::mutex> l(state_->mu);
+  MutexLock l(&state_->mu);
   return state_->running || !state_->tasks.empty();
 }
 
 void CallThread::Post(std::function<void()> task) {
   bool start = false;
   {
-    std::lock_guard<std::mutex> l(state_->mu);
+    MutexLock l(&state_->mu);
     state_->tasks.push_back(std::move(task));
     start = !std::exchange(state_->started, true);
   }
@@ -37,10 +37,11 @@ void CallThread::Post(std::function<void()> task) {
 }
 
 void CallThread::Run(State& state) {
-  std::unique_lock<std::mutex> l(state.mu);
+  MutexLock l(&state.mu);
   for (;;) {
     // Real time on purpose: this is the thread's own housekeeping, not controller logic.
-    state.cv.wait_for(l, kIdleExit, [&] { return state.stopping || !state.tasks.empty(); });
+    const auto idle_deadline = std::chrono::steady_clock::now() + kIdleExit;
+    while (!state.stopping && state.tasks.empty() && l.WaitUntil(state.cv, idle_deadline)) {}
     if (state.tasks.empty()) {
       // Stopping with nothing left, or idle: the next Post starts a new thread.
       state.started = false;
@@ -49,15 +50,15 @@ void CallThread::Run(State& state) {
     std::function<void()> task = std::move(state.tasks.front());
     state.tasks.pop_front();
     state.running = true;
-    l.unlock();
+    l.Unlock();
     task();
-    l.lock();
+    l.Lock();
     state.running = false;
-    l.unlock();
+    l.Unlock();
     // Destroyed before waiting again, outside the lock: it may hold the last reference to
     // the connection, whose destructor locks `state.mu`.
     task = nullptr;
-    l.lock();
+    l.Lock();
   }
 }
 

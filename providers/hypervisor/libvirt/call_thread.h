@@ -21,7 +21,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace vmk::providers::libvirt_internal {
 
@@ -42,12 +43,12 @@ class CallThread {
 
  private:
   struct State {
-    std::mutex mu;
+    Mutex mu;
     std::condition_variable cv;
-    std::deque<std::function<void()>> tasks;  // GUARDED_BY(mu)
-    bool started = false;                     // GUARDED_BY(mu)
-    bool running = false;                     // a task is running; GUARDED_BY(mu)
-    bool stopping = false;                    // GUARDED_BY(mu)
+    std::deque<std::function<void()>> tasks GUARDED_BY(mu);
+    bool started GUARDED_BY(mu) = false;
+    bool running GUARDED_BY(mu) = false;  // a task is running
+    bool stopping GUARDED_BY(mu) = false;
   };
 
   static void Run(State& state);

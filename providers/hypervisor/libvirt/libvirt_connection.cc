@@ -9,15 +9,15 @@ namespace vmk::providers::libvirt_internal {
 namespace {
 
 // Process-wide count of open helper threads still running (for tests and clean shutdown).
-std::mutex g_pending_mu;
+Mutex g_pending_mu;
 std::condition_variable g_pending_cv;
-int g_pending_opens = 0;  // GUARDED_BY(g_pending_mu)
+int g_pending_opens GUARDED_BY(g_pending_mu) = 0;
 
 // Process-wide count of libvirt calls still running on their helper thread (bounded calls whose
 // caller gave up are counted until libvirt returns), for tests.
-std::mutex g_calls_mu;
+Mutex g_calls_mu;
 std::condition_variable g_calls_cv;
-int g_calls_in_flight = 0;  // GUARDED_BY(g_calls_mu)
+int g_calls_in_flight GUARDED_BY(g_calls_mu) = 0;
 
 bool IsConnectionError(const LastError& e) {
   return e.domain == VIR_FROM_RPC || e.code == VIR_ERR_RPC || e.code == VIR_ERR_NO_CONNECT ||
@@ -61,7 +61,7 @@ int LifecycleCallback(virConnectPtr, virDomainPtr dom, int event, int detail, vo
   e.type = MapEvent(event, detail);
   e.detail = detail;
   e.time = ctx->clock->WallNow();
-  std::lock_guard<std::mutex> lock(ctx->handlers->mu);
+  MutexLock lock(&ctx->handlers->mu);
   if (!ctx->handlers->detached && ctx->handlers->domain) ctx->handlers->domain(e);
   return 0;
 }
@@ -74,7 +74,7 @@ void CloseCallback(virConnectPtr, int reason, void* opaque) {
   e.reason = CloseReasonName(reason);
   e.time = ctx->clock->WallNow();
   log::Warning("libvirt connection closed", {{"uri", ctx->uri}, {"reason", e.reason}});
-  std::lock_guard<std::mutex> lock(ctx->handlers->mu);
+  MutexLock lock(&ctx->handlers->mu);
   if (!ctx->handlers->detached && ctx->handlers->connection) ctx->handlers->connection(e);
 }
 
@@ -187,13 +187,13 @@ std::shared_ptr<OpenAttempt> StartOpen(const std::string& open_uri, const Connec
                                        std::shared_ptr<Handlers> handlers, Clock* clock) {
   auto attempt = std::make_shared<OpenAttempt>();
   {
-    std::lock_guard<std::mutex> g(g_pending_mu);
+    MutexLock g(&g_pending_mu);
     ++g_pending_opens;
   }
   std::thread([attempt, open_uri, options, handlers = std::move(handlers), clock] {
     auto result = OpenConnection(open_uri, options, handlers, clock);
     {
-      std::lock_guard<std::mutex> l(attempt->mu);
+      MutexLock l(&attempt->mu);
       attempt->done = true;
       if (result.ok()) {
         attempt->result = std::move(result).value();
@@ -203,7 +203,7 @@ std::shared_ptr<OpenAttempt> StartOpen(const std::string& open_uri, const Connec
     }
     attempt->cv.notify_all();
     {
-      std::lock_guard<std::mutex> g(g_pending_mu);
+      MutexLock g(&g_pending_mu);
       --g_pending_opens;
     }
     g_pending_cv.notify_all();
@@ -217,33 +217,37 @@ void CloseInBackground(std::shared_ptr<Connection> conn) {
 }
 
 int PendingOpens() {
-  std::lock_guard<std::mutex> g(g_pending_mu);
+  MutexLock g(&g_pending_mu);
   return g_pending_opens;
 }
 
 bool WaitForPendingOpens(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> g(g_pending_mu);
-  return g_pending_cv.wait_for(g, timeout, [] { return g_pending_opens == 0; });
+  MutexLock g(&g_pending_mu);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (g_pending_opens != 0 && g.WaitUntil(g_pending_cv, deadline)) {}
+  return g_pending_opens == 0;
 }
 
 int CallsInFlight() {
-  std::lock_guard<std::mutex> g(g_calls_mu);
+  MutexLock g(&g_calls_mu);
   return g_calls_in_flight;
 }
 
 bool WaitForCallsInFlight(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> g(g_calls_mu);
-  return g_calls_cv.wait_for(g, timeout, [] { return g_calls_in_flight == 0; });
+  MutexLock g(&g_calls_mu);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (g_calls_in_flight != 0 && g.WaitUntil(g_calls_cv, deadline)) {}
+  return g_calls_in_flight == 0;
 }
 
 void CountCallIn() {
-  std::lock_guard<std::mutex> g(g_calls_mu);
+  MutexLock g(&g_calls_mu);
   ++g_calls_in_flight;
 }
 
 void CountCallOut() {
   {
-    std::lock_guard<std::mutex> g(g_calls_mu);
+    MutexLock g(&g_calls_mu);
     --g_calls_in_flight;
   }
   g_calls_cv.notify_all();

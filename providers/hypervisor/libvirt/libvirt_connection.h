@@ -19,12 +19,12 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "providers/hypervisor/hypervisor.h"
 #include "providers/hypervisor/libvirt/call_thread.h"
@@ -44,10 +44,10 @@ LastError ReadLastError();
 // The handlers a LibvirtHypervisor's callbacks call. `detached` is set when the hypervisor is
 // destroyed; handlers run under `mu` so none runs after that.
 struct Handlers {
-  std::mutex mu;
-  std::function<void(const DomainEvent&)> domain;          // GUARDED_BY(mu)
-  std::function<void(const ConnectionEvent&)> connection;  // GUARDED_BY(mu)
-  bool detached = false;                                   // GUARDED_BY(mu)
+  Mutex mu;
+  std::function<void(const DomainEvent&)> domain GUARDED_BY(mu);
+  std::function<void(const ConnectionEvent&)> connection GUARDED_BY(mu);
+  bool detached GUARDED_BY(mu) = false;
 };
 
 // What libvirt's callbacks see: never the hypervisor, so it can go away while a callback runs.
@@ -82,11 +82,11 @@ struct Connection {
 // A connection attempt running on its helper thread; shared between that thread and every
 // Connect() waiting for it.
 struct OpenAttempt {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;
-  bool done = false;                   // GUARDED_BY(mu)
-  Status status;                       // GUARDED_BY(mu)
-  std::shared_ptr<Connection> result;  // GUARDED_BY(mu)
+  bool done GUARDED_BY(mu) = false;
+  Status status GUARDED_BY(mu);
+  std::shared_ptr<Connection> result GUARDED_BY(mu);
 };
 
 // Opens `open_uri` on a helper thread of its own: the open, then everything else that talks to
@@ -129,9 +129,9 @@ template <typename R>
 R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Connection> c,
              const std::string& what, std::function<R(Connection&)> body) {
   struct Slot {
-    std::mutex mu;
+    Mutex mu;
     std::condition_variable cv;
-    std::optional<R> result;  // GUARDED_BY(mu)
+    std::optional<R> result GUARDED_BY(mu);
   };
   auto slot = std::make_shared<Slot>();
   CountCallIn();
@@ -149,7 +149,7 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
       r.emplace(body(*c));
     }
     {
-      std::lock_guard<std::mutex> l(slot->mu);
+      MutexLock l(&slot->mu);
       slot->result.emplace(std::move(*r));
     }
     slot->cv.notify_all();
@@ -159,7 +159,7 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
   // The close callback does not signal `slot->cv`: look at the connection every so often.
   constexpr auto kAliveCheckInterval = std::chrono::milliseconds(100);
   MonoTime deadline = clock->Now() + timeout;
-  std::unique_lock<std::mutex> l(slot->mu);
+  MutexLock l(&slot->mu);
   while (!slot->result.has_value()) {
     MonoTime now = clock->Now();
     if (now >= deadline) break;
@@ -167,7 +167,8 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
       return Status::Unavailable(what + ": connection to " + context->uri +
                                  " closed while the call was running");
     }
-    clock->WaitUntil(l, slot->cv, std::min<MonoTime>(deadline, now + kAliveCheckInterval));
+    clock->WaitUntil(l.native(), slot->cv,
+                     std::min<MonoTime>(deadline, now + kAliveCheckInterval));
   }
   if (slot->result.has_value()) return std::move(*slot->result);
   context->alive = false;

@@ -35,7 +35,7 @@ Status LibvirtEventLoop::InitializeLibvirt() {
 
 Status LibvirtEventLoop::Start() {
   VMK_RETURN_IF_ERROR(InitializeLibvirt());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable()) return Status::Ok();
   stop_ = false;
   thread_ = std::thread([this] { Run(); });
@@ -43,7 +43,7 @@ Status LibvirtEventLoop::Start() {
 }
 
 void LibvirtEventLoop::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!thread_.joinable()) return;
   stop_ = true;
   if (virEventAddTimeout(0, WakeTimer, nullptr, nullptr) < 0) {
@@ -54,7 +54,7 @@ void LibvirtEventLoop::Stop() {
 }
 
 bool LibvirtEventLoop::running() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return thread_.joinable();
 }
 

@@ -11,9 +11,9 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vmk::providers {
@@ -38,8 +38,8 @@ class LibvirtEventLoop {
   ~LibvirtEventLoop() = default;  // never destroyed: the loop may serve connections at exit
   void Run();
 
-  mutable std::mutex mu_;
-  std::thread thread_;             // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::thread thread_ GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
 };
 

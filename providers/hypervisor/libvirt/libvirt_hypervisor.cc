@@ -182,12 +182,12 @@ LibvirtHypervisor::LibvirtHypervisor(std::string host_name, std::string uri,
 
 LibvirtHypervisor::~LibvirtHypervisor() {
   {
-    std::lock_guard<std::mutex> lock(handlers_->mu);
+    MutexLock lock(&handlers_->mu);
     handlers_->detached = true;
   }
   std::shared_ptr<Connection> conn;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     conn = std::move(conn_);
     pending_.reset();  // a running attempt owns itself and closes what it opened
   }
@@ -224,7 +224,7 @@ Status LibvirtHypervisor::WriteEmbeddedNodeDocument() {
 bool LibvirtHypervisor::IsAlive() {
   std::shared_ptr<Connection> c;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     c = conn_;
   }
   return c != nullptr && c->alive();
@@ -234,7 +234,7 @@ Status LibvirtHypervisor::Connect() {
   std::shared_ptr<Connection> stale;  // closed outside the lock
   std::shared_ptr<OpenAttempt> attempt;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (conn_ != nullptr && conn_->alive()) return Status::Ok();
     stale = std::move(conn_);
     if (pending_ == nullptr) {
@@ -250,8 +250,10 @@ Status LibvirtHypervisor::Connect() {
   std::shared_ptr<Connection> opened;
   Status status;
   {
-    std::unique_lock<std::mutex> l(attempt->mu);
-    while (!attempt->done && clock_->Now() < deadline) clock_->WaitUntil(l, attempt->cv, deadline);
+    MutexLock l(&attempt->mu);
+    while (!attempt->done && clock_->Now() < deadline) {
+      clock_->WaitUntil(l.native(), attempt->cv, deadline);
+    }
     if (!attempt->done) {
       log::Warning("libvirt connect timed out", {{"host", host_name_}, {"uri", uri_}});
       return Status::DeadlineExceeded("connect to " + uri_ + ": no answer within " +
@@ -260,7 +262,7 @@ Status LibvirtHypervisor::Connect() {
     opened = attempt->result;
     status = attempt->status;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (pending_ == attempt) {
     pending_.reset();
     if (opened) conn_ = opened;
@@ -274,7 +276,7 @@ Status LibvirtHypervisor::Connect() {
 }
 
 StatusOr<std::shared_ptr<Connection>> LibvirtHypervisor::Current() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (conn_ == nullptr) return Status::Unavailable("not connected to " + uri_);
   if (!conn_->context->alive) return Status::Unavailable("connection to " + uri_ + " is dead");
   return conn_;
@@ -482,13 +484,13 @@ Status LibvirtHypervisor::UndefineDomain(const std::string& name) {
 }
 
 void LibvirtHypervisor::SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) {
-  std::lock_guard<std::mutex> lock(handlers_->mu);
+  MutexLock lock(&handlers_->mu);
   handlers_->domain = std::move(handler);
 }
 
 void LibvirtHypervisor::SetConnectionEventHandler(
     std::function<void(const ConnectionEvent&)> handler) {
-  std::lock_guard<std::mutex> lock(handlers_->mu);
+  MutexLock lock(&handlers_->mu);
   handlers_->connection = std::move(handler);
 }
 
@@ -509,7 +511,7 @@ bool LibvirtHypervisor::WaitForCallsForTest(std::chrono::milliseconds timeout) {
 }
 
 void LibvirtHypervisor::MarkDeadForTest() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (conn_ != nullptr) conn_->context->alive = false;
 }
 

@@ -28,10 +28,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "providers/hypervisor/hypervisor.h"
 
 namespace vmk::providers {
@@ -108,9 +108,9 @@ class LibvirtHypervisor : public Hypervisor {
   std::string embedded_node_path_;  // empty unless uri_ is test:///embedded/NAME
   std::shared_ptr<Handlers> handlers_;
 
-  std::mutex mu_;
-  std::shared_ptr<Connection> conn_;      // GUARDED_BY(mu_)
-  std::shared_ptr<OpenAttempt> pending_;  // GUARDED_BY(mu_): an open still in flight
+  Mutex mu_;
+  std::shared_ptr<Connection> conn_ GUARDED_BY(mu_);
+  std::shared_ptr<OpenAttempt> pending_ GUARDED_BY(mu_);  // an open still in flight
 };
 
 class LibvirtHypervisorFactory : public HypervisorFactory {
