@@ -26,7 +26,7 @@ class ControllerImpl {
     VMK_RETURN_IF_ERROR(loop_.Restore());
     // From the revision the restore saw: nothing applied after it is missed.
     watcher_ = std::make_unique<StoreWatcher>(
-        &loop_.store(), loop_.store().Revision(),
+        &loop_.store(), loop_.store().Revision(), /*objects_only=*/true,
         [this](const std::vector<Change>& changes) { loop_.OnStoreChanges(changes); },
         [this] { loop_.EnqueueAll(); });
     log::Info("controller starting", {{"workers", std::to_string(options_.workers)}});

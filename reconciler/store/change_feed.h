@@ -31,15 +31,18 @@ class ChangeFeed {
   void Append(const std::vector<Change>& changes);
   int64_t revision() const;
   // See Store::Changes.
-  StatusOr<std::vector<Change>> Since(int64_t after_revision, size_t limit,
-                                      std::chrono::milliseconds wait) const;
+  StatusOr<ChangeBatch> Since(const ChangesRequest& request) const;
 
  private:
   const size_t capacity_;
   mutable Mutex mu_;
+  // Readers of every change wait on `appended_`, readers of objects only on `objects_appended_`,
+  // which status writes (most writes) do not signal.
   mutable std::condition_variable appended_;
+  mutable std::condition_variable objects_appended_;
   std::deque<Change> window_ GUARDED_BY(mu_);  // revisions increasing
   int64_t revision_ GUARDED_BY(mu_) = 0;       // the latest revision
+  int64_t object_revision_ GUARDED_BY(mu_) = 0;  // the latest applied or deleted object's
   int64_t compacted_ GUARDED_BY(mu_) = 0;      // changes at or below it are no longer kept
 };
 

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <utility>
 
@@ -172,7 +173,7 @@ struct RocksDbStore::Impl {
       return Status::Internal(std::string("corrupt record at key ") + kRevisionKey);
     }
     feed.Start(revision);
-    return Status::Ok();
+    return LoadIndex();
   }
 
   // A store written before revisions existed: its object and status records are plain JSON.
@@ -195,15 +196,34 @@ struct RocksDbStore::Impl {
     return FromRocks(db->Write(SyncedWrite(), &batch), "giving records revisions");
   }
 
-  // The revision of a record (0 when absent); `found` tells whether it exists.
-  StatusOr<int64_t> RecordRevision(const std::string& key, bool* found) REQUIRES(objects_mutex) {
-    std::string value;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
-    *found = s.ok();
-    if (s.IsNotFound()) return int64_t{0};
-    VMK_RETURN_IF_ERROR(FromRocks(s, "reading " + key));
-    VMK_ASSIGN_OR_RETURN(RevisionedValue v, SplitRecord(key, value));
-    return v.revision;
+  // The revisions of every object and of its status (0 = no status), kept in memory so that a
+  // write's conditions (the object exists, the revisions it expects) cost no read: a site's
+  // objects are thousands, a few hundred KiB. Keyed by ObjectRef::ToString().
+  struct Revisions {
+    int64_t object = 0;
+    int64_t status = 0;
+  };
+  std::unordered_map<std::string, Revisions> index GUARDED_BY(objects_mutex);
+
+  Status LoadIndex() REQUIRES(objects_mutex) {
+    index.clear();
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (const char* prefix : {kObjectPrefix, kStatusPrefix}) {
+      const bool objects = prefix == kObjectPrefix;
+      for (it->Seek(prefix); it->Valid() && StartsWith(it->key(), prefix); it->Next()) {
+        auto value = SplitRecord(it->key(), it->value());
+        // A corrupt record is reported when it is read (Internal); here it only must never
+        // satisfy a condition.
+        const int64_t revision = value.ok() ? value->revision : -1;
+        const std::string ref = it->key().ToString().substr(std::strlen(prefix));
+        if (objects) {
+          index[ref].object = revision;
+        } else if (auto entry = index.find(ref); entry != index.end()) {
+          entry->second.status = revision;
+        }
+      }
+    }
+    return FromRocks(it->status(), "indexing revisions");
   }
 
   Mutex events_mutex;
@@ -365,9 +385,9 @@ StatusOr<int64_t> RocksDbStore::CommitApply(const ApplyBatch& batch) {
   }
   MutexLock lock(&impl_->objects_mutex);
   for (const auto& [ref, expected] : batch.expected_revisions) {
-    bool found = false;
-    VMK_ASSIGN_OR_RETURN(int64_t current,
-                         impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found));
+    auto it = impl_->index.find(ref.ToString());
+    const bool found = it != impl_->index.end();
+    const int64_t current = found ? it->second.object : 0;
     if (found ? current != expected : expected != 0) {
       return Status::Aborted(RevisionConflict(ref, found, current, expected));
     }
@@ -381,9 +401,7 @@ StatusOr<int64_t> RocksDbStore::CommitApply(const ApplyBatch& batch) {
                        ObjectRef{batch.puts[i].kind, batch.puts[i].metadata.name}});
   }
   for (const ObjectRef& ref : batch.deletes) {
-    bool found = false;
-    VMK_RETURN_IF_ERROR(impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found).status());
-    if (!found) continue;  // deleting what is not there changes nothing
+    if (impl_->index.count(ref.ToString()) == 0) continue;  // not there: nothing changes
     write_batch.Delete(ObjectKey(ref.kind, ref.name));
     write_batch.Delete(StatusKey(ref.kind, ref.name));
     changes.push_back({revision, Change::Type::kDeleted, ref});
@@ -393,6 +411,13 @@ StatusOr<int64_t> RocksDbStore::CommitApply(const ApplyBatch& batch) {
   VMK_RETURN_IF_ERROR(
       FromRocks(impl_->db->Write(impl_->SyncedWrite(), &write_batch), "committing apply"));
   impl_->revision = revision;
+  for (const Change& change : changes) {
+    if (change.type == Change::Type::kDeleted) {
+      impl_->index.erase(change.object.ToString());
+    } else {
+      impl_->index[change.object.ToString()].object = revision;
+    }
+  }
   impl_->feed.Append(changes);
   return revision;
 }
@@ -403,13 +428,10 @@ StatusOr<int64_t> RocksDbStore::PutStatusIf(const StatusWrite& write) {
   rocksdb::WriteOptions wo;
   wo.sync = write.sync;
   MutexLock lock(&impl_->objects_mutex);
-  bool found = false;
-  VMK_RETURN_IF_ERROR(impl_->RecordRevision(ObjectKey(ref.kind, ref.name), &found).status());
-  if (!found) return Status::NotFound(ref.ToString() + " not found");
+  auto indexed = impl_->index.find(ref.ToString());
+  if (indexed == impl_->index.end()) return Status::NotFound(ref.ToString() + " not found");
   if (write.expected_status_revision) {
-    bool has_status = false;
-    VMK_ASSIGN_OR_RETURN(int64_t current,
-                         impl_->RecordRevision(StatusKey(ref.kind, ref.name), &has_status));
+    const int64_t current = indexed->second.status;
     if (current != *write.expected_status_revision) {
       return Status::Aborted("the status of " + ref.ToString() + " changed meanwhile (revision " +
                              std::to_string(current) + ", expected " +
@@ -423,15 +445,15 @@ StatusOr<int64_t> RocksDbStore::PutStatusIf(const StatusWrite& write) {
   VMK_RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &write_batch),
                                 "writing status of " + ref.ToString()));
   impl_->revision = revision;
+  indexed->second.status = revision;
   impl_->feed.Append({{revision, Change::Type::kStatus, ref}});
   return revision;
 }
 
 int64_t RocksDbStore::Revision() { return impl_->feed.revision(); }
 
-StatusOr<std::vector<Change>> RocksDbStore::Changes(int64_t after_revision, size_t limit,
-                                                    std::chrono::milliseconds wait) {
-  return impl_->feed.Since(after_revision, limit, wait);
+StatusOr<ChangeBatch> RocksDbStore::Changes(const ChangesRequest& request) {
+  return impl_->feed.Since(request);
 }
 
 StatusOr<int64_t> RocksDbStore::AppendEvent(Event event) {

@@ -24,9 +24,9 @@
 // synced (informative; a process crash still keeps them, a power cut may drop the last few).
 //
 // Thread safety: all methods are thread-safe. Object writes (CommitApply, PutStatusIf) are
-// serialised by one mutex that owns the revision counter, so each write's conditions (the object
-// still exists, the revisions expected) and the write itself are atomic with respect to every
-// other; events are serialised by another mutex that owns the seq counter. Reads use a RocksDB
+// serialised by one mutex that owns the revision counter and an in-memory index of every
+// object's and status's revision (built at open), so each write's conditions (the object still
+// exists, the revisions expected) cost no read and are atomic with the write; events are serialised by another mutex that owns the seq counter. Reads use a RocksDB
 // snapshot, so an object and its status are read together. The change feed (ChangeFeed) is kept
 // in memory: a restarted controller lists the store anyway.
 #pragma once
@@ -61,8 +61,7 @@ class RocksDbStore : public Store {
   StatusOr<int64_t> CommitApply(const ApplyBatch& batch) override;
   StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override;
   int64_t Revision() override;
-  StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
-                                        std::chrono::milliseconds wait) override;
+  StatusOr<ChangeBatch> Changes(const ChangesRequest& request) override;
   StatusOr<int64_t> AppendEvent(Event event) override;
   StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
                                           size_t limit) override;

@@ -17,7 +17,7 @@
 // refused with Aborted and nothing changes; the writer reads again and decides again.
 // Events and history records do not take revisions (they are not watched state).
 //
-// Change feed: Changes(after, ...) returns the changes after a revision, oldest first, and can
+// Change feed: Changes(request) returns the changes after a revision, oldest first, and can
 // wait for the next one (a long poll, what an etcd watch stream delivers). A store keeps a
 // bounded window of recent changes; asking for an older revision is OutOfRange ("compacted"),
 // and the caller lists everything again, as a Kubernetes informer does. Kept in memory by both
@@ -91,6 +91,25 @@ struct Change {
 };
 const char* ChangeTypeName(Change::Type type);  // "applied", "deleted", "status"
 
+// What a reader of the change feed asks for.
+struct ChangesRequest {
+  int64_t after_revision = 0;
+  // At most this many changes, unless the last revision returned has more (a write's changes
+  // are never split: readers continue after the revision they got).
+  size_t limit = 1000;
+  // When nothing wanted came after `after_revision` yet: how long to wait for it.
+  std::chrono::milliseconds wait{0};
+  // Applied and deleted objects only, not status writes (an etcd watch on the objects' prefix):
+  // a reader of desired state is not woken by every status write.
+  bool objects_only = false;
+};
+
+struct ChangeBatch {
+  std::vector<Change> changes;
+  // Every wanted change up to this revision is in `changes`: the next request goes on from here.
+  int64_t revision = 0;
+};
+
 // Event <-> JSON, shared by the store's records and the REST API.
 specs::Json EventToJson(const Event& event);
 // InvalidArgument naming the missing or mistyped field.
@@ -134,13 +153,11 @@ class Store {
 
   // The store's current revision (0 for a store never written).
   virtual int64_t Revision() = 0;
-  // Changes with revision > after_revision, oldest first, at most `limit` unless the last
-  // revision returned has more (a write's changes are never split: readers continue after the
-  // last revision they got). When there are none yet, waits up to `wait` for one (then returns
-  // what came, possibly nothing). OutOfRange when changes after `after_revision` are no longer
-  // kept (list again). The window always holds the latest write whole, however big.
-  virtual StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
-                                                std::chrono::milliseconds wait) = 0;
+  // The changes after request.after_revision, oldest first (see ChangesRequest). When none is
+  // there yet, waits up to request.wait for one (then returns what came, possibly nothing).
+  // OutOfRange when changes after it are no longer kept (list again). The window always holds
+  // the latest write whole, however big.
+  virtual StatusOr<ChangeBatch> Changes(const ChangesRequest& request) = 0;
 
   // Appends an event; returns its seq. Events are kept up to a bound (oldest dropped).
   virtual StatusOr<int64_t> AppendEvent(Event event) = 0;

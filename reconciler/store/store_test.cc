@@ -672,18 +672,26 @@ TYPED_TEST(StoreTest, TheChangeFeedListsEveryChangeInOrder) {
   ASSERT_TRUE(this->store_->AppendEvent(MakeEvent(Kind::kHost, "hv01", "Seen")).ok());
   ASSERT_TRUE(this->store_->PutHistory("incident/x", Json{{"y", 1}}, false).ok());
   this->Apply({}, {ObjectRef{Kind::kVirtualMachine, "a"}});
-  auto all = this->store_->Changes(0, 100, std::chrono::milliseconds(0));
+  auto all = this->store_->Changes({0, 100, std::chrono::milliseconds(0)});
   ASSERT_TRUE(all.ok()) << all.status().ToString();
-  EXPECT_THAT(Describe(*all), ElementsAre("1 applied VirtualMachine/a", "1 applied Host/hv01",
+  EXPECT_EQ(all->revision, 3);
+  EXPECT_THAT(Describe(all->changes), ElementsAre("1 applied VirtualMachine/a", "1 applied Host/hv01",
                                           "2 status VirtualMachine/a",
                                           "3 deleted VirtualMachine/a"))
       << "in batch order; events and history take no revision";
-  auto after = this->store_->Changes(1, 1, std::chrono::milliseconds(0));
+  auto after = this->store_->Changes({1, 1, std::chrono::milliseconds(0)});
   ASSERT_TRUE(after.ok());
-  EXPECT_THAT(Describe(*after), ElementsAre("2 status VirtualMachine/a")) << "at most `limit`";
-  auto none = this->store_->Changes(3, 100, std::chrono::milliseconds(0));
+  EXPECT_THAT(Describe(after->changes), ElementsAre("2 status VirtualMachine/a"))
+      << "at most `limit`";
+  EXPECT_EQ(after->revision, 2);
+  auto objects = this->store_->Changes({0, 100, std::chrono::milliseconds(0), true});
+  ASSERT_TRUE(objects.ok());
+  EXPECT_THAT(Describe(objects->changes),
+              ElementsAre("1 applied VirtualMachine/a", "1 applied Host/hv01",
+                          "3 deleted VirtualMachine/a"));
+  auto none = this->store_->Changes({3, 100, std::chrono::milliseconds(0)});
   ASSERT_TRUE(none.ok());
-  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE(none->changes.empty());
 }
 
 TYPED_TEST(StoreTest, AWaitingReaderGetsTheNextChangeAsSoonAsItIsWritten) {
@@ -693,10 +701,11 @@ TYPED_TEST(StoreTest, AWaitingReaderGetsTheNextChangeAsSoonAsItIsWritten) {
     ASSERT_TRUE(this->store_->PutStatus(Kind::kVirtualMachine, "a", Json{{"x", 1}}, true).ok());
   });
   // A generous wait that returns early: the writer's change ends it.
-  auto changes = this->store_->Changes(now, 10, std::chrono::seconds(30));
+  auto changes = this->store_->Changes({now, 10, std::chrono::seconds(30)});
   writer.join();
   ASSERT_TRUE(changes.ok());
-  EXPECT_THAT(Describe(*changes), ElementsAre(std::to_string(now + 1) + " status VirtualMachine/a"));
+  EXPECT_THAT(Describe(changes->changes),
+              ElementsAre(std::to_string(now + 1) + " status VirtualMachine/a"));
 }
 
 // ---- RocksDbStore only ---------------------------------------------------------------------
@@ -802,15 +811,15 @@ TEST_F(RocksDbStoreTest, TheRevisionContinuesAfterReopenAndOlderChangesAreGone) 
   ASSERT_TRUE(a.ok() && a->has_value());
   EXPECT_EQ((*a)->revision, 1);
   EXPECT_EQ((*a)->status_revision, 2);
-  EXPECT_EQ(store->Changes(0, 10, std::chrono::milliseconds(0)).status().code(),
+  EXPECT_EQ(store->Changes({0, 10, std::chrono::milliseconds(0)}).status().code(),
             StatusCode::kOutOfRange)
       << "the feed of a reopened store starts at its revision: older watchers list again";
   auto applied = store->CommitApply({{MakeVm("b", 1)}, {}, {}});
   ASSERT_TRUE(applied.ok());
   EXPECT_EQ(*applied, 3);
-  auto changes = store->Changes(2, 10, std::chrono::milliseconds(0));
+  auto changes = store->Changes({2, 10, std::chrono::milliseconds(0)});
   ASSERT_TRUE(changes.ok());
-  EXPECT_THAT(Describe(*changes), ElementsAre("3 applied VirtualMachine/b"));
+  EXPECT_THAT(Describe(changes->changes), ElementsAre("3 applied VirtualMachine/b"));
 }
 
 // A store written before revisions existed: plain JSON records. Opening it gives every record

@@ -12,9 +12,10 @@ constexpr size_t kBatch = 100000;
 constexpr auto kRetryWait = std::chrono::milliseconds(500);
 }  // namespace
 
-StoreWatcher::StoreWatcher(Store* store, int64_t from_revision, ChangeHandler on_changes,
-                           RelistHandler on_relist)
+StoreWatcher::StoreWatcher(Store* store, int64_t from_revision, bool objects_only,
+                           ChangeHandler on_changes, RelistHandler on_relist)
     : store_(store),
+      objects_only_(objects_only),
       on_changes_(std::move(on_changes)),
       on_relist_(std::move(on_relist)),
       revision_(from_revision) {
@@ -49,13 +50,11 @@ void StoreWatcher::Run() {
   while (!stopping_) {
     const int64_t after = revision_;
     l.Unlock();
-    auto changes = store_->Changes(after, kBatch, kPollWait);
+    auto changes = store_->Changes(ChangesRequest{after, kBatch, kPollWait, objects_only_});
     int64_t next = after;
     if (changes.ok()) {
-      if (!changes->empty()) {
-        on_changes_(*changes);
-        next = changes->back().revision;
-      }
+      if (!changes->changes.empty()) on_changes_(changes->changes);
+      next = changes->revision;
     } else if (changes.status().code() == StatusCode::kOutOfRange) {
       // Fell behind the feed's window: look at everything, then follow from here.
       log::Warning("store watch fell behind; listing again",

@@ -24,8 +24,9 @@ class StoreWatcher {
   using ChangeHandler = std::function<void(const std::vector<Change>& changes)>;
   using RelistHandler = std::function<void()>;
 
-  // Starts watching changes after `from_revision`. `store` must outlive the watcher.
-  StoreWatcher(Store* store, int64_t from_revision, ChangeHandler on_changes,
+  // Starts watching changes after `from_revision` (of objects only: applies and deletes, not
+  // status writes, when `objects_only`). `store` must outlive the watcher.
+  StoreWatcher(Store* store, int64_t from_revision, bool objects_only, ChangeHandler on_changes,
                RelistHandler on_relist);
   ~StoreWatcher();  // Stop()
 
@@ -34,8 +35,9 @@ class StoreWatcher {
 
   // Ends the thread (within one poll, kPollWait). Idempotent.
   void Stop();
-  // Waits until every change up to `revision` has been handed to the handler (read-your-writes
-  // for a caller that just wrote); false when `timeout` passes first or the watcher stopped.
+  // Waits until every (wanted) change up to `revision` has been handed to the handler
+  // (read-your-writes for a caller that just wrote); false when `timeout` passes first or the
+  // watcher stopped.
   bool WaitFor(int64_t revision, std::chrono::milliseconds timeout);
   int64_t revision() const;
 
@@ -46,6 +48,7 @@ class StoreWatcher {
   void Run();
 
   Store* const store_;
+  const bool objects_only_;
   const ChangeHandler on_changes_;
   const RelistHandler on_relist_;
   mutable Mutex mu_;

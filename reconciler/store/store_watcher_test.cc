@@ -23,7 +23,7 @@ TEST(StoreWatcherTest, HandsOverEveryChangeInOrderAndWaitForSeesTheWritersOwnWri
   std::mutex mu;
   std::vector<std::string> seen;
   StoreWatcher watcher(
-      &store, store.Revision(),
+      &store, store.Revision(), /*objects_only=*/false,
       [&](const std::vector<Change>& changes) {
         std::lock_guard<std::mutex> l(mu);
         for (const auto& c : changes) seen.push_back(ChangeTypeName(c.type) + (" " + c.object.name));
@@ -52,7 +52,7 @@ TEST(StoreWatcherTest, AWatcherBehindTheWindowRelistsAndFollowsOn) {
   int relists = 0;
   std::vector<int64_t> revisions;
   StoreWatcher watcher(
-      &store, 0,
+      &store, 0, /*objects_only=*/false,
       [&](const std::vector<Change>& changes) {
         std::lock_guard<std::mutex> l(mu);
         for (const auto& c : changes) revisions.push_back(c.revision);
@@ -72,9 +72,30 @@ TEST(StoreWatcherTest, AWatcherBehindTheWindowRelistsAndFollowsOn) {
 
 TEST(StoreWatcherTest, WaitForAfterStopIsFalse) {
   MemoryStore store;
-  StoreWatcher watcher(&store, 0, [](const std::vector<Change>&) {}, [] {});
+  StoreWatcher watcher(&store, 0, /*objects_only=*/false, [](const std::vector<Change>&) {},
+                       [] {});
   watcher.Stop();
   EXPECT_FALSE(watcher.WaitFor(1, std::chrono::milliseconds(10)));
+}
+
+// The controller's watcher follows objects only, yet WaitFor a revision that was a status
+// write returns: the feed tells how far it went.
+TEST(StoreWatcherTest, AnObjectsOnlyWatcherStillReachesTheStoresRevision) {
+  MemoryStore store;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  StoreWatcher watcher(
+      &store, 0, /*objects_only=*/true,
+      [&](const std::vector<Change>& changes) {
+        std::lock_guard<std::mutex> l(mu);
+        for (const auto& c : changes) seen.push_back(ChangeTypeName(c.type) + (" " + c.object.name));
+      },
+      [] { FAIL() << "nothing was compacted"; });
+  ASSERT_TRUE(store.CommitApply({{Vm("a")}, {}, {}}).ok());
+  ASSERT_TRUE(store.PutStatus(specs::Kind::kVirtualMachine, "a", specs::Json{{"x", 1}}, false).ok());
+  ASSERT_TRUE(watcher.WaitFor(store.Revision(), std::chrono::seconds(30)));
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(seen, std::vector<std::string>{"applied a"});
 }
 
 }  // namespace

@@ -30,9 +30,8 @@ class StoreWrapper : public Store {
     return target_->PutStatusIf(write);
   }
   int64_t Revision() override { return target_->Revision(); }
-  StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
-                                        std::chrono::milliseconds wait) override {
-    return target_->Changes(after_revision, limit, wait);
+  StatusOr<ChangeBatch> Changes(const ChangesRequest& request) override {
+    return target_->Changes(request);
   }
   StatusOr<int64_t> AppendEvent(Event event) override {
     return target_->AppendEvent(std::move(event));

@@ -123,9 +123,8 @@ StatusOr<int64_t> MemoryStore::PutStatusIf(const StatusWrite& write) {
 
 int64_t MemoryStore::Revision() { return feed_.revision(); }
 
-StatusOr<std::vector<Change>> MemoryStore::Changes(int64_t after_revision, size_t limit,
-                                                   std::chrono::milliseconds wait) {
-  return feed_.Since(after_revision, limit, wait);
+StatusOr<ChangeBatch> MemoryStore::Changes(const ChangesRequest& request) {
+  return feed_.Since(request);
 }
 
 StatusOr<int64_t> MemoryStore::AppendEvent(Event event) {

@@ -32,8 +32,7 @@ class MemoryStore : public Store {
   StatusOr<int64_t> CommitApply(const ApplyBatch& batch) override;
   StatusOr<int64_t> PutStatusIf(const StatusWrite& write) override;
   int64_t Revision() override;
-  StatusOr<std::vector<Change>> Changes(int64_t after_revision, size_t limit,
-                                        std::chrono::milliseconds wait) override;
+  StatusOr<ChangeBatch> Changes(const ChangesRequest& request) override;
   StatusOr<int64_t> AppendEvent(Event event) override;
   StatusOr<std::vector<Event>> ListEvents(std::optional<ObjectRef> object, int64_t after_seq,
                                           size_t limit) override;
