@@ -28,6 +28,7 @@
 #include "common/status.h"
 #include "providers/hypervisor/hypervisor.h"
 #include "providers/hypervisor/libvirt/call_thread.h"
+#include "providers/hypervisor/libvirt/domain_document_cache.h"
 #include "providers/hypervisor/libvirt/domain_xml.h"
 
 namespace vmk::providers::libvirt_internal {
@@ -69,6 +70,8 @@ struct Connection {
   bool close_callback_registered = false;
   std::shared_ptr<CallbackContext> context;
   CallThread calls;  // makes the libvirt calls on `conn`, one at a time (see RunBounded)
+  // The last parse of each domain's documents; used only by the calls, on `calls`' thread.
+  DomainDocumentCache documents;
 
   ~Connection();
 

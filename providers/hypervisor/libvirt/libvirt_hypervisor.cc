@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <utility>
 #include <unistd.h>
 
@@ -86,7 +87,7 @@ Status ReadDomainInfo(Connection& c, virDomainPtr dom, DomainInfo* info) {
 
   char* xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
   if (xml == nullptr) return c.Fail("XML of " + info->name);
-  auto parsed = ParseDomainXml(xml);
+  auto parsed = c.documents.Read(info->name, xml);
   std::free(xml);
   if (!parsed.ok()) {
     // Not ours to judge: a definition we cannot read is treated as foreign.
@@ -103,7 +104,7 @@ Status ReadDomainInfo(Connection& c, virDomainPtr dom, DomainInfo* info) {
     char* live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, kOwnerNamespace,
                                       VIR_DOMAIN_AFFECT_LIVE);
     if (live != nullptr) {
-      auto mark = ParseOwnerMark(live);
+      auto mark = c.documents.LiveMark(info->name, live);
       std::free(live);
       if (mark.ok()) info->live_generation = mark->generation;
     } else {
@@ -341,13 +342,16 @@ StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListDomains() {
 
         std::vector<DomainInfo> result;
         result.reserve(n);
+        std::set<std::string> listed;
         for (const DomainHandle& h : handles) {
           DomainInfo info;
           Status s = ReadDomainInfo(c, h.get(), &info);
           if (s.code() == StatusCode::kNotFound) continue;  // undefined while we listed
           VMK_RETURN_IF_ERROR(s);
+          listed.insert(info.name);
           result.push_back(std::move(info));
         }
+        c.documents.Retain(listed);  // undefined domains go from the cache
         return result;
       });
 }

@@ -14,8 +14,10 @@ namespace {
 // No XML_PARSE_NOENT (entities stay references, refused below), XML_PARSE_DTDLOAD,
 // XML_PARSE_DTDATTR, XML_PARSE_DTDVALID, XML_PARSE_XINCLUDE or XML_PARSE_HUGE: nothing outside
 // the document is read and libxml2's limits hold. NOERROR and NOWARNING keep libxml2's default
-// handlers quiet; ErrorCapture takes what is reported anyway.
-constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+// handlers quiet; ErrorCapture takes what is reported anyway. COMPACT keeps short text inside its
+// node instead of allocating it (the tree is read, never modified).
+constexpr int kParseOptions =
+    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_COMPACT;
 
 // libxml2 2.9 must be initialised once before threads use it concurrently. (libvirt initialises
 // it too; calling xmlInitParser again is harmless.)
