@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/fakes/process_inspection.h"
+
 namespace vmk {
 namespace {
 
@@ -58,22 +60,7 @@ bool Eventually(const std::function<bool()>& condition, milliseconds timeout = k
   return true;
 }
 
-// True when no process `pid` runs: gone, or a zombie left to whoever adopted it.
-bool ProcessGone(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < line.size() &&
-         line[close_paren + 2] == 'Z';
-}
 
-int OpenDescriptors() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
 
 std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/vmk_subprocess_" + std::to_string(::getpid()) + "_" + name;
@@ -221,7 +208,7 @@ TEST(SubprocessTest, TimeoutKillsTheWholeGroupAndReapsTheChild) {
   std::ifstream(pid_file) >> grandchild;
   ASSERT_GT(grandchild, 0);
   // Re-parented when its parent died: dead, at most a zombie for its new parent to reap.
-  EXPECT_TRUE(Eventually([&] { return ProcessGone(grandchild); }));
+  EXPECT_TRUE(Eventually([&] { return fakes::ProcessGone(grandchild); }));
   fs::remove(pid_file);
 }
 
@@ -232,7 +219,7 @@ TEST(SubprocessTest, WhatTheChildLeftRunningIsKilledAndDoesNotDelayTheResult) {
   EXPECT_LT(SteadyClock::now() - start, kWait);
   EXPECT_TRUE(r.succeeded());
   pid_t leftover = std::stoi(r.stdout_tail);
-  EXPECT_TRUE(Eventually([&] { return ProcessGone(leftover); }));
+  EXPECT_TRUE(Eventually([&] { return fakes::ProcessGone(leftover); }));
 }
 
 TEST(SubprocessTest, DeadlineIsMeasuredOnTheGivenClock) {
@@ -270,7 +257,7 @@ TEST(SubprocessTest, InvalidOptionsAreRefused) {
 }
 
 TEST(SubprocessTest, LeaksNoDescriptors) {
-  int before = OpenDescriptors();
+  int before = fakes::OpenDescriptorCount();
   for (int i = 0; i < 5; ++i) {
     SubprocessOptions o = Shell("cat; echo err >&2; exit 1");
     o.stdin_data = "x";
@@ -278,7 +265,7 @@ TEST(SubprocessTest, LeaksNoDescriptors) {
     EXPECT_TRUE(MustRun(Command({"/bin/sleep", "10"}, milliseconds(50))).timed_out);
     EXPECT_FALSE(RunSubprocess(Command({"/nonexistent"}), RealClock::Get()).ok());
   }
-  EXPECT_EQ(OpenDescriptors(), before);
+  EXPECT_EQ(fakes::OpenDescriptorCount(), before);
 }
 
 TEST(SubprocessTest, ConcurrentRunsDoNotInterfere) {

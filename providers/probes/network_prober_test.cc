@@ -19,6 +19,7 @@
 
 #include "tests/fakes/closed_port.h"
 #include "tests/fakes/loopback_http_server.h"
+#include "tests/fakes/process_inspection.h"
 
 namespace vmk::providers {
 namespace {
@@ -65,22 +66,7 @@ ProbeSpec Exec(std::vector<std::string> command, milliseconds timeout = millisec
   return spec;
 }
 
-int OpenFdCount() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
 
-// True when no process `pid` is running: gone, or a zombie left to its (new) parent.
-bool ProcessGone(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < line.size() &&
-         line[close_paren + 2] == 'Z';
-}
 
 // Child processes of this test (running or zombie) whose command name is `comm`. Other tests
 // in the binary may have children of their own; they are not "sleep".
@@ -241,7 +227,7 @@ TEST_F(NetworkProberTest, InvalidSpecsAreUnhealthyWithoutTouchingTheNetwork) {
 }
 
 TEST_F(NetworkProberTest, LeaksNoDescriptors) {
-  int before = OpenFdCount();
+  int before = fakes::OpenDescriptorCount();
   {
     LoopbackServer ok(Answer("HTTP/1.1 200 OK\r\n\r\n"));
     LoopbackServer garbage(Answer("nonsense\r\n"));
@@ -257,7 +243,7 @@ TEST_F(NetworkProberTest, LeaksNoDescriptors) {
     EXPECT_FALSE(prober_.Probe(Http(silent.port(), milliseconds(100))).healthy);
     EXPECT_FALSE(prober_.Probe(Exec({"/bin/sleep", "10"}, milliseconds(100))).healthy);
   }
-  EXPECT_EQ(OpenFdCount(), before);
+  EXPECT_EQ(fakes::OpenDescriptorCount(), before);
 }
 
 TEST_F(NetworkProberTest, ConcurrentProbesDoNotInterfere) {
@@ -371,7 +357,7 @@ TEST_F(NetworkProberTest, ExecTimeoutKillsTheWholeProcessGroup) {
   pid_t grandchild = ReadPid(pid_file);
   // The grandchild was re-parented when its parent died; it must be dead (at most a zombie
   // waiting for its new parent).
-  EXPECT_TRUE(Eventually([&] { return ProcessGone(grandchild); }, milliseconds(2000)));
+  EXPECT_TRUE(Eventually([&] { return fakes::ProcessGone(grandchild); }, milliseconds(2000)));
   std::filesystem::remove(pid_file);
 }
 
