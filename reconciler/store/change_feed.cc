@@ -43,15 +43,16 @@ int64_t ChangeFeed::revision() const {
   return revision_;
 }
 
+Status ChangeFeed::Compacted(int64_t after) const {
+  return Status::OutOfRange("changes after revision " + std::to_string(after) +
+                            " are no longer kept (compacted up to " + std::to_string(compacted_) +
+                            "): list the store again");
+}
+
 StatusOr<ChangeBatch> ChangeFeed::Since(const ChangesRequest& request) const {
   const int64_t after = request.after_revision;
   MutexLock l(&mu_);
-  auto compacted = [&] {
-    return Status::OutOfRange("changes after revision " + std::to_string(after) +
-                              " are no longer kept (compacted up to " +
-                              std::to_string(compacted_) + "): list the store again");
-  };
-  if (after < compacted_) return compacted();
+  if (after < compacted_) return Compacted(after);
   if (request.wait.count() > 0) {
     const auto deadline = std::chrono::steady_clock::now() + request.wait;
     if (request.objects_only) {
@@ -59,7 +60,7 @@ StatusOr<ChangeBatch> ChangeFeed::Since(const ChangesRequest& request) const {
     } else {
       while (revision_ <= after && l.WaitUntil(appended_, deadline)) {}
     }
-    if (after < compacted_) return compacted();
+    if (after < compacted_) return Compacted(after);
   }
   ChangeBatch batch;
   batch.revision = revision_;  // unless the limit ends the answer earlier

@@ -34,6 +34,9 @@ class ChangeFeed {
   StatusOr<ChangeBatch> Since(const ChangesRequest& request) const;
 
  private:
+  // The OutOfRange answer to a reader behind the window.
+  Status Compacted(int64_t after) const REQUIRES(mu_);
+
   const size_t capacity_;
   mutable Mutex mu_;
   // Readers of every change wait on `appended_`, readers of objects only on `objects_appended_`,
