@@ -72,6 +72,7 @@
 #include "reconciler/controller/control_loop.h"
 #include "reconciler/store/store_wrapper.h"
 #include "tests/fakes/memory_store.h"
+#include "tests/fakes/reconcile_fixture.h"
 #include "reconciler/core/object_status.h"
 #include "reconciler/health/vm_health.h"
 
@@ -364,7 +365,7 @@ class SimController {
   SimController(Store* store, providers::HypervisorFactory* factory, Clock* clock,
                 providers::Fencer* fencer, providers::Prober* prober,
                 IncidentTracker* alert_incidents = nullptr)
-      : loop_(store, factory, clock, Options(fencer, prober)) {
+      : loop_(store, factory, clock, OneWorkerLoopOptions(fencer, prober)) {
     if (alert_incidents) {
       ReconcileContext ctx = loop_.context();
       ctx.incidents = alert_incidents;
@@ -410,17 +411,6 @@ class SimController {
   void Enqueue(const std::string& key) { loop_.queue().Add(key); }
 
  private:
-  static ControlLoopOptions Options(providers::Fencer* fencer, providers::Prober* prober) {
-    ControlLoopOptions options;
-    options.heartbeat_interval = std::chrono::seconds(1);
-    options.heartbeat_failures = 3;
-    options.fencer = fencer;
-    options.prober = prober;
-    // Probe keys share the one queue: the simulation is its only worker.
-    options.separate_probe_queue = false;
-    return options;
-  }
-
   ControlLoop loop_;
   std::unique_ptr<AlertIntake> rogue_alerts_;
 };

@@ -73,4 +73,15 @@ Json HostStatus::ToJson() const {
   return j;
 }
 
+specs::Condition MakeCondition(const Clock& clock, const std::string& type, bool ok,
+                               const std::string& reason, const std::string& message) {
+  return specs::Condition{type, ok ? "True" : "False", reason, message,
+                          FormatRfc3339(clock.WallNow())};
+}
+
+Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync) {
+  Status s = store.PutStatus(specs::Kind::kHost, host, status.ToJson(), sync);
+  return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
 }  // namespace vmk::reconciler

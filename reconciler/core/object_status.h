@@ -5,20 +5,22 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "reconciler/store/store.h"
 #include "specs/types.h"
 
 namespace vmk::reconciler {
 
 struct VmStatus {
-  std::string host;               // where the VM is placed ("" = unplaced)
-  std::string state;              // observed domain state: running, shutoff, ... or "unknown"
+  std::string host;   // where the VM is placed ("" = unplaced)
+  std::string state;  // observed domain state: running, shutoff, ... or "unknown"
   int64_t observedGeneration = 0;
   std::vector<specs::Condition> conditions;
-  int restartCount = 0;           // starts after the VM was found stopped while it should run
+  int restartCount = 0;  // starts after the VM was found stopped while it should run
   // When the recent failure restarts happened (RFC 3339), for spec.restart's limit and backoff.
   std::vector<std::string> restartTimes;
   std::string message;
-  std::string stopRequestedAt;    // RFC 3339 of a pending graceful shutdown
+  std::string stopRequestedAt;  // RFC 3339 of a pending graceful shutdown
 
   static VmStatus FromJson(const specs::Json& json);
   specs::Json ToJson() const;
@@ -28,10 +30,15 @@ struct VmStatus {
 // controller resumes it: Fencing → Relocating → Relocated; cleared when the host is back and its
 // stale copies are gone.
 struct FailoverRecord {
-  std::string phase;  // "" (none), Fencing, Relocating, Relocated
-  std::string since;  // RFC 3339, when the failure was detected
+  std::string phase;     // "" (none), Fencing, Relocating, Relocated
+  std::string since;     // RFC 3339, when the failure was detected
   std::string fencedBy;  // fence agent, or "acknowledgeUnsafe"
 };
+
+// A condition whose lastTransitionTime is now (SetCondition keeps the old time when only the
+// reason or message changes).
+specs::Condition MakeCondition(const Clock& clock, const std::string& type, bool ok,
+                               const std::string& reason, const std::string& message);
 
 struct HostStatus {
   std::vector<specs::Condition> conditions;
@@ -45,5 +52,8 @@ struct HostStatus {
   static HostStatus FromJson(const specs::Json& json);
   specs::Json ToJson() const;
 };
+
+// Writes a host's status; a host deleted meanwhile is not an error (nothing left to describe).
+Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync);
 
 }  // namespace vmk::reconciler

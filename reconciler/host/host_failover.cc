@@ -17,9 +17,9 @@ ReconcileResult HostFailover::Handle(const specs::Object& object, const specs::H
   }
   if (ctx_.metrics) ctx_.metrics->SetHostUp(name, false);
   specs::SetCondition(&status.conditions,
-                      Cond("Ready", false, "NotReady",
-                           std::to_string(health.consecutive_failures) +
-                               " heartbeats failed: " + health.last_error));
+                      MakeCondition(*ctx_.clock, "Ready", false, "NotReady",
+                                    std::to_string(health.consecutive_failures) +
+                                        " heartbeats failed: " + health.last_error));
   const std::vector<std::string> vms = ctx_.book->VmsOn(name);
   if (status.failover.phase.empty()) {
     if (auto ended = Begin(name, vms, &status)) return *ended;
@@ -34,14 +34,14 @@ ReconcileResult HostFailover::Handle(const specs::Object& object, const specs::H
     ReconcileResult r = Relocate(name, cancel);
     if (!r.status.ok()) return r;
     status.failover.phase = "Relocated";
-    if (Status s = WriteStatus(name, status, /*sync=*/true); !s.ok()) {
+    if (Status s = WriteHostStatus(*ctx_.store, name, status, /*sync=*/true); !s.ok()) {
       return ReconcileResult::Error(s);
     }
     ctx_.events->Normal(Kind::kHost, name, "FailoverComplete",
                         "its VMs were placed on other hosts");
     return ReconcileResult::Done();
   }
-  Status s = WriteStatus(name, status, false);
+  Status s = WriteHostStatus(*ctx_.store, name, status, false);
   return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
 }
 
@@ -51,7 +51,7 @@ std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
   const WallTime wall_now = ctx_.clock->WallNow();
   const auto health = ctx_.health->Get(name);
   if (vms.empty()) {
-    Status s = WriteStatus(name, *status, false);
+    Status s = WriteHostStatus(*ctx_.store, name, *status, false);
     return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
   }
   if (ctx_.incidents) {
@@ -65,13 +65,13 @@ std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
     if (!host_incident.ok()) return ReconcileResult::Error(host_incident.status());
     ParseRfc3339(host_incident->occurred, &occurred);
     for (const auto& vm : vms) {
-      auto i = ctx_.incidents->Open(Kind::kVirtualMachine, vm, "HostFailure", occurred,
-                                    "heartbeat", /*sync=*/false);
+      auto i = ctx_.incidents->Open(Kind::kVirtualMachine, vm, "HostFailure", occurred, "heartbeat",
+                                    /*sync=*/false);
       if (!i.ok()) return ReconcileResult::Error(i.status());
     }
   }
   status->failover = {"Fencing", FormatRfc3339(wall_now), ""};
-  if (Status s = WriteStatus(name, *status, /*sync=*/true); !s.ok()) {
+  if (Status s = WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true); !s.ok()) {
     return ReconcileResult::Error(s);
   }
   std::string last_good = health.ever_good ? FormatRfc3339(health.last_good) : "never";
@@ -96,24 +96,26 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
     if (!fenced.ok()) {
       // Nothing fails over: a VM must never run twice. Loudly, and retried with backoff.
       if (!before || before->reason != "FencingFailed" || before->message != fenced.message()) {
-        ctx_.events->Warning(Kind::kHost, name, "FencingFailed",
-                             "fencing with " + spec.fencing->agent + " failed, no failover: " +
-                                 fenced.message());
+        ctx_.events->Warning(
+            Kind::kHost, name, "FencingFailed",
+            "fencing with " + spec.fencing->agent + " failed, no failover: " + fenced.message());
       }
-      specs::SetCondition(&status->conditions,
-                          Cond("Fenced", false, "FencingFailed", fenced.message()));
-      if (Status s = WriteStatus(name, *status, false); !s.ok()) return ReconcileResult::Error(s);
+      specs::SetCondition(&status->conditions, MakeCondition(*ctx_.clock, "Fenced", false,
+                                                             "FencingFailed", fenced.message()));
+      if (Status s = WriteHostStatus(*ctx_.store, name, *status, false); !s.ok())
+        return ReconcileResult::Error(s);
       return ReconcileResult::Error(fenced.WithContext("fencing " + name));
     }
     status->failover.fencedBy = spec.fencing->agent;
     specs::SetCondition(&status->conditions,
-                        Cond("Fenced", true, "FenceAgent", "powered off by " + spec.fencing->agent));
+                        MakeCondition(*ctx_.clock, "Fenced", true, "FenceAgent",
+                                      "powered off by " + spec.fencing->agent));
     ctx_.events->Normal(Kind::kHost, name, "HostFenced", "powered off by " + spec.fencing->agent);
   } else if (spec.acknowledgeUnsafe) {
     status->failover.fencedBy = "acknowledgeUnsafe";
     specs::SetCondition(&status->conditions,
-                        Cond("Fenced", true, "AcknowledgedUnsafe",
-                             "no fencing; failover allowed by spec.acknowledgeUnsafe"));
+                        MakeCondition(*ctx_.clock, "Fenced", true, "AcknowledgedUnsafe",
+                                      "no fencing; failover allowed by spec.acknowledgeUnsafe"));
     ctx_.events->Warning(Kind::kHost, name, "FailoverWithoutFencing",
                          "failing over without fencing, as spec.acknowledgeUnsafe allows");
   } else {
@@ -123,9 +125,9 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
                            "stay until the host answers again");
     }
     specs::SetCondition(&status->conditions,
-                        Cond("Fenced", false, "NoFencing",
-                             "no spec.fencing and spec.acknowledgeUnsafe is false"));
-    Status s = WriteStatus(name, *status, false);
+                        MakeCondition(*ctx_.clock, "Fenced", false, "NoFencing",
+                                      "no spec.fencing and spec.acknowledgeUnsafe is false"));
+    Status s = WriteHostStatus(*ctx_.store, name, *status, false);
     return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
   }
   if (ctx_.incidents) {
@@ -135,7 +137,7 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
     }
   }
   status->failover.phase = "Relocating";
-  if (Status s = WriteStatus(name, *status, /*sync=*/true); !s.ok()) {
+  if (Status s = WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true); !s.ok()) {
     return ReconcileResult::Error(s);
   }
   return std::nullopt;
@@ -219,9 +221,10 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
     ctx_.book->Remove(vm);
     vm_status.host.clear();
     vm_status.state = "unplaced";
-    specs::SetCondition(&vm_status.conditions,
-                        Condition{"Scheduled", "False", "Unschedulable",
-                                  "host " + host + " failed and " + chosen.status().message(), now});
+    specs::SetCondition(
+        &vm_status.conditions,
+        Condition{"Scheduled", "False", "Unschedulable",
+                  "host " + host + " failed and " + chosen.status().message(), now});
     ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedScheduling",
                          "host " + host + " failed and " + chosen.status().message());
   }
@@ -234,17 +237,6 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
   if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   placed->push_back(vm);
   return Status::Ok();
-}
-
-Status HostFailover::WriteStatus(const std::string& host, const HostStatus& status, bool sync) {
-  Status s = ctx_.store->PutStatus(Kind::kHost, host, status.ToJson(), sync);
-  return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
-}
-
-Condition HostFailover::Cond(const std::string& type, bool ok, const std::string& reason,
-                             const std::string& message) const {
-  return Condition{type, ok ? "True" : "False", reason, message,
-                   FormatRfc3339(ctx_.clock->WallNow())};
 }
 
 }  // namespace vmk::reconciler

@@ -51,9 +51,6 @@ class HostFailover {
                         const std::map<std::string, std::string>& labels,
                         const specs::VirtualMachineSpec& spec, const std::string& now,
                         std::vector<std::string>* placed);
-  Status WriteStatus(const std::string& host, const HostStatus& status, bool sync);
-  specs::Condition Cond(const std::string& type, bool ok, const std::string& reason,
-                        const std::string& message) const;
 
   ReconcileContext ctx_;
 };

@@ -38,8 +38,7 @@ ReconcileResult HostReconciler::Reconcile(const ReconcileRequest& request) {
   auto& conn = *entry->connection();
   Observation observed = Observe(conn);
   if (!observed.failure.ok()) {
-    return Unreachable(object, *spec, *entry, std::move(status), observed.failure,
-                       request.cancel);
+    return Unreachable(object, *spec, *entry, std::move(status), observed.failure, request.cancel);
   }
   if (ctx_.health) ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow());
   if (!status.failover.phase.empty()) {
@@ -149,9 +148,11 @@ ReconcileResult HostReconciler::Unreachable(const specs::Object& object,
   if (was_reachable) {
     for (const auto& vm : ctx_.book->VmsOn(name)) ctx_.queue->Add(VmKey(vm));
   }
-  specs::SetCondition(&status.conditions, Cond("Ready", false, "Unreachable", failure.message()));
-  Status s = ctx_.store->PutStatus(Kind::kHost, name, status.ToJson(), false);
-  if (!s.ok() && s.code() != StatusCode::kNotFound) return ReconcileResult::Error(s);
+  specs::SetCondition(&status.conditions,
+                      MakeCondition(*ctx_.clock, "Ready", false, "Unreachable", failure.message()));
+  if (Status s = WriteHostStatus(*ctx_.store, name, status, false); !s.ok()) {
+    return ReconcileResult::Error(s);
+  }
   return ReconcileResult::Error(failure);
 }
 
@@ -170,9 +171,9 @@ Status HostReconciler::Recovered(const std::string& name, providers::Hypervisor&
   // the record and closes it again (both are idempotent), never an orphan incident.
   if (ctx_.incidents) VMK_RETURN_IF_ERROR(ctx_.incidents->Resolve(Kind::kHost, name).status());
   status->failover = {};
-  specs::SetCondition(&status->conditions,
-                      Cond("Fenced", false, "Recovered", "host is back and clean"));
-  VMK_RETURN_IF_ERROR(WriteStatus(name, *status, /*sync=*/true));
+  specs::SetCondition(&status->conditions, MakeCondition(*ctx_.clock, "Fenced", false, "Recovered",
+                                                         "host is back and clean"));
+  VMK_RETURN_IF_ERROR(WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true));
   entry.SetFenced(false);
   return Status::Ok();
 }
@@ -192,16 +193,15 @@ void HostReconciler::TakeListing(const std::string& name, const specs::HostSpec&
   if (!was_reachable) {
     ctx_.events->Normal(Kind::kHost, name, "HostReady",
                         "connected to " + spec.uri + " (" + info.hypervisor + ", " +
-                            std::to_string(info.cpus) + " CPUs, " +
-                            std::to_string(info.memoryMiB) + " MiB)");
+                            std::to_string(info.cpus) + " CPUs, " + std::to_string(info.memoryMiB) +
+                            " MiB)");
     for (const auto& vm : ctx_.book->VmsOn(name)) ctx_.queue->Add(VmKey(vm));
   }
   for (const auto& vm : to_check) ctx_.queue->Add(VmKey(vm));
 }
 
 ReconcileResult HostReconciler::WriteReadyStatus(const specs::Object& object, HostEntry& entry,
-                                                 HostStatus status,
-                                                 const std::string& hypervisor) {
+                                                 HostStatus status, const std::string& hypervisor) {
   const std::string& name = object.metadata.name;
   const std::string now = FormatRfc3339(ctx_.clock->WallNow());
   specs::SetCondition(&status.conditions,
@@ -243,17 +243,6 @@ StatusOr<std::vector<std::string>> HostReconciler::RemoveStaleCopies(
     removed.push_back(d.name);
   }
   return removed;
-}
-
-Status HostReconciler::WriteStatus(const std::string& host, const HostStatus& status, bool sync) {
-  Status s = ctx_.store->PutStatus(Kind::kHost, host, status.ToJson(), sync);
-  return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
-}
-
-Condition HostReconciler::Cond(const std::string& type, bool ok, const std::string& reason,
-                               const std::string& message) const {
-  return Condition{type, ok ? "True" : "False", reason, message,
-                   FormatRfc3339(ctx_.clock->WallNow())};
 }
 
 }  // namespace vmk::reconciler

@@ -62,9 +62,6 @@ class HostReconciler : public Reconciler {
   StatusOr<std::vector<std::string>> RemoveStaleCopies(const std::string& host,
                                                        providers::Hypervisor& conn,
                                                        const std::vector<providers::DomainInfo>& domains);
-  Status WriteStatus(const std::string& host, const HostStatus& status, bool sync);
-  specs::Condition Cond(const std::string& type, bool ok, const std::string& reason,
-                        const std::string& message) const;
 
   ReconcileContext ctx_;
   HostFailover failover_;

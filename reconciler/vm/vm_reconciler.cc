@@ -101,8 +101,8 @@ VmReconciler::StepResult VmReconciler::PlacementStep(Pass& pass) {
   if (!pass.host) {
     // Only reachable if the Host object vanished under a placed VM, which apply refuses.
     specs::SetCondition(&pass.status.conditions,
-                        Cond("Ready", false, "HostMissing",
-                             "host " + pass.status.host + " is not declared"));
+                        MakeCondition(*ctx_.clock, "Ready", false, "HostMissing",
+                                      "host " + pass.status.host + " is not declared"));
     Status s = WriteStatus(pass, false);
     return s.ok() ? ReconcileResult::After(kUnschedulableRetry) : ReconcileResult::Error(s);
   }
@@ -132,12 +132,12 @@ VmReconciler::PlaceResult VmReconciler::Place(Pass& pass, Status* error) {
     PlaceResult scheduled = Schedule(pass, &host, error);
     if (scheduled != PlaceResult::kPlaced) return scheduled;
   } else {
-    ctx_.book->Set(name, Placement{host, pass.spec.cpus, pass.spec.memoryMiB,
-                                   pass.object.metadata.labels});
+    ctx_.book->Set(
+        name, Placement{host, pass.spec.cpus, pass.spec.memoryMiB, pass.object.metadata.labels});
   }
   pass.status.host = host;
   specs::SetCondition(&pass.status.conditions,
-                      Cond("Scheduled", true, reason, "placed on " + host));
+                      MakeCondition(*ctx_.clock, "Scheduled", true, reason, "placed on " + host));
   // The intent is durable before the domain is defined: a controller killed now resumes on the
   // same host instead of placing the VM a second time elsewhere.
   *error = WriteStatus(pass, /*sync=*/true);
@@ -171,9 +171,11 @@ VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, 
   if (!prev || prev->message != why) {
     ctx_.events->Warning(Kind::kVirtualMachine, pass.name, "FailedScheduling", why);
   }
-  specs::SetCondition(&pass.status.conditions, Cond("Scheduled", false, "Unschedulable", why));
   specs::SetCondition(&pass.status.conditions,
-                      Cond("Ready", false, "Unschedulable", "no host can take it"));
+                      MakeCondition(*ctx_.clock, "Scheduled", false, "Unschedulable", why));
+  specs::SetCondition(
+      &pass.status.conditions,
+      MakeCondition(*ctx_.clock, "Ready", false, "Unschedulable", "no host can take it"));
   pass.status.state = "unplaced";
   *error = WriteStatus(pass, false);
   return PlaceResult::kUnschedulable;
@@ -189,9 +191,9 @@ VmReconciler::StepResult VmReconciler::SafetyStep(Pass& pass) {
     auto observed = Observe(*copy.host, name, /*force=*/true);
     if (!observed.ok() || !*observed || !(*observed)->owned) continue;
     if (Status s = RemoveCopy(*copy.host, name); !s.ok()) return ReconcileResult::Error(s);
-    ctx_.events->Warning(Kind::kVirtualMachine, name, "DuplicateRemoved",
-                         "removed a stray copy from " + copy.host->name() + " (placed on " +
-                             pass.status.host + ")");
+    ctx_.events->Warning(
+        Kind::kVirtualMachine, name, "DuplicateRemoved",
+        "removed a stray copy from " + copy.host->name() + " (placed on " + pass.status.host + ")");
   }
 
   // Its host must answer before anything is done there.
@@ -207,8 +209,8 @@ VmReconciler::StepResult VmReconciler::SafetyStep(Pass& pass) {
     // It stays placed there: only the host's failover (fenced first) may move it.
     pass.status.state = "unknown";
     specs::SetCondition(&pass.status.conditions,
-                        Cond("Ready", false, "HostUnreachable",
-                             "host " + pass.status.host + " does not answer"));
+                        MakeCondition(*ctx_.clock, "Ready", false, "HostUnreachable",
+                                      "host " + pass.status.host + " does not answer"));
     Status s = WriteStatus(pass, false);
     return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
   }
@@ -223,10 +225,11 @@ VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
   if (!observed.ok()) return ReconcileResult::Error(observed.status());
   pass.domain = std::move(*observed);
   if (pass.domain && !pass.domain->owned) {
-    specs::SetCondition(&pass.status.conditions,
-                        Cond("Ready", false, "NameConflict",
-                             "a domain named " + name + " that vmkeeper does not own exists on " +
-                                 pass.status.host));
+    specs::SetCondition(
+        &pass.status.conditions,
+        MakeCondition(*ctx_.clock, "Ready", false, "NameConflict",
+                      "a domain named " + name + " that vmkeeper does not own exists on " +
+                          pass.status.host));
     Status s = WriteStatus(pass, false);
     return s.ok() ? ReconcileResult::After(kNameConflictRetry) : ReconcileResult::Error(s);
   }
@@ -268,10 +271,10 @@ VmReconciler::StepResult VmReconciler::PowerStep(Pass& pass) {
   bool acted = false;
   if (pass.spec.running) {
     pass.status.stopRequestedAt.clear();
-    const bool unhealthy = pass.spec.health && ctx_.vm_health &&
-                           ctx_.vm_health->Get(pass.name)
-                                   .value_or(VmHealthBook::Snapshot{})
-                                   .health == providers::ProbeHealth::kUnhealthy;
+    const bool unhealthy =
+        pass.spec.health && ctx_.vm_health &&
+        ctx_.vm_health->Get(pass.name).value_or(VmHealthBook::Snapshot{}).health ==
+            providers::ProbeHealth::kUnhealthy;
     if (active && pass.domain->live_generation != 0 &&
         pass.domain->live_generation != pass.generation) {
       ended = RestartForUpdate(pass);
@@ -313,9 +316,9 @@ VmReconciler::StepResult VmReconciler::RestartUnhealthy(Pass& pass) {
   auto health = *ctx_.vm_health->Get(name);
   if (StepResult held = GateFailureRestart(pass, std::nullopt)) return held;
   if (ctx_.incidents) {
-    auto incident = ctx_.incidents->Open(Kind::kVirtualMachine, name, "VmUnhealthy",
-                                         health.failure_began.value_or(ctx_.clock->WallNow()),
-                                         "probe");
+    auto incident =
+        ctx_.incidents->Open(Kind::kVirtualMachine, name, "VmUnhealthy",
+                             health.failure_began.value_or(ctx_.clock->WallNow()), "probe");
     if (!incident.ok()) return ReconcileResult::Error(incident.status());
   }
   auto& conn = *pass.host->connection();
@@ -328,9 +331,9 @@ VmReconciler::StepResult VmReconciler::RestartUnhealthy(Pass& pass) {
   }
   ++pass.status.restartCount;
   ctx_.vm_health->Started(name);
-  ctx_.events->Warning(Kind::kVirtualMachine, name, "RestartedUnhealthy",
-                       "its health probe failed (" + health.last_message + "); restarted on " +
-                           pass.status.host);
+  ctx_.events->Warning(
+      Kind::kVirtualMachine, name, "RestartedUnhealthy",
+      "its health probe failed (" + health.last_message + "); restarted on " + pass.status.host);
   if (ctx_.incidents) {
     (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, name,
                                     "restarted on " + pass.status.host);
@@ -343,9 +346,9 @@ VmReconciler::StepResult VmReconciler::StartStopped(Pass& pass) {
   // It ran as declared before and we did not stop it: somebody or something else did. (Or it
   // failed before and its restart is being held back: that restart counts too.)
   const Condition* was_ready = specs::FindCondition(pass.status.conditions, "Ready");
-  const bool unexpected = pass.status.state == "running" ||
-                          (was_ready && (was_ready->reason == "BackOff" ||
-                                         was_ready->reason == "RestartLimitReached"));
+  const bool unexpected =
+      pass.status.state == "running" ||
+      (was_ready && (was_ready->reason == "BackOff" || was_ready->reason == "RestartLimitReached"));
   const std::string found = providers::DomainStateName(pass.domain->state);
   if (unexpected) {
     if (Status s = OpenStoppedIncident(pass); !s.ok()) return ReconcileResult::Error(s);
@@ -354,7 +357,8 @@ VmReconciler::StepResult VmReconciler::StartStopped(Pass& pass) {
   if (Status s = pass.host->connection()->StartDomain(name); !s.ok()) {
     ctx_.events->Warning(Kind::kVirtualMachine, name, "StartFailed",
                          "starting on " + pass.status.host + " failed: " + s.message());
-    specs::SetCondition(&pass.status.conditions, Cond("Ready", false, "StartFailed", s.message()));
+    specs::SetCondition(&pass.status.conditions,
+                        MakeCondition(*ctx_.clock, "Ready", false, "StartFailed", s.message()));
     pass.status.state = found;
     (void)WriteStatus(pass, false);
     return ReconcileResult::Error(s);
@@ -365,9 +369,9 @@ VmReconciler::StepResult VmReconciler::StartStopped(Pass& pass) {
     return std::nullopt;
   }
   ++pass.status.restartCount;
-  ctx_.events->Warning(Kind::kVirtualMachine, name, "Restarted",
-                       "found " + found + " on " + pass.status.host +
-                           " while it should run; started it again");
+  ctx_.events->Warning(
+      Kind::kVirtualMachine, name, "Restarted",
+      "found " + found + " on " + pass.status.host + " while it should run; started it again");
   if (ctx_.incidents) {
     (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, name,
                                     "started again on " + pass.status.host);
@@ -383,9 +387,8 @@ Status VmReconciler::OpenStoppedIncident(const Pass& pass) {
   WallTime occurred = cached && cached->last_event.time_since_epoch().count() != 0
                           ? cached->last_event
                           : ctx_.clock->WallNow();
-  const bool crashed =
-      pass.domain->state == providers::DomainState::kCrashed ||
-      (cached && cached->last_event_type == providers::DomainEventType::kCrashed);
+  const bool crashed = pass.domain->state == providers::DomainState::kCrashed ||
+                       (cached && cached->last_event_type == providers::DomainEventType::kCrashed);
   return ctx_.incidents
       ->Open(Kind::kVirtualMachine, pass.name, crashed ? "VmCrashed" : "VmStopped", occurred,
              "libvirt")
@@ -404,8 +407,8 @@ VmReconciler::StepResult VmReconciler::GateFailureRestart(
       ctx_.events->Warning(Kind::kVirtualMachine, pass.name, "RestartLimitReached",
                            verdict.message);
     }
-    specs::SetCondition(&pass.status.conditions,
-                        Cond("Ready", false, verdict.reason, verdict.message));
+    specs::SetCondition(&pass.status.conditions, MakeCondition(*ctx_.clock, "Ready", false,
+                                                               verdict.reason, verdict.message));
     (void)WriteStatus(pass, false);
     return verdict.wait ? ReconcileResult::After(*verdict.wait) : ReconcileResult::Done();
   }
@@ -421,7 +424,8 @@ VmReconciler::StepResult VmReconciler::Stop(Pass& pass) {
   auto& conn = *pass.host->connection();
   const WallTime now = ctx_.clock->WallNow();
   WallTime requested;
-  if (pass.status.stopRequestedAt.empty() || !ParseRfc3339(pass.status.stopRequestedAt, &requested)) {
+  if (pass.status.stopRequestedAt.empty() ||
+      !ParseRfc3339(pass.status.stopRequestedAt, &requested)) {
     if (Status s = conn.ShutdownDomain(pass.name); !s.ok()) return ReconcileResult::Error(s);
     pass.status.stopRequestedAt = FormatRfc3339(now);
     ctx_.events->Normal(Kind::kVirtualMachine, pass.name, "Stopping",
@@ -453,8 +457,8 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
   } else {
     bool ready = !now_active && config_current;
     specs::SetCondition(&pass.status.conditions,
-                        Cond("Ready", ready, ready ? "Stopped" : "Stopping",
-                             ready ? "stopped as declared" : "shutting down"));
+                        MakeCondition(*ctx_.clock, "Ready", ready, ready ? "Stopped" : "Stopping",
+                                      ready ? "stopped as declared" : "shutting down"));
   }
   if (Status s = WriteStatus(pass, false); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = ResolveIncident(pass); !s.ok()) return ReconcileResult::Error(s);
@@ -479,11 +483,11 @@ Condition VmReconciler::ReadyCondition(Pass& pass, bool now_active, bool config_
     if (health.health != providers::ProbeHealth::kHealthy) {
       ready = false;
       reason = health.health == providers::ProbeHealth::kUnhealthy ? "Unhealthy" : "Starting";
-      message = "health probe: " + (health.last_message.empty() ? std::string("no answer yet")
-                                                                : health.last_message);
+      message = "health probe: " +
+                (health.last_message.empty() ? std::string("no answer yet") : health.last_message);
     }
   }
-  return Cond("Ready", ready, reason, message);
+  return MakeCondition(*ctx_.clock, "Ready", ready, reason, message);
 }
 
 Status VmReconciler::ResolveIncident(const Pass& pass) {
@@ -498,14 +502,15 @@ Status VmReconciler::ResolveIncident(const Pass& pass) {
   WallTime occurred, recovered;
   std::string took;
   if (ParseRfc3339(incident.occurred, &occurred) && ParseRfc3339(incident.recovered, &recovered)) {
-    took = " " +
-           std::to_string(
-               std::chrono::duration_cast<std::chrono::milliseconds>(recovered - occurred).count()) +
-           " ms after it failed";
+    took =
+        " " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(recovered - occurred).count()) +
+        " ms after it failed";
   }
   ctx_.events->Normal(Kind::kVirtualMachine, pass.name, "Recovered",
-                      "running on " + pass.status.host + took + " (incident " + incident.id +
-                          ", " + incident.type + ")");
+                      "running on " + pass.status.host + took + " (incident " + incident.id + ", " +
+                          incident.type + ")");
   return Status::Ok();
 }
 
@@ -546,8 +551,7 @@ VmReconciler::StepResult VmReconciler::Refresh(Pass& pass, const char* after) {
   if (!refreshed.ok()) return ReconcileResult::Error(refreshed.status());
   pass.domain = std::move(*refreshed);
   if (!pass.domain) {
-    return ReconcileResult::Error(
-        Status::Internal(std::string("domain vanished after ") + after));
+    return ReconcileResult::Error(Status::Internal(std::string("domain vanished after ") + after));
   }
   return std::nullopt;
 }
@@ -574,12 +578,6 @@ Status VmReconciler::WriteStatus(Pass& pass, bool sync) {
   pass.stored_status = std::move(json);
   pass.status_revision = *written;
   return Status::Ok();
-}
-
-Condition VmReconciler::Cond(const std::string& type, bool ok, const std::string& reason,
-                             const std::string& message) const {
-  return Condition{type, ok ? "True" : "False", reason, message,
-                   FormatRfc3339(ctx_.clock->WallNow())};
 }
 
 }  // namespace vmk::reconciler

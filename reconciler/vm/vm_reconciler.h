@@ -95,8 +95,6 @@ class VmReconciler : public Reconciler {
   // Destroys and undefines an owned copy and forgets it in the cache.
   Status RemoveCopy(HostEntry& host, const std::string& name);
   Status WriteStatus(Pass& pass, bool sync);
-  specs::Condition Cond(const std::string& type, bool ok, const std::string& reason,
-                        const std::string& message) const;
 
   ReconcileContext ctx_;
 };

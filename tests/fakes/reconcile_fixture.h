@@ -22,6 +22,20 @@
 
 namespace vmk::reconciler {
 
+// The loop's options for a driver that runs one work item at a time (this fixture, the
+// failover simulation): default heartbeats (1 s, 3 failures), the given fake edges, and probe
+// keys on the one queue.
+inline ControlLoopOptions OneWorkerLoopOptions(providers::Fencer* fencer,
+                                               providers::Prober* prober) {
+  ControlLoopOptions options;
+  options.heartbeat_interval = std::chrono::seconds(1);
+  options.heartbeat_failures = 3;
+  options.fencer = fencer;
+  options.prober = prober;
+  options.separate_probe_queue = false;
+  return options;
+}
+
 class ReconcileFixture : public ::testing::Test {
  protected:
   ReconcileFixture()
@@ -43,15 +57,8 @@ class ReconcileFixture : public ::testing::Test {
         heartbeats_(loop_.heartbeat_reconciler()),
         applier_(&store_, nullptr, nullptr) {}
 
-  // The fixture drives one reconcile at a time: probes share the one queue.
   static ControlLoopOptions LoopOptions(providers::Fencer* fencer, providers::Prober* prober) {
-    ControlLoopOptions options;
-    options.heartbeat_interval = std::chrono::seconds(1);
-    options.heartbeat_failures = 3;
-    options.fencer = fencer;
-    options.prober = prober;
-    options.separate_probe_queue = false;
-    return options;
+    return OneWorkerLoopOptions(fencer, prober);
   }
 
   static std::string HostYaml(const std::string& name, const std::string& labels = "{}",
