@@ -2,6 +2,45 @@
 
 namespace vmk::providers {
 
+namespace {
+
+// The pool of a hypervisor without storage: every call says the host does not see it.
+class AbsentStoragePool : public StoragePool {
+ public:
+  AbsentStoragePool(std::string name, std::string uri)
+      : name_(std::move(name)), uri_(std::move(uri)) {}
+
+  const std::string& name() const override { return name_; }
+  StatusOr<PoolInfo> Info() override { return Absent(); }
+  StatusOr<VolumeInfo> CreateVolume(const VolumeRequest&) override { return Absent(); }
+  StatusOr<std::optional<VolumeInfo>> GetVolume(const std::string&) override { return Absent(); }
+  StatusOr<std::vector<VolumeInfo>> ListVolumes() override { return Absent(); }
+  Status DeleteVolume(const std::string&) override { return Absent(); }
+  StatusOr<std::vector<VolumeInfo>> FreezeVolumes(const std::vector<FreezeRequest>&) override {
+    return Absent();
+  }
+  Status MergeBackingIntoChild(const std::string&) override { return Absent(); }
+
+ private:
+  Status Absent() const {
+    return Status::NotFound("storage pool " + name_ + ": host " + uri_ + " has no storage");
+  }
+  std::string name_;
+  std::string uri_;
+};
+
+}  // namespace
+
+std::shared_ptr<StoragePool> Hypervisor::OpenStoragePool(const std::string& name) {
+  return std::make_shared<AbsentStoragePool>(name, uri());
+}
+
+Status Hypervisor::SnapshotDisks(const std::string& domain,
+                                 const std::vector<DiskSnapshotTarget>&) {
+  return Status::FailedPrecondition("snapshot of " + domain + ": host " + uri() +
+                                    " cannot snapshot disks");
+}
+
 std::string DefaultDiskTarget(size_t index) {
   // Spreadsheet-style letters: a..z, aa..az, ...
   std::string letters;

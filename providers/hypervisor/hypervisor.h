@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "providers/storage/storage_pool.h"
 
 namespace vmk::providers {
 
@@ -83,6 +84,12 @@ struct DomainInfo {
   int64_t live_generation = 0;
 };
 
+// One disk of a running domain switched to a new top by SnapshotDisks.
+struct DiskSnapshotTarget {
+  std::string target;    // the disk's target: vda, vdb, ...
+  std::string new_path;  // the new qcow2 top, created by the call over the disk's current image
+};
+
 struct HostInfo {
   int cpus = 0;
   int64_t memoryMiB = 0;
@@ -130,6 +137,20 @@ class Hypervisor {
   virtual Status ShutdownDomain(const std::string& name) = 0;  // graceful request; ok if off
   virtual Status DestroyDomain(const std::string& name) = 0;   // hard stop; ok if off
   virtual Status UndefineDomain(const std::string& name) = 0;  // ok if absent
+
+  // --- Storage (docs/storage.md) ------------------------------------------------------------
+  // The storage pool `name` as this host sees it (libvirt keeps pools per host: a pool on a
+  // shared directory is defined on every host that mounts it). Never null; its calls fail
+  // (NotFound) when the host does not see the pool. The default: a host without storage.
+  virtual std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name);
+  // Freezes the listed disks of a running, owned domain at one instant: QEMU switches each to a
+  // new empty qcow2 top over its current image, the guest keeps running, and the former tops
+  // hold a crash-consistent state of every listed disk at the same instant (libvirt's external
+  // disk-only atomic snapshot, without snapshot metadata: the controller's store records it).
+  // Disks not listed are left out of the snapshot. All or nothing. The domain's definition
+  // then names the new tops. FailedPrecondition when the domain is not running or not owned.
+  virtual Status SnapshotDisks(const std::string& domain,
+                               const std::vector<DiskSnapshotTarget>& disks);
 
   // Handlers run on the provider's event thread: they must be quick and must not call back
   // into this Hypervisor. Set before Connect().
