@@ -95,6 +95,7 @@ bool DomainConfig::SameManagedConfig(const DomainConfig& other) const {
     const DiskConfig& a = disks[i];
     const DiskConfig& b = other.disks[i];
     if (a.name != b.name || a.source != b.source || a.target != b.target) return false;
+    if (a.format != b.format) return false;
   }
   if (boot.kernel != other.boot.kernel || boot.initrd != other.boot.initrd ||
       boot.cmdline != other.boot.cmdline || console_log_file != other.console_log_file) {

@@ -34,6 +34,10 @@ struct DiskConfig {
   std::string name;    // the VM spec's disk name
   std::string source;  // file path of the image
   std::string target;  // vda, vdb, ...
+  // How QEMU opens the image: declared or read from the image by the caller, never guessed
+  // from the file name (a raw image opened as qcow2 fails; a qcow2 image opened as raw gives
+  // the guest its metadata as data).
+  ImageFormat format = ImageFormat::kRaw;
 };
 
 // Direct kernel boot. An empty kernel = boot from the first disk.

@@ -32,6 +32,13 @@ class HypervisorWrapper : public Hypervisor {
   Status ShutdownDomain(const std::string& name) override { return target_->ShutdownDomain(name); }
   Status DestroyDomain(const std::string& name) override { return target_->DestroyDomain(name); }
   Status UndefineDomain(const std::string& name) override { return target_->UndefineDomain(name); }
+  std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name) override {
+    return target_->OpenStoragePool(name);
+  }
+  Status SnapshotDisks(const std::string& domain,
+                       const std::vector<DiskSnapshotTarget>& disks) override {
+    return target_->SnapshotDisks(domain, disks);
+  }
   void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override {
     target_->SetDomainEventHandler(std::move(handler));
   }

@@ -11,7 +11,12 @@ providers::DomainConfig DesiredDomainConfig(const std::string& name,
   c.memoryMiB = spec.memoryMiB;
   c.generation = generation;
   for (size_t i = 0; i < spec.disks.size(); ++i) {
-    c.disks.push_back({spec.disks[i].name, spec.disks[i].image, providers::DefaultDiskTarget(i)});
+    const std::string& image = spec.disks[i].image;
+    // The rule of the schema's `image` until disks declare or inspect their format (issue 7):
+    // a name ending in .qcow2 is qcow2, anything else raw.
+    bool qcow2 = image.size() >= 6 && image.compare(image.size() - 6, 6, ".qcow2") == 0;
+    c.disks.push_back({spec.disks[i].name, image, providers::DefaultDiskTarget(i),
+                       qcow2 ? providers::ImageFormat::kQcow2 : providers::ImageFormat::kRaw});
   }
   if (spec.boot) c.boot = {spec.boot->kernel, spec.boot->initrd, spec.boot->cmdline};
   if (spec.console) c.console_log_file = spec.console->logFile;

@@ -52,6 +52,8 @@ class QemuFleet {
     return LibvirtHosts(HostsDir(), dir_, args);
   }
 
+  // The QEMU URI of host h (1-based), once started.
+  const std::string& uri(int h) const { return uris_.at(h - 1); }
   fs::path HostsDir() const { return dir_ / "hosts"; }
   fs::path FenceDir() const { return dir_ / "fence"; }
   fs::path SerialLog(const std::string& vm) const { return dir_ / (vm + ".serial.log"); }

@@ -1,5 +1,6 @@
 #include "tests/fakes/fake_hypervisor.h"
 
+#include <algorithm>
 #include <cstdio>
 
 
@@ -26,6 +27,7 @@ const char* FakeOpName(FakeOp op) {
     case FakeOp::kShutdown: return "ShutdownDomain";
     case FakeOp::kDestroy: return "DestroyDomain";
     case FakeOp::kUndefine: return "UndefineDomain";
+    case FakeOp::kSnapshotDisks: return "SnapshotDisks";
   }
   return "unknown";
 }
@@ -38,6 +40,64 @@ FakeHost::FakeHost(std::string uri, Clock* clock) : uri_(std::move(uri)), clock_
 }
 
 // --- Controls ------------------------------------------------------------------------------
+
+void FakeHost::AttachStorage(std::shared_ptr<FakeStorage> storage, std::vector<std::string> pools) {
+  MutexLock lock(&mu_);
+  storage_ = std::move(storage);
+  visible_pools_ = std::move(pools);
+}
+
+std::shared_ptr<StoragePool> FakeHost::OpenStoragePool(const std::string& name) {
+  MutexLock lock(&mu_);
+  if (storage_ == nullptr ||
+      std::find(visible_pools_.begin(), visible_pools_.end(), name) == visible_pools_.end()) {
+    return nullptr;
+  }
+  return storage_->Pool(name, [this] { return reachable(); });
+}
+
+Status FakeHost::SnapshotDisks(const std::shared_ptr<Subscriber>& sub, const std::string& name,
+                               const std::vector<DiskSnapshotTarget>& disks) {
+  std::vector<std::pair<std::string, std::string>> tops;
+  std::shared_ptr<FakeStorage> storage;
+  {
+    MutexLock lock(&mu_);
+    VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kSnapshotDisks, sub));
+    VMK_RETURN_IF_ERROR(CheckOwnedLocked(name));
+    DomainRecord& d = domains_[name];
+    if (!IsActive(d.state)) {
+      return Status::FailedPrecondition("snapshot disks of " + name + ": not running");
+    }
+    if (disks.empty()) return Status::InvalidArgument("snapshot of " + name + ": no disks");
+    for (const DiskSnapshotTarget& t : disks) {
+      auto disk = std::find_if(d.config.disks.begin(), d.config.disks.end(),
+                               [&](const DiskConfig& c) { return c.target == t.target; });
+      if (disk == d.config.disks.end()) {
+        return Status::InvalidArgument("snapshot of " + name + ": it has no disk " + t.target);
+      }
+      tops.emplace_back(disk->source, t.new_path);
+    }
+    if (storage_ == nullptr) {
+      return Status::FailedPrecondition("snapshot of " + name + ": the host has no storage");
+    }
+    storage = storage_;
+  }
+  // The storage has its own lock; the host's is not held across it.
+  VMK_RETURN_IF_ERROR(storage->SwitchTops(tops));
+  MutexLock lock(&mu_);
+  auto it = domains_.find(name);
+  if (it == domains_.end()) return Status::Ok();
+  // Like libvirt: the definition now names the new tops.
+  for (const DiskSnapshotTarget& t : disks) {
+    for (DiskConfig& c : it->second.config.disks) {
+      if (c.target == t.target) {
+        c.source = t.new_path;
+        c.format = ImageFormat::kQcow2;
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 void FakeHost::SetReachable(bool reachable) {
   {
@@ -542,6 +602,16 @@ Status FakeHypervisor::DestroyDomain(const std::string& name) {
 }
 Status FakeHypervisor::UndefineDomain(const std::string& name) {
   return host_->UndefineDomain(subscriber_, name);
+}
+
+std::shared_ptr<StoragePool> FakeHypervisor::OpenStoragePool(const std::string& name) {
+  std::shared_ptr<StoragePool> pool = host_->OpenStoragePool(name);
+  return pool != nullptr ? pool : Hypervisor::OpenStoragePool(name);
+}
+
+Status FakeHypervisor::SnapshotDisks(const std::string& domain,
+                                     const std::vector<DiskSnapshotTarget>& disks) {
+  return host_->SnapshotDisks(subscriber_, domain, disks);
 }
 
 void FakeHypervisor::SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) {

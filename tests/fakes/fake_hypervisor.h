@@ -33,12 +33,13 @@
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "providers/hypervisor/hypervisor.h"
+#include "tests/fakes/fake_storage.h"
 
 namespace vmk::providers {
 
 enum class FakeOp {
   kConnect, kGetHostInfo, kListDomains, kGetDomain,
-  kDefine, kStart, kShutdown, kDestroy, kUndefine,
+  kDefine, kStart, kShutdown, kDestroy, kUndefine, kSnapshotDisks,
 };
 const char* FakeOpName(FakeOp op);
 
@@ -66,6 +67,11 @@ class FakeHost {
   // Graceful shutdown requests succeed but the guest keeps running (escalation tests).
   void SetIgnoreShutdown(bool ignore);
   void SetHostInfo(const HostInfo& info);
+
+  // --- Storage ------------------------------------------------------------------------------
+  // The host sees these pools of `storage` (a shared directory it mounts). Without it, or for
+  // another pool, OpenStoragePool gives a pool the host does not see.
+  void AttachStorage(std::shared_ptr<FakeStorage> storage, std::vector<std::string> pools);
 
   // --- Inspection ---------------------------------------------------------------------------
   std::optional<DomainInfo> Domain(const std::string& name) const;
@@ -143,6 +149,9 @@ class FakeHost {
   Status ShutdownDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name);
   Status DestroyDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name);
   Status UndefineDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name);
+  Status SnapshotDisks(const std::shared_ptr<Subscriber>& sub, const std::string& name,
+                       const std::vector<DiskSnapshotTarget>& disks);
+  std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name);
   void Disconnect(const std::shared_ptr<Subscriber>& sub);
 
   const std::string uri_;
@@ -159,6 +168,8 @@ class FakeHost {
   std::map<FakeOp, int> calls_ GUARDED_BY(mu_);
   std::deque<Pending> pending_ GUARDED_BY(mu_);
   uint64_t next_uuid_ GUARDED_BY(mu_) = 1;
+  std::shared_ptr<FakeStorage> storage_ GUARDED_BY(mu_);
+  std::vector<std::string> visible_pools_ GUARDED_BY(mu_);
   Mutex delivery_mu_ ACQUIRED_BEFORE(mu_);  // one deliverer at a time keeps events in order
 };
 
@@ -180,6 +191,9 @@ class FakeHypervisor : public Hypervisor {
   Status ShutdownDomain(const std::string& name) override;
   Status DestroyDomain(const std::string& name) override;
   Status UndefineDomain(const std::string& name) override;
+  std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name) override;
+  Status SnapshotDisks(const std::string& domain,
+                       const std::vector<DiskSnapshotTarget>& disks) override;
 
   void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override;
   void SetConnectionEventHandler(std::function<void(const ConnectionEvent&)> handler) override;

@@ -304,9 +304,8 @@ void WriteDevices(const DomainConfig& config, bool qemu, std::ostringstream& x) 
   x << "  <devices>\n";
   for (size_t i = 0; i < config.disks.size(); ++i) {
     const DiskConfig& d = config.disks[i];
-    bool qcow2 = d.source.size() >= 6 && d.source.compare(d.source.size() - 6, 6, ".qcow2") == 0;
     x << "    <disk type='file' device='disk'>\n";
-    x << "      <driver name='qemu' type='" << (qcow2 ? "qcow2" : "raw") << "'/>\n";
+    x << "      <driver name='qemu' type='" << ImageFormatName(d.format) << "'/>\n";
     x << "      <source file='" << XmlEscape(d.source) << "'/>\n";
     x << "      <target dev='" << XmlEscape(d.target.empty() ? DefaultDiskTarget(i) : d.target)
       << "' bus='virtio'/>\n";
@@ -431,6 +430,13 @@ DiskConfig DiskFromElement(const XmlElement& dev, const OwnerMark& owner) {
   }
   if (auto target = dev.Child("target")) {
     if (auto target_dev = target->Attribute("dev")) disk.target = *target_dev;
+  }
+  if (auto driver = dev.Child("driver")) {
+    // Another format than ours (a hand edit to vmdk, say) reads as raw: still drift unless the
+    // spec's disk is raw, which QEMU would then refuse to open anyway.
+    if (auto type = driver->Attribute("type")) {
+      disk.format = ImageFormatFromName(*type).value_or(ImageFormat::kRaw);
+    }
   }
   disk.name = disk.target;
   for (const auto& [disk_name, target] : owner.disk_targets) {

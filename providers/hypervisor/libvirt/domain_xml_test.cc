@@ -14,8 +14,8 @@ DomainConfig SampleConfig() {
   c.cpus = 2;
   c.memoryMiB = 4096;
   c.generation = 7;
-  c.disks = {{"root", "/var/lib/vmkeeper/images/wms.qcow2", "vda"},
-             {"data", "/var/lib/vmkeeper/images/wms-data.img", "vdb"}};
+  c.disks = {{"root", "/var/lib/vmkeeper/images/wms.qcow2", "vda", ImageFormat::kQcow2},
+             {"data", "/var/lib/vmkeeper/images/wms-data.img", "vdb", ImageFormat::kRaw}};
   return c;
 }
 
@@ -33,6 +33,28 @@ TEST(DomainXmlTest, RoundTripKeepsManagedFieldsAndMark) {
     ASSERT_EQ(parsed->config.disks.size(), 2u);
     EXPECT_EQ(parsed->config.disks[1].name, "data");
   }
+}
+
+// The driver type is the config's format, whatever the file is called, and reads back as it.
+TEST(DomainXmlTest, DiskFormatIsTheDeclaredOneNotTheFileName) {
+  DomainConfig c = SampleConfig();
+  c.disks = {{"root", "/images/root.img", "vda", ImageFormat::kQcow2},
+             {"data", "/images/data.qcow2", "vdb", ImageFormat::kRaw}};
+  std::string xml = GenerateDomainXml(c, DomainXmlFlavor::kQemu);
+  EXPECT_NE(xml.find("<driver name='qemu' type='qcow2'/>\n      <source file='/images/root.img'/>"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<driver name='qemu' type='raw'/>\n      <source file='/images/data.qcow2'/>"),
+            std::string::npos)
+      << xml;
+  auto parsed = ParseDomainXml(xml);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.disks[0].format, ImageFormat::kQcow2);
+  EXPECT_EQ(parsed->config.disks[1].format, ImageFormat::kRaw);
+  // A changed format is a changed definition.
+  DomainConfig other = c;
+  other.disks[0].format = ImageFormat::kRaw;
+  EXPECT_FALSE(other.SameManagedConfig(c));
 }
 
 TEST(DomainXmlTest, GeneratesTypeAndDiskDrivers) {
@@ -210,7 +232,7 @@ DomainConfig GuestConfig() {
   c.cpus = 1;
   c.memoryMiB = 192;
   c.generation = 3;
-  c.disks = {{"root", "/var/lib/vmkeeper/images/web01.qcow2", "vda"}};
+  c.disks = {{"root", "/var/lib/vmkeeper/images/web01.qcow2", "vda", ImageFormat::kQcow2}};
   c.boot = {"/srv/guest/vmlinux", "/srv/guest/initramfs.cpio.gz",
             "console=ttyS0 quiet panic=-1 vmname=web01"};
   c.console_log_file = "/srv/guest/logs/web01.serial.log";

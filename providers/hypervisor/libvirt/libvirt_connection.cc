@@ -174,7 +174,10 @@ Status Connection::Fail(const std::string& what) {
     return Status::Unavailable(message);
   }
   switch (e.code) {
-    case VIR_ERR_NO_DOMAIN: return Status::NotFound(message);
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_STORAGE_POOL:
+    case VIR_ERR_NO_STORAGE_VOL: return Status::NotFound(message);
+    case VIR_ERR_STORAGE_VOL_EXIST: return Status::AlreadyExists(message);
     case VIR_ERR_OPERATION_INVALID: return Status::FailedPrecondition(message);
     case VIR_ERR_OPERATION_TIMEOUT: return Status::DeadlineExceeded(message);
     case VIR_ERR_XML_ERROR:

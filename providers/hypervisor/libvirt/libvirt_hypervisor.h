@@ -67,6 +67,11 @@ class LibvirtHypervisor : public Hypervisor {
   Status DestroyDomain(const std::string& name) override;
   Status UndefineDomain(const std::string& name) override;
 
+  // A LibvirtStoragePool over this host's connection, valid while this object lives.
+  std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name) override;
+  Status SnapshotDisks(const std::string& domain,
+                       const std::vector<DiskSnapshotTarget>& disks) override;
+
   void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override;
   void SetConnectionEventHandler(std::function<void(const ConnectionEvent&)> handler) override;
 
@@ -112,6 +117,11 @@ class LibvirtHypervisor : public Hypervisor {
   std::shared_ptr<Connection> conn_ GUARDED_BY(mu_);
   std::shared_ptr<OpenAttempt> pending_ GUARDED_BY(mu_);  // an open still in flight
 };
+
+// The <domainsnapshot> document SnapshotDisks sends: every disk of `all_targets`, the listed
+// ones external onto their new qcow2 file, the others left out (exposed for tests).
+std::string DiskSnapshotXml(const std::vector<std::string>& all_targets,
+                            const std::vector<DiskSnapshotTarget>& disks);
 
 class LibvirtHypervisorFactory : public HypervisorFactory {
  public:
