@@ -30,7 +30,16 @@ struct ImageInfo {
   std::optional<ImageFormat> backing_format;
 };
 
-class QemuImg {
+// Reads what an image file really is. The controller's view: it runs where the controller runs.
+class ImageInspector {
+ public:
+  virtual ~ImageInspector() = default;
+  // NotFound when the file is absent; InvalidArgument when its format is neither raw nor qcow2;
+  // Unavailable when it cannot be read.
+  virtual StatusOr<ImageInfo> Inspect(const std::string& path) = 0;
+};
+
+class QemuImg : public ImageInspector {
  public:
   explicit QemuImg(Clock* clock = RealClock::Get(), std::string program = "qemu-img",
                    Duration timeout = std::chrono::minutes(10))
@@ -39,6 +48,7 @@ class QemuImg {
   // NotFound when the file is absent; InvalidArgument when its format is neither raw nor qcow2;
   // Unavailable when qemu-img cannot be run or fails otherwise.
   StatusOr<ImageInfo> Info(const std::string& path) const;
+  StatusOr<ImageInfo> Inspect(const std::string& path) override { return Info(path); }
   // Rebases the qcow2 image `image` onto `new_backing` (empty: none, the image becomes
   // standalone). The image must not be in use.
   Status Rebase(const std::string& image, const std::string& new_backing,

@@ -14,6 +14,7 @@ const char* FakeStorageOpName(FakeStorageOp op) {
     case FakeStorageOp::kFreeze: return "FreezeVolumes";
     case FakeStorageOp::kMerge: return "MergeBackingIntoChild";
     case FakeStorageOp::kSwitchTop: return "SwitchTops";
+    case FakeStorageOp::kInspect: return "Inspect";
   }
   return "unknown";
 }
@@ -154,6 +155,21 @@ std::optional<VolumeInfo> FakeStorage::VolumeAt(const std::string& path) const {
   const Image* image = ImageAtLocked(path);
   if (image == nullptr) return std::nullopt;
   return image->info;
+}
+
+StatusOr<ImageInfo> FakeStorage::Inspect(const std::string& path) {
+  MutexLock lock(&mu_);
+  VMK_RETURN_IF_ERROR(BeginCall(FakeStorageOp::kInspect));
+  const Image* image = ImageAtLocked(path);
+  if (image == nullptr) return Status::NotFound("qemu-img info " + path + ": no such file");
+  ImageInfo info;
+  info.path = path;
+  info.format = image->info.format;
+  info.virtual_size_bytes = image->info.capacity_bytes;
+  info.actual_size_bytes = image->info.allocation_bytes;
+  info.backing_path = image->info.backing_path;
+  info.backing_format = image->info.backing_format;
+  return info;
 }
 
 std::shared_ptr<StoragePool> FakeStorage::Pool(const std::string& name,

@@ -26,14 +26,18 @@
 
 #include "common/mutex.h"
 #include "providers/hypervisor/hypervisor.h"
+#include "providers/storage/qemu_img.h"
 #include "providers/storage/storage_pool.h"
 
 namespace vmk::providers {
 
-enum class FakeStorageOp { kInfo, kCreate, kGet, kList, kDelete, kFreeze, kMerge, kSwitchTop };
+enum class FakeStorageOp {
+  kInfo, kCreate, kGet, kList, kDelete, kFreeze, kMerge, kSwitchTop, kInspect,
+};
 const char* FakeStorageOpName(FakeStorageOp op);
 
-class FakeStorage : public std::enable_shared_from_this<FakeStorage> {
+// Also the controller's ImageInspector: it answers for the images and volumes it holds.
+class FakeStorage : public ImageInspector, public std::enable_shared_from_this<FakeStorage> {
  public:
   static constexpr int64_t kDefaultPoolCapacity = int64_t{1} << 40;  // 1 TiB
 
@@ -60,6 +64,9 @@ class FakeStorage : public std::enable_shared_from_this<FakeStorage> {
   int CallCount(FakeStorageOp op) const;
   std::vector<VolumeInfo> Volumes(const std::string& pool) const;
   std::optional<VolumeInfo> VolumeAt(const std::string& path) const;
+
+  // What qemu-img info would say of `path` (NotFound when nothing is there).
+  StatusOr<ImageInfo> Inspect(const std::string& path) override;
 
   // A view of pool `name` for a host; `reachable` says whether that host answers.
   std::shared_ptr<StoragePool> Pool(const std::string& name, std::function<bool()> reachable);
