@@ -544,10 +544,10 @@ TEST(DecoderTest, QemuGuestFieldErrors) {
       ElementsAre(
           "m.yaml:5:9: spec.boot.kernel: is required",
           "m.yaml:5:18: spec.boot.initrd: must be an absolute path (starting with '/') without "
-          "line breaks",
+          "control characters (bytes below 0x20, or 0x7f)",
           "m.yaml:5:38: spec.boot.cmdline: must not contain line breaks",
           "m.yaml:6:22: spec.console.logFile: must be an absolute path (starting with '/') "
-          "without line breaks",
+          "without control characters (bytes below 0x20, or 0x7f)",
           "m.yaml:8:24: spec.interfaces[0].type: must be one of user, bridge, network",
           std::string("m.yaml:9:11: spec.interfaces[1].name: ") + kNameMessage,
           "m.yaml:11:21: spec.interfaces[1].portForwards[0].hostAddress: must be an IPv4 "
@@ -562,6 +562,41 @@ TEST(DecoderTest, QemuGuestFieldErrors) {
           "m.yaml:13:26: spec.interfaces[2].bridge: must be a network device name: letters, "
           "digits, '-', '_' or '.'",
           "m.yaml:14:18: spec.health.exec.command: is required"));
+}
+
+// A path goes into libvirt XML, qemu-img arguments and logs as is: no byte below 0x20 (line
+// breaks, tabs, escape sequences, NUL) and no DEL, in every absolute path field and in an image.
+TEST(DecoderTest, PathsRefuseControlCharacters) {
+  const std::string absolute =
+      "must be an absolute path (starting with '/') without control characters (bytes below "
+      "0x20, or 0x7f)";
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: web01}\n"
+                     "spec:\n"
+                     "  boot: {kernel: \"/g/vm\\tlinux\", initrd: \"/g/init\\x7frd\"}\n"
+                     "  console: {logFile: \"/g/log\\0\"}\n"
+                     "  disks:\n"
+                     "  - {name: a, image: \"/i/a\\e[31m.raw\"}\n"
+                     "  - {name: b, image: \"/i/b\\x1f.raw\"}\n"),
+              ElementsAre("m.yaml:5:18: spec.boot.kernel: " + absolute,
+                          "m.yaml:5:42: spec.boot.initrd: " + absolute,
+                          "m.yaml:6:22: spec.console.logFile: " + absolute,
+                          "m.yaml:8:22: spec.disks[0].image: must not contain control characters "
+                          "(bytes below 0x20, or 0x7f)",
+                          "m.yaml:9:22: spec.disks[1].image: must not contain control characters "
+                          "(bytes below 0x20, or 0x7f)"));
+  // Everything else is fine, UTF-8 included; an image path may still be relative.
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: web01}\n"
+                        "spec:\n"
+                        "  boot: {kernel: \"/g/vmlinux ~!#$%&()*+,;=@[]^{}|\"}\n"
+                        "  console: {logFile: /g/j\u00e9r\u00f4me.log}\n"
+                        "  disks: [{name: a, image: images/a.raw}]\n");
+  EXPECT_EQ(vm.spec["boot"]["kernel"], "/g/vmlinux ~!#$%&()*+,;=@[]^{}|");
+  EXPECT_EQ(vm.spec["console"]["logFile"], "/g/j\u00e9r\u00f4me.log");
+  EXPECT_EQ(vm.spec["disks"][0]["image"], "images/a.raw");
 }
 
 TEST(DecoderTest, StatusIsAcceptedInAnyShape) {

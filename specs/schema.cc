@@ -84,10 +84,28 @@ FieldDef HostNameList(std::string name, std::string description) {
   return f;
 }
 
+// Paths end up in libvirt XML, qemu-img arguments and log lines: a control character (a line
+// break, a tab, an escape sequence, NUL) in one is never meant and would garble or cut them.
+constexpr char kNoControlCharacters[] = "[^\\x00-\\x1f\\x7f]*";
+constexpr char kControlCharactersMessage[] = "control characters (bytes below 0x20, or 0x7f)";
+
 // An absolute path on the host: vmkeeper hands it to libvirt as is.
 FieldDef AbsolutePath(std::string name, std::string description) {
-  FieldDef f = WithPattern(String(std::move(name), std::move(description)), "^/[^\\n\\r]*$",
-                           "must be an absolute path (starting with '/') without line breaks");
+  FieldDef f = WithPattern(String(std::move(name), std::move(description)),
+                           std::string("^/") + kNoControlCharacters + "$",
+                           std::string("must be an absolute path (starting with '/') without ") +
+                               kControlCharactersMessage);
+  f.max_length = 4096;
+  return f;
+}
+
+// A path that need not be absolute (disks[].image accepted relative paths before this rule
+// existed), without control characters.
+FieldDef PathWithoutControlCharacters(std::string name, std::string description) {
+  FieldDef f = WithPattern(String(std::move(name), std::move(description)),
+                           std::string("^") + kNoControlCharacters + "$",
+                           std::string("must not contain ") + kControlCharactersMessage);
+  f.min_length = 1;
   f.max_length = 4096;
   return f;
 }
@@ -224,13 +242,11 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
       String("name", "Disk name, unique within the VM: a DNS-1123 label."), kNamePattern,
       kNameMessage));
   disk_name.max_length = 63;
-  FieldDef image = Required(String(
+  FieldDef image = Required(PathWithoutControlCharacters(
       "image",
       "Absolute path of a disk image file on the host, attached as the VM's disk itself (read "
       "and written in place, not copied). Its format is taken from the name: *.qcow2 is "
       "qcow2, anything else raw."));
-  image.min_length = 1;
-  image.max_length = 4096;
   FieldDef disks;
   disks.name = "disks";
   disks.type = FieldType::kObjectArray;
