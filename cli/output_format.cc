@@ -93,6 +93,7 @@ std::string CliObjectName(specs::Kind kind, const std::string& name) {
     case specs::Kind::kVirtualMachine: return "vm/" + name;
     case specs::Kind::kHost: return "host/" + name;
     case specs::Kind::kSnapshotPolicy: return "snapshotpolicy/" + name;
+    case specs::Kind::kStoragePool: return "storagepool/" + name;
   }
   return name;
 }
@@ -198,6 +199,38 @@ Rows SnapshotPolicyRows(const std::vector<Json>& policies, bool wide) {
   return rows;
 }
 
+// "rack=r1,tier=gold" of a label map; <none> when empty.
+std::string SelectorText(const Json* selector) {
+  std::vector<std::string> pairs;
+  if (selector != nullptr && selector->is_object()) {
+    for (const auto& [key, value] : selector->items()) pairs.push_back(key + "=" + Text(&value));
+  }
+  return pairs.empty() ? kNone : Joined(pairs, ",");
+}
+
+// "hv01,hv02" of a list of host names; <all> when empty, since an empty list restricts nothing.
+std::string HostListText(const Json* hosts) {
+  std::vector<std::string> names;
+  if (hosts != nullptr && hosts->is_array()) {
+    for (const auto& host : *hosts) names.push_back(Text(&host));
+  }
+  return names.empty() ? "<all>" : Joined(names, ",");
+}
+
+Rows StoragePoolRows(const std::vector<Json>& pools, bool wide) {
+  Rows rows = {{"NAME", "TYPE", "PATH", "HOST-SELECTOR", "HOSTS"}};
+  if (wide) rows[0].push_back("GENERATION");
+  for (const auto& pool : pools) {
+    std::vector<std::string> row = {Text(pool, {"metadata", "name"}), Text(pool, {"spec", "type"}),
+                                    Text(pool, {"spec", "path"}),
+                                    SelectorText(Find(pool, {"spec", "hostSelector"})),
+                                    HostListText(Find(pool, {"spec", "hosts"}))};
+    if (wide) row.push_back(IntText(pool, {"metadata", "generation"}));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
@@ -236,6 +269,7 @@ std::string FormatObjectTable(specs::Kind kind, const std::vector<Json>& objects
     case specs::Kind::kVirtualMachine: return FormatTable(VmRows(objects, wide));
     case specs::Kind::kHost: return FormatTable(HostRows(objects, wide));
     case specs::Kind::kSnapshotPolicy: return FormatTable(SnapshotPolicyRows(objects, wide));
+    case specs::Kind::kStoragePool: return FormatTable(StoragePoolRows(objects, wide));
   }
   return "";
 }

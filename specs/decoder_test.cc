@@ -253,7 +253,7 @@ TEST(DecoderTest, UnknownKind) {
                      "metadata: {name: p}\n"
                      "spec: {anything: 1}\n"),
               ElementsAre("m.yaml:2:7: kind: must be one of Host, SnapshotPolicy, "
-                          "VirtualMachine"));
+                          "StoragePool, VirtualMachine"));
 }
 
 TEST(DecoderTest, YamlSyntaxErrorLocation) {
@@ -451,6 +451,49 @@ TEST(DecoderTest, AbsentOrNullSpecMeansAllDefaults) {
                         "spec: {cpus: ~, placement: null}\n");
   EXPECT_EQ(vm.spec["cpus"], 1);
   EXPECT_EQ(vm.spec["placement"]["priority"], 0);
+}
+
+TEST(DecoderTest, DefaultsFilledForStoragePool) {
+  Object pool = DecodeOne("apiVersion: vmkeeper/v1\n"
+                          "kind: StoragePool\n"
+                          "metadata: {name: shared}\n"
+                          "spec: {path: /srv/pools/shared}\n");
+  EXPECT_EQ(pool.kind, Kind::kStoragePool);
+  EXPECT_EQ(pool.spec, Json::parse(R"({"type": "dir", "path": "/srv/pools/shared",
+      "hostSelector": {}, "hosts": []})"))
+      << pool.spec.dump();
+}
+
+TEST(DecoderTest, StoragePoolErrors) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: StoragePool\n"
+                     "metadata: {name: shared}\n"),
+              ElementsAre("m.yaml:1:1: spec.path: is required"));
+  EXPECT_THAT(
+      Errors("apiVersion: vmkeeper/v1\n"
+             "kind: StoragePool\n"
+             "metadata: {name: shared}\n"
+             "spec:\n"
+             "  type: zfs\n"
+             "  path: pools/shared\n"
+             "  hostSelector: {storage: \"n f s\"}\n"
+             "  hosts: [hv01, HV02, hv01]\n"
+             "  size: 10\n"),
+      ElementsAre(
+          "m.yaml:5:9: spec.type: must be dir (the other libvirt pool types, logical, zfs and "
+          "rbd, are not built yet)",
+          "m.yaml:6:9: spec.path: must be an absolute path (starting with '/') without control "
+          "characters (bytes below 0x20, or 0x7f)",
+          std::string("m.yaml:7:27: spec.hostSelector.storage: ") + kLabelValueMessage,
+          std::string("m.yaml:8:17: spec.hosts[1]: ") + kNameMessage,
+          "m.yaml:8:23: spec.hosts[2]: duplicate value \"hv01\"; first at spec.hosts[0]",
+          "m.yaml:9:3: spec.size: unknown field"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: StoragePool\n"
+                     "metadata: {name: shared}\n"
+                     "spec: {path: \"/srv/pools\\nshared\"}\n"),
+              ElementsAre("m.yaml:4:14: spec.path: must be an absolute path (starting with '/') "
+                          "without control characters (bytes below 0x20, or 0x7f)"));
 }
 
 // ---- particular rules -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "specs/json_schema.h"
 
+#include <iterator>
 #include <string>
 
 #include "specs/schema.h"
@@ -72,6 +73,17 @@ Json FieldsSchema(const std::vector<FieldDef>& fields) {
   return s;
 }
 
+// "Host, SnapshotPolicy, StoragePool or VirtualMachine".
+std::string KindList() {
+  std::string out;
+  const size_t count = std::size(kAllKinds);
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0) out += i + 1 == count ? " or " : ", ";
+    out += KindName(kAllKinds[i]);
+  }
+  return out;
+}
+
 Json KindSchema(Kind kind) {
   std::string name(KindName(kind));
   Json spec = FieldsSchema(SpecFields(kind));
@@ -117,7 +129,7 @@ Json JsonSchema() {
       {"$schema", "https://json-schema.org/draft/2020-12/schema"},
       {"$id", "urn:vmkeeper:schema:v1"},
       {"title", "vmkeeper/v1 manifest"},
-      {"description", "One manifest document of kind Host, VirtualMachine or SnapshotPolicy."},
+      {"description", "One manifest document of kind " + KindList() + "."},
       {"type", "object"},
       {"required", Json::array({"apiVersion", "kind"})},
       {"properties", {{"kind", {{"enum", kind_names}}}}},

@@ -401,6 +401,28 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
   };
 }
 
+std::vector<FieldDef> BuildStoragePoolFields() {
+  FieldDef type = WithDefault(
+      WithPattern(String("type", "libvirt pool type. Only dir: qcow2 and raw volume files in a "
+                                 "directory the hosts share (NFS in production). The other "
+                                 "libvirt pool types (logical, zfs, rbd) are not built yet. "
+                                 "Default dir."),
+                  "^dir$",
+                  "must be dir (the other libvirt pool types, logical, zfs and rbd, are not built "
+                  "yet)"),
+      "dir");
+  return {
+      std::move(type),
+      Required(AbsolutePath("path", "Directory of the pool's volume files on the hosts: an "
+                                    "absolute path, the same on every host that sees the pool.")),
+      StringMap("hostSelector", MapSyntax::kLabels,
+                "Only hosts whose labels include all of these see the pool (the rules of a "
+                "VirtualMachine's spec.placement.hostSelector). Empty = every host."),
+      HostNameList("hosts", "If non-empty, only these hosts see the pool (those of them the "
+                            "hostSelector matches). Each must be a Host that exists."),
+  };
+}
+
 }  // namespace
 
 const std::vector<FieldDef>& MetadataFields() {
@@ -413,10 +435,12 @@ const std::vector<FieldDef>& SpecFields(Kind kind) {
   static const std::vector<FieldDef>* vm = new std::vector<FieldDef>(BuildVirtualMachineFields());
   static const std::vector<FieldDef>* policy =
       new std::vector<FieldDef>(BuildSnapshotPolicyFields());
+  static const std::vector<FieldDef>* pool = new std::vector<FieldDef>(BuildStoragePoolFields());
   switch (kind) {
     case Kind::kHost: return *host;
     case Kind::kVirtualMachine: return *vm;
     case Kind::kSnapshotPolicy: return *policy;
+    case Kind::kStoragePool: return *pool;
   }
   return *vm;
 }
@@ -429,10 +453,15 @@ const std::string& KindDescription(Kind kind) {
   static const std::string* policy = new std::string(
       "When to snapshot the disks of the VMs that refer to this policy, and how many to keep. "
       "Validated and stored; not acted upon yet (no snapshot is taken).");
+  static const std::string* pool = new std::string(
+      "A directory of qcow2 and raw volume files shared by the hosts that see it, where the "
+      "volumes of VM disks (disks[].volume) live. Validated and stored; not acted upon yet (the "
+      "controller neither defines the pool on hosts nor creates volumes in it).");
   switch (kind) {
     case Kind::kHost: return *host;
     case Kind::kVirtualMachine: return *vm;
     case Kind::kSnapshotPolicy: return *policy;
+    case Kind::kStoragePool: return *pool;
   }
   return *vm;
 }

@@ -1,6 +1,7 @@
 // Typed views of canonical specs (declared in specs/types.h). The canonical JSON has every
 // default filled in, so fields are read with at(): a missing one means the JSON did not come from
 // the decoder, and that is reported rather than papered over with a second set of defaults.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -143,6 +144,27 @@ StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec) {
     out.beforeFailover = spec.at("beforeFailover").get<bool>();
     return out;
   });
+}
+
+StatusOr<StoragePoolSpec> StoragePoolSpecFromJson(const Json& spec) {
+  return Guarded("StoragePool", [&] {
+    StoragePoolSpec out;
+    out.type = spec.at("type").get<std::string>();
+    out.path = spec.at("path").get<std::string>();
+    out.hostSelector = StringMapAt(spec, "hostSelector");
+    out.hosts = spec.at("hosts").get<std::vector<std::string>>();
+    return out;
+  });
+}
+
+bool PoolVisibleOnHost(const StoragePoolSpec& pool, const std::string& host_name,
+                       const std::map<std::string, std::string>& host_labels) {
+  for (const auto& [key, value] : pool.hostSelector) {
+    auto label = host_labels.find(key);
+    if (label == host_labels.end() || label->second != value) return false;
+  }
+  return pool.hosts.empty() ||
+         std::find(pool.hosts.begin(), pool.hosts.end(), host_name) != pool.hosts.end();
 }
 
 }  // namespace vmk::specs

@@ -187,6 +187,63 @@ TEST(TypedSpecsTest, SnapshotPolicy) {
   EXPECT_FALSE(p->beforeFailover);
 }
 
+TEST(TypedSpecsTest, StoragePool) {
+  StatusOr<StoragePoolSpec> pool = StoragePoolSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: shared}\n"
+             "spec:\n"
+             "  type: dir\n"
+             "  path: /srv/vmkeeper/pools/shared\n"
+             "  hostSelector: {storage: nfs}\n"
+             "  hosts: [hv01, hv02]\n"));
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  EXPECT_EQ(pool->type, "dir");
+  EXPECT_EQ(pool->path, "/srv/vmkeeper/pools/shared");
+  EXPECT_EQ(pool->hostSelector, (std::map<std::string, std::string>{{"storage", "nfs"}}));
+  EXPECT_EQ(pool->hosts, (std::vector<std::string>{"hv01", "hv02"}));
+}
+
+TEST(TypedSpecsTest, StoragePoolDefaultsMatchTheStructDefaults) {
+  StatusOr<StoragePoolSpec> pool = StoragePoolSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: p}\n"
+             "spec: {path: /p}\n"));
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  StoragePoolSpec defaults;
+  EXPECT_EQ(pool->type, defaults.type);
+  EXPECT_EQ(pool->type, "dir");
+  EXPECT_EQ(pool->path, "/p");
+  EXPECT_TRUE(pool->hostSelector.empty());
+  EXPECT_TRUE(pool->hosts.empty());
+}
+
+TEST(PoolVisibleOnHostTest, EmptySelectorAndNoHostsMeanEveryHost) {
+  StoragePoolSpec pool;
+  pool.path = "/p";
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {}));
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv02", {{"rack", "r1"}}));
+}
+
+TEST(PoolVisibleOnHostTest, SelectorNeedsEveryLabelWithItsValue) {
+  StoragePoolSpec pool;
+  pool.hostSelector = {{"storage", "nfs"}, {"rack", "r1"}};
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}, {"rack", "r1"}, {"x", "y"}}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}}));  // rack missing
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}, {"rack", "r2"}}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv01", {}));
+}
+
+TEST(PoolVisibleOnHostTest, HostListRestrictsAndIsIntersectedWithTheSelector) {
+  StoragePoolSpec pool;
+  pool.hosts = {"hv01", "hv03"};
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {}));
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv03", {}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv02", {}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv0", {})) << "names match whole, not as prefixes";
+  pool.hostSelector = {{"storage", "nfs"}};
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv03", {{"storage", "local"}})) << "listed, not selected";
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv02", {{"storage", "nfs"}})) << "selected, not listed";
+}
+
 TEST(TypedSpecsTest, JsonThatDidNotComeFromTheDecoderIsInvalidArgument) {
   StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(Json{{"cpus", "two"}});
   ASSERT_FALSE(vm.ok());
@@ -194,6 +251,8 @@ TEST(TypedSpecsTest, JsonThatDidNotComeFromTheDecoderIsInvalidArgument) {
   EXPECT_FALSE(HostSpecFromJson(Json::object()).ok());
   EXPECT_FALSE(SnapshotPolicySpecFromJson(Json()).ok());
   EXPECT_FALSE(SnapshotPolicySpecFromJson(Json::array()).ok());
+  EXPECT_FALSE(StoragePoolSpecFromJson(Json{{"type", "dir"}}).ok()) << "path is required";
+  EXPECT_EQ(StoragePoolSpecFromJson(Json::array()).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

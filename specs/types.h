@@ -1,4 +1,4 @@
-// Resource types of vmkeeper/v1: Host, VirtualMachine, SnapshotPolicy.
+// Resource types of vmkeeper/v1: Host, VirtualMachine, SnapshotPolicy, StoragePool.
 //
 // An Object carries its spec twice over: `spec` is the canonical JSON (every default filled in,
 // keys sorted), which is what the store keeps and what diff and generation compare; the typed
@@ -23,14 +23,17 @@ using Json = nlohmann::json;
 
 inline constexpr char kApiVersion[] = "vmkeeper/v1";
 
-enum class Kind { kHost, kVirtualMachine, kSnapshotPolicy };
-inline constexpr Kind kAllKinds[] = {Kind::kHost, Kind::kSnapshotPolicy, Kind::kVirtualMachine};
+enum class Kind { kHost, kVirtualMachine, kSnapshotPolicy, kStoragePool };
+// In the order an apply lists them: what a VM refers to comes before the VMs.
+inline constexpr Kind kAllKinds[] = {Kind::kHost, Kind::kSnapshotPolicy, Kind::kStoragePool,
+                                     Kind::kVirtualMachine};
 
-// "Host", "VirtualMachine", "SnapshotPolicy".
+// "Host", "VirtualMachine", "SnapshotPolicy", "StoragePool".
 std::string_view KindName(Kind kind);
 // Exact kind names only (manifests).
 std::optional<Kind> KindFromName(std::string_view name);
-// CLI spellings too: host(s), vm(s), virtualmachine(s), snapshotpolicy/ies, sp.
+// CLI spellings too: host(s), vm(s), virtualmachine(s), snapshotpolicy/ies, sp, storagepool(s),
+// pool(s).
 std::optional<Kind> KindFromCliName(std::string_view name);
 
 // Where a node came from in its manifest. line/column are 1-based; 0 = unknown.
@@ -189,10 +192,25 @@ struct SnapshotPolicySpec {
   bool beforeFailover = true;
 };
 
+// A directory of volume files that the hosts share (docs/storage.md). Validated and stored; the
+// controller does not define it on hosts yet.
+struct StoragePoolSpec {
+  std::string type = "dir";  // libvirt's pool type; only "dir" so far
+  std::string path;          // absolute, the same on every host that sees the pool
+  std::map<std::string, std::string> hostSelector;  // empty = every host
+  std::vector<std::string> hosts;  // if non-empty, only these (and the selector must match too)
+};
+
+// Whether the host of this name and labels sees the pool: it has every label of the selector
+// and, when the pool lists hosts, it is one of them.
+bool PoolVisibleOnHost(const StoragePoolSpec& pool, const std::string& host_name,
+                       const std::map<std::string, std::string>& host_labels);
+
 // Decoders of the canonical spec JSON. They fail only on JSON that did not pass validation.
 StatusOr<HostSpec> HostSpecFromJson(const Json& spec);
 StatusOr<VirtualMachineSpec> VirtualMachineSpecFromJson(const Json& spec);
 StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec);
+StatusOr<StoragePoolSpec> StoragePoolSpecFromJson(const Json& spec);
 
 // ---- Status ----------------------------------------------------------------------------------
 

@@ -11,6 +11,13 @@ namespace {
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// The member `key` of `object`, or nullptr when `object` is not an object or has no such key.
+const Json* Member(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
 // User-mode interfaces become QEMU devices at PCI slots 0x10 + N (see providers/hypervisor/libvirt/domain_xml.cc);
 // slots end at 0x1f, and libvirt places its own devices from the low slots up.
 constexpr size_t kMaxUserInterfaces = 8;
@@ -28,6 +35,8 @@ class SetValidator {
         CheckReferences(o);
         CheckInterfaces(o);
         CheckExecProbe(o);
+      } else if (o.kind == Kind::kStoragePool && o.spec.is_object()) {
+        CheckHostList(o, "spec.hosts", Member(o.spec, "hosts"));
       }
     }
     return std::move(errors_);
@@ -83,14 +92,17 @@ class SetValidator {
     auto placement = vm.spec.find("placement");
     if (placement == vm.spec.end() || !placement->is_object()) return;
     for (const char* list : {"requiredHosts", "preferredHosts"}) {
-      auto hosts = placement->find(list);
-      if (hosts == placement->end() || !hosts->is_array()) continue;
-      std::string path = JoinFieldPath("spec.placement", list);
-      for (size_t i = 0; i < hosts->size(); ++i) {
-        const Json& host = (*hosts)[i];
-        if (host.is_string()) {
-          CheckReference(vm, IndexFieldPath(path, i), Kind::kHost, host.get<std::string>());
-        }
+      CheckHostList(vm, JoinFieldPath("spec.placement", list), Member(*placement, list));
+    }
+  }
+
+  // Every entry of a list of Host names (when there is a list) names a Host.
+  void CheckHostList(const Object& o, const std::string& path, const Json* hosts) {
+    if (hosts == nullptr || !hosts->is_array()) return;
+    for (size_t i = 0; i < hosts->size(); ++i) {
+      const Json& host = (*hosts)[i];
+      if (host.is_string()) {
+        CheckReference(o, IndexFieldPath(path, i), Kind::kHost, host.get<std::string>());
       }
     }
   }

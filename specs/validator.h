@@ -3,8 +3,8 @@
 //
 // Across objects: the same object twice, two Hosts with one URI, and references that resolve
 // nowhere (a VM's spec.snapshotPolicy, its spec.placement.requiredHosts[i] and
-// preferredHosts[i]); a reference resolves when the set holds the object or the store already
-// has it. Across the fields of one VM: an interface's bridge/network only with its type,
+// preferredHosts[i], a StoragePool's spec.hosts[i]); a reference resolves when the set holds the
+// object or the store already has it. Across the fields of one VM: an interface's bridge/network only with its type,
 // portForwards only on user interfaces, host ports unique within the VM, at most 8 user
 // interfaces, a non-empty exec probe command. Errors point at the precise field (Object's
 // field_locations). Stateless; safe to call from any thread.

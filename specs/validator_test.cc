@@ -108,6 +108,25 @@ TEST(ValidatorTest, MissingPolicyReference) {
                           "not exist"));
 }
 
+TEST(ValidatorTest, StoragePoolHostsMustExist) {
+  std::vector<Object> objects = DecodeAll({
+      {"hosts.yaml", kHosts},
+      {"pool.yaml",
+       "apiVersion: vmkeeper/v1\n"
+       "kind: StoragePool\n"
+       "metadata: {name: shared}\n"
+       "spec:\n"
+       "  path: /srv/pools/shared\n"
+       "  hosts: [hv02, hv09]\n"},
+  });
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("pool.yaml:6:17: spec.hosts[1]: Host \"hv09\" does not exist"));
+  auto only_hv09_stored = [](Kind kind, const std::string& name) {
+    return kind == Kind::kHost && name == "hv09";
+  };
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, only_hv09_stored)), IsEmpty());
+}
+
 TEST(ValidatorTest, ReferencesResolveInTheStore) {
   std::vector<Object> objects = DecodeAll({{"vm.yaml",
                                             "apiVersion: vmkeeper/v1\n"

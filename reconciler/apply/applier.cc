@@ -216,6 +216,9 @@ StatusOr<std::string> Applier::PlannedAction(const Object& object,
     }
     case Kind::kSnapshotPolicy:
       return (stored ? "update snapshot policy " : "create snapshot policy ") + name;
+    case Kind::kStoragePool:
+      // Stored only: the controller does not define pools on hosts yet.
+      return (stored ? "update storage pool " : "create storage pool ") + name;
     case Kind::kVirtualMachine:
       return VmAction(object, stored);
   }
@@ -250,6 +253,7 @@ std::string Applier::PrunedAction(const Object& object) {
     }
     case Kind::kHost: return "disconnect from host " + name;
     case Kind::kSnapshotPolicy: return "delete snapshot policy " + name;
+    case Kind::kStoragePool: return "delete storage pool " + name;
   }
   return "delete " + object.Key();
 }

@@ -168,6 +168,34 @@ TEST_F(ApplierTest, DiffShowsAUnifiedDiffAndThePlannedActions) {
   EXPECT_THAT(pruned->diff, HasSubstr("+++ /dev/null"));
 }
 
+std::string Pool(const std::string& name, const std::string& path = "/srv/pools/shared") {
+  return "---\napiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: " + name +
+         "}\nspec: {path: " + path + "}\n";
+}
+
+TEST_F(ApplierTest, StoragePoolsAreAppliedDiffedAndPruned) {
+  EXPECT_THAT(Actions(Apply(kHost + Pool("shared"))),
+              ElementsAre("Host/hv01 created", "StoragePool/shared created"));
+  auto stored = store_.Get(Kind::kStoragePool, "shared");
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((*stored)->spec["path"], "/srv/pools/shared");
+  EXPECT_EQ((*stored)->spec["type"], "dir");
+
+  auto diff = applier_.Diff({{"fleet.yaml", kHost + Pool("shared", "/srv/p2") + Pool("more")}},
+                            false);
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_THAT(diff->actions,
+              ElementsAre("update storage pool shared", "create storage pool more"));
+  EXPECT_THAT(diff->diff, HasSubstr("--- live/StoragePool/shared\n+++ applied/StoragePool/shared"));
+  EXPECT_THAT(diff->diff, HasSubstr("-  path: /srv/pools/shared\n+  path: /srv/p2\n"));
+
+  auto pruned = applier_.Diff({{"fleet.yaml", kHost}}, true);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_THAT(pruned->actions, ElementsAre("delete storage pool shared"));
+  EXPECT_THAT(Actions(Apply(kHost, {false, true})),
+              ElementsAre("Host/hv01 unchanged", "StoragePool/shared pruned"));
+}
+
 TEST_F(ApplierTest, UnifiedDiffOfEqualTextsIsEmpty) {
   EXPECT_EQ(UnifiedDiff("a", "x\ny\n", "b", "x\ny\n"), "");
   EXPECT_EQ(UnifiedDiff("a", "x\n", "b", "y\n"), "--- a\n+++ b\n@@ -1,1 +1,1 @@\n-x\n+y\n");
