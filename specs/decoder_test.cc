@@ -148,11 +148,13 @@ TEST(DecoderTest, MissingRequiredFields) {
                      "kind: VirtualMachine\n"
                      "metadata: {labels: {a: b}}\n"
                      "spec:\n"
-                     "  disks: [{name: root}]\n"
+                     "  disks: [{image: /r}, {name: d, volume: {sizeGiB: 1}}]\n"
                      "  health: {http: {path: /h}}\n"),
               ElementsAre("m.yaml:3:11: metadata.name: is required",
-                          "m.yaml:5:11: spec.disks[0].image: is required",
+                          "m.yaml:5:11: spec.disks[0].name: is required",
+                          "m.yaml:5:42: spec.disks[1].volume.pool: is required",
                           "m.yaml:6:18: spec.health.http.port: is required"));
+  // A disk with neither image nor volume is the validator's business (validator_test.cc).
 }
 
 TEST(DecoderTest, MissingTopLevelFieldsReportedAtTheDocument) {
@@ -494,6 +496,61 @@ TEST(DecoderTest, StoragePoolErrors) {
                      "spec: {path: \"/srv/pools\\nshared\"}\n"),
               ElementsAre("m.yaml:4:14: spec.path: must be an absolute path (starting with '/') "
                           "without control characters (bytes below 0x20, or 0x7f)"));
+}
+
+TEST(DecoderTest, VolumeDisksGetTheirDefaultsAndImageDisksStayAsTheyWere) {
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: web01}\n"
+                        "spec:\n"
+                        "  disks:\n"
+                        "  - {name: root, volume: {pool: shared, baseImage: /b/debian.qcow2}}\n"
+                        "  - {name: data, volume: {pool: shared, sizeGiB: 20, deletePolicy: "
+                        "Delete}}\n"
+                        "  - {name: old, image: /i/old.raw}\n"
+                        "  - {name: new, image: /i/new.img, format: qcow2}\n");
+  EXPECT_EQ(vm.spec["disks"], Json::parse(R"([
+      {"name": "root", "sizeGiB": 0, "volume": {"pool": "shared",
+       "baseImage": "/b/debian.qcow2", "sizeGiB": 0, "deletePolicy": "Retain"}},
+      {"name": "data", "sizeGiB": 0, "volume": {"pool": "shared", "sizeGiB": 20,
+       "deletePolicy": "Delete"}},
+      {"name": "old", "image": "/i/old.raw", "sizeGiB": 0},
+      {"name": "new", "image": "/i/new.img", "format": "qcow2", "sizeGiB": 0}])"))
+      << vm.spec["disks"].dump();
+  EXPECT_EQ(vm.LocationOf("spec.disks[1].volume.deletePolicy").ToString(), "m.yaml:7:68");
+}
+
+TEST(DecoderTest, DiskFormatAndVolumeFieldErrors) {
+  EXPECT_THAT(
+      Errors("apiVersion: vmkeeper/v1\n"
+             "kind: VirtualMachine\n"
+             "metadata: {name: web01}\n"
+             "spec:\n"
+             "  disks:\n"
+             "  - {name: a, image: /i/a.vmdk, format: vmdk}\n"
+             "  - name: b\n"
+             "    volume:\n"
+             "      pool: Shared\n"
+             "      baseImage: images/debian.qcow2\n"
+             "      baseFormat: QCOW2\n"
+             "      sizeGiB: -1\n"
+             "      deletePolicy: delete\n"
+             "      thin: true\n"
+             "  - {name: c, volume: {pool: p, baseImage: \"/b/\\x1b.raw\"}}\n"
+             "  - {name: d, volume: shared}\n"),
+      ElementsAre(
+          "m.yaml:6:41: spec.disks[0].format: must be one of raw, qcow2",
+          "m.yaml:9:13: spec.disks[1].volume.pool: must be the name of a StoragePool (a "
+          "DNS-1123 label)",
+          "m.yaml:10:18: spec.disks[1].volume.baseImage: must be an absolute path (starting "
+          "with '/') without control characters (bytes below 0x20, or 0x7f)",
+          "m.yaml:11:19: spec.disks[1].volume.baseFormat: must be one of raw, qcow2",
+          "m.yaml:12:16: spec.disks[1].volume.sizeGiB: must be at least 0",
+          "m.yaml:13:21: spec.disks[1].volume.deletePolicy: must be one of Retain, Delete",
+          "m.yaml:14:7: spec.disks[1].volume.thin: unknown field",
+          "m.yaml:15:44: spec.disks[2].volume.baseImage: must be an absolute path (starting "
+          "with '/') without control characters (bytes below 0x20, or 0x7f)",
+          "m.yaml:16:23: spec.disks[3].volume: must be a mapping"));
 }
 
 // ---- particular rules -----------------------------------------------------------------------

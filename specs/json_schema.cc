@@ -46,11 +46,15 @@ Json FieldSchema(const FieldDef& f) {
       break;
     case FieldType::kObject:
       s = FieldsSchema(f.fields);
+      if (f.schema_rules.is_object()) s.update(f.schema_rules);
       if (f.presence == Presence::kDefaulted) s["default"] = FieldDefaults(f.fields);
       break;
-    case FieldType::kObjectArray:
-      s = {{"type", "array"}, {"items", FieldsSchema(f.fields)}};
+    case FieldType::kObjectArray: {
+      Json items = FieldsSchema(f.fields);
+      if (f.schema_rules.is_object()) items.update(f.schema_rules);
+      s = {{"type", "array"}, {"items", std::move(items)}};
       break;
+    }
     case FieldType::kStringArray:
       s = {{"type", "array"}, {"items", StringSchema(f)}};
       if (f.unique_items) s["uniqueItems"] = true;

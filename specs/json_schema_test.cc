@@ -80,7 +80,26 @@ TEST(JsonSchemaTest, ParticularPointers) {
   EXPECT_EQ(at(vm + "/cpus"), Json::parse(R"({"type": "integer", "minimum": 1, "maximum": 512,
       "default": 1, "description": "Virtual CPUs (1..512)."})"));
   EXPECT_EQ(at(vm + "/memoryMiB/default"), 1024);
-  EXPECT_EQ(at(vm + "/disks/items/required"), Json::parse(R"(["name", "image"])"));
+  EXPECT_EQ(at(vm + "/disks/items/required"), Json::parse(R"(["name"])"));
+  // The rules across a disk's fields, which the validator checks, as far as JSON Schema says them.
+  EXPECT_EQ(at(vm + "/disks/items/oneOf"),
+            Json::parse(R"([{"required": ["image"]}, {"required": ["volume"]}])"));
+  EXPECT_EQ(at(vm + "/disks/items/if"), Json::parse(R"({"required": ["volume"]})"));
+  EXPECT_EQ(at(vm + "/disks/items/then"), Json::parse(R"({"not": {"required": ["format"]},
+      "properties": {"sizeGiB": {"const": 0}}})"));
+  const std::string volume = vm + "/disks/items/properties/volume";
+  EXPECT_EQ(at(volume + "/required"), Json::parse(R"(["pool"])"));
+  EXPECT_EQ(at(volume + "/if"), Json::parse(R"({"not": {"required": ["baseImage"]}})"));
+  EXPECT_EQ(at(volume + "/then"), Json::parse(R"({"required": ["sizeGiB"],
+      "properties": {"sizeGiB": {"minimum": 1}}})"));
+  EXPECT_EQ(at(volume + "/dependentRequired"),
+            Json::parse(R"({"baseFormat": ["baseImage"]})"));
+  EXPECT_EQ(at(volume + "/properties/deletePolicy/default"), "Retain");
+  EXPECT_EQ(at(volume + "/properties/deletePolicy/pattern"), "^(Retain|Delete)$");
+  EXPECT_EQ(at(volume + "/properties/baseFormat/pattern"), "^(raw|qcow2)$");
+  EXPECT_EQ(at(vm + "/disks/items/properties/format/pattern"), "^(raw|qcow2)$");
+  EXPECT_FALSE(at(vm + "/disks/items/properties").contains("default"));
+  EXPECT_FALSE(at(volume).contains("default")) << "an optional object: absent stays absent";
   EXPECT_EQ(at(vm + "/disks/items/additionalProperties"), false);
   EXPECT_EQ(at(vm + "/health/properties/http/properties/port/maximum"), 65535);
   EXPECT_EQ(at(vm + "/health/properties/http/required"), Json::parse(R"(["port"])"));

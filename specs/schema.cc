@@ -237,30 +237,96 @@ std::vector<FieldDef> BuildHostFields() {
   };
 }
 
-std::vector<FieldDef> BuildVirtualMachineFields() {
+constexpr char kImageFormatPattern[] = "^(raw|qcow2)$";
+constexpr char kImageFormatMessage[] = "must be one of raw, qcow2";
+
+// The rules across a disk's fields that specs/validator.cc checks, as JSON Schema says them.
+Json DiskRules() {
+  return {
+      {"oneOf", {{{"required", {"image"}}}, {{"required", {"volume"}}}}},
+      {"if", {{"required", {"volume"}}}},
+      {"then", {{"not", {{"required", {"format"}}}}, {"properties", {{"sizeGiB", {{"const", 0}}}}}}},
+  };
+}
+
+Json VolumeRules() {
+  return {
+      {"if", {{"not", {{"required", {"baseImage"}}}}}},
+      {"then", {{"required", {"sizeGiB"}}, {"properties", {{"sizeGiB", {{"minimum", 1}}}}}}},
+      {"dependentRequired", {{"baseFormat", {"baseImage"}}}},
+  };
+}
+
+std::vector<FieldDef> BuildVolumeFields() {
+  FieldDef pool = Required(WithPattern(
+      String("pool", "Name of the StoragePool the volume lives in. It must exist; a pool that "
+                     "VMs use cannot be deleted."),
+      kNamePattern, "must be the name of a StoragePool (a DNS-1123 label)"));
+  pool.max_length = 63;
+  return {
+      std::move(pool),
+      AbsolutePath("baseImage", "Image the volume is a qcow2 layer over (only read, so many VMs "
+                                "can share it): an absolute path on the hosts that see the pool. "
+                                "Absent = an empty volume."),
+      WithPattern(String("baseFormat", "Format of baseImage: raw or qcow2. Absent = read from "
+                                       "the image with qemu-img info, never guessed from its "
+                                       "name. Only with baseImage."),
+                  kImageFormatPattern, kImageFormatMessage),
+      WithDefault(Int("sizeGiB", 0, 65536,
+                      "Virtual size in GiB (0..65536). Without baseImage it is required and at "
+                      "least 1; with baseImage, 0 = the base image's size."),
+                  0),
+      WithDefault(WithPattern(String("deletePolicy",
+                                     "Retain: deleting the VM keeps its volume and the volume's "
+                                     "snapshots. Delete: deleting the VM deletes them. Default "
+                                     "Retain."),
+                              "^(Retain|Delete)$", "must be one of Retain, Delete"),
+                  "Retain"),
+  };
+}
+
+std::vector<FieldDef> BuildDiskFields() {
   FieldDef disk_name = Required(WithPattern(
       String("name", "Disk name, unique within the VM: a DNS-1123 label."), kNamePattern,
       kNameMessage));
   disk_name.max_length = 63;
-  FieldDef image = Required(PathWithoutControlCharacters(
-      "image",
-      "Absolute path of a disk image file on the host, attached as the VM's disk itself (read "
-      "and written in place, not copied). Its format is taken from the name: *.qcow2 is "
-      "qcow2, anything else raw."));
-  FieldDef disks;
-  disks.name = "disks";
-  disks.type = FieldType::kObjectArray;
-  disks.default_value = Json::array();
-  disks.unique_key = "name";
-  disks.description = "Disks of the VM, in attachment order; names must be unique.";
-  disks.fields = {
+  return {
       std::move(disk_name),
-      std::move(image),
+      PathWithoutControlCharacters(
+          "image", "Absolute path of a disk image file on the host, attached as the VM's disk "
+                   "itself (read and written in place, not copied). Exactly one of image and "
+                   "volume."),
+      WithPattern(String("format",
+                         "Format of image: raw or qcow2. Absent = read from the image with "
+                         "qemu-img info, never guessed from its name. Only with image (a "
+                         "volume's base has volume.baseFormat). Validated and stored, not acted "
+                         "upon yet: until the controller reads formats, an image whose name ends "
+                         "in .qcow2 is attached as qcow2 and any other as raw."),
+                  kImageFormatPattern, kImageFormatMessage),
       WithDefault(Int("sizeGiB", 0, 65536,
                       "Virtual size in GiB (0..65536). Validated and stored, not acted upon yet: "
-                      "the image keeps its own size."),
+                      "the image keeps its own size. Only with image (a volume's size is "
+                      "volume.sizeGiB)."),
                   0),
+      [] {
+        FieldDef volume = Object(
+            "volume", Presence::kOptional, BuildVolumeFields(),
+            "A volume in a StoragePool for this disk: a qcow2 layer over baseImage, or an empty "
+            "volume of sizeGiB. Exactly one of image and volume. Validated and stored, not acted "
+            "upon yet: the controller does not create volumes.");
+        volume.schema_rules = VolumeRules();
+        return volume;
+      }(),
   };
+}
+
+std::vector<FieldDef> BuildVirtualMachineFields() {
+  FieldDef disks = ObjectArray("disks", BuildDiskFields(),
+                               "Disks of the VM, in attachment order; names must be unique. "
+                               "Each is either an image file (image) or a volume in a "
+                               "StoragePool (volume).");
+  disks.unique_key = "name";
+  disks.schema_rules = DiskRules();
   FieldDef spread_by = WithDefault(
       WithPattern(String("spreadBy", "VM label key; VMs with equal values of it avoid sharing a "
                                      "host. Empty = no spreading."),

@@ -1,7 +1,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "specs/decoder.h"
 #include "specs/types.h"
@@ -136,6 +139,55 @@ TEST(TypedSpecsTest, VirtualMachineBootConsoleInterfacesAndExecProbe) {
 
   old["interfaces"] = Json::parse(R"([{"name": "x", "type": "macvtap", "portForwards": []}])");
   EXPECT_EQ(VirtualMachineSpecFromJson(old).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TypedSpecsTest, VirtualMachineImageAndVolumeDisks) {
+  Json spec = SpecOf(
+      "apiVersion: vmkeeper/v1\n"
+      "kind: VirtualMachine\n"
+      "metadata: {name: web01}\n"
+      "spec:\n"
+      "  disks:\n"
+      "  - {name: root, volume: {pool: shared, baseImage: /b/debian.qcow2, baseFormat: qcow2}}\n"
+      "  - {name: data, volume: {pool: fast, sizeGiB: 20, deletePolicy: Delete}}\n"
+      "  - {name: iso, image: /i/tools.raw, format: raw}\n"
+      "  - {name: old, image: /i/old.qcow2, sizeGiB: 8}\n");
+  StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(spec);
+  ASSERT_TRUE(vm.ok()) << vm.status().ToString();
+  ASSERT_EQ(vm->disks.size(), 4u);
+
+  const DiskSpec& root = vm->disks[0];
+  EXPECT_EQ(root.name, "root");
+  EXPECT_EQ(root.image, "");
+  EXPECT_EQ(root.format, std::nullopt);
+  ASSERT_TRUE(root.volume.has_value());
+  EXPECT_EQ(root.volume->pool, "shared");
+  EXPECT_EQ(root.volume->baseImage, "/b/debian.qcow2");
+  EXPECT_EQ(root.volume->baseFormat, "qcow2");
+  EXPECT_EQ(root.volume->sizeGiB, 0);
+  EXPECT_FALSE(root.volume->deleteWithVm) << "deletePolicy defaults to Retain";
+
+  const DiskSpec& data = vm->disks[1];
+  ASSERT_TRUE(data.volume.has_value());
+  EXPECT_EQ(data.volume->pool, "fast");
+  EXPECT_EQ(data.volume->baseImage, "");
+  EXPECT_EQ(data.volume->baseFormat, std::nullopt);
+  EXPECT_EQ(data.volume->sizeGiB, 20);
+  EXPECT_TRUE(data.volume->deleteWithVm);
+
+  EXPECT_EQ(vm->disks[2].image, "/i/tools.raw");
+  EXPECT_EQ(vm->disks[2].format, "raw");
+  EXPECT_FALSE(vm->disks[2].volume.has_value());
+  // A disk as specs were stored before formats and volumes: no format, no volume.
+  EXPECT_EQ(vm->disks[3].image, "/i/old.qcow2");
+  EXPECT_EQ(vm->disks[3].sizeGiB, 8);
+  EXPECT_EQ(vm->disks[3].format, std::nullopt);
+  EXPECT_FALSE(vm->disks[3].volume.has_value());
+
+  spec["disks"][1]["volume"]["deletePolicy"] = "Shred";
+  EXPECT_EQ(VirtualMachineSpecFromJson(spec).status().code(), StatusCode::kInvalidArgument);
+  spec["disks"][1]["volume"].erase("deletePolicy");
+  EXPECT_EQ(VirtualMachineSpecFromJson(spec).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(TypedSpecsTest, InterfaceTypeNames) {

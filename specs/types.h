@@ -96,10 +96,23 @@ struct HostSpec {
   bool schedulable = true;               // false = cordoned: no new VMs placed here
 };
 
+// A disk's volume in a StoragePool: a qcow2 layer over baseImage, or an empty volume. Validated
+// and stored; the controller does not create volumes yet.
+struct VolumeDiskSpec {
+  std::string pool;       // a StoragePool's name
+  std::string baseImage;  // absolute path; empty = an empty volume
+  std::optional<std::string> baseFormat;  // "raw" | "qcow2"; absent = read with qemu-img info
+  int64_t sizeGiB = 0;    // > 0 without baseImage; with one, 0 = the base's size
+  bool deleteWithVm = false;  // deletePolicy Delete: deleting the VM deletes its volume
+};
+
+// Exactly one of `image` and `volume` is set (the validator sees to it).
 struct DiskSpec {
   std::string name;
-  std::string image;
-  int64_t sizeGiB = 0;  // 0 = the image's own size
+  std::string image;    // empty for a volume disk
+  int64_t sizeGiB = 0;  // image disks: 0 = the image's own size (not acted upon yet)
+  std::optional<std::string> format;  // image disks: "raw" | "qcow2"; absent = read from it
+  std::optional<VolumeDiskSpec> volume;
 };
 
 struct PlacementSpec {

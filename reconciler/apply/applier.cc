@@ -40,6 +40,15 @@ std::string ManifestText(const Object& object) {
   return specs::CanonicalYaml(copy, /*include_status=*/false);
 }
 
+// Whether the VM names the SnapshotPolicy or StoragePool `name` (what deleting it would break).
+bool RefersTo(const specs::VirtualMachineSpec& vm, Kind kind, const std::string& name) {
+  if (kind == Kind::kSnapshotPolicy) return vm.snapshotPolicy == name;
+  if (kind != Kind::kStoragePool) return false;
+  return std::any_of(vm.disks.begin(), vm.disks.end(), [&](const specs::DiskSpec& disk) {
+    return disk.volume && disk.volume->pool == name;
+  });
+}
+
 }  // namespace
 
 std::string UnifiedDiff(const std::string& from_name, const std::string& from,
@@ -258,6 +267,16 @@ std::string Applier::PrunedAction(const Object& object) {
   return "delete " + object.Key();
 }
 
+StatusOr<std::vector<std::string>> Applier::VmsReferringTo(Kind kind, const std::string& name) {
+  VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
+  std::vector<std::string> users;
+  for (const auto& vm : vms) {
+    auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+    if (spec.ok() && RefersTo(*spec, kind, name)) users.push_back(vm.metadata.name);
+  }
+  return users;
+}
+
 Status Applier::Delete(Kind kind, const std::string& name) {
   MutexLock l(&mu_);
   VMK_ASSIGN_OR_RETURN(std::optional<Object> stored, store_->Get(kind, name));
@@ -268,14 +287,14 @@ Status Applier::Delete(Kind kind, const std::string& name) {
     VMK_ASSIGN_OR_RETURN(std::vector<std::string> errors, CheckHostRemovals({name}, {}));
     if (!errors.empty()) return Status::FailedPrecondition(errors.front());
   }
-  if (kind == Kind::kSnapshotPolicy) {
-    VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
-    for (const auto& vm : vms) {
-      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
-      if (spec.ok() && spec->snapshotPolicy == name) {
-        return Status::FailedPrecondition("SnapshotPolicy/" + name + " is used by VirtualMachine/" +
-                                          vm.metadata.name);
-      }
+  if (kind == Kind::kSnapshotPolicy || kind == Kind::kStoragePool) {
+    VMK_ASSIGN_OR_RETURN(std::vector<std::string> users, VmsReferringTo(kind, name));
+    if (!users.empty()) {
+      std::string list;
+      for (const auto& vm : users) list += (list.empty() ? "" : ", ") + ("VirtualMachine/" + vm);
+      return Status::FailedPrecondition(std::string(specs::KindName(kind)) + "/" + name +
+                                        " is used by " + list +
+                                        ": delete or change those VMs first");
     }
   }
   ApplyBatch batch;

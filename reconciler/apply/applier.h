@@ -63,7 +63,8 @@ class Applier {
 
   StatusOr<ApplyOutcome> Apply(const std::vector<ManifestFile>& files, const ApplyOptions& options);
   StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune);
-  // NotFound / FailedPrecondition (a Host with VMs placed on it).
+  // NotFound / FailedPrecondition (a Host with VMs placed on it, a SnapshotPolicy or StoragePool
+  // that VMs name).
   Status Delete(specs::Kind kind, const std::string& name);
 
  private:
@@ -82,6 +83,8 @@ class Applier {
   StatusOr<std::string> VmAction(const specs::Object& vm,
                                  const std::optional<specs::Object>& stored) const;
   static std::string PrunedAction(const specs::Object& object);
+  // The stored VMs whose spec names the SnapshotPolicy or StoragePool `name`.
+  StatusOr<std::vector<std::string>> VmsReferringTo(specs::Kind kind, const std::string& name);
   // Errors for Hosts that would be removed while VMs that stay are placed on them.
   StatusOr<std::vector<std::string>> CheckHostRemovals(const std::vector<std::string>& hosts,
                                                        const std::vector<std::string>& removed_vms);
