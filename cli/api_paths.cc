@@ -9,6 +9,7 @@ std::string_view KindPlural(specs::Kind kind) {
     case specs::Kind::kHost: return "hosts";
     case specs::Kind::kVirtualMachine: return "virtualmachines";
     case specs::Kind::kSnapshotPolicy: return "snapshotpolicies";
+    case specs::Kind::kStoragePool: return "storagepools";
   }
   return "unknown";
 }

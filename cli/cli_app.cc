@@ -39,6 +39,12 @@ std::string ObjectLabel(specs::Kind kind, const std::string& name) {
   return KindLower(kind) + "/" + name;
 }
 
+// Hosts and VMs are reconciled: they report Ready and have incidents. Snapshot policies and
+// storage pools are only stored so far: nothing to wait for, no incidents.
+bool IsReconciled(specs::Kind kind) {
+  return kind == specs::Kind::kHost || kind == specs::Kind::kVirtualMachine;
+}
+
 class Commands {
  public:
   Commands(const CliEnvironment& env, Options options)
@@ -87,7 +93,7 @@ std::optional<specs::Kind> Commands::ParseKind(const std::string& text) {
   auto kind = specs::KindFromCliName(text);
   if (!kind) {
     err_ << "error: unknown resource type \"" << text
-         << "\" (use hosts, vms or snapshotpolicies)\n";
+         << "\" (use hosts, vms, snapshotpolicies or storagepools)\n";
   }
   return kind;
 }
@@ -129,7 +135,7 @@ int Commands::Apply() {
 
   std::vector<reconciler::ApplyResultItem> waited;
   for (const auto& item : outcome->results) {
-    if (item.action != "pruned" && item.kind != specs::Kind::kSnapshotPolicy) {
+    if (item.action != "pruned" && IsReconciled(item.kind)) {
       waited.push_back(item);
     }
   }
@@ -237,8 +243,8 @@ int Commands::Describe() {
   if (!object.ok()) return Fail(object.status());
   auto events = client_->Events(reconciler::ObjectRef{*kind, options_.name}, 0, 20);
   if (!events.ok()) return Fail(events.status());
-  if (*kind == specs::Kind::kSnapshotPolicy) {
-    out_ << cli::Describe(*object, *events);  // policies do not fail: no incidents
+  if (!IsReconciled(*kind)) {
+    out_ << cli::Describe(*object, *events);  // policies and pools do not fail: no incidents
     return kExitOk;
   }
   auto incidents = client_->Incidents(reconciler::ObjectRef{*kind, options_.name});
@@ -366,19 +372,22 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
       ->required();
   diff->add_flag("--prune", options.prune, "Include objects that apply --prune would delete");
 
-  auto* get = app.add_subcommand("get", "List objects: hosts, vms, snapshotpolicies");
-  get->add_option("kind", options.kind, "hosts | vms | snapshotpolicies")->required();
+  auto* get =
+      app.add_subcommand("get", "List objects: hosts, vms, snapshotpolicies, storagepools");
+  get->add_option("kind", options.kind, "hosts | vms | snapshotpolicies | storagepools")
+      ->required();
   get->add_option("name", options.name, "Object name");
   get->add_option("-o,--output", options.output, "yaml | json | wide")
       ->check(CLI::IsMember({"yaml", "json", "wide"}));
 
   auto* describe = app.add_subcommand(
       "describe", "Show an object with conditions, its open incident and events");
-  describe->add_option("kind", options.kind, "vm | host | snapshotpolicy")->required();
+  describe->add_option("kind", options.kind, "vm | host | snapshotpolicy | storagepool")
+      ->required();
   describe->add_option("name", options.name, "Object name")->required();
 
   auto* del = app.add_subcommand("delete", "Delete an object");
-  del->add_option("kind", options.kind, "vm | host | snapshotpolicy")->required();
+  del->add_option("kind", options.kind, "vm | host | snapshotpolicy | storagepool")->required();
   del->add_option("name", options.name, "Object name")->required();
 
   auto* events = app.add_subcommand("events", "List recent events, oldest first");

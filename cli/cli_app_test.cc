@@ -195,6 +195,29 @@ TEST_F(CliAppTest, GetTableYamlJson) {
   EXPECT_THAT(out_.str(), HasSubstr("GENERATION"));
 }
 
+TEST_F(CliAppTest, GetAndDescribeStoragePools) {
+  specs::Object pool;
+  pool.kind = specs::Kind::kStoragePool;
+  pool.metadata.name = "shared";
+  pool.metadata.generation = 1;
+  pool.spec = {{"type", "dir"},
+               {"path", "/srv/pools/shared"},
+               {"hostSelector", Json::object()},
+               {"hosts", {"hv01"}}};
+  fake_.Put(pool);
+  for (const char* spelling : {"pools", "pool", "storagepools", "storagepool"}) {
+    EXPECT_EQ(Run({"get", spelling}), 0) << spelling << ": " << err_.str();
+    EXPECT_EQ(out_.str(),
+              "NAME     TYPE   PATH                HOST-SELECTOR   HOSTS\n"
+              "shared   dir    /srv/pools/shared   <none>          hv01\n")
+        << spelling;
+  }
+  EXPECT_EQ(Run({"get", "pool", "shared", "-o", "json"}), 0) << err_.str();
+  EXPECT_EQ(Json::parse(out_.str())["spec"]["path"], "/srv/pools/shared");
+  EXPECT_EQ(Run({"delete", "pool", "shared"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "storagepool/shared deleted\n");
+}
+
 TEST_F(CliAppTest, GetErrors) {
   EXPECT_EQ(Run({"get", "hosts"}), 0);
   EXPECT_EQ(err_.str(), "No resources found.\n");
@@ -389,10 +412,25 @@ TEST_F(CliIncidentsTest, DescribeSnapshotPolicyHasNoIncidentSection) {
   EXPECT_EQ(fake_.incidents_calls, calls);
 }
 
+TEST_F(CliIncidentsTest, DescribeStoragePoolHasNoIncidentSection) {
+  specs::Object pool;
+  pool.kind = specs::Kind::kStoragePool;
+  pool.metadata.name = "shared";
+  pool.spec = {{"type", "dir"}, {"path", "/srv/pools/shared"}};
+  fake_.Put(pool);
+  const int calls = fake_.incidents_calls;
+  EXPECT_EQ(Run({"describe", "pool", "shared"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Kind:         StoragePool\n"));
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("Incident:")));
+  EXPECT_EQ(fake_.incidents_calls, calls);
+}
+
 TEST_F(CliAppTest, ApplyWaitUntilReady) {
+  // Policies and pools are only stored: nothing to wait for (nothing would make them Ready).
   fake_.apply_outcome.results = {{specs::Kind::kHost, "hv01", "created"},
                                  {specs::Kind::kVirtualMachine, "wms01", "created"},
-                                 {specs::Kind::kSnapshotPolicy, "nightly", "created"}};
+                                 {specs::Kind::kSnapshotPolicy, "nightly", "created"},
+                                 {specs::Kind::kStoragePool, "shared", "created"}};
   fake_.Put(MakeHost("hv01", true));
   fake_.Put(MakeVm("wms01", "", "shutoff", "False"));
   // The VM becomes Ready on the fifth read.
@@ -407,6 +445,7 @@ TEST_F(CliAppTest, ApplyWaitUntilReady) {
             "host/hv01 created\n"
             "virtualmachine/wms01 created\n"
             "snapshotpolicy/nightly created\n"
+            "storagepool/shared created\n"
             "waiting: 1/2 ready\n"
             "2/2 ready\n");
 }

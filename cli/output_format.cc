@@ -93,6 +93,7 @@ std::string CliObjectName(specs::Kind kind, const std::string& name) {
     case specs::Kind::kVirtualMachine: return "vm/" + name;
     case specs::Kind::kHost: return "host/" + name;
     case specs::Kind::kSnapshotPolicy: return "snapshotpolicy/" + name;
+    case specs::Kind::kStoragePool: return "storagepool/" + name;
   }
   return name;
 }
@@ -133,6 +134,103 @@ std::string DescribeIncident(const std::vector<reconciler::Incident>& incidents)
   return out;
 }
 
+using Rows = std::vector<std::vector<std::string>>;
+
+// The `vmkeeper get` rows of each kind, header first (see FormatObjectTable).
+Rows VmRows(const std::vector<Json>& vms, bool wide) {
+  Rows rows = {{"NAME", "HOST", "STATE", "READY", "RESTARTS"}};
+  if (wide) {
+    for (const char* c : {"CPUS", "MEMORY", "GENERATION", "OBSERVED"}) rows[0].push_back(c);
+  }
+  for (const auto& vm : vms) {
+    std::vector<std::string> row = {
+        Text(vm, {"metadata", "name"}), Text(vm, {"status", "host"}),
+        Text(vm, {"status", "state"}), ConditionStatus(vm, "Ready"),
+        Int(vm, {"status", "restartCount"}) ? IntText(vm, {"status", "restartCount"}) : "0"};
+    if (wide) {
+      auto memory = Int(vm, {"spec", "memoryMiB"});
+      row.push_back(IntText(vm, {"spec", "cpus"}));
+      row.push_back(memory ? FormatMemoryMiB(*memory) : kNone);
+      row.push_back(IntText(vm, {"metadata", "generation"}));
+      row.push_back(IntText(vm, {"status", "observedGeneration"}));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Rows HostRows(const std::vector<Json>& hosts, bool wide) {
+  Rows rows = {{"NAME", "URI", "READY", "VMS", "CPUS", "MEMORY"}};
+  if (wide) {
+    rows[0].push_back("HYPERVISOR");
+    rows[0].push_back("SCHEDULABLE");
+  }
+  for (const auto& host : hosts) {
+    std::vector<std::string> row = {
+        Text(host, {"metadata", "name"}),
+        Text(host, {"spec", "uri"}),
+        ConditionStatus(host, "Ready"),
+        Int(host, {"status", "vms"}) ? IntText(host, {"status", "vms"}) : "0",
+        UsageText(host, "cpus", [](int64_t v) { return std::to_string(v); }),
+        UsageText(host, "memoryMiB", FormatMemoryMiB)};
+    if (wide) {
+      row.push_back(Text(host, {"status", "hypervisor"}));
+      const Json* schedulable = Find(host, {"spec", "schedulable"});
+      row.push_back(schedulable == nullptr ? "true" : Text(schedulable));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Rows SnapshotPolicyRows(const std::vector<Json>& policies, bool wide) {
+  Rows rows = {{"NAME", "INTERVAL", "KEEP", "BEFORE-CHANGE", "BEFORE-FAILOVER"}};
+  if (wide) rows[0].push_back("GENERATION");
+  for (const auto& policy : policies) {
+    auto interval = Int(policy, {"spec", "intervalSeconds"});
+    std::vector<std::string> row = {Text(policy, {"metadata", "name"}),
+                                    interval ? FormatSeconds(*interval) : kNone,
+                                    IntText(policy, {"spec", "keep"}),
+                                    Text(policy, {"spec", "beforeChange"}),
+                                    Text(policy, {"spec", "beforeFailover"})};
+    if (wide) row.push_back(IntText(policy, {"metadata", "generation"}));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// "rack=r1,tier=gold" of a label map; <none> when empty.
+std::string SelectorText(const Json* selector) {
+  std::vector<std::string> pairs;
+  if (selector != nullptr && selector->is_object()) {
+    for (const auto& [key, value] : selector->items()) pairs.push_back(key + "=" + Text(&value));
+  }
+  return pairs.empty() ? kNone : Joined(pairs, ",");
+}
+
+// "hv01,hv02" of a list of host names; <all> when empty, since an empty list restricts nothing.
+std::string HostListText(const Json* hosts) {
+  std::vector<std::string> names;
+  if (hosts != nullptr && hosts->is_array()) {
+    for (const auto& host : *hosts) names.push_back(Text(&host));
+  }
+  return names.empty() ? "<all>" : Joined(names, ",");
+}
+
+Rows StoragePoolRows(const std::vector<Json>& pools, bool wide) {
+  Rows rows = {{"NAME", "TYPE", "PATH", "HOST-SELECTOR", "HOSTS"}};
+  if (wide) rows[0].push_back("GENERATION");
+  for (const auto& pool : pools) {
+    std::vector<std::string> row = {Text(pool, {"metadata", "name"}), Text(pool, {"spec", "type"}),
+                                    Text(pool, {"spec", "path"}),
+                                    SelectorText(Find(pool, {"spec", "hostSelector"})),
+                                    HostListText(Find(pool, {"spec", "hosts"}))};
+    if (wide) row.push_back(IntText(pool, {"metadata", "generation"}));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
@@ -167,69 +265,13 @@ std::string FormatSeconds(int64_t seconds) {
 }
 
 std::string FormatObjectTable(specs::Kind kind, const std::vector<Json>& objects, bool wide) {
-  std::vector<std::vector<std::string>> rows;
   switch (kind) {
-    case specs::Kind::kVirtualMachine:
-      rows.push_back({"NAME", "HOST", "STATE", "READY", "RESTARTS"});
-      if (wide) {
-        for (const char* c : {"CPUS", "MEMORY", "GENERATION", "OBSERVED"}) rows[0].push_back(c);
-      }
-      for (const auto& vm : objects) {
-        std::vector<std::string> row = {Text(vm, {"metadata", "name"}),
-                                        Text(vm, {"status", "host"}),
-                                        Text(vm, {"status", "state"}),
-                                        ConditionStatus(vm, "Ready"),
-                                        Int(vm, {"status", "restartCount"})
-                                            ? IntText(vm, {"status", "restartCount"})
-                                            : "0"};
-        if (wide) {
-          auto memory = Int(vm, {"spec", "memoryMiB"});
-          row.push_back(IntText(vm, {"spec", "cpus"}));
-          row.push_back(memory ? FormatMemoryMiB(*memory) : kNone);
-          row.push_back(IntText(vm, {"metadata", "generation"}));
-          row.push_back(IntText(vm, {"status", "observedGeneration"}));
-        }
-        rows.push_back(std::move(row));
-      }
-      break;
-    case specs::Kind::kHost:
-      rows.push_back({"NAME", "URI", "READY", "VMS", "CPUS", "MEMORY"});
-      if (wide) {
-        rows[0].push_back("HYPERVISOR");
-        rows[0].push_back("SCHEDULABLE");
-      }
-      for (const auto& host : objects) {
-        std::vector<std::string> row = {
-            Text(host, {"metadata", "name"}),
-            Text(host, {"spec", "uri"}),
-            ConditionStatus(host, "Ready"),
-            Int(host, {"status", "vms"}) ? IntText(host, {"status", "vms"}) : "0",
-            UsageText(host, "cpus", [](int64_t v) { return std::to_string(v); }),
-            UsageText(host, "memoryMiB", FormatMemoryMiB)};
-        if (wide) {
-          row.push_back(Text(host, {"status", "hypervisor"}));
-          const Json* schedulable = Find(host, {"spec", "schedulable"});
-          row.push_back(schedulable == nullptr ? "true" : Text(schedulable));
-        }
-        rows.push_back(std::move(row));
-      }
-      break;
-    case specs::Kind::kSnapshotPolicy:
-      rows.push_back({"NAME", "INTERVAL", "KEEP", "BEFORE-CHANGE", "BEFORE-FAILOVER"});
-      if (wide) rows[0].push_back("GENERATION");
-      for (const auto& policy : objects) {
-        auto interval = Int(policy, {"spec", "intervalSeconds"});
-        std::vector<std::string> row = {Text(policy, {"metadata", "name"}),
-                                        interval ? FormatSeconds(*interval) : kNone,
-                                        IntText(policy, {"spec", "keep"}),
-                                        Text(policy, {"spec", "beforeChange"}),
-                                        Text(policy, {"spec", "beforeFailover"})};
-        if (wide) row.push_back(IntText(policy, {"metadata", "generation"}));
-        rows.push_back(std::move(row));
-      }
-      break;
+    case specs::Kind::kVirtualMachine: return FormatTable(VmRows(objects, wide));
+    case specs::Kind::kHost: return FormatTable(HostRows(objects, wide));
+    case specs::Kind::kSnapshotPolicy: return FormatTable(SnapshotPolicyRows(objects, wide));
+    case specs::Kind::kStoragePool: return FormatTable(StoragePoolRows(objects, wide));
   }
-  return FormatTable(rows);
+  return "";
 }
 
 std::string ToYaml(const Json& json) { return specs::JsonToYaml(json); }

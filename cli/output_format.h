@@ -21,6 +21,8 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 //   VirtualMachine: NAME HOST STATE READY RESTARTS (+ CPUS MEMORY GENERATION OBSERVED when wide)
 //   Host:           NAME URI READY VMS CPUS MEMORY   (+ HYPERVISOR SCHEDULABLE when wide)
 //   SnapshotPolicy: NAME INTERVAL KEEP BEFORE-CHANGE BEFORE-FAILOVER (+ GENERATION when wide)
+//   StoragePool:    NAME TYPE PATH HOST-SELECTOR HOSTS (+ GENERATION when wide); HOSTS reads
+//                   <all> when the pool lists none
 // CPUS and MEMORY of hosts read "allocated/capacity". Missing values print as <none>.
 std::string FormatObjectTable(specs::Kind kind, const std::vector<specs::Json>& objects,
                               bool wide);

@@ -61,6 +61,30 @@ TEST(FormatObjectTableTest, SnapshotPolicies) {
             "nightly   1d         7      true            false\n");
 }
 
+TEST(FormatObjectTableTest, StoragePools) {
+  Json shared = {{"kind", "StoragePool"},
+                 {"metadata", {{"name", "shared"}, {"generation", 2}}},
+                 {"spec",
+                  {{"type", "dir"},
+                   {"path", "/srv/pools/shared"},
+                   {"hostSelector", {{"storage", "nfs"}, {"rack", "r1"}}},
+                   {"hosts", {"hv01", "hv02"}}}}};
+  Json local = {{"kind", "StoragePool"},
+                {"metadata", {{"name", "local"}, {"generation", 1}}},
+                {"spec",
+                 {{"type", "dir"},
+                  {"path", "/var/lib/pool"},
+                  {"hostSelector", Json::object()},
+                  {"hosts", Json::array()}}}};
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kStoragePool, {shared, local}, false),
+            "NAME     TYPE   PATH                HOST-SELECTOR         HOSTS\n"
+            "shared   dir    /srv/pools/shared   rack=r1,storage=nfs   hv01,hv02\n"
+            "local    dir    /var/lib/pool       <none>                <all>\n");
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kStoragePool, {local}, true),
+            "NAME    TYPE   PATH            HOST-SELECTOR   HOSTS   GENERATION\n"
+            "local   dir    /var/lib/pool   <none>          <all>   1\n");
+}
+
 TEST(ToYamlTest, BlockStyleWithQuotingWhereNeeded) {
   Json doc = {{"apiVersion", "vmkeeper/v1"},
               {"kind", "VirtualMachine"},
@@ -138,6 +162,23 @@ TEST(DescribeTest, EmptyPartsSayNone) {
   std::string text = Describe(vm, {});
   EXPECT_THAT(text, HasSubstr("Conditions:\n  <none>\n"));
   EXPECT_THAT(text, HasSubstr("Events:\n  <none>\n"));
+}
+
+TEST(DescribeTest, StoragePoolShowsItsSpec) {
+  Json pool = {{"apiVersion", "vmkeeper/v1"},
+               {"kind", "StoragePool"},
+               {"metadata", {{"name", "shared"}, {"generation", 1}}},
+               {"spec",
+                {{"type", "dir"},
+                 {"path", "/srv/pools/shared"},
+                 {"hostSelector", {{"storage", "nfs"}}},
+                 {"hosts", Json::array()}}}};
+  std::string text = Describe(pool, {});
+  EXPECT_THAT(text, HasSubstr("Name:         shared\nKind:         StoragePool\n"));
+  EXPECT_THAT(text, HasSubstr("Spec:\n  hostSelector:\n    storage: nfs\n  hosts: []\n"
+                              "  path: /srv/pools/shared\n  type: dir\n"));
+  EXPECT_THAT(text, HasSubstr("Status:\n  <none>\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("Incident:")));
 }
 
 TEST(DescribeTest, IncidentSectionShowsTheOpenIncident) {

@@ -148,11 +148,13 @@ TEST(DecoderTest, MissingRequiredFields) {
                      "kind: VirtualMachine\n"
                      "metadata: {labels: {a: b}}\n"
                      "spec:\n"
-                     "  disks: [{name: root}]\n"
+                     "  disks: [{image: /r}, {name: d, volume: {sizeGiB: 1}}]\n"
                      "  health: {http: {path: /h}}\n"),
               ElementsAre("m.yaml:3:11: metadata.name: is required",
-                          "m.yaml:5:11: spec.disks[0].image: is required",
+                          "m.yaml:5:11: spec.disks[0].name: is required",
+                          "m.yaml:5:42: spec.disks[1].volume.pool: is required",
                           "m.yaml:6:18: spec.health.http.port: is required"));
+  // A disk with neither image nor volume is the validator's business (validator_test.cc).
 }
 
 TEST(DecoderTest, MissingTopLevelFieldsReportedAtTheDocument) {
@@ -253,7 +255,7 @@ TEST(DecoderTest, UnknownKind) {
                      "metadata: {name: p}\n"
                      "spec: {anything: 1}\n"),
               ElementsAre("m.yaml:2:7: kind: must be one of Host, SnapshotPolicy, "
-                          "VirtualMachine"));
+                          "StoragePool, VirtualMachine"));
 }
 
 TEST(DecoderTest, YamlSyntaxErrorLocation) {
@@ -453,6 +455,104 @@ TEST(DecoderTest, AbsentOrNullSpecMeansAllDefaults) {
   EXPECT_EQ(vm.spec["placement"]["priority"], 0);
 }
 
+TEST(DecoderTest, DefaultsFilledForStoragePool) {
+  Object pool = DecodeOne("apiVersion: vmkeeper/v1\n"
+                          "kind: StoragePool\n"
+                          "metadata: {name: shared}\n"
+                          "spec: {path: /srv/pools/shared}\n");
+  EXPECT_EQ(pool.kind, Kind::kStoragePool);
+  EXPECT_EQ(pool.spec, Json::parse(R"({"type": "dir", "path": "/srv/pools/shared",
+      "hostSelector": {}, "hosts": []})"))
+      << pool.spec.dump();
+}
+
+TEST(DecoderTest, StoragePoolErrors) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: StoragePool\n"
+                     "metadata: {name: shared}\n"),
+              ElementsAre("m.yaml:1:1: spec.path: is required"));
+  EXPECT_THAT(
+      Errors("apiVersion: vmkeeper/v1\n"
+             "kind: StoragePool\n"
+             "metadata: {name: shared}\n"
+             "spec:\n"
+             "  type: zfs\n"
+             "  path: pools/shared\n"
+             "  hostSelector: {storage: \"n f s\"}\n"
+             "  hosts: [hv01, HV02, hv01]\n"
+             "  size: 10\n"),
+      ElementsAre(
+          "m.yaml:5:9: spec.type: must be dir (the other libvirt pool types, logical, zfs and "
+          "rbd, are not built yet)",
+          "m.yaml:6:9: spec.path: must be an absolute path (starting with '/') without control "
+          "characters (bytes below 0x20, or 0x7f)",
+          std::string("m.yaml:7:27: spec.hostSelector.storage: ") + kLabelValueMessage,
+          std::string("m.yaml:8:17: spec.hosts[1]: ") + kNameMessage,
+          "m.yaml:8:23: spec.hosts[2]: duplicate value \"hv01\"; first at spec.hosts[0]",
+          "m.yaml:9:3: spec.size: unknown field"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: StoragePool\n"
+                     "metadata: {name: shared}\n"
+                     "spec: {path: \"/srv/pools\\nshared\"}\n"),
+              ElementsAre("m.yaml:4:14: spec.path: must be an absolute path (starting with '/') "
+                          "without control characters (bytes below 0x20, or 0x7f)"));
+}
+
+TEST(DecoderTest, VolumeDisksGetTheirDefaultsAndImageDisksStayAsTheyWere) {
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: web01}\n"
+                        "spec:\n"
+                        "  disks:\n"
+                        "  - {name: root, volume: {pool: shared, baseImage: /b/debian.qcow2}}\n"
+                        "  - {name: data, volume: {pool: shared, sizeGiB: 20, deletePolicy: "
+                        "Delete}}\n"
+                        "  - {name: old, image: /i/old.raw}\n"
+                        "  - {name: new, image: /i/new.img, format: qcow2}\n");
+  EXPECT_EQ(vm.spec["disks"], Json::parse(R"([
+      {"name": "root", "sizeGiB": 0, "volume": {"pool": "shared",
+       "baseImage": "/b/debian.qcow2", "sizeGiB": 0, "deletePolicy": "Retain"}},
+      {"name": "data", "sizeGiB": 0, "volume": {"pool": "shared", "sizeGiB": 20,
+       "deletePolicy": "Delete"}},
+      {"name": "old", "image": "/i/old.raw", "sizeGiB": 0},
+      {"name": "new", "image": "/i/new.img", "format": "qcow2", "sizeGiB": 0}])"))
+      << vm.spec["disks"].dump();
+  EXPECT_EQ(vm.LocationOf("spec.disks[1].volume.deletePolicy").ToString(), "m.yaml:7:68");
+}
+
+TEST(DecoderTest, DiskFormatAndVolumeFieldErrors) {
+  EXPECT_THAT(
+      Errors("apiVersion: vmkeeper/v1\n"
+             "kind: VirtualMachine\n"
+             "metadata: {name: web01}\n"
+             "spec:\n"
+             "  disks:\n"
+             "  - {name: a, image: /i/a.vmdk, format: vmdk}\n"
+             "  - name: b\n"
+             "    volume:\n"
+             "      pool: Shared\n"
+             "      baseImage: images/debian.qcow2\n"
+             "      baseFormat: QCOW2\n"
+             "      sizeGiB: -1\n"
+             "      deletePolicy: delete\n"
+             "      thin: true\n"
+             "  - {name: c, volume: {pool: p, baseImage: \"/b/\\x1b.raw\"}}\n"
+             "  - {name: d, volume: shared}\n"),
+      ElementsAre(
+          "m.yaml:6:41: spec.disks[0].format: must be one of raw, qcow2",
+          "m.yaml:9:13: spec.disks[1].volume.pool: must be the name of a StoragePool (a "
+          "DNS-1123 label)",
+          "m.yaml:10:18: spec.disks[1].volume.baseImage: must be an absolute path (starting "
+          "with '/') without control characters (bytes below 0x20, or 0x7f)",
+          "m.yaml:11:19: spec.disks[1].volume.baseFormat: must be one of raw, qcow2",
+          "m.yaml:12:16: spec.disks[1].volume.sizeGiB: must be at least 0",
+          "m.yaml:13:21: spec.disks[1].volume.deletePolicy: must be one of Retain, Delete",
+          "m.yaml:14:7: spec.disks[1].volume.thin: unknown field",
+          "m.yaml:15:44: spec.disks[2].volume.baseImage: must be an absolute path (starting "
+          "with '/') without control characters (bytes below 0x20, or 0x7f)",
+          "m.yaml:16:23: spec.disks[3].volume: must be a mapping"));
+}
+
 // ---- particular rules -----------------------------------------------------------------------
 
 TEST(DecoderTest, FencingArgsAcceptNumbersButNotLineBreaks) {
@@ -544,10 +644,10 @@ TEST(DecoderTest, QemuGuestFieldErrors) {
       ElementsAre(
           "m.yaml:5:9: spec.boot.kernel: is required",
           "m.yaml:5:18: spec.boot.initrd: must be an absolute path (starting with '/') without "
-          "line breaks",
+          "control characters (bytes below 0x20, or 0x7f)",
           "m.yaml:5:38: spec.boot.cmdline: must not contain line breaks",
           "m.yaml:6:22: spec.console.logFile: must be an absolute path (starting with '/') "
-          "without line breaks",
+          "without control characters (bytes below 0x20, or 0x7f)",
           "m.yaml:8:24: spec.interfaces[0].type: must be one of user, bridge, network",
           std::string("m.yaml:9:11: spec.interfaces[1].name: ") + kNameMessage,
           "m.yaml:11:21: spec.interfaces[1].portForwards[0].hostAddress: must be an IPv4 "
@@ -562,6 +662,41 @@ TEST(DecoderTest, QemuGuestFieldErrors) {
           "m.yaml:13:26: spec.interfaces[2].bridge: must be a network device name: letters, "
           "digits, '-', '_' or '.'",
           "m.yaml:14:18: spec.health.exec.command: is required"));
+}
+
+// A path goes into libvirt XML, qemu-img arguments and logs as is: no byte below 0x20 (line
+// breaks, tabs, escape sequences, NUL) and no DEL, in every absolute path field and in an image.
+TEST(DecoderTest, PathsRefuseControlCharacters) {
+  const std::string absolute =
+      "must be an absolute path (starting with '/') without control characters (bytes below "
+      "0x20, or 0x7f)";
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: web01}\n"
+                     "spec:\n"
+                     "  boot: {kernel: \"/g/vm\\tlinux\", initrd: \"/g/init\\x7frd\"}\n"
+                     "  console: {logFile: \"/g/log\\0\"}\n"
+                     "  disks:\n"
+                     "  - {name: a, image: \"/i/a\\e[31m.raw\"}\n"
+                     "  - {name: b, image: \"/i/b\\x1f.raw\"}\n"),
+              ElementsAre("m.yaml:5:18: spec.boot.kernel: " + absolute,
+                          "m.yaml:5:42: spec.boot.initrd: " + absolute,
+                          "m.yaml:6:22: spec.console.logFile: " + absolute,
+                          "m.yaml:8:22: spec.disks[0].image: must not contain control characters "
+                          "(bytes below 0x20, or 0x7f)",
+                          "m.yaml:9:22: spec.disks[1].image: must not contain control characters "
+                          "(bytes below 0x20, or 0x7f)"));
+  // Everything else is fine, UTF-8 included; an image path may still be relative.
+  Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
+                        "kind: VirtualMachine\n"
+                        "metadata: {name: web01}\n"
+                        "spec:\n"
+                        "  boot: {kernel: \"/g/vmlinux ~!#$%&()*+,;=@[]^{}|\"}\n"
+                        "  console: {logFile: /g/j\u00e9r\u00f4me.log}\n"
+                        "  disks: [{name: a, image: images/a.raw}]\n");
+  EXPECT_EQ(vm.spec["boot"]["kernel"], "/g/vmlinux ~!#$%&()*+,;=@[]^{}|");
+  EXPECT_EQ(vm.spec["console"]["logFile"], "/g/j\u00e9r\u00f4me.log");
+  EXPECT_EQ(vm.spec["disks"][0]["image"], "images/a.raw");
 }
 
 TEST(DecoderTest, StatusIsAcceptedInAnyShape) {

@@ -1,5 +1,6 @@
 #include "specs/json_schema.h"
 
+#include <iterator>
 #include <string>
 
 #include "specs/schema.h"
@@ -45,11 +46,15 @@ Json FieldSchema(const FieldDef& f) {
       break;
     case FieldType::kObject:
       s = FieldsSchema(f.fields);
+      if (f.schema_rules.is_object()) s.update(f.schema_rules);
       if (f.presence == Presence::kDefaulted) s["default"] = FieldDefaults(f.fields);
       break;
-    case FieldType::kObjectArray:
-      s = {{"type", "array"}, {"items", FieldsSchema(f.fields)}};
+    case FieldType::kObjectArray: {
+      Json items = FieldsSchema(f.fields);
+      if (f.schema_rules.is_object()) items.update(f.schema_rules);
+      s = {{"type", "array"}, {"items", std::move(items)}};
       break;
+    }
     case FieldType::kStringArray:
       s = {{"type", "array"}, {"items", StringSchema(f)}};
       if (f.unique_items) s["uniqueItems"] = true;
@@ -70,6 +75,17 @@ Json FieldsSchema(const std::vector<FieldDef>& fields) {
   Json s = {{"type", "object"}, {"additionalProperties", false}, {"properties", properties}};
   if (!required.empty()) s["required"] = required;
   return s;
+}
+
+// "Host, SnapshotPolicy, StoragePool or VirtualMachine".
+std::string KindList() {
+  std::string out;
+  const size_t count = std::size(kAllKinds);
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0) out += i + 1 == count ? " or " : ", ";
+    out += KindName(kAllKinds[i]);
+  }
+  return out;
 }
 
 Json KindSchema(Kind kind) {
@@ -117,7 +133,7 @@ Json JsonSchema() {
       {"$schema", "https://json-schema.org/draft/2020-12/schema"},
       {"$id", "urn:vmkeeper:schema:v1"},
       {"title", "vmkeeper/v1 manifest"},
-      {"description", "One manifest document of kind Host, VirtualMachine or SnapshotPolicy."},
+      {"description", "One manifest document of kind " + KindList() + "."},
       {"type", "object"},
       {"required", Json::array({"apiVersion", "kind"})},
       {"properties", {{"kind", {{"enum", kind_names}}}}},

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,10 @@ TEST(JsonSchemaTest, IsValidJsonWithOneDefinitionPerKind) {
   EXPECT_EQ(reparsed, schema);
   EXPECT_EQ(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
   EXPECT_EQ(schema["oneOf"], Json::parse(R"([{"$ref": "#/$defs/Host"},
-      {"$ref": "#/$defs/SnapshotPolicy"}, {"$ref": "#/$defs/VirtualMachine"}])"));
+      {"$ref": "#/$defs/SnapshotPolicy"}, {"$ref": "#/$defs/StoragePool"},
+      {"$ref": "#/$defs/VirtualMachine"}])"));
+  EXPECT_EQ(schema["description"],
+            "One manifest document of kind Host, SnapshotPolicy, StoragePool or VirtualMachine.");
   for (Kind kind : kAllKinds) {
     std::string def = "/$defs/" + std::string(KindName(kind));
     EXPECT_EQ(schema.at(Ptr(def + "/properties/kind/const")), std::string(KindName(kind)));
@@ -76,7 +80,26 @@ TEST(JsonSchemaTest, ParticularPointers) {
   EXPECT_EQ(at(vm + "/cpus"), Json::parse(R"({"type": "integer", "minimum": 1, "maximum": 512,
       "default": 1, "description": "Virtual CPUs (1..512)."})"));
   EXPECT_EQ(at(vm + "/memoryMiB/default"), 1024);
-  EXPECT_EQ(at(vm + "/disks/items/required"), Json::parse(R"(["name", "image"])"));
+  EXPECT_EQ(at(vm + "/disks/items/required"), Json::parse(R"(["name"])"));
+  // The rules across a disk's fields, which the validator checks, as far as JSON Schema says them.
+  EXPECT_EQ(at(vm + "/disks/items/oneOf"),
+            Json::parse(R"([{"required": ["image"]}, {"required": ["volume"]}])"));
+  EXPECT_EQ(at(vm + "/disks/items/if"), Json::parse(R"({"required": ["volume"]})"));
+  EXPECT_EQ(at(vm + "/disks/items/then"), Json::parse(R"({"not": {"required": ["format"]},
+      "properties": {"sizeGiB": {"const": 0}}})"));
+  const std::string volume = vm + "/disks/items/properties/volume";
+  EXPECT_EQ(at(volume + "/required"), Json::parse(R"(["pool"])"));
+  EXPECT_EQ(at(volume + "/if"), Json::parse(R"({"not": {"required": ["baseImage"]}})"));
+  EXPECT_EQ(at(volume + "/then"), Json::parse(R"({"required": ["sizeGiB"],
+      "properties": {"sizeGiB": {"minimum": 1}}})"));
+  EXPECT_EQ(at(volume + "/dependentRequired"),
+            Json::parse(R"({"baseFormat": ["baseImage"]})"));
+  EXPECT_EQ(at(volume + "/properties/deletePolicy/default"), "Retain");
+  EXPECT_EQ(at(volume + "/properties/deletePolicy/pattern"), "^(Retain|Delete)$");
+  EXPECT_EQ(at(volume + "/properties/baseFormat/pattern"), "^(raw|qcow2)$");
+  EXPECT_EQ(at(vm + "/disks/items/properties/format/pattern"), "^(raw|qcow2)$");
+  EXPECT_FALSE(at(vm + "/disks/items/properties").contains("default"));
+  EXPECT_FALSE(at(volume).contains("default")) << "an optional object: absent stays absent";
   EXPECT_EQ(at(vm + "/disks/items/additionalProperties"), false);
   EXPECT_EQ(at(vm + "/health/properties/http/properties/port/maximum"), 65535);
   EXPECT_EQ(at(vm + "/health/properties/http/required"), Json::parse(R"(["port"])"));
@@ -94,27 +117,35 @@ TEST(JsonSchemaTest, ParticularPointers) {
   EXPECT_EQ(at("/$defs/Host/properties/spec/properties/fencing/properties/timeoutSeconds/default"),
             60);
   EXPECT_EQ(at("/$defs/SnapshotPolicy/properties/spec/properties/intervalSeconds/minimum"), 60);
+  const std::string pool = "/$defs/StoragePool/properties/spec";
+  EXPECT_EQ(at(pool + "/required"), Json::parse(R"(["path"])"));
+  EXPECT_EQ(at("/$defs/StoragePool/required"), Json::parse(R"(["apiVersion", "kind", "metadata",
+      "spec"])"));
+  EXPECT_EQ(at(pool + "/properties/type/pattern"), "^dir$");
+  EXPECT_EQ(at(pool + "/properties/type/default"), "dir");
+  EXPECT_EQ(at(pool + "/properties/hostSelector/propertyNames/pattern"), kLabelKeyPattern);
+  EXPECT_EQ(at(pool + "/properties/hosts/items/pattern"), kNamePattern);
+  EXPECT_EQ(at(pool + "/properties/path/pattern"), "^/[^\\x00-\\x1f\\x7f]*$");
   EXPECT_EQ(at("/$defs/ObjectMeta/properties/name/pattern"), kNamePattern);
   EXPECT_EQ(at("/$defs/ObjectMeta/required"), Json::parse(R"(["name"])"));
   EXPECT_EQ(at("/$defs/ObjectMeta/properties/labels/propertyNames/pattern"), kLabelKeyPattern);
 }
 
 TEST(JsonSchemaTest, SchemaDefaultsAreTheDecodersDefaults) {
-  // One table: what the schema says is filled in is exactly what decoding an empty spec fills.
+  // One table: what the schema says is filled in is exactly what decoding a spec of only the
+  // required fields fills.
+  const std::map<Kind, Json> required = {{Kind::kHost, {{"uri", "u"}}},
+                                         {Kind::kStoragePool, {{"path", "/p"}}}};
   for (Kind kind : kAllKinds) {
-    if (kind == Kind::kHost) continue;  // uri is required
+    Json given = required.count(kind) ? required.at(kind) : Json::object();
     std::string text = "apiVersion: vmkeeper/v1\nkind: " + std::string(KindName(kind)) +
-                       "\nmetadata: {name: x}\n";
+                       "\nmetadata: {name: x}\nspec: " + given.dump() + "\n";
     DecodeResult r = DecodeManifests(text, "m.yaml");
-    ASSERT_EQ(r.objects.size(), 1u);
-    EXPECT_EQ(r.objects[0].spec, DefaultSpec(kind));
+    ASSERT_EQ(r.objects.size(), 1u) << KindName(kind);
+    Json expected = DefaultSpec(kind);
+    expected.update(given);
+    EXPECT_EQ(r.objects[0].spec, expected) << KindName(kind);
   }
-  DecodeResult host = DecodeManifests(
-      "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: x}\nspec: {uri: u}\n", "m.yaml");
-  ASSERT_EQ(host.objects.size(), 1u);
-  Json expected = DefaultSpec(Kind::kHost);
-  expected["uri"] = "u";
-  EXPECT_EQ(host.objects[0].spec, expected);
 }
 
 }  // namespace

@@ -84,10 +84,28 @@ FieldDef HostNameList(std::string name, std::string description) {
   return f;
 }
 
+// Paths end up in libvirt XML, qemu-img arguments and log lines: a control character (a line
+// break, a tab, an escape sequence, NUL) in one is never meant and would garble or cut them.
+constexpr char kNoControlCharacters[] = "[^\\x00-\\x1f\\x7f]*";
+constexpr char kControlCharactersMessage[] = "control characters (bytes below 0x20, or 0x7f)";
+
 // An absolute path on the host: vmkeeper hands it to libvirt as is.
 FieldDef AbsolutePath(std::string name, std::string description) {
-  FieldDef f = WithPattern(String(std::move(name), std::move(description)), "^/[^\\n\\r]*$",
-                           "must be an absolute path (starting with '/') without line breaks");
+  FieldDef f = WithPattern(String(std::move(name), std::move(description)),
+                           std::string("^/") + kNoControlCharacters + "$",
+                           std::string("must be an absolute path (starting with '/') without ") +
+                               kControlCharactersMessage);
+  f.max_length = 4096;
+  return f;
+}
+
+// A path that need not be absolute (disks[].image accepted relative paths before this rule
+// existed), without control characters.
+FieldDef PathWithoutControlCharacters(std::string name, std::string description) {
+  FieldDef f = WithPattern(String(std::move(name), std::move(description)),
+                           std::string("^") + kNoControlCharacters + "$",
+                           std::string("must not contain ") + kControlCharactersMessage);
+  f.min_length = 1;
   f.max_length = 4096;
   return f;
 }
@@ -219,32 +237,96 @@ std::vector<FieldDef> BuildHostFields() {
   };
 }
 
-std::vector<FieldDef> BuildVirtualMachineFields() {
+constexpr char kImageFormatPattern[] = "^(raw|qcow2)$";
+constexpr char kImageFormatMessage[] = "must be one of raw, qcow2";
+
+// The rules across a disk's fields that specs/validator.cc checks, as JSON Schema says them.
+Json DiskRules() {
+  return {
+      {"oneOf", {{{"required", {"image"}}}, {{"required", {"volume"}}}}},
+      {"if", {{"required", {"volume"}}}},
+      {"then", {{"not", {{"required", {"format"}}}}, {"properties", {{"sizeGiB", {{"const", 0}}}}}}},
+  };
+}
+
+Json VolumeRules() {
+  return {
+      {"if", {{"not", {{"required", {"baseImage"}}}}}},
+      {"then", {{"required", {"sizeGiB"}}, {"properties", {{"sizeGiB", {{"minimum", 1}}}}}}},
+      {"dependentRequired", {{"baseFormat", {"baseImage"}}}},
+  };
+}
+
+std::vector<FieldDef> BuildVolumeFields() {
+  FieldDef pool = Required(WithPattern(
+      String("pool", "Name of the StoragePool the volume lives in. It must exist; a pool that "
+                     "VMs use cannot be deleted."),
+      kNamePattern, "must be the name of a StoragePool (a DNS-1123 label)"));
+  pool.max_length = 63;
+  return {
+      std::move(pool),
+      AbsolutePath("baseImage", "Image the volume is a qcow2 layer over (only read, so many VMs "
+                                "can share it): an absolute path on the hosts that see the pool. "
+                                "Absent = an empty volume."),
+      WithPattern(String("baseFormat", "Format of baseImage: raw or qcow2. Absent = read from "
+                                       "the image with qemu-img info, never guessed from its "
+                                       "name. Only with baseImage."),
+                  kImageFormatPattern, kImageFormatMessage),
+      WithDefault(Int("sizeGiB", 0, 65536,
+                      "Virtual size in GiB (0..65536). Without baseImage it is required and at "
+                      "least 1; with baseImage, 0 = the base image's size."),
+                  0),
+      WithDefault(WithPattern(String("deletePolicy",
+                                     "Retain: deleting the VM keeps its volume and the volume's "
+                                     "snapshots. Delete: deleting the VM deletes them. Default "
+                                     "Retain."),
+                              "^(Retain|Delete)$", "must be one of Retain, Delete"),
+                  "Retain"),
+  };
+}
+
+std::vector<FieldDef> BuildDiskFields() {
   FieldDef disk_name = Required(WithPattern(
       String("name", "Disk name, unique within the VM: a DNS-1123 label."), kNamePattern,
       kNameMessage));
   disk_name.max_length = 63;
-  FieldDef image = Required(String(
-      "image",
-      "Absolute path of a disk image file on the host, attached as the VM's disk itself (read "
-      "and written in place, not copied). Its format is taken from the name: *.qcow2 is "
-      "qcow2, anything else raw."));
-  image.min_length = 1;
-  image.max_length = 4096;
-  FieldDef disks;
-  disks.name = "disks";
-  disks.type = FieldType::kObjectArray;
-  disks.default_value = Json::array();
-  disks.unique_key = "name";
-  disks.description = "Disks of the VM, in attachment order; names must be unique.";
-  disks.fields = {
+  return {
       std::move(disk_name),
-      std::move(image),
+      PathWithoutControlCharacters(
+          "image", "Absolute path of a disk image file on the host, attached as the VM's disk "
+                   "itself (read and written in place, not copied). Exactly one of image and "
+                   "volume."),
+      WithPattern(String("format",
+                         "Format of image: raw or qcow2. Absent = read from the image with "
+                         "qemu-img info, never guessed from its name. Only with image (a "
+                         "volume's base has volume.baseFormat). Validated and stored, not acted "
+                         "upon yet: until the controller reads formats, an image whose name ends "
+                         "in .qcow2 is attached as qcow2 and any other as raw."),
+                  kImageFormatPattern, kImageFormatMessage),
       WithDefault(Int("sizeGiB", 0, 65536,
                       "Virtual size in GiB (0..65536). Validated and stored, not acted upon yet: "
-                      "the image keeps its own size."),
+                      "the image keeps its own size. Only with image (a volume's size is "
+                      "volume.sizeGiB)."),
                   0),
+      [] {
+        FieldDef volume = Object(
+            "volume", Presence::kOptional, BuildVolumeFields(),
+            "A volume in a StoragePool for this disk: a qcow2 layer over baseImage, or an empty "
+            "volume of sizeGiB. Exactly one of image and volume. Validated and stored, not acted "
+            "upon yet: the controller does not create volumes.");
+        volume.schema_rules = VolumeRules();
+        return volume;
+      }(),
   };
+}
+
+std::vector<FieldDef> BuildVirtualMachineFields() {
+  FieldDef disks = ObjectArray("disks", BuildDiskFields(),
+                               "Disks of the VM, in attachment order; names must be unique. "
+                               "Each is either an image file (image) or a volume in a "
+                               "StoragePool (volume).");
+  disks.unique_key = "name";
+  disks.schema_rules = DiskRules();
   FieldDef spread_by = WithDefault(
       WithPattern(String("spreadBy", "VM label key; VMs with equal values of it avoid sharing a "
                                      "host. Empty = no spreading."),
@@ -385,6 +467,28 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
   };
 }
 
+std::vector<FieldDef> BuildStoragePoolFields() {
+  FieldDef type = WithDefault(
+      WithPattern(String("type", "libvirt pool type. Only dir: qcow2 and raw volume files in a "
+                                 "directory the hosts share (NFS in production). The other "
+                                 "libvirt pool types (logical, zfs, rbd) are not built yet. "
+                                 "Default dir."),
+                  "^dir$",
+                  "must be dir (the other libvirt pool types, logical, zfs and rbd, are not built "
+                  "yet)"),
+      "dir");
+  return {
+      std::move(type),
+      Required(AbsolutePath("path", "Directory of the pool's volume files on the hosts: an "
+                                    "absolute path, the same on every host that sees the pool.")),
+      StringMap("hostSelector", MapSyntax::kLabels,
+                "Only hosts whose labels include all of these see the pool (the rules of a "
+                "VirtualMachine's spec.placement.hostSelector). Empty = every host."),
+      HostNameList("hosts", "If non-empty, only these hosts see the pool (those of them the "
+                            "hostSelector matches). Each must be a Host that exists."),
+  };
+}
+
 }  // namespace
 
 const std::vector<FieldDef>& MetadataFields() {
@@ -397,10 +501,12 @@ const std::vector<FieldDef>& SpecFields(Kind kind) {
   static const std::vector<FieldDef>* vm = new std::vector<FieldDef>(BuildVirtualMachineFields());
   static const std::vector<FieldDef>* policy =
       new std::vector<FieldDef>(BuildSnapshotPolicyFields());
+  static const std::vector<FieldDef>* pool = new std::vector<FieldDef>(BuildStoragePoolFields());
   switch (kind) {
     case Kind::kHost: return *host;
     case Kind::kVirtualMachine: return *vm;
     case Kind::kSnapshotPolicy: return *policy;
+    case Kind::kStoragePool: return *pool;
   }
   return *vm;
 }
@@ -413,10 +519,15 @@ const std::string& KindDescription(Kind kind) {
   static const std::string* policy = new std::string(
       "When to snapshot the disks of the VMs that refer to this policy, and how many to keep. "
       "Validated and stored; not acted upon yet (no snapshot is taken).");
+  static const std::string* pool = new std::string(
+      "A directory of qcow2 and raw volume files shared by the hosts that see it, where the "
+      "volumes of VM disks (disks[].volume) live. Validated and stored; not acted upon yet (the "
+      "controller neither defines the pool on hosts nor creates volumes in it).");
   switch (kind) {
     case Kind::kHost: return *host;
     case Kind::kVirtualMachine: return *vm;
     case Kind::kSnapshotPolicy: return *policy;
+    case Kind::kStoragePool: return *pool;
   }
   return *vm;
 }

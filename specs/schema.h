@@ -66,6 +66,10 @@ struct FieldDef {
   MapSyntax map_syntax = MapSyntax::kLabels;
   // kObject and kObjectArray: the nested fields, in documentation order.
   std::vector<FieldDef> fields;
+  // kObject and kObjectArray: JSON Schema keywords (oneOf, if/then, ...) added to the schema of
+  // the object (of each item) for rules across its fields, which the table cannot express and
+  // specs/validator.cc checks. Documentation only: decoding does not read them.
+  Json schema_rules;
 };
 
 // ObjectMeta's name: a DNS-1123 label that starts with a letter.

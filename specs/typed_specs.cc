@@ -1,6 +1,7 @@
 // Typed views of canonical specs (declared in specs/types.h). The canonical JSON has every
 // default filled in, so fields are read with at(): a missing one means the JSON did not come from
 // the decoder, and that is reported rather than papered over with a second set of defaults.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +73,31 @@ InterfaceSpec InterfaceFrom(const Json& j) {
   return out;
 }
 
+// Optional members (image, format, volume, baseImage, baseFormat) are absent when not given;
+// specs stored before volumes existed have no format and no volume.
+DiskSpec DiskFrom(const Json& j) {
+  DiskSpec out;
+  out.name = j.at("name").get<std::string>();
+  if (j.contains("image")) out.image = j.at("image").get<std::string>();
+  out.sizeGiB = j.at("sizeGiB").get<int64_t>();
+  if (j.contains("format")) out.format = j.at("format").get<std::string>();
+  if (j.contains("volume")) {
+    const Json& v = j.at("volume");
+    VolumeDiskSpec volume;
+    volume.pool = v.at("pool").get<std::string>();
+    if (v.contains("baseImage")) volume.baseImage = v.at("baseImage").get<std::string>();
+    if (v.contains("baseFormat")) volume.baseFormat = v.at("baseFormat").get<std::string>();
+    volume.sizeGiB = v.at("sizeGiB").get<int64_t>();
+    std::string policy = v.at("deletePolicy").get<std::string>();
+    if (policy != "Retain" && policy != "Delete") {
+      throw Json::other_error::create(501, "unknown deletePolicy \"" + policy + "\"", &v);
+    }
+    volume.deleteWithVm = policy == "Delete";
+    out.volume = std::move(volume);
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<HostSpec> HostSpecFromJson(const Json& spec) {
@@ -102,11 +128,7 @@ StatusOr<VirtualMachineSpec> VirtualMachineSpecFromJson(const Json& spec) {
     out.running = spec.at("running").get<bool>();
     out.cpus = spec.at("cpus").get<int>();
     out.memoryMiB = spec.at("memoryMiB").get<int64_t>();
-    for (const Json& d : spec.at("disks")) {
-      out.disks.push_back(DiskSpec{d.at("name").get<std::string>(),
-                                   d.at("image").get<std::string>(),
-                                   d.at("sizeGiB").get<int64_t>()});
-    }
+    for (const Json& d : spec.at("disks")) out.disks.push_back(DiskFrom(d));
     if (spec.contains("boot")) out.boot = BootFrom(spec.at("boot"));
     if (spec.contains("console")) {
       ConsoleSpec console;
@@ -143,6 +165,27 @@ StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec) {
     out.beforeFailover = spec.at("beforeFailover").get<bool>();
     return out;
   });
+}
+
+StatusOr<StoragePoolSpec> StoragePoolSpecFromJson(const Json& spec) {
+  return Guarded("StoragePool", [&] {
+    StoragePoolSpec out;
+    out.type = spec.at("type").get<std::string>();
+    out.path = spec.at("path").get<std::string>();
+    out.hostSelector = StringMapAt(spec, "hostSelector");
+    out.hosts = spec.at("hosts").get<std::vector<std::string>>();
+    return out;
+  });
+}
+
+bool PoolVisibleOnHost(const StoragePoolSpec& pool, const std::string& host_name,
+                       const std::map<std::string, std::string>& host_labels) {
+  for (const auto& [key, value] : pool.hostSelector) {
+    auto label = host_labels.find(key);
+    if (label == host_labels.end() || label->second != value) return false;
+  }
+  return pool.hosts.empty() ||
+         std::find(pool.hosts.begin(), pool.hosts.end(), host_name) != pool.hosts.end();
 }
 
 }  // namespace vmk::specs

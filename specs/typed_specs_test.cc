@@ -1,7 +1,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "specs/decoder.h"
 #include "specs/types.h"
@@ -138,6 +141,55 @@ TEST(TypedSpecsTest, VirtualMachineBootConsoleInterfacesAndExecProbe) {
   EXPECT_EQ(VirtualMachineSpecFromJson(old).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(TypedSpecsTest, VirtualMachineImageAndVolumeDisks) {
+  Json spec = SpecOf(
+      "apiVersion: vmkeeper/v1\n"
+      "kind: VirtualMachine\n"
+      "metadata: {name: web01}\n"
+      "spec:\n"
+      "  disks:\n"
+      "  - {name: root, volume: {pool: shared, baseImage: /b/debian.qcow2, baseFormat: qcow2}}\n"
+      "  - {name: data, volume: {pool: fast, sizeGiB: 20, deletePolicy: Delete}}\n"
+      "  - {name: iso, image: /i/tools.raw, format: raw}\n"
+      "  - {name: old, image: /i/old.qcow2, sizeGiB: 8}\n");
+  StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(spec);
+  ASSERT_TRUE(vm.ok()) << vm.status().ToString();
+  ASSERT_EQ(vm->disks.size(), 4u);
+
+  const DiskSpec& root = vm->disks[0];
+  EXPECT_EQ(root.name, "root");
+  EXPECT_EQ(root.image, "");
+  EXPECT_EQ(root.format, std::nullopt);
+  ASSERT_TRUE(root.volume.has_value());
+  EXPECT_EQ(root.volume->pool, "shared");
+  EXPECT_EQ(root.volume->baseImage, "/b/debian.qcow2");
+  EXPECT_EQ(root.volume->baseFormat, "qcow2");
+  EXPECT_EQ(root.volume->sizeGiB, 0);
+  EXPECT_FALSE(root.volume->deleteWithVm) << "deletePolicy defaults to Retain";
+
+  const DiskSpec& data = vm->disks[1];
+  ASSERT_TRUE(data.volume.has_value());
+  EXPECT_EQ(data.volume->pool, "fast");
+  EXPECT_EQ(data.volume->baseImage, "");
+  EXPECT_EQ(data.volume->baseFormat, std::nullopt);
+  EXPECT_EQ(data.volume->sizeGiB, 20);
+  EXPECT_TRUE(data.volume->deleteWithVm);
+
+  EXPECT_EQ(vm->disks[2].image, "/i/tools.raw");
+  EXPECT_EQ(vm->disks[2].format, "raw");
+  EXPECT_FALSE(vm->disks[2].volume.has_value());
+  // A disk as specs were stored before formats and volumes: no format, no volume.
+  EXPECT_EQ(vm->disks[3].image, "/i/old.qcow2");
+  EXPECT_EQ(vm->disks[3].sizeGiB, 8);
+  EXPECT_EQ(vm->disks[3].format, std::nullopt);
+  EXPECT_FALSE(vm->disks[3].volume.has_value());
+
+  spec["disks"][1]["volume"]["deletePolicy"] = "Shred";
+  EXPECT_EQ(VirtualMachineSpecFromJson(spec).status().code(), StatusCode::kInvalidArgument);
+  spec["disks"][1]["volume"].erase("deletePolicy");
+  EXPECT_EQ(VirtualMachineSpecFromJson(spec).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(TypedSpecsTest, InterfaceTypeNames) {
   for (auto type : {InterfaceSpec::Type::kUser, InterfaceSpec::Type::kBridge,
                     InterfaceSpec::Type::kNetwork}) {
@@ -187,6 +239,63 @@ TEST(TypedSpecsTest, SnapshotPolicy) {
   EXPECT_FALSE(p->beforeFailover);
 }
 
+TEST(TypedSpecsTest, StoragePool) {
+  StatusOr<StoragePoolSpec> pool = StoragePoolSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: shared}\n"
+             "spec:\n"
+             "  type: dir\n"
+             "  path: /srv/vmkeeper/pools/shared\n"
+             "  hostSelector: {storage: nfs}\n"
+             "  hosts: [hv01, hv02]\n"));
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  EXPECT_EQ(pool->type, "dir");
+  EXPECT_EQ(pool->path, "/srv/vmkeeper/pools/shared");
+  EXPECT_EQ(pool->hostSelector, (std::map<std::string, std::string>{{"storage", "nfs"}}));
+  EXPECT_EQ(pool->hosts, (std::vector<std::string>{"hv01", "hv02"}));
+}
+
+TEST(TypedSpecsTest, StoragePoolDefaultsMatchTheStructDefaults) {
+  StatusOr<StoragePoolSpec> pool = StoragePoolSpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: p}\n"
+             "spec: {path: /p}\n"));
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  StoragePoolSpec defaults;
+  EXPECT_EQ(pool->type, defaults.type);
+  EXPECT_EQ(pool->type, "dir");
+  EXPECT_EQ(pool->path, "/p");
+  EXPECT_TRUE(pool->hostSelector.empty());
+  EXPECT_TRUE(pool->hosts.empty());
+}
+
+TEST(PoolVisibleOnHostTest, EmptySelectorAndNoHostsMeanEveryHost) {
+  StoragePoolSpec pool;
+  pool.path = "/p";
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {}));
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv02", {{"rack", "r1"}}));
+}
+
+TEST(PoolVisibleOnHostTest, SelectorNeedsEveryLabelWithItsValue) {
+  StoragePoolSpec pool;
+  pool.hostSelector = {{"storage", "nfs"}, {"rack", "r1"}};
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}, {"rack", "r1"}, {"x", "y"}}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}}));  // rack missing
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}, {"rack", "r2"}}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv01", {}));
+}
+
+TEST(PoolVisibleOnHostTest, HostListRestrictsAndIsIntersectedWithTheSelector) {
+  StoragePoolSpec pool;
+  pool.hosts = {"hv01", "hv03"};
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {}));
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv03", {}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv02", {}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv0", {})) << "names match whole, not as prefixes";
+  pool.hostSelector = {{"storage", "nfs"}};
+  EXPECT_TRUE(PoolVisibleOnHost(pool, "hv01", {{"storage", "nfs"}}));
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv03", {{"storage", "local"}})) << "listed, not selected";
+  EXPECT_FALSE(PoolVisibleOnHost(pool, "hv02", {{"storage", "nfs"}})) << "selected, not listed";
+}
+
 TEST(TypedSpecsTest, JsonThatDidNotComeFromTheDecoderIsInvalidArgument) {
   StatusOr<VirtualMachineSpec> vm = VirtualMachineSpecFromJson(Json{{"cpus", "two"}});
   ASSERT_FALSE(vm.ok());
@@ -194,6 +303,8 @@ TEST(TypedSpecsTest, JsonThatDidNotComeFromTheDecoderIsInvalidArgument) {
   EXPECT_FALSE(HostSpecFromJson(Json::object()).ok());
   EXPECT_FALSE(SnapshotPolicySpecFromJson(Json()).ok());
   EXPECT_FALSE(SnapshotPolicySpecFromJson(Json::array()).ok());
+  EXPECT_FALSE(StoragePoolSpecFromJson(Json{{"type", "dir"}}).ok()) << "path is required";
+  EXPECT_EQ(StoragePoolSpecFromJson(Json::array()).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

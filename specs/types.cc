@@ -10,6 +10,7 @@ std::string_view KindName(Kind kind) {
     case Kind::kHost: return "Host";
     case Kind::kVirtualMachine: return "VirtualMachine";
     case Kind::kSnapshotPolicy: return "SnapshotPolicy";
+    case Kind::kStoragePool: return "StoragePool";
   }
   return "Unknown";
 }
@@ -29,6 +30,9 @@ std::optional<Kind> KindFromCliName(std::string_view name) {
     return Kind::kVirtualMachine;
   }
   if (n == "sp" || n == "snapshotpolicy" || n == "snapshotpolicies") return Kind::kSnapshotPolicy;
+  if (n == "pool" || n == "pools" || n == "storagepool" || n == "storagepools") {
+    return Kind::kStoragePool;
+  }
   return std::nullopt;
 }
 

@@ -1,4 +1,4 @@
-// Resource types of vmkeeper/v1: Host, VirtualMachine, SnapshotPolicy.
+// Resource types of vmkeeper/v1: Host, VirtualMachine, SnapshotPolicy, StoragePool.
 //
 // An Object carries its spec twice over: `spec` is the canonical JSON (every default filled in,
 // keys sorted), which is what the store keeps and what diff and generation compare; the typed
@@ -23,14 +23,17 @@ using Json = nlohmann::json;
 
 inline constexpr char kApiVersion[] = "vmkeeper/v1";
 
-enum class Kind { kHost, kVirtualMachine, kSnapshotPolicy };
-inline constexpr Kind kAllKinds[] = {Kind::kHost, Kind::kSnapshotPolicy, Kind::kVirtualMachine};
+enum class Kind { kHost, kVirtualMachine, kSnapshotPolicy, kStoragePool };
+// In the order an apply lists them: what a VM refers to comes before the VMs.
+inline constexpr Kind kAllKinds[] = {Kind::kHost, Kind::kSnapshotPolicy, Kind::kStoragePool,
+                                     Kind::kVirtualMachine};
 
-// "Host", "VirtualMachine", "SnapshotPolicy".
+// "Host", "VirtualMachine", "SnapshotPolicy", "StoragePool".
 std::string_view KindName(Kind kind);
 // Exact kind names only (manifests).
 std::optional<Kind> KindFromName(std::string_view name);
-// CLI spellings too: host(s), vm(s), virtualmachine(s), snapshotpolicy/ies, sp.
+// CLI spellings too: host(s), vm(s), virtualmachine(s), snapshotpolicy/ies, sp, storagepool(s),
+// pool(s).
 std::optional<Kind> KindFromCliName(std::string_view name);
 
 // Where a node came from in its manifest. line/column are 1-based; 0 = unknown.
@@ -93,10 +96,23 @@ struct HostSpec {
   bool schedulable = true;               // false = cordoned: no new VMs placed here
 };
 
+// A disk's volume in a StoragePool: a qcow2 layer over baseImage, or an empty volume. Validated
+// and stored; the controller does not create volumes yet.
+struct VolumeDiskSpec {
+  std::string pool;       // a StoragePool's name
+  std::string baseImage;  // absolute path; empty = an empty volume
+  std::optional<std::string> baseFormat;  // "raw" | "qcow2"; absent = read with qemu-img info
+  int64_t sizeGiB = 0;    // > 0 without baseImage; with one, 0 = the base's size
+  bool deleteWithVm = false;  // deletePolicy Delete: deleting the VM deletes its volume
+};
+
+// Exactly one of `image` and `volume` is set (the validator sees to it).
 struct DiskSpec {
   std::string name;
-  std::string image;
-  int64_t sizeGiB = 0;  // 0 = the image's own size
+  std::string image;    // empty for a volume disk
+  int64_t sizeGiB = 0;  // image disks: 0 = the image's own size (not acted upon yet)
+  std::optional<std::string> format;  // image disks: "raw" | "qcow2"; absent = read from it
+  std::optional<VolumeDiskSpec> volume;
 };
 
 struct PlacementSpec {
@@ -189,10 +205,25 @@ struct SnapshotPolicySpec {
   bool beforeFailover = true;
 };
 
+// A directory of volume files that the hosts share (docs/storage.md). Validated and stored; the
+// controller does not define it on hosts yet.
+struct StoragePoolSpec {
+  std::string type = "dir";  // libvirt's pool type; only "dir" so far
+  std::string path;          // absolute, the same on every host that sees the pool
+  std::map<std::string, std::string> hostSelector;  // empty = every host
+  std::vector<std::string> hosts;  // if non-empty, only these (and the selector must match too)
+};
+
+// Whether the host of this name and labels sees the pool: it has every label of the selector
+// and, when the pool lists hosts, it is one of them.
+bool PoolVisibleOnHost(const StoragePoolSpec& pool, const std::string& host_name,
+                       const std::map<std::string, std::string>& host_labels);
+
 // Decoders of the canonical spec JSON. They fail only on JSON that did not pass validation.
 StatusOr<HostSpec> HostSpecFromJson(const Json& spec);
 StatusOr<VirtualMachineSpec> VirtualMachineSpecFromJson(const Json& spec);
 StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec);
+StatusOr<StoragePoolSpec> StoragePoolSpecFromJson(const Json& spec);
 
 // ---- Status ----------------------------------------------------------------------------------
 

@@ -11,6 +11,13 @@ namespace {
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// The member `key` of `object`, or nullptr when `object` is not an object or has no such key.
+const Json* Member(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
 // User-mode interfaces become QEMU devices at PCI slots 0x10 + N (see providers/hypervisor/libvirt/domain_xml.cc);
 // slots end at 0x1f, and libvirt places its own devices from the low slots up.
 constexpr size_t kMaxUserInterfaces = 8;
@@ -26,8 +33,11 @@ class SetValidator {
     for (const Object& o : objects_) {
       if (o.kind == Kind::kVirtualMachine) {
         CheckReferences(o);
+        CheckDisks(o);
         CheckInterfaces(o);
         CheckExecProbe(o);
+      } else if (o.kind == Kind::kStoragePool && o.spec.is_object()) {
+        CheckHostList(o, "spec.hosts", Member(o.spec, "hosts"));
       }
     }
     return std::move(errors_);
@@ -80,18 +90,76 @@ class SetValidator {
     if (policy != vm.spec.end() && policy->is_string()) {
       CheckReference(vm, "spec.snapshotPolicy", Kind::kSnapshotPolicy, policy->get<std::string>());
     }
+    if (const Json* disks = Member(vm.spec, "disks"); disks != nullptr && disks->is_array()) {
+      for (size_t i = 0; i < disks->size(); ++i) {
+        const Json* volume = Member((*disks)[i], "volume");
+        const Json* pool = volume == nullptr ? nullptr : Member(*volume, "pool");
+        if (pool == nullptr || !pool->is_string()) continue;
+        CheckReference(vm, IndexFieldPath("spec.disks", i) + ".volume.pool", Kind::kStoragePool,
+                       pool->get<std::string>());
+      }
+    }
     auto placement = vm.spec.find("placement");
     if (placement == vm.spec.end() || !placement->is_object()) return;
     for (const char* list : {"requiredHosts", "preferredHosts"}) {
-      auto hosts = placement->find(list);
-      if (hosts == placement->end() || !hosts->is_array()) continue;
-      std::string path = JoinFieldPath("spec.placement", list);
-      for (size_t i = 0; i < hosts->size(); ++i) {
-        const Json& host = (*hosts)[i];
-        if (host.is_string()) {
-          CheckReference(vm, IndexFieldPath(path, i), Kind::kHost, host.get<std::string>());
-        }
+      CheckHostList(vm, JoinFieldPath("spec.placement", list), Member(*placement, list));
+    }
+  }
+
+  // Every entry of a list of Host names (when there is a list) names a Host.
+  void CheckHostList(const Object& o, const std::string& path, const Json* hosts) {
+    if (hosts == nullptr || !hosts->is_array()) return;
+    for (size_t i = 0; i < hosts->size(); ++i) {
+      const Json& host = (*hosts)[i];
+      if (host.is_string()) {
+        CheckReference(o, IndexFieldPath(path, i), Kind::kHost, host.get<std::string>());
       }
+    }
+  }
+
+  // A disk is an image file or a volume, never both nor neither; the fields of the other kind of
+  // disk stay unset. Checked here because the field table has no "one of" rule.
+  void CheckDisks(const Object& vm) {
+    const Json* disks = Member(vm.spec, "disks");
+    if (disks == nullptr || !disks->is_array()) return;
+    for (size_t i = 0; i < disks->size(); ++i) {
+      const Json& disk = (*disks)[i];
+      if (!disk.is_object()) continue;
+      const std::string path = IndexFieldPath("spec.disks", i);
+      const bool image = disk.contains("image");
+      const Json* volume = Member(disk, "volume");
+      if (!image && volume == nullptr) {
+        Error(vm, path + ".image",
+              "is required unless volume is given: a disk is an image file or a volume in a "
+              "StoragePool");
+      } else if (image && volume != nullptr) {
+        Error(vm, path + ".volume",
+              "must not be given together with image: a disk is an image file or a volume in "
+              "a StoragePool, not both");
+      } else if (volume != nullptr) {
+        CheckVolumeDisk(vm, path, disk, *volume);
+      }
+    }
+  }
+
+  void CheckVolumeDisk(const Object& vm, const std::string& path, const Json& disk,
+                       const Json& volume) {
+    if (disk.contains("format")) {
+      Error(vm, path + ".format",
+            "must not be given with volume: the format of a volume's base image is "
+            "volume.baseFormat");
+    }
+    if (disk.value("sizeGiB", 0) != 0) {
+      Error(vm, path + ".sizeGiB",
+            "must not be given with volume: the size of a volume is volume.sizeGiB");
+    }
+    if (volume.contains("baseImage")) return;
+    if (volume.contains("baseFormat")) {
+      Error(vm, path + ".volume.baseFormat", "must not be given without baseImage");
+    }
+    if (volume.value("sizeGiB", 0) < 1) {
+      Error(vm, path + ".volume.sizeGiB",
+            "must be at least 1 when baseImage is not given: an empty volume needs a size");
     }
   }
 

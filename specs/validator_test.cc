@@ -108,6 +108,110 @@ TEST(ValidatorTest, MissingPolicyReference) {
                           "not exist"));
 }
 
+TEST(ValidatorTest, StoragePoolHostsMustExist) {
+  std::vector<Object> objects = DecodeAll({
+      {"hosts.yaml", kHosts},
+      {"pool.yaml",
+       "apiVersion: vmkeeper/v1\n"
+       "kind: StoragePool\n"
+       "metadata: {name: shared}\n"
+       "spec:\n"
+       "  path: /srv/pools/shared\n"
+       "  hosts: [hv02, hv09]\n"},
+  });
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("pool.yaml:6:17: spec.hosts[1]: Host \"hv09\" does not exist"));
+  auto only_hv09_stored = [](Kind kind, const std::string& name) {
+    return kind == Kind::kHost && name == "hv09";
+  };
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, only_hv09_stored)), IsEmpty());
+}
+
+const char kPool[] =
+    "apiVersion: vmkeeper/v1\n"
+    "kind: StoragePool\n"
+    "metadata: {name: shared}\n"
+    "spec: {path: /srv/pools/shared}\n";
+
+// A VM named wms01 with these disks, for the disk rules below; its disks start on line 6.
+std::string VmWithDisks(const std::string& disks) {
+  return "apiVersion: vmkeeper/v1\n"
+         "kind: VirtualMachine\n"
+         "metadata: {name: wms01}\n"
+         "spec:\n"
+         "  disks:\n" +
+         disks;
+}
+
+std::vector<std::string> DiskErrors(const std::string& disks) {
+  std::vector<Object> objects = DecodeAll({{"pool.yaml", kPool}, {"vm.yaml", VmWithDisks(disks)}});
+  return DiagnosticStrings(ValidateObjectSet(objects, NothingStored));
+}
+
+TEST(ValidatorTest, ValidVolumeDisks) {
+  EXPECT_THAT(DiskErrors("  - {name: root, volume: {pool: shared, baseImage: /b/debian.qcow2}}\n"
+                         "  - name: base\n"
+                         "    volume: {pool: shared, baseImage: /b/d.raw, baseFormat: raw, "
+                         "sizeGiB: 40}\n"
+                         "  - {name: data, volume: {pool: shared, sizeGiB: 100, deletePolicy: "
+                         "Delete}}\n"
+                         "  - {name: iso, image: /i/tools.raw, format: raw, sizeGiB: 1}\n"),
+              IsEmpty());
+}
+
+TEST(ValidatorTest, ADiskIsAnImageOrAVolumeNeverBothNorNeither) {
+  EXPECT_THAT(
+      DiskErrors("  - {name: root}\n"
+                 "  - name: data\n"
+                 "    image: /i/data.raw\n"
+                 "    volume: {pool: shared, sizeGiB: 10}\n"),
+      ElementsAre("vm.yaml:6:5: spec.disks[0].image: is required unless volume is given: a disk "
+                  "is an image file or a volume in a StoragePool",
+                  "vm.yaml:9:13: spec.disks[1].volume: must not be given together with image: a "
+                  "disk is an image file or a volume in a StoragePool, not both"));
+}
+
+TEST(ValidatorTest, VolumeDiskRules) {
+  EXPECT_THAT(
+      DiskErrors("  - {name: a, format: qcow2, sizeGiB: 10, volume: {pool: shared, baseImage: "
+                 "/b}}\n"
+                 "  - {name: b, volume: {pool: shared}}\n"
+                 "  - name: c\n"
+                 "    volume:\n"
+                 "      pool: shared\n"
+                 "      sizeGiB: 0\n"
+                 "      baseFormat: qcow2\n"),
+      ElementsAre("vm.yaml:6:23: spec.disks[0].format: must not be given with volume: the "
+                  "format of a volume's base image is volume.baseFormat",
+                  "vm.yaml:6:39: spec.disks[0].sizeGiB: must not be given with volume: the size "
+                  "of a volume is volume.sizeGiB",
+                  // Not written: reported where its volume is.
+                  "vm.yaml:7:23: spec.disks[1].volume.sizeGiB: must be at least 1 when baseImage "
+                  "is not given: an empty volume needs a size",
+                  "vm.yaml:12:19: spec.disks[2].volume.baseFormat: must not be given without "
+                  "baseImage",
+                  "vm.yaml:11:16: spec.disks[2].volume.sizeGiB: must be at least 1 when "
+                  "baseImage is not given: an empty volume needs a size"));
+}
+
+TEST(ValidatorTest, MissingStoragePoolReference) {
+  std::vector<Object> objects = DecodeAll(
+      {{"vm.yaml", VmWithDisks("  - {name: root, image: /i/root.raw}\n"
+                               "  - {name: data, volume: {pool: shared, sizeGiB: 10}}\n")}});
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, NothingStored)),
+              ElementsAre("vm.yaml:7:33: spec.disks[1].volume.pool: StoragePool \"shared\" does "
+                          "not exist"));
+  auto pool_stored = [](Kind kind, const std::string& name) {
+    return kind == Kind::kStoragePool && name == "shared";
+  };
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, pool_stored)), IsEmpty());
+  auto other_kind_stored = [](Kind kind, const std::string& name) {
+    return kind != Kind::kStoragePool && name == "shared";
+  };
+  EXPECT_THAT(DiagnosticStrings(ValidateObjectSet(objects, other_kind_stored)),
+              ::testing::SizeIs(1));
+}
+
 TEST(ValidatorTest, ReferencesResolveInTheStore) {
   std::vector<Object> objects = DecodeAll({{"vm.yaml",
                                             "apiVersion: vmkeeper/v1\n"

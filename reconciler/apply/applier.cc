@@ -40,6 +40,15 @@ std::string ManifestText(const Object& object) {
   return specs::CanonicalYaml(copy, /*include_status=*/false);
 }
 
+// Whether the VM names the SnapshotPolicy or StoragePool `name` (what deleting it would break).
+bool RefersTo(const specs::VirtualMachineSpec& vm, Kind kind, const std::string& name) {
+  if (kind == Kind::kSnapshotPolicy) return vm.snapshotPolicy == name;
+  if (kind != Kind::kStoragePool) return false;
+  return std::any_of(vm.disks.begin(), vm.disks.end(), [&](const specs::DiskSpec& disk) {
+    return disk.volume && disk.volume->pool == name;
+  });
+}
+
 }  // namespace
 
 std::string UnifiedDiff(const std::string& from_name, const std::string& from,
@@ -188,66 +197,84 @@ StatusOr<DiffOutcome> Applier::Diff(const std::vector<ManifestFile>& files, bool
   for (size_t i = 0; i < plan.applied.size(); ++i) {
     const Object& object = plan.applied[i];
     const auto& stored = plan.stored[i];
-    const std::string key = std::string(specs::KindName(object.kind)) + "/" + object.metadata.name;
-    const std::string kind_lower = Lower(specs::KindName(object.kind));
+    const std::string key = object.Key();
     diff << UnifiedDiff(stored ? "live/" + key : "/dev/null", stored ? ManifestText(*stored) : "",
                         "applied/" + key, ManifestText(object));
     if (plan.actions[i] == "unchanged") continue;
     outcome.changed = true;
-    const std::string& name = object.metadata.name;
-    if (object.kind == Kind::kHost) {
-      auto spec = specs::HostSpecFromJson(object.spec);
-      outcome.actions.push_back((stored ? "reconnect host " : "connect to host ") + name +
-                                (spec.ok() ? " at " + spec->uri : ""));
-      continue;
-    }
-    if (object.kind == Kind::kSnapshotPolicy) {
-      outcome.actions.push_back((stored ? "update snapshot policy " : "create snapshot policy ") +
-                                name);
-      continue;
-    }
-    auto spec = specs::VirtualMachineSpecFromJson(object.spec);
-    if (!spec.ok()) return spec.status();
-    std::string host = stored ? VmStatus::FromJson(stored->status).host : "";
-    if (host.empty()) host = preview_ ? preview_(object) : "";
-    const std::string where = host.empty() ? "" : " on " + host;
-    if (!stored) {
-      outcome.actions.push_back((spec->running ? "define and start " : "define ") + name + where);
-      continue;
-    }
-    if (object.metadata.generation != stored->metadata.generation) {
-      auto old_spec = specs::VirtualMachineSpecFromJson(stored->spec);
-      bool was_running = old_spec.ok() && old_spec->running;
-      std::string act = "redefine " + name + where + " (generation " +
-                        std::to_string(object.metadata.generation) + ")";
-      if (was_running && !spec->running) {
-        act = "stop " + name + where;
-      } else if (!was_running && spec->running) {
-        act = "start " + name + where;
-      } else if (spec->running) {
-        act += " and restart it";
-      }
-      outcome.actions.push_back(act);
-    } else {
-      outcome.actions.push_back("relabel " + name);
-    }
+    VMK_ASSIGN_OR_RETURN(std::string action, PlannedAction(object, stored));
+    outcome.actions.push_back(std::move(action));
   }
   for (const auto& object : plan.pruned) {
-    const std::string key = std::string(specs::KindName(object.kind)) + "/" + object.metadata.name;
-    diff << UnifiedDiff("live/" + key, ManifestText(object), "/dev/null", "");
+    diff << UnifiedDiff("live/" + object.Key(), ManifestText(object), "/dev/null", "");
     outcome.changed = true;
-    if (object.kind == Kind::kVirtualMachine) {
-      std::string host = VmStatus::FromJson(object.status).host;
-      outcome.actions.push_back("stop and remove " + object.metadata.name +
-                                (host.empty() ? "" : " from " + host));
-    } else if (object.kind == Kind::kHost) {
-      outcome.actions.push_back("disconnect from host " + object.metadata.name);
-    } else {
-      outcome.actions.push_back("delete snapshot policy " + object.metadata.name);
-    }
+    outcome.actions.push_back(PrunedAction(object));
   }
   outcome.diff = diff.str();
   return outcome;
+}
+
+StatusOr<std::string> Applier::PlannedAction(const Object& object,
+                                             const std::optional<Object>& stored) const {
+  const std::string& name = object.metadata.name;
+  switch (object.kind) {
+    case Kind::kHost: {
+      auto spec = specs::HostSpecFromJson(object.spec);
+      return (stored ? "reconnect host " : "connect to host ") + name +
+             (spec.ok() ? " at " + spec->uri : "");
+    }
+    case Kind::kSnapshotPolicy:
+      return (stored ? "update snapshot policy " : "create snapshot policy ") + name;
+    case Kind::kStoragePool:
+      // Stored only: the controller does not define pools on hosts yet.
+      return (stored ? "update storage pool " : "create storage pool ") + name;
+    case Kind::kVirtualMachine:
+      return VmAction(object, stored);
+  }
+  return Status::Internal("no action for " + object.Key());
+}
+
+StatusOr<std::string> Applier::VmAction(const Object& object,
+                                        const std::optional<Object>& stored) const {
+  const std::string& name = object.metadata.name;
+  auto spec = specs::VirtualMachineSpecFromJson(object.spec);
+  if (!spec.ok()) return spec.status();
+  std::string host = stored ? VmStatus::FromJson(stored->status).host : "";
+  if (host.empty()) host = preview_ ? preview_(object) : "";
+  const std::string where = host.empty() ? "" : " on " + host;
+  if (!stored) return (spec->running ? "define and start " : "define ") + name + where;
+  if (object.metadata.generation == stored->metadata.generation) return "relabel " + name;
+  auto old_spec = specs::VirtualMachineSpecFromJson(stored->spec);
+  bool was_running = old_spec.ok() && old_spec->running;
+  if (was_running && !spec->running) return "stop " + name + where;
+  if (!was_running && spec->running) return "start " + name + where;
+  std::string act = "redefine " + name + where + " (generation " +
+                    std::to_string(object.metadata.generation) + ")";
+  return spec->running ? act + " and restart it" : act;
+}
+
+std::string Applier::PrunedAction(const Object& object) {
+  const std::string& name = object.metadata.name;
+  switch (object.kind) {
+    case Kind::kVirtualMachine: {
+      std::string host = VmStatus::FromJson(object.status).host;
+      return "stop and remove " + name + (host.empty() ? "" : " from " + host);
+    }
+    case Kind::kHost: return "disconnect from host " + name;
+    case Kind::kSnapshotPolicy: return "delete snapshot policy " + name;
+    case Kind::kStoragePool: return "delete storage pool " + name;
+  }
+  return "delete " + object.Key();
+}
+
+StatusOr<std::vector<std::string>> Applier::VmsReferringTo(Kind kind, const std::string& name) {
+  VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
+  std::vector<std::string> users;
+  for (const auto& vm : vms) {
+    auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+    if (spec.ok() && RefersTo(*spec, kind, name)) users.push_back(vm.metadata.name);
+  }
+  return users;
 }
 
 Status Applier::Delete(Kind kind, const std::string& name) {
@@ -260,14 +287,14 @@ Status Applier::Delete(Kind kind, const std::string& name) {
     VMK_ASSIGN_OR_RETURN(std::vector<std::string> errors, CheckHostRemovals({name}, {}));
     if (!errors.empty()) return Status::FailedPrecondition(errors.front());
   }
-  if (kind == Kind::kSnapshotPolicy) {
-    VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
-    for (const auto& vm : vms) {
-      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
-      if (spec.ok() && spec->snapshotPolicy == name) {
-        return Status::FailedPrecondition("SnapshotPolicy/" + name + " is used by VirtualMachine/" +
-                                          vm.metadata.name);
-      }
+  if (kind == Kind::kSnapshotPolicy || kind == Kind::kStoragePool) {
+    VMK_ASSIGN_OR_RETURN(std::vector<std::string> users, VmsReferringTo(kind, name));
+    if (!users.empty()) {
+      std::string list;
+      for (const auto& vm : users) list += (list.empty() ? "" : ", ") + ("VirtualMachine/" + vm);
+      return Status::FailedPrecondition(std::string(specs::KindName(kind)) + "/" + name +
+                                        " is used by " + list +
+                                        ": delete or change those VMs first");
     }
   }
   ApplyBatch batch;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,8 @@ class Applier {
 
   StatusOr<ApplyOutcome> Apply(const std::vector<ManifestFile>& files, const ApplyOptions& options);
   StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune);
-  // NotFound / FailedPrecondition (a Host with VMs placed on it).
+  // NotFound / FailedPrecondition (a Host with VMs placed on it, a SnapshotPolicy or StoragePool
+  // that VMs name).
   Status Delete(specs::Kind kind, const std::string& name);
 
  private:
@@ -74,6 +76,15 @@ class Applier {
     std::vector<specs::Object> pruned;
   };
   StatusOr<Plan> MakePlan(const std::vector<ManifestFile>& files, bool prune);
+  // What the controller would do about an applied object that is not unchanged, and about a
+  // pruned one, in the words of `vmkeeper diff` ("define and start wms01 on hv02").
+  StatusOr<std::string> PlannedAction(const specs::Object& object,
+                                      const std::optional<specs::Object>& stored) const;
+  StatusOr<std::string> VmAction(const specs::Object& vm,
+                                 const std::optional<specs::Object>& stored) const;
+  static std::string PrunedAction(const specs::Object& object);
+  // The stored VMs whose spec names the SnapshotPolicy or StoragePool `name`.
+  StatusOr<std::vector<std::string>> VmsReferringTo(specs::Kind kind, const std::string& name);
   // Errors for Hosts that would be removed while VMs that stay are placed on them.
   StatusOr<std::vector<std::string>> CheckHostRemovals(const std::vector<std::string>& hosts,
                                                        const std::vector<std::string>& removed_vms);

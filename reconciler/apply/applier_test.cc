@@ -168,6 +168,83 @@ TEST_F(ApplierTest, DiffShowsAUnifiedDiffAndThePlannedActions) {
   EXPECT_THAT(pruned->diff, HasSubstr("+++ /dev/null"));
 }
 
+std::string Pool(const std::string& name, const std::string& path = "/srv/pools/shared") {
+  return "---\napiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: " + name +
+         "}\nspec: {path: " + path + "}\n";
+}
+
+TEST_F(ApplierTest, StoragePoolsAreAppliedDiffedAndPruned) {
+  EXPECT_THAT(Actions(Apply(kHost + Pool("shared"))),
+              ElementsAre("Host/hv01 created", "StoragePool/shared created"));
+  auto stored = store_.Get(Kind::kStoragePool, "shared");
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((*stored)->spec["path"], "/srv/pools/shared");
+  EXPECT_EQ((*stored)->spec["type"], "dir");
+
+  auto diff = applier_.Diff({{"fleet.yaml", kHost + Pool("shared", "/srv/p2") + Pool("more")}},
+                            false);
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_THAT(diff->actions,
+              ElementsAre("update storage pool shared", "create storage pool more"));
+  EXPECT_THAT(diff->diff, HasSubstr("--- live/StoragePool/shared\n+++ applied/StoragePool/shared"));
+  EXPECT_THAT(diff->diff, HasSubstr("-  path: /srv/pools/shared\n+  path: /srv/p2\n"));
+
+  auto pruned = applier_.Diff({{"fleet.yaml", kHost}}, true);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_THAT(pruned->actions, ElementsAre("delete storage pool shared"));
+  EXPECT_THAT(Actions(Apply(kHost, {false, true})),
+              ElementsAre("Host/hv01 unchanged", "StoragePool/shared pruned"));
+}
+
+std::string VmOnPool(const std::string& name, const std::string& pool) {
+  return "---\napiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
+         "}\nspec:\n  disks: [{name: root, volume: {pool: " + pool +
+         ", baseImage: /b/debian.qcow2}}]\n";
+}
+
+TEST_F(ApplierTest, AStoragePoolThatVmsUseCannotBeDeletedOrPruned) {
+  Apply(kHost + Pool("shared") + Pool("spare") + VmOnPool("a", "shared") +
+        VmOnPool("b", "shared"));
+  Status s = applier_.Delete(Kind::kStoragePool, "shared");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "StoragePool/shared is used by VirtualMachine/a, VirtualMachine/b: delete or change "
+            "those VMs first");
+  // Pruned while a VM that stays uses it: the VM's reference no longer resolves.
+  auto out = Apply(kHost + Pool("spare") + VmOnPool("a", "shared"), {false, true});
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_THAT(out.errors[0], HasSubstr("fleet.yaml:"));
+  EXPECT_THAT(out.errors[0],
+              HasSubstr("spec.disks[0].volume.pool: StoragePool \"shared\" does not exist"));
+  auto stored = store_.Get(Kind::kStoragePool, "shared");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->has_value()) << "nothing was pruned";
+
+  // Another pool is free to go, and so is this one once no VM uses it.
+  EXPECT_TRUE(applier_.Delete(Kind::kStoragePool, "spare").ok());
+  Apply(kHost + Pool("shared") + VmOnPool("a", "shared") + VmOnPool("b", "shared") +
+        Pool("other") + VmOnPool("c", "other"));
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "a").ok());
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "b").ok());
+  EXPECT_TRUE(applier_.Delete(Kind::kStoragePool, "shared").ok());
+  EXPECT_THAT(Actions(Apply(kHost, {false, true})),
+              ElementsAre("Host/hv01 unchanged", "StoragePool/other pruned",
+                          "VirtualMachine/c pruned"))
+      << "a pool goes with the VMs that use it";
+}
+
+TEST_F(ApplierTest, ASnapshotPolicyThatVmsUseCannotBeDeleted) {
+  Apply(std::string(kHost) +
+        "---\napiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: nightly}\n" +
+        Vm("a") + "  snapshotPolicy: nightly\n");
+  Status s = applier_.Delete(Kind::kSnapshotPolicy, "nightly");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "SnapshotPolicy/nightly is used by VirtualMachine/a: delete or change those VMs first");
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "a").ok());
+  EXPECT_TRUE(applier_.Delete(Kind::kSnapshotPolicy, "nightly").ok());
+}
+
 TEST_F(ApplierTest, UnifiedDiffOfEqualTextsIsEmpty) {
   EXPECT_EQ(UnifiedDiff("a", "x\ny\n", "b", "x\ny\n"), "");
   EXPECT_EQ(UnifiedDiff("a", "x\n", "b", "y\n"), "--- a\n+++ b\n@@ -1,1 +1,1 @@\n-x\n+y\n");

@@ -245,7 +245,10 @@ TEST_F(VmReconcilerTest, AnExistingOwnedDomainIsAdoptedNotDuplicated) {
   specs::VirtualMachineSpec spec;
   spec.cpus = 2;
   spec.memoryMiB = 2048;
-  spec.disks.push_back({"root", "/images/wms01.qcow2", 0});
+  specs::DiskSpec root;
+  root.name = "root";
+  root.image = "/images/wms01.qcow2";
+  spec.disks.push_back(root);
   ASSERT_TRUE(direct.DefineDomain(DesiredDomainConfig("wms01", spec, 1)).ok());
   SyncHost("hv01");
   SyncHost("hv02");

@@ -41,7 +41,7 @@ class CliE2eTest : public ::testing::Test {
   // The whole desired state as the API shows it, without status (which moves on its own).
   std::string DesiredState() {
     std::string all;
-    for (const char* kind : {"hosts", "vms", "snapshotpolicies"}) {
+    for (const char* kind : {"hosts", "vms", "snapshotpolicies", "storagepools"}) {
       auto r = Cli({"get", kind, "-o", "json"});
       EXPECT_EQ(r.exit_code, 0) << r.err;
       auto json = nlohmann::json::parse(r.out, nullptr, false);
