@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "specs/decoder.h"
 #include "specs/validator.h"
@@ -21,9 +22,9 @@ bool NothingStored(Kind, const std::string&) { return false; }
 
 std::vector<std::string> Problems(const DecodeResult& decoded) {
   std::vector<std::string> out = DiagnosticStrings(decoded.errors);
-  for (const std::string& e : DiagnosticStrings(ValidateObjectSet(decoded.objects, NothingStored))) {
-    out.push_back(e);
-  }
+  std::vector<std::string> cross =
+      DiagnosticStrings(ValidateObjectSet(decoded.objects, NothingStored));
+  out.insert(out.end(), cross.begin(), cross.end());
   return out;
 }
 

@@ -245,7 +245,8 @@ Json DiskRules() {
   return {
       {"oneOf", {{{"required", {"image"}}}, {{"required", {"volume"}}}}},
       {"if", {{"required", {"volume"}}}},
-      {"then", {{"not", {{"required", {"format"}}}}, {"properties", {{"sizeGiB", {{"const", 0}}}}}}},
+      {"then",
+       {{"not", {{"required", {"format"}}}}, {"properties", {{"sizeGiB", {{"const", 0}}}}}}},
   };
 }
 
