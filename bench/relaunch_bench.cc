@@ -153,7 +153,7 @@ std::vector<reconciler::ManifestFile> FleetManifests(const Flags& flags) {
     vms += "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata:\n  name: " + name +
            "\nspec:\n  cpus: 1\n  memoryMiB: " + std::to_string(kVmMemoryMiB) +
            "\n  disks:\n    - {name: root, image: /var/lib/vmkeeper/images/" + name +
-           ".qcow2, sizeGiB: 1}\n  placement: {preferredHosts: [" + kFailedHost + "]}\n---\n";
+           ".qcow2, format: qcow2, sizeGiB: 1}\n  placement: {preferredHosts: [" + kFailedHost + "]}\n---\n";
   }
   return {{"hosts.yaml", std::move(hosts)}, {"vms.yaml", std::move(vms)}};
 }

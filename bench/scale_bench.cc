@@ -189,7 +189,7 @@ std::vector<reconciler::ManifestFile> FleetManifests(const Flags& flags) {
               "\n  labels: {service: svc" + std::to_string(i % 100) +
               "}\nspec:\n  cpus: 1\n  memoryMiB: 256\n  disks:\n    - {name: root, image: "
               "/var/lib/vmkeeper/images/" +
-              name + ".qcow2, sizeGiB: 1}\n---\n";
+              name + ".qcow2, format: qcow2, sizeGiB: 1}\n---\n";
     }
     char file[32];
     std::snprintf(file, sizeof file, "vms-%02d.yaml", first / flags.vms_per_file);

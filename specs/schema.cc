@@ -279,8 +279,8 @@ std::vector<FieldDef> BuildVolumeFields() {
                   0),
       WithDefault(WithPattern(String("deletePolicy",
                                      "Retain: deleting the VM keeps its volume and the volume's "
-                                     "snapshots. Delete: deleting the VM deletes them. Default "
-                                     "Retain."),
+                                     "snapshots. Delete: deleting the VM deletes them (not acted "
+                                     "upon yet: volumes are kept). Default Retain."),
                               "^(Retain|Delete)$", "must be one of Retain, Delete"),
                   "Retain"),
   };
@@ -300,9 +300,8 @@ std::vector<FieldDef> BuildDiskFields() {
       WithPattern(String("format",
                          "Format of image: raw or qcow2. Absent = read from the image with "
                          "qemu-img info, never guessed from its name. Only with image (a "
-                         "volume's base has volume.baseFormat). Validated and stored, not acted "
-                         "upon yet: until the controller reads formats, an image whose name ends "
-                         "in .qcow2 is attached as qcow2 and any other as raw."),
+                         "volume's base has volume.baseFormat). An absent format is read once, "
+                         "before the VM first runs, and kept in status.disks."),
                   kImageFormatPattern, kImageFormatMessage),
       WithDefault(Int("sizeGiB", 0, 65536,
                       "Virtual size in GiB (0..65536). Validated and stored, not acted upon yet: "
@@ -313,8 +312,8 @@ std::vector<FieldDef> BuildDiskFields() {
         FieldDef volume = Object(
             "volume", Presence::kOptional, BuildVolumeFields(),
             "A volume in a StoragePool for this disk: a qcow2 layer over baseImage, or an empty "
-            "volume of sizeGiB. Exactly one of image and volume. Validated and stored, not acted "
-            "upon yet: the controller does not create volumes.");
+            "volume of sizeGiB, created by the controller on first use and never again (a "
+            "recorded volume that is gone blocks the VM). Exactly one of image and volume.");
         volume.schema_rules = VolumeRules();
         return volume;
       }(),
@@ -522,8 +521,8 @@ const std::string& KindDescription(Kind kind) {
       "Validated and stored; not acted upon yet (no snapshot is taken).");
   static const std::string* pool = new std::string(
       "A directory of qcow2 and raw volume files shared by the hosts that see it, where the "
-      "volumes of VM disks (disks[].volume) live. Validated and stored; not acted upon yet (the "
-      "controller neither defines the pool on hosts nor creates volumes in it).");
+      "volumes of VM disks (disks[].volume) live. The admins mount it on the hosts it selects; "
+      "the controller checks which of them see it (status.hosts) and never defines it.");
   switch (kind) {
     case Kind::kHost: return *host;
     case Kind::kVirtualMachine: return *vm;

@@ -96,14 +96,14 @@ struct HostSpec {
   bool schedulable = true;               // false = cordoned: no new VMs placed here
 };
 
-// A disk's volume in a StoragePool: a qcow2 layer over baseImage, or an empty volume. Validated
-// and stored; the controller does not create volumes yet.
+// A disk's volume in a StoragePool: a qcow2 layer over baseImage, or an empty volume, created by
+// the controller on first use (reconciler/vm/disk_resolver.h).
 struct VolumeDiskSpec {
   std::string pool;       // a StoragePool's name
   std::string baseImage;  // absolute path; empty = an empty volume
   std::optional<std::string> baseFormat;  // "raw" | "qcow2"; absent = read with qemu-img info
   int64_t sizeGiB = 0;    // > 0 without baseImage; with one, 0 = the base's size
-  bool deleteWithVm = false;  // deletePolicy Delete: deleting the VM deletes its volume
+  bool deleteWithVm = false;  // deletePolicy Delete (not acted upon yet: volumes are kept)
 };
 
 // Exactly one of `image` and `volume` is set (the validator sees to it).
@@ -205,8 +205,8 @@ struct SnapshotPolicySpec {
   bool beforeFailover = true;
 };
 
-// A directory of volume files that the hosts share (docs/storage.md). Validated and stored; the
-// controller does not define it on hosts yet.
+// A directory of volume files that the hosts share (docs/storage.md). Mounted by the admins; the
+// controller checks which hosts see it (reconciler/storage/pool_reconciler.h), never defines it.
 struct StoragePoolSpec {
   std::string type = "dir";  // libvirt's pool type; only "dir" so far
   std::string path;          // absolute, the same on every host that sees the pool

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "providers/probes/network_prober.h"
 #include "reconciler/controller/restore.h"
+#include "reconciler/core/scheduling_request.h"
 
 namespace vmk::reconciler {
 
@@ -23,6 +24,7 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
       incidents_(store, clock),
       vm_health_(clock),
       own_prober_(options_.prober ? nullptr : std::make_unique<providers::NetworkProber>()),
+      own_images_(options_.images ? nullptr : std::make_unique<providers::QemuImg>(clock)),
       registry_(factory, options_.connect,
                 [this](const std::string& host, const providers::DomainEvent& e) {
                   OnDomainEvent(host, e);
@@ -35,11 +37,13 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
       probe_reconciler_(ctx_),
       host_reconciler_(ctx_),
       heartbeat_reconciler_(ctx_),
+      pool_reconciler_(ctx_),
       alert_intake_(ctx_),
       applier_(store, /*on_change=*/nullptr,
                [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {
   for (Reconciler* r : std::initializer_list<Reconciler*>{
-           &vm_reconciler_, &probe_reconciler_, &host_reconciler_, &heartbeat_reconciler_}) {
+           &vm_reconciler_, &probe_reconciler_, &host_reconciler_, &heartbeat_reconciler_,
+           &pool_reconciler_}) {
     reconcilers_.Register(r);
     reconciler_metrics_.emplace_back(r, metrics_.AddReconciler(std::string(r->Name())));
   }
@@ -66,6 +70,7 @@ ReconcileContext ControlLoop::MakeContext() {
   ctx.metrics = &metrics_;
   ctx.vm_health = &vm_health_;
   ctx.prober = options_.prober ? options_.prober : own_prober_.get();
+  ctx.images = options_.images ? options_.images : own_images_.get();
   ctx.vm_locks = &vm_locks_;
   ctx.probe_queue = options_.separate_probe_queue ? &probe_queue_ : nullptr;
   return ctx;
@@ -104,11 +109,15 @@ void ControlLoop::NotifyIncident(const Incident& incident, bool opened) {
 void ControlLoop::EnqueueAll() {
   auto hosts = store_->ListNames(Kind::kHost);
   auto vms = store_->ListNames(Kind::kVirtualMachine);
-  if (!hosts.ok() || !vms.ok()) {
+  auto pools = store_->ListNames(Kind::kStoragePool);
+  if (!hosts.ok() || !vms.ok() || !pools.ok()) {
     log::Error("resync cannot list the store",
-               {{"error", (!hosts.ok() ? hosts.status() : vms.status()).ToString()}});
+               {{"error", (!hosts.ok() ? hosts.status()
+                                       : !vms.ok() ? vms.status() : pools.status())
+                              .ToString()}});
     return;
   }
+  for (const auto& p : *pools) queue_.Add(PoolKey(p), WorkQueue::Priority::kLow);
   std::set<std::string> host_names(hosts->begin(), hosts->end());
   // Hosts removed from the store but still connected (their cleanup is pending).
   for (const auto& h : registry_.All()) host_names.insert(h->name());
@@ -263,6 +272,8 @@ void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
       queue_.AddAfter(HeartbeatKey(ref.name), health_.options().interval);
     } else if (ref.kind == Kind::kVirtualMachine) {
       queue_.Add(VmKey(ref.name));
+    } else if (ref.kind == Kind::kStoragePool) {
+      queue_.Add(PoolKey(ref.name));
     }
   }
   // New or relabelled hosts may make unplaced VMs placeable.
@@ -277,8 +288,9 @@ void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
 std::string ControlLoop::PreviewPlacement(const specs::Object& vm) {
   auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
   if (!spec.ok()) return "";
-  SchedulingRequest request{vm.metadata.name, vm.metadata.labels, &*spec};
-  auto host = book_.Preview(request, registry_.Candidates(vm.metadata.name));
+  auto request = MakeSchedulingRequest(*store_, vm.metadata.name, vm.metadata.labels, &*spec);
+  if (!request.ok()) return "";
+  auto host = book_.Preview(*request, registry_.Candidates(vm.metadata.name));
   return host.ok() ? *host : "";
 }
 

@@ -36,6 +36,7 @@
 #include "reconciler/core/reconciler.h"
 #include "reconciler/host/heartbeat_reconciler.h"
 #include "reconciler/host/host_reconciler.h"
+#include "reconciler/storage/pool_reconciler.h"
 #include "reconciler/vm/probe_reconciler.h"
 #include "reconciler/vm/vm_reconciler.h"
 
@@ -55,6 +56,9 @@ struct ControlLoopOptions {
   // Runs the health probes of VMs with spec.health; must outlive the loop. Null = the
   // production prober (HTTP, TCP, exec).
   providers::Prober* prober = nullptr;
+  // Reads the format of disk images that do not declare it; must outlive the loop. Null =
+  // qemu-img on this machine (QemuImg).
+  providers::ImageInspector* images = nullptr;
   // Tells the admins about failures and recoveries (a webhook); may be null. Must outlive the
   // loop.
   providers::Notifier* notifier = nullptr;
@@ -129,6 +133,7 @@ class ControlLoop {
   ProbeReconciler& probe_reconciler() { return probe_reconciler_; }
   HostReconciler& host_reconciler() { return host_reconciler_; }
   HeartbeatReconciler& heartbeat_reconciler() { return heartbeat_reconciler_; }
+  PoolReconciler& pool_reconciler() { return pool_reconciler_; }
 
  private:
   ReconcileContext MakeContext();
@@ -151,6 +156,7 @@ class ControlLoop {
   IncidentTracker incidents_;
   VmHealthBook vm_health_;
   std::unique_ptr<providers::Prober> own_prober_;  // when options.prober is null
+  std::unique_ptr<providers::ImageInspector> own_images_;  // when options.images is null
   PlacementBook book_;
   KeyLocks vm_locks_;
   HostRegistry registry_;
@@ -159,6 +165,7 @@ class ControlLoop {
   ProbeReconciler probe_reconciler_;
   HostReconciler host_reconciler_;
   HeartbeatReconciler heartbeat_reconciler_;
+  PoolReconciler pool_reconciler_;
   ReconcilerSet reconcilers_;
   // Each reconciler's metrics (a few: a scan is cheapest). Set in the constructor.
   std::vector<std::pair<const Reconciler*, metrics::ReconcilerMetrics*>> reconciler_metrics_;

@@ -54,7 +54,7 @@ TEST_F(ControlLoopTest, AnExceptionIsCountedAsAPanicAndRetried) {
       throw std::runtime_error("a bug");
     }
   } throwing(&store_);
-  ControlLoop loop(&throwing, &factory_, &clock_, LoopOptions(&fencer_, &prober_));
+  ControlLoop loop(&throwing, &factory_, &clock_, LoopOptions(&fencer_, &prober_, storage_.get()));
   Apply(VmYaml("wms01"));
   ReconcileResult r = loop.Run(VmKey("wms01"), CancelToken());
   EXPECT_EQ(r.status.code(), StatusCode::kInternal);
@@ -98,7 +98,7 @@ TEST_F(ControlLoopTest, TheNotifiersCountsAreExported) {
     providers::DeliveryCounts Counts() const override { return counts; }
     providers::DeliveryCounts counts;
   } notifier;
-  ControlLoopOptions options = LoopOptions(&fencer_, &prober_);
+  ControlLoopOptions options = LoopOptions(&fencer_, &prober_, storage_.get());
   options.notifier = &notifier;
   ControlLoop loop(&store_, &factory_, &clock_, options);
   notifier.counts = {3, 1, 2, 7};

@@ -365,7 +365,7 @@ class SimController {
   SimController(Store* store, providers::HypervisorFactory* factory, Clock* clock,
                 providers::Fencer* fencer, providers::Prober* prober,
                 IncidentTracker* alert_incidents = nullptr)
-      : loop_(store, factory, clock, OneWorkerLoopOptions(fencer, prober)) {
+      : loop_(store, factory, clock, OneWorkerLoopOptions(fencer, prober, /*images=*/nullptr)) {
     if (alert_incidents) {
       ReconcileContext ctx = loop_.context();
       ctx.incidents = alert_incidents;
@@ -725,7 +725,7 @@ class Simulation : public WorldHooks {
       v.yaml = "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + v.name +
                ", labels: {}}\nspec:\n  cpus: " + std::to_string(v.units) +
                "\n  memoryMiB: " + std::to_string(v.units * 1024) +
-               "\n  disks: [{name: root, image: /images/" + v.name + ".qcow2}]\n" +
+               "\n  disks: [{name: root, image: /images/" + v.name + ".qcow2, format: qcow2}]\n" +
                "  placement: {priority: " + std::to_string(v.priority) +
                (v.preferred.empty() ? "" : ", preferredHosts: [" + v.preferred + "]") + "}\n" +
                "  restart: {limit: " + std::to_string(v.restart_limit) +

@@ -4,6 +4,69 @@ namespace vmk::reconciler {
 
 using specs::Json;
 
+DiskRecord DiskRecord::FromJson(const Json& json) {
+  DiskRecord d;
+  if (!json.is_object()) return d;
+  d.name = json.value("name", "");
+  d.image = json.value("image", "");
+  d.pool = json.value("pool", "");
+  d.volume = json.value("volume", "");
+  d.path = json.value("path", "");
+  d.format = json.value("format", "");
+  return d;
+}
+
+Json DiskRecord::ToJson() const {
+  Json j = Json::object();
+  j["name"] = name;
+  if (!image.empty()) j["image"] = image;
+  if (!pool.empty()) j["pool"] = pool;
+  if (!volume.empty()) j["volume"] = volume;
+  if (!path.empty()) j["path"] = path;
+  if (!format.empty()) j["format"] = format;
+  return j;
+}
+
+SnapshotRecord SnapshotRecord::FromJson(const Json& json) {
+  SnapshotRecord r;
+  if (!json.is_object()) return r;
+  r.name = json.value("name", "");
+  r.time = json.value("time", "");
+  r.reason = json.value("reason", "");
+  r.healthy = json.value("healthy", false);
+  r.generation = json.value("generation", int64_t{0});
+  r.phase = json.value("phase", "");
+  r.message = json.value("message", "");
+  if (json.contains("layers") && json["layers"].is_array()) {
+    for (const Json& l : json["layers"]) {
+      if (!l.is_object()) continue;
+      r.layers.push_back({l.value("disk", ""), l.value("pool", ""), l.value("volume", ""),
+                          l.value("nextTop", "")});
+    }
+  }
+  return r;
+}
+
+Json SnapshotRecord::ToJson() const {
+  Json layer_list = Json::array();
+  for (const SnapshotLayer& l : layers) {
+    layer_list.push_back(
+        {{"disk", l.disk}, {"pool", l.pool}, {"volume", l.volume}, {"nextTop", l.next_top}});
+  }
+  Json j = {{"name", name},         {"time", time},   {"reason", reason},
+            {"healthy", healthy},   {"generation", generation},
+            {"phase", phase},       {"layers", layer_list}};
+  if (!message.empty()) j["message"] = message;
+  return j;
+}
+
+const DiskRecord* VmStatus::Disk(const std::string& name) const {
+  for (const DiskRecord& d : disks) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
 VmStatus VmStatus::FromJson(const Json& json) {
   VmStatus s;
   if (!json.is_object()) return s;
@@ -19,6 +82,19 @@ VmStatus VmStatus::FromJson(const Json& json) {
   }
   s.message = json.value("message", "");
   s.stopRequestedAt = json.value("stopRequestedAt", "");
+  if (json.contains("disks") && json["disks"].is_array()) {
+    for (const auto& d : json["disks"]) s.disks.push_back(DiskRecord::FromJson(d));
+  }
+  if (json.contains("snapshots") && json["snapshots"].is_array()) {
+    for (const auto& r : json["snapshots"]) s.snapshots.push_back(SnapshotRecord::FromJson(r));
+  }
+  s.snapshotSeq = json.value("snapshotSeq", int64_t{0});
+  s.lastScheduledSnapshot = json.value("lastScheduledSnapshot", "");
+  if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
+    for (const auto& r : json["snapshotRequests"]) {
+      if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
+    }
+  }
   return s;
 }
 
@@ -32,6 +108,19 @@ Json VmStatus::ToJson() const {
   if (!restartTimes.empty()) j["restartTimes"] = restartTimes;
   if (!message.empty()) j["message"] = message;
   if (!stopRequestedAt.empty()) j["stopRequestedAt"] = stopRequestedAt;
+  if (!disks.empty()) {
+    Json list = Json::array();
+    for (const DiskRecord& d : disks) list.push_back(d.ToJson());
+    j["disks"] = std::move(list);
+  }
+  if (!snapshots.empty()) {
+    Json list = Json::array();
+    for (const SnapshotRecord& r : snapshots) list.push_back(r.ToJson());
+    j["snapshots"] = std::move(list);
+  }
+  if (snapshotSeq != 0) j["snapshotSeq"] = snapshotSeq;
+  if (!lastScheduledSnapshot.empty()) j["lastScheduledSnapshot"] = lastScheduledSnapshot;
+  if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
   return j;
 }
 
@@ -82,6 +171,40 @@ specs::Condition MakeCondition(const Clock& clock, const std::string& type, bool
 Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync) {
   Status s = store.PutStatus(specs::Kind::kHost, host, status.ToJson(), sync);
   return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
+PoolHostStatus PoolHostStatus::FromJson(const Json& json) {
+  PoolHostStatus s;
+  if (!json.is_object()) return s;
+  s.host = json.value("host", "");
+  s.ready = json.value("ready", false);
+  s.reason = json.value("reason", "");
+  s.message = json.value("message", "");
+  s.capacityBytes = json.value("capacityBytes", int64_t{0});
+  s.availableBytes = json.value("availableBytes", int64_t{0});
+  return s;
+}
+
+Json PoolHostStatus::ToJson() const {
+  Json j = {{"host", host}, {"ready", ready}};
+  if (ready) {
+    j["capacityBytes"] = capacityBytes;
+    j["availableBytes"] = availableBytes;
+  } else {
+    j["reason"] = reason;
+    j["message"] = message;
+  }
+  return j;
+}
+
+std::vector<std::string> HostsNotSeeingPool(const Json& pool_status) {
+  std::vector<std::string> hosts;
+  if (!pool_status.is_object() || !pool_status.contains("hosts")) return hosts;
+  for (const Json& h : pool_status["hosts"]) {
+    PoolHostStatus s = PoolHostStatus::FromJson(h);
+    if (!s.ready && !s.host.empty()) hosts.push_back(s.host);
+  }
+  return hosts;
 }
 
 }  // namespace vmk::reconciler

@@ -11,6 +11,46 @@
 
 namespace vmk::reconciler {
 
+// What one of a VM's disks is on storage, as the controller recorded it (status.disks[]). The
+// record, not the spec, says which file the VM writes: a snapshot moves a volume disk to a new
+// top, and a raw image's format is read once (a guest can write a qcow2 header into a raw
+// disk; reading it again would trust the guest).
+struct DiskRecord {
+  std::string name;    // the spec's disk name
+  std::string image;   // image disks: the image whose format was read
+  std::string pool;    // volume disks: the pool, and the volume the VM writes (its top)
+  std::string volume;
+  std::string path;    // the file the domain opens ("" until the volume exists)
+  std::string format;  // "raw" | "qcow2" ("" = not known yet)
+
+  static DiskRecord FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
+// One frozen layer of a snapshot: the volume that holds a disk's state at the snapshot.
+struct SnapshotLayer {
+  std::string disk;
+  std::string pool;
+  std::string volume;    // frozen from the snapshot on
+  std::string next_top;  // the top created over it (while Pending: the one being created)
+};
+
+// A snapshot of a VM's volume disks (status.snapshots[]), recorded before it is taken
+// (Pending), then Taken or Failed. docs/storage.md.
+struct SnapshotRecord {
+  std::string name;    // "s<seq>", unique within the VM
+  std::string time;    // RFC 3339, when it was taken (asked for, while Pending)
+  std::string reason;  // scheduled, manual, before-change, before-failover, before-rollback
+  bool healthy = false;     // the VM was Ready then
+  int64_t generation = 0;   // the spec generation the VM ran
+  std::string phase;        // Pending, Taken, Failed
+  std::string message;      // why it failed
+  std::vector<SnapshotLayer> layers;
+
+  static SnapshotRecord FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
 struct VmStatus {
   std::string host;   // where the VM is placed ("" = unplaced)
   std::string state;  // observed domain state: running, shutoff, ... or "unknown"
@@ -21,7 +61,13 @@ struct VmStatus {
   std::vector<std::string> restartTimes;
   std::string message;
   std::string stopRequestedAt;  // RFC 3339 of a pending graceful shutdown
+  std::vector<DiskRecord> disks;  // in spec order once resolved
+  std::vector<SnapshotRecord> snapshots;  // oldest first
+  int64_t snapshotSeq = 0;                // the last snapshot's sequence number
+  std::string lastScheduledSnapshot;      // RFC 3339 of the last scheduled one asked for
+  std::vector<std::string> snapshotRequests;  // names of manual snapshots asked for (the API)
 
+  const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);
   specs::Json ToJson() const;
 };
@@ -34,6 +80,22 @@ struct FailoverRecord {
   std::string since;     // RFC 3339, when the failure was detected
   std::string fencedBy;  // fence agent, or "acknowledgeUnsafe"
 };
+
+// One host's view of a pool, as status.hosts[] holds it.
+struct PoolHostStatus {
+  std::string host;
+  bool ready = false;
+  std::string reason;  // when not ready
+  std::string message;
+  int64_t capacityBytes = 0;
+  int64_t availableBytes = 0;
+
+  static PoolHostStatus FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
+// The hosts a pool's status says do not see it (for the scheduler).
+std::vector<std::string> HostsNotSeeingPool(const specs::Json& pool_status);
 
 // A condition whose lastTransitionTime is now (SetCondition keeps the old time when only the
 // reason or message changes).

@@ -13,6 +13,7 @@
 #include "reconciler/core/reconciler.h"
 #include "providers/fencing/fencer.h"
 #include "providers/probes/prober.h"
+#include "providers/storage/qemu_img.h"
 #include "reconciler/queue/key_locks.h"
 #include "reconciler/incidents/event_recorder.h"
 #include "reconciler/health/host_health.h"
@@ -45,6 +46,8 @@ struct ReconcileContext {
   // Serialises the writers of one VM's placement: its own reconcile and a host's failover.
   // May be null in unit tests that run one reconcile at a time.
   KeyLocks* vm_locks = nullptr;
+  // Reads the format of images whose disks do not declare it; null = they must declare it.
+  providers::ImageInspector* images = nullptr;
   // Where probe keys go: a queue of their own with its own workers, so that a probe waiting for
   // its timeout never holds a worker that a failover needs. Null = `queue`.
   WorkQueue* probe_queue = nullptr;

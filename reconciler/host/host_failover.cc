@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "reconciler/core/scheduling_request.h"
+
 namespace vmk::reconciler {
 
 using specs::Condition;
@@ -203,7 +205,8 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
   if (!*fresh) return Status::Ok();  // deleted meanwhile
   VmStatus vm_status = VmStatus::FromJson((*fresh)->status);
   if (vm_status.host != host) return Status::Ok();  // moved before a restart of the controller
-  SchedulingRequest request{vm, labels, &spec};
+  VMK_ASSIGN_OR_RETURN(SchedulingRequest request,
+                       MakeSchedulingRequest(*ctx_.store, vm, labels, &spec));
   auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(vm));
   if (chosen.ok()) {
     vm_status.host = *chosen;

@@ -320,7 +320,7 @@ TEST_F(HostFailoverTest, ARestartedControllerResumesAFailoverFromTheStore) {
   // A new controller over the same store and hosts, with fresh memory, wired as the daemon
   // wires it.
   providers::FakeFencer fencer(&clock_);
-  ControlLoop restarted(&store_, &factory_, &clock_, LoopOptions(&fencer, &prober_));
+  ControlLoop restarted(&store_, &factory_, &clock_, LoopOptions(&fencer, &prober_, storage_.get()));
   ASSERT_TRUE(restarted.Restore().ok());
   auto run = [&](const std::string& key) { return restarted.Run(key, CancelToken()); };
   for (const char* h : {"hv02", "hv03"}) ASSERT_TRUE(run(HostKey(h)).status.ok());

@@ -19,6 +19,18 @@ std::string RejectionReason(const SchedulingRequest& request, const HostCandidat
       return "does not match hostSelector " + key + "=" + value;
     }
   }
+  for (const specs::DiskSpec& disk : spec.disks) {
+    if (!disk.volume) continue;
+    auto pool = request.pools.find(disk.volume->pool);
+    if (pool == request.pools.end()) {
+      return "storage pool " + disk.volume->pool + " is not declared";
+    }
+    auto not_seen = request.pool_not_seen_on.find(disk.volume->pool);
+    if (!specs::PoolVisibleOnHost(pool->second, host.name, host.labels) ||
+        (not_seen != request.pool_not_seen_on.end() && not_seen->second.count(host.name))) {
+      return "does not see storage pool " + disk.volume->pool;
+    }
+  }
   if (!host.ready) return "not ready";
   if (!host.schedulable) return "not schedulable";
   if (host.foreign_domains.count(request.vm)) {

@@ -1,7 +1,7 @@
 // Scheduler: picks the host a VM should be defined on (filter, then order).
 //
-// Filters: host ready and schedulable, requiredHosts, hostSelector, no foreign domain with the
-// VM's name, free CPU and memory. Order: preferredHosts first (in their order), then fewest VMs
+// Filters: host ready and schedulable, requiredHosts, hostSelector, sees every storage pool of
+// the VM's volume disks, no foreign domain with the VM's name, free CPU and memory. Order: preferredHosts first (in their order), then fewest VMs
 // sharing the VM's spreadBy label value, then most free memory, then name. Deterministic for the
 // same input. Pure functions over plain data: no locks, no I/O.
 #pragma once
@@ -33,6 +33,11 @@ struct SchedulingRequest {
   std::string vm;
   std::map<std::string, std::string> vm_labels;
   const specs::VirtualMachineSpec* spec = nullptr;
+  // The StoragePools named by the VM's volume disks, by name (the caller reads them from the
+  // store). A pool a disk names but missing here rejects every host.
+  std::map<std::string, specs::StoragePoolSpec> pools;
+  // Hosts each of those pools' status says do not see it (a missing mount), by pool.
+  std::map<std::string, std::set<std::string>> pool_not_seen_on;
 };
 
 // The chosen host's name, or FailedPrecondition whose message says why each host was refused,

@@ -22,7 +22,7 @@ class SchedulerTest : public ::testing::Test {
   }
   StatusOr<std::string> Schedule(const std::vector<HostCandidate>& hosts,
                                  std::map<std::string, std::string> labels = {}) {
-    return ScheduleVm({"vm1", std::move(labels), &spec_}, hosts);
+    return ScheduleVm({"vm1", std::move(labels), &spec_, {}, {}}, hosts);
   }
   specs::VirtualMachineSpec spec_;
 };
@@ -33,6 +33,38 @@ TEST_F(SchedulerTest, PicksTheHostWithMostFreeMemoryThenByName) {
   auto chosen = Schedule({b, c, a});
   ASSERT_TRUE(chosen.ok());
   EXPECT_EQ(*chosen, "hv-a") << "a and c tie on memory; name breaks the tie";
+}
+
+// A VM on a volume runs only where its pool is mounted; a pool not declared fits nowhere.
+TEST_F(SchedulerTest, OnlyHostsThatSeeTheVmsPools) {
+  specs::DiskSpec disk;
+  disk.name = "root";
+  disk.volume = specs::VolumeDiskSpec{};
+  disk.volume->pool = "shared";
+  spec_.disks = {disk};
+  specs::StoragePoolSpec pool;
+  pool.path = "/srv/pool";
+  pool.hostSelector = {{"storage", "nfs"}};
+  SchedulingRequest request{"vm1", {}, &spec_, {{"shared", pool}}, {}};
+  auto a = MakeHost("hv01", {{"memory", "big"}});
+  a.capacity = {64, 1 << 20};  // would win on memory
+  auto b = MakeHost("hv02", {{"storage", "nfs"}});
+  auto chosen = ScheduleVm(request, {a, b});
+  ASSERT_TRUE(chosen.ok()) << chosen.status().ToString();
+  EXPECT_EQ(*chosen, "hv02");
+  EXPECT_EQ(RejectionReason(request, a), "does not see storage pool shared");
+
+  // A host the pool's status says has lost it (a missing mount) is not chosen either.
+  request.pool_not_seen_on["shared"] = {"hv02"};
+  EXPECT_FALSE(ScheduleVm(request, {a, b}).ok());
+  request.pool_not_seen_on.clear();
+
+  request.pools.clear();
+  auto none = ScheduleVm(request, {a, b});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("storage pool shared is not declared"),
+            std::string::npos)
+      << none.status().message();
 }
 
 TEST_F(SchedulerTest, HostSelectorFilters) {

@@ -4,19 +4,22 @@ namespace vmk::reconciler {
 
 providers::DomainConfig DesiredDomainConfig(const std::string& name,
                                             const specs::VirtualMachineSpec& spec,
-                                            int64_t generation) {
+                                            int64_t generation,
+                                            const std::vector<DiskRecord>& disks) {
   providers::DomainConfig c;
   c.name = name;
   c.cpus = spec.cpus;
   c.memoryMiB = spec.memoryMiB;
   c.generation = generation;
   for (size_t i = 0; i < spec.disks.size(); ++i) {
-    const std::string& image = spec.disks[i].image;
-    // The rule of the schema's `image` until disks declare or inspect their format (issue 7):
-    // a name ending in .qcow2 is qcow2, anything else raw.
-    bool qcow2 = image.size() >= 6 && image.compare(image.size() - 6, 6, ".qcow2") == 0;
-    c.disks.push_back({spec.disks[i].name, image, providers::DefaultDiskTarget(i),
-                       qcow2 ? providers::ImageFormat::kQcow2 : providers::ImageFormat::kRaw});
+    providers::DiskConfig disk{spec.disks[i].name, "", providers::DefaultDiskTarget(i),
+                               providers::ImageFormat::kRaw};
+    for (const DiskRecord& r : disks) {
+      if (r.name != disk.name) continue;
+      disk.source = r.path;
+      disk.format = providers::ImageFormatFromName(r.format).value_or(providers::ImageFormat::kRaw);
+    }
+    c.disks.push_back(std::move(disk));
   }
   if (spec.boot) c.boot = {spec.boot->kernel, spec.boot->initrd, spec.boot->cmdline};
   if (spec.console) c.console_log_file = spec.console->logFile;

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "reconciler/core/scheduling_request.h"
+#include "reconciler/vm/disk_resolver.h"
 #include "reconciler/vm/domain_config.h"
 
 namespace vmk::reconciler {
@@ -17,6 +19,8 @@ namespace {
 constexpr auto kUnschedulableRetry = std::chrono::seconds(30);
 constexpr auto kNameConflictRetry = std::chrono::seconds(60);
 constexpr auto kHostNotSyncedRetry = std::chrono::milliseconds(200);
+// A disk blocked on something an admin must do (a missing volume, an unreadable image).
+constexpr auto kStorageBlockedRetry = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -42,8 +46,8 @@ ReconcileResult VmReconciler::Reconcile(const ReconcileRequest& request) {
   pass.status_revision = pass.object.status_revision;
   pass.copies = std::move(copies);
   for (StepResult (VmReconciler::*step)(Pass&) :
-       {&VmReconciler::PlacementStep, &VmReconciler::SafetyStep, &VmReconciler::DefinitionStep,
-        &VmReconciler::PowerStep}) {
+       {&VmReconciler::PlacementStep, &VmReconciler::SafetyStep, &VmReconciler::StorageStep,
+        &VmReconciler::DefinitionStep, &VmReconciler::PowerStep}) {
     // Between steps, never inside one: what a finished step left is where the next pass resumes.
     if (Status cancelled = request.cancel.Err(); !cancelled.ok()) {
       return ReconcileResult::Error(cancelled);
@@ -160,8 +164,13 @@ VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, 
     auto view = entry->view();
     if (!view.synced && !view.fenced) return PlaceResult::kWait;
   }
-  SchedulingRequest request{pass.name, pass.object.metadata.labels, &pass.spec};
-  auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(pass.name));
+  auto request =
+      MakeSchedulingRequest(*ctx_.store, pass.name, pass.object.metadata.labels, &pass.spec);
+  if (!request.ok()) {
+    *error = request.status();
+    return PlaceResult::kUnschedulable;
+  }
+  auto chosen = ctx_.book->ScheduleAndBook(*request, ctx_.hosts->Candidates(pass.name));
   if (chosen.ok()) {
     *host = *chosen;
     return PlaceResult::kPlaced;
@@ -219,6 +228,33 @@ VmReconciler::StepResult VmReconciler::SafetyStep(Pass& pass) {
 
 // ---- definition ------------------------------------------------------------------------------
 
+// ---- storage ---------------------------------------------------------------------------------
+
+VmReconciler::StepResult VmReconciler::StorageStep(Pass& pass) {
+  DiskResolver resolver(pass.name, pass.host->connection().get(), ctx_.images, ctx_.events);
+  auto resolved = resolver.Resolve(
+      pass.spec.disks, pass.status.disks, [&](const std::vector<DiskRecord>& records) {
+        pass.status.disks = records;
+        return WriteStatus(pass, /*sync=*/true);
+      });
+  if (!resolved.ok()) return ReconcileResult::Error(resolved.status());
+  if (resolved->blocked) {
+    const DiskResolver::Blocked& why = *resolved->blocked;
+    const Condition* prev = specs::FindCondition(pass.status.conditions, "Ready");
+    if (!prev || prev->reason != why.reason || prev->message != why.message) {
+      ctx_.events->Warning(Kind::kVirtualMachine, pass.name, why.reason, why.message);
+    }
+    specs::SetCondition(&pass.status.conditions,
+                        MakeCondition(*ctx_.clock, "Ready", false, why.reason, why.message));
+    Status s = WriteStatus(pass, false);
+    return s.ok() ? ReconcileResult::After(kStorageBlockedRetry) : ReconcileResult::Error(s);
+  }
+  pass.status.disks = std::move(resolved->records);
+  return std::nullopt;
+}
+
+// ---- definition ------------------------------------------------------------------------------
+
 VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
   const std::string& name = pass.name;
   auto observed = Observe(*pass.host, name, /*force=*/false);
@@ -234,7 +270,8 @@ VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
     return s.ok() ? ReconcileResult::After(kNameConflictRetry) : ReconcileResult::Error(s);
   }
 
-  providers::DomainConfig desired = DesiredDomainConfig(name, pass.spec, pass.generation);
+  providers::DomainConfig desired =
+      DesiredDomainConfig(name, pass.spec, pass.generation, pass.status.disks);
   const providers::DomainConfig* current =
       pass.domain && pass.domain->config ? &*pass.domain->config : nullptr;
   if (current && current->SameManagedConfig(desired) && current->generation == pass.generation) {

@@ -8,6 +8,8 @@
 //               written to the store, synced, before anything is defined there (intent first);
 //   safety      stray copies on other hosts go (a VM runs on one host only); a VM whose host
 //               does not answer stays where it is until the host's failover moves it;
+//   storage     each disk resolved to the file its domain opens and that file's format; volumes
+//               created on first use (DiskResolver); a disk that cannot be used blocks the VM;
 //   definition  the domain is defined, or redefined when its managed config or generation
 //               differs from the spec (a hand edit is restored);
 //   power       started or stopped as declared: restarts after a crash, a stop behind our back
@@ -63,6 +65,7 @@ class VmReconciler : public Reconciler {
   ReconcileResult Deleted(const std::string& name, const std::vector<Copy>& copies);
   StepResult PlacementStep(Pass& pass);
   StepResult SafetyStep(Pass& pass);
+  StepResult StorageStep(Pass& pass);
   StepResult DefinitionStep(Pass& pass);
   StepResult PowerStep(Pass& pass);
   ReconcileResult StatusStep(Pass& pass);

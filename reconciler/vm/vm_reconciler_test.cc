@@ -83,7 +83,7 @@ TEST_F(VmReconcilerTest, PlacementSurvivesAControllerRestart) {
   const std::string placed = StatusOf("wms01").host;
   // A new controller: fresh registry and book over the same store and hosts (not even
   // restored from the store: the VM's stored status alone must keep it where it is).
-  ControlLoop restarted(&store_, &factory_, &clock_, LoopOptions(&fencer_, &prober_));
+  ControlLoop restarted(&store_, &factory_, &clock_, LoopOptions(&fencer_, &prober_, storage_.get()));
   ASSERT_TRUE(restarted.Run(HostKey("hv01"), CancelToken()).status.ok());
   ASSERT_TRUE(restarted.Run(HostKey("hv02"), CancelToken()).status.ok());
   ASSERT_TRUE(restarted.Run(VmKey("wms01"), CancelToken()).status.ok());
@@ -228,7 +228,7 @@ TEST_F(VmReconcilerTest, AStrayCopyOnAnotherHostIsRemoved) {
   ASSERT_TRUE(direct.DefineDomain(DesiredDomainConfig(
                   "wms01", *specs::VirtualMachineSpecFromJson(
                                store_.Get(specs::Kind::kVirtualMachine, "wms01")->value().spec),
-                  1)).ok());
+                  1, StatusOf("wms01").disks)).ok());
   ASSERT_TRUE(direct.StartDomain("wms01").ok());
   SyncHost(other_);
   EXPECT_GE(queue_.Len(), 1u) << "the host sync enqueues the VM it found out of place";
@@ -248,8 +248,10 @@ TEST_F(VmReconcilerTest, AnExistingOwnedDomainIsAdoptedNotDuplicated) {
   specs::DiskSpec root;
   root.name = "root";
   root.image = "/images/wms01.qcow2";
+  root.format = "qcow2";
   spec.disks.push_back(root);
-  ASSERT_TRUE(direct.DefineDomain(DesiredDomainConfig("wms01", spec, 1)).ok());
+  DiskRecord record{"root", "/images/wms01.qcow2", "", "", "/images/wms01.qcow2", "qcow2"};
+  ASSERT_TRUE(direct.DefineDomain(DesiredDomainConfig("wms01", spec, 1, {record})).ok());
   SyncHost("hv01");
   SyncHost("hv02");
   Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));

@@ -168,7 +168,7 @@ metadata:
 spec:
   cpus: 1
   memoryMiB: 512
-  disks: [{name: root, image: /i/good01.qcow2}]
+  disks: [{name: root, image: /i/good01.qcow2, format: qcow2}]
 ---
 )";
 

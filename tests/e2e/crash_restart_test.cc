@@ -47,7 +47,7 @@ class CrashRestartTest : public ::testing::Test {
       std::string name = "svc" + std::to_string(v);
       yaml += "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
               "}\nspec:\n  cpus: 1\n  memoryMiB: 512\n  disks: [{name: root, image: /img/" + name +
-              ".qcow2}]\n---\n";
+              ".qcow2, format: qcow2}]\n---\n";
     }
     fs::path file = scratch_.path() / "fleet.yaml";
     WriteFile(file, yaml);

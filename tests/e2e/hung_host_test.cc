@@ -42,7 +42,7 @@ class HungHostTest : public ::testing::Test {
   static std::string Vm(const std::string& name, const std::string& host) {
     return "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
            "}\nspec:\n  memoryMiB: 256\n  disks: [{name: root, image: /img/" + name +
-           ".qcow2}]\n  placement: {requiredHosts: [" + host + "]}\n---\n";
+           ".qcow2, format: qcow2}]\n  placement: {requiredHosts: [" + host + "]}\n---\n";
   }
   fs::path Manifests(int vms_per_host, const std::string& extra = "") {
     std::string yaml;

@@ -166,6 +166,40 @@ TEST_F(QemuFailoverTest, AKilledHostsVmAnswersAgainFromAnotherHost) {
   }, seconds(30))) << Incidents("vm/web01").dump(2);
 }
 
+// A VM whose disk is a volume vmkeeper created in a pool every host mounts keeps its data when
+// its host dies: it boots elsewhere on the same volume (its boot counter goes on), and the base
+// image under the volume is never written.
+TEST_F(QemuFailoverTest, AVmOnASharedVolumeKeepsItsDataWhenItsHostDies) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ASSERT_EQ(fleet_.DefinePool("shared"), "");
+  const std::string base_before = ReadFile(GuestDir() / "base.raw");
+  auto applied = Apply(fleet_.HostManifests("ok") + fleet_.PoolManifest("shared") +
+                       fleet_.VmManifest("web01", "hv01", "shared"));
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(120)))
+      << "Ready=" << Condition("vm", "web01", "Ready") << "\n" << Events("vm/web01");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=0"));
+  const fs::path volume = fleet_.PoolDir("shared") / "web01.root.0.qcow2";
+  EXPECT_TRUE(fs::exists(volume));
+  auto disks = GetJson("vm", "web01")["status"]["disks"];
+  ASSERT_EQ(disks.size(), 1u) << disks.dump();
+  EXPECT_EQ(disks[0].value("path", ""), volume.string());
+  EXPECT_THAT(Events("vm/web01"), ::testing::HasSubstr("VolumeCreated"));
+  ASSERT_TRUE(WaitFor([&] { return Condition("pool", "shared", "Ready") == "True/Seen"; },
+                      seconds(60)))
+      << GetJson("pool", "shared").dump(2);
+
+  ASSERT_EQ(HostCtl({"kill", "1"}).exit_code, 0);
+  ASSERT_TRUE(WaitWatchingDoubles(
+      [&] { return HostOf("web01") != "hv01" && Answers("web01"); }, seconds(120)))
+      << "host=" << HostOf("web01") << " Ready=" << Condition("vm", "web01", "Ready") << "\n"
+      << Events("vm/web01");
+  EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1")) << "the volume's data was kept";
+  EXPECT_EQ(GetJson("vm", "web01")["status"]["disks"][0].value("path", ""), volume.string());
+  EXPECT_EQ(ReadFile(GuestDir() / "base.raw"), base_before) << "the base image was written";
+}
+
 TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("ok", {"web01"});

@@ -74,13 +74,40 @@ class QemuFleet {
     }
     return yaml;
   }
-  // A guest VM preferring `host`, with its own disk (a copy of the blank one) and HTTP port.
-  std::string VmManifest(const std::string& vm, const std::string& host) {
+  // A dir pool `name` at dir/pools/name on every host, as an admin mounts and defines it (the
+  // hosts share the machine's filesystem, as NFS clients share an export); "" or what failed.
+  std::string DefinePool(const std::string& name) {
+    fs::create_directories(PoolDir(name));
+    for (const std::string& uri : uris_) {
+      for (auto args : std::vector<std::vector<std::string>>{
+               {"pool-define-as", name, "dir", "--target", PoolDir(name).string()},
+               {"pool-start", name}}) {
+        args.insert(args.begin(), {"/usr/bin/virsh", "-c", uri});
+        auto r = RunCommand(args, dir_);
+        if (r.exit_code != 0) return uri + ": virsh " + args[3] + ": " + r.err;
+      }
+    }
+    return "";
+  }
+  fs::path PoolDir(const std::string& name) const { return dir_ / "pools" / name; }
+  std::string PoolManifest(const std::string& name) const {
+    return "apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: " + name +
+           "}\nspec: {type: dir, path: \"" + PoolDir(name).string() + "\"}\n---\n";
+  }
+
+  // A guest VM preferring `host`, with its own disk (a copy of the blank one) and HTTP port;
+  // with `pool`, its disk is instead a volume of that pool over the blank disk.
+  std::string VmManifest(const std::string& vm, const std::string& host,
+                         const std::string& pool = "") {
     const int port = FreePort();
     ports_[vm] = port;
     vms_.push_back(vm);
     fs::path disk = dir_ / (vm + ".raw");
     fs::copy_file(GuestDir() / "base.raw", disk, fs::copy_options::overwrite_existing);
+    const std::string disk_yaml =
+        pool.empty() ? "{name: root, image: " + disk.string() + "}"
+                     : "{name: root, volume: {pool: " + pool + ", baseImage: " +
+                           (GuestDir() / "base.raw").string() + "}}";
     const std::string p = std::to_string(port);
     return "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + vm + "}\nspec:\n" +
            "  cpus: 1\n  memoryMiB: 192\n" +
@@ -88,7 +115,7 @@ class QemuFleet {
            (GuestDir() / "initramfs.cpio.gz").string() +
            "\n    cmdline: \"console=ttyS0 quiet panic=-1 vmname=" + vm + "\"\n" +
            "  console: {logFile: " + SerialLog(vm).string() + "}\n" +
-           "  disks: [{name: root, image: " + disk.string() + "}]\n" +
+           "  disks: [" + disk_yaml + "]\n" +
            "  interfaces:\n  - name: net0\n    type: user\n    portForwards: [{hostPort: " + p +
            ", guestPort: 80}]\n" +
            "  health:\n    address: 127.0.0.1\n    http: {port: " + p + ", path: /}\n" +

@@ -26,8 +26,10 @@ namespace vmk::reconciler {
 // failover simulation): default heartbeats (1 s, 3 failures), the given fake edges, and probe
 // keys on the one queue.
 inline ControlLoopOptions OneWorkerLoopOptions(providers::Fencer* fencer,
-                                               providers::Prober* prober) {
+                                               providers::Prober* prober,
+                                               providers::ImageInspector* images) {
   ControlLoopOptions options;
+  options.images = images;
   options.heartbeat_interval = std::chrono::seconds(1);
   options.heartbeat_failures = 3;
   options.fencer = fencer;
@@ -41,7 +43,7 @@ class ReconcileFixture : public ::testing::Test {
   ReconcileFixture()
       : factory_(&clock_),
         fencer_(&clock_),
-        loop_(&store_, &factory_, &clock_, LoopOptions(&fencer_, &prober_)),
+        loop_(&store_, &factory_, &clock_, LoopOptions(&fencer_, &prober_, storage_.get())),
         metrics_(loop_.metrics()),
         recorder_(loop_.events()),
         queue_(loop_.queue()),
@@ -57,8 +59,9 @@ class ReconcileFixture : public ::testing::Test {
         heartbeats_(loop_.heartbeat_reconciler()),
         applier_(&store_, nullptr, nullptr) {}
 
-  static ControlLoopOptions LoopOptions(providers::Fencer* fencer, providers::Prober* prober) {
-    return OneWorkerLoopOptions(fencer, prober);
+  static ControlLoopOptions LoopOptions(providers::Fencer* fencer, providers::Prober* prober,
+                                        providers::ImageInspector* images) {
+    return OneWorkerLoopOptions(fencer, prober, images);
   }
 
   static std::string HostYaml(const std::string& name, const std::string& labels = "{}",
@@ -97,7 +100,7 @@ class ReconcileFixture : public ::testing::Test {
                             const std::string& labels = "{}") {
     return "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
            ", labels: " + labels + "}\nspec:\n  cpus: 2\n  memoryMiB: 2048\n  disks: [{name: root, "
-           "image: /images/" + name + ".qcow2}]\n" + spec_extra + "---\n";
+           "image: /images/" + name + ".qcow2, format: qcow2}]\n" + spec_extra + "---\n";
   }
 
   void Apply(const std::string& yaml, bool prune = false) {
@@ -143,6 +146,9 @@ class ReconcileFixture : public ::testing::Test {
   providers::FakeHypervisorFactory factory_;
   providers::FakeFencer fencer_;
   providers::FakeProber prober_;
+  // The shared storage the fake hosts may mount (FakeHost::AttachStorage), and the controller's
+  // reader of image formats.
+  std::shared_ptr<providers::FakeStorage> storage_ = std::make_shared<providers::FakeStorage>();
   // The controller's parts, wired as the daemon wires them (ControlLoop).
   ControlLoop loop_;
   metrics::ControllerMetrics& metrics_;
