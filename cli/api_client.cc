@@ -146,6 +146,19 @@ Status ApiClient::Delete(specs::Kind kind, const std::string& name) {
   return Call("DELETE", ResourcePath(kind, name), "", {200}).status();
 }
 
+StatusOr<std::string> ApiClient::RequestSnapshot(const std::string& vm, const std::string& name) {
+  Json body = Json::object();
+  if (!name.empty()) body["name"] = name;
+  VMK_ASSIGN_OR_RETURN(
+      Json reply,
+      Call("POST", ResourcePath(specs::Kind::kVirtualMachine, vm) + "/snapshots", body.dump(),
+           {202}));
+  if (!reply.is_object() || !reply.contains("snapshot") || !reply["snapshot"].is_string()) {
+    return Status::Internal("unexpected answer to a snapshot request");
+  }
+  return reply["snapshot"].get<std::string>();
+}
+
 StatusOr<std::vector<reconciler::Event>> ApiClient::Events(
     std::optional<reconciler::ObjectRef> object, int64_t after_seq, size_t limit) {
   std::string path = std::string(kApiPrefix) + "/events?after=" + std::to_string(after_seq) +

@@ -30,6 +30,8 @@ class ApiClient {
   StatusOr<std::vector<specs::Json>> List(specs::Kind kind);
   StatusOr<specs::Json> Get(specs::Kind kind, const std::string& name);
   Status Delete(specs::Kind kind, const std::string& name);
+  // Asks for a snapshot of a VM ("" = a name made up by the server); returns its name.
+  StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name);
   StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
                                                   int64_t after_seq, size_t limit);
   // Incidents of one object, or of all objects; oldest first.

@@ -221,6 +221,10 @@ HttpResponse ApiRouter::Route(const HttpRequest& request) const {
     if (m == "DELETE") return HandleDelete(*kind, parts[3]);
     return MethodNotAllowed("GET, DELETE");
   }
+  if (parts.size() == 5 && *kind == specs::Kind::kVirtualMachine && parts[4] == "snapshots") {
+    if (m != "POST") return MethodNotAllowed("POST");
+    return HandleSnapshot(request, parts[3]);
+  }
   return ErrorResponse(404, "no such endpoint: " + path);
 }
 
@@ -305,6 +309,28 @@ HttpResponse ApiRouter::HandleDelete(specs::Kind kind, const std::string& name) 
   log::Info("deleted", {{"kind", std::string(specs::KindName(kind))}, {"name", name}});
   return JsonResponse(
       200, Json{{"kind", specs::KindName(kind)}, {"name", name}, {"action", "deleted"}});
+}
+
+// POST /api/v1/virtualmachines/NAME/snapshots {"name": "..."} (the body and the name may be
+// left out): 202, the snapshot is taken by the VM's reconcile; its status lists it.
+HttpResponse ApiRouter::HandleSnapshot(const HttpRequest& request, const std::string& vm) const {
+  std::string name;
+  if (!request.body.empty()) {
+    Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) return ErrorResponse(400, "request body must be a JSON object");
+    for (const auto& [key, value] : body.items()) {
+      if (key != "name") return ErrorResponse(400, "unknown field \"" + key + "\" in request");
+      if (!value.is_string()) return ErrorResponse(400, "name must be a string");
+      name = value.get<std::string>();
+    }
+  }
+  auto requested = control_plane_->RequestSnapshot(vm, name);
+  if (!requested.ok()) {
+    return ErrorResponse(HttpStatusFor(requested.status()), requested.status().message());
+  }
+  log::Info("snapshot requested", {{"vm", vm}, {"snapshot", *requested}});
+  return JsonResponse(202, Json{{"kind", "VirtualMachine"}, {"name", vm},
+                                {"snapshot", *requested}, {"action", "snapshot requested"}});
 }
 
 HttpResponse ApiRouter::HandleEvents(const HttpRequest& request) const {

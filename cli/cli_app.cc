@@ -33,6 +33,7 @@ struct Options {
   std::string output;
   std::string for_object;
   size_t limit = 50;
+  std::string snapshot_name;
 };
 
 std::string ObjectLabel(specs::Kind kind, const std::string& name) {
@@ -58,6 +59,8 @@ class Commands {
   int Events();
   int Incidents();
   int Schema();
+  int Snapshot();
+  int Snapshots();
 
  private:
   // Creates client_; prints the error and returns false on failure.
@@ -263,6 +266,83 @@ int Commands::Delete() {
   return kExitOk;
 }
 
+// The snapshot records in a VM's status (status.snapshots), oldest first.
+specs::Json SnapshotsOf(const specs::Json& vm) {
+  specs::Json status = vm.value("status", specs::Json::object());
+  specs::Json list = status.value("snapshots", specs::Json::array());
+  return list.is_array() ? list : specs::Json::array();
+}
+
+int Commands::Snapshots() {
+  if (!Connect()) return kExitFailure;
+  auto vm = client_->Get(specs::Kind::kVirtualMachine, options_.name);
+  if (!vm.ok()) return Fail(vm.status());
+  specs::Json list = SnapshotsOf(*vm);
+  if (options_.output == "json") {
+    out_ << ToJsonText(list) << "\n";
+    return kExitOk;
+  }
+  if (options_.output == "yaml") {
+    out_ << ToYaml(list);
+    return kExitOk;
+  }
+  if (list.empty()) {
+    err_ << "No snapshots of vm/" << options_.name << ".\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "TIME", "REASON", "HEALTHY", "GENERATION", "PHASE", "LAYERS"}};
+  for (const auto& r : list) {
+    std::string layers;
+    for (const auto& l : r.value("layers", specs::Json::array())) {
+      layers += (layers.empty() ? "" : ",") + l.value("disk", "") + "=" + l.value("volume", "");
+    }
+    std::string phase = r.value("phase", "");
+    if (!r.value("message", "").empty()) phase += " (" + r.value("message", "") + ")";
+    rows.push_back({r.value("name", ""), r.value("time", ""), r.value("reason", ""),
+                    r.value("healthy", false) ? "yes" : "no",
+                    std::to_string(r.value("generation", int64_t{0})), phase, layers});
+  }
+  out_ << FormatTable(rows);
+  return kExitOk;
+}
+
+int Commands::Snapshot() {
+  auto timeout = ParseDuration(options_.timeout);
+  if (!timeout.ok()) return Fail(timeout.status(), kExitUsage);
+  if (!Connect()) return kExitFailure;
+  auto name = client_->RequestSnapshot(options_.name, options_.snapshot_name);
+  if (!name.ok()) return Fail(name.status());
+  out_ << "snapshot " << *name << " of vm/" << options_.name << " requested\n";
+  if (!options_.wait) return kExitOk;
+  Mutex mu;
+  std::condition_variable cv;  // never notified: the clock's deadline wakes us
+  const MonoTime deadline = env_.clock->Now() + *timeout;
+  while (true) {
+    auto vm = client_->Get(specs::Kind::kVirtualMachine, options_.name);
+    if (!vm.ok()) return Fail(vm.status());
+    for (const auto& r : SnapshotsOf(*vm)) {
+      if (r.value("name", "") != *name) continue;
+      if (r.value("phase", "") == "Taken") {
+        out_ << "snapshot " << *name << " taken\n";
+        return kExitOk;
+      }
+      if (r.value("phase", "") == "Failed") {
+        err_ << "error: snapshot " << *name << " failed: " << r.value("message", "") << "\n";
+        return kExitFailure;
+      }
+    }
+    MonoTime now = env_.clock->Now();
+    if (now >= deadline) {
+      err_ << "error: timed out after " << options_.timeout << " waiting for snapshot " << *name
+           << "\n";
+      return kExitFailure;
+    }
+    MutexLock lock(&mu);
+    env_.clock->WaitUntil(lock.native(), cv, std::min(deadline, now + env_.poll_interval));
+  }
+}
+
 int Commands::Events() {
   std::optional<reconciler::ObjectRef> object;
   if (!ParseForObject(&object)) return kExitUsage;
@@ -406,6 +486,20 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
 
   auto* schema = app.add_subcommand("schema", "Print the JSON Schema of the manifests");
 
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "Take a snapshot of a VM's volume disks (crash-consistent while it runs)");
+  snapshot->add_option("vm", options.name, "VM name")->required();
+  snapshot->add_option("--name", options.snapshot_name,
+                       "Snapshot name, a DNS-1123 label (default: m<date>-<time>)");
+  snapshot->add_flag("--wait", options.wait, "Wait until it is taken (or failed)");
+  snapshot->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 60s, 5m)")
+      ->capture_default_str();
+
+  auto* snapshots = app.add_subcommand("snapshots", "List a VM's snapshots, oldest first");
+  snapshots->add_option("vm", options.name, "VM name")->required();
+  snapshots->add_option("-o,--output", options.output, "yaml | json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -423,6 +517,8 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
     if (events->parsed()) return commands.Events();
     if (incidents->parsed()) return commands.Incidents();
     if (schema->parsed()) return commands.Schema();
+    if (snapshot->parsed()) return commands.Snapshot();
+    if (snapshots->parsed()) return commands.Snapshots();
   } catch (const std::exception& e) {
     *env.err << "error: " << e.what() << "\n";
     return diff->parsed() ? kExitDiffError : kExitFailure;

@@ -254,6 +254,58 @@ TEST_F(CliAppTest, Delete) {
   EXPECT_EQ(err_.str(), "error: host hv01 still has 2 VMs placed on it\n");
 }
 
+TEST_F(CliAppTest, SnapshotAsksTheServerAndWaitsForTheRecord) {
+  auto vm = MakeVm("wms01", "hv01", "running", "True");
+  fake_.Put(vm);
+  EXPECT_EQ(Run({"snapshot", "wms01", "--name", "pre-upgrade"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "snapshot pre-upgrade of vm/wms01 requested\n");
+  ASSERT_EQ(fake_.snapshot_requests.size(), 1u);
+  EXPECT_EQ(fake_.snapshot_requests[0], std::make_pair(std::string("wms01"),
+                                                       std::string("pre-upgrade")));
+  // --wait: the record appears, Taken, a little later.
+  int gets = 0;
+  fake_.on_get = [&](specs::Kind, const std::string&, auto* objects) {
+    if (++gets < 3) return;
+    auto& o = (*objects)[{specs::Kind::kVirtualMachine, "wms01"}];
+    o.status["snapshots"] = Json::array({Json{{"name", "later"}, {"phase", "Taken"}}});
+  };
+  EXPECT_EQ(Run({"snapshot", "wms01", "--name", "later", "--wait"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "snapshot later of vm/wms01 requested\nsnapshot later taken\n");
+  fake_.on_get = [&](specs::Kind, const std::string&, auto* objects) {
+    auto& o = (*objects)[{specs::Kind::kVirtualMachine, "wms01"}];
+    o.status["snapshots"] =
+        Json::array({Json{{"name", "bad"}, {"phase", "Failed"}, {"message", "QEMU said no"}}});
+  };
+  EXPECT_EQ(Run({"snapshot", "wms01", "--name", "bad", "--wait"}), 1);
+  EXPECT_EQ(err_.str(), "error: snapshot bad failed: QEMU said no\n");
+  fake_.fail_with = Status::AlreadyExists("VM wms01 has a snapshot bad");
+  EXPECT_EQ(Run({"snapshot", "wms01", "--name", "bad"}), 1);
+  EXPECT_EQ(err_.str(), "error: VM wms01 has a snapshot bad\n");
+}
+
+TEST_F(CliAppTest, SnapshotsListsTheRecordsOfTheVm) {
+  auto vm = MakeVm("wms01", "hv01", "running", "True");
+  fake_.Put(vm);
+  EXPECT_EQ(Run({"snapshots", "wms01"}), 0);
+  EXPECT_EQ(err_.str(), "No snapshots of vm/wms01.\n");
+  vm.status["snapshots"] = Json::array(
+      {Json{{"name", "s1"}, {"time", "2026-12-05T01:00:00.000Z"}, {"reason", "scheduled"},
+            {"healthy", true}, {"generation", 3}, {"phase", "Taken"},
+            {"layers", Json::array({Json{{"disk", "root"}, {"volume", "wms01.root.0.qcow2"}}})}},
+       Json{{"name", "m1"}, {"time", "2026-12-05T01:10:00.000Z"}, {"reason", "manual"},
+            {"healthy", false}, {"generation", 3}, {"phase", "Failed"},
+            {"message", "no space"}, {"layers", Json::array()}}});
+  fake_.Put(vm);
+  EXPECT_EQ(Run({"snapshots", "wms01"}), 0);
+  EXPECT_EQ(out_.str(),
+            "NAME   TIME                       REASON      HEALTHY   GENERATION   PHASE               LAYERS\n"
+            "s1     2026-12-05T01:00:00.000Z   scheduled   yes       3            Taken               root=wms01.root.0.qcow2\n"
+            "m1     2026-12-05T01:10:00.000Z   manual      no        3            Failed (no space)\n");
+  EXPECT_EQ(Run({"snapshots", "wms01", "-o", "json"}), 0);
+  EXPECT_EQ(Json::parse(out_.str()).size(), 2u);
+  EXPECT_EQ(Run({"snapshots", "nope"}), 1);
+}
+
 TEST_F(CliAppTest, Events) {
   fake_.events = {{1, "2026-11-27T14:20:54.123Z", specs::Kind::kHost, "hv01", "Warning",
                    "Unreachable", "keepalive timed out"},

@@ -342,7 +342,8 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
       "/");
   FieldDef snapshot_policy = WithDefault(
       WithPattern(String("snapshotPolicy",
-                         "Name of the SnapshotPolicy to apply (not acted upon yet). Empty = none."),
+                         "Name of the SnapshotPolicy whose interval snapshots the VM's volume "
+                         "disks while it runs. Empty = none."),
                   std::string("^$|") + kNamePattern,
                   "must be empty or the name of a SnapshotPolicy (a DNS-1123 label)"),
       "");
@@ -459,11 +460,17 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
 std::vector<FieldDef> BuildSnapshotPolicyFields() {
   return {
       WithDefault(Int("intervalSeconds", 60, 31536000,
-                      "Time between periodic snapshots (60..31536000)."),
+                      "Time between periodic snapshots of a running VM's volume disks "
+                      "(60..31536000); the first is taken once the VM is Ready."),
                   86400),
-      WithDefault(Int("keep", 1, 1000, "Periodic snapshots kept per VM (1..1000)."), 7),
-      Bool("beforeChange", true, "Snapshot before applying a change to the VM."),
-      Bool("beforeFailover", true, "Snapshot the crash state before failing the VM over."),
+      WithDefault(Int("keep", 1, 1000,
+                      "Periodic snapshots kept per VM (1..1000). Not acted upon yet: none is "
+                      "pruned."),
+                  7),
+      Bool("beforeChange", true,
+           "Snapshot before applying a change to the VM. Not acted upon yet."),
+      Bool("beforeFailover", true,
+           "Snapshot the crash state before failing the VM over. Not acted upon yet."),
   };
 }
 
@@ -517,8 +524,8 @@ const std::string& KindDescription(Kind kind) {
   static const std::string* vm = new std::string(
       "A service VM that vmkeeper keeps running, healthy and placed as declared.");
   static const std::string* policy = new std::string(
-      "When to snapshot the disks of the VMs that refer to this policy, and how many to keep. "
-      "Validated and stored; not acted upon yet (no snapshot is taken).");
+      "When to snapshot the volume disks of the VMs that refer to this policy, and how many to "
+      "keep (the interval is acted upon; keep, beforeChange and beforeFailover not yet).");
   static const std::string* pool = new std::string(
       "A directory of qcow2 and raw volume files shared by the hosts that see it, where the "
       "volumes of VM disks (disks[].volume) live. The admins mount it on the hosts it selects; "

@@ -1,8 +1,10 @@
 #include "reconciler/controller/control_loop.h"
 
+#include <regex>
 #include <set>
 
 #include "common/log.h"
+#include "common/rfc3339.h"
 #include "providers/probes/network_prober.h"
 #include "reconciler/controller/restore.h"
 #include "reconciler/core/scheduling_request.h"
@@ -283,6 +285,44 @@ void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
   for (const auto& v : *vms) {
     if (VmStatus::FromJson(v.status).host.empty()) queue_.Add(VmKey(v.metadata.name));
   }
+}
+
+StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
+                                                  const std::string& requested) {
+  std::string name = requested;
+  if (name.empty()) {
+    // "m20261205-005312": a DNS-1123 label from the time (UTC) it was asked for.
+    std::string t = FormatRfc3339(clock_->WallNow());  // 2026-12-05T00:53:12.123Z
+    name = "m" + t.substr(0, 4) + t.substr(5, 2) + t.substr(8, 2) + "-" + t.substr(11, 2) +
+           t.substr(14, 2) + t.substr(17, 2);
+  }
+  static const std::regex kLabel("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
+  if (!std::regex_match(name, kLabel)) {
+    return Status::InvalidArgument("snapshot name \"" + name +
+                                   "\" must be a DNS-1123 label (lowercase letters, digits, '-')");
+  }
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto object = store_->Get(Kind::kVirtualMachine, vm);
+    if (!object.ok()) return object.status();
+    if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
+    VmStatus status = VmStatus::FromJson((*object)->status);
+    for (const auto& s : status.snapshots) {
+      if (s.name == name) return Status::AlreadyExists("VM " + vm + " has a snapshot " + name);
+    }
+    for (const auto& r : status.snapshotRequests) {
+      if (r == name) return Status::AlreadyExists("snapshot " + name + " is already asked for");
+    }
+    status.snapshotRequests.push_back(name);
+    auto written = store_->PutStatusIf(StatusWrite{Kind::kVirtualMachine, vm, status.ToJson(),
+                                                   true, (*object)->status_revision});
+    if (written.ok()) {
+      queue_.Add(VmKey(vm));
+      return name;
+    }
+    if (written.status().code() != StatusCode::kAborted) return written.status();
+    // The VM's reconcile wrote its status meanwhile: read it again.
+  }
+  return Status::Aborted("the status of " + vm + " kept changing; try again");
 }
 
 std::string ControlLoop::PreviewPlacement(const specs::Object& vm) {

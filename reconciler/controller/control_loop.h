@@ -127,6 +127,9 @@ class ControlLoop {
   const ReconcileContext& context() const { return ctx_; }
   const ControlLoopOptions& options() const { return options_; }
   Applier& applier() { return applier_; }
+  // ControlPlane::RequestSnapshot: recorded in the VM's status (status.snapshotRequests, a
+  // write conditioned on the revision read, retried on a conflict) and the VM enqueued.
+  StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name);
   AlertIntake& alert_intake() { return alert_intake_; }
   const ReconcilerSet& reconcilers() const { return reconcilers_; }
   VmReconciler& vm_reconciler() { return vm_reconciler_; }

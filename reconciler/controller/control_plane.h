@@ -36,6 +36,11 @@ class ControlPlane {
   // Incidents (failures with their occurred/detected/recovered times) of one object, or of all
   // objects when `object` is empty; oldest first.
   virtual StatusOr<std::vector<Incident>> Incidents(std::optional<ObjectRef> object) = 0;
+  // Asks for a snapshot of a VM's volume disks named `name` ("" = one is made up from the
+  // time); the VM's reconcile takes it. Returns the name. NotFound: no such VM;
+  // InvalidArgument: not a DNS-1123 label; AlreadyExists: the VM has a snapshot of that name.
+  virtual StatusOr<std::string> RequestSnapshot(const std::string& vm,
+                                                const std::string& name) = 0;
   // An Alertmanager webhook body (version 4). InvalidArgument when it is not one.
   virtual StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) = 0;
 

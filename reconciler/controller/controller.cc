@@ -143,6 +143,11 @@ Status Controller::Delete(Kind kind, const std::string& name) {
   return deleted;
 }
 
+StatusOr<std::string> Controller::RequestSnapshot(const std::string& vm,
+                                                 const std::string& name) {
+  return impl_->loop().RequestSnapshot(vm, name);
+}
+
 StatusOr<std::vector<Event>> Controller::Events(std::optional<ObjectRef> object, int64_t after_seq,
                                                 size_t limit) {
   return impl_->loop().store().ListEvents(object, after_seq, limit);

@@ -44,6 +44,7 @@ class Controller : public ControlPlane {
   StatusOr<std::vector<specs::Object>> List(specs::Kind kind) override;
   StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
   Status Delete(specs::Kind kind, const std::string& name) override;
+  StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name) override;
   StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
                                       size_t limit) override;
   bool Ready() override;

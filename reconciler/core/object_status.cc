@@ -90,6 +90,7 @@ VmStatus VmStatus::FromJson(const Json& json) {
   }
   s.snapshotSeq = json.value("snapshotSeq", int64_t{0});
   s.lastScheduledSnapshot = json.value("lastScheduledSnapshot", "");
+  s.snapshotBeforeStart = json.value("snapshotBeforeStart", "");
   if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
     for (const auto& r : json["snapshotRequests"]) {
       if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
@@ -120,6 +121,7 @@ Json VmStatus::ToJson() const {
   }
   if (snapshotSeq != 0) j["snapshotSeq"] = snapshotSeq;
   if (!lastScheduledSnapshot.empty()) j["lastScheduledSnapshot"] = lastScheduledSnapshot;
+  if (!snapshotBeforeStart.empty()) j["snapshotBeforeStart"] = snapshotBeforeStart;
   if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
   return j;
 }

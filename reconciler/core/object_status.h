@@ -66,6 +66,9 @@ struct VmStatus {
   int64_t snapshotSeq = 0;                // the last snapshot's sequence number
   std::string lastScheduledSnapshot;      // RFC 3339 of the last scheduled one asked for
   std::vector<std::string> snapshotRequests;  // names of manual snapshots asked for (the API)
+  // The reason of a snapshot to take before the domain starts again ("before-failover", set by
+  // a host's failover); "" = none.
+  std::string snapshotBeforeStart;
 
   const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);

@@ -194,6 +194,24 @@ ReconcileResult HostFailover::Relocate(const std::string& host, const CancelToke
   return synced.ok() ? ReconcileResult::Done() : ReconcileResult::Error(synced);
 }
 
+namespace {
+
+// Whether the VM's crash state is to be kept before it starts elsewhere: volume disks and a
+// SnapshotPolicy with beforeFailover.
+StatusOr<bool> WantsSnapshotBeforeFailover(Store& store, const specs::VirtualMachineSpec& spec) {
+  bool volumes = false;
+  for (const auto& d : spec.disks) volumes = volumes || d.volume.has_value();
+  if (!volumes || spec.snapshotPolicy.empty()) return false;
+  auto policy = store.Get(Kind::kSnapshotPolicy, spec.snapshotPolicy);
+  if (!policy.ok()) return policy.status();
+  if (!*policy) return false;
+  auto parsed = specs::SnapshotPolicySpecFromJson((*policy)->spec);
+  if (!parsed.ok()) return parsed.status();
+  return parsed->beforeFailover;
+}
+
+}  // namespace
+
 Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& vm,
                                     const std::map<std::string, std::string>& labels,
                                     const specs::VirtualMachineSpec& spec, const std::string& now,
@@ -205,6 +223,10 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
   if (!*fresh) return Status::Ok();  // deleted meanwhile
   VmStatus vm_status = VmStatus::FromJson((*fresh)->status);
   if (vm_status.host != host) return Status::Ok();  // moved before a restart of the controller
+  // The disks as the failed host left them are frozen by the VM's reconcile before it starts
+  // the VM elsewhere (the host is fenced or seen stopped: nothing writes them now).
+  VMK_ASSIGN_OR_RETURN(bool keep_crash_state, WantsSnapshotBeforeFailover(*ctx_.store, spec));
+  if (keep_crash_state) vm_status.snapshotBeforeStart = "before-failover";
   VMK_ASSIGN_OR_RETURN(SchedulingRequest request,
                        MakeSchedulingRequest(*ctx_.store, vm, labels, &spec));
   auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(vm));

@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/rfc3339.h"
 #include "reconciler/core/scheduling_request.h"
 #include "reconciler/vm/disk_resolver.h"
 #include "reconciler/vm/domain_config.h"
+#include "reconciler/vm/vm_snapshotter.h"
 
 namespace vmk::reconciler {
 
@@ -250,6 +252,48 @@ VmReconciler::StepResult VmReconciler::StorageStep(Pass& pass) {
     return s.ok() ? ReconcileResult::After(kStorageBlockedRetry) : ReconcileResult::Error(s);
   }
   pass.status.disks = std::move(resolved->records);
+  if (StepResult ended = ResumeSnapshots(pass)) return ended;
+  return SnapshotBeforeStart(pass);
+}
+
+// A snapshot a stopped controller left Pending is settled before the definition step compares
+// the domain with the record: the domain may already run on the new tops.
+VmReconciler::StepResult VmReconciler::ResumeSnapshots(Pass& pass) {
+  bool pending = false;
+  for (const SnapshotRecord& r : pass.status.snapshots) pending = pending || r.phase == "Pending";
+  if (!pending) return std::nullopt;
+  auto observed = Observe(*pass.host, pass.name, /*force=*/true);
+  if (!observed.ok()) return ReconcileResult::Error(observed.status());
+  VmSnapshotter snapshotter(pass.name, pass.host->connection().get(), ctx_.events, ctx_.clock);
+  Status s = snapshotter.Resume(&pass.status, *observed, [&] { return WriteStatus(pass, true); });
+  if (!s.ok()) return ReconcileResult::Error(s);
+  return std::nullopt;
+}
+
+// The crash state of a VM whose host failed, frozen before it starts here (the failed host is
+// fenced or seen stopped). Availability first: a snapshot that fails is an event and a Failed
+// record, and the VM starts anyway.
+VmReconciler::StepResult VmReconciler::SnapshotBeforeStart(Pass& pass) {
+  if (pass.status.snapshotBeforeStart.empty()) return std::nullopt;
+  auto observed = Observe(*pass.host, pass.name, /*force=*/false);
+  if (!observed.ok()) return ReconcileResult::Error(observed.status());
+  VmSnapshotter::Request request;
+  request.reason = pass.status.snapshotBeforeStart;
+  request.generation = pass.generation;
+  request.domain_active = *observed && IsActive((*observed)->state);
+  pass.status.snapshotBeforeStart.clear();  // written with the snapshot's intent
+  if (request.domain_active) return std::nullopt;  // already running here: too late to freeze
+  VmSnapshotter snapshotter(pass.name, pass.host->connection().get(), ctx_.events, ctx_.clock);
+  auto taken = snapshotter.Take(&pass.status, request, [&] { return WriteStatus(pass, true); });
+  if (!taken.ok()) return ReconcileResult::Error(taken.status());
+  if (!*taken) {
+    Status s = WriteStatus(pass, true);  // no volume disk after all: the flag goes
+    if (!s.ok()) return ReconcileResult::Error(s);
+  } else if ((*taken)->phase == "Taken" && ctx_.incidents) {
+    (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, pass.name,
+                                    "crash state kept as snapshot " + (*taken)->name,
+                                    /*sync=*/false);
+  }
   return std::nullopt;
 }
 
@@ -497,10 +541,65 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
                         MakeCondition(*ctx_.clock, "Ready", ready, ready ? "Stopped" : "Stopping",
                                       ready ? "stopped as declared" : "shutting down"));
   }
+  if (Status s = TakeSnapshots(pass); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = WriteStatus(pass, false); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = ResolveIncident(pass); !s.ok()) return ReconcileResult::Error(s);
   if (pass.requeue) return ReconcileResult::After(*pass.requeue);
   return ReconcileResult::Done();
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+Status VmReconciler::TakeSnapshots(Pass& pass) {
+  VmSnapshotter snapshotter(pass.name, pass.host->connection().get(), ctx_.events, ctx_.clock);
+  auto persist = [&] { return WriteStatus(pass, true); };
+  // After a snapshot the domain's definition names the new tops: the cached one is stale (a
+  // running domain's was changed by its host), and a stopped one's still names the frozen layer:
+  // it is redefined at once, before anyone could start it by hand onto a layer others now sit on.
+  auto after = [&](const std::optional<SnapshotRecord>& taken, bool active) -> Status {
+    if (!taken || taken->phase != "Taken") return Status::Ok();
+    if (!active) {
+      pass.requeue = Duration::zero();
+      return Status::Ok();
+    }
+    return Observe(*pass.host, pass.name, /*force=*/true).status();
+  };
+  const Condition* ready = specs::FindCondition(pass.status.conditions, "Ready");
+  VmSnapshotter::Request request;
+  request.healthy = ready != nullptr && ready->status == "True";
+  request.generation = pass.generation;
+  request.domain_active = IsActive(pass.domain->state);
+  // Asked for through the API: taken whatever the VM's state.
+  while (!pass.status.snapshotRequests.empty()) {
+    request.name = pass.status.snapshotRequests.front();
+    request.reason = "manual";
+    pass.status.snapshotRequests.erase(pass.status.snapshotRequests.begin());
+    VMK_ASSIGN_OR_RETURN(auto taken, snapshotter.Take(&pass.status, request, persist));
+    VMK_RETURN_IF_ERROR(after(taken, request.domain_active));
+  }
+  if (pass.spec.snapshotPolicy.empty()) return Status::Ok();
+  auto object = ctx_.store->Get(Kind::kSnapshotPolicy, pass.spec.snapshotPolicy);
+  if (!object.ok()) return object.status();
+  if (!*object) return Status::Ok();  // deleted meanwhile: the apply refuses that while used
+  auto policy = specs::SnapshotPolicySpecFromJson((*object)->spec);
+  if (!policy.ok()) return policy.status();
+  // Scheduled ones of a running VM only (a stopped one does not change), the first once it
+  // is healthy: the baseline a rollback goes back to.
+  if (!request.domain_active) return Status::Ok();
+  if (pass.status.lastScheduledSnapshot.empty() && !request.healthy) return Status::Ok();
+  const WallTime now = ctx_.clock->WallNow();
+  const WallTime due = NextScheduledSnapshot(pass.status, *policy, now);
+  if (due <= now) {
+    pass.status.lastScheduledSnapshot = FormatRfc3339(now);
+    request.name.clear();
+    request.reason = "scheduled";
+    VMK_ASSIGN_OR_RETURN(auto taken, snapshotter.Take(&pass.status, request, persist));
+    VMK_RETURN_IF_ERROR(after(taken, request.domain_active));
+  }
+  const Duration wait = std::chrono::duration_cast<Duration>(
+      NextScheduledSnapshot(pass.status, *policy, now) - now);
+  if (!pass.requeue || wait < *pass.requeue) pass.requeue = wait;
+  return Status::Ok();
 }
 
 Condition VmReconciler::ReadyCondition(Pass& pass, bool now_active, bool config_current) {

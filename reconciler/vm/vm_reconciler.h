@@ -15,8 +15,9 @@
 //   power       started or stopped as declared: restarts after a crash, a stop behind our back
 //               or a failed probe (within spec.restart), restarts into a new generation,
 //               graceful then forced shutdown;
-//   status      state, conditions and observedGeneration written; the VM's incident closes
-//               when it is Ready again.
+//   status      state, conditions and observedGeneration written; snapshots asked for and
+//               scheduled ones taken (VmSnapshotter); the VM's incident closes when it is
+//               Ready again.
 // A new behaviour (rollback, snapshots before a change) is one more step in that list.
 // Stateless between calls; thread-safe for different names.
 #pragma once
@@ -66,6 +67,8 @@ class VmReconciler : public Reconciler {
   StepResult PlacementStep(Pass& pass);
   StepResult SafetyStep(Pass& pass);
   StepResult StorageStep(Pass& pass);
+  StepResult ResumeSnapshots(Pass& pass);
+  StepResult SnapshotBeforeStart(Pass& pass);
   StepResult DefinitionStep(Pass& pass);
   StepResult PowerStep(Pass& pass);
   ReconcileResult StatusStep(Pass& pass);
@@ -88,6 +91,8 @@ class VmReconciler : public Reconciler {
   // The Ready condition of a VM that should run (runs, current, and its probe passes).
   specs::Condition ReadyCondition(Pass& pass, bool now_active, bool config_current);
   Status ResolveIncident(const Pass& pass);
+  // Manual snapshots asked for, and the policy's scheduled one when due (VmSnapshotter).
+  Status TakeSnapshots(Pass& pass);
 
   std::vector<Copy> FindOwnedCopies(const std::string& name);
   // Reads the domain from the host and refreshes the cache. nullopt = no such domain.

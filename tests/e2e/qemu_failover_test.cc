@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <set>
 
+#include "providers/storage/qemu_img.h"
 #include "tests/e2e/qemu_fleet.h"
 
 namespace vmk::e2e {
@@ -167,27 +168,38 @@ TEST_F(QemuFailoverTest, AKilledHostsVmAnswersAgainFromAnotherHost) {
 }
 
 // A VM whose disk is a volume vmkeeper created in a pool every host mounts keeps its data when
-// its host dies: it boots elsewhere on the same volume (its boot counter goes on), and the base
+// its host dies: the disk as the dead host left it is frozen as a before-failover snapshot, and
+// the VM boots elsewhere on a new top over it (its boot counter goes on). Snapshots along the
+// way: the policy's healthy baseline, and one asked for by hand while the guest runs. The base
 // image under the volume is never written.
 TEST_F(QemuFailoverTest, AVmOnASharedVolumeKeepsItsDataWhenItsHostDies) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ASSERT_EQ(fleet_.DefinePool("shared"), "");
   const std::string base_before = ReadFile(GuestDir() / "base.raw");
+  std::string vm = fleet_.VmManifest("web01", "hv01", "shared");
+  vm.insert(vm.rfind("---"), "  snapshotPolicy: daily\n");
   auto applied = Apply(fleet_.HostManifests("ok") + fleet_.PoolManifest("shared") +
-                       fleet_.VmManifest("web01", "hv01", "shared"));
+                       "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: daily}\n"
+                       "spec: {intervalSeconds: 86400, beforeFailover: true}\n---\n" + vm);
   ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
   ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(120)))
       << "Ready=" << Condition("vm", "web01", "Ready") << "\n" << Events("vm/web01");
   EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=0"));
-  const fs::path volume = fleet_.PoolDir("shared") / "web01.root.0.qcow2";
-  EXPECT_TRUE(fs::exists(volume));
-  auto disks = GetJson("vm", "web01")["status"]["disks"];
-  ASSERT_EQ(disks.size(), 1u) << disks.dump();
-  EXPECT_EQ(disks[0].value("path", ""), volume.string());
+  EXPECT_TRUE(fs::exists(fleet_.PoolDir("shared") / "web01.root.0.qcow2"));
   EXPECT_THAT(Events("vm/web01"), ::testing::HasSubstr("VolumeCreated"));
   ASSERT_TRUE(WaitFor([&] { return Condition("pool", "shared", "Ready") == "True/Seen"; },
                       seconds(60)))
       << GetJson("pool", "shared").dump(2);
+  // The baseline, once Ready.
+  ASSERT_TRUE(WaitFor(
+      [&] { return GetJson("vm", "web01")["status"].value("snapshots", json::array()).size() >= 1; },
+      seconds(60)));
+  // One asked for by hand: the running guest's disk moves to a new top, the guest goes on.
+  auto snap = Cli({"snapshot", "web01", "--name", "before-crash", "--wait", "--timeout", "60s"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
+  EXPECT_TRUE(Answers("web01"));
+  const std::string crashed_top = GetJson("vm", "web01")["status"]["disks"][0].value("path", "");
+  EXPECT_THAT(Cli({"snapshots", "web01"}).out, ::testing::HasSubstr("before-crash"));
 
   ASSERT_EQ(HostCtl({"kill", "1"}).exit_code, 0);
   ASSERT_TRUE(WaitWatchingDoubles(
@@ -196,7 +208,23 @@ TEST_F(QemuFailoverTest, AVmOnASharedVolumeKeepsItsDataWhenItsHostDies) {
       << Events("vm/web01");
   EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
   EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1")) << "the volume's data was kept";
-  EXPECT_EQ(GetJson("vm", "web01")["status"]["disks"][0].value("path", ""), volume.string());
+  // The crash state: the top the dead host wrote, frozen before the VM started again.
+  json status = GetJson("vm", "web01")["status"];
+  json crash;
+  for (const auto& r : status["snapshots"]) {
+    if (r.value("reason", "") == "before-failover") crash = r;
+  }
+  ASSERT_FALSE(crash.is_null()) << status.dump(2);
+  EXPECT_EQ(crash.value("phase", ""), "Taken") << crash.dump();
+  EXPECT_EQ((fleet_.PoolDir("shared") / crash["layers"][0].value("volume", "")).string(),
+            crashed_top);
+  const std::string now_top = status["disks"][0].value("path", "");
+  EXPECT_NE(now_top, crashed_top);
+  auto info = providers::QemuImg().Info(now_top);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->backing_path, crashed_top);
+  const std::string events = Events("vm/web01");
+  EXPECT_LT(events.find("(before-failover"), events.rfind("Started")) << events;
   EXPECT_EQ(ReadFile(GuestDir() / "base.raw"), base_before) << "the base image was written";
 }
 

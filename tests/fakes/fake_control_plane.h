@@ -55,6 +55,12 @@ class FakeControlPlane : public reconciler::ControlPlane {
     if (objects.erase({kind, name}) == 0) return Status::NotFound("no such object");
     return Status::Ok();
   }
+  StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name) override {
+    MutexLock l(&mu);
+    if (!fail_with.ok()) return fail_with;
+    snapshot_requests.emplace_back(vm, name);
+    return name.empty() ? std::string("m20261205-000000") : name;
+  }
   StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
                                                   int64_t after_seq, size_t limit) override {
     MutexLock l(&mu);
@@ -111,6 +117,7 @@ class FakeControlPlane : public reconciler::ControlPlane {
   std::vector<reconciler::Incident> incidents;  // oldest first, as the controller lists them
   reconciler::ApplyOutcome apply_outcome;
   reconciler::DiffOutcome diff_outcome;
+  std::vector<std::pair<std::string, std::string>> snapshot_requests;  // (vm, name)
   Status fail_with;      // returned by every call but Delete/Ready when not ok
   Status delete_status;  // returned by Delete when not ok
   reconciler::AlertIntakeOutcome alerts_outcome;
