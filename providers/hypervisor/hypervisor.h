@@ -99,6 +99,10 @@ struct HostInfo {
   int64_t memoryMiB = 0;
   std::string hypervisor;  // "QEMU", "Test", ...
   std::string hostname;
+  // The host's domains live and die with this controller process (test:///embedded/ hosts):
+  // a domain missing there after vmkeeperd restarted went with the controller, not with a
+  // failure of its VM.
+  bool ephemeral = false;
 };
 
 enum class DomainEventType { kDefined, kUndefined, kStarted, kSuspended, kResumed, kStopped, kShutdown, kCrashed, kOther };

@@ -57,6 +57,7 @@ class VmReconciler : public Reconciler {
     std::vector<Copy> copies;             // owned copies on any host
     std::shared_ptr<HostEntry> host;      // where it is placed (after the placement step)
     std::optional<providers::DomainInfo> domain;  // its domain there (after the definition step)
+    bool defined_fresh = false;           // the definition step found no domain and defined it
     std::optional<Duration> requeue;      // another look wanted (a pending graceful stop)
   };
   // A step's outcome: nullopt = go on with the next step; a result ends the pass.

@@ -220,6 +220,38 @@ TEST_F(VmReconcilerTest, AnUnreachableHostKeepsItsVmsWhereTheyAre) {
   EXPECT_FALSE(Host(other_).Domain("wms01").has_value()) << "no failover without fencing";
 }
 
+// A host whose domains live and die with vmkeeperd (the embedded default) loses them with the
+// controller: starting the VM again there is not a failure restart. Elsewhere a vanished
+// domain is one.
+TEST_F(VmReconcilerTest, ADomainLostWithAnEphemeralHostIsStartedWithoutCountingARestart) {
+  StartOneVm();
+  providers::HostInfo info;
+  info.cpus = 16;
+  info.memoryMiB = 65536;
+  info.hypervisor = "TEST";
+  info.ephemeral = true;
+  Host(host_).SetHostInfo(info);
+  SyncHost(host_);
+  ASSERT_TRUE(Host(host_).RemoveDomain("wms01").ok());
+  SyncHost(host_);
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(Host(host_).Domain("wms01")->state, DomainState::kRunning);
+  EXPECT_EQ(StatusOf("wms01").restartCount, 0);
+  EXPECT_THAT(Reasons("wms01"), Not(Contains("Restarted")));
+  auto incidents = incidents_.List(ObjectRef{specs::Kind::kVirtualMachine, "wms01"});
+  ASSERT_TRUE(incidents.ok());
+  EXPECT_TRUE(incidents->empty());
+
+  info.ephemeral = false;
+  Host(host_).SetHostInfo(info);
+  SyncHost(host_);
+  ASSERT_TRUE(Host(host_).RemoveDomain("wms01").ok());
+  SyncHost(host_);
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").restartCount, 1);
+  EXPECT_THAT(Reasons("wms01"), Contains("Restarted"));
+}
+
 TEST_F(VmReconcilerTest, AStrayCopyOnAnotherHostIsRemoved) {
   StartOneVm();
   // An owned copy appears on the other host (say, an interrupted earlier migration).

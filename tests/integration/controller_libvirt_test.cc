@@ -64,6 +64,9 @@ class ControllerLibvirtTest : public ::testing::Test {
     auto store = reconciler::RocksDbStore::Open((dir_ / "store").string(), {});
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
+    StartController();
+  }
+  void StartController() {
     reconciler::ControllerOptions options;
     options.workers = 4;
     options.resync_period = std::chrono::hours(1);
@@ -197,6 +200,31 @@ TEST_F(ControllerLibvirtTest, TheQemuGuestExampleIsAcceptedWithTheGridHosts) {
   bool found = false;
   for (const auto& r : outcome->results) found = found || r.name == "web01";
   EXPECT_TRUE(found);
+}
+
+// On the embedded default the hosts live inside vmkeeperd and their domains go with it: a
+// restart of the controller is not a failure of every VM (no restart counted, no incident).
+TEST_F(ControllerLibvirtTest, RestartingTheControllerIsNotAFailureOfTheVmsOfItsEmbeddedHosts) {
+  ApplyGrid();
+  ASSERT_TRUE(WaitFor([&] { return AllReady(); }));
+  for (int restart = 0; restart < 3; ++restart) {
+    controller_.reset();
+    StartController();
+    ASSERT_TRUE(WaitFor([&] {
+      return AllReady() && DomainOf("wms01") &&
+             DomainOf("wms01")->state == providers::DomainState::kRunning;
+    })) << "restart " << restart;
+  }
+  auto vms = controller_->List(Kind::kVirtualMachine);
+  ASSERT_TRUE(vms.ok());
+  for (const auto& vm : *vms) {
+    EXPECT_EQ(VmStatus::FromJson(vm.status).restartCount, 0) << vm.metadata.name;
+    EXPECT_FALSE(Contains(Reasons(vm.metadata.name), "Restarted")) << vm.metadata.name;
+    auto incidents =
+        controller_->Incidents(reconciler::ObjectRef{Kind::kVirtualMachine, vm.metadata.name});
+    ASSERT_TRUE(incidents.ok());
+    EXPECT_TRUE(incidents->empty()) << vm.metadata.name;
+  }
 }
 
 TEST_F(ControllerLibvirtTest, ADomainDestroyedBehindOurBackIsRestarted) {

@@ -311,10 +311,11 @@ StatusOr<HostInfo> LibvirtHypervisor::GetHostInfo() {
   VMK_ASSIGN_OR_RETURN(auto conn, Current());
   return RunBounded<StatusOr<HostInfo>>(
       clock_, CallTimeout(), conn, "node info of " + uri_,
-      [uri = uri_](Connection& c) -> StatusOr<HostInfo> {
+      [uri = uri_, ephemeral = !embedded_node_path_.empty()](Connection& c) -> StatusOr<HostInfo> {
         virNodeInfo node;
         if (virNodeGetInfo(c.conn, &node) < 0) return c.Fail("node info of " + uri);
         HostInfo info;
+        info.ephemeral = ephemeral;
         info.cpus = static_cast<int>(node.cpus);
         info.memoryMiB = static_cast<int64_t>(node.memory / 1024);
         info.hypervisor = c.hypervisor_type;
