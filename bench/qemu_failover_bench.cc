@@ -10,8 +10,11 @@
 //   boot        Started -> first HTTP 200 from the guest
 // Event times come from vmkeeperd's JSON log (ms); kill and answer times from this process's
 // wall clock. Prints one row per run, the medians, and a JSON line. Needs root.
+// --storage: web01's disk is an image file (image), a volume in a pool every host mounts
+// (volume), or such a volume under a policy with beforeFailover, whose crash state is frozen
+// before it starts elsewhere (snapshot): the difference is what that snapshot costs.
 //
-//   qemu_failover_bench [--runs N]
+//   qemu_failover_bench [--runs N] [--storage image|volume|snapshot]
 #include <time.h>
 
 #include <algorithm>
@@ -66,15 +69,25 @@ struct Run {
   double total() const { return to_started() + boot; }
 };
 
-std::optional<Run> OneRun(int index, std::string* error) {
+std::optional<Run> OneRun(int index, const std::string& storage, std::string* error) {
   ScratchDir scratch("qemu-bench-" + std::to_string(index));
   QemuFleet fleet(scratch.path());
   if (auto e = fleet.StartHosts(3); !e.empty()) return *error = e, std::nullopt;
+  std::string web01 = fleet.VmManifest("web01", "hv01", storage == "image" ? "" : "shared");
+  std::string storage_yaml;
+  if (storage != "image") {
+    if (auto e = fleet.DefinePool("shared"); !e.empty()) return *error = e, std::nullopt;
+    storage_yaml = fleet.PoolManifest("shared") +
+                   "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+                   "spec: {intervalSeconds: 86400, beforeFailover: " +
+                   (storage == "snapshot" ? "true" : "false") + "}\n---\n";
+    web01.insert(web01.rfind("---"), "  snapshotPolicy: p\n");
+  }
   Daemon daemon(scratch.path() / "state");
   if (!daemon.Start({"--fence-agent-dir", SourceDir() + "/tests/e2e"})) {
     return *error = "vmkeeperd did not start: " + daemon.Log(), std::nullopt;
   }
-  std::string yaml = fleet.HostManifests("ok") + fleet.VmManifest("web01", "hv01") +
+  std::string yaml = fleet.HostManifests("ok") + storage_yaml + web01 +
                      fleet.VmManifest("warm02", "hv02") + fleet.VmManifest("warm03", "hv03");
   WriteFile(scratch.path() / "fleet.yaml", yaml);
   auto applied = RunCommand({BinDir() + "/vmkeeper", "--server", daemon.server(), "apply", "-f",
@@ -132,9 +145,13 @@ std::optional<Run> OneRun(int index, std::string* error) {
 
 int Main(int argc, char** argv) {
   int runs = 5;
+  std::string storage = "image";
   CLI::App app{"qemu_failover_bench: host crash to VM answering elsewhere, on real QEMU guests"};
   app.add_option("--runs", runs, "host crashes measured")->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--storage", storage, "web01's disk: image | volume | snapshot")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"image", "volume", "snapshot"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,7 +171,7 @@ int Main(int argc, char** argv) {
               "scheduling", "start", "boot", "to-started", "total");
   for (int i = 0; i < runs; ++i) {
     std::string error;
-    auto r = OneRun(i, &error);
+    auto r = OneRun(i, storage, &error);
     if (!r) {
       std::cerr << "run " << i << " failed: " << error.substr(0, 4000) << "\n";
       return 1;
@@ -171,6 +188,7 @@ int Main(int argc, char** argv) {
   };
   nlohmann::json summary = {
       {"runs", runs},
+      {"storage", storage},
       {"detection_ms", median([](const Run& r) { return r.detection; })},
       {"fencing_ms", median([](const Run& r) { return r.fencing; })},
       {"scheduling_ms", median([](const Run& r) { return r.scheduling; })},

@@ -470,7 +470,8 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
       Bool("beforeChange", true,
            "Snapshot before applying a change to the VM. Not acted upon yet."),
       Bool("beforeFailover", true,
-           "Snapshot the crash state before failing the VM over. Not acted upon yet."),
+           "Freeze the disks as the failed host left them (the crash state, kept as a snapshot) "
+           "before the VM starts elsewhere; a freeze that fails does not hold the failover up."),
   };
 }
 
@@ -525,7 +526,7 @@ const std::string& KindDescription(Kind kind) {
       "A service VM that vmkeeper keeps running, healthy and placed as declared.");
   static const std::string* policy = new std::string(
       "When to snapshot the volume disks of the VMs that refer to this policy, and how many to "
-      "keep (the interval is acted upon; keep, beforeChange and beforeFailover not yet).");
+      "keep (intervalSeconds and beforeFailover are acted upon; keep and beforeChange not yet).");
   static const std::string* pool = new std::string(
       "A directory of qcow2 and raw volume files shared by the hosts that see it, where the "
       "volumes of VM disks (disks[].volume) live. The admins mount it on the hosts it selects; "
