@@ -290,20 +290,7 @@ int Commands::Snapshots() {
     err_ << "No snapshots of vm/" << options_.name << ".\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "TIME", "REASON", "HEALTHY", "GENERATION", "PHASE", "LAYERS"}};
-  for (const auto& r : list) {
-    std::string layers;
-    for (const auto& l : r.value("layers", specs::Json::array())) {
-      layers += (layers.empty() ? "" : ",") + l.value("disk", "") + "=" + l.value("volume", "");
-    }
-    std::string phase = r.value("phase", "");
-    if (!r.value("message", "").empty()) phase += " (" + r.value("message", "") + ")";
-    rows.push_back({r.value("name", ""), r.value("time", ""), r.value("reason", ""),
-                    r.value("healthy", false) ? "yes" : "no",
-                    std::to_string(r.value("generation", int64_t{0})), phase, layers});
-  }
-  out_ << FormatTable(rows);
+  out_ << FormatSnapshots(list);
   return kExitOk;
 }
 

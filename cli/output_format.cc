@@ -330,6 +330,46 @@ std::string FormatIncidents(const std::vector<reconciler::Incident>& incidents) 
   return FormatTable(rows);
 }
 
+std::string FormatSnapshots(const Json& snapshots) {
+  Rows rows = {{"NAME", "TIME", "REASON", "HEALTHY", "GENERATION", "PHASE", "LAYERS"}};
+  if (!snapshots.is_array()) return FormatTable(rows);
+  for (const auto& r : snapshots) {
+    std::string layers;
+    for (const auto& l : r.value("layers", Json::array())) {
+      layers += (layers.empty() ? "" : ",") + l.value("disk", "") + "=" + l.value("volume", "");
+    }
+    std::string phase = r.value("phase", "");
+    if (!r.value("message", "").empty()) phase += " (" + r.value("message", "") + ")";
+    rows.push_back({r.value("name", ""), r.value("time", ""), r.value("reason", ""),
+                    r.value("healthy", false) ? "yes" : "no",
+                    std::to_string(r.value("generation", int64_t{0})), phase, layers});
+  }
+  return FormatTable(rows);
+}
+
+namespace {
+
+// A VM's disks as the controller resolved them, and its snapshots (describe vm).
+std::string DescribeStorage(const Json& status) {
+  std::string out;
+  const Json disks = status.value("disks", Json::array());
+  if (disks.is_array() && !disks.empty()) {
+    Rows rows = {{"DISK", "FILE", "FORMAT", "POOL", "VOLUME"}};
+    for (const auto& d : disks) {
+      rows.push_back({d.value("name", ""), d.value("path", ""), d.value("format", ""),
+                      d.value("pool", ""), d.value("volume", "")});
+    }
+    out += "Disks:\n" + Indent(FormatTable(rows), "  ");
+  }
+  const Json snapshots = status.value("snapshots", Json::array());
+  if (snapshots.is_array() && !snapshots.empty()) {
+    out += "Snapshots:\n" + Indent(FormatSnapshots(snapshots), "  ");
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Describe(const Json& object, const std::vector<reconciler::Event>& events,
                      const std::vector<reconciler::Incident>* incidents) {
   std::vector<std::vector<std::string>> head;
@@ -353,6 +393,9 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
                                                                             : Json::object();
   Json conditions = status.contains("conditions") ? status["conditions"] : Json::array();
   status.erase("conditions");
+  const std::string storage = DescribeStorage(status);  // tables below, not in the YAML
+  status.erase("disks");
+  status.erase("snapshots");
   out += "Status:\n";
   out += status.empty() ? "  " + std::string(kNone) + "\n" : Indent(ToYaml(status), "  ");
   out += "Spec:\n";
@@ -373,6 +416,7 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
     }
     out += Indent(FormatTable(rows), "  ");
   }
+  out += storage;
   if (incidents != nullptr) out += DescribeIncident(*incidents);
   out += "Events:\n";
   out += events.empty() ? "  " + std::string(kNone) + "\n"

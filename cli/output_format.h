@@ -27,6 +27,10 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 std::string FormatObjectTable(specs::Kind kind, const std::vector<specs::Json>& objects,
                               bool wide);
 
+// A VM's snapshots (status.snapshots), oldest first: NAME TIME REASON HEALTHY GENERATION PHASE
+// LAYERS (disk=frozen volume, ...); a failed one's message follows its phase.
+std::string FormatSnapshots(const specs::Json& snapshots);
+
 // Block-style YAML. Strings that YAML would read as something else ("true", "8443",
 // "2026-01-01T00:00:00Z") are quoted; multi-line strings use literal blocks.
 std::string ToYaml(const specs::Json& json);

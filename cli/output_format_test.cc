@@ -157,6 +157,28 @@ TEST(DescribeTest, ShowsStatusSpecConditionsAndEvents) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("conditions:")));
 }
 
+// A VM's disks (the file each opens, as resolved) and its snapshot chain get tables of their own.
+TEST(DescribeTest, AVmShowsItsDisksAndSnapshots) {
+  Json vm = specs::ObjectToJson(MakeVm("wms01", "hv02", "running", "True", 3, 3));
+  vm["status"]["disks"] = Json::array(
+      {Json{{"name", "root"}, {"pool", "shared"}, {"volume", "wms01.root.2.qcow2"},
+            {"path", "/srv/pool/wms01.root.2.qcow2"}, {"format", "qcow2"}}});
+  vm["status"]["snapshots"] = Json::array(
+      {Json{{"name", "s1"}, {"time", "2026-12-05T01:00:00.000Z"}, {"reason", "scheduled"},
+            {"healthy", true}, {"generation", 3}, {"phase", "Taken"},
+            {"layers", Json::array({Json{{"disk", "root"}, {"volume", "wms01.root.0.qcow2"}}})}},
+       Json{{"name", "s2"}, {"time", "2026-12-05T02:00:00.000Z"}, {"reason", "before-failover"},
+            {"healthy", false}, {"generation", 3}, {"phase", "Taken"},
+            {"layers", Json::array({Json{{"disk", "root"}, {"volume", "wms01.root.1.qcow2"}}})}}});
+  std::string text = Describe(vm, {});
+  EXPECT_THAT(text, HasSubstr("Disks:\n  DISK   FILE                           FORMAT   POOL     VOLUME\n"
+                              "  root   /srv/pool/wms01.root.2.qcow2   qcow2    shared   "
+                              "wms01.root.2.qcow2\n"));
+  EXPECT_THAT(text, HasSubstr("Snapshots:\n  NAME   TIME"));
+  EXPECT_THAT(text, HasSubstr("  s2     2026-12-05T02:00:00.000Z   before-failover   no        3"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("snapshots:"))) << "not again in the YAML";
+}
+
 TEST(DescribeTest, EmptyPartsSayNone) {
   Json vm = {{"kind", "VirtualMachine"}, {"metadata", {{"name", "x"}}}, {"spec", Json::object()}};
   std::string text = Describe(vm, {});
