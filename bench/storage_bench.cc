@@ -119,14 +119,8 @@ int Main(int argc, char** argv) {
     return 1;
   }
   Setup s;
-  s.pool_dir = scratch.path() / "pool";
-  fs::create_directories(s.pool_dir);
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"pool-define-as", "shared", "dir", "--target", s.pool_dir.string()},
-           {"pool-start", "shared"}}) {
-    args.insert(args.begin(), {"/usr/bin/virsh", "-c", fleet.uri(1)});
-    if (RunCommand(args, scratch.path()).exit_code != 0) return std::cerr << "virsh failed\n", 1;
-  }
+  if (auto e = fleet.DefinePool("shared"); !e.empty()) return std::cerr << e << "\n", 1;
+  s.pool_dir = fleet.PoolDir("shared");
   s.hv = std::make_unique<providers::LibvirtHypervisor>("hv01", fleet.uri(1),
                                                         providers::ConnectOptions{},
                                                         RealClock::Get());

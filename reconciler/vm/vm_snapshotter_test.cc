@@ -39,6 +39,18 @@ class VmSnapshotterTest : public ReconcileFixture {
     SyncHost("hv01");
   }
   std::string DomainDisk() { return Host("hv01").Domain("wms01")->config->disks[0].source; }
+  // What a controller killed between the intent and the record of snapshot s1 leaves.
+  void LeavePendingSnapshot() {
+    VmStatus status = StatusOf("wms01");
+    status.snapshotSeq = 1;
+    SnapshotRecord pending;
+    pending.name = "s1";
+    pending.reason = "manual";
+    pending.phase = "Pending";
+    pending.layers = {{"root", "shared", "wms01.root.0.qcow2", "wms01.root.1.qcow2"}};
+    status.snapshots = {pending};
+    PutStatus(status);
+  }
   void PutStatus(const VmStatus& status) {
     ASSERT_TRUE(store_.PutStatus(specs::Kind::kVirtualMachine, "wms01", status.ToJson(), true).ok());
   }
@@ -159,15 +171,7 @@ TEST_F(VmSnapshotterTest, AnUnansweredSnapshotStaysPendingAndIsSettledByWhatTheH
 TEST_F(VmSnapshotterTest, AKillAfterTheSwitchIsResumedAsTaken) {
   StartVm("");
   ReconcileVmOk("wms01");
-  VmStatus status = StatusOf("wms01");
-  status.snapshotSeq = 1;
-  SnapshotRecord pending;
-  pending.name = "s1";
-  pending.reason = "manual";
-  pending.phase = "Pending";
-  pending.layers = {{"root", "shared", "wms01.root.0.qcow2", "wms01.root.1.qcow2"}};
-  status.snapshots = {pending};
-  PutStatus(status);
+  LeavePendingSnapshot();
   providers::FakeHypervisor direct(factory_.host("test:///embedded/hv01"));
   ASSERT_TRUE(direct.Connect().ok());
   ASSERT_TRUE(direct.SnapshotDisks("wms01", {{"vda", kRoot1}}).ok());
@@ -184,15 +188,7 @@ TEST_F(VmSnapshotterTest, AKillAfterTheSwitchIsResumedAsTaken) {
 TEST_F(VmSnapshotterTest, AKillBeforeTheSwitchIsResumedAsFailedAndTheOrphanGoes) {
   StartVm("");
   ReconcileVmOk("wms01");
-  VmStatus status = StatusOf("wms01");
-  status.snapshotSeq = 1;
-  SnapshotRecord pending;
-  pending.name = "s1";
-  pending.reason = "manual";
-  pending.phase = "Pending";
-  pending.layers = {{"root", "shared", "wms01.root.0.qcow2", "wms01.root.1.qcow2"}};
-  status.snapshots = {pending};
-  PutStatus(status);
+  LeavePendingSnapshot();
   ASSERT_TRUE(storage_->Pool("shared", nullptr)
                   ->CreateVolume({"wms01.root.1.qcow2", kRoot0, ImageFormat::kQcow2, 0})
                   .ok());

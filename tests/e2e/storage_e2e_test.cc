@@ -45,16 +45,9 @@ class StorageE2eTest : public ::testing::Test {
     ASSERT_EQ(geteuid(), 0u) << "this test runs a libvirtd host in namespaces and needs root";
     ASSERT_EQ(guest_build_error_, "");
     ASSERT_EQ(fleet_.StartHosts(1), "");
-    pool_dir_ = scratch_.path() / "pool";
-    fs::create_directories(pool_dir_);
-    // What an admin (later: the StoragePool reconciler) does on each host that mounts the pool.
-    for (auto args : std::vector<std::vector<std::string>>{
-             {"pool-define-as", "shared", "dir", "--target", pool_dir_.string()},
-             {"pool-start", "shared"}}) {
-      args.insert(args.begin(), {"/usr/bin/virsh", "-c", fleet_.uri(1)});
-      auto r = RunCommand(args, scratch_.path());
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
+    // What an admin does on each host that mounts the pool.
+    ASSERT_EQ(fleet_.DefinePool("shared"), "");
+    pool_dir_ = fleet_.PoolDir("shared");
     hv_ = std::make_unique<LibvirtHypervisor>("hv01", fleet_.uri(1), providers::ConnectOptions{},
                                               RealClock::Get());
     ASSERT_TRUE(hv_->Connect().ok());

@@ -33,6 +33,27 @@
 
 namespace vmk::providers::libvirt_internal {
 
+// Owns one libvirt object (a domain, a pool, a volume): freed with `Free` when it goes.
+template <typename Ptr, int (*Free)(Ptr)>
+class Handle {
+ public:
+  explicit Handle(Ptr p = nullptr) : p_(p) {}
+  ~Handle() {
+    if (p_) Free(p_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  Handle& operator=(Handle&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  Ptr get() const { return p_; }
+
+ private:
+  Ptr p_;
+};
+
 struct LastError {
   int code = VIR_ERR_OK;
   int domain = VIR_FROM_NONE;

@@ -50,23 +50,7 @@ DomainState MapState(int state) {
   }
 }
 
-// Owns a virDomainPtr.
-class DomainHandle {
- public:
-  explicit DomainHandle(virDomainPtr d = nullptr) : d_(d) {}
-  ~DomainHandle() {
-    if (d_) virDomainFree(d_);
-  }
-  DomainHandle(DomainHandle&& o) noexcept : d_(o.d_) { o.d_ = nullptr; }
-  DomainHandle& operator=(DomainHandle&& o) noexcept {
-    std::swap(d_, o.d_);
-    return *this;
-  }
-  virDomainPtr get() const { return d_; }
-
- private:
-  virDomainPtr d_;
-};
+using DomainHandle = libvirt_internal::Handle<virDomainPtr, virDomainFree>;
 
 std::string DomainName(virDomainPtr dom) {
   const char* n = virDomainGetName(dom);

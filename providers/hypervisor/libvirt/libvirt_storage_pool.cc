@@ -18,25 +18,8 @@ using libvirt_internal::RunBounded;
 
 namespace {
 
-template <typename Ptr, int (*Free)(Ptr)>
-class Handle {
- public:
-  explicit Handle(Ptr p = nullptr) : p_(p) {}
-  ~Handle() {
-    if (p_) Free(p_);
-  }
-  Handle(Handle&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  Handle& operator=(Handle&& o) noexcept {
-    std::swap(p_, o.p_);
-    return *this;
-  }
-  Ptr get() const { return p_; }
-
- private:
-  Ptr p_;
-};
-using PoolHandle = Handle<virStoragePoolPtr, virStoragePoolFree>;
-using VolHandle = Handle<virStorageVolPtr, virStorageVolFree>;
+using PoolHandle = libvirt_internal::Handle<virStoragePoolPtr, virStoragePoolFree>;
+using VolHandle = libvirt_internal::Handle<virStorageVolPtr, virStorageVolFree>;
 
 // The pool `name` on `c`: NotFound when undefined there, FailedPrecondition when inactive.
 StatusOr<PoolHandle> LookupPool(Connection& c, const std::string& name) {
