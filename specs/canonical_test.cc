@@ -39,7 +39,8 @@ TEST(CanonicalTest, FixedKeyOrderAndSortedSpec) {
             "  beforeChange: true\n"
             "  beforeFailover: true\n"
             "  intervalSeconds: 86400\n"
-            "  keep: 3\n");
+            "  keep: 3\n"
+            "  rollbackDepth: 2\n");
   EXPECT_EQ(CanonicalYaml(p, /*include_status=*/true),
             "apiVersion: vmkeeper/v1\n"
             "kind: SnapshotPolicy\n"
@@ -54,6 +55,7 @@ TEST(CanonicalTest, FixedKeyOrderAndSortedSpec) {
             "  beforeFailover: true\n"
             "  intervalSeconds: 86400\n"
             "  keep: 3\n"
+            "  rollbackDepth: 2\n"
             "status:\n"
             "  lastSnapshot: s1\n");
 }

@@ -446,7 +446,7 @@ TEST(DecoderTest, AbsentOrNullSpecMeansAllDefaults) {
                        "metadata: {name: nightly}\n"
                        "spec:\n");
   EXPECT_EQ(p.spec, Json::parse(R"({"intervalSeconds": 86400, "keep": 7, "beforeChange": true,
-      "beforeFailover": true})"));
+      "beforeFailover": true, "rollbackDepth": 2})"));
   Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
                         "kind: VirtualMachine\n"
                         "metadata: {name: wms01}\n"

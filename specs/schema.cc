@@ -472,6 +472,12 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
       Bool("beforeFailover", true,
            "Freeze the disks as the failed host left them (the crash state, kept as a snapshot) "
            "before the VM starts elsewhere; a freeze that fails does not hold the failover up."),
+      WithDefault(Int("rollbackDepth", 0, 100,
+                      "When a VM used up spec.restart.limit, it comes back from its latest "
+                      "snapshot taken while healthy; failing again, from the one before, up to "
+                      "this many (0..100; 0 = never rolled back). The failed state is kept as "
+                      "a before-rollback snapshot."),
+                  2),
   };
 }
 

@@ -163,6 +163,8 @@ StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec) {
     out.keep = spec.at("keep").get<int>();
     out.beforeChange = spec.at("beforeChange").get<bool>();
     out.beforeFailover = spec.at("beforeFailover").get<bool>();
+    // Stored before the field existed: its default.
+    out.rollbackDepth = spec.value("rollbackDepth", out.rollbackDepth);
     return out;
   });
 }

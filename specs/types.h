@@ -203,6 +203,9 @@ struct SnapshotPolicySpec {
   int keep = 7;
   bool beforeChange = true;
   bool beforeFailover = true;
+  // How many healthy snapshots, newest first, a VM that keeps failing is rolled back to before
+  // it is left Failed; 0 = never rolled back.
+  int rollbackDepth = 2;
 };
 
 // A directory of volume files that the hosts share (docs/storage.md). Mounted by the admins; the

@@ -27,6 +27,30 @@ Json DiskRecord::ToJson() const {
   return j;
 }
 
+namespace {
+
+std::vector<SnapshotLayer> LayersFromJson(const Json& json) {
+  std::vector<SnapshotLayer> layers;
+  if (!json.is_array()) return layers;
+  for (const Json& l : json) {
+    if (!l.is_object()) continue;
+    layers.push_back({l.value("disk", ""), l.value("pool", ""), l.value("volume", ""),
+                      l.value("nextTop", "")});
+  }
+  return layers;
+}
+
+Json LayersToJson(const std::vector<SnapshotLayer>& layers) {
+  Json list = Json::array();
+  for (const SnapshotLayer& l : layers) {
+    list.push_back(
+        {{"disk", l.disk}, {"pool", l.pool}, {"volume", l.volume}, {"nextTop", l.next_top}});
+  }
+  return list;
+}
+
+}  // namespace
+
 SnapshotRecord SnapshotRecord::FromJson(const Json& json) {
   SnapshotRecord r;
   if (!json.is_object()) return r;
@@ -37,25 +61,38 @@ SnapshotRecord SnapshotRecord::FromJson(const Json& json) {
   r.generation = json.value("generation", int64_t{0});
   r.phase = json.value("phase", "");
   r.message = json.value("message", "");
-  if (json.contains("layers") && json["layers"].is_array()) {
-    for (const Json& l : json["layers"]) {
-      if (!l.is_object()) continue;
-      r.layers.push_back({l.value("disk", ""), l.value("pool", ""), l.value("volume", ""),
-                          l.value("nextTop", "")});
-    }
-  }
+  if (json.contains("layers")) r.layers = LayersFromJson(json["layers"]);
   return r;
 }
 
 Json SnapshotRecord::ToJson() const {
-  Json layer_list = Json::array();
-  for (const SnapshotLayer& l : layers) {
-    layer_list.push_back(
-        {{"disk", l.disk}, {"pool", l.pool}, {"volume", l.volume}, {"nextTop", l.next_top}});
-  }
   Json j = {{"name", name},         {"time", time},   {"reason", reason},
             {"healthy", healthy},   {"generation", generation},
-            {"phase", phase},       {"layers", layer_list}};
+            {"phase", phase},       {"layers", LayersToJson(layers)}};
+  if (!message.empty()) j["message"] = message;
+  return j;
+}
+
+
+RollbackRecord RollbackRecord::FromJson(const Json& json) {
+  RollbackRecord r;
+  if (!json.is_object()) return r;
+  r.phase = json.value("phase", "");
+  r.target = json.value("target", "");
+  if (json.contains("tried") && json["tried"].is_array()) {
+    for (const Json& t : json["tried"]) {
+      if (t.is_string()) r.tried.push_back(t.get<std::string>());
+    }
+  }
+  r.started = json.value("started", "");
+  r.message = json.value("message", "");
+  if (json.contains("restore")) r.restore = LayersFromJson(json["restore"]);
+  return r;
+}
+
+Json RollbackRecord::ToJson() const {
+  Json j = {{"phase", phase}, {"target", target}, {"tried", tried}, {"started", started},
+            {"restore", LayersToJson(restore)}};
   if (!message.empty()) j["message"] = message;
   return j;
 }
@@ -91,6 +128,7 @@ VmStatus VmStatus::FromJson(const Json& json) {
   s.snapshotSeq = json.value("snapshotSeq", int64_t{0});
   s.lastScheduledSnapshot = json.value("lastScheduledSnapshot", "");
   s.snapshotBeforeStart = json.value("snapshotBeforeStart", "");
+  if (json.contains("rollback")) s.rollback = RollbackRecord::FromJson(json["rollback"]);
   if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
     for (const auto& r : json["snapshotRequests"]) {
       if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
@@ -122,6 +160,7 @@ Json VmStatus::ToJson() const {
   if (snapshotSeq != 0) j["snapshotSeq"] = snapshotSeq;
   if (!lastScheduledSnapshot.empty()) j["lastScheduledSnapshot"] = lastScheduledSnapshot;
   if (!snapshotBeforeStart.empty()) j["snapshotBeforeStart"] = snapshotBeforeStart;
+  if (!rollback.phase.empty()) j["rollback"] = rollback.ToJson();
   if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
   return j;
 }

@@ -51,6 +51,21 @@ struct SnapshotRecord {
   specs::Json ToJson() const;
 };
 
+// A rollback of a VM that used up its restarts (status.rollback): Restoring (new tops over the
+// target snapshot's layers being made; recorded before) → Watching (started on them; Done when
+// Ready) or, when no healthy snapshot is left within the depth, Failed.
+struct RollbackRecord {
+  std::string phase;                 // "", Restoring, Watching, Done, Failed
+  std::string target;                // the snapshot restored
+  std::vector<std::string> tried;    // snapshots restored in this episode, newest first
+  std::string started;               // RFC 3339
+  std::string message;
+  std::vector<SnapshotLayer> restore;  // per disk: target's layer and the new top over it
+
+  static RollbackRecord FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
 struct VmStatus {
   std::string host;   // where the VM is placed ("" = unplaced)
   std::string state;  // observed domain state: running, shutoff, ... or "unknown"
@@ -69,6 +84,7 @@ struct VmStatus {
   // The reason of a snapshot to take before the domain starts again ("before-failover", set by
   // a host's failover); "" = none.
   std::string snapshotBeforeStart;
+  RollbackRecord rollback;
 
   const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);

@@ -7,6 +7,7 @@
 #include "reconciler/core/scheduling_request.h"
 #include "reconciler/vm/disk_resolver.h"
 #include "reconciler/vm/domain_config.h"
+#include "reconciler/vm/vm_rollback.h"
 #include "reconciler/vm/vm_snapshotter.h"
 
 namespace vmk::reconciler {
@@ -253,6 +254,13 @@ VmReconciler::StepResult VmReconciler::StorageStep(Pass& pass) {
   }
   pass.status.disks = std::move(resolved->records);
   if (StepResult ended = ResumeSnapshots(pass)) return ended;
+  if (pass.status.rollback.phase == "Restoring") {
+    // A rollback a stopped controller left midway: its new tops, then the record.
+    VmRollback rollback(pass.name, pass.generation, pass.host->connection().get(), ctx_.events,
+                        ctx_.clock);
+    Status s = rollback.Continue(&pass.status, [&] { return WriteStatus(pass, true); });
+    if (!s.ok()) return ReconcileResult::Error(s);
+  }
   return SnapshotBeforeStart(pass);
 }
 
@@ -491,6 +499,9 @@ VmReconciler::StepResult VmReconciler::GateFailureRestart(
   RestartVerdict verdict =
       DecideFailureRestart(pass.spec.restart, ctx_.clock->WallNow(), &pass.status.restartTimes);
   if (!verdict.allowed) {
+    if (verdict.reason == "RestartLimitReached") {
+      if (StepResult rolled = RollBack(pass)) return rolled;
+    }
     if (state_if_held) pass.status.state = *state_if_held;
     const Condition* ready = specs::FindCondition(pass.status.conditions, "Ready");
     if (verdict.reason == "RestartLimitReached" &&
@@ -551,6 +562,7 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
                         MakeCondition(*ctx_.clock, "Ready", ready, ready ? "Stopped" : "Stopping",
                                       ready ? "stopped as declared" : "shutting down"));
   }
+  if (pass.status.rollback.phase == "Watching") WatchRollback(pass);
   if (Status s = TakeSnapshots(pass); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = WriteStatus(pass, false); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = ResolveIncident(pass); !s.ok()) return ReconcileResult::Error(s);
@@ -559,6 +571,80 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
 }
 
 // ---- snapshots -------------------------------------------------------------------------------
+
+// A rollback succeeded once the VM has been Ready for a whole restart window since: failing
+// before that, it goes on to the snapshot before (VmRollback::Begin), not to a new episode.
+void VmReconciler::WatchRollback(Pass& pass) {
+  const Condition* ready = specs::FindCondition(pass.status.conditions, "Ready");
+  WallTime started;
+  if (!ready || ready->status != "True" || !ParseRfc3339(pass.status.rollback.started, &started)) {
+    return;
+  }
+  const WallTime settled = started + std::chrono::seconds(pass.spec.restart.windowSeconds);
+  const WallTime now = ctx_.clock->WallNow();
+  if (now < settled) {
+    const Duration wait = std::chrono::duration_cast<Duration>(settled - now);
+    if (!pass.requeue || wait < *pass.requeue) pass.requeue = wait;
+    return;
+  }
+  pass.status.rollback.phase = "Done";
+  ctx_.events->Normal(Kind::kVirtualMachine, pass.name, "RollbackSucceeded",
+                      "Ready for " + std::to_string(pass.spec.restart.windowSeconds) +
+                          " s on snapshot " + pass.status.rollback.target);
+}
+
+StatusOr<std::optional<specs::SnapshotPolicySpec>> VmReconciler::LoadPolicy(const Pass& pass) {
+  if (pass.spec.snapshotPolicy.empty()) return std::optional<specs::SnapshotPolicySpec>();
+  auto object = ctx_.store->Get(Kind::kSnapshotPolicy, pass.spec.snapshotPolicy);
+  if (!object.ok()) return object.status();
+  // Deleted meanwhile (the apply refuses that while a VM uses it): as if none.
+  if (!*object) return std::optional<specs::SnapshotPolicySpec>();
+  auto policy = specs::SnapshotPolicySpecFromJson((*object)->spec);
+  if (!policy.ok()) return policy.status();
+  return std::optional<specs::SnapshotPolicySpec>(std::move(*policy));
+}
+
+// The restart limit is used up: a VM with snapshots under a policy comes back from its latest
+// healthy one (VmRollback), stopped first if it still runs; nullopt when it has none to go to.
+VmReconciler::StepResult VmReconciler::RollBack(Pass& pass) {
+  auto policy = LoadPolicy(pass);
+  if (!policy.ok()) return ReconcileResult::Error(policy.status());
+  if (!*policy || (*policy)->rollbackDepth == 0 || pass.status.snapshots.empty()) {
+    return std::nullopt;
+  }
+  if (pass.domain && IsActive(pass.domain->state)) {
+    // Running but failing its probe: never a rollback while it runs.
+    if (Status s = pass.host->connection()->DestroyDomain(pass.name); !s.ok()) {
+      return ReconcileResult::Error(s);
+    }
+  }
+  VmRollback rollback(pass.name, pass.generation, pass.host->connection().get(), ctx_.events,
+                        ctx_.clock);
+  auto rolled = rollback.Begin(&pass.status, (*policy)->rollbackDepth,
+                               [&] { return WriteStatus(pass, true); });
+  if (!rolled.ok()) return ReconcileResult::Error(rolled.status());
+  if (!*rolled) {
+    pass.status.state = "failed";
+    specs::SetCondition(&pass.status.conditions,
+                        MakeCondition(*ctx_.clock, "Ready", false, "RollbackFailed",
+                                      pass.status.rollback.message));
+    Status s = WriteStatus(pass, false);
+    return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
+  }
+  if (ctx_.incidents) {
+    (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, pass.name,
+                                    "rolled back to snapshot " + pass.status.rollback.target,
+                                    /*sync=*/false);
+  }
+  pass.status.state = "rolling-back";
+  specs::SetCondition(&pass.status.conditions,
+                      MakeCondition(*ctx_.clock, "Ready", false, "RollingBack",
+                                    "restored snapshot " + pass.status.rollback.target +
+                                        " after the restart limit was used up"));
+  Status s = WriteStatus(pass, false);
+  // The next pass defines the domain onto the restored tops and starts it.
+  return s.ok() ? ReconcileResult::After(Duration::zero()) : ReconcileResult::Error(s);
+}
 
 Status VmReconciler::TakeSnapshots(Pass& pass) {
   VmSnapshotter snapshotter(pass.name, pass.host->connection().get(), ctx_.events, ctx_.clock);
@@ -587,12 +673,8 @@ Status VmReconciler::TakeSnapshots(Pass& pass) {
     VMK_ASSIGN_OR_RETURN(auto taken, snapshotter.Take(&pass.status, request, persist));
     VMK_RETURN_IF_ERROR(after(taken, request.domain_active));
   }
-  if (pass.spec.snapshotPolicy.empty()) return Status::Ok();
-  auto object = ctx_.store->Get(Kind::kSnapshotPolicy, pass.spec.snapshotPolicy);
-  if (!object.ok()) return object.status();
-  if (!*object) return Status::Ok();  // deleted meanwhile: the apply refuses that while used
-  auto policy = specs::SnapshotPolicySpecFromJson((*object)->spec);
-  if (!policy.ok()) return policy.status();
+  VMK_ASSIGN_OR_RETURN(auto policy, LoadPolicy(pass));
+  if (!policy) return Status::Ok();
   // Scheduled ones of a running VM only (a stopped one does not change), the first once it
   // is healthy: the baseline a rollback goes back to.
   if (!request.domain_active) return Status::Ok();

@@ -13,8 +13,9 @@
 //   definition  the domain is defined, or redefined when its managed config or generation
 //               differs from the spec (a hand edit is restored);
 //   power       started or stopped as declared: restarts after a crash, a stop behind our back
-//               or a failed probe (within spec.restart), restarts into a new generation,
-//               graceful then forced shutdown;
+//               or a failed probe (within spec.restart; once it is used up, a rollback to the
+//               latest healthy snapshot: VmRollback), restarts into a new generation, graceful
+//               then forced shutdown;
 //   status      state, conditions and observedGeneration written; snapshots asked for and
 //               scheduled ones taken (VmSnapshotter); the VM's incident closes when it is
 //               Ready again.
@@ -94,6 +95,12 @@ class VmReconciler : public Reconciler {
   Status ResolveIncident(const Pass& pass);
   // Manual snapshots asked for, and the policy's scheduled one when due (VmSnapshotter).
   Status TakeSnapshots(Pass& pass);
+  // The VM's SnapshotPolicy (nullopt: none).
+  StatusOr<std::optional<specs::SnapshotPolicySpec>> LoadPolicy(const Pass& pass);
+  // The restart limit is used up: back to the latest healthy snapshot (VmRollback), if any.
+  StepResult RollBack(Pass& pass);
+  // Watching a rollback: Done once the VM stayed Ready for a restart window.
+  void WatchRollback(Pass& pass);
 
   std::vector<Copy> FindOwnedCopies(const std::string& name);
   // Reads the domain from the host and refreshes the cache. nullopt = no such domain.

@@ -228,6 +228,60 @@ TEST_F(QemuFailoverTest, AVmOnASharedVolumeKeepsItsDataWhenItsHostDies) {
   EXPECT_EQ(ReadFile(GuestDir() / "base.raw"), base_before) << "the base image was written";
 }
 
+// Flow 2 on a real guest: a guest that keeps crashing (its QEMU killed) uses up its restarts and
+// comes back from its last snapshot taken while healthy; the state it failed in stays, as a
+// before-rollback snapshot. The guest counts its boots on its disk, so the answer tells which
+// disk state booted: gen=1 is the healthy snapshot's (taken after the first boot), not the
+// crashed top's (gen=3 by then).
+TEST_F(QemuFailoverTest, AGuestThatKeepsCrashingIsRolledBackToItsLastHealthySnapshot) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ASSERT_EQ(fleet_.DefinePool("shared"), "");
+  std::string vm = fleet_.VmManifest("web01", "hv01", "shared");
+  vm.insert(vm.rfind("---"),
+            "  snapshotPolicy: daily\n  restart: {limit: 2, windowSeconds: 600}\n");
+  auto applied = Apply(fleet_.HostManifests("ok") + fleet_.PoolManifest("shared") +
+                       "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: daily}\n"
+                       "spec: {intervalSeconds: 86400, rollbackDepth: 2}\n---\n" + vm);
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(120))) << Events("vm/web01");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=0"));
+  auto healthy_snapshot = [&] {
+    for (const auto& r : GetJson("vm", "web01")["status"].value("snapshots", json::array())) {
+      if (r.value("healthy", false) && r.value("phase", "") == "Taken") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitFor(healthy_snapshot, seconds(60))) << Cli({"snapshots", "web01"}).out;
+
+  auto rollback = [&] {
+    return GetJson("vm", "web01")["status"].value("rollback", json::object());
+  };
+  for (int kill_no = 1; kill_no <= 3; ++kill_no) {
+    ASSERT_TRUE(WaitFor([&] { return !fleet_.GuestPids("web01").empty(); }, seconds(60)));
+    for (int pid : fleet_.GuestPids("web01")) kill(pid, SIGKILL);
+    if (kill_no < 3) {
+      ASSERT_TRUE(WaitFor(
+          [&] { return Answer("web01").find("gen=" + std::to_string(kill_no)) != std::string::npos; },
+          seconds(90)))
+          << "restart " << kill_no << ": " << Answer("web01") << "\n" << Events("vm/web01");
+    }
+  }
+  // The third failure uses up the limit: back to the healthy snapshot.
+  ASSERT_TRUE(WaitFor([&] { return rollback().value("target", "") != ""; }, seconds(90)))
+      << Events("vm/web01");
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(90))) << Events("vm/web01");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1")) << "not the healthy snapshot's state";
+  EXPECT_THAT(Events("vm/web01"), ::testing::HasSubstr("RolledBack"));
+  json failed;
+  const json status = GetJson("vm", "web01")["status"];
+  for (const auto& r : status.value("snapshots", json::array())) {
+    if (r.value("reason", "") == "before-rollback") failed = r;
+  }
+  ASSERT_FALSE(failed.is_null()) << status.dump(2);
+  EXPECT_TRUE(fs::exists(fleet_.PoolDir("shared") / failed["layers"][0].value("volume", "")))
+      << "the failed state is kept";
+}
+
 TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("ok", {"web01"});
