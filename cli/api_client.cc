@@ -159,6 +159,29 @@ StatusOr<std::string> ApiClient::RequestSnapshot(const std::string& vm, const st
   return reply["snapshot"].get<std::string>();
 }
 
+StatusOr<reconciler::RollbackPlan> ApiClient::RequestRollback(const std::string& vm,
+                                                              const std::string& to,
+                                                              bool dry_run) {
+  Json body = {{"dryRun", dry_run}};
+  if (!to.empty()) body["to"] = to;
+  VMK_ASSIGN_OR_RETURN(
+      Json reply, Call("POST", ResourcePath(specs::Kind::kVirtualMachine, vm) + "/rollback",
+                       body.dump(), {200, 202}));
+  if (!reply.is_object()) return Status::Internal("unexpected answer to a rollback request");
+  reconciler::RollbackPlan plan;
+  plan.vm = vm;
+  plan.target = reply.value("target", "");
+  plan.target_time = reply.value("targetTime", "");
+  plan.target_healthy = reply.value("targetHealthy", false);
+  for (const auto& r : reply.value("restore", Json::array())) {
+    plan.restore.emplace_back(r.value("disk", ""), r.value("volume", ""));
+  }
+  for (const auto& k : reply.value("keep", Json::array())) {
+    plan.keep.emplace_back(k.value("disk", ""), k.value("volume", ""));
+  }
+  return plan;
+}
+
 StatusOr<std::vector<reconciler::Event>> ApiClient::Events(
     std::optional<reconciler::ObjectRef> object, int64_t after_seq, size_t limit) {
   std::string path = std::string(kApiPrefix) + "/events?after=" + std::to_string(after_seq) +

@@ -32,6 +32,10 @@ class ApiClient {
   Status Delete(specs::Kind kind, const std::string& name);
   // Asks for a snapshot of a VM ("" = a name made up by the server); returns its name.
   StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name);
+  // Asks for (or, dry_run, only shows) a rollback of a VM to snapshot `to` ("" = its latest
+  // healthy one).
+  StatusOr<reconciler::RollbackPlan> RequestRollback(const std::string& vm, const std::string& to,
+                                                     bool dry_run);
   StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
                                                   int64_t after_seq, size_t limit);
   // Incidents of one object, or of all objects; oldest first.

@@ -225,6 +225,10 @@ HttpResponse ApiRouter::Route(const HttpRequest& request) const {
     if (m != "POST") return MethodNotAllowed("POST");
     return HandleSnapshot(request, parts[3]);
   }
+  if (parts.size() == 5 && *kind == specs::Kind::kVirtualMachine && parts[4] == "rollback") {
+    if (m != "POST") return MethodNotAllowed("POST");
+    return HandleRollback(request, parts[3]);
+  }
   return ErrorResponse(404, "no such endpoint: " + path);
 }
 
@@ -331,6 +335,44 @@ HttpResponse ApiRouter::HandleSnapshot(const HttpRequest& request, const std::st
   log::Info("snapshot requested", {{"vm", vm}, {"snapshot", *requested}});
   return JsonResponse(202, Json{{"kind", "VirtualMachine"}, {"name", vm},
                                 {"snapshot", *requested}, {"action", "snapshot requested"}});
+}
+
+// POST /api/v1/virtualmachines/NAME/rollback {"to": "s3", "dryRun": true} (both optional):
+// what would be restored (200 with dryRun), or the rollback requested (202).
+HttpResponse ApiRouter::HandleRollback(const HttpRequest& request, const std::string& vm) const {
+  std::string to;
+  bool dry_run = false;
+  if (!request.body.empty()) {
+    Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) return ErrorResponse(400, "request body must be a JSON object");
+    for (const auto& [key, value] : body.items()) {
+      if (key == "to" && value.is_string()) {
+        to = value.get<std::string>();
+      } else if (key == "dryRun" && value.is_boolean()) {
+        dry_run = value.get<bool>();
+      } else {
+        return ErrorResponse(400, "unexpected field \"" + key +
+                                      "\" in request (to: string, dryRun: boolean)");
+      }
+    }
+  }
+  auto plan = control_plane_->RequestRollback(vm, to, dry_run);
+  if (!plan.ok()) return ErrorResponse(HttpStatusFor(plan.status()), plan.status().message());
+  Json restore = Json::array(), keep = Json::array();
+  for (const auto& [disk, volume] : plan->restore) {
+    restore.push_back({{"disk", disk}, {"volume", volume}});
+  }
+  for (const auto& [disk, volume] : plan->keep) keep.push_back({{"disk", disk}, {"volume", volume}});
+  if (!dry_run) log::Info("rollback requested", {{"vm", vm}, {"snapshot", plan->target}});
+  return JsonResponse(dry_run ? 200 : 202,
+                      Json{{"kind", "VirtualMachine"},
+                           {"name", vm},
+                           {"target", plan->target},
+                           {"targetTime", plan->target_time},
+                           {"targetHealthy", plan->target_healthy},
+                           {"restore", restore},
+                           {"keep", keep},
+                           {"action", dry_run ? "dry run" : "rollback requested"}});
 }
 
 HttpResponse ApiRouter::HandleEvents(const HttpRequest& request) const {

@@ -39,6 +39,7 @@ class ApiRouter {
   HttpResponse HandleGet(specs::Kind kind, const std::string& name) const;
   HttpResponse HandleDelete(specs::Kind kind, const std::string& name) const;
   HttpResponse HandleSnapshot(const HttpRequest& request, const std::string& vm) const;
+  HttpResponse HandleRollback(const HttpRequest& request, const std::string& vm) const;
   HttpResponse HandleEvents(const HttpRequest& request) const;
   HttpResponse HandleIncidents(const HttpRequest& request) const;
   HttpResponse HandleAlerts(const HttpRequest& request) const;

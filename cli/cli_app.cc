@@ -34,6 +34,7 @@ struct Options {
   std::string for_object;
   size_t limit = 50;
   std::string snapshot_name;
+  std::string rollback_to;
 };
 
 std::string ObjectLabel(specs::Kind kind, const std::string& name) {
@@ -61,6 +62,7 @@ class Commands {
   int Schema();
   int Snapshot();
   int Snapshots();
+  int Rollback();
 
  private:
   // Creates client_; prints the error and returns false on failure.
@@ -330,6 +332,26 @@ int Commands::Snapshot() {
   }
 }
 
+int Commands::Rollback() {
+  if (!Connect()) return kExitFailure;
+  auto plan = client_->RequestRollback(options_.name, options_.rollback_to, options_.dry_run);
+  if (!plan.ok()) return Fail(plan.status());
+  out_ << "vm/" << options_.name << ": back to snapshot " << plan->target << " ("
+       << plan->target_time << (plan->target_healthy ? ", healthy" : ", not healthy") << ")\n";
+  for (const auto& [disk, volume] : plan->restore) {
+    std::string now;
+    for (const auto& [kept_disk, kept] : plan->keep) {
+      if (kept_disk == disk) now = kept;
+    }
+    out_ << "  disk " << disk << ": from " << volume
+         << (now.empty() ? "" : "; its state now (" + now + ") kept as a before-rollback snapshot")
+         << "\n";
+  }
+  out_ << (options_.dry_run ? "dry run: nothing was changed\n"
+                            : "rollback requested: the VM is powered off, restored and started\n");
+  return kExitOk;
+}
+
 int Commands::Events() {
   std::optional<reconciler::ObjectRef> object;
   if (!ParseForObject(&object)) return kExitUsage;
@@ -482,6 +504,13 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
   snapshot->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 60s, 5m)")
       ->capture_default_str();
 
+  auto* rollback = app.add_subcommand(
+      "rollback", "Put a VM's volume disks back to a snapshot (the state they have is kept)");
+  rollback->add_option("vm", options.name, "VM name")->required();
+  rollback->add_option("--to", options.rollback_to,
+                       "Snapshot name (default: the latest taken while healthy)");
+  rollback->add_flag("--dry-run", options.dry_run, "Show what would be restored; change nothing");
+
   auto* snapshots = app.add_subcommand("snapshots", "List a VM's snapshots, oldest first");
   snapshots->add_option("vm", options.name, "VM name")->required();
   snapshots->add_option("-o,--output", options.output, "yaml | json")
@@ -506,6 +535,7 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
     if (schema->parsed()) return commands.Schema();
     if (snapshot->parsed()) return commands.Snapshot();
     if (snapshots->parsed()) return commands.Snapshots();
+    if (rollback->parsed()) return commands.Rollback();
   } catch (const std::exception& e) {
     *env.err << "error: " << e.what() << "\n";
     return diff->parsed() ? kExitDiffError : kExitFailure;

@@ -283,6 +283,29 @@ TEST_F(CliAppTest, SnapshotAsksTheServerAndWaitsForTheRecord) {
   EXPECT_EQ(err_.str(), "error: VM wms01 has a snapshot bad\n");
 }
 
+TEST_F(CliAppTest, RollbackShowsThePlanAndAsksForIt) {
+  fake_.rollback_plan.target = "s1";
+  fake_.rollback_plan.target_time = "2026-12-05T01:00:00.000Z";
+  fake_.rollback_plan.target_healthy = true;
+  fake_.rollback_plan.restore = {{"root", "wms01.root.0.qcow2"}};
+  fake_.rollback_plan.keep = {{"root", "wms01.root.3.qcow2"}};
+  EXPECT_EQ(Run({"rollback", "wms01", "--dry-run"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "vm/wms01: back to snapshot s1 (2026-12-05T01:00:00.000Z, healthy)\n"
+            "  disk root: from wms01.root.0.qcow2; its state now (wms01.root.3.qcow2) kept as a "
+            "before-rollback snapshot\n"
+            "dry run: nothing was changed\n");
+  EXPECT_EQ(Run({"rollback", "wms01", "--to", "s1"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("rollback requested"));
+  ASSERT_EQ(fake_.rollback_requests.size(), 2u);
+  EXPECT_TRUE(fake_.rollback_requests[0].dry_run);
+  EXPECT_EQ(fake_.rollback_requests[1].to, "s1");
+  EXPECT_FALSE(fake_.rollback_requests[1].dry_run);
+  fake_.fail_with = Status::FailedPrecondition("wms01 has no snapshot taken while healthy");
+  EXPECT_EQ(Run({"rollback", "wms01"}), 1);
+  EXPECT_EQ(err_.str(), "error: wms01 has no snapshot taken while healthy\n");
+}
+
 TEST_F(CliAppTest, SnapshotsListsTheRecordsOfTheVm) {
   auto vm = MakeVm("wms01", "hv01", "running", "True");
   fake_.Put(vm);

@@ -325,6 +325,46 @@ StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
   return Status::Aborted("the status of " + vm + " kept changing; try again");
 }
 
+StatusOr<RollbackPlan> ControlLoop::RequestRollback(const std::string& vm, const std::string& to,
+                                                   bool dry_run) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto object = store_->Get(Kind::kVirtualMachine, vm);
+    if (!object.ok()) return object.status();
+    if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
+    VmStatus status = VmStatus::FromJson((*object)->status);
+    if (status.rollback.phase == "Restoring" || !status.rollbackRequest.empty()) {
+      return Status::FailedPrecondition("a rollback of " + vm + " is already under way");
+    }
+    const SnapshotRecord* target = nullptr;
+    for (const auto& r : status.snapshots) {
+      if (to.empty() ? (r.phase == "Taken" && r.healthy) : r.name == to) target = &r;
+    }
+    if (target == nullptr) {
+      return to.empty() ? Status::FailedPrecondition(vm + " has no snapshot taken while healthy")
+                        : Status::NotFound(vm + " has no snapshot " + to);
+    }
+    if (target->phase != "Taken") {
+      return Status::FailedPrecondition("snapshot " + to + " of " + vm + " is " +
+                                        target->phase + ", not Taken");
+    }
+    RollbackPlan plan{vm, target->name, target->time, target->healthy, {}, {}};
+    for (const auto& layer : target->layers) plan.restore.emplace_back(layer.disk, layer.volume);
+    for (const auto& disk : status.disks) {
+      if (!disk.pool.empty()) plan.keep.emplace_back(disk.name, disk.volume);
+    }
+    if (dry_run) return plan;
+    status.rollbackRequest = target->name;
+    auto written = store_->PutStatusIf(StatusWrite{Kind::kVirtualMachine, vm, status.ToJson(),
+                                                   true, (*object)->status_revision});
+    if (written.ok()) {
+      queue_.Add(VmKey(vm));
+      return plan;
+    }
+    if (written.status().code() != StatusCode::kAborted) return written.status();
+  }
+  return Status::Aborted("the status of " + vm + " kept changing; try again");
+}
+
 std::string ControlLoop::PreviewPlacement(const specs::Object& vm) {
   auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
   if (!spec.ok()) return "";

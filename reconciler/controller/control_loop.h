@@ -32,6 +32,7 @@
 #include "providers/probes/prober.h"
 #include "reconciler/alerts/alert_intake.h"
 #include "reconciler/apply/applier.h"
+#include "reconciler/controller/control_plane.h"
 #include "reconciler/core/reconcile_context.h"
 #include "reconciler/core/reconciler.h"
 #include "reconciler/host/heartbeat_reconciler.h"
@@ -130,6 +131,9 @@ class ControlLoop {
   // ControlPlane::RequestSnapshot: recorded in the VM's status (status.snapshotRequests, a
   // write conditioned on the revision read, retried on a conflict) and the VM enqueued.
   StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name);
+  // ControlPlane::RequestRollback, recorded the same way (status.rollbackRequest).
+  StatusOr<RollbackPlan> RequestRollback(const std::string& vm, const std::string& to,
+                                         bool dry_run);
   AlertIntake& alert_intake() { return alert_intake_; }
   const ReconcilerSet& reconcilers() const { return reconcilers_; }
   VmReconciler& vm_reconciler() { return vm_reconciler_; }

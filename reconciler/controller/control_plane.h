@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -15,6 +16,17 @@
 #include "specs/types.h"
 
 namespace vmk::reconciler {
+
+// What a rollback restores: the target snapshot, and per disk its frozen layer and the top the VM
+// has now (kept as a before-rollback snapshot).
+struct RollbackPlan {
+  std::string vm;
+  std::string target;
+  std::string target_time;
+  bool target_healthy = false;
+  std::vector<std::pair<std::string, std::string>> restore;  // disk -> frozen layer
+  std::vector<std::pair<std::string, std::string>> keep;     // disk -> current top
+};
 
 class ControlPlane {
  public:
@@ -41,6 +53,11 @@ class ControlPlane {
   // InvalidArgument: not a DNS-1123 label; AlreadyExists: the VM has a snapshot of that name.
   virtual StatusOr<std::string> RequestSnapshot(const std::string& vm,
                                                 const std::string& name) = 0;
+  // Rolls a VM back to snapshot `to` ("" = its latest taken while healthy): what would be
+  // restored, and with !dry_run the request recorded for the VM's reconcile. NotFound: no such
+  // VM or snapshot; FailedPrecondition: a rollback is in progress, or no healthy snapshot.
+  virtual StatusOr<RollbackPlan> RequestRollback(const std::string& vm, const std::string& to,
+                                                 bool dry_run) = 0;
   // An Alertmanager webhook body (version 4). InvalidArgument when it is not one.
   virtual StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) = 0;
 

@@ -148,6 +148,11 @@ StatusOr<std::string> Controller::RequestSnapshot(const std::string& vm,
   return impl_->loop().RequestSnapshot(vm, name);
 }
 
+StatusOr<RollbackPlan> Controller::RequestRollback(const std::string& vm, const std::string& to,
+                                                  bool dry_run) {
+  return impl_->loop().RequestRollback(vm, to, dry_run);
+}
+
 StatusOr<std::vector<Event>> Controller::Events(std::optional<ObjectRef> object, int64_t after_seq,
                                                 size_t limit) {
   return impl_->loop().store().ListEvents(object, after_seq, limit);

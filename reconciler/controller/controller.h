@@ -45,6 +45,8 @@ class Controller : public ControlPlane {
   StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) override;
   Status Delete(specs::Kind kind, const std::string& name) override;
   StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name) override;
+  StatusOr<RollbackPlan> RequestRollback(const std::string& vm, const std::string& to,
+                                         bool dry_run) override;
   StatusOr<std::vector<Event>> Events(std::optional<ObjectRef> object, int64_t after_seq,
                                       size_t limit) override;
   bool Ready() override;

@@ -129,6 +129,7 @@ VmStatus VmStatus::FromJson(const Json& json) {
   s.lastScheduledSnapshot = json.value("lastScheduledSnapshot", "");
   s.snapshotBeforeStart = json.value("snapshotBeforeStart", "");
   if (json.contains("rollback")) s.rollback = RollbackRecord::FromJson(json["rollback"]);
+  s.rollbackRequest = json.value("rollbackRequest", "");
   if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
     for (const auto& r : json["snapshotRequests"]) {
       if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
@@ -161,6 +162,7 @@ Json VmStatus::ToJson() const {
   if (!lastScheduledSnapshot.empty()) j["lastScheduledSnapshot"] = lastScheduledSnapshot;
   if (!snapshotBeforeStart.empty()) j["snapshotBeforeStart"] = snapshotBeforeStart;
   if (!rollback.phase.empty()) j["rollback"] = rollback.ToJson();
+  if (!rollbackRequest.empty()) j["rollbackRequest"] = rollbackRequest;
   if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
   return j;
 }

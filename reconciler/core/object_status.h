@@ -85,6 +85,7 @@ struct VmStatus {
   // a host's failover); "" = none.
   std::string snapshotBeforeStart;
   RollbackRecord rollback;
+  std::string rollbackRequest;  // a snapshot an admin asked to roll back to (the API); "" = none
 
   const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);

@@ -261,7 +261,37 @@ VmReconciler::StepResult VmReconciler::StorageStep(Pass& pass) {
     Status s = rollback.Continue(&pass.status, [&] { return WriteStatus(pass, true); });
     if (!s.ok()) return ReconcileResult::Error(s);
   }
+  if (!pass.status.rollbackRequest.empty()) return RollBackOnRequest(pass);
   return SnapshotBeforeStart(pass);
+}
+
+// An admin asked for a rollback (vmkeeper rollback): the domain is powered off, its disks go
+// back to the snapshot asked for, the state they had is kept, and the next pass starts it.
+VmReconciler::StepResult VmReconciler::RollBackOnRequest(Pass& pass) {
+  const std::string target = pass.status.rollbackRequest;
+  pass.status.rollbackRequest.clear();  // written with the rollback's intent
+  auto observed = Observe(*pass.host, pass.name, /*force=*/true);
+  if (!observed.ok()) return ReconcileResult::Error(observed.status());
+  if (*observed && IsActive((*observed)->state)) {
+    if (Status s = pass.host->connection()->DestroyDomain(pass.name); !s.ok()) {
+      return ReconcileResult::Error(s);
+    }
+  }
+  VmRollback rollback(pass.name, pass.generation, pass.host->connection().get(), ctx_.events,
+                      ctx_.clock);
+  Status s = rollback.BeginTo(&pass.status, target, [&] { return WriteStatus(pass, true); });
+  if (s.code() == StatusCode::kNotFound) {
+    ctx_.events->Warning(Kind::kVirtualMachine, pass.name, "RollbackFailed", s.message());
+    s = WriteStatus(pass, true);  // the request goes; the VM starts again as it was
+    return s.ok() ? ReconcileResult::After(Duration::zero()) : ReconcileResult::Error(s);
+  }
+  if (!s.ok()) return ReconcileResult::Error(s);
+  pass.status.state = "rolling-back";
+  specs::SetCondition(&pass.status.conditions,
+                      MakeCondition(*ctx_.clock, "Ready", false, "RollingBack",
+                                    "restored snapshot " + target + " as asked"));
+  s = WriteStatus(pass, false);
+  return s.ok() ? ReconcileResult::After(Duration::zero()) : ReconcileResult::Error(s);
 }
 
 // A snapshot a stopped controller left Pending is settled before the definition step compares

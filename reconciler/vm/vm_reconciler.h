@@ -99,6 +99,8 @@ class VmReconciler : public Reconciler {
   StatusOr<std::optional<specs::SnapshotPolicySpec>> LoadPolicy(const Pass& pass);
   // The restart limit is used up: back to the latest healthy snapshot (VmRollback), if any.
   StepResult RollBack(Pass& pass);
+  // An admin's rollback (status.rollbackRequest) to the snapshot asked for.
+  StepResult RollBackOnRequest(Pass& pass);
   // Watching a rollback: Done once the VM stayed Ready for a restart window.
   void WatchRollback(Pass& pass);
 

@@ -39,21 +39,37 @@ StatusOr<bool> VmRollback::Begin(VmStatus* status, int depth, const Persist& per
     VMK_RETURN_IF_ERROR(persist());
     return false;
   }
+  SnapshotRecord chosen = *target;  // `status->snapshots` grows below
+  VMK_RETURN_IF_ERROR(Restore(status, chosen, std::move(tried), persist));
+  return true;
+}
+
+Status VmRollback::BeginTo(VmStatus* status, const std::string& target, const Persist& persist) {
+  for (const SnapshotRecord& r : status->snapshots) {
+    if (r.name == target && r.phase == "Taken") {
+      SnapshotRecord chosen = r;  // `status->snapshots` grows below
+      return Restore(status, chosen, {}, persist);
+    }
+  }
+  return Status::NotFound("VM " + vm_ + " has no taken snapshot " + target);
+}
+
+Status VmRollback::Restore(VmStatus* status, const SnapshotRecord& target,
+                           std::vector<std::string> tried, const Persist& persist) {
   const int64_t seq = ++status->snapshotSeq;
   RollbackRecord r;
   r.phase = "Restoring";
-  r.target = target->name;
-  r.tried = tried;
-  r.tried.push_back(target->name);
+  r.target = target.name;
+  r.tried = std::move(tried);
+  r.tried.push_back(target.name);
   r.started = FormatRfc3339(clock_->WallNow());
-  for (const SnapshotLayer& layer : target->layers) {
+  for (const SnapshotLayer& layer : target.layers) {
     r.restore.push_back(
         {layer.disk, layer.pool, layer.volume, LayerVolumeName(vm_, layer.disk, seq)});
   }
   status->rollback = std::move(r);
   VMK_RETURN_IF_ERROR(persist());  // the intent, before any volume appears
-  VMK_RETURN_IF_ERROR(Continue(status, persist));
-  return true;
+  return Continue(status, persist);
 }
 
 Status VmRollback::Continue(VmStatus* status, const Persist& persist) {

@@ -45,10 +45,17 @@ class VmRollback {
   // The restart limit is used up (the domain is not running): starts a rollback to the next
   // target, or marks it Failed. Returns whether the VM was rolled back (to be started).
   StatusOr<bool> Begin(VmStatus* status, int depth, const Persist& persist);
+  // An admin asked for it (vmkeeper rollback): to `target` (a Taken snapshot), whatever its
+  // health, as the first attempt of an episode. The domain is not running.
+  Status BeginTo(VmStatus* status, const std::string& target, const Persist& persist);
   // Finishes a rollback left Restoring (steps 2 and 3).
   Status Continue(VmStatus* status, const Persist& persist);
 
  private:
+  // Steps 1 to 3 towards `target`, after the attempts `tried`.
+  Status Restore(VmStatus* status, const SnapshotRecord& target, std::vector<std::string> tried,
+                 const Persist& persist);
+
   const std::string vm_;
   const int64_t generation_;
   providers::Hypervisor* const host_;

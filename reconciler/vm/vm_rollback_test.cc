@@ -160,6 +160,38 @@ TEST_F(VmRollbackTest, WithoutAHealthySnapshotTheVmIsHeldAndSaysWhy) {
   EXPECT_THAT(Reasons("wms01"), Not(Contains("RolledBack")));
 }
 
+// vmkeeper rollback: shown first (dry run), then asked for; the running VM is powered off, its
+// disk goes back to the snapshot, the state it had is kept, and it starts again.
+TEST_F(VmRollbackTest, AnAdminsRollbackRestoresTheSnapshotAskedForAndKeepsTheState) {
+  StartVm();
+  ASSERT_TRUE(storage_->WriteData(Top(), "changed").ok());
+  const std::string changed_top = Top();
+  const int restarts = StatusOf("wms01").restartCount;
+  auto plan = loop_.RequestRollback("wms01", "", /*dry_run=*/true);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->target, "s1");
+  EXPECT_TRUE(plan->target_healthy);
+  ASSERT_EQ(plan->restore.size(), 1u);
+  EXPECT_EQ(plan->restore[0].second, "wms01.root.0.qcow2");
+  EXPECT_EQ("/srv/pool/" + plan->keep[0].second, changed_top);
+  EXPECT_TRUE(StatusOf("wms01").rollbackRequest.empty()) << "a dry run changes nothing";
+  EXPECT_EQ(loop_.RequestRollback("wms01", "nope", false).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(loop_.RequestRollback("absent", "", false).status().code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(loop_.RequestRollback("wms01", "s1", false).ok());
+  EXPECT_EQ(loop_.RequestRollback("wms01", "s1", false).status().code(),
+            StatusCode::kFailedPrecondition)
+      << "one at a time";
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").rollback.phase, "Watching");
+  EXPECT_TRUE(StatusOf("wms01").rollbackRequest.empty());
+  ReconcileUntilRunning();
+  EXPECT_EQ(storage_->ReadData(Top()), "base");
+  EXPECT_EQ(storage_->ReadData(changed_top), "changed") << "the state it had is kept";
+  EXPECT_EQ(StatusOf("wms01").snapshots.back().reason, "before-rollback");
+  EXPECT_EQ(StatusOf("wms01").restartCount, restarts) << "not a failure";
+}
+
 // Killed after the new top was made but before the record said Watching: the next pass adopts
 // the top it made and finishes.
 TEST_F(VmRollbackTest, AKillMidwayIsResumed) {

@@ -280,6 +280,18 @@ TEST_F(QemuFailoverTest, AGuestThatKeepsCrashingIsRolledBackToItsLastHealthySnap
   ASSERT_FALSE(failed.is_null()) << status.dump(2);
   EXPECT_TRUE(fs::exists(fleet_.PoolDir("shared") / failed["layers"][0].value("volume", "")))
       << "the failed state is kept";
+
+  // By hand, the same way back: shown first, then done; the guest boots s1's state again
+  // (gen=1), not the restored top's next boot (gen=2).
+  auto plan = Cli({"rollback", "web01", "--to", "s1", "--dry-run"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  EXPECT_THAT(plan.out, ::testing::HasSubstr("back to snapshot s1"));
+  EXPECT_THAT(plan.out, ::testing::HasSubstr("dry run"));
+  auto asked = Cli({"rollback", "web01", "--to", "s1"});
+  ASSERT_EQ(asked.exit_code, 0) << asked.out << asked.err;
+  ASSERT_TRUE(WaitFor([&] { return !Answers("web01"); }, seconds(30))) << "not powered off";
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(90))) << Events("vm/web01");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
 }
 
 TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {

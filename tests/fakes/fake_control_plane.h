@@ -61,6 +61,15 @@ class FakeControlPlane : public reconciler::ControlPlane {
     snapshot_requests.emplace_back(vm, name);
     return name.empty() ? std::string("m20261205-000000") : name;
   }
+  StatusOr<reconciler::RollbackPlan> RequestRollback(const std::string& vm, const std::string& to,
+                                                     bool dry_run) override {
+    MutexLock l(&mu);
+    if (!fail_with.ok()) return fail_with;
+    rollback_requests.push_back({vm, to, dry_run});
+    reconciler::RollbackPlan plan = rollback_plan;
+    plan.vm = vm;
+    return plan;
+  }
   StatusOr<std::vector<reconciler::Event>> Events(std::optional<reconciler::ObjectRef> object,
                                                   int64_t after_seq, size_t limit) override {
     MutexLock l(&mu);
@@ -118,6 +127,12 @@ class FakeControlPlane : public reconciler::ControlPlane {
   reconciler::ApplyOutcome apply_outcome;
   reconciler::DiffOutcome diff_outcome;
   std::vector<std::pair<std::string, std::string>> snapshot_requests;  // (vm, name)
+  struct RollbackRequest {
+    std::string vm, to;
+    bool dry_run = false;
+  };
+  std::vector<RollbackRequest> rollback_requests;
+  reconciler::RollbackPlan rollback_plan;  // answered to every rollback request
   Status fail_with;      // returned by every call but Delete/Ready when not ok
   Status delete_status;  // returned by Delete when not ok
   reconciler::AlertIntakeOutcome alerts_outcome;
