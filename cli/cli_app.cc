@@ -434,6 +434,99 @@ StatusOr<std::chrono::seconds> ParseDuration(const std::string& text) {
   return std::chrono::seconds(total);
 }
 
+// Each subcommand and the Commands method that runs it.
+using Handlers = std::vector<std::pair<CLI::App*, int (Commands::*)()>>;
+
+// apply and diff: manifests in.
+void AddManifestCommands(CLI::App& app, Options& options, Handlers* handlers) {
+  auto* apply = app.add_subcommand("apply", "Apply manifests (files or directories)");
+  apply->add_option("-f,--filename", options.files, "Manifest file, directory, or - for stdin")
+      ->required();
+  apply->add_flag("--dry-run", options.dry_run, "Validate and show what would change");
+  apply->add_flag("--prune", options.prune, "Delete stored objects absent from the manifests");
+  apply->add_flag("--wait", options.wait, "Wait until the applied hosts and VMs are Ready");
+  apply->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 300s, 5m)")
+      ->capture_default_str();
+  handlers->emplace_back(apply, &Commands::Apply);
+
+  auto* diff = app.add_subcommand(
+      "diff", "Show what apply would change; exit 0 when nothing differs, 1 when something does");
+  diff->add_option("-f,--filename", options.files, "Manifest file, directory, or - for stdin")
+      ->required();
+  diff->add_flag("--prune", options.prune, "Include objects that apply --prune would delete");
+  handlers->emplace_back(diff, &Commands::Diff);
+}
+
+// get, describe, delete, events, incidents, schema: the stored objects and what happened.
+void AddObjectCommands(CLI::App& app, Options& options, Handlers* handlers) {
+  auto* get =
+      app.add_subcommand("get", "List objects: hosts, vms, snapshotpolicies, storagepools");
+  get->add_option("kind", options.kind, "hosts | vms | snapshotpolicies | storagepools")
+      ->required();
+  get->add_option("name", options.name, "Object name");
+  get->add_option("-o,--output", options.output, "yaml | json | wide")
+      ->check(CLI::IsMember({"yaml", "json", "wide"}));
+  handlers->emplace_back(get, &Commands::Get);
+
+  auto* describe = app.add_subcommand(
+      "describe", "Show an object with conditions, its open incident and events");
+  describe->add_option("kind", options.kind, "vm | host | snapshotpolicy | storagepool")
+      ->required();
+  describe->add_option("name", options.name, "Object name")->required();
+  handlers->emplace_back(describe, &Commands::Describe);
+
+  auto* del = app.add_subcommand("delete", "Delete an object");
+  del->add_option("kind", options.kind, "vm | host | snapshotpolicy | storagepool")->required();
+  del->add_option("name", options.name, "Object name")->required();
+  handlers->emplace_back(del, &Commands::Delete);
+
+  auto* events = app.add_subcommand("events", "List recent events, oldest first");
+  events->add_option("--for", options.for_object, "Only events of KIND/NAME, e.g. vm/wms01");
+  events->add_option("--limit", options.limit, "At most this many (newest)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  handlers->emplace_back(events, &Commands::Events);
+
+  auto* incidents = app.add_subcommand(
+      "incidents", "List failures with occurred/detected/recovered times and MTTR, oldest first");
+  incidents->add_option("vm", options.name, "Only incidents of this VM");
+  incidents->add_option("--for", options.for_object,
+                        "Only incidents of KIND/NAME, e.g. host/hv01 or vm/wms01");
+  incidents->add_option("-o,--output", options.output, "yaml | json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+  handlers->emplace_back(incidents, &Commands::Incidents);
+
+  handlers->emplace_back(app.add_subcommand("schema", "Print the JSON Schema of the manifests"),
+                         &Commands::Schema);
+}
+
+// snapshot, snapshots, rollback: a VM's volume disks.
+void AddSnapshotCommands(CLI::App& app, Options& options, Handlers* handlers) {
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "Take a snapshot of a VM's volume disks (crash-consistent while it runs)");
+  snapshot->add_option("vm", options.name, "VM name")->required();
+  snapshot->add_option("--name", options.snapshot_name,
+                       "Snapshot name, a DNS-1123 label (default: m<date>-<time>)");
+  snapshot->add_flag("--wait", options.wait, "Wait until it is taken (or failed)");
+  snapshot->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 60s, 5m)")
+      ->capture_default_str();
+  handlers->emplace_back(snapshot, &Commands::Snapshot);
+
+  auto* rollback = app.add_subcommand(
+      "rollback", "Put a VM's volume disks back to a snapshot (the state they have is kept)");
+  rollback->add_option("vm", options.name, "VM name")->required();
+  rollback->add_option("--to", options.rollback_to,
+                       "Snapshot name (default: the latest taken while healthy)");
+  rollback->add_flag("--dry-run", options.dry_run, "Show what would be restored; change nothing");
+  handlers->emplace_back(rollback, &Commands::Rollback);
+
+  auto* snapshots = app.add_subcommand("snapshots", "List a VM's snapshots, oldest first");
+  snapshots->add_option("vm", options.name, "VM name")->required();
+  snapshots->add_option("-o,--output", options.output, "yaml | json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+  handlers->emplace_back(snapshots, &Commands::Snapshots);
+}
+
 int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env) {
   Options options;
   options.server = env.server_env && !env.server_env->empty() ? *env.server_env : kDefaultServer;
@@ -445,76 +538,10 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
   app.add_option("--server", options.server,
                  "vmkeeperd URL (default: $VMKEEPER_SERVER, else " + std::string(kDefaultServer) +
                      ")");
-
-  auto* apply = app.add_subcommand("apply", "Apply manifests (files or directories)");
-  apply->add_option("-f,--filename", options.files, "Manifest file, directory, or - for stdin")
-      ->required();
-  apply->add_flag("--dry-run", options.dry_run, "Validate and show what would change");
-  apply->add_flag("--prune", options.prune, "Delete stored objects absent from the manifests");
-  apply->add_flag("--wait", options.wait, "Wait until the applied hosts and VMs are Ready");
-  apply->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 300s, 5m)")
-      ->capture_default_str();
-
-  auto* diff = app.add_subcommand(
-      "diff", "Show what apply would change; exit 0 when nothing differs, 1 when something does");
-  diff->add_option("-f,--filename", options.files, "Manifest file, directory, or - for stdin")
-      ->required();
-  diff->add_flag("--prune", options.prune, "Include objects that apply --prune would delete");
-
-  auto* get =
-      app.add_subcommand("get", "List objects: hosts, vms, snapshotpolicies, storagepools");
-  get->add_option("kind", options.kind, "hosts | vms | snapshotpolicies | storagepools")
-      ->required();
-  get->add_option("name", options.name, "Object name");
-  get->add_option("-o,--output", options.output, "yaml | json | wide")
-      ->check(CLI::IsMember({"yaml", "json", "wide"}));
-
-  auto* describe = app.add_subcommand(
-      "describe", "Show an object with conditions, its open incident and events");
-  describe->add_option("kind", options.kind, "vm | host | snapshotpolicy | storagepool")
-      ->required();
-  describe->add_option("name", options.name, "Object name")->required();
-
-  auto* del = app.add_subcommand("delete", "Delete an object");
-  del->add_option("kind", options.kind, "vm | host | snapshotpolicy | storagepool")->required();
-  del->add_option("name", options.name, "Object name")->required();
-
-  auto* events = app.add_subcommand("events", "List recent events, oldest first");
-  events->add_option("--for", options.for_object, "Only events of KIND/NAME, e.g. vm/wms01");
-  events->add_option("--limit", options.limit, "At most this many (newest)")
-      ->check(CLI::Range(1, 10000))
-      ->capture_default_str();
-
-  auto* incidents = app.add_subcommand(
-      "incidents", "List failures with occurred/detected/recovered times and MTTR, oldest first");
-  incidents->add_option("vm", options.name, "Only incidents of this VM");
-  incidents->add_option("--for", options.for_object,
-                        "Only incidents of KIND/NAME, e.g. host/hv01 or vm/wms01");
-  incidents->add_option("-o,--output", options.output, "yaml | json")
-      ->check(CLI::IsMember({"yaml", "json"}));
-
-  auto* schema = app.add_subcommand("schema", "Print the JSON Schema of the manifests");
-
-  auto* snapshot = app.add_subcommand(
-      "snapshot", "Take a snapshot of a VM's volume disks (crash-consistent while it runs)");
-  snapshot->add_option("vm", options.name, "VM name")->required();
-  snapshot->add_option("--name", options.snapshot_name,
-                       "Snapshot name, a DNS-1123 label (default: m<date>-<time>)");
-  snapshot->add_flag("--wait", options.wait, "Wait until it is taken (or failed)");
-  snapshot->add_option("--timeout", options.timeout, "How long --wait waits (e.g. 60s, 5m)")
-      ->capture_default_str();
-
-  auto* rollback = app.add_subcommand(
-      "rollback", "Put a VM's volume disks back to a snapshot (the state they have is kept)");
-  rollback->add_option("vm", options.name, "VM name")->required();
-  rollback->add_option("--to", options.rollback_to,
-                       "Snapshot name (default: the latest taken while healthy)");
-  rollback->add_flag("--dry-run", options.dry_run, "Show what would be restored; change nothing");
-
-  auto* snapshots = app.add_subcommand("snapshots", "List a VM's snapshots, oldest first");
-  snapshots->add_option("vm", options.name, "VM name")->required();
-  snapshots->add_option("-o,--output", options.output, "yaml | json")
-      ->check(CLI::IsMember({"yaml", "json"}));
+  Handlers handlers;
+  AddManifestCommands(app, options, &handlers);
+  AddObjectCommands(app, options, &handlers);
+  AddSnapshotCommands(app, options, &handlers);
 
   try {
     app.parse(argc, argv);
@@ -524,21 +551,14 @@ int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env)
   }
 
   Commands commands(env, options);
-  try {
-    if (apply->parsed()) return commands.Apply();
-    if (diff->parsed()) return commands.Diff();
-    if (get->parsed()) return commands.Get();
-    if (describe->parsed()) return commands.Describe();
-    if (del->parsed()) return commands.Delete();
-    if (events->parsed()) return commands.Events();
-    if (incidents->parsed()) return commands.Incidents();
-    if (schema->parsed()) return commands.Schema();
-    if (snapshot->parsed()) return commands.Snapshot();
-    if (snapshots->parsed()) return commands.Snapshots();
-    if (rollback->parsed()) return commands.Rollback();
-  } catch (const std::exception& e) {
-    *env.err << "error: " << e.what() << "\n";
-    return diff->parsed() ? kExitDiffError : kExitFailure;
+  for (const auto& [subcommand, run] : handlers) {
+    if (!subcommand->parsed()) continue;
+    try {
+      return (commands.*run)();
+    } catch (const std::exception& e) {
+      *env.err << "error: " << e.what() << "\n";
+      return run == &Commands::Diff ? kExitDiffError : kExitFailure;
+    }
   }
   *env.err << "error: no command given\n";
   return kExitUsage;

@@ -96,11 +96,9 @@ TEST_F(VmSnapshotterTest, AFrozenLayerKeepsTheStateOfItsInstant) {
   StartVm("");
   ReconcileVmOk("wms01");
   ASSERT_TRUE(storage_->WriteData(kRoot0, "state-at-snapshot").ok());
-  VmStatus status = StatusOf("wms01");
-  status.snapshotRequests = {"before-upgrade"};
-  PutStatus(status);
+  ASSERT_TRUE(loop_.RequestSnapshot("wms01", "before-upgrade").ok());
   ReconcileVmOk("wms01");
-  status = StatusOf("wms01");
+  VmStatus status = StatusOf("wms01");
   ASSERT_EQ(status.snapshots.size(), 1u);
   EXPECT_EQ(status.snapshots[0].name, "before-upgrade");
   EXPECT_EQ(status.snapshots[0].reason, "manual");
@@ -113,13 +111,11 @@ TEST_F(VmSnapshotterTest, AFrozenLayerKeepsTheStateOfItsInstant) {
 TEST_F(VmSnapshotterTest, AStoppedVmIsFrozenWithoutItsHypervisor) {
   StartVm("  running: false\n");
   ReconcileVmOk("wms01");
-  VmStatus status = StatusOf("wms01");
-  status.snapshotRequests = {"cold"};
-  PutStatus(status);
+  ASSERT_TRUE(loop_.RequestSnapshot("wms01", "cold").ok());
   auto r = ReconcileVm("wms01");
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.requeue_after, Duration::zero()) << "the definition follows at once";
-  status = StatusOf("wms01");
+  VmStatus status = StatusOf("wms01");
   ASSERT_EQ(status.snapshots.size(), 1u);
   EXPECT_EQ(status.snapshots[0].phase, "Taken");
   EXPECT_EQ(Host("hv01").CallCount(FakeOp::kSnapshotDisks), 0);
@@ -135,11 +131,9 @@ TEST_F(VmSnapshotterTest, ARefusedSnapshotIsRecordedFailedAndLeavesNothing) {
   ReconcileVmOk("wms01");
   Host("hv01").InjectFailure(FakeOp::kSnapshotDisks,
                              Status::FailedPrecondition("QEMU said no"));
-  VmStatus status = StatusOf("wms01");
-  status.snapshotRequests = {"x"};
-  PutStatus(status);
+  ASSERT_TRUE(loop_.RequestSnapshot("wms01", "x").ok());
   ReconcileVmOk("wms01");
-  status = StatusOf("wms01");
+  VmStatus status = StatusOf("wms01");
   ASSERT_EQ(status.snapshots.size(), 1u);
   EXPECT_EQ(status.snapshots[0].phase, "Failed");
   EXPECT_THAT(status.snapshots[0].message, ::testing::HasSubstr("QEMU said no"));
@@ -154,9 +148,7 @@ TEST_F(VmSnapshotterTest, AnUnansweredSnapshotStaysPendingAndIsSettledByWhatTheH
   StartVm("");
   ReconcileVmOk("wms01");
   Host("hv01").InjectFailure(FakeOp::kSnapshotDisks, Status::Unavailable("keepalive"));
-  VmStatus status = StatusOf("wms01");
-  status.snapshotRequests = {"x"};
-  PutStatus(status);
+  ASSERT_TRUE(loop_.RequestSnapshot("wms01", "x").ok());
   EXPECT_FALSE(ReconcileVm("wms01").status.ok());
   EXPECT_EQ(StatusOf("wms01").snapshots[0].phase, "Pending");
   ReconcileVmOk("wms01");
