@@ -365,6 +365,35 @@ std::string DescribeStorage(const Json& status) {
   if (snapshots.is_array() && !snapshots.empty()) {
     out += "Snapshots:\n" + Indent(FormatSnapshots(snapshots), "  ");
   }
+  const Json change = status.value("change", Json::object());
+  if (change.is_object() && !change.value("phase", "").empty()) {
+    const std::string snapshot = change.value("snapshot", "");
+    out += "Last change:\n" +
+           Indent(FormatTable({{"Generation:", std::to_string(change.value("fromGeneration", 0)) +
+                                                   " -> " +
+                                                   std::to_string(change.value("toGeneration", 0))},
+                               {"Phase:", change.value("phase", "")},
+                               {"Started:", change.value("started", "")},
+                               {"Ready by:", change.value("deadline", "")},
+                               {"Before-change snapshot:", snapshot.empty() ? kNone : snapshot},
+                               {"Message:", change.value("message", "")}}),
+                  "  ");
+  }
+  const Json rollback = status.value("rollback", Json::object());
+  if (rollback.is_object() && !rollback.value("phase", "").empty()) {
+    std::string tried;
+    for (const auto& t : rollback.value("tried", Json::array())) {
+      if (t.is_string()) tried += (tried.empty() ? "" : ", ") + t.get<std::string>();
+    }
+    Rows rows = {{"Phase:", rollback.value("phase", "")},
+                 {"Snapshot:", rollback.value("target", "")},
+                 {"Tried:", tried.empty() ? kNone : tried},
+                 {"Started:", rollback.value("started", "")}};
+    if (!rollback.value("message", "").empty()) {
+      rows.push_back({"Message:", rollback.value("message", "")});
+    }
+    out += "Last rollback:\n" + Indent(FormatTable(rows), "  ");
+  }
   return out;
 }
 
@@ -394,8 +423,10 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
   Json conditions = status.contains("conditions") ? status["conditions"] : Json::array();
   status.erase("conditions");
   const std::string storage = DescribeStorage(status);  // tables below, not in the YAML
-  status.erase("disks");
-  status.erase("snapshots");
+  // Shown as tables below; the spec a failed change goes back to is the previous generation's.
+  for (const char* shown : {"disks", "snapshots", "change", "rollback", "healthySpec"}) {
+    status.erase(shown);
+  }
   out += "Status:\n";
   out += status.empty() ? "  " + std::string(kNone) + "\n" : Indent(ToYaml(status), "  ");
   out += "Spec:\n";

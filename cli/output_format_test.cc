@@ -179,6 +179,31 @@ TEST(DescribeTest, AVmShowsItsDisksAndSnapshots) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("snapshots:"))) << "not again in the YAML";
 }
 
+// A failed change and the rollback it caused are told in words, not as a YAML dump of the
+// spec the VM went back to.
+TEST(DescribeTest, AVmShowsItsLastChangeAndRollback) {
+  Json vm = specs::ObjectToJson(MakeVm("wms01", "hv02", "running", "True", 3, 3));
+  vm["status"]["healthyGeneration"] = 1;
+  vm["status"]["healthySpec"] = Json{{"cpus", 2}, {"memoryMiB", 1024}};
+  vm["status"]["change"] = Json{{"phase", "Failed"}, {"fromGeneration", 1}, {"toGeneration", 2},
+                                {"started", "2026-12-05T01:00:00.000Z"},
+                                {"deadline", "2026-12-05T01:02:00.000Z"}, {"snapshot", "s4"},
+                                {"message", "generation 2 failed: not Ready"},
+                                {"previousSpec", Json{{"memoryMiB", 1024}}}};
+  vm["status"]["rollback"] = Json{{"phase", "Watching"}, {"target", "s4"},
+                                  {"tried", Json::array({"s4"})},
+                                  {"started", "2026-12-05T01:02:01.000Z"}};
+  std::string text = Describe(vm, {});
+  EXPECT_THAT(text, HasSubstr("Last change:\n  Generation:               1 -> 2\n"
+                              "  Phase:                    Failed\n"));
+  EXPECT_THAT(text, HasSubstr("  Before-change snapshot:   s4\n"));
+  EXPECT_THAT(text, HasSubstr("  Message:                  generation 2 failed: not Ready\n"));
+  EXPECT_THAT(text, HasSubstr("Last rollback:\n  Phase:      Watching\n  Snapshot:   s4\n"));
+  EXPECT_THAT(text, HasSubstr("healthyGeneration: 1"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("previousSpec")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("healthySpec")));
+}
+
 TEST(DescribeTest, EmptyPartsSayNone) {
   Json vm = {{"kind", "VirtualMachine"}, {"metadata", {{"name", "x"}}}, {"spec", Json::object()}};
   std::string text = Describe(vm, {});

@@ -166,6 +166,14 @@ bool SetCondition(std::vector<Condition>* conditions, Condition c) {
   return true;
 }
 
+bool RemoveCondition(std::vector<Condition>* conditions, std::string_view type) {
+  const auto before = conditions->size();
+  conditions->erase(std::remove_if(conditions->begin(), conditions->end(),
+                                   [&](const Condition& c) { return c.type == type; }),
+                    conditions->end());
+  return conditions->size() != before;
+}
+
 const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type) {
   for (const auto& c : conditions) {
     if (c.type == type) return &c;

@@ -244,6 +244,8 @@ std::vector<Condition> ConditionsFromJson(const Json& json);
 // Sets or replaces the condition of c.type; keeps lastTransitionTime when status is unchanged.
 // Returns true when anything changed.
 bool SetCondition(std::vector<Condition>* conditions, Condition c);
+// Removes the condition of `type` (one that no longer applies). Returns whether there was one.
+bool RemoveCondition(std::vector<Condition>* conditions, std::string_view type);
 const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type);
 
 }  // namespace vmk::specs

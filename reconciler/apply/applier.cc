@@ -250,7 +250,34 @@ StatusOr<std::string> Applier::VmAction(const Object& object,
   if (!was_running && spec->running) return "start " + name + where;
   std::string act = "redefine " + name + where + " (generation " +
                     std::to_string(object.metadata.generation) + ")";
-  return spec->running ? act + " and restart it" : act;
+  if (!spec->running) return act;
+  act += " and restart it";
+  VMK_ASSIGN_OR_RETURN(std::string watched, ChangeWatchNote(*stored, object));
+  return act + watched;
+}
+
+// What the VM's reconcile will do around a change of a healthy VM's definition under a policy
+// with beforeChange (docs/storage.md, "Rollback of a failed change"): "" when nothing.
+StatusOr<std::string> Applier::ChangeWatchNote(const Object& stored, const Object& applied) const {
+  static const char* const kDefinitionFields[] = {"cpus", "memoryMiB", "disks", "boot",
+                                                  "console", "interfaces"};
+  bool redefined = false;
+  for (const char* field : kDefinitionFields) {
+    redefined = redefined || stored.spec.value(field, specs::Json()) != applied.spec.value(field, specs::Json());
+  }
+  const VmStatus status = VmStatus::FromJson(stored.status);
+  const specs::Condition* ready = specs::FindCondition(status.conditions, "Ready");
+  const std::string policy_name = applied.spec.value("snapshotPolicy", "");
+  if (!redefined || policy_name.empty() || !ready || ready->status != "True") return std::string();
+  VMK_ASSIGN_OR_RETURN(auto policy_object, store_->Get(Kind::kSnapshotPolicy, policy_name));
+  if (!policy_object) return std::string();
+  auto policy = specs::SnapshotPolicySpecFromJson(policy_object->spec);
+  if (!policy.ok() || !policy->beforeChange) return std::string();
+  bool volumes = false;
+  for (const DiskRecord& d : status.disks) volumes = volumes || !d.volume.empty();
+  return std::string(volumes ? ", after a before-change snapshot of its disks" : "") +
+         "; rolled back to generation " + std::to_string(stored.metadata.generation) +
+         " if not Ready within its startup grace";
 }
 
 std::string Applier::PrunedAction(const Object& object) {

@@ -80,6 +80,10 @@ class Applier {
   // pruned one, in the words of `vmkeeper diff` ("define and start wms01 on hv02").
   StatusOr<std::string> PlannedAction(const specs::Object& object,
                                       const std::optional<specs::Object>& stored) const;
+  // ", after a before-change snapshot ...; rolled back ..." when the VM's reconcile will watch
+  // this change (a Ready VM under a policy with beforeChange); "" otherwise.
+  StatusOr<std::string> ChangeWatchNote(const specs::Object& stored,
+                                        const specs::Object& applied) const;
   StatusOr<std::string> VmAction(const specs::Object& vm,
                                  const std::optional<specs::Object>& stored) const;
   static std::string PrunedAction(const specs::Object& object);

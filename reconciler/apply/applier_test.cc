@@ -136,6 +136,41 @@ TEST_F(ApplierTest, AHostWithVmsPlacedOnItCannotBeRemoved) {
   EXPECT_FALSE(out.errors.empty()) << "an empty apply with prune must not wipe everything";
 }
 
+// A Ready VM on volumes under a policy with beforeChange: the diff says its disks are kept
+// first and the change is watched; a change of its labels or of a stopped VM says nothing.
+TEST_F(ApplierTest, DiffSaysWhenAnApplyTakesABeforeChangeSnapshot) {
+  const std::string vm =
+      "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: a}\nspec:\n"
+      "  memoryMiB: MEM\n  disks: [{name: root, image: /images/a.qcow2, format: qcow2}]\n"
+      "  snapshotPolicy: p\n---\n";
+  auto with_memory = [&](const std::string& mib) {
+    std::string out = vm;
+    out.replace(out.find("MEM"), 3, mib);
+    return out;
+  };
+  const std::string policy = "---\napiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+                             "spec: {intervalSeconds: 3600}\n---\n";
+  ApplyOutcome applied = Apply(kHost + policy + with_memory("1024"));
+  ASSERT_TRUE(applied.errors.empty()) << applied.errors.front();
+  VmStatus status;
+  status.host = "hv01";
+  status.conditions.push_back({"Ready", "True", "Running", "", ""});
+  status.disks.push_back({"root", "", "shared", "a.root.0.qcow2", "/srv/a.root.0.qcow2", "qcow2"});
+  ASSERT_TRUE(store_.PutStatus(Kind::kVirtualMachine, "a", status.ToJson(), true).ok());
+  auto diff = applier_.Diff({{"fleet.yaml", kHost + policy + with_memory("2048")}}, false);
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_THAT(diff->actions,
+              ElementsAre("redefine a on hv01 (generation 2) and restart it, after a "
+                          "before-change snapshot of its disks; rolled back to generation 1 if "
+                          "not Ready within its startup grace"));
+
+  status.conditions[0].status = "False";  // nothing healthy to go back to
+  ASSERT_TRUE(store_.PutStatus(Kind::kVirtualMachine, "a", status.ToJson(), true).ok());
+  diff = applier_.Diff({{"fleet.yaml", kHost + policy + with_memory("2048")}}, false);
+  ASSERT_TRUE(diff.ok());
+  EXPECT_THAT(diff->actions, ElementsAre("redefine a on hv01 (generation 2) and restart it"));
+}
+
 TEST_F(ApplierTest, DeleteOfAMissingObjectIsNotFound) {
   Status s = applier_.Delete(Kind::kVirtualMachine, "ghost");
   EXPECT_EQ(s.code(), StatusCode::kNotFound);

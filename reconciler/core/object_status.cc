@@ -97,6 +97,30 @@ Json RollbackRecord::ToJson() const {
   return j;
 }
 
+ChangeRecord ChangeRecord::FromJson(const Json& json) {
+  ChangeRecord c;
+  if (!json.is_object()) return c;
+  c.phase = json.value("phase", "");
+  c.fromGeneration = json.value("fromGeneration", int64_t{0});
+  c.toGeneration = json.value("toGeneration", int64_t{0});
+  c.snapshot = json.value("snapshot", "");
+  c.started = json.value("started", "");
+  c.deadline = json.value("deadline", "");
+  c.message = json.value("message", "");
+  if (json.contains("previousSpec")) c.previousSpec = json["previousSpec"];
+  return c;
+}
+
+Json ChangeRecord::ToJson() const {
+  Json j = {{"phase", phase},     {"fromGeneration", fromGeneration},
+            {"toGeneration", toGeneration}, {"started", started},
+            {"deadline", deadline}};
+  if (!snapshot.empty()) j["snapshot"] = snapshot;
+  if (!message.empty()) j["message"] = message;
+  if (!previousSpec.is_null()) j["previousSpec"] = previousSpec;
+  return j;
+}
+
 const DiskRecord* VmStatus::Disk(const std::string& name) const {
   for (const DiskRecord& d : disks) {
     if (d.name == name) return &d;
@@ -130,6 +154,9 @@ VmStatus VmStatus::FromJson(const Json& json) {
   s.snapshotBeforeStart = json.value("snapshotBeforeStart", "");
   if (json.contains("rollback")) s.rollback = RollbackRecord::FromJson(json["rollback"]);
   s.rollbackRequest = json.value("rollbackRequest", "");
+  s.healthyGeneration = json.value("healthyGeneration", int64_t{0});
+  if (json.contains("healthySpec")) s.healthySpec = json["healthySpec"];
+  if (json.contains("change")) s.change = ChangeRecord::FromJson(json["change"]);
   if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
     for (const auto& r : json["snapshotRequests"]) {
       if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
@@ -164,6 +191,11 @@ Json VmStatus::ToJson() const {
   if (!rollback.phase.empty()) j["rollback"] = rollback.ToJson();
   if (!rollbackRequest.empty()) j["rollbackRequest"] = rollbackRequest;
   if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
+  if (healthyGeneration != 0) {
+    j["healthyGeneration"] = healthyGeneration;
+    j["healthySpec"] = healthySpec;
+  }
+  if (!change.phase.empty()) j["change"] = change.ToJson();
   return j;
 }
 

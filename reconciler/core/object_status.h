@@ -66,6 +66,25 @@ struct RollbackRecord {
   specs::Json ToJson() const;
 };
 
+// A change of a running, healthy VM's definition (status.change; docs/storage.md, "Rollback of
+// a failed change"): Watching from its start until the VM is Ready on it (Succeeded) or its
+// startup grace runs out (Failed: the before-change snapshot and the previous definition are
+// restored, and the change is not tried again until the spec changes). A newer spec while one
+// is watched: Superseded.
+struct ChangeRecord {
+  std::string phase;           // "", Watching, Succeeded, Failed, Superseded
+  int64_t fromGeneration = 0;  // the generation the VM ran, healthy, before
+  int64_t toGeneration = 0;
+  std::string snapshot;        // the before-change snapshot ("" = none taken)
+  std::string started;         // RFC 3339: when the new definition was started
+  std::string deadline;        // RFC 3339: started + the startup grace
+  std::string message;
+  specs::Json previousSpec;    // the spec of fromGeneration: what a failed change goes back to
+
+  static ChangeRecord FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
 struct VmStatus {
   std::string host;   // where the VM is placed ("" = unplaced)
   std::string state;  // observed domain state: running, shutoff, ... or "unknown"
@@ -86,6 +105,11 @@ struct VmStatus {
   std::string snapshotBeforeStart;
   RollbackRecord rollback;
   std::string rollbackRequest;  // a snapshot an admin asked to roll back to (the API); "" = none
+  // The last generation the VM was Ready on, and its spec: what a failed change goes back to.
+  // Kept only for VMs whose SnapshotPolicy watches changes (beforeChange).
+  int64_t healthyGeneration = 0;
+  specs::Json healthySpec;
+  ChangeRecord change;
 
   const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);

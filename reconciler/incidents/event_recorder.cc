@@ -17,7 +17,9 @@ void EventRecorder::Record(specs::Kind kind, const std::string& name, const std:
              {{"event", reason}, {"object", std::string(specs::KindName(kind)) + "/" + name}});
   if (metrics_) metrics_->CountEvent(type, reason);
   if (notifier_ && type == "Warning" &&
-      (reason == "RestartLimitReached" || reason == "FencingFailed" || reason == "FailoverBlocked")) {
+      (reason == "RestartLimitReached" || reason == "FencingFailed" ||
+       reason == "FailoverBlocked" || reason == "ChangeFailed" || reason == "RolledBack" ||
+       reason == "RollbackFailed")) {
     providers::Notification n;
     n.kind = std::string(specs::KindName(kind));
     n.name = name;

@@ -26,7 +26,8 @@ class EventRecorder {
   }
 
   // Warnings that need a person (the controller gave up, or is blocked by design) also go to
-  // the admins' notifier: RestartLimitReached, FencingFailed, FailoverBlocked. Set before use.
+  // the admins' notifier: RestartLimitReached, FencingFailed, FailoverBlocked, and of storage
+  // (ChangeFailed, RolledBack, RollbackFailed). Set before use.
   void SetNotifier(providers::Notifier* notifier) { notifier_ = notifier; }
 
  private:

@@ -1,6 +1,7 @@
 #include "reconciler/vm/vm_reconciler.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/log.h"
 #include "common/rfc3339.h"
@@ -48,6 +49,23 @@ ReconcileResult VmReconciler::Reconcile(const ReconcileRequest& request) {
   pass.stored_status = std::move(pass.object.status);  // `status` holds it from here on
   pass.status_revision = pass.object.status_revision;
   pass.copies = std::move(copies);
+  pass.declared_generation = pass.generation;
+  pass.spec_json = pass.object.spec;
+  ChangeRecord& change = pass.status.change;
+  if (change.toGeneration == pass.generation && change.phase == "Failed") {
+    // The declared change failed and was rolled back: the VM runs the spec before it until the
+    // spec changes again (never the same broken change twice).
+    auto previous = specs::VirtualMachineSpecFromJson(change.previousSpec);
+    if (previous.ok()) {
+      pass.spec = std::move(*previous);
+      pass.generation = change.fromGeneration;
+      pass.spec_json = change.previousSpec;
+    }
+  } else if (change.toGeneration != pass.generation && !change.phase.empty()) {
+    // The spec changed again: the failed change is history; one being watched never finished.
+    if (change.phase == "Watching") change.phase = "Superseded";
+    specs::RemoveCondition(&pass.status.conditions, "ChangeFailed");
+  }
   for (StepResult (VmReconciler::*step)(Pass&) :
        {&VmReconciler::PlacementStep, &VmReconciler::SafetyStep, &VmReconciler::StorageStep,
         &VmReconciler::DefinitionStep, &VmReconciler::PowerStep}) {
@@ -262,6 +280,7 @@ VmReconciler::StepResult VmReconciler::StorageStep(Pass& pass) {
     if (!s.ok()) return ReconcileResult::Error(s);
   }
   if (!pass.status.rollbackRequest.empty()) return RollBackOnRequest(pass);
+  if (StepResult ended = CheckChangeDeadline(pass)) return ended;
   return SnapshotBeforeStart(pass);
 }
 
@@ -337,6 +356,34 @@ VmReconciler::StepResult VmReconciler::SnapshotBeforeStart(Pass& pass) {
 
 // ---- definition ------------------------------------------------------------------------------
 
+namespace {
+
+// Whether `current` differs from `desired` only in disks that still open a layer this VM's
+// snapshots froze (a snapshot of a stopped VM, a rollback): the controller moved them, nobody
+// edited the definition by hand.
+bool DisksMovedByUs(const providers::DomainConfig& current,
+                    const providers::DomainConfig& desired, const VmStatus& status) {
+  if (current.disks.size() != desired.disks.size()) return false;
+  providers::DomainConfig moved = current;
+  bool any = false;
+  for (size_t i = 0; i < moved.disks.size(); ++i) {
+    providers::DiskConfig& disk = moved.disks[i];
+    if (disk.source == desired.disks[i].source) continue;
+    const std::string file = std::filesystem::path(disk.source).filename().string();
+    bool frozen = false;
+    for (const SnapshotRecord& r : status.snapshots) {
+      for (const SnapshotLayer& layer : r.layers) frozen = frozen || layer.volume == file;
+    }
+    if (!frozen) return false;
+    disk.source = desired.disks[i].source;
+    disk.format = desired.disks[i].format;
+    any = true;
+  }
+  return any && moved.SameManagedConfig(desired);
+}
+
+}  // namespace
+
 VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
   const std::string& name = pass.name;
   auto observed = Observe(*pass.host, name, /*force=*/false);
@@ -359,8 +406,16 @@ VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
   if (current && current->SameManagedConfig(desired) && current->generation == pass.generation) {
     return std::nullopt;  // as declared
   }
+  if (current && current->generation != pass.generation && !current->SameManagedConfig(desired)) {
+    // An update of the definition: a healthy VM's disks are kept first, and the change watched.
+    if (StepResult ended = BeginChange(pass, current->generation)) return ended;
+    desired = DesiredDomainConfig(name, pass.spec, pass.generation, pass.status.disks);
+    current = pass.domain && pass.domain->config ? &*pass.domain->config : nullptr;
+  }
   const std::string where = pass.status.host;
-  const bool edited_behind_our_back = current && current->generation == pass.generation;
+  const bool moved_by_us = current && DisksMovedByUs(*current, desired, pass.status);
+  const bool edited_behind_our_back =
+      current && current->generation == pass.generation && !moved_by_us;
   pass.defined_fresh = !pass.domain;
   if (Status s = pass.host->connection()->DefineDomain(desired); !s.ok()) {
     ctx_.events->Warning(Kind::kVirtualMachine, name, "DefineFailed",
@@ -372,6 +427,9 @@ VmReconciler::StepResult VmReconciler::DefinitionStep(Pass& pass) {
   if (!pass.domain) {
     ctx_.events->Normal(Kind::kVirtualMachine, name, "Defined",
                         "defined on " + where + " (generation " + generation + ")");
+  } else if (moved_by_us && current->generation == pass.generation) {
+    ctx_.events->Normal(Kind::kVirtualMachine, name, "DisksMoved",
+                        "definition on " + where + " now opens the disks' current tops");
   } else if (edited_behind_our_back) {
     ctx_.events->Warning(Kind::kVirtualMachine, name, "DefinitionRestored",
                          "the definition on " + where +
@@ -425,6 +483,9 @@ VmReconciler::StepResult VmReconciler::RestartForUpdate(Pass& pass) {
                              " failed: " + s.message());
     return ReconcileResult::Error(s);
   }
+  // A new version starts afresh: its service is not known to answer until a probe says so (the
+  // old version's Healthy would call a broken update Ready at once).
+  if (ctx_.vm_health) ctx_.vm_health->Started(pass.name);
   ctx_.events->Normal(Kind::kVirtualMachine, pass.name, "RestartedForUpdate",
                       "restarted on " + pass.status.host + " to run generation " + generation);
   return std::nullopt;
@@ -434,6 +495,13 @@ VmReconciler::StepResult VmReconciler::RestartUnhealthy(Pass& pass) {
   // Running but its service fails its probes: restart it, within spec.restart's limit.
   const std::string& name = pass.name;
   auto health = *ctx_.vm_health->Get(name);
+  const ChangeRecord& change = pass.status.change;
+  if (change.phase == "Watching" && change.toGeneration == pass.declared_generation) {
+    // Unhealthy after its startup grace on a new version: the change failed. Back to the
+    // version before it rather than restarting the broken one.
+    return FailChange(pass, "its health probe failed after the startup grace (" +
+                                health.last_message + ")");
+  }
   if (StepResult held = GateFailureRestart(pass, std::nullopt)) return held;
   if (ctx_.incidents) {
     auto incident =
@@ -530,6 +598,11 @@ VmReconciler::StepResult VmReconciler::GateFailureRestart(
       DecideFailureRestart(pass.spec.restart, ctx_.clock->WallNow(), &pass.status.restartTimes);
   if (!verdict.allowed) {
     if (verdict.reason == "RestartLimitReached") {
+      const ChangeRecord& change = pass.status.change;
+      if (change.phase == "Watching" && change.toGeneration == pass.declared_generation) {
+        // Crashing since a change: the change failed; back to what ran before it.
+        return FailChange(pass, "it used up its restart limit (" + verdict.message + ")");
+      }
       if (StepResult rolled = RollBack(pass)) return rolled;
     }
     if (state_if_held) pass.status.state = *state_if_held;
@@ -580,7 +653,7 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
   const bool now_active = IsActive(pass.domain->state);
   if (!now_active) pass.status.stopRequestedAt.clear();
   pass.status.state = providers::DomainStateName(pass.domain->state);
-  pass.status.observedGeneration = pass.generation;
+  pass.status.observedGeneration = pass.declared_generation;
   pass.status.message.clear();
   const bool config_current =
       pass.domain->config && pass.domain->config->generation == pass.generation;
@@ -593,11 +666,185 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
                                       ready ? "stopped as declared" : "shutting down"));
   }
   if (pass.status.rollback.phase == "Watching") WatchRollback(pass);
+  if (Status s = NoteHealthyGeneration(pass); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = TakeSnapshots(pass); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = WriteStatus(pass, false); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = ResolveIncident(pass); !s.ok()) return ReconcileResult::Error(s);
   if (pass.requeue) return ReconcileResult::After(*pass.requeue);
   return ReconcileResult::Done();
+}
+
+// ---- changes ---------------------------------------------------------------------------------
+
+namespace {
+
+// How long a changed VM has to be Ready: its startup grace, then as long as its probe takes to
+// call it unhealthy (a guest that comes up at the end of its grace is Ready at a later probe).
+std::chrono::seconds ChangeGrace(const specs::VirtualMachineSpec& spec) {
+  const specs::HealthSpec health = spec.health.value_or(specs::HealthSpec{});
+  return std::chrono::seconds(health.startupGraceSeconds +
+                              health.periodSeconds * health.failureThreshold);
+}
+
+bool IsReady(const VmStatus& status) {
+  const Condition* ready = specs::FindCondition(status.conditions, "Ready");
+  return ready != nullptr && ready->status == "True";
+}
+
+}  // namespace
+
+VmReconciler::StepResult VmReconciler::BeginChange(Pass& pass, int64_t running_generation) {
+  ChangeRecord& change = pass.status.change;
+  if (change.phase == "Watching" && change.toGeneration == pass.generation) {
+    return std::nullopt;  // begun before a kill: the snapshot and the record are there
+  }
+  // Only a healthy running VM has a state worth going back to.
+  if (!pass.spec.running || !IsActive(pass.domain->state) || !IsReady(pass.status) ||
+      pass.status.healthyGeneration != running_generation) {
+    return std::nullopt;
+  }
+  auto policy = LoadPolicy(pass);
+  if (!policy.ok()) return ReconcileResult::Error(policy.status());
+  if (!*policy || !(*policy)->beforeChange) return std::nullopt;
+
+  ChangeRecord next;
+  next.fromGeneration = running_generation;
+  next.toGeneration = pass.generation;
+  next.previousSpec = pass.status.healthySpec;
+  VmSnapshotter snapshotter(pass.name, pass.host->connection().get(), ctx_.events, ctx_.clock);
+  VmSnapshotter::Request request;
+  request.reason = "before-change";
+  request.healthy = true;
+  request.generation = running_generation;
+  request.domain_active = true;
+  auto taken =
+      snapshotter.Take(&pass.status, request, [&] { return WriteStatus(pass, /*sync=*/true); });
+  if (!taken.ok()) return ReconcileResult::Error(taken.status());
+  if (*taken && (*taken)->phase == "Taken") {
+    next.snapshot = (*taken)->name;
+    // Its host switched the disks to new tops: the definition to compare with is the new one.
+    auto observed = Observe(*pass.host, pass.name, /*force=*/true);
+    if (!observed.ok()) return ReconcileResult::Error(observed.status());
+    pass.domain = std::move(*observed);
+    if (!pass.domain) return ReconcileResult::Error(Status::Internal("domain vanished"));
+  } else if (*taken) {
+    // Availability first: the change goes on; a failure then restores the definition only.
+    next.message = "the before-change snapshot failed: " + (*taken)->message;
+  }
+  const WallTime now = ctx_.clock->WallNow();
+  next.phase = "Watching";
+  next.started = FormatRfc3339(now);
+  next.deadline = FormatRfc3339(now + ChangeGrace(pass.spec));
+  change = std::move(next);
+  // Intent first: a controller killed from here on knows the change is watched and what to go
+  // back to.
+  if (Status s = WriteStatus(pass, /*sync=*/true); !s.ok()) return ReconcileResult::Error(s);
+  ctx_.events->Normal(
+      Kind::kVirtualMachine, pass.name, "ChangeStarted",
+      "generation " + std::to_string(change.fromGeneration) + " -> " +
+          std::to_string(change.toGeneration) + ": must be Ready within " +
+          std::to_string(ChangeGrace(pass.spec).count()) + " s" +
+          (change.snapshot.empty() ? std::string(" (no before-change snapshot)")
+                                   : " (disks kept as snapshot " + change.snapshot + ")"));
+  return std::nullopt;
+}
+
+VmReconciler::StepResult VmReconciler::CheckChangeDeadline(Pass& pass) {
+  const ChangeRecord& change = pass.status.change;
+  if (change.phase != "Watching" || change.toGeneration != pass.declared_generation) {
+    return std::nullopt;
+  }
+  WallTime deadline;
+  if (IsReady(pass.status) || !ParseRfc3339(change.deadline, &deadline) ||
+      ctx_.clock->WallNow() < deadline) {
+    return std::nullopt;
+  }
+  const Condition* ready = specs::FindCondition(pass.status.conditions, "Ready");
+  return FailChange(pass, "it was not Ready " + std::to_string(ChangeGrace(pass.spec).count()) +
+                              " s after the change" +
+                              (ready ? " (" + ready->reason + ": " + ready->message + ")" : ""));
+}
+
+VmReconciler::StepResult VmReconciler::FailChange(Pass& pass, const std::string& why) {
+  // Never a rollback while the domain runs.
+  auto observed = Observe(*pass.host, pass.name, /*force=*/true);
+  if (!observed.ok()) return ReconcileResult::Error(observed.status());
+  if (*observed && IsActive((*observed)->state)) {
+    if (Status s = pass.host->connection()->DestroyDomain(pass.name); !s.ok()) {
+      return ReconcileResult::Error(s);
+    }
+  }
+  ChangeRecord& change = pass.status.change;
+  const std::string from = std::to_string(change.fromGeneration);
+  const std::string to = std::to_string(change.toGeneration);
+  change.phase = "Failed";
+  change.message = "generation " + to + " failed: " + why + "; back to generation " + from;
+  auto persist = [&] { return WriteStatus(pass, /*sync=*/true); };
+  if (!change.snapshot.empty()) {
+    VmRollback rollback(pass.name, pass.declared_generation, pass.host->connection().get(),
+                        ctx_.events, ctx_.clock);
+    // Records the change Failed with the rollback's intent, in one write.
+    Status s = rollback.BeginTo(&pass.status, change.snapshot, persist);
+    if (s.code() == StatusCode::kNotFound) {
+      change.message += " (its before-change snapshot " + change.snapshot + " is gone: the disks"
+                        " stay as they are)";
+    } else if (!s.ok()) {
+      return ReconcileResult::Error(s);
+    } else {
+      change.message += " and the disks of snapshot " + change.snapshot;
+    }
+  }
+  pass.status.state = "rolling-back";
+  specs::SetCondition(&pass.status.conditions,
+                      MakeCondition(*ctx_.clock, "ChangeFailed", true, "RolledBack",
+                                    change.message));
+  specs::SetCondition(&pass.status.conditions,
+                      MakeCondition(*ctx_.clock, "Ready", false, "ChangeRolledBack",
+                                    change.message));
+  if (Status s = persist(); !s.ok()) return ReconcileResult::Error(s);
+  if (ctx_.incidents) {
+    // The service went down when the changed VM was started: that is when it failed.
+    WallTime started;
+    if (!ParseRfc3339(change.started, &started)) started = ctx_.clock->WallNow();
+    auto incident =
+        ctx_.incidents->Open(Kind::kVirtualMachine, pass.name, "ChangeFailed", started, "change");
+    if (!incident.ok()) return ReconcileResult::Error(incident.status());
+    (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, pass.name,
+                                    "rolled generation " + to + " back to generation " + from +
+                                        (change.snapshot.empty() ? std::string()
+                                                                 : ", snapshot " + change.snapshot),
+                                    /*sync=*/false);
+  }
+  ctx_.events->Warning(Kind::kVirtualMachine, pass.name, "ChangeFailed", change.message);
+  // The next pass runs the spec before the change: defined, started.
+  return ReconcileResult::After(Duration::zero());
+}
+
+Status VmReconciler::NoteHealthyGeneration(Pass& pass) {
+  const bool ready = IsReady(pass.status) && pass.domain->config &&
+                     pass.domain->config->generation == pass.generation;
+  ChangeRecord& change = pass.status.change;
+  const bool watched =
+      change.phase == "Watching" && change.toGeneration == pass.declared_generation;
+  if (watched && ready) {
+    change.phase = "Succeeded";
+    ctx_.events->Normal(Kind::kVirtualMachine, pass.name, "ChangeSucceeded",
+                        "Ready on generation " + std::to_string(change.toGeneration));
+  } else if (watched) {
+    WallTime deadline;
+    if (ParseRfc3339(change.deadline, &deadline)) {
+      const WallTime now = ctx_.clock->WallNow();
+      const Duration wait =
+          deadline > now ? std::chrono::duration_cast<Duration>(deadline - now) : Duration::zero();
+      if (!pass.requeue || wait < *pass.requeue) pass.requeue = wait;
+    }
+  }
+  if (!ready || pass.status.healthyGeneration == pass.generation) return Status::Ok();
+  VMK_ASSIGN_OR_RETURN(auto policy, LoadPolicy(pass));
+  if (!policy || !policy->beforeChange) return Status::Ok();
+  pass.status.healthyGeneration = pass.generation;
+  pass.status.healthySpec = pass.spec_json;
+  return Status::Ok();
 }
 
 // ---- snapshots -------------------------------------------------------------------------------

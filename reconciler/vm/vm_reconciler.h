@@ -51,7 +51,11 @@ class VmReconciler : public Reconciler {
     std::string name;
     specs::Object object;
     specs::VirtualMachineSpec spec;
+    // The generation the VM is to run, and its spec's JSON: the declared ones, unless the
+    // declared change failed and was rolled back (status.change Failed), then the ones before.
     int64_t generation = 0;
+    specs::Json spec_json;
+    int64_t declared_generation = 0;  // metadata.generation, whatever runs
     VmStatus status;
     specs::Json stored_status;            // the status as the store has it now
     int64_t status_revision = 0;          // its revision: writes are conditioned on it
@@ -101,6 +105,18 @@ class VmReconciler : public Reconciler {
   StepResult RollBack(Pass& pass);
   // An admin's rollback (status.rollbackRequest) to the snapshot asked for.
   StepResult RollBackOnRequest(Pass& pass);
+  // Changes (flow 3, docs/storage.md "Rollback of a failed change"). The domain running
+  // `running_generation` is about to be redefined: under a policy with beforeChange, a healthy
+  // VM's disks are snapshotted and the change is watched (status.change, written synced).
+  StepResult BeginChange(Pass& pass, int64_t running_generation);
+  // A watched change whose deadline passed without the VM Ready: FailChange.
+  StepResult CheckChangeDeadline(Pass& pass);
+  // Powers the domain off, restores the before-change snapshot (VmRollback::BeginTo), marks the
+  // change Failed: from the next pass the VM runs the spec before it.
+  StepResult FailChange(Pass& pass, const std::string& why);
+  // Status step: a watched change that is Ready succeeded; the spec a Ready VM runs is kept as
+  // the one a failed change goes back to.
+  Status NoteHealthyGeneration(Pass& pass);
   // Watching a rollback: Done once the VM stayed Ready for a restart window.
   void WatchRollback(Pass& pass);
 
