@@ -11,7 +11,12 @@
 //      back) until that host shows it running again, and until its status counts the restart,
 //      both from the start of the destroy call (see Drift()); then the same with a full resync
 //      pass started just before the destroy (the controller busy when the failure happens);
-//   4. peak RSS (getrusage ru_maxrss and /proc/self/status VmHWM) after convergence and at end.
+//   4. peak RSS (getrusage ru_maxrss and /proc/self/status VmHWM) after convergence and at end;
+//   5. storage mode only (--snapshot-vms N): N VMs on volume disks under a SnapshotPolicy, the
+//      hosts wrapped in SlowStorageHypervisor (storage and snapshots in memory, each call taking
+//      --storage-latency-ms). Each storm: the N snapshots come due (the policy's next interval,
+//      or N manual requests at once), until every one is Taken; meanwhile a domain is destroyed
+//      behind the controller's back (drift), and every heartbeat's time is recorded.
 // It prints a table on stdout and, last, one line "JSON {...}" with every figure. Nothing is
 // asserted: the figures go to bench/README.md. Exit code 1 only when the run itself could not be
 // done (setup failure, invalid manifests, no convergence before --timeout-seconds).
@@ -48,6 +53,8 @@
 #include "reconciler/core/object_status.h"
 #include "reconciler/store/rocksdb_store.h"
 #include "bench/bench_util.h"
+#include "bench/slow_storage_factory.h"
+#include "common/rfc3339.h"
 
 namespace vmk {
 namespace {
@@ -82,6 +89,14 @@ struct Flags {
   std::string log_level = "warning";
   std::string dir;  // default: <tmp>/vmk-scale-bench-<pid>
   bool keep_dir = false;
+  // Storage mode (0 = off): the first snapshot_vms VMs are on volume disks under a policy.
+  int snapshot_vms = 0;
+  int storage_latency_ms = 25;        // SnapshotDisks and the storage calls that change things
+  int storage_lookup_latency_ms = 0;  // the storage calls that only read
+  int snapshot_interval_seconds = 60;  // the policy's (60 is the least it accepts)
+  std::string snapshot_trigger = "scheduled";  // scheduled | manual
+  int storms = 3;
+  int storm_drift_offset_ms = -1;  // -1: the middle of the wave's due instants
 };
 
 // Flags through CLI11: --name value or --name=value; --help prints them with their defaults.
@@ -107,10 +122,39 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* f) {
   app.add_option("--log-level", f->log_level, "debug|info|warning|error")->capture_default_str();
   app.add_option("--dir", f->dir, "work directory (default <tmp>/vmk-scale-bench-<pid>)");
   app.add_flag("--keep-dir", f->keep_dir, "keep the work directory");
+  app.add_option("--snapshot-vms", f->snapshot_vms,
+                 "storage mode: this many VMs on volume disks under a SnapshotPolicy (0: off)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--storage-latency-ms", f->storage_latency_ms,
+                 "each snapshot, volume create, freeze, delete call")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--storage-lookup-latency-ms", f->storage_lookup_latency_ms,
+                 "each pool info, volume get, volume list call")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  auto* interval = app.add_option("--snapshot-interval-seconds", f->snapshot_interval_seconds,
+                                  "the policy's interval (default 60, or 86400 with manual)")
+                       ->check(CLI::Range(60, 31536000));
+  app.add_option("--snapshot-trigger", f->snapshot_trigger,
+                 "scheduled: the policy's next interval comes due; manual: N requests at once")
+      ->capture_default_str()->check(CLI::IsMember({"scheduled", "manual"}));
+  app.add_option("--storms", f->storms, "snapshot storms measured")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--storm-drift-offset-ms", f->storm_drift_offset_ms,
+                 "scheduled storms: destroy the drift VM this long after the first due instant "
+                 "(-1: the middle of the due instants)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (f->snapshot_vms > f->vms) {
+    std::fprintf(stderr, "--snapshot-vms must not exceed --vms\n");
+    return 2;
+  }
+  // Manual storms must not meet a scheduled wave: the policy then only takes the baselines.
+  if (f->snapshot_trigger == "manual" && interval->count() == 0) {
+    f->snapshot_interval_seconds = 86400;
   }
   return std::nullopt;
 }
@@ -165,7 +209,14 @@ std::string VmName(int i) {
   return buf;
 }
 
-// hosts.yaml with every host, then vms-NN.yaml files of vms_per_file VMs each.
+// Storage mode: the pool every host sees (the FakeStorage's) and the policy of the first
+// --snapshot-vms VMs.
+constexpr const char* kBenchPool = "bench";
+constexpr const char* kBenchPoolPath = "/var/lib/vmkeeper/pools/bench";
+constexpr const char* kBenchPolicy = "bench";
+
+// hosts.yaml with every host, in storage mode storage.yaml (the pool and the policy), then
+// vms-NN.yaml files of vms_per_file VMs each.
 std::vector<reconciler::ManifestFile> FleetManifests(const Flags& flags) {
   // Room for twice the even share, so that placement never runs out of capacity.
   const int per_host = (flags.vms + flags.hosts - 1) / flags.hosts;
@@ -181,15 +232,28 @@ std::vector<reconciler::ManifestFile> FleetManifests(const Flags& flags) {
              ", memoryMiB: " + std::to_string(memory_mib) + "}\n---\n";
   }
   files.push_back({"hosts.yaml", std::move(hosts)});
+  if (flags.snapshot_vms > 0) {
+    files.push_back({"storage.yaml",
+                     "apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata:\n  name: " +
+                         std::string(kBenchPool) + "\nspec:\n  type: dir\n  path: " +
+                         kBenchPoolPath + "\n---\napiVersion: vmkeeper/v1\nkind: SnapshotPolicy\n"
+                         "metadata:\n  name: " + kBenchPolicy + "\nspec:\n  intervalSeconds: " +
+                         std::to_string(flags.snapshot_interval_seconds) + "\n---\n"});
+  }
   for (int first = 0; first < flags.vms; first += flags.vms_per_file) {
     std::string text;
     for (int i = first; i < std::min(flags.vms, first + flags.vms_per_file); ++i) {
       const std::string name = VmName(i);
       text += "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata:\n  name: " + name +
               "\n  labels: {service: svc" + std::to_string(i % 100) +
-              "}\nspec:\n  cpus: 1\n  memoryMiB: 256\n  disks:\n    - {name: root, image: "
-              "/var/lib/vmkeeper/images/" +
-              name + ".qcow2, format: qcow2, sizeGiB: 1}\n---\n";
+              "}\nspec:\n  cpus: 1\n  memoryMiB: 256\n  disks:\n";
+      if (i < flags.snapshot_vms) {
+        text += "    - {name: root, volume: {pool: " + std::string(kBenchPool) +
+                ", sizeGiB: 1}}\n  snapshotPolicy: " + kBenchPolicy + "\n---\n";
+      } else {
+        text += "    - {name: root, image: /var/lib/vmkeeper/images/" + name +
+                ".qcow2, format: qcow2, sizeGiB: 1}\n---\n";
+      }
     }
     char file[32];
     std::snprintf(file, sizeof file, "vms-%02d.yaml", first / flags.vms_per_file);
@@ -216,14 +280,30 @@ class ScaleBench {
                          {"seed", flags_.seed},
                          {"cores", std::thread::hardware_concurrency()},
                          {"dir", dir_.string()}};
+    if (StorageMode()) {
+      report_["config"]["storage"] = {
+          {"snapshot_vms", flags_.snapshot_vms},
+          {"storage_latency_ms", flags_.storage_latency_ms},
+          {"storage_lookup_latency_ms", flags_.storage_lookup_latency_ms},
+          {"snapshot_interval_seconds", flags_.snapshot_interval_seconds},
+          {"snapshot_trigger", flags_.snapshot_trigger},
+          {"storms", flags_.storms}};
+      std::printf("storage mode: %d VMs on volumes under a %d s policy, storage calls %d ms "
+                  "(lookups %d ms), %d %s storms\n",
+                  flags_.snapshot_vms, flags_.snapshot_interval_seconds,
+                  flags_.storage_latency_ms, flags_.storage_lookup_latency_ms, flags_.storms,
+                  flags_.snapshot_trigger.c_str());
+    }
     std::printf("scale_bench: %d hosts, %d VMs, %d workers, %u cores, store in %s\n",
                 flags_.hosts, flags_.vms, flags_.workers, std::thread::hardware_concurrency(),
                 dir_.string().c_str());
     std::fflush(stdout);
-    bool ok = ApplyUntilRunning();
+    bool ok = StorageMode() ? PrepareStorage() : true;
+    if (ok) ok = ApplyUntilRunning();
     if (ok) ok = ResyncPasses();
     if (ok) Drift("drift", flags_.runs, 0, /*during_resync=*/false);
     if (ok) Drift("drift_during_resync", flags_.busy_runs, flags_.runs, /*during_resync=*/true);
+    if (ok && StorageMode()) ok = SnapshotStorms();
     report_["memory_end"] = MemorySnapshot();
     report_["reconciles_total"] = ReconcileCounts(*controller_);
     std::printf("memory at end:          %s\n", FmtMemory(report_["memory_end"]).c_str());
@@ -266,7 +346,18 @@ class ScaleBench {
     options.resync_period = std::chrono::hours(24);
     options.connect.embedded_host_dir = (dir_ / "embedded").string();
     options.stop_grace = seconds(5);
-    controller_ = std::make_unique<reconciler::Controller>(store_.get(), &factory_,
+    providers::HypervisorFactory* factory = &factory_;
+    if (StorageMode()) {
+      storage_ = std::make_shared<providers::FakeStorage>();
+      storage_->AddPool(kBenchPool, kBenchPoolPath);
+      bench::StorageLatency latency;
+      latency.change = milliseconds(flags_.storage_latency_ms);
+      latency.lookup = milliseconds(flags_.storage_lookup_latency_ms);
+      slow_factory_ =
+          std::make_unique<bench::SlowStorageHypervisorFactory>(&factory_, storage_, latency);
+      factory = slow_factory_.get();
+    }
+    controller_ = std::make_unique<reconciler::Controller>(store_.get(), factory,
                                                            RealClock::Get(), options);
     Status started = controller_->Start();
     if (!started.ok()) {
@@ -457,6 +548,56 @@ class ScaleBench {
     return true;
   }
 
+  // One drift: `vm`'s domain destroyed on `host` behind the controller's back, then that host
+  // polled every millisecond until the domain runs again, then the stored status until it
+  // counts the restart and says Ready; times in ms from the start of the destroy call, -1 when
+  // not seen within `limit`.
+  struct DriftSample {
+    Status destroyed;
+    double call_ms = -1, running_ms = -1, status_ms = -1;
+  };
+  DriftSample DestroyAndWatch(providers::Hypervisor* host, const std::string& vm,
+                              int64_t restarts_before, SteadyClock::duration limit) {
+    DriftSample out;
+    // The clock starts before the call: libvirt queues the lifecycle event inside
+    // virDomainDestroy, and on a busy machine the controller may restart the domain before
+    // this thread even returns from the call (a clock started at return then reads ~0).
+    const auto t0 = SteadyClock::now();
+    out.destroyed = host->DestroyDomain(vm);
+    out.call_ms = MsSince(t0);
+    if (!out.destroyed.ok()) return out;
+    const auto deadline = t0 + limit;
+    while (SteadyClock::now() < deadline) {
+      auto d = host->GetDomain(vm);
+      if (d.ok() && d->has_value() && (*d)->state == providers::DomainState::kRunning) {
+        out.running_ms = MsSince(t0);
+        break;
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    while (SteadyClock::now() < deadline && out.running_ms >= 0) {
+      auto o = controller_->Get(specs::Kind::kVirtualMachine, vm);
+      if (o.ok() && *o) {
+        auto now = reconciler::VmStatus::FromJson((*o)->status);
+        if (now.restartCount > restarts_before && IsReady(**o)) {
+          out.status_ms = MsSince(t0);
+          break;
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    return out;
+  }
+
+  // A host's own connection, to act behind the controller's back. In storage mode that is the
+  // libvirt host inside the SlowStorageHypervisor, so the benchmark's own calls do not queue on
+  // the simulated connection (a guest that crashes does not ask the controller's connection).
+  providers::Hypervisor* BehindTheBack(const std::string& host) {
+    providers::Hypervisor* conn = controller_->HostConnectionForTest(host);
+    if (auto* slow = dynamic_cast<bench::SlowStorageHypervisor*>(conn)) return slow->target();
+    return conn;
+  }
+
   // Phase 3. Each run starts from an idle queue, destroys one VM's domain through its host's
   // connection and polls that host every millisecond. With `during_resync`, a full resync pass
   // is started just before the destroy, so the event's key joins a queue of ~11,000 keys: the
@@ -480,43 +621,18 @@ class ScaleBench {
         continue;
       }
       const auto before = reconciler::VmStatus::FromJson((*object)->status);
-      providers::Hypervisor* host = controller_->HostConnectionForTest(before.host);
+      providers::Hypervisor* host = BehindTheBack(before.host);
       if (!host) {
         ++failures;
         continue;
       }
       if (during_resync) controller_->ResyncNow();
-      // The clock starts before the call: libvirt queues the lifecycle event inside
-      // virDomainDestroy, and on a busy machine the controller may restart the domain before
-      // this thread even returns from the call (a clock started at return then reads ~0).
-      const auto t0 = SteadyClock::now();
-      Status destroyed = host->DestroyDomain(vm);
-      const double call_ms = MsSince(t0);
-      if (!destroyed.ok()) {
-        std::fprintf(stderr, "destroy %s: %s\n", vm.c_str(), destroyed.ToString().c_str());
+      const DriftSample d = DestroyAndWatch(host, vm, before.restartCount, limit);
+      const double call_ms = d.call_ms, running = d.running_ms, counted = d.status_ms;
+      if (!d.destroyed.ok()) {
+        std::fprintf(stderr, "destroy %s: %s\n", vm.c_str(), d.destroyed.ToString().c_str());
         ++failures;
         continue;
-      }
-      const auto deadline = t0 + limit;
-      double running = -1, counted = -1;
-      while (SteadyClock::now() < deadline && running < 0) {
-        auto d = host->GetDomain(vm);
-        if (d.ok() && d->has_value() && (*d)->state == providers::DomainState::kRunning) {
-          running = MsSince(t0);
-          break;
-        }
-        std::this_thread::sleep_for(milliseconds(1));
-      }
-      while (SteadyClock::now() < deadline && running >= 0) {
-        auto o = controller_->Get(specs::Kind::kVirtualMachine, vm);
-        if (o.ok() && *o) {
-          auto now = reconciler::VmStatus::FromJson((*o)->status);
-          if (now.restartCount > before.restartCount && IsReady(**o)) {
-            counted = MsSince(t0);
-            break;
-          }
-        }
-        std::this_thread::sleep_for(milliseconds(1));
       }
       samples.push_back({{"vm", vm}, {"host", before.host}, {"destroy_call_ms", call_ms},
                          {"running_ms", running}, {"status_ms", counted}});
@@ -546,9 +662,343 @@ class ScaleBench {
     std::fflush(stdout);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Storage mode.
+
+  bool StorageMode() const { return flags_.snapshot_vms > 0; }
+
+  // VMs vm00000 .. vm(N-1) are the ones on volumes under the policy.
+  bool IsSnapshotVm(const std::string& name) const {
+    return name.size() > 2 && std::atoi(name.c_str() + 2) < flags_.snapshot_vms;
+  }
+
+  bool AppliedCleanly(const StatusOr<reconciler::ApplyOutcome>& outcome, const char* what) {
+    if (!outcome.ok()) {
+      std::fprintf(stderr, "apply %s failed: %s\n", what, outcome.status().ToString().c_str());
+      return false;
+    }
+    for (const auto& e : outcome->errors) std::fprintf(stderr, "apply %s: %s\n", what, e.c_str());
+    return outcome->errors.empty();
+  }
+
+  // Before phase 1: the hosts, then (once every host is synced, so that the pool's reconcile
+  // finds them answering) the pool and the policy, until the pool is Ready. A VM applied before
+  // its pool is seen would wait 30 s to be scheduled again, which is not what phase 1 measures.
+  bool PrepareStorage() {
+    auto files = FleetManifests(flags_);
+    const auto t0 = SteadyClock::now();
+    const auto deadline = t0 + seconds(flags_.timeout_seconds);
+    if (!AppliedCleanly(controller_->Apply({files[0]}, {}), "hosts")) return false;
+    while (!controller_->Ready()) {
+      if (SteadyClock::now() > deadline) {
+        std::fprintf(stderr, "hosts not synced within %d s\n", flags_.timeout_seconds);
+        return false;
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    if (!AppliedCleanly(controller_->Apply({files[1]}, {}), "pool and policy")) return false;
+    while (true) {
+      auto pool = controller_->Get(specs::Kind::kStoragePool, kBenchPool);
+      if (pool.ok() && *pool && (*pool)->status.contains("conditions")) {
+        auto conditions = specs::ConditionsFromJson((*pool)->status["conditions"]);
+        const auto* ready = specs::FindCondition(conditions, "Ready");
+        if (ready && ready->status == "True") break;
+      }
+      if (SteadyClock::now() > deadline) {
+        std::fprintf(stderr, "pool %s not Ready within %d s\n", kBenchPool,
+                     flags_.timeout_seconds);
+        return false;
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    std::printf("storage set up:         hosts synced, pool seen by all, in %.0f ms\n",
+                MsSince(t0));
+    std::fflush(stdout);
+    return true;
+  }
+
+  std::map<std::string, reconciler::VmStatus> SnapshotVmStatuses() {
+    std::map<std::string, reconciler::VmStatus> out;
+    auto vms = controller_->List(specs::Kind::kVirtualMachine);
+    if (!vms.ok()) return out;
+    for (const auto& vm : *vms) {
+      if (IsSnapshotVm(vm.metadata.name)) {
+        out[vm.metadata.name] = reconciler::VmStatus::FromJson(vm.status);
+      }
+    }
+    return out;
+  }
+
+  static int TakenCount(const reconciler::VmStatus& status) {
+    int n = 0;
+    for (const auto& s : status.snapshots) n += s.phase == "Taken";
+    return n;
+  }
+
+  // Every host's heartbeat intervals (ms) that ended within [from, to): the time since the same
+  // host's heartbeat before. The nominal interval is 1 s; a storm that holds the workers makes
+  // the interval that ends after it longer.
+  std::vector<double> HeartbeatGaps(SteadyClock::time_point from, SteadyClock::time_point to) {
+    std::vector<double> gaps;
+    for (const auto& [name, host] : slow_factory_->Hosts()) {
+      auto beats = host->Heartbeats();
+      for (size_t i = 1; i < beats.size(); ++i) {
+        if (beats[i] >= from && beats[i] < to) gaps.push_back(MsBetween(beats[i - 1], beats[i]));
+      }
+    }
+    return gaps;
+  }
+
+  struct HostTotals {
+    long snapshot_calls = 0;
+    double connection_wait_ms = 0;
+    long own_defines_dropped = 0;
+    int own_defines_expected = 0;
+  };
+  HostTotals SumHosts() {
+    HostTotals t;
+    for (const auto& [name, host] : slow_factory_->Hosts()) {
+      t.snapshot_calls += host->snapshot_calls();
+      t.connection_wait_ms += host->connection_wait_ms();
+      t.own_defines_dropped += host->own_defines_dropped();
+      t.own_defines_expected += host->own_defines_expected();
+    }
+    return t;
+  }
+
+  // Phase 5. First every VM under the policy takes its baseline (once Ready); then each storm.
+  bool SnapshotStorms() {
+    const int n = flags_.snapshot_vms;
+    const auto deadline = SteadyClock::now() + seconds(flags_.timeout_seconds);
+    std::map<std::string, reconciler::VmStatus> statuses;
+    while (true) {
+      statuses = SnapshotVmStatuses();
+      int with = 0;
+      for (const auto& [name, s] : statuses) {
+        with += TakenCount(s) >= 1 && !s.lastScheduledSnapshot.empty();
+      }
+      if (with >= n) break;
+      if (SteadyClock::now() > deadline) {
+        std::fprintf(stderr, "only %d/%d VMs took their baseline snapshot\n", with, n);
+        return false;
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    WallTime first{WallTime::max()}, last{WallTime::min()};
+    for (const auto& [name, s] : statuses) {
+      WallTime t;
+      if (!ParseRfc3339(s.lastScheduledSnapshot, &t)) continue;
+      first = std::min(first, t);
+      last = std::max(last, t);
+    }
+    const double baseline_span_ms = MsBetween(first, last);
+    std::printf("baseline snapshots:     all %d Taken, asked for over %.0f ms (a scheduled wave "
+                "comes due over the same span)\n",
+                n, baseline_span_ms);
+    std::fflush(stdout);
+
+    std::vector<int> order(flags_.vms);
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937 rng(flags_.seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    Json storms = Json::array();
+    std::vector<double> duration, vm_median, vm_max, running, counted, gap_max, quiet_gap_max;
+    int late_total = 0, failed_total = 0, suspect_total = 0;
+    SteadyClock::time_point previous_end = SteadyClock::now();
+    for (int k = 0; k < flags_.storms; ++k) {
+      const std::string drift_vm =
+          VmName(order[(flags_.runs + flags_.busy_runs + k) % flags_.vms]);
+      Json r = Storm(k, drift_vm, previous_end);
+      if (r.is_null()) return false;
+      previous_end = SteadyClock::now();
+      duration.push_back(r["all_taken_ms"].get<double>());
+      vm_median.push_back(r["per_vm_ms"]["median"].get<double>());
+      vm_max.push_back(r["per_vm_ms"]["max"].get<double>());
+      if (r["drift"]["running_ms"].get<double>() >= 0) {
+        running.push_back(r["drift"]["running_ms"].get<double>());
+      }
+      if (r["drift"]["status_ms"].get<double>() >= 0) {
+        counted.push_back(r["drift"]["status_ms"].get<double>());
+      }
+      gap_max.push_back(r["heartbeat_gap_ms"]["max"].get<double>());
+      quiet_gap_max.push_back(r["quiet_heartbeat_gap_ms"]["max"].get<double>());
+      late_total += r["heartbeats_late"].get<int>();
+      failed_total += r["snapshots_failed"].get<int>();
+      suspect_total += r["host_health_events"].get<int>();
+      storms.push_back(std::move(r));
+    }
+    Json summary = {{"all_taken_ms", Summarize(duration).ToJson()},
+                    {"per_vm_median_ms", Summarize(vm_median).ToJson()},
+                    {"per_vm_max_ms", Summarize(vm_max).ToJson()},
+                    {"drift_running_ms", Summarize(running).ToJson()},
+                    {"drift_status_ms", Summarize(counted).ToJson()},
+                    {"heartbeat_gap_max_ms", Summarize(gap_max).ToJson()},
+                    {"quiet_heartbeat_gap_max_ms", Summarize(quiet_gap_max).ToJson()},
+                    {"heartbeats_late", late_total},
+                    {"snapshots_failed", failed_total},
+                    {"host_health_events", suspect_total}};
+    HostTotals totals = SumHosts();
+    report_["snapshot"] = {{"baseline_span_ms", baseline_span_ms},
+                           {"storms", storms},
+                           {"summary", summary},
+                           {"snapshot_calls", totals.snapshot_calls},
+                           {"own_define_events_dropped", totals.own_defines_dropped},
+                           {"own_define_events_still_expected", totals.own_defines_expected}};
+    std::printf("storms (%d, %s), medians: all %d Taken %.0f ms after the first came due; per VM "
+                "(due -> Taken) median %.0f / max %.0f ms\n",
+                flags_.storms, flags_.snapshot_trigger.c_str(), n, Summarize(duration).median,
+                Summarize(vm_median).median, Summarize(vm_max).median);
+    std::printf("storm drift -> running again: %s\n", Fmt(Summarize(running), "ms").c_str());
+    std::printf("storm drift -> status counted: %s\n", Fmt(Summarize(counted), "ms").c_str());
+    std::printf("heartbeat interval, longest per storm: %s (quiet 10 s before: %s); %d late "
+                "(> 1.5 s), %d HostSuspect/HostNotReady, %d snapshots failed\n",
+                Fmt(Summarize(gap_max), "ms").c_str(), Fmt(Summarize(quiet_gap_max), "ms").c_str(),
+                late_total, suspect_total, failed_total);
+    std::printf("snapshot calls %ld; own Defined events dropped %ld (still expected %d)\n",
+                totals.snapshot_calls, totals.own_defines_dropped, totals.own_defines_expected);
+    std::fflush(stdout);
+    return true;
+  }
+
+  // One storm: the N snapshots come due (scheduled: each VM's next interval, as its baseline
+  // set it; manual: N RequestSnapshot calls, the API's path, one after the other at once), a
+  // domain is destroyed meanwhile, and the storm ends when every VM has a SnapshotTaken (or
+  // SnapshotFailed) event. Null when it could not be run.
+  Json Storm(int k, const std::string& drift_vm, SteadyClock::time_point previous_end) {
+    const int n = flags_.snapshot_vms;
+    const bool manual = flags_.snapshot_trigger == "manual";
+    constexpr auto kQuiet = seconds(10);
+    (void)controller_->WaitIdle(seconds(flags_.timeout_seconds));
+    if (manual) std::this_thread::sleep_until(previous_end + kQuiet + seconds(1));
+    ReadNewEvents(nullptr);
+    int64_t seq = last_event_seq_;
+    const Json counts_before = ReconcileCounts(*controller_);
+    const HostTotals hosts_before = SumHosts();
+    auto statuses = SnapshotVmStatuses();
+    auto object = controller_->Get(specs::Kind::kVirtualMachine, drift_vm);
+    if (!object.ok() || !*object) return nullptr;
+    const auto drift_before = reconciler::VmStatus::FromJson((*object)->status);
+    providers::Hypervisor* drift_host = BehindTheBack(drift_before.host);
+    if (!drift_host) return nullptr;
+
+    // Wall times (the status and events) to this process's steady clock, to the millisecond.
+    const WallTime wall_now = std::chrono::system_clock::now();
+    const auto steady_now = SteadyClock::now();
+    auto to_steady = [&](WallTime w) {
+      return steady_now + std::chrono::duration_cast<SteadyClock::duration>(w - wall_now);
+    };
+    std::map<std::string, WallTime> due;
+    WallTime first_due{WallTime::max()}, last_due{WallTime::min()};
+    if (!manual) {
+      const auto interval = seconds(flags_.snapshot_interval_seconds);
+      for (const auto& [name, s] : statuses) {
+        WallTime last;
+        if (!ParseRfc3339(s.lastScheduledSnapshot, &last)) return nullptr;
+        due[name] = last + interval;
+        first_due = std::min(first_due, due[name]);
+        last_due = std::max(last_due, due[name]);
+      }
+      const auto offset = flags_.storm_drift_offset_ms >= 0
+                              ? std::chrono::duration_cast<WallTime::duration>(
+                                    milliseconds(flags_.storm_drift_offset_ms))
+                              : (last_due - first_due) / 2;
+      std::this_thread::sleep_until(to_steady(first_due + offset));
+    } else {
+      for (const auto& [name, s] : statuses) {
+        due[name] = std::chrono::system_clock::now();
+        first_due = std::min(first_due, due[name]);
+        last_due = due[name];
+        auto asked = controller_->RequestSnapshot(name, "storm" + std::to_string(k + 1));
+        if (!asked.ok()) {
+          std::fprintf(stderr, "snapshot request %s: %s\n", name.c_str(),
+                       asked.status().ToString().c_str());
+          return nullptr;
+        }
+      }
+    }
+    const auto drift_start = SteadyClock::now();
+    const DriftSample drift =
+        DestroyAndWatch(drift_host, drift_vm, drift_before.restartCount, seconds(60));
+
+    // The storm's end, from the events' own times (no polling delay).
+    std::map<std::string, WallTime> settled;
+    int failed = 0, health_events = 0;
+    const auto deadline = SteadyClock::now() + seconds(flags_.timeout_seconds);
+    while (static_cast<int>(settled.size()) < n && SteadyClock::now() < deadline) {
+      auto events = controller_->Events(std::nullopt, seq, SIZE_MAX);
+      if (events.ok()) {
+        for (const auto& e : *events) {
+          seq = e.seq;
+          if (e.kind == specs::Kind::kHost &&
+              (e.reason == "HostSuspect" || e.reason == "HostNotReady")) {
+            ++health_events;
+          }
+          if (e.kind != specs::Kind::kVirtualMachine || !IsSnapshotVm(e.name)) continue;
+          if (e.reason != "SnapshotTaken" && e.reason != "SnapshotFailed") continue;
+          if (settled.count(e.name)) continue;
+          WallTime t;
+          if (!ParseRfc3339(e.time, &t)) continue;
+          settled[e.name] = t;
+          failed += e.reason == "SnapshotFailed";
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    if (static_cast<int>(settled.size()) < n) {
+      std::fprintf(stderr, "storm %d: only %zu/%d snapshots settled within %d s\n", k + 1,
+                   settled.size(), n, flags_.timeout_seconds);
+      return nullptr;
+    }
+    WallTime end{WallTime::min()};
+    std::vector<double> per_vm;
+    for (const auto& [name, t] : settled) {
+      end = std::max(end, t);
+      per_vm.push_back(MsBetween(due[name], t));
+    }
+    // Heartbeats that ended during the storm or within one interval after it (the ones it held
+    // back), against those of the quiet seconds before it.
+    std::this_thread::sleep_until(to_steady(end) + seconds(2));
+    (void)controller_->WaitIdle(seconds(flags_.timeout_seconds));
+    ReadNewEvents(nullptr);
+    const auto storm_from = to_steady(first_due);
+    std::vector<double> gaps = HeartbeatGaps(storm_from, to_steady(end) + seconds(1));
+    std::vector<double> quiet = HeartbeatGaps(storm_from - kQuiet, storm_from);
+    int late = 0;
+    for (double g : gaps) late += g > 1500;
+    const HostTotals hosts_after = SumHosts();
+    Json r = {{"trigger", flags_.snapshot_trigger},
+              {"due_span_ms", MsBetween(first_due, last_due)},
+              {"all_taken_ms", MsBetween(first_due, end)},
+              {"per_vm_ms", Summarize(per_vm).ToJson()},
+              {"snapshots_failed", failed},
+              {"drift", {{"vm", drift_vm}, {"host", drift_before.host},
+                         {"destroy_ok", drift.destroyed.ok()},
+                         {"destroyed_at_ms", MsBetween(storm_from, drift_start)},
+                         {"running_ms", drift.running_ms}, {"status_ms", drift.status_ms}}},
+              {"heartbeat_gap_ms", Summarize(gaps).ToJson()},
+              {"quiet_heartbeat_gap_ms", Summarize(quiet).ToJson()},
+              {"heartbeats_late", late},
+              {"host_health_events", health_events},
+              {"connection_wait_ms",
+               hosts_after.connection_wait_ms - hosts_before.connection_wait_ms},
+              {"snapshot_calls", hosts_after.snapshot_calls - hosts_before.snapshot_calls},
+              {"reconciles", Delta(ReconcileCounts(*controller_), counts_before)}};
+    std::printf("storm %d (%s):          due over %.0f ms; all %d settled %.0f ms after the first "
+                "came due (%d failed); per VM %s; drift %s -> running %.1f ms, counted %.1f ms; "
+                "heartbeat interval max %.0f ms (quiet %.0f ms)\n",
+                k + 1, flags_.snapshot_trigger.c_str(), MsBetween(first_due, last_due), n,
+                MsBetween(first_due, end), failed, Fmt(Summarize(per_vm), "ms").c_str(),
+                drift_vm.c_str(), drift.running_ms, drift.status_ms, Summarize(gaps).max,
+                Summarize(quiet).max);
+    std::fflush(stdout);
+    return r;
+  }
+
   const Flags flags_;
   fs::path dir_;
   providers::LibvirtHypervisorFactory factory_;
+  std::shared_ptr<providers::FakeStorage> storage_;                   // storage mode
+  std::unique_ptr<bench::SlowStorageHypervisorFactory> slow_factory_;  // storage mode
   std::unique_ptr<reconciler::RocksDbStore> store_;
   std::unique_ptr<reconciler::Controller> controller_;
   int64_t last_event_seq_ = 0;
