@@ -104,7 +104,16 @@ Status SnapshotPruner::Run(VmStatus* status, const specs::SnapshotPolicySpec& po
     if (!pruned) break;
     if (!status->pruning.phase.empty()) return Status::Ok();  // refused midway: a later pass
   }
-  if (!policy.maxSnapshotGiB) return Status::Ok();
+  if (!policy.maxSnapshotGiB) {
+    // No cap (any more): no verdict on one either.
+    auto& conditions = status->conditions;
+    conditions.erase(std::remove_if(conditions.begin(), conditions.end(),
+                                    [](const specs::Condition& c) {
+                                      return c.type == "SnapshotSpace";
+                                    }),
+                     conditions.end());
+    return Status::Ok();
+  }
 
   // The cap: the oldest scheduled ones while the layers take more. A merge frees only what the
   // later layer wrote over, so the space is measured again after each prune.

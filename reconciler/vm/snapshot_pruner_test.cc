@@ -447,6 +447,10 @@ TEST_F(SnapshotPrunerTest, WhenTheCapCannotBeMetNothingUnsafeIsDeletedAndTheCond
   for (const std::string& r : Reasons("wms01")) exceeded += r == "SnapshotCapExceeded";
   EXPECT_EQ(exceeded, 1);
   EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b"}));
+  // The cap lifted: no verdict left on it.
+  Apply(Policy("keep: 10"));
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(ConditionStatus("wms01", "SnapshotSpace"), "<none>");
 }
 
 }  // namespace
