@@ -240,6 +240,11 @@ TEST(DecoderTest, OutOfRangeValues) {
                      "spec: {intervalSeconds: 59, keep: 1001}\n"),
               ElementsAre("m.yaml:4:25: spec.intervalSeconds: must be at least 60",
                           "m.yaml:4:35: spec.keep: must be at most 1000"));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: SnapshotPolicy\n"
+                     "metadata: {name: p}\n"
+                     "spec: {maxSnapshotGiB: 0}\n"),
+              ElementsAre("m.yaml:4:24: spec.maxSnapshotGiB: must be at least 1"));
 }
 
 TEST(DecoderTest, BadApiVersion) {
@@ -447,6 +452,13 @@ TEST(DecoderTest, AbsentOrNullSpecMeansAllDefaults) {
                        "spec:\n");
   EXPECT_EQ(p.spec, Json::parse(R"({"intervalSeconds": 86400, "keep": 7, "beforeChange": true,
       "beforeFailover": true, "rollbackDepth": 2})"));
+  // No cap unless one is given: absent stays absent (existing policies keep their form).
+  EXPECT_FALSE(p.spec.contains("maxSnapshotGiB"));
+  Object capped = DecodeOne("apiVersion: vmkeeper/v1\n"
+                            "kind: SnapshotPolicy\n"
+                            "metadata: {name: nightly}\n"
+                            "spec: {maxSnapshotGiB: 40}\n");
+  EXPECT_EQ(capped.spec["maxSnapshotGiB"], 40);
   Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
                         "kind: VirtualMachine\n"
                         "metadata: {name: wms01}\n"

@@ -464,8 +464,10 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
                       "(60..31536000); the first is taken once the VM is Ready."),
                   86400),
       WithDefault(Int("keep", 1, 1000,
-                      "Periodic snapshots kept per VM (1..1000). Not acted upon yet: none is "
-                      "pruned."),
+                      "Scheduled snapshots kept per VM (1..1000): older ones are pruned, their "
+                      "data merged into the layer built on them. Snapshots taken by hand or "
+                      "before a failover or rollback are never pruned, nor the latest healthy "
+                      "snapshot."),
                   7),
       Bool("beforeChange", true,
            "Snapshot before applying a change to the VM. Not acted upon yet."),
@@ -478,6 +480,11 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
                       "this many (0..100; 0 = never rolled back). The failed state is kept as "
                       "a before-rollback snapshot."),
                   2),
+      Int("maxSnapshotGiB", 1, 1048576,
+          "A cap on the space the VM's snapshot layers take in their pools, in GiB "
+          "(1..1048576; absent = no cap): beyond it the oldest scheduled snapshots are pruned, "
+          "even within keep, but never the latest healthy one nor one a restore depends on; "
+          "when that cannot meet it, an event and the SnapshotSpace condition say so."),
   };
 }
 

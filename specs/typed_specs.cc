@@ -165,6 +165,10 @@ StatusOr<SnapshotPolicySpec> SnapshotPolicySpecFromJson(const Json& spec) {
     out.beforeFailover = spec.at("beforeFailover").get<bool>();
     // Stored before the field existed: its default.
     out.rollbackDepth = spec.value("rollbackDepth", out.rollbackDepth);
+    // Absent: no cap (a policy stored before the field existed has none).
+    if (spec.contains("maxSnapshotGiB")) {
+      out.maxSnapshotGiB = spec.at("maxSnapshotGiB").get<int64_t>();
+    }
     return out;
   });
 }

@@ -237,6 +237,20 @@ TEST(TypedSpecsTest, SnapshotPolicy) {
   EXPECT_EQ(p->keep, 7);
   EXPECT_TRUE(p->beforeChange);
   EXPECT_FALSE(p->beforeFailover);
+  EXPECT_FALSE(p->maxSnapshotGiB.has_value()) << "absent: no cap";
+
+  StatusOr<SnapshotPolicySpec> capped = SnapshotPolicySpecFromJson(
+      SpecOf("apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+             "spec: {keep: 2, maxSnapshotGiB: 40}\n"));
+  ASSERT_TRUE(capped.ok()) << capped.status().ToString();
+  EXPECT_EQ(capped->keep, 2);
+  EXPECT_EQ(capped->maxSnapshotGiB, 40);
+  // Stored before the field existed (and before rollbackDepth): the defaults.
+  StatusOr<SnapshotPolicySpec> old = SnapshotPolicySpecFromJson(Json::parse(
+      R"({"intervalSeconds": 60, "keep": 3, "beforeChange": true, "beforeFailover": true})"));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_FALSE(old->maxSnapshotGiB.has_value());
+  EXPECT_EQ(old->rollbackDepth, 2);
 }
 
 TEST(TypedSpecsTest, StoragePool) {

@@ -206,6 +206,10 @@ struct SnapshotPolicySpec {
   // How many healthy snapshots, newest first, a VM that keeps failing is rolled back to before
   // it is left Failed; 0 = never rolled back.
   int rollbackDepth = 2;
+  // A cap on the space a VM's snapshot layers take in their pools, in GiB: beyond it the oldest
+  // scheduled snapshots are pruned (never the latest healthy one nor one a restore depends on).
+  // nullopt = no cap.
+  std::optional<int64_t> maxSnapshotGiB;
 };
 
 // A directory of volume files that the hosts share (docs/storage.md). Mounted by the admins; the

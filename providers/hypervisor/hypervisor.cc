@@ -41,6 +41,12 @@ Status Hypervisor::SnapshotDisks(const std::string& domain,
                                     " cannot snapshot disks");
 }
 
+Status Hypervisor::CommitDiskLayer(const std::string& domain, const LayerCommit& commit,
+                                   std::chrono::milliseconds) {
+  return Status::FailedPrecondition("commit of " + commit.top + " in " + domain + ": host " +
+                                    uri() + " cannot merge disk layers");
+}
+
 std::string DefaultDiskTarget(size_t index) {
   // Spreadsheet-style letters: a..z, aa..az, ...
   std::string letters;

@@ -9,6 +9,7 @@
 // are never changed.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -94,6 +95,14 @@ struct DiskSnapshotTarget {
   std::string new_path;  // the new qcow2 top, created by the call over the disk's current image
 };
 
+// An intermediate layer of a running domain's disk to merge into the layer under it
+// (Hypervisor::CommitDiskLayer): how a snapshot layer of a running VM is pruned.
+struct LayerCommit {
+  std::string target;  // the disk's target: vda, vdb, ...
+  std::string base;    // path of the layer that receives the data; it stays in the chain
+  std::string top;     // path of the layer directly over `base`, under the disk's active top
+};
+
 struct HostInfo {
   int cpus = 0;
   int64_t memoryMiB = 0;
@@ -159,6 +168,18 @@ class Hypervisor {
   // then names the new tops. FailedPrecondition when the domain is not running or not owned.
   virtual Status SnapshotDisks(const std::string& domain,
                                const std::vector<DiskSnapshotTarget>& disks);
+  // Merges `commit.top` into `commit.base` in a running, owned domain's disk chain, online:
+  // QEMU writes top's data into base (libvirt's non-active block commit), then the layer over
+  // top is layered on base and top leaves the chain. What the disk's reader sees does not
+  // change; base then holds what top's reader saw, and top's file is left in place for the
+  // caller to delete (nothing the domain opens uses it any more). Waits for the block job's end
+  // at most `timeout`: DeadlineExceeded leaves the job running in QEMU, and a later call for the
+  // same layers waits for it instead of starting another. FailedPrecondition when the domain is
+  // not running or not owned, or the disk runs another block job; InvalidArgument when top is
+  // not directly over base below the active top of that disk. The default: a host that cannot
+  // (FailedPrecondition, as SnapshotDisks).
+  virtual Status CommitDiskLayer(const std::string& domain, const LayerCommit& commit,
+                                 std::chrono::milliseconds timeout);
 
   // Handlers run on the provider's event thread: they must be quick and must not call back
   // into this Hypervisor. Set before Connect().

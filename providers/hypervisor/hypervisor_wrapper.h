@@ -39,6 +39,10 @@ class HypervisorWrapper : public Hypervisor {
                        const std::vector<DiskSnapshotTarget>& disks) override {
     return target_->SnapshotDisks(domain, disks);
   }
+  Status CommitDiskLayer(const std::string& domain, const LayerCommit& commit,
+                         std::chrono::milliseconds timeout) override {
+    return target_->CommitDiskLayer(domain, commit, timeout);
+  }
   void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override {
     target_->SetDomainEventHandler(std::move(handler));
   }

@@ -121,6 +121,44 @@ Json ChangeRecord::ToJson() const {
   return j;
 }
 
+PruneRecord PruneRecord::FromJson(const Json& json) {
+  PruneRecord r;
+  if (!json.is_object()) return r;
+  r.phase = json.value("phase", "");
+  r.snapshot = json.value("snapshot", "");
+  r.reason = json.value("reason", "");
+  r.started = json.value("started", "");
+  if (json.contains("steps") && json["steps"].is_array()) {
+    for (const Json& j : json["steps"]) {
+      if (!j.is_object()) continue;
+      PruneStep step;
+      step.disk = j.value("disk", "");
+      step.pool = j.value("pool", "");
+      step.layer = j.value("layer", "");
+      step.child = j.value("child", "");
+      step.method = j.value("method", "");
+      step.over = j.value("over", "");
+      step.obsolete = j.value("obsolete", "");
+      r.steps.push_back(std::move(step));
+    }
+  }
+  return r;
+}
+
+Json PruneRecord::ToJson() const {
+  Json list = Json::array();
+  for (const PruneStep& step : steps) {
+    Json j = {{"disk", step.disk}, {"pool", step.pool}, {"layer", step.layer}};
+    if (!step.child.empty()) j["child"] = step.child;
+    if (!step.method.empty()) j["method"] = step.method;
+    if (!step.over.empty()) j["over"] = step.over;
+    if (!step.obsolete.empty()) j["obsolete"] = step.obsolete;
+    list.push_back(std::move(j));
+  }
+  return {{"phase", phase}, {"snapshot", snapshot}, {"reason", reason}, {"started", started},
+          {"steps", std::move(list)}};
+}
+
 const DiskRecord* VmStatus::Disk(const std::string& name) const {
   for (const DiskRecord& d : disks) {
     if (d.name == name) return &d;
@@ -157,6 +195,7 @@ VmStatus VmStatus::FromJson(const Json& json) {
   s.healthyGeneration = json.value("healthyGeneration", int64_t{0});
   if (json.contains("healthySpec")) s.healthySpec = json["healthySpec"];
   if (json.contains("change")) s.change = ChangeRecord::FromJson(json["change"]);
+  if (json.contains("pruning")) s.pruning = PruneRecord::FromJson(json["pruning"]);
   if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
     for (const auto& r : json["snapshotRequests"]) {
       if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
@@ -190,6 +229,7 @@ Json VmStatus::ToJson() const {
   if (!snapshotBeforeStart.empty()) j["snapshotBeforeStart"] = snapshotBeforeStart;
   if (!rollback.phase.empty()) j["rollback"] = rollback.ToJson();
   if (!rollbackRequest.empty()) j["rollbackRequest"] = rollbackRequest;
+  if (!pruning.phase.empty()) j["pruning"] = pruning.ToJson();
   if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
   if (healthyGeneration != 0) {
     j["healthyGeneration"] = healthyGeneration;

@@ -43,7 +43,7 @@ struct SnapshotRecord {
   std::string reason;  // scheduled, manual, before-change, before-failover, before-rollback
   bool healthy = false;     // the VM was Ready then
   int64_t generation = 0;   // the spec generation the VM ran
-  std::string phase;        // Pending, Taken, Failed
+  std::string phase;        // Pending, Taken, Failed, Pruning (being merged away: never restored)
   std::string message;      // why it failed
   std::vector<SnapshotLayer> layers;
 
@@ -85,6 +85,37 @@ struct ChangeRecord {
   specs::Json ToJson() const;
 };
 
+// One disk's part of a prune (status.pruning.steps[]): the pruned snapshot's frozen layer and
+// how its data goes into the one layer built on it (docs/storage.md, Pruning).
+struct PruneStep {
+  std::string disk;
+  std::string pool;
+  std::string layer;  // the pruned snapshot's frozen layer (L)
+  std::string child;  // the one volume layered on it (C); "" = none, L is simply deleted
+  // How C and L are merged, chosen (and recorded) before it is done: "commit" (C into L by the
+  // QEMU running the chain; `over`, the volume on C, is then layered on L), "rebase" (L into C,
+  // qemu-img: nothing runs the chain), "delete" (no child); "" = not chosen yet.
+  std::string method;
+  std::string over;
+  // Once merged: the file nothing needs any more (C after a commit, L after a rebase or alone).
+  std::string obsolete;
+};
+
+// A prune in progress (status.pruning), recorded before each step is taken so that a stopped
+// controller resumes it: Merging (the snapshot marked Pruning; each disk's layers merged, which
+// the real chain tells apart from not merged) → Deleting (the records name the merged layers,
+// the snapshot is gone from status.snapshots; the obsolete files are being deleted) → cleared.
+struct PruneRecord {
+  std::string phase;     // "", Merging, Deleting
+  std::string snapshot;  // the snapshot pruned
+  std::string reason;    // keep | cap: which rule of the policy pruned it
+  std::string started;   // RFC 3339
+  std::vector<PruneStep> steps;
+
+  static PruneRecord FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
 struct VmStatus {
   std::string host;   // where the VM is placed ("" = unplaced)
   std::string state;  // observed domain state: running, shutoff, ... or "unknown"
@@ -110,6 +141,7 @@ struct VmStatus {
   int64_t healthyGeneration = 0;
   specs::Json healthySpec;
   ChangeRecord change;
+  PruneRecord pruning;          // a snapshot being pruned (phase "" = none)
 
   const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);

@@ -8,6 +8,7 @@
 #include "reconciler/core/scheduling_request.h"
 #include "reconciler/vm/disk_resolver.h"
 #include "reconciler/vm/domain_config.h"
+#include "reconciler/vm/snapshot_pruner.h"
 #include "reconciler/vm/vm_rollback.h"
 #include "reconciler/vm/vm_snapshotter.h"
 
@@ -952,10 +953,16 @@ Status VmReconciler::TakeSnapshots(Pass& pass) {
   }
   VMK_ASSIGN_OR_RETURN(auto policy, LoadPolicy(pass));
   if (!policy) return Status::Ok();
+  // Last, the policy's keep and cap (SnapshotPruner): after a scheduled snapshot, and on any
+  // pass that finds more than they allow (a stopped VM's layers are merged offline).
+  auto prune = [&] {
+    SnapshotPruner pruner(pass.name, pass.host->connection().get(), ctx_.events, ctx_.clock);
+    return pruner.Run(&pass.status, *policy, IsActive(pass.domain->state), persist);
+  };
   // Scheduled ones of a running VM only (a stopped one does not change), the first once it
   // is healthy: the baseline a rollback goes back to.
-  if (!request.domain_active) return Status::Ok();
-  if (pass.status.lastScheduledSnapshot.empty() && !request.healthy) return Status::Ok();
+  if (!request.domain_active) return prune();
+  if (pass.status.lastScheduledSnapshot.empty() && !request.healthy) return prune();
   const WallTime now = ctx_.clock->WallNow();
   const WallTime due = NextScheduledSnapshot(pass.status, *policy, now);
   if (due <= now) {
@@ -968,7 +975,7 @@ Status VmReconciler::TakeSnapshots(Pass& pass) {
   const Duration wait = std::chrono::duration_cast<Duration>(
       NextScheduledSnapshot(pass.status, *policy, now) - now);
   if (!pass.requeue || wait < *pass.requeue) pass.requeue = wait;
-  return Status::Ok();
+  return prune();
 }
 
 Condition VmReconciler::ReadyCondition(Pass& pass, bool now_active, bool config_current) {

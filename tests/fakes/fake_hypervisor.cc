@@ -28,6 +28,7 @@ const char* FakeOpName(FakeOp op) {
     case FakeOp::kDestroy: return "DestroyDomain";
     case FakeOp::kUndefine: return "UndefineDomain";
     case FakeOp::kSnapshotDisks: return "SnapshotDisks";
+    case FakeOp::kCommitDiskLayer: return "CommitDiskLayer";
   }
   return "unknown";
 }
@@ -97,6 +98,34 @@ Status FakeHost::SnapshotDisks(const std::shared_ptr<Subscriber>& sub, const std
     }
   }
   return Status::Ok();
+}
+
+Status FakeHost::CommitDiskLayer(const std::shared_ptr<Subscriber>& sub, const std::string& name,
+                                 const LayerCommit& commit) {
+  std::string active_top;
+  std::shared_ptr<FakeStorage> storage;
+  {
+    MutexLock lock(&mu_);
+    VMK_RETURN_IF_ERROR(BeginCall(FakeOp::kCommitDiskLayer, sub));
+    VMK_RETURN_IF_ERROR(CheckOwnedLocked(name));
+    const DomainRecord& d = domains_[name];
+    if (!IsActive(d.state)) {
+      return Status::FailedPrecondition("commit in " + name + ": not running");
+    }
+    auto disk = std::find_if(d.config.disks.begin(), d.config.disks.end(),
+                             [&](const DiskConfig& c) { return c.target == commit.target; });
+    if (disk == d.config.disks.end()) {
+      return Status::InvalidArgument("commit in " + name + ": it has no disk " + commit.target);
+    }
+    if (storage_ == nullptr) {
+      return Status::FailedPrecondition("commit in " + name + ": the host has no storage");
+    }
+    active_top = disk->source;
+    storage = storage_;
+  }
+  // The storage has its own lock; the host's is not held across it. The definition names the
+  // active top, which a commit below it does not change.
+  return storage->CommitLayer(active_top, commit.base, commit.top);
 }
 
 void FakeHost::SetReachable(bool reachable) {
@@ -612,6 +641,11 @@ std::shared_ptr<StoragePool> FakeHypervisor::OpenStoragePool(const std::string& 
 Status FakeHypervisor::SnapshotDisks(const std::string& domain,
                                      const std::vector<DiskSnapshotTarget>& disks) {
   return host_->SnapshotDisks(subscriber_, domain, disks);
+}
+
+Status FakeHypervisor::CommitDiskLayer(const std::string& domain, const LayerCommit& commit,
+                                       std::chrono::milliseconds) {
+  return host_->CommitDiskLayer(subscriber_, domain, commit);
 }
 
 void FakeHypervisor::SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) {

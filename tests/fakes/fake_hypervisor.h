@@ -39,7 +39,7 @@ namespace vmk::providers {
 
 enum class FakeOp {
   kConnect, kGetHostInfo, kListDomains, kGetDomain,
-  kDefine, kStart, kShutdown, kDestroy, kUndefine, kSnapshotDisks,
+  kDefine, kStart, kShutdown, kDestroy, kUndefine, kSnapshotDisks, kCommitDiskLayer,
 };
 const char* FakeOpName(FakeOp op);
 
@@ -151,6 +151,8 @@ class FakeHost {
   Status UndefineDomain(const std::shared_ptr<Subscriber>& sub, const std::string& name);
   Status SnapshotDisks(const std::shared_ptr<Subscriber>& sub, const std::string& name,
                        const std::vector<DiskSnapshotTarget>& disks);
+  Status CommitDiskLayer(const std::shared_ptr<Subscriber>& sub, const std::string& name,
+                         const LayerCommit& commit);
   std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name);
   void Disconnect(const std::shared_ptr<Subscriber>& sub);
 
@@ -194,6 +196,10 @@ class FakeHypervisor : public Hypervisor {
   std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name) override;
   Status SnapshotDisks(const std::string& domain,
                        const std::vector<DiskSnapshotTarget>& disks) override;
+  // At once (the fake's job ends within the call; the timeout is not used). An injected
+  // failure of kCommitDiskLayer fails before anything is merged.
+  Status CommitDiskLayer(const std::string& domain, const LayerCommit& commit,
+                         std::chrono::milliseconds timeout) override;
 
   void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override;
   void SetConnectionEventHandler(std::function<void(const ConnectionEvent&)> handler) override;

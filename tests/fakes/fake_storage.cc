@@ -102,6 +102,14 @@ void FakeStorage::AddImage(const std::string& path, ImageFormat format, int64_t 
   images_[path] = std::move(image);
 }
 
+Status FakeStorage::SetAllocation(const std::string& path, int64_t bytes) {
+  MutexLock lock(&mu_);
+  auto* image = const_cast<Image*>(ImageAtLocked(path));
+  if (image == nullptr) return Status::NotFound("no image at " + path);
+  image->info.allocation_bytes = bytes;
+  return Status::Ok();
+}
+
 void FakeStorage::RemoveVolumeBehindBack(const std::string& pool, const std::string& volume) {
   MutexLock lock(&mu_);
   auto it = pools_.find(pool);
@@ -352,8 +360,40 @@ Status FakeStorage::Merge(const std::string& name, const std::string& child) {
   if (layer == nullptr) return Status::NotFound("no image at " + image.info.backing_path);
   // What the child showed through the layer becomes its own (qemu-img rebase's copy).
   if (!image.data) image.data = EffectiveDataLocked(image.info.path).value_or("");
+  image.info.allocation_bytes =
+      std::max(image.info.allocation_bytes, layer->info.allocation_bytes);
   image.info.backing_path = layer->info.backing_path;
   image.info.backing_format = layer->info.backing_format;
+  return Status::Ok();
+}
+
+Status FakeStorage::CommitLayer(const std::string& active_top, const std::string& base,
+                                const std::string& top) {
+  MutexLock lock(&mu_);
+  const std::string what = "commit of " + top + " into " + base;
+  // The chain QEMU holds, from the active top down; the image over `top` in it.
+  Image* over = nullptr;
+  Image* current = const_cast<Image*>(ImageAtLocked(active_top));
+  for (int depth = 0; current != nullptr && depth < 1000; ++depth) {
+    if (current->info.backing_path == top) {
+      over = current;
+      break;
+    }
+    if (current->info.backing_path.empty()) break;
+    current = const_cast<Image*>(ImageAtLocked(current->info.backing_path));
+  }
+  Image* top_image = const_cast<Image*>(ImageAtLocked(top));
+  Image* base_image = const_cast<Image*>(ImageAtLocked(base));
+  if (over == nullptr || top_image == nullptr || base_image == nullptr ||
+      top_image->info.backing_path != base) {
+    return Status::InvalidArgument(what + ": not an intermediate layer directly over the base "
+                                   "in the chain of " + active_top);
+  }
+  base_image->data = EffectiveDataLocked(top);
+  base_image->info.allocation_bytes =
+      std::max(base_image->info.allocation_bytes, top_image->info.allocation_bytes);
+  over->info.backing_path = base;
+  over->info.backing_format = base_image->info.format;
   return Status::Ok();
 }
 

@@ -7,7 +7,9 @@
 // a layer needs its backing's format, deleting a volume another one is layered on is
 // FailedPrecondition, freezing is all or nothing, merging folds the backing's data into the
 // child. Data: each image may hold a string the "guest" wrote; reading an image that holds none
-// reads its backing's, as a qcow2 layer does.
+// reads its backing's, as a qcow2 layer does. Space: an image takes the size of what it holds
+// (or what SetAllocation says); a merge of two layers takes the larger of the two, as layers
+// written over the same clusters (a guest rewriting its files) do.
 //
 // Pools are reached through a FakeHost that sees them (FakeHost::AttachStorage): a view that
 // fails with Unavailable while that host is unreachable, as a pool reached through a dead
@@ -50,6 +52,8 @@ class FakeStorage : public ImageInspector, public std::enable_shared_from_this<F
   // An image outside every pool (a base image), with what a reader sees in it.
   void AddImage(const std::string& path, ImageFormat format, int64_t size_bytes,
                 std::string data = "");
+  // The space the image at `path` takes in its pool (VolumeInfo::allocation_bytes).
+  Status SetAllocation(const std::string& path, int64_t bytes);
   // A volume's file vanished behind the controller's back (rm, a lost NFS export).
   void RemoveVolumeBehindBack(const std::string& pool, const std::string& volume);
 
@@ -74,6 +78,12 @@ class FakeStorage : public ImageInspector, public std::enable_shared_from_this<F
   // For FakeHost::SnapshotDisks: each of `tops` (current path -> new path) gets a new empty
   // qcow2 layer at the new path over it, all or none. The new path must be in a pool.
   Status SwitchTops(const std::vector<std::pair<std::string, std::string>>& tops);
+  // For FakeHost::CommitDiskLayer, QEMU's intermediate block commit in the chain of
+  // `active_top`: `top` must sit directly on `base` below the active top. `base` then holds
+  // what `top`'s reader saw, the image layered on `top` in that chain is layered on `base`, and
+  // `top`'s file is left in place for the caller to delete (as libvirt leaves it).
+  Status CommitLayer(const std::string& active_top, const std::string& base,
+                     const std::string& top);
 
  private:
   friend class FakeStoragePool;

@@ -111,6 +111,49 @@ TEST_F(FakeStorageTest, SnapshotDisksRefusesWhatTheHypervisorWould) {
   EXPECT_EQ(storage_->Volumes("shared").size(), 1u);
 }
 
+// QEMU's intermediate block commit: root.1 (over root.0, under the running top root.2) goes
+// into root.0; the top then sits on root.0 and reads the same; root.1's file is left.
+TEST_F(FakeStorageTest, CommitDiskLayerMergesAnIntermediateLayerIntoTheOneUnderIt) {
+  StartVmOnVolume();
+  ASSERT_TRUE(storage_->WriteData("/srv/pool/root.0", "zero").ok());
+  ASSERT_TRUE(hv_->SnapshotDisks("vm1", {{"vda", "/srv/pool/root.1"}}).ok());
+  ASSERT_TRUE(storage_->WriteData("/srv/pool/root.1", "one").ok());
+  ASSERT_TRUE(hv_->SnapshotDisks("vm1", {{"vda", "/srv/pool/root.2"}}).ok());
+  ASSERT_TRUE(storage_->SetAllocation("/srv/pool/root.0", 100).ok());
+  ASSERT_TRUE(storage_->SetAllocation("/srv/pool/root.1", 300).ok());
+  const LayerCommit commit{"vda", "/srv/pool/root.0", "/srv/pool/root.1"};
+  // Not the active top, not a base the layer does not sit on, not a disk it lacks.
+  EXPECT_EQ(hv_->CommitDiskLayer("vm1", {"vda", "/srv/pool/root.1", "/srv/pool/root.2"},
+                                 std::chrono::seconds(1))
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(hv_->CommitDiskLayer("vm1", {"vda", "/images/base.raw", "/srv/pool/root.1"},
+                                 std::chrono::seconds(1))
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(hv_->CommitDiskLayer("vm1", {"vdz", commit.base, commit.top}, std::chrono::seconds(1))
+                .code(),
+            StatusCode::kInvalidArgument);
+  host_->InjectFailure(FakeOp::kCommitDiskLayer, Status::Unavailable("keepalive"));
+  EXPECT_EQ(hv_->CommitDiskLayer("vm1", commit, std::chrono::seconds(1)).code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(storage_->VolumeAt("/srv/pool/root.2")->backing_path, "/srv/pool/root.1")
+      << "a failed call merged nothing";
+
+  ASSERT_TRUE(hv_->CommitDiskLayer("vm1", commit, std::chrono::seconds(1)).ok());
+  EXPECT_EQ(storage_->VolumeAt("/srv/pool/root.2")->backing_path, "/srv/pool/root.0");
+  EXPECT_EQ(storage_->ReadData("/srv/pool/root.0"), "one") << "root.0 holds what root.1 showed";
+  EXPECT_EQ(storage_->ReadData("/srv/pool/root.2"), "one");
+  EXPECT_EQ(storage_->VolumeAt("/srv/pool/root.0")->allocation_bytes, 300);
+  EXPECT_TRUE(storage_->VolumeAt("/srv/pool/root.1").has_value()) << "left for the caller";
+  EXPECT_TRUE(pool_->DeleteVolume("root.1").ok()) << "nothing is layered on it any more";
+  EXPECT_EQ(host_->CallCount(FakeOp::kCommitDiskLayer), 5);
+
+  ASSERT_TRUE(hv_->DestroyDomain("vm1").ok());
+  EXPECT_EQ(hv_->CommitDiskLayer("vm1", commit, std::chrono::seconds(1)).code(),
+            StatusCode::kFailedPrecondition);
+}
+
 // Decorators (the fault injector, the simulation's observers) keep the host's storage.
 TEST_F(FakeStorageTest, AWrapperForwardsStorage) {
   StartVmOnVolume();
@@ -119,6 +162,12 @@ TEST_F(FakeStorageTest, AWrapperForwardsStorage) {
   EXPECT_TRUE(wrapper.OpenStoragePool("shared")->Info().ok());
   EXPECT_TRUE(wrapper.SnapshotDisks("vm1", {{"vda", "/srv/pool/root.1"}}).ok());
   EXPECT_EQ(host_->Domain("vm1")->config->disks[0].source, "/srv/pool/root.1");
+  ASSERT_TRUE(wrapper.SnapshotDisks("vm1", {{"vda", "/srv/pool/root.2"}}).ok());
+  EXPECT_TRUE(wrapper
+                  .CommitDiskLayer("vm1", {"vda", "/srv/pool/root.0", "/srv/pool/root.1"},
+                                   std::chrono::seconds(1))
+                  .ok());
+  EXPECT_EQ(storage_->VolumeAt("/srv/pool/root.2")->backing_path, "/srv/pool/root.0");
 }
 
 TEST_F(FakeStorageTest, APoolIsSeenOnlyThroughHostsThatMountIt) {

@@ -71,6 +71,13 @@ class LibvirtHypervisor : public Hypervisor {
   std::shared_ptr<StoragePool> OpenStoragePool(const std::string& name) override;
   Status SnapshotDisks(const std::string& domain,
                        const std::vector<DiskSnapshotTarget>& disks) override;
+  // virDomainBlockCommit(base, top), then virDomainGetBlockJobInfo every kCommitPollInterval
+  // (each its own bounded call: the connection's other calls, the heartbeat's among them, do
+  // not wait behind the job) until the job is gone or `timeout`; then the live chain says
+  // whether top left it (merged) or the job failed.
+  Status CommitDiskLayer(const std::string& domain, const LayerCommit& commit,
+                         std::chrono::milliseconds timeout) override;
+  static constexpr std::chrono::milliseconds kCommitPollInterval{10};
 
   void SetDomainEventHandler(std::function<void(const DomainEvent&)> handler) override;
   void SetConnectionEventHandler(std::function<void(const ConnectionEvent&)> handler) override;
@@ -122,6 +129,12 @@ class LibvirtHypervisor : public Hypervisor {
 // ones external onto their new qcow2 file, the others left out (exposed for tests).
 std::string DiskSnapshotXml(const std::vector<std::string>& all_targets,
                             const std::vector<DiskSnapshotTarget>& disks);
+
+// The files of a disk's chain in a domain's XML, its active top first (<source file> of the disk
+// with `target`, then of each <backingStore>); NotFound when it has no such disk (exposed for
+// tests).
+StatusOr<std::vector<std::string>> DiskChainFromXml(const std::string& domain_xml,
+                                                    const std::string& target);
 
 class LibvirtHypervisorFactory : public HypervisorFactory {
  public:

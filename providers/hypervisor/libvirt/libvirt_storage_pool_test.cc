@@ -176,5 +176,37 @@ TEST(DiskSnapshotTest, TestDriverCannotSnapshotAStoppedOrForeignDomain) {
   EXPECT_EQ(hv.SnapshotDisks("test", {}).code(), StatusCode::kInvalidArgument);
 }
 
+TEST(CommitDiskLayerTest, TestDriverRefusesWhatItCannotCommit) {
+  LibvirtHypervisor hv("default", "test:///default", ConnectOptions{}, RealClock::Get());
+  ASSERT_TRUE(hv.Connect().ok());
+  const std::chrono::seconds timeout(5);
+  // test:///default has a running foreign domain "test".
+  EXPECT_EQ(hv.CommitDiskLayer("test", {"vda", "/p/root.0", "/p/root.1"}, timeout).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(hv.CommitDiskLayer("absent", {"vda", "/p/root.0", "/p/root.1"}, timeout).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(hv.CommitDiskLayer("test", {"vda", "", "/p/root.1"}, timeout).code(),
+            StatusCode::kInvalidArgument);
+  hv.MarkDeadForTest();
+  EXPECT_EQ(hv.CommitDiskLayer("test", {"vda", "/p/root.0", "/p/root.1"}, timeout).code(),
+            StatusCode::kUnavailable);
+}
+
+TEST(DiskChainFromXmlTest, TheActiveTopThenEachBackingStore) {
+  const std::string xml =
+      "<domain><devices>"
+      "<disk type='file' device='cdrom'><source file='/iso'/><target dev='hdc'/></disk>"
+      "<disk type='file' device='disk'><source file='/p/root.2'/>"
+      "<backingStore type='file'><format type='qcow2'/><source file='/p/root.1'/>"
+      "<backingStore type='file'><format type='raw'/><source file='/images/base.raw'/>"
+      "<backingStore/></backingStore></backingStore>"
+      "<target dev='vda' bus='virtio'/></disk>"
+      "</devices></domain>";
+  auto chain = DiskChainFromXml(xml, "vda");
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  EXPECT_EQ(*chain, (std::vector<std::string>{"/p/root.2", "/p/root.1", "/images/base.raw"}));
+  EXPECT_EQ(DiskChainFromXml(xml, "vdb").status().code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace vmk::providers
