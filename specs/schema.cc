@@ -470,7 +470,9 @@ std::vector<FieldDef> BuildSnapshotPolicyFields() {
                       "snapshot."),
                   7),
       Bool("beforeChange", true,
-           "Snapshot before applying a change to the VM. Not acted upon yet."),
+           "Snapshot a Ready VM's volume disks before a change of its definition (image, disks, "
+           "CPUs, memory, boot) and watch the change: not Ready within its startup grace, it is "
+           "rolled back to that snapshot and the previous definition."),
       Bool("beforeFailover", true,
            "Freeze the disks as the failed host left them (the crash state, kept as a snapshot) "
            "before the VM starts elsewhere; a freeze that fails does not hold the failover up."),
@@ -539,7 +541,8 @@ const std::string& KindDescription(Kind kind) {
       "A service VM that vmkeeper keeps running, healthy and placed as declared.");
   static const std::string* policy = new std::string(
       "When to snapshot the volume disks of the VMs that refer to this policy, and how many to "
-      "keep (intervalSeconds and beforeFailover are acted upon; keep and beforeChange not yet).");
+      "keep, taken before a change and before a failover, and how far back a VM that keeps "
+      "failing is rolled back.");
   static const std::string* pool = new std::string(
       "A directory of qcow2 and raw volume files shared by the hosts that see it, where the "
       "volumes of VM disks (disks[].volume) live. The admins mount it on the hosts it selects; "

@@ -781,6 +781,17 @@ VmReconciler::StepResult VmReconciler::FailChange(Pass& pass, const std::string&
   change.phase = "Failed";
   change.message = "generation " + to + " failed: " + why + "; back to generation " + from;
   auto persist = [&] { return WriteStatus(pass, /*sync=*/true); };
+  // Every write from here on says the change failed, the first (the rollback's intent) too.
+  auto mark_failed = [&] {
+    specs::SetCondition(&pass.status.conditions,
+                        MakeCondition(*ctx_.clock, "ChangeFailed", true, "RolledBack",
+                                      change.message));
+    specs::SetCondition(&pass.status.conditions,
+                        MakeCondition(*ctx_.clock, "Ready", false, "ChangeRolledBack",
+                                      change.message));
+  };
+  mark_failed();
+  pass.status.state = "rolling-back";
   if (!change.snapshot.empty()) {
     VmRollback rollback(pass.name, pass.declared_generation, pass.host->connection().get(),
                         ctx_.events, ctx_.clock);
@@ -795,13 +806,7 @@ VmReconciler::StepResult VmReconciler::FailChange(Pass& pass, const std::string&
       change.message += " and the disks of snapshot " + change.snapshot;
     }
   }
-  pass.status.state = "rolling-back";
-  specs::SetCondition(&pass.status.conditions,
-                      MakeCondition(*ctx_.clock, "ChangeFailed", true, "RolledBack",
-                                    change.message));
-  specs::SetCondition(&pass.status.conditions,
-                      MakeCondition(*ctx_.clock, "Ready", false, "ChangeRolledBack",
-                                    change.message));
+  mark_failed();
   if (Status s = persist(); !s.ok()) return ReconcileResult::Error(s);
   if (ctx_.incidents) {
     // The service went down when the changed VM was started: that is when it failed.

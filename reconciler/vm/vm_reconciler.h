@@ -11,7 +11,9 @@
 //   storage     each disk resolved to the file its domain opens and that file's format; volumes
 //               created on first use (DiskResolver); a disk that cannot be used blocks the VM;
 //   definition  the domain is defined, or redefined when its managed config or generation
-//               differs from the spec (a hand edit is restored);
+//               differs from the spec (a hand edit is restored); a change of a healthy VM under
+//               a policy with beforeChange is snapshotted first and watched (status.change),
+//               and rolled back when it does not get healthy (FailChange);
 //   power       started or stopped as declared: restarts after a crash, a stop behind our back
 //               or a failed probe (within spec.restart; once it is used up, a rollback to the
 //               latest healthy snapshot: VmRollback), restarts into a new generation, graceful

@@ -294,6 +294,84 @@ TEST_F(QemuFailoverTest, AGuestThatKeepsCrashingIsRolledBackToItsLastHealthySnap
   EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
 }
 
+// Rollback of a failed change (flow 3): web01 runs healthy on a volume under a policy with
+// beforeChange; an update adds "noservice" to its kernel command line (the guest then never
+// serves HTTP). The diff says the apply takes a before-change snapshot; the apply freezes the
+// disk (its boot counter reads 1), the broken version boots (reads 1, writes 2) and never
+// answers; past its startup grace the change fails: the before-change disk and the previous
+// definition come back, so the guest answers again with gen=1 (the broken boot's 2 is not seen),
+// the broken state stays as a before-rollback snapshot, and the change is not tried again.
+TEST_F(QemuFailoverTest, AnUpdateThatBreaksTheGuestIsRolledBackToItsBeforeChangeDisk) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ASSERT_EQ(fleet_.DefinePool("shared"), "");
+  std::string vm = fleet_.VmManifest("web01", "hv01", "shared");
+  vm.replace(vm.find("startupGraceSeconds: 60"), 23, "startupGraceSeconds: 20");
+  vm.insert(vm.rfind("---"), "  snapshotPolicy: daily\n");
+  const std::string rest = fleet_.HostManifests("ok") + fleet_.PoolManifest("shared") +
+                           "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: daily}\n"
+                           "spec: {intervalSeconds: 86400}\n---\n";
+  auto applied = Apply(rest + vm);
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(120))) << Events("vm/web01");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=0"));
+  ASSERT_TRUE(WaitFor([&] { return Condition("vm", "web01", "Ready") == "True/Running"; },
+                      seconds(60)));
+
+  std::string broken = vm;
+  broken.replace(broken.find("vmname=web01"), 12, "vmname=web01 noservice");
+  const fs::path file = scratch_.path() / "broken.yaml";
+  WriteFile(file, rest + broken);
+  auto diff = Cli({"diff", "-f", file.string()});
+  EXPECT_THAT(diff.out, ::testing::HasSubstr("after a before-change snapshot of its disks"))
+      << diff.out << diff.err;
+  auto updated = Cli({"apply", "-f", file.string()});
+  ASSERT_EQ(updated.exit_code, 0) << updated.out << updated.err;
+
+  auto change = [&] { return GetJson("vm", "web01")["status"].value("change", json::object()); };
+  ASSERT_TRUE(WaitFor([&] { return change().value("phase", "") == "Watching"; }, seconds(30)))
+      << Events("vm/web01");
+  ASSERT_TRUE(WaitFor([&] { return change().value("phase", "") == "Failed"; }, seconds(90)))
+      << Events("vm/web01");
+  EXPECT_EQ(Condition("vm", "web01", "ChangeFailed"), "True/RolledBack");
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(90))) << Events("vm/web01");
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"))
+      << "not the before-change disk (the broken boot wrote 2)";
+  // Both the broken version and the restored one booted from a disk that had counted 1 boot.
+  const std::string serial = ReadFile(fleet_.SerialLog("web01"));
+  size_t boots_from_one = 0;
+  for (size_t at = serial.find("disk-gen=1 "); at != std::string::npos;
+       at = serial.find("disk-gen=1 ", at + 1)) {
+    ++boots_from_one;
+  }
+  EXPECT_EQ(boots_from_one, 2u) << serial;
+
+  const json status = GetJson("vm", "web01")["status"];
+  EXPECT_EQ(status.value("observedGeneration", 0), 2);
+  json before_change, failed;
+  for (const auto& r : status.value("snapshots", json::array())) {
+    if (r.value("reason", "") == "before-change") before_change = r;
+    if (r.value("reason", "") == "before-rollback") failed = r;
+  }
+  ASSERT_FALSE(before_change.is_null()) << status.dump(2);
+  EXPECT_EQ(before_change.value("name", ""), change().value("snapshot", ""));
+  ASSERT_FALSE(failed.is_null()) << status.dump(2);
+  EXPECT_TRUE(fs::exists(fleet_.PoolDir("shared") / failed["layers"][0].value("volume", "")))
+      << "the state it failed in is kept";
+  const std::string events = Events("vm/web01");
+  EXPECT_THAT(events, ::testing::HasSubstr("ChangeFailed"));
+  EXPECT_THAT(Cli({"describe", "vm", "web01"}).out,
+              ::testing::HasSubstr("Last change:\n  Generation:               1 -> 2\n"
+                                   "  Phase:                    Failed\n"));
+  // Not tried again: one change started, and the guest still answers on the old version.
+  size_t started = 0;
+  for (size_t at = events.find("ChangeStarted"); at != std::string::npos;
+       at = events.find("ChangeStarted", at + 1)) {
+    ++started;
+  }
+  EXPECT_EQ(started, 1u) << events;
+  EXPECT_TRUE(Answers("web01"));
+}
+
 // Pruning to keep on a running guest (docs/storage.md, Pruning): snapshots every minute, keep 2.
 // The guest counts its boots on its disk: s1 and s2 hold 1 (one boot), then its QEMU is killed
 // and it is restarted (2), and s3 holds 2. s3 prunes s1 by an online commit of s2's layer into

@@ -4,6 +4,7 @@
 #                           ~10 s for the compressed bzImage)
 #   OUT/initramfs.cpio.gz   busybox-static + the virtio modules; /init prints GUEST-READY on the
 #                           serial console and serves "hello from NAME gen=N" over HTTP on port 80
+#                           (unless the kernel command line says "noservice")
 #   OUT/base.raw            a 1 MiB raw disk whose first 16 bytes count the guest's boots
 # The kernel package is downloaded from Debian's archive and unpacked, never installed.
 # Idempotent: does nothing when OUT already holds a complete guest. Concurrent callers are
@@ -16,7 +17,9 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 exec 9> "$OUT/.lock"
 flock 9
-[ -f "$OUT/.complete" ] && exit 0
+# The guest's own version: bumped when /init changes, so an older build is replaced.
+GUEST_VERSION=2
+[ -f "$OUT/.complete" ] && [ "$(head -1 "$OUT/.complete")" = "guest-v$GUEST_VERSION" ] && exit 0
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -80,7 +83,8 @@ if [ -b /dev/vda ]; then
   printf '%-16s' $((gen + 1)) | dd of=/dev/vda bs=16 count=1 conv=notrunc,fsync 2> /dev/null
 fi
 echo "hello from $name gen=$gen" > /www/index.html
-httpd -p 80 -h /www
+# "noservice" on the kernel command line: a broken update whose service never comes up.
+grep -q noservice /proc/cmdline || httpd -p 80 -h /www
 echo "GUEST-READY name=$name disk-gen=$gen uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/ttyS0
 while true; do sleep 3600; done
 INIT
@@ -89,4 +93,4 @@ chmod +x "$root/init"
 truncate -s 1M "$work/base.raw"
 
 mv "$work/vmlinux" "$work/initramfs.cpio.gz" "$work/base.raw" "$OUT/"
-echo "$kpkg" > "$OUT/.complete"
+printf 'guest-v%s\n%s\n' "$GUEST_VERSION" "$kpkg" > "$OUT/.complete"
