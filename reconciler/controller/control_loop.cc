@@ -194,7 +194,8 @@ void ControlLoop::Finish(WorkQueue& queue, const std::string& key, const Reconci
     queue.AddRateLimited(key);
   } else if (result.requeue_after) {
     queue.Forget(key);
-    queue.AddAfter(key, *result.requeue_after);
+    queue.AddAfter(key, *result.requeue_after,
+                   result.requeue_low ? WorkQueue::Priority::kLow : WorkQueue::Priority::kHigh);
   } else {
     queue.Forget(key);
   }
@@ -316,7 +317,9 @@ StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
     auto written = store_->PutStatusIf(StatusWrite{Kind::kVirtualMachine, vm, status.ToJson(),
                                                    true, (*object)->status_revision});
     if (written.ok()) {
-      queue_.Add(VmKey(vm));
+      // Behind failures and applies: a hundred snapshots asked for at once must not hold up
+      // the restart of a VM that crashed meanwhile.
+      queue_.Add(VmKey(vm), WorkQueue::Priority::kLow);
       return name;
     }
     if (written.status().code() != StatusCode::kAborted) return written.status();

@@ -34,10 +34,14 @@ namespace vmk::reconciler {
 struct ReconcileResult {
   Status status;
   std::optional<Duration> requeue_after;
+  // The requeue is periodic work (a scheduled snapshot): it waits in the queue's low lane
+  // behind failures and applies reported meanwhile.
+  bool requeue_low = false;
 
   static ReconcileResult Done() { return {}; }
   static ReconcileResult Error(Status s) { return {std::move(s), std::nullopt}; }
   static ReconcileResult After(Duration d) { return {Status::Ok(), d}; }
+  static ReconcileResult Periodic(Duration d) { return {Status::Ok(), d, true}; }
 };
 
 struct ReconcileRequest {

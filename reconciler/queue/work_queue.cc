@@ -48,9 +48,9 @@ void WorkQueue::Add(const std::string& key, Priority priority) {
   AddLocked(key, priority);
 }
 
-void WorkQueue::AddAfter(const std::string& key, Duration delay) {
+void WorkQueue::AddAfter(const std::string& key, Duration delay, Priority priority) {
   if (delay <= Duration::zero()) {
-    Add(key);
+    Add(key, priority);
     return;
   }
   MutexLock l(&mu_);
@@ -58,8 +58,12 @@ void WorkQueue::AddAfter(const std::string& key, Duration delay) {
   MonoTime due = clock_->Now() + delay;
   auto it = delayed_due_.find(key);
   if (it != delayed_due_.end()) {
-    if (it->second <= due) return;  // an earlier wake-up is already planned
-    auto range = delayed_.equal_range(it->second);
+    if (it->second.due <= due) {
+      // An earlier wake-up is already planned; it serves this one too, in the higher lane.
+      if (priority == Priority::kHigh) it->second.priority = Priority::kHigh;
+      return;
+    }
+    auto range = delayed_.equal_range(it->second.due);
     for (auto d = range.first; d != range.second; ++d) {
       if (d->second == key) {
         delayed_.erase(d);
@@ -67,7 +71,7 @@ void WorkQueue::AddAfter(const std::string& key, Duration delay) {
       }
     }
   }
-  delayed_due_[key] = due;
+  delayed_due_[key] = DelayedKey{due, priority};
   delayed_.emplace(due, key);
   cv_.notify_all();  // a Get() may need to wait for an earlier deadline
 }
@@ -99,8 +103,10 @@ void WorkQueue::PromoteDueLocked(MonoTime now) {
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     std::string key = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
-    delayed_due_.erase(key);
-    AddLocked(key, Priority::kHigh);
+    auto it = delayed_due_.find(key);
+    const Priority priority = it != delayed_due_.end() ? it->second.priority : Priority::kHigh;
+    if (it != delayed_due_.end()) delayed_due_.erase(it);
+    AddLocked(key, priority);
   }
 }
 

@@ -5,8 +5,9 @@
 // - AddAfter delays a key; AddRateLimited delays it by the key's exponential backoff
 //   (base * 2^failures, capped), which Forget() resets.
 // - Two lanes: keys added with kHigh (events, applies, retries) are handed out before keys added
-//   with kLow (the periodic resync), so a failure reported during a resync pass of thousands of
-//   keys does not wait behind them. A waiting low key added again as high moves up.
+//   with kLow (the periodic resync, scheduled snapshots), so a failure reported during a resync
+//   pass of thousands of keys does not wait behind them. A waiting low key added again as high
+//   moves up.
 // - Get() blocks until a key is ready or the queue is shut down. Time comes from the Clock, so
 //   tests drive delays with a FakeClock.
 // Thread-safe.
@@ -39,7 +40,9 @@ class WorkQueue {
   WorkQueue(Clock* clock, Options options);
 
   void Add(const std::string& key, Priority priority = Priority::kHigh);
-  void AddAfter(const std::string& key, Duration delay);
+  // `priority`: the lane the key joins when it is due (kLow for periodic work, such as a
+  // scheduled snapshot, that must not hold up failures reported meanwhile).
+  void AddAfter(const std::string& key, Duration delay, Priority priority = Priority::kHigh);
   void AddRateLimited(const std::string& key);
   void Forget(const std::string& key);
   int NumRequeues(const std::string& key) const;
@@ -76,7 +79,11 @@ class WorkQueue {
   std::unordered_map<std::string, Priority> requeue_ GUARDED_BY(mu_);  // re-added in flight
   std::unordered_set<std::string> processing_ GUARDED_BY(mu_);
   std::multimap<MonoTime, std::string> delayed_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, MonoTime> delayed_due_ GUARDED_BY(mu_);  // earliest per key
+  struct DelayedKey {
+    MonoTime due;       // the earliest wake-up planned
+    Priority priority;  // the lane it then joins
+  };
+  std::unordered_map<std::string, DelayedKey> delayed_due_ GUARDED_BY(mu_);
   std::unordered_map<std::string, int> failures_ GUARDED_BY(mu_);
   bool shutting_down_ GUARDED_BY(mu_) = false;
 };

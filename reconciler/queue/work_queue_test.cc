@@ -155,6 +155,26 @@ TEST(WorkQueueTest, AddAfterKeepsTheEarliestDeadline) {
   EXPECT_EQ(q.Delayed(), 0u);
 }
 
+// Periodic work (scheduled snapshots) comes due in the low lane: a failure reported while a
+// wave of it waits goes first. A high wake-up planned for the same key keeps it high.
+TEST(WorkQueueTest, AKeyDelayedAsLowJoinsTheLowLaneWhenDue) {
+  FakeClock clock;
+  WorkQueue q(&clock);
+  q.AddAfter("vm/snap1", seconds(10), WorkQueue::Priority::kLow);
+  q.AddAfter("vm/snap2", seconds(10), WorkQueue::Priority::kLow);
+  q.AddAfter("vm/both", seconds(10), WorkQueue::Priority::kLow);
+  q.AddAfter("vm/both", seconds(20));  // later, but high: the earlier wake-up serves it, high
+  clock.Advance(seconds(10));
+  q.Add("vm/crashed");
+  std::vector<std::string> order;
+  std::string key;
+  while (q.Len() > 0 && q.Get(&key)) {
+    order.push_back(key);
+    q.Done(key);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"vm/crashed", "vm/both", "vm/snap1", "vm/snap2"}));
+}
+
 TEST(WorkQueueTest, RateLimitedBacksOffExponentiallyAndForgetResets) {
   FakeClock clock;
   WorkQueue q(&clock, {milliseconds(5), seconds(1)});

@@ -671,7 +671,10 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
   if (Status s = TakeSnapshots(pass); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = WriteStatus(pass, false); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = ResolveIncident(pass); !s.ok()) return ReconcileResult::Error(s);
-  if (pass.requeue) return ReconcileResult::After(*pass.requeue);
+  if (pass.requeue && (!pass.periodic || *pass.requeue <= *pass.periodic)) {
+    return ReconcileResult::After(*pass.requeue);
+  }
+  if (pass.periodic) return ReconcileResult::Periodic(*pass.periodic);
   return ReconcileResult::Done();
 }
 
@@ -977,10 +980,15 @@ Status VmReconciler::TakeSnapshots(Pass& pass) {
     VMK_ASSIGN_OR_RETURN(auto taken, snapshotter.Take(&pass.status, request, persist));
     VMK_RETURN_IF_ERROR(after(taken, request.domain_active));
   }
-  const Duration wait = std::chrono::duration_cast<Duration>(
-      NextScheduledSnapshot(pass.status, *policy, now) - now);
-  if (!pass.requeue || wait < *pass.requeue) pass.requeue = wait;
-  return prune();
+  Status pruned = prune();
+  // Counted from after the snapshot and the prune: counted from `now`, the wait started late
+  // by the pass's own length, and each interval's snapshot slipped by that much.
+  const WallTime later = ctx_.clock->WallNow();
+  const WallTime next = NextScheduledSnapshot(pass.status, *policy, later);
+  const Duration wait =
+      next > later ? std::chrono::duration_cast<Duration>(next - later) : Duration::zero();
+  if (!pass.periodic || wait < *pass.periodic) pass.periodic = wait;
+  return pruned;
 }
 
 Condition VmReconciler::ReadyCondition(Pass& pass, bool now_active, bool config_current) {
