@@ -1,4 +1,5 @@
-// Deterministic simulation of failure handling (flows 1 and 2 of the design), unit tier.
+// Deterministic simulation of failure handling (flows 1 and 2 of the design, and the storage
+// flows of docs/storage.md: snapshots, pruning, rollbacks), unit tier.
 //
 // The real reconcile logic (HostReconciler, VmReconciler, HostRegistry, PlacementBook,
 // HostHealthBook, IncidentTracker over a MemoryStore) runs single-threaded over a simulated world:
@@ -14,6 +15,18 @@
 // declare spec.health, and the probe work items run like the others). Work items are taken in a
 // seeded random order from what the real WorkQueue holds, plus arbitrary "resync" reconciles of
 // any key.
+//
+// About half the VMs are on a volume in a pool every host mounts (a FakeStorage whose layers
+// carry what the guest wrote), under a SnapshotPolicy (a snapshot a minute, keep 2, rollbackDepth
+// 2, before a change and before a failover). Their schedule, drawn from a random stream of its
+// own, adds: guest writes into the disk the domain opens, storage faults (create, freeze, merge,
+// delete, switch-top, get and list refused or unavailable; SnapshotDisks and CommitDiskLayer
+// failing on a host, or their answer lost after they acted), each followed most of the time by a
+// kill a few kill points later, so that kills land inside snapshots, prunes and restores (every
+// pool change, SnapshotDisks and CommitDiskLayer is a kill point too); guests that crash past
+// their restart limit (rollbacks after the limit); snapshots and rollbacks asked for through the
+// ControlLoop API; spec changes whose new version is broken (failed-change rollbacks); clock
+// jumps that bring scheduled snapshots due; kills at any of the next 40 kill points.
 //
 // Checked after every hypervisor call, fence, fault and reconcile:
 //  1. no VM is active on two hosts at once;
@@ -34,11 +47,24 @@
 //     VM: its probe passes), no copy of it is left defined elsewhere. Fleets are built so that all VMs fit when all hosts are up
 //     (whatever the order they are placed in), not always when one is down; restart limits use
 //     short windows so that a VM held back by spec.restart runs again within the recovery.
+//  7. a snapshot a restore depends on is never deleted: every layer of a Taken snapshot, every
+//     layer a Restoring or Watching rollback restores, every layer under a disk's current top
+//     exists in the pool (checked over the status as the store holds it);
+//  8. what a kept snapshot reads never changes: each Taken snapshot's layer reads what it read
+//     when first seen Taken, for as long as it stays recorded Taken (prunes merge it into a
+//     neighbour, which must read the same);
+//  9. no rollback while the VM runs somewhere: at the status write that records a rollback
+//     Restoring or Watching, and at the creation of a restore's new top, no host runs a domain
+//     of the VM (tried: without the power-off before a rollback by hand it fires at seed 3;
+//     without those before a rollback after the restart limit and of a failed change, at 11);
+// 10. no disk file is opened by two running domains anywhere (invariant 1 for storage);
+// and at the end a VM on a volume runs on the top its status records.
 // Accounting, checked separately at the end: no incident stays open in the store.
 //
 // Sabotaged worlds (a fence agent that powers nothing off; fencing the oracle does not hear of; an
-// alert that fences its host at once; an alert intake with incidents of its own) show that
-// invariants 1, 2, 4 and 5 do fail when they should.
+// alert that fences its host at once; an alert intake with incidents of its own; a cleanup script
+// deleting layers; a QEMU writing into the layer under its top; a host acknowledging a power-off
+// it did not do) show that invariants 1, 2, 4, 5, 7, 8 and 9 do fail when they should.
 //
 // A failing seed prints its schedule; VMK_SIM_SEED=<n> replays that seed alone with every action,
 // reconcile, hypervisor call and fence on stdout. VMK_SIM_SEEDS=<count> changes how many seeds
@@ -66,6 +92,7 @@
 #include "providers/alerts/alert_signal.h"
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/fakes/fake_prober.h"
+#include "tests/fakes/fake_storage.h"
 #include "reconciler/alerts/alert_intake.h"
 #include "reconciler/apply/applier.h"
 #include "providers/hypervisor/hypervisor_wrapper.h"
@@ -91,6 +118,10 @@ struct ControllerKilled {
 };
 
 std::string HostUri(const std::string& host) { return "test:///embedded/" + host; }
+
+// The directory of the pool every host mounts (FakeStorage).
+constexpr char kPoolPath[] = "/srv/pool";
+std::string PoolFile(const std::string& volume) { return std::string(kPoolPath) + "/" + volume; }
 
 // Fully deterministic across platforms (std::*_distribution is not).
 class Rng {
@@ -172,6 +203,26 @@ class Oracle {
     }
   }
 
+  // Invariant 10, the storage form of invariant 1: no disk file is opened by two running
+  // domains anywhere (two QEMUs writing one qcow2 top corrupt it, whatever the VMs are called).
+  void CheckSharedDisks(const std::string& cause) {
+    std::map<std::string, std::string> opened;  // disk source -> host/domain running on it
+    for (const auto& [name, host] : hosts_) {
+      for (const auto& domain : host->DomainNames()) {
+        auto d = host->Domain(domain);
+        if (!d || !IsActive(d->state) || !d->config) continue;
+        for (const auto& disk : d->config->disks) {
+          if (disk.source.empty()) continue;
+          auto [it, fresh] = opened.emplace(disk.source, name + "/" + domain);
+          if (!fresh) {
+            Fail("invariant 10: " + disk.source + " is opened by running domains " + it->second +
+                 " and " + name + "/" + domain + " after " + cause);
+          }
+        }
+      }
+    }
+  }
+
   const std::string& violation() const { return violation_; }
   int starts() const { return starts_; }
   int moves() const { return moves_; }  // starts on another host than the VM last ran on
@@ -213,6 +264,72 @@ class WorldHooks {
   virtual void HistoryWritten(const std::string& key, const specs::Json& value) = 0;
   // The controller recorded an event about `name`.
   virtual void EventRecorded(const std::string& name, const std::string& reason) = 0;
+  // A VM's status was written (by the controller, or the API's requests): what it holds now.
+  virtual void VmStatusWritten(const std::string& vm, const specs::Json& status) = 0;
+  // The controller is about to create volume `volume` in pool `pool` (checked before the pool
+  // acts: a restore's new top made while the VM runs is the violation, not its aftermath).
+  virtual void CreatingVolume(const std::string& pool, const std::string& volume) = 0;
+  // Whether the answer to this successful storage call of the host's QEMU is lost on its way
+  // back (the switch or merge happened; the controller hears Unavailable). Consumes the fault.
+  virtual bool LoseAnswer(const std::string& host) = 0;
+  // Sabotage::kDestroyIgnored: whether this destroy is acknowledged without powering off.
+  virtual bool IgnoreDestroy(const std::string& host, const std::string& vm) = 0;
+};
+
+// A storage pool as the controller sees it through one host: kill points and scans around
+// every call that changes the pool.
+class KillablePool : public providers::StoragePool {
+ public:
+  KillablePool(std::string host, std::shared_ptr<providers::StoragePool> inner, WorldHooks* hooks)
+      : host_(std::move(host)), inner_(std::move(inner)), hooks_(hooks) {}
+
+  const std::string& name() const override { return inner_->name(); }
+  StatusOr<providers::PoolInfo> Info() override { return inner_->Info(); }
+  StatusOr<providers::VolumeInfo> CreateVolume(const providers::VolumeRequest& request) override {
+    hooks_->CreatingVolume(inner_->name(), request.name);
+    return Mutate("CreateVolume", request.name, [&] { return inner_->CreateVolume(request); });
+  }
+  StatusOr<std::optional<providers::VolumeInfo>> GetVolume(const std::string& volume) override {
+    return inner_->GetVolume(volume);
+  }
+  StatusOr<std::vector<providers::VolumeInfo>> ListVolumes() override {
+    return inner_->ListVolumes();
+  }
+  Status DeleteVolume(const std::string& volume) override {
+    return Mutate("DeleteVolume", volume, [&] { return inner_->DeleteVolume(volume); });
+  }
+  StatusOr<std::vector<providers::VolumeInfo>> FreezeVolumes(
+      const std::vector<providers::FreezeRequest>& requests) override {
+    std::string names;
+    for (const auto& r : requests) names += (names.empty() ? "" : ",") + r.volume;
+    return Mutate("FreezeVolumes", names, [&] { return inner_->FreezeVolumes(requests); });
+  }
+  Status MergeBackingIntoChild(const std::string& child) override {
+    return Mutate("MergeBackingIntoChild", child,
+                  [&] { return inner_->MergeBackingIntoChild(child); });
+  }
+
+ private:
+  static Status StatusOf(const Status& s) { return s; }
+  template <typename T>
+  static Status StatusOf(const StatusOr<T>& s) {
+    return s.status();
+  }
+  template <typename F>
+  auto Mutate(const char* op, const std::string& what_on, F call) -> decltype(call()) {
+    const std::string what = host_ + ": pool " + inner_->name() + " " + op + "(" + what_on + ")";
+    hooks_->KillPoint("before " + what);
+    auto r = call();
+    const Status s = StatusOf(r);
+    hooks_->Trace("    " + what + " -> " + (s.ok() ? "ok" : s.ToString()));
+    if (s.ok()) hooks_->Changed(what);
+    hooks_->KillPoint("after " + what);
+    return r;
+  }
+
+  const std::string host_;
+  const std::shared_ptr<providers::StoragePool> inner_;
+  WorldHooks* const hooks_;
 };
 
 // The controller's connection to one host: forwards to the FakeHypervisor, reports what the
@@ -245,6 +362,7 @@ class ObservedHypervisor : public providers::HypervisorWrapper {
   }
   Status DestroyDomain(const std::string& name) override {
     return Mutate("DestroyDomain", name, [&] {
+      if (hooks_->IgnoreDestroy(host_, name)) return Status::Ok();
       Status s = HypervisorWrapper::DestroyDomain(name);
       if (s.ok()) hooks_->oracle().SeenInactive(host_, name);
       return s;
@@ -252,6 +370,27 @@ class ObservedHypervisor : public providers::HypervisorWrapper {
   }
   Status UndefineDomain(const std::string& name) override {
     return Mutate("UndefineDomain", name, [&] { return HypervisorWrapper::UndefineDomain(name); });
+  }
+  std::shared_ptr<providers::StoragePool> OpenStoragePool(const std::string& name) override {
+    auto pool = HypervisorWrapper::OpenStoragePool(name);
+    if (!pool) return pool;
+    return std::make_shared<KillablePool>(host_, std::move(pool), hooks_);
+  }
+  Status SnapshotDisks(const std::string& name,
+                       const std::vector<providers::DiskSnapshotTarget>& disks) override {
+    return Mutate("SnapshotDisks", name, [&] {
+      Status s = HypervisorWrapper::SnapshotDisks(name, disks);
+      if (s.ok() && hooks_->LoseAnswer(host_)) return Status::Unavailable("the answer was lost");
+      return s;
+    });
+  }
+  Status CommitDiskLayer(const std::string& name, const providers::LayerCommit& commit,
+                         std::chrono::milliseconds timeout) override {
+    return Mutate("CommitDiskLayer", name, [&] {
+      Status s = HypervisorWrapper::CommitDiskLayer(name, commit, timeout);
+      if (s.ok() && hooks_->LoseAnswer(host_)) return Status::Unavailable("the answer was lost");
+      return s;
+    });
   }
 
  private:
@@ -301,6 +440,9 @@ class KillableStore : public StoreWrapper {
         "PutStatus(" + std::string(specs::KindName(write.kind)) + "/" + write.name + ")";
     hooks_->KillPoint("before " + what);
     auto r = StoreWrapper::PutStatusIf(write);
+    if (r.ok() && write.kind == specs::Kind::kVirtualMachine) {
+      hooks_->VmStatusWritten(write.name, write.status);
+    }
     hooks_->KillPoint("after " + what);
     return r;
   }
@@ -364,8 +506,8 @@ class SimController {
   // (anything else is a sabotage).
   SimController(Store* store, providers::HypervisorFactory* factory, Clock* clock,
                 providers::Fencer* fencer, providers::Prober* prober,
-                IncidentTracker* alert_incidents = nullptr)
-      : loop_(store, factory, clock, OneWorkerLoopOptions(fencer, prober, /*images=*/nullptr)) {
+                providers::ImageInspector* images, IncidentTracker* alert_incidents = nullptr)
+      : loop_(store, factory, clock, OneWorkerLoopOptions(fencer, prober, images)) {
     if (alert_incidents) {
       ReconcileContext ctx = loop_.context();
       ctx.incidents = alert_incidents;
@@ -409,6 +551,13 @@ class SimController {
   AlertIntake& alerts() { return rogue_alerts_ ? *rogue_alerts_ : loop_.alert_intake(); }
   // What the Applier's change handler does in the controller.
   void Enqueue(const std::string& key) { loop_.queue().Add(key); }
+  // The API's snapshot and rollback requests (vmkeeper snapshot / rollback).
+  StatusOr<std::string> RequestSnapshot(const std::string& vm, const std::string& name) {
+    return loop_.RequestSnapshot(vm, name);
+  }
+  StatusOr<RollbackPlan> RequestRollback(const std::string& vm, const std::string& to) {
+    return loop_.RequestRollback(vm, to, /*dry_run=*/false);
+  }
 
  private:
   ControlLoop loop_;
@@ -428,6 +577,13 @@ enum class Sabotage {
   // The alert intake keeps incidents of its own: it cannot join the one the heartbeats, probes
   // or lifecycle events opened.
   kAlertsOwnIncidents,
+  // QEMU keeps writing into the layer under its top after a snapshot switched it (a broken
+  // block layer): kept snapshots change under the controller.
+  kWritesIntoFrozenLayer,
+  // A cleanup script deletes layers of the pool that other layers are built on.
+  kLayersDeletedBehindBack,
+  // A host acknowledges the destroy of a VM on volumes without powering the guest off.
+  kDestroyIgnored,
 };
 
 struct SimOptions {
@@ -440,7 +596,24 @@ struct SimStats {
   long long reconciles = 0, starts = 0, moves = 0, fences_ok = 0, fences_failed = 0, kills = 0,
             restarts = 0, alerts = 0, alert_repeats = 0, unhealthy = 0, probes = 0,
             probe_restarts = 0;
+  // Storage: events of the controller, faults and requests of the schedule, and kills that
+  // landed while a snapshot, prune or restore was recorded unfinished.
+  long long snapshots = 0, prunes = 0, rollbacks = 0, rollbacks_failed = 0, changes_failed = 0,
+            storage_faults = 0, manual_snapshots = 0, manual_rollbacks = 0, guest_writes = 0,
+            kills_mid_snapshot = 0, kills_mid_prune = 0, kills_mid_restore = 0;
   void Add(const SimStats& o) {
+    snapshots += o.snapshots;
+    prunes += o.prunes;
+    rollbacks += o.rollbacks;
+    rollbacks_failed += o.rollbacks_failed;
+    changes_failed += o.changes_failed;
+    storage_faults += o.storage_faults;
+    manual_snapshots += o.manual_snapshots;
+    manual_rollbacks += o.manual_rollbacks;
+    guest_writes += o.guest_writes;
+    kills_mid_snapshot += o.kills_mid_snapshot;
+    kills_mid_prune += o.kills_mid_prune;
+    kills_mid_restore += o.kills_mid_restore;
     reconciles += o.reconciles;
     starts += o.starts;
     moves += o.moves;
@@ -461,7 +634,15 @@ struct SimStats {
            " kills mid-reconcile, " + std::to_string(restarts) + " restarts between items, " +
            std::to_string(alerts) + " alerts (" + std::to_string(alert_repeats) + " repeats), " +
            std::to_string(unhealthy) + " guests made unhealthy, " + std::to_string(probes) +
-           " probes, " + std::to_string(probe_restarts) + " restarts on failed probes";
+           " probes, " + std::to_string(probe_restarts) + " restarts on failed probes; storage: " +
+           std::to_string(snapshots) + " snapshots taken (" + std::to_string(manual_snapshots) +
+           " asked for), " + std::to_string(prunes) + " pruned, " + std::to_string(rollbacks) +
+           " rollbacks (" + std::to_string(manual_rollbacks) + " asked for, " +
+           std::to_string(changes_failed) + " failed changes, " +
+           std::to_string(rollbacks_failed) + " gave up), " + std::to_string(storage_faults) +
+           " storage faults, " + std::to_string(guest_writes) + " guest writes, kills while a " +
+           "snapshot/prune/restore was unfinished: " + std::to_string(kills_mid_snapshot) + "/" +
+           std::to_string(kills_mid_prune) + "/" + std::to_string(kills_mid_restore);
   }
 };
 
@@ -477,6 +658,9 @@ struct SimVm {
   int probe_period_seconds = 1;
   int probe_failure_threshold = 1;
   int probe_grace_seconds = 0;
+  // A volume disk in the shared pool under the SnapshotPolicy (else an image disk).
+  bool storage = false;
+  int version = 0;  // spec changes so far (each names another console log: a redefinition)
   std::string yaml;
   bool deleted = false;  // deleted by the admin, to be applied again
 };
@@ -495,6 +679,8 @@ class Simulation : public WorldHooks {
         verbose_(options.verbose),
         sabotage_(options.sabotage),
         rng_(seed),
+        // Storage decisions draw from their own stream: the other faults keep their schedule.
+        srng_(seed * 0x9E3779B97F4A7C15ULL + 1),
         store_(&memory_, this),
         factory_(&fakes_, this),
         fence_agent_(&clock_),
@@ -512,7 +698,8 @@ class Simulation : public WorldHooks {
     const int steps = 60;
     for (int step = 1; step <= steps && oracle_.violation().empty(); ++step) {
       Fault(step);
-      oracle_.Scan("fault");
+      if (has_storage_) StorageStep(step);
+      ScanAll("fault");
       RunController(1 + rng_.Below(20));
     }
     if (!oracle_.violation().empty()) return oracle_.violation();
@@ -529,13 +716,17 @@ class Simulation : public WorldHooks {
     }
     for (const auto& vm : unhealthy_) prober_.SetResult(vm, Healthy());
     unhealthy_.clear();
+    storage_->ClearFailures();
+    crash_loops_.clear();
+    broken_changes_.clear();
+    lost_answers_.clear();
     for (auto& h : hosts_) {
       h.world->ClearFailures();
       h.world->SetManualEventDelivery(false);
       h.world->SetReachable(true);
       fence_agent_.SetDefaultOutcome(h.name, FakeFenceOutcome::Ok());
     }
-    oracle_.Scan("heal all");
+    ScanAll("heal all");
     Settle("final recovery");
     if (!oracle_.violation().empty()) return oracle_.violation();
     if (std::string bad = EndStateProblems(); !bad.empty()) {
@@ -581,7 +772,15 @@ class Simulation : public WorldHooks {
     if (kill_countdown_ <= 0 || !in_reconcile_) return;
     if (--kill_countdown_ == 0) throw ControllerKilled{where};
   }
-  void Changed(const std::string& what) override { oracle_.Scan(what); }
+  void Changed(const std::string& what) override {
+    // What the storage invariants read changes only through the pool, the hosts' QEMU block
+    // operations, the guests' writes and status writes: the others leave it as it was checked.
+    if (what.find(": pool ") != std::string::npos || what.find("SnapshotDisks") != std::string::npos ||
+        what.find("CommitDiskLayer") != std::string::npos) {
+      storage_dirty_ = true;
+    }
+    ScanAll(what);
+  }
   void Trace(const std::string& line) override {
     if (verbose_) std::printf("%s\n", line.c_str());
     recent_.push_back(line);
@@ -629,6 +828,16 @@ class Simulation : public WorldHooks {
   // bookkeeping durable before the restart; before it did, a reconcile killed or failing after
   // a restart forgot it and allowed one restart too many: seed 41).
   void EventRecorded(const std::string& name, const std::string& reason) override {
+    if (reason == "SnapshotTaken") ++stats_.snapshots;
+    if (reason == "SnapshotPruned") ++stats_.prunes;
+    if (reason == "ChangeFailed") ++stats_.changes_failed;
+    if (reason == "RollbackFailed") ++stats_.rollbacks_failed;
+    if (reason == "RolledBack") {
+      // A rollback gives the VM a fresh restart budget (docs/storage.md): the count of
+      // invariant 6 starts afresh with it.
+      ++stats_.rollbacks;
+      failure_restarts_.erase(name);
+    }
     if (reason != "Restarted" && reason != "RestartedUnhealthy") return;
     if (reason == "RestartedUnhealthy") ++stats_.probe_restarts;
     CountRestart(name);
@@ -647,6 +856,49 @@ class Simulation : public WorldHooks {
                    std::to_string(vm->restart_window_seconds) + " s (spec.restart.limit " +
                    std::to_string(vm->restart_limit) + ")");
     }
+  }
+  // Invariant 9: a rollback is recorded (Restoring: the intent; Watching: the disks moved onto
+  // the restored tops) only while no host runs a domain of the VM. Checked at the write that
+  // records it, i.e. before the next pass could start the VM on the restored disks.
+  // The statuses of the VMs on volumes are kept here as written (parsed once: the storage
+  // invariants read them after every step).
+  void VmStatusWritten(const std::string& vm, const specs::Json& status) override {
+    auto v = std::find_if(vms_.begin(), vms_.end(), [&](const SimVm& s) { return s.name == vm; });
+    if (v == vms_.end() || !v->storage) return;
+    storage_dirty_ = true;
+    VmStatus& kept = statuses_[vm];
+    const RollbackRecord was = std::move(kept.rollback);
+    kept = VmStatus::FromJson(status);
+    const RollbackRecord& now = kept.rollback;
+    if (now.phase != "Restoring" && now.phase != "Watching") return;
+    if (was.phase == now.phase && was.target == now.target && was.started == now.started) return;
+    if (std::string where = RunsOn(vm); !where.empty()) {
+      oracle_.Fail("invariant 9: the rollback of " + vm + " to " + now.target + " was recorded " +
+                   now.phase + " while its domain runs on " + where);
+    }
+  }
+  // Invariant 9, at the storage: a restore's new top is made only while the VM runs nowhere.
+  void CreatingVolume(const std::string& pool, const std::string& volume) override {
+    const std::string vm = volume.substr(0, volume.find('.'));
+    auto kept = statuses_.find(vm);
+    if (kept == statuses_.end()) return;
+    const VmStatus& status = kept->second;
+    if (status.rollback.phase != "Restoring") return;
+    for (const SnapshotLayer& layer : status.rollback.restore) {
+      if (layer.pool != pool || layer.next_top != volume) continue;
+      if (std::string where = RunsOn(vm); !where.empty()) {
+        oracle_.Fail("invariant 9: the restored top " + volume + " of " + vm +
+                     " is being made while its domain runs on " + where);
+      }
+    }
+  }
+  bool LoseAnswer(const std::string& host) override { return lost_answers_.erase(host) > 0; }
+  bool IgnoreDestroy(const std::string& host, const std::string& vm) override {
+    if (sabotage_ != Sabotage::kDestroyIgnored) return false;
+    auto v = std::find_if(vms_.begin(), vms_.end(), [&](const SimVm& s) { return s.name == vm; });
+    if (v == vms_.end() || !v->storage) return false;
+    Trace("    sabotage: " + host + " acknowledges DestroyDomain(" + vm + ") and does nothing");
+    return true;
   }
 
  private:
@@ -691,6 +943,8 @@ class Simulation : public WorldHooks {
       v.probe_period_seconds = 1 + rng_.Below(3);
       v.probe_failure_threshold = 1 + rng_.Below(3);
       v.probe_grace_seconds = rng_.Below(6);
+      v.storage = srng_.Chance(50);
+      has_storage_ = has_storage_ || v.storage;
       demand += v.units;
       largest = std::max(largest, v.units);
       vms_.push_back(v);
@@ -721,23 +975,21 @@ class Simulation : public WorldHooks {
                 (h.fencing ? "" : ", no fencing") + "\n";
       oracle_.AddHost(h.name, h.world);
     }
+    // The shared pool every host mounts, the base image the volumes are layered on, and the
+    // policy of the VMs on volumes: a snapshot a minute, 2 kept (so pruning happens), a
+    // rollback after the restart limit to one of the 2 latest healthy snapshots, a snapshot
+    // before a change (watched) and before a failover.
+    storage_->AddPool("shared", kPoolPath);
+    storage_->AddImage("/images/base.raw", providers::ImageFormat::kRaw, int64_t{1} << 30,
+                       "base");
+    for (auto& h : hosts_) h.world->AttachStorage(storage_, {"shared"});
+    yaml += "apiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: shared}\n"
+            "spec: {path: " + std::string(kPoolPath) + "}\n---\n"
+            "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: sim}\n"
+            "spec: {intervalSeconds: 60, keep: 2, rollbackDepth: 2, beforeChange: true, "
+            "beforeFailover: true}\n---\n";
     for (auto& v : vms_) {
-      v.yaml = "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + v.name +
-               ", labels: {}}\nspec:\n  cpus: " + std::to_string(v.units) +
-               "\n  memoryMiB: " + std::to_string(v.units * 1024) +
-               "\n  disks: [{name: root, image: /images/" + v.name + ".qcow2, format: qcow2}]\n" +
-               "  placement: {priority: " + std::to_string(v.priority) +
-               (v.preferred.empty() ? "" : ", preferredHosts: [" + v.preferred + "]") + "}\n" +
-               "  restart: {limit: " + std::to_string(v.restart_limit) +
-               ", windowSeconds: " + std::to_string(v.restart_window_seconds) + "}\n" +
-               (v.health ? "  health: {tcp: {port: 22}, periodSeconds: " +
-                               std::to_string(v.probe_period_seconds) +
-                               ", timeoutSeconds: 1, failureThreshold: " +
-                               std::to_string(v.probe_failure_threshold) +
-                               ", startupGraceSeconds: " + std::to_string(v.probe_grace_seconds) +
-                               "}\n"
-                         : "") +
-               "---\n";
+      v.yaml = VmYaml(v);
       yaml += v.yaml;
       fleet_ += "  " + v.name + ": " + std::to_string(v.units) + " units, priority " +
                 std::to_string(v.priority) +
@@ -748,7 +1000,7 @@ class Simulation : public WorldHooks {
                                 std::to_string(v.probe_failure_threshold) + " failures, " +
                                 std::to_string(v.probe_grace_seconds) + " s grace)"
                           : "") +
-                "\n";
+                (v.storage ? ", on a volume under the snapshot policy" : "") + "\n";
       oracle_.AddVm(v.name);
       all_keys_.push_back(VmKey(v.name));
       if (v.health) all_keys_.push_back(ProbeKey(v.name));
@@ -764,7 +1016,8 @@ class Simulation : public WorldHooks {
         [this](const std::vector<ObjectRef>& changed) {
           if (!controller_) return;
           for (const auto& ref : changed) {
-            controller_->Enqueue(ref.kind == Kind::kHost ? HostKey(ref.name) : VmKey(ref.name));
+            if (ref.kind == Kind::kHost) controller_->Enqueue(HostKey(ref.name));
+            if (ref.kind == Kind::kVirtualMachine) controller_->Enqueue(VmKey(ref.name));
           }
         },
         nullptr);
@@ -780,6 +1033,33 @@ class Simulation : public WorldHooks {
       std::printf("seed %llu fleet:\n%s", static_cast<unsigned long long>(seed_), fleet_.c_str());
   }
 
+  // The VM's manifest. A VM on a volume also names a console log, which each spec change of
+  // the schedule moves (a change of the definition: a restart for the update).
+  std::string VmYaml(const SimVm& v) const {
+    const std::string disks =
+        v.storage ? "[{name: root, volume: {pool: shared, baseImage: /images/base.raw, "
+                    "baseFormat: raw}}]"
+                  : "[{name: root, image: /images/" + v.name + ".qcow2, format: qcow2}]";
+    return "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + v.name +
+           ", labels: {}}\nspec:\n  cpus: " + std::to_string(v.units) +
+           "\n  memoryMiB: " + std::to_string(v.units * 1024) + "\n  disks: " + disks + "\n" +
+           (v.storage ? "  snapshotPolicy: sim\n  console: {logFile: /var/log/vmkeeper/" +
+                            v.name + "." + std::to_string(v.version) + ".log}\n"
+                      : "") +
+           "  placement: {priority: " + std::to_string(v.priority) +
+           (v.preferred.empty() ? "" : ", preferredHosts: [" + v.preferred + "]") + "}\n" +
+           "  restart: {limit: " + std::to_string(v.restart_limit) +
+           ", windowSeconds: " + std::to_string(v.restart_window_seconds) + "}\n" +
+           (v.health ? "  health: {tcp: {port: 22}, periodSeconds: " +
+                           std::to_string(v.probe_period_seconds) +
+                           ", timeoutSeconds: 1, failureThreshold: " +
+                           std::to_string(v.probe_failure_threshold) +
+                           ", startupGraceSeconds: " + std::to_string(v.probe_grace_seconds) +
+                           "}\n"
+                     : "") +
+           "---\n";
+  }
+
   void AdminApply(const std::string& yaml) {
     auto out = admin_->Apply({{"fleet.yaml", yaml}}, {false, false});
     if (!out.ok()) {
@@ -791,7 +1071,7 @@ class Simulation : public WorldHooks {
 
   void StartController(const std::string& why) {
     controller_ = std::make_unique<SimController>(
-        &store_, &factory_, &clock_, &fencer_, &prober_,
+        &store_, &factory_, &clock_, &fencer_, &prober_, storage_.get(),
         sabotage_ == Sabotage::kAlertsOwnIncidents ? &rogue_incidents_ : nullptr);
     pending_.clear();
     Status s = controller_->Start();
@@ -894,9 +1174,13 @@ class Simulation : public WorldHooks {
       Action(at + "host " + h.name + ": its held-back events are delivered");
       h.world->SetManualEventDelivery(false);
     } else if (roll < 99) {
-      // The admin deletes a VM, or applies a deleted one again (a new object: no status).
+      // The admin deletes a VM, or applies a deleted one again (a new object: no status). Not
+      // a VM on a volume: applied again, it would find its volume unrecorded and, rightly,
+      // never take it over (VolumeConflict) until an admin cleans the pool.
       SimVm& v = vms_[static_cast<size_t>(rng_.Below(static_cast<int>(vms_.size())))];
-      if (v.deleted) {
+      if (v.storage) {
+        Action(at + "no fault (the admin leaves " + v.name + ", on a volume, alone)");
+      } else if (v.deleted) {
         Action(at + "admin applies " + v.name + " again");
         v.deleted = false;
         failure_restarts_.erase(v.name);  // a new object: its restart history starts afresh
@@ -1067,9 +1351,10 @@ class Simulation : public WorldHooks {
     } catch (const ControllerKilled& killed) {
       in_reconcile_ = false;
       ++stats_.kills;
+      CountKillMidStorage();
       Action("controller killed in " + key + " " + killed.where + "; restarted");
       controller_.reset();
-      oracle_.Scan("controller killed");
+      ScanAll("controller killed");
       StartController("restart after kill");
       return;
     }
@@ -1083,7 +1368,301 @@ class Simulation : public WorldHooks {
                                         .count()) +
                      " ms)"
                : ""));
-    oracle_.Scan("reconcile " + key);
+    ScanAll("reconcile " + key);
+  }
+
+  // Every invariant checked after a step: the world's (1, 2, 10) and the storage's (7, 8).
+  void ScanAll(const std::string& cause) {
+    oracle_.Scan(cause);
+    if (!has_storage_) return;
+    oracle_.CheckSharedDisks(cause);
+    if (storage_dirty_) CheckStorage(cause);
+    storage_dirty_ = false;
+  }
+
+  // Where a domain of `vm` runs ("" = nowhere), as the hosts themselves show it.
+  std::string RunsOn(const std::string& vm) const {
+    std::string where;
+    for (const auto& h : hosts_) {
+      auto d = h.world->Domain(vm);
+      if (d && IsActive(d->state)) where += (where.empty() ? "" : ", ") + h.name;
+    }
+    return where;
+  }
+
+  // Invariants 7 and 8, over what the store records (what a restarted controller resumes
+  // from: every step is recorded before it is taken) and what the shared pool holds.
+  //  7. a snapshot a restore depends on is never deleted: every layer of a Taken snapshot, the
+  //     layers a Restoring or Watching rollback restores, and every layer under each disk's
+  //     current top exist;
+  //  8. what a kept snapshot reads never changes: each Taken snapshot's layer reads what it
+  //     read when first seen Taken, for as long as it is recorded Taken (a prune merges it into
+  //     a neighbour: the pruned one turns Pruning, the neighbour must read the same).
+  void CheckStorage(const std::string& cause) {
+    if (!oracle_.violation().empty()) return;
+    for (const auto& v : vms_) {
+      auto kept = statuses_.find(v.name);
+      if (kept == statuses_.end()) continue;
+      const VmStatus& status = kept->second;
+      auto need = [&](const std::string& volume, const std::string& why) {
+        if (!storage_->VolumeAt(PoolFile(volume))) {
+          oracle_.Fail("invariant 7: " + volume + " (" + why + " of " + v.name +
+                       ") is gone from the pool after " + cause);
+        }
+      };
+      std::set<std::string> taken;
+      for (const SnapshotRecord& snapshot : status.snapshots) {
+        if (snapshot.phase != "Taken") continue;
+        for (const SnapshotLayer& layer : snapshot.layers) {
+          need(layer.volume, "the layer of snapshot " + snapshot.name);
+          const std::string key = v.name + "/" + snapshot.name + "/" + layer.disk;
+          taken.insert(key);
+          const std::string read =
+              storage_->ReadData(PoolFile(layer.volume)).value_or("<unreadable>");
+          auto [seen, first] = reads_.emplace(key, read);
+          if (!first && seen->second != read) {
+            oracle_.Fail("invariant 8: snapshot " + snapshot.name + " of " + v.name + " read '" +
+                         seen->second + "' when taken and now reads '" + read + "' (layer " +
+                         layer.volume + ") after " + cause);
+          }
+        }
+      }
+      for (auto it = reads_.lower_bound(v.name + "/"); it != reads_.end();) {
+        if (it->first.compare(0, v.name.size() + 1, v.name + "/") != 0) break;
+        it = taken.count(it->first) ? std::next(it) : reads_.erase(it);
+      }
+      if (status.rollback.phase == "Restoring" || status.rollback.phase == "Watching") {
+        for (const SnapshotLayer& layer : status.rollback.restore) {
+          need(layer.volume, "the layer the rollback to " + status.rollback.target + " restores");
+        }
+      }
+      for (const DiskRecord& disk : status.disks) {
+        if (disk.pool.empty() || disk.volume.empty()) continue;
+        // The top itself is recorded before it is made; once made, its chain must be whole.
+        auto layer = storage_->VolumeAt(disk.path.empty() ? PoolFile(disk.volume) : disk.path);
+        for (int depth = 0; layer && !layer->backing_path.empty() && depth < 1000; ++depth) {
+          auto below = storage_->VolumeAt(layer->backing_path);
+          if (!below) {
+            oracle_.Fail("invariant 7: " + layer->backing_path + ", under " + layer->name +
+                         " in the chain of the top " + disk.volume + " of " + v.name +
+                         ", is gone after " + cause);
+          }
+          layer = below;
+        }
+      }
+      if (!oracle_.violation().empty()) return;
+    }
+  }
+
+  // For the statistics: which unfinished storage sequences the store records at a kill.
+  void CountKillMidStorage() {
+    bool snapshot = false, prune = false, restore = false;
+    for (const auto& [vm, status] : statuses_) {
+      for (const SnapshotRecord& r : status.snapshots) snapshot = snapshot || r.phase == "Pending";
+      prune = prune || !status.pruning.phase.empty();
+      restore = restore || status.rollback.phase == "Restoring";
+    }
+    stats_.kills_mid_snapshot += snapshot ? 1 : 0;
+    stats_.kills_mid_prune += prune ? 1 : 0;
+    stats_.kills_mid_restore += restore ? 1 : 0;
+  }
+
+  // The storage part of a step, drawn from its own random stream: the guests on volumes write,
+  // crash loops go on, a broken change's service comes back once the change is over, and one
+  // storage event of the schedule (or none).
+  void StorageStep(int step) {
+    const std::string at = "step " + std::to_string(step) + ": ";
+    GuestWrites();
+    CrashLoops(at);
+    HealBrokenChanges(at, step);
+    if (sabotage_ == Sabotage::kLayersDeletedBehindBack && srng_.Chance(30)) {
+      // A cleanup script removes a layer something is built on.
+      auto volumes = storage_->Volumes("shared");
+      for (const auto& layer : volumes) {
+        const bool built_on = std::any_of(volumes.begin(), volumes.end(), [&](const auto& o) {
+          return o.backing_path == layer.path;
+        });
+        if (!built_on) continue;
+        Action(at + "sabotage: a cleanup script deletes " + layer.name);
+        storage_->RemoveVolumeBehindBack("shared", layer.name);
+        storage_dirty_ = true;
+        break;
+      }
+    }
+    if (srng_.Chance(40)) StorageFault(at, step);
+  }
+
+  // Each running guest on a volume may write something new into the disk its domain opens, as
+  // a real guest does: what a snapshot froze differs from what comes after it.
+  void GuestWrites() {
+    for (const auto& v : vms_) {
+      if (!v.storage || !srng_.Chance(50)) continue;
+      for (const auto& h : hosts_) {
+        auto d = h.world->Domain(v.name);
+        if (!d || !IsActive(d->state) || !d->config || d->config->disks.empty()) continue;
+        std::string path = d->config->disks[0].source;
+        if (sabotage_ == Sabotage::kWritesIntoFrozenLayer) {
+          auto top = storage_->VolumeAt(path);
+          if (top && top->backing_path.rfind(std::string(kPoolPath) + "/", 0) == 0) {
+            path = top->backing_path;
+          }
+        }
+        const std::string data = v.name + " write " + std::to_string(++writes_);
+        if (storage_->WriteData(path, data).ok()) {
+          storage_dirty_ = true;
+          ++stats_.guest_writes;
+          Trace("    guest " + v.name + " on " + h.name + " writes '" + data + "' into " + path);
+        }
+      }
+    }
+  }
+
+  // A guest in a crash loop crashes each time it is found running, until its count is spent.
+  void CrashLoops(const std::string& at) {
+    for (auto it = crash_loops_.begin(); it != crash_loops_.end();) {
+      bool crashed = false;
+      for (auto& h : hosts_) {
+        auto d = h.world->Domain(it->first);
+        if (!d || !IsActive(d->state)) continue;
+        Action(at + "guest " + it->first + " crashes again on " + h.name + " (" +
+               std::to_string(it->second - 1) + " more to come)");
+        (void)h.world->CrashDomain(it->first);
+        crashed = true;
+      }
+      it = crashed && --it->second <= 0 ? crash_loops_.erase(it) : std::next(it);
+    }
+  }
+
+  // The service of a broken change answers again once the change failed (the old version,
+  // restored, works) or after a while (the change was never watched: the VM was not Ready).
+  void HealBrokenChanges(const std::string& at, int step) {
+    for (auto it = broken_changes_.begin(); it != broken_changes_.end();) {
+      auto object = memory_.Get(Kind::kVirtualMachine, it->first);
+      std::string phase;
+      if (object.ok() && *object) {
+        const ChangeRecord change = VmStatus::FromJson((*object)->status).change;
+        if (change.toGeneration == (*object)->metadata.generation) phase = change.phase;
+      }
+      if (phase != "Failed" && step - it->second < 12) {
+        ++it;
+        continue;
+      }
+      Action(at + "the service of " + it->first + " answers again (its change: " +
+             (phase.empty() ? "not watched" : phase) + ")");
+      unhealthy_.erase(it->first);
+      prober_.SetResult(it->first, Healthy());
+      it = broken_changes_.erase(it);
+    }
+  }
+
+  // Arms a kill a few kill points ahead (unless one is armed): right after a storage fault,
+  // it lands in the middle of the snapshot, prune or restore the fault interrupts.
+  void ArmKillSoon(const std::string& at) {
+    if (kill_countdown_ > 0 || !srng_.Chance(60)) return;
+    kill_countdown_ = 1 + srng_.Below(6);
+    Action(at + "... and the controller will be killed at its kill point #" +
+           std::to_string(kill_countdown_) + " from now");
+  }
+
+  void StorageFault(const std::string& at, int step) {
+    std::vector<SimVm*> on_volumes;
+    for (auto& v : vms_) {
+      if (v.storage) on_volumes.push_back(&v);
+    }
+    SimVm& v = *on_volumes[static_cast<size_t>(srng_.Below(static_cast<int>(on_volumes.size())))];
+    SimHost& h = hosts_[static_cast<size_t>(srng_.Below(static_cast<int>(hosts_.size())))];
+    const int r = srng_.Below(100);
+    auto injected = [&](bool refusal) {
+      return refusal ? Status::FailedPrecondition("injected refusal")
+                     : Status::Unavailable("injected failure");
+    };
+    if (r < 25) {
+      using providers::FakeStorageOp;
+      static const FakeStorageOp kOps[] = {FakeStorageOp::kCreate, FakeStorageOp::kFreeze,
+                                           FakeStorageOp::kMerge,  FakeStorageOp::kDelete,
+                                           FakeStorageOp::kSwitchTop, FakeStorageOp::kGet,
+                                           FakeStorageOp::kList};
+      const FakeStorageOp op = kOps[srng_.Below(7)];
+      const bool refusal = srng_.Chance(50);
+      const int k = 1 + srng_.Below(3);
+      ++stats_.storage_faults;
+      Action(at + "storage: the next " + std::to_string(k) + " " +
+             providers::FakeStorageOpName(op) + " calls " + (refusal ? "are refused" : "fail"));
+      storage_->InjectFailure(op, injected(refusal), k);
+      ArmKillSoon(at);
+    } else if (r < 35) {
+      ++stats_.storage_faults;
+      const int kind = srng_.Below(3);
+      if (kind == 2) {
+        Action(at + "host " + h.name + ": the answer to its next successful SnapshotDisks or "
+               "CommitDiskLayer is lost");
+        lost_answers_.insert(h.name);
+      } else {
+        const providers::FakeOp op =
+            kind == 0 ? providers::FakeOp::kSnapshotDisks : providers::FakeOp::kCommitDiskLayer;
+        const bool refusal = srng_.Chance(50);
+        Action(at + "host " + h.name + ": its next " + providers::FakeOpName(op) + " call " +
+               (refusal ? "is refused" : "fails"));
+        h.world->InjectFailure(op, injected(refusal), 1);
+      }
+      ArmKillSoon(at);
+    } else if (r < 47) {
+      const int crashes = v.restart_limit + 1 + srng_.Below(3);
+      Action(at + "guest " + v.name + " will crash each time it runs, " +
+             std::to_string(crashes) + " times (past its restart limit of " +
+             std::to_string(v.restart_limit) + ")");
+      crash_loops_[v.name] = crashes;
+    } else if (r < 57) {
+      const std::string name = "m" + std::to_string(++manual_serial_);
+      auto asked = controller_->RequestSnapshot(v.name, name);
+      Action(at + "admin asks for snapshot " + name + " of " + v.name + ": " +
+             (asked.ok() ? "recorded" : asked.status().ToString()));
+      if (asked.ok()) ++stats_.manual_snapshots;
+    } else if (r < 67) {
+      // To the latest healthy snapshot, or to any the status lists (refused unless Taken).
+      std::string to;
+      if (srng_.Chance(40) && statuses_.count(v.name)) {
+        std::vector<std::string> names;
+        for (const auto& snapshot : statuses_[v.name].snapshots) names.push_back(snapshot.name);
+        if (!names.empty()) to = srng_.Pick(names);
+      }
+      auto asked = controller_->RequestRollback(v.name, to);
+      Action(at + "admin asks to roll " + v.name + " back to " +
+             (to.empty() ? "its latest healthy snapshot" : to) + " (it runs on [" +
+             RunsOn(v.name) + "]): " + (asked.ok() ? "recorded" : asked.status().ToString()));
+      if (asked.ok()) {
+        ++stats_.manual_rollbacks;
+        ArmKillSoon(at);
+      }
+    } else if (r < 75) {
+      // A change of the spec whose new version is broken: its service does not answer (a
+      // probed VM) or it crashes at boot, past its restart limit.
+      if (broken_changes_.count(v.name) || crash_loops_.count(v.name)) {
+        Action(at + "no change to break (" + v.name + " is failing already)");
+        return;
+      }
+      ++v.version;
+      v.yaml = VmYaml(v);
+      Action(at + "admin changes " + v.name + " (version " + std::to_string(v.version) +
+             ") and the new version is broken: " +
+             (v.health ? "its service does not answer" : "it crashes at boot"));
+      AdminApply(v.yaml);
+      if (v.health) {
+        prober_.SetResult(v.name, providers::ProbeResult{false, "connection refused"});
+        unhealthy_.insert(v.name);
+        broken_changes_[v.name] = step;
+      } else {
+        crash_loops_[v.name] = v.restart_limit + 1;
+      }
+    } else if (r < 90) {
+      const int seconds = 30 + srng_.Below(61);
+      clock_.Advance(std::chrono::seconds(seconds));
+      Action(at + "advance clock " + std::to_string(seconds) + " s (scheduled snapshots come due)");
+    } else {
+      kill_countdown_ = 1 + srng_.Below(40);
+      Action(at + "controller will be killed at its kill point #" +
+             std::to_string(kill_countdown_) + " from now");
+    }
   }
 
   // Runs the controller with time passing until every VM runs as it should (or a bound).
@@ -1136,6 +1715,17 @@ class Simulation : public WorldHooks {
       }
       const auto* ready = specs::FindCondition(status.conditions, "Ready");
       const std::string ready_text = ready ? ready->status + "/" + ready->reason : "<none>";
+      if (v.storage && !status.disks.empty()) {
+        // A VM on a volume runs on the top its status records (not on a frozen layer).
+        for (const auto& h : hosts_) {
+          auto d = h.world->Domain(v.name);
+          if (!d || !IsActive(d->state) || !d->config || d->config->disks.empty()) continue;
+          if (d->config->disks[0].source != status.disks[0].path) {
+            problems += v.name + ": runs on " + h.name + " on " + d->config->disks[0].source +
+                        ", its status records the top " + status.disks[0].path + "; ";
+          }
+        }
+      }
       if (active != " " + status.host || defined != " " + status.host ||
           ready_text != "True/Running") {
         problems += v.name + ": status host '" + status.host + "', Ready " + ready_text +
@@ -1179,6 +1769,7 @@ class Simulation : public WorldHooks {
   const Sabotage sabotage_;
   SimStats stats_;
   Rng rng_;
+  Rng srng_;
   FakeClock clock_;
   MemoryStore memory_;
   KillableStore store_;
@@ -1187,6 +1778,18 @@ class Simulation : public WorldHooks {
   providers::FakeFencer fence_agent_;
   KillableFencer fencer_;
   providers::FakeProber prober_;  // the guests' services, as probes find them
+  // The shared pool every host mounts; also the controller's reader of image formats.
+  std::shared_ptr<providers::FakeStorage> storage_ = std::make_shared<providers::FakeStorage>();
+  bool has_storage_ = false;  // some VM is on a volume
+  bool storage_dirty_ = true;  // the storage or a status changed since CheckStorage last ran
+  std::map<std::string, int> crash_loops_;     // vm → crashes left (each time it is seen running)
+  std::map<std::string, int> broken_changes_;  // vm → step of a change whose service fails
+  std::set<std::string> lost_answers_;         // hosts whose next storage answer is lost
+  std::map<std::string, VmStatus> statuses_;  // of the VMs on volumes, as last written
+  // "vm/snapshot/disk" → what the layer read when the snapshot was first seen Taken.
+  std::map<std::string, std::string> reads_;
+  int manual_serial_ = 0;
+  long long writes_ = 0;
   // The sabotaged alert intake's own incidents (Sabotage::kAlertsOwnIncidents).
   IncidentTracker rogue_incidents_{&store_, &clock_};
   Oracle oracle_;
@@ -1308,6 +1911,15 @@ TEST(FailoverSimulation, InvariantsHoldUnderSeededFaultSchedules) {
     EXPECT_GT(run.stats.unhealthy, 1000);
     EXPECT_GT(run.stats.probes, 10000);
     EXPECT_GT(run.stats.probe_restarts, 200) << "probe-driven restarts are rare";
+    // Storage: snapshots are taken, pruned and restored (after the restart limit, by hand and
+    // after a failed change), and kills land while each kind of sequence is unfinished.
+    EXPECT_GT(run.stats.snapshots, 5000);
+    EXPECT_GT(run.stats.prunes, 800) << "pruning is rare: invariant 8 is barely exercised";
+    EXPECT_GT(run.stats.rollbacks, 1000);
+    EXPECT_GT(run.stats.changes_failed, 50);
+    EXPECT_GT(run.stats.kills_mid_snapshot, 250);
+    EXPECT_GT(run.stats.kills_mid_prune, 70);
+    EXPECT_GT(run.stats.kills_mid_restore, 250);
   }
 }
 
@@ -1354,6 +1966,27 @@ TEST(FailoverSimulation, CatchesAlertsThatOpenASecondIncident) {
   const int seed = FirstSeedCaught(Sabotage::kAlertsOwnIncidents, "invariant 5:");
   EXPECT_GT(seed, 0) << "two open incidents for one failure and no seed of 50 noticed";
   std::printf("[ sim      ] alert incidents of their own caught at seed %d\n", seed);
+}
+
+// Invariants 7, 8 and 9 can fail: layers deleted under the snapshots and tops that need them,
+// a QEMU that writes into the layer a snapshot froze, and a rollback of a guest that still runs
+// (its host acknowledged the power-off and did nothing).
+TEST(FailoverSimulation, CatchesLayersDeletedUnderSnapshots) {
+  const int seed = FirstSeedCaught(Sabotage::kLayersDeletedBehindBack, "invariant 7:");
+  EXPECT_GT(seed, 0) << "snapshot layers were deleted and no seed of 50 noticed";
+  std::printf("[ sim      ] layers deleted behind the controller's back caught at seed %d\n", seed);
+}
+
+TEST(FailoverSimulation, CatchesWritesIntoAFrozenLayer) {
+  const int seed = FirstSeedCaught(Sabotage::kWritesIntoFrozenLayer, "invariant 8:");
+  EXPECT_GT(seed, 0) << "kept snapshots changed and no seed of 50 noticed";
+  std::printf("[ sim      ] writes into a frozen layer caught at seed %d\n", seed);
+}
+
+TEST(FailoverSimulation, CatchesARollbackOfARunningGuest) {
+  const int seed = FirstSeedCaught(Sabotage::kDestroyIgnored, "invariant 9:");
+  EXPECT_GT(seed, 0) << "a guest kept running through its rollback and no seed of 50 noticed";
+  std::printf("[ sim      ] a rollback of a running guest caught at seed %d\n", seed);
 }
 
 }  // namespace

@@ -146,6 +146,11 @@ void FakeStorage::InjectFailure(FakeStorageOp op, Status status, int times) {
   failures_[op] = {std::move(status), times};
 }
 
+void FakeStorage::ClearFailures() {
+  MutexLock lock(&mu_);
+  failures_.clear();
+}
+
 int FakeStorage::CallCount(FakeStorageOp op) const {
   MutexLock lock(&mu_);
   auto it = calls_.find(op);

@@ -65,6 +65,8 @@ class FakeStorage : public ImageInspector, public std::enable_shared_from_this<F
 
   // --- Faults and inspection ----------------------------------------------------------------
   void InjectFailure(FakeStorageOp op, Status status, int times = 1);
+  // Every injected failure still pending is dropped.
+  void ClearFailures();
   int CallCount(FakeStorageOp op) const;
   std::vector<VolumeInfo> Volumes(const std::string& pool) const;
   std::optional<VolumeInfo> VolumeAt(const std::string& path) const;

@@ -185,6 +185,13 @@ TEST_F(FakeStorageTest, FaultsAndVanishedVolumes) {
             StatusCode::kUnavailable);
   EXPECT_EQ(storage_->CallCount(FakeStorageOp::kCreate), 1);
   ASSERT_TRUE(pool_->CreateVolume({"a", "", std::nullopt, 1}).ok());
+  // A failure injected for good (times < 1) lasts until ClearFailures.
+  storage_->InjectFailure(FakeStorageOp::kDelete, Status::Internal("refused"), 0);
+  EXPECT_FALSE(pool_->DeleteVolume("a").ok());
+  EXPECT_FALSE(pool_->DeleteVolume("a").ok());
+  storage_->ClearFailures();
+  EXPECT_TRUE(pool_->DeleteVolume("a").ok());
+  ASSERT_TRUE(pool_->CreateVolume({"a", "", std::nullopt, 1}).ok());
   storage_->RemoveVolumeBehindBack("shared", "a");
   EXPECT_FALSE(pool_->GetVolume("a")->has_value());
   storage_->SetPoolActive("shared", false);
