@@ -36,7 +36,9 @@ ReconcileResult HostReconciler::Reconcile(const ReconcileRequest& request) {
   entry->SetFenced(status.failover.phase == "Relocating" || status.failover.phase == "Relocated");
 
   auto& conn = *entry->connection();
+  const uint64_t listing_since = entry->ChangeMark();
   Observation observed = Observe(conn);
+  observed.since = listing_since;
   if (!observed.failure.ok()) {
     return Unreachable(object, *spec, *entry, std::move(status), observed.failure, request.cancel);
   }
@@ -188,7 +190,7 @@ void HostReconciler::TakeListing(const std::string& name, const specs::HostSpec&
     if (!placement || placement->host != name) to_check.push_back(d.name);
   }
   const providers::HostInfo& info = observation.info;
-  entry.SetListing(std::move(observation.domains), info);
+  entry.SetListing(std::move(observation.domains), info, observation.since);
   if (ctx_.metrics) ctx_.metrics->SetHostUp(name, true);
   if (!was_reachable) {
     ctx_.events->Normal(Kind::kHost, name, "HostReady",

@@ -38,6 +38,7 @@ class HostReconciler : public Reconciler {
     Status failure;  // ok when listed
     std::vector<providers::DomainInfo> domains;
     providers::HostInfo info;
+    uint64_t since = 0;  // HostEntry::ChangeMark() before the listing was read
   };
 
   ReconcileResult Removed(const std::string& name);

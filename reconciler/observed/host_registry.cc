@@ -73,8 +73,13 @@ void HostEntry::SetSpec(const specs::HostSpec& spec,
   view_.labels = labels;
 }
 
+uint64_t HostEntry::ChangeMark() const {
+  MutexLock l(&mu_);
+  return changes_;
+}
+
 void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
-                           const providers::HostInfo& info) {
+                           const providers::HostInfo& info, uint64_t since) {
   std::map<std::string, ObservedDomain> fresh;
   for (auto& d : domains) {
     std::string name = d.name;
@@ -83,6 +88,18 @@ void HostEntry::SetListing(std::vector<providers::DomainInfo> domains,
     fresh.emplace(std::move(name), std::move(observed));
   }
   MutexLock l(&mu_);
+  // What was read or reported after the listing began is newer than the listing: kept (a
+  // domain removed meanwhile stays removed).
+  for (const auto& [name, at] : changed_at_) {
+    if (at <= since) continue;
+    auto cached = domains_.find(name);
+    if (cached != domains_.end()) {
+      fresh[name] = cached->second;
+    } else {
+      fresh.erase(name);
+    }
+  }
+  std::erase_if(changed_at_, [&](const auto& entry) { return entry.second <= since; });
   // An event that arrived during the listing may be newer than what the listing saw.
   for (const auto& [name, old] : domains_) {
     auto it = fresh.find(name);
@@ -113,6 +130,7 @@ bool HostEntry::SetUnreachable() {
 void HostEntry::UpdateDomain(const std::string& name,
                              std::optional<providers::DomainInfo> info) {
   MutexLock l(&mu_);
+  changed_at_[name] = ++changes_;
   if (info) {
     if (!domains_.count(name)) locator_->Add(name, {name_, id_});
     ObservedDomain& slot = domains_[name];
@@ -132,6 +150,7 @@ void HostEntry::UpdateDomain(const std::string& name,
 void HostEntry::MarkStale(const std::string& name, WallTime event_time,
                           providers::DomainEventType event_type) {
   MutexLock l(&mu_);
+  changed_at_[name] = ++changes_;
   auto it = domains_.find(name);
   if (it != domains_.end()) {
     it->second.stale = true;

@@ -69,8 +69,15 @@ class HostEntry {
   };
   View view() const;
   void SetSpec(const specs::HostSpec& spec, const std::map<std::string, std::string>& labels);
-  // A full listing replaces the cache.
-  void SetListing(std::vector<providers::DomainInfo> domains, const providers::HostInfo& info);
+  // Where the cache's changes stand: taken before a listing is read, so that SetListing can tell
+  // what changed while the listing was on its way.
+  uint64_t ChangeMark() const;
+  // A full listing, read after ChangeMark() returned `since`, replaces the cache; except the
+  // domains read again or reported by an event after `since`: those observations are newer
+  // than the listing (a listing read just before a start arrives after the start's own read,
+  // and said "shut off": a VM restarted for nothing).
+  void SetListing(std::vector<providers::DomainInfo> domains, const providers::HostInfo& info,
+                  uint64_t since = 0);
   // Returns whether the host was reachable before.
   bool SetUnreachable();
   void SetFenced(bool fenced);
@@ -93,6 +100,10 @@ class HostEntry {
   mutable Mutex mu_ ACQUIRED_BEFORE(locator_->mu_);
   View view_ GUARDED_BY(mu_);
   std::map<std::string, ObservedDomain> domains_ GUARDED_BY(mu_);
+  uint64_t changes_ GUARDED_BY(mu_) = 0;  // UpdateDomain and MarkStale calls so far
+  // The change number of each domain's latest UpdateDomain/MarkStale (a removal too), for the
+  // names changed since the last listing.
+  std::map<std::string, uint64_t> changed_at_ GUARDED_BY(mu_);
 };
 
 class HostRegistry {
