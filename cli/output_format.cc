@@ -143,9 +143,11 @@ Rows VmRows(const std::vector<Json>& vms, bool wide) {
     for (const char* c : {"CPUS", "MEMORY", "GENERATION", "OBSERVED"}) rows[0].push_back(c);
   }
   for (const auto& vm : vms) {
+    // As kubectl: an object being deleted reads Terminating, whatever its domain's state.
+    const bool terminating = Find(vm, {"metadata", "deletionTimestamp"}) != nullptr;
     std::vector<std::string> row = {
         Text(vm, {"metadata", "name"}), Text(vm, {"status", "host"}),
-        Text(vm, {"status", "state"}), ConditionStatus(vm, "Ready"),
+        terminating ? "Terminating" : Text(vm, {"status", "state"}), ConditionStatus(vm, "Ready"),
         Int(vm, {"status", "restartCount"}) ? IntText(vm, {"status", "restartCount"}) : "0"};
     if (wide) {
       auto memory = Int(vm, {"spec", "memoryMiB"});
@@ -379,6 +381,27 @@ std::string DescribeStorage(const Json& status) {
                                {"Message:", change.value("message", "")}}),
                   "  ");
   }
+  const Json deletion = status.value("deletion", Json::object());
+  if (deletion.is_object() && !deletion.value("phase", "").empty()) {
+    Rows rows = {{"VOLUME", "POOL", "DISK", "POLICY", "STATE"}};
+    for (const char* list : {"volumes", "retained"}) {
+      const bool deleted_policy = std::string(list) == "volumes";
+      for (const auto& v : deletion.value(list, Json::array())) {
+        rows.push_back({v.value("volume", ""), v.value("pool", ""), v.value("disk", ""),
+                        deleted_policy ? "Delete" : "Retain",
+                        !deleted_policy            ? "kept"
+                        : v.value("deleted", false) ? "deleted"
+                                                    : "to delete"});
+      }
+    }
+    Rows head = {{"Phase:", deletion.value("phase", "")},
+                 {"Started:", deletion.value("started", "")}};
+    if (!deletion.value("message", "").empty()) {
+      head.push_back({"Waiting:", deletion.value("message", "")});
+    }
+    out += "Deletion:\n" + Indent(FormatTable(head), "  ");
+    if (rows.size() > 1) out += Indent(FormatTable(rows), "  ");
+  }
   const Json rollback = status.value("rollback", Json::object());
   if (rollback.is_object() && !rollback.value("phase", "").empty()) {
     std::string tried;
@@ -401,7 +424,6 @@ std::string DescribeStorage(const Json& status) {
 
 std::string Describe(const Json& object, const std::vector<reconciler::Event>& events,
                      const std::vector<reconciler::Incident>* incidents) {
-  std::vector<std::vector<std::string>> head;
   std::string labels;
   if (const Json* l = Find(object, {"metadata", "labels"}); l != nullptr && l->is_object()) {
     for (const auto& [key, value] : l->items()) {
@@ -413,10 +435,20 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
   if (auto observed = Int(object, {"status", "observedGeneration"})) {
     generation += " (observed " + std::to_string(*observed) + ")";
   }
-  std::string out = FormatTable({{"Name:", Text(object, {"metadata", "name"})},
-                                 {"Kind:", Text(object, {"kind"})},
-                                 {"Labels:", labels.empty() ? kNone : labels},
-                                 {"Generation:", generation}});
+  Rows head = {{"Name:", Text(object, {"metadata", "name"})},
+               {"Kind:", Text(object, {"kind"})},
+               {"Labels:", labels.empty() ? kNone : labels},
+               {"Generation:", generation}};
+  if (Find(object, {"metadata", "deletionTimestamp"}) != nullptr) {
+    std::string finalizers;
+    if (const Json* f = Find(object, {"metadata", "finalizers"}); f != nullptr && f->is_array()) {
+      for (const auto& name : *f) finalizers += (finalizers.empty() ? "" : ", ") + Text(&name);
+    }
+    head.push_back({"Status:", "Terminating (since " +
+                                   Text(object, {"metadata", "deletionTimestamp"}) + ")"});
+    head.push_back({"Finalizers:", finalizers.empty() ? kNone : finalizers});
+  }
+  std::string out = FormatTable(head);
 
   Json status = object.contains("status") && object["status"].is_object() ? object["status"]
                                                                             : Json::object();
@@ -424,7 +456,8 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
   status.erase("conditions");
   const std::string storage = DescribeStorage(status);  // tables below, not in the YAML
   // Shown as tables below; the spec a failed change goes back to is the previous generation's.
-  for (const char* shown : {"disks", "snapshots", "change", "rollback", "healthySpec"}) {
+  for (const char* shown :
+       {"disks", "snapshots", "change", "rollback", "healthySpec", "deletion"}) {
     status.erase(shown);
   }
   out += "Status:\n";

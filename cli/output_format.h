@@ -18,7 +18,8 @@ namespace vmk::cli {
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 
 // `vmkeeper get` tables.
-//   VirtualMachine: NAME HOST STATE READY RESTARTS (+ CPUS MEMORY GENERATION OBSERVED when wide)
+//   VirtualMachine: NAME HOST STATE READY RESTARTS (+ CPUS MEMORY GENERATION OBSERVED when wide);
+//                   STATE reads Terminating while the VM is being deleted (its finalizer runs)
 //   Host:           NAME URI READY VMS CPUS MEMORY   (+ HYPERVISOR SCHEDULABLE when wide)
 //   SnapshotPolicy: NAME INTERVAL KEEP BEFORE-CHANGE BEFORE-FAILOVER (+ GENERATION when wide)
 //   StoragePool:    NAME TYPE PATH HOST-SELECTOR HOSTS (+ GENERATION when wide); HOSTS reads
@@ -51,7 +52,8 @@ std::string FormatIncidents(const std::vector<reconciler::Incident>& incidents);
 // Negative durations (clocks of different machines) print as "0.0s".
 std::string FormatElapsed(std::chrono::milliseconds elapsed);
 
-// `vmkeeper describe`: name, kind, labels, generation, status (without conditions), spec,
+// `vmkeeper describe`: name, kind, labels, generation (and Terminating with the finalizers while
+// the object is being deleted), status (without conditions), spec,
 // a conditions table, the open incident and the recent events. `incidents` are the object's
 // incidents; when null (a kind without incidents) the Incident section is left out, and when no
 // incident in it is open the section reads "<none>".

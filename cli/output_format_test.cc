@@ -40,6 +40,45 @@ TEST(FormatObjectTableTest, VmWithoutStatusIsUnknown) {
             "new    <none>   <none>   Unknown   0\n");
 }
 
+// As kubectl: a VM being deleted reads Terminating until its finalizer is done.
+TEST(FormatObjectTableTest, AVmBeingDeletedIsTerminating) {
+  specs::Object marked = MakeVm("wms01", "", "terminating", "False");
+  marked.metadata.deletionTimestamp = "2026-12-05T01:00:00.000Z";
+  marked.metadata.finalizers = {specs::kVolumesFinalizer};
+  std::vector<Json> vms = {specs::ObjectToJson(marked),
+                           specs::ObjectToJson(MakeVm("ce01", "hv02", "running", "True"))};
+  EXPECT_EQ(FormatObjectTable(specs::Kind::kVirtualMachine, vms, false),
+            "NAME    HOST     STATE         READY   RESTARTS\n"
+            "wms01   <none>   Terminating   False   0\n"
+            "ce01    hv02     running       True    0\n");
+}
+
+TEST(DescribeTest, AVmBeingDeletedShowsItsFinalizerAndEachVolume) {
+  specs::Object marked = MakeVm("wms01", "", "terminating", "False");
+  marked.metadata.deletionTimestamp = "2026-12-05T01:00:00.000Z";
+  marked.metadata.finalizers = {specs::kVolumesFinalizer};
+  Json vm = specs::ObjectToJson(marked);
+  vm["status"]["deletion"] = Json{
+      {"phase", "DeletingVolumes"},
+      {"started", "2026-12-05T01:00:00.100Z"},
+      {"message", "pool shared keeps wms01.root.0.qcow2"},
+      {"volumes", Json::array({Json{{"disk", "root"}, {"pool", "shared"},
+                                    {"volume", "wms01.root.1.qcow2"}, {"deleted", true}},
+                               Json{{"disk", "root"}, {"pool", "shared"},
+                                    {"volume", "wms01.root.0.qcow2"}}})},
+      {"retained", Json::array({Json{{"disk", "data"}, {"pool", "shared"},
+                                     {"volume", "wms01.data.0.qcow2"}}})}};
+  std::string text = Describe(vm, {});
+  EXPECT_THAT(text, HasSubstr("Status:       Terminating (since 2026-12-05T01:00:00.000Z)\n"
+                              "Finalizers:   vmkeeper.dev/volumes\n"));
+  EXPECT_THAT(text, HasSubstr("Deletion:\n  Phase:     DeletingVolumes\n"));
+  EXPECT_THAT(text, HasSubstr("  Waiting:   pool shared keeps wms01.root.0.qcow2\n"));
+  EXPECT_THAT(text, HasSubstr("  wms01.root.1.qcow2   shared   root   Delete   deleted\n"
+                              "  wms01.root.0.qcow2   shared   root   Delete   to delete\n"
+                              "  wms01.data.0.qcow2   shared   data   Retain   kept\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("deletion:"))) << "not again in the YAML";
+}
+
 TEST(FormatObjectTableTest, Hosts) {
   std::vector<Json> hosts = {specs::ObjectToJson(MakeHost("hv01", true))};
   EXPECT_EQ(FormatObjectTable(specs::Kind::kHost, hosts, false),

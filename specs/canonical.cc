@@ -123,6 +123,15 @@ std::string CanonicalYaml(const Object& object, bool include_status) {
   if (object.metadata.generation > 0) {
     out << YAML::Key << "generation" << YAML::Value << object.metadata.generation;
   }
+  if (!object.metadata.deletionTimestamp.empty()) {
+    out << YAML::Key << "deletionTimestamp" << YAML::Value;
+    EmitString(out, object.metadata.deletionTimestamp);
+  }
+  if (!object.metadata.finalizers.empty()) {
+    out << YAML::Key << "finalizers" << YAML::Value << YAML::BeginSeq;
+    for (const auto& f : object.metadata.finalizers) EmitString(out, f);
+    out << YAML::EndSeq;
+  }
   out << YAML::EndMap;
   out << YAML::Key << "spec" << YAML::Value;
   EmitJson(out, object.spec.is_null() ? Json::object() : object.spec);

@@ -279,8 +279,10 @@ std::vector<FieldDef> BuildVolumeFields() {
                   0),
       WithDefault(WithPattern(String("deletePolicy",
                                      "Retain: deleting the VM keeps its volume and the volume's "
-                                     "snapshots. Delete: deleting the VM deletes them (not acted "
-                                     "upon yet: volumes are kept). Default Retain."),
+                                     "snapshots. Delete: deleting the VM deletes every layer "
+                                     "vmkeeper made for this disk (its top and its snapshots, "
+                                     "never the base image) once its domain is gone; the VM "
+                                     "is Terminating until then. Default Retain."),
                               "^(Retain|Delete)$", "must be one of Retain, Delete"),
                   "Retain"),
   };

@@ -83,6 +83,10 @@ Json ObjectToJson(const Object& object, bool include_status) {
   meta["name"] = object.metadata.name;
   if (!object.metadata.labels.empty()) meta["labels"] = object.metadata.labels;
   if (object.metadata.generation > 0) meta["generation"] = object.metadata.generation;
+  if (!object.metadata.deletionTimestamp.empty()) {
+    meta["deletionTimestamp"] = object.metadata.deletionTimestamp;
+  }
+  if (!object.metadata.finalizers.empty()) meta["finalizers"] = object.metadata.finalizers;
   Json out = Json::object();
   out["apiVersion"] = kApiVersion;
   out["kind"] = std::string(KindName(object.kind));
@@ -116,6 +120,12 @@ StatusOr<Object> ObjectFromJson(const Json& json) {
       o.metadata.labels = meta["labels"].get<std::map<std::string, std::string>>();
     }
     if (meta.contains("generation")) o.metadata.generation = meta["generation"].get<int64_t>();
+    if (meta.contains("deletionTimestamp")) {
+      o.metadata.deletionTimestamp = meta["deletionTimestamp"].get<std::string>();
+    }
+    if (meta.contains("finalizers")) {
+      o.metadata.finalizers = meta["finalizers"].get<std::vector<std::string>>();
+    }
   } catch (const Json::exception& e) {
     return Status::InvalidArgument(std::string("bad metadata: ") + e.what());
   }

@@ -49,7 +49,20 @@ struct ObjectMeta {
   std::map<std::string, std::string> labels;
   // Bumped by the store's apply only when the canonical spec changes. 0 = never stored.
   int64_t generation = 0;
+  // Set (RFC 3339) when a delete was asked for but finalizers must run first (Kubernetes'
+  // metadata.deletionTimestamp): the object is Terminating, kept until its finalizers are done,
+  // and never applied again meanwhile. Written by the applier only, never from a manifest.
+  std::string deletionTimestamp;
+  // What must happen before a Terminating object goes (e.g. kVolumesFinalizer).
+  std::vector<std::string> finalizers;
+
+  bool terminating() const { return !deletionTimestamp.empty(); }
 };
+
+// The finalizer of a VM with volume disks whose deletePolicy is Delete: its reconcile deletes
+// those volumes once its domain is gone everywhere, then the object
+// (reconciler/vm/vm_deleter.h).
+inline constexpr char kVolumesFinalizer[] = "vmkeeper.dev/volumes";
 
 struct Object {
   Kind kind = Kind::kVirtualMachine;
@@ -103,7 +116,7 @@ struct VolumeDiskSpec {
   std::string baseImage;  // absolute path; empty = an empty volume
   std::optional<std::string> baseFormat;  // "raw" | "qcow2"; absent = read with qemu-img info
   int64_t sizeGiB = 0;    // > 0 without baseImage; with one, 0 = the base's size
-  bool deleteWithVm = false;  // deletePolicy Delete (not acted upon yet: volumes are kept)
+  bool deleteWithVm = false;  // deletePolicy Delete: the volumes go with the VM (VmDeleter)
 };
 
 // Exactly one of `image` and `volume` is set (the validator sees to it).

@@ -6,6 +6,7 @@
 
 #include <dtl/dtl.hpp>
 
+#include "common/rfc3339.h"
 #include "reconciler/core/object_status.h"
 #include "specs/canonical.h"
 #include "specs/decoder.h"
@@ -36,6 +37,8 @@ std::string Lower(std::string_view s) {
 std::string ManifestText(const Object& object) {
   Object copy = object;
   copy.metadata.generation = 0;
+  copy.metadata.deletionTimestamp.clear();
+  copy.metadata.finalizers.clear();
   copy.status = specs::Json::object();
   return specs::CanonicalYaml(copy, /*include_status=*/false);
 }
@@ -47,6 +50,31 @@ bool RefersTo(const specs::VirtualMachineSpec& vm, Kind kind, const std::string&
   return std::any_of(vm.disks.begin(), vm.disks.end(), [&](const specs::DiskSpec& disk) {
     return disk.volume && disk.volume->pool == name;
   });
+}
+
+// The disks of a VM whose volumes are deleted with it (deletePolicy: Delete); empty = none, the
+// VM is removed at once as before.
+std::vector<std::string> DisksDeletedWithVm(const Object& vm) {
+  std::vector<std::string> disks;
+  if (vm.kind != Kind::kVirtualMachine) return disks;
+  auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+  if (!spec.ok()) return disks;
+  for (const specs::DiskSpec& disk : spec->disks) {
+    if (disk.volume && disk.volume->deleteWithVm) disks.push_back(disk.name);
+  }
+  return disks;
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string TerminatingNote(const Object& object) {
+  std::string finalizers = Join(object.metadata.finalizers);
+  return "being deleted since " + object.metadata.deletionTimestamp +
+         (finalizers.empty() ? std::string() : " (finalizer " + finalizers + ")");
 }
 
 }  // namespace
@@ -102,6 +130,16 @@ StatusOr<Applier::Plan> Applier::MakePlan(const std::vector<ManifestFile>& files
     object.status = specs::Json::object();  // controller-owned: never applied
     in_set.insert({object.kind, object.metadata.name});
     VMK_ASSIGN_OR_RETURN(std::optional<Object> stored, store_->Get(object.kind, object.metadata.name));
+    if (stored && stored->metadata.terminating()) {
+      // As Kubernetes: an object being deleted is not brought back by an apply. The VM's
+      // volumes are being deleted; applied again now, it would be created over what goes.
+      plan.errors.push_back(
+          specs::Diagnostic{object.LocationOf("metadata.name"), "metadata.name",
+                            object.Key() + " must not be applied while it is " +
+                                TerminatingNote(*stored) + "; apply it again once it is gone"}
+              .ToString());
+      continue;
+    }
     object.metadata.generation = specs::NextGeneration(stored, object);
     std::string action = "unchanged";
     if (!stored) {
@@ -118,15 +156,27 @@ StatusOr<Applier::Plan> Applier::MakePlan(const std::vector<ManifestFile>& files
     for (Kind kind : specs::kAllKinds) {
       VMK_ASSIGN_OR_RETURN(std::vector<Object> all, store_->List(kind));
       for (auto& object : all) {
+        // One being deleted already goes: pruning it again would change nothing.
+        if (object.metadata.terminating()) continue;
         if (!in_set.count({kind, object.metadata.name})) plan.pruned.push_back(std::move(object));
       }
     }
   }
-  std::vector<std::string> removed_hosts, removed_vms;
+  if (!plan.errors.empty()) return plan;
+  // A VM whose volumes go with it stays (Terminating) until they are deleted: its host must
+  // stay to remove its domain, its pools to delete its volumes.
+  std::vector<std::string> removed_hosts, removed_pools, removed_vms, marked_vms;
   for (const auto& object : plan.pruned) {
-    (object.kind == Kind::kHost ? removed_hosts : removed_vms).push_back(object.metadata.name);
+    if (object.kind == Kind::kHost) removed_hosts.push_back(object.metadata.name);
+    if (object.kind == Kind::kStoragePool) removed_pools.push_back(object.metadata.name);
+    if (object.kind != Kind::kVirtualMachine) continue;
+    (DisksDeletedWithVm(object).empty() ? removed_vms : marked_vms)
+        .push_back(object.metadata.name);
   }
   VMK_ASSIGN_OR_RETURN(plan.errors, CheckHostRemovals(removed_hosts, removed_vms));
+  VMK_ASSIGN_OR_RETURN(std::vector<std::string> pool_errors,
+                       CheckPoolRemovals(removed_pools, marked_vms));
+  plan.errors.insert(plan.errors.end(), pool_errors.begin(), pool_errors.end());
   return plan;
 }
 
@@ -149,6 +199,50 @@ StatusOr<std::vector<std::string>> Applier::CheckHostRemovals(
                      "): delete or move them first");
   }
   return errors;
+}
+
+StatusOr<std::vector<std::string>> Applier::CheckPoolRemovals(
+    const std::vector<std::string>& pools, const std::vector<std::string>& marked) {
+  std::vector<std::string> errors;
+  if (pools.empty()) return errors;
+  VMK_ASSIGN_OR_RETURN(std::vector<Object> vms, store_->List(Kind::kVirtualMachine));
+  const std::set<std::string> marking(marked.begin(), marked.end());
+  for (const auto& pool : pools) {
+    std::vector<std::string> blocking;
+    for (const auto& vm : vms) {
+      if (!vm.metadata.terminating() && !marking.count(vm.metadata.name)) continue;
+      auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
+      if (!spec.ok()) continue;
+      for (const specs::DiskSpec& disk : spec->disks) {
+        if (disk.volume && disk.volume->deleteWithVm && disk.volume->pool == pool) {
+          blocking.push_back(vm.Key());
+          break;
+        }
+      }
+    }
+    if (blocking.empty()) continue;
+    errors.push_back("StoragePool/" + pool + ": cannot be removed while " + Join(blocking) +
+                     " is being deleted: the volumes it has there (deletePolicy Delete) are "
+                     "deleted first; prune it once the VM is gone");
+  }
+  return errors;
+}
+
+bool Applier::AddRemoval(const Object& stored, ApplyBatch* batch) const {
+  const ObjectRef ref{stored.kind, stored.metadata.name};
+  batch->expected_revisions[ref] = stored.revision;
+  if (DisksDeletedWithVm(stored).empty()) {
+    batch->deletes.push_back(ref);
+    return false;
+  }
+  // Kept, marked: its status (the record of its volumes) must outlive its domain. The same
+  // spec and generation; only the mark differs, conditioned like any write of the object.
+  Object marked = stored;
+  marked.status = specs::Json::object();
+  marked.metadata.deletionTimestamp = FormatRfc3339(clock_->WallNow());
+  marked.metadata.finalizers = {specs::kVolumesFinalizer};
+  batch->puts.push_back(std::move(marked));
+  return true;
 }
 
 StatusOr<ApplyOutcome> Applier::Apply(const std::vector<ManifestFile>& files,
@@ -174,11 +268,9 @@ StatusOr<ApplyOutcome> Applier::Apply(const std::vector<ManifestFile>& files,
     changed.push_back(ref);
   }
   for (const auto& object : plan.pruned) {
-    const ObjectRef ref{object.kind, object.metadata.name};
     outcome.results.push_back({object.kind, object.metadata.name, "pruned"});
-    batch.deletes.push_back(ref);
-    batch.expected_revisions[ref] = object.revision;
-    changed.push_back(ref);
+    AddRemoval(object, &batch);
+    changed.push_back({object.kind, object.metadata.name});
   }
   if (options.dry_run || (batch.puts.empty() && batch.deletes.empty())) return outcome;
   VMK_ASSIGN_OR_RETURN(outcome.revision, store_->CommitApply(batch));
@@ -285,7 +377,11 @@ std::string Applier::PrunedAction(const Object& object) {
   switch (object.kind) {
     case Kind::kVirtualMachine: {
       std::string host = VmStatus::FromJson(object.status).host;
-      return "stop and remove " + name + (host.empty() ? "" : " from " + host);
+      std::vector<std::string> disks = DisksDeletedWithVm(object);
+      return "stop and remove " + name + (host.empty() ? "" : " from " + host) +
+             (disks.empty() ? ""
+                            : ", then delete the volumes of its disks " + Join(disks) +
+                                  " (deletePolicy Delete; Terminating until then)");
     }
     case Kind::kHost: return "disconnect from host " + name;
     case Kind::kSnapshotPolicy: return "delete snapshot policy " + name;
@@ -299,7 +395,9 @@ StatusOr<std::vector<std::string>> Applier::VmsReferringTo(Kind kind, const std:
   std::vector<std::string> users;
   for (const auto& vm : vms) {
     auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
-    if (spec.ok() && RefersTo(*spec, kind, name)) users.push_back(vm.metadata.name);
+    if (!spec.ok() || !RefersTo(*spec, kind, name)) continue;
+    // A VM being deleted still needs its pool (its volumes are deleted there) until it is gone.
+    users.push_back(vm.metadata.name + (vm.metadata.terminating() ? " (being deleted)" : ""));
   }
   return users;
 }
@@ -310,6 +408,7 @@ Status Applier::Delete(Kind kind, const std::string& name) {
   if (!stored) {
     return Status::NotFound(Lower(specs::KindName(kind)) + " \"" + name + "\" not found");
   }
+  if (stored->metadata.terminating()) return Status::Ok();  // asked for already: it goes
   if (kind == Kind::kHost) {
     VMK_ASSIGN_OR_RETURN(std::vector<std::string> errors, CheckHostRemovals({name}, {}));
     if (!errors.empty()) return Status::FailedPrecondition(errors.front());
@@ -325,8 +424,7 @@ Status Applier::Delete(Kind kind, const std::string& name) {
     }
   }
   ApplyBatch batch;
-  batch.deletes.push_back({kind, name});
-  batch.expected_revisions[{kind, name}] = stored->revision;
+  AddRemoval(*stored, &batch);
   VMK_RETURN_IF_ERROR(store_->CommitApply(batch).status());
   if (on_change_) on_change_({{kind, name}});
   return Status::Ok();

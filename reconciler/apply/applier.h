@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/mutex.h"
 #include "reconciler/store/store.h"
 
@@ -32,7 +33,9 @@ struct ApplyOptions {
 struct ApplyResultItem {
   specs::Kind kind = specs::Kind::kVirtualMachine;
   std::string name;
-  std::string action;  // created | configured | unchanged | pruned
+  // created | configured | unchanged | pruned (a VM whose volumes go with it: marked
+  // Terminating, removed once they are deleted)
+  std::string action;
 };
 
 struct ApplyOutcome {
@@ -58,13 +61,19 @@ class Applier {
   // For diff: the host a new VM would be placed on, or a reason it would not be placed.
   using PlacementPreview = std::function<std::string(const specs::Object& vm)>;
 
-  Applier(Store* store, ChangeHandler on_change, PlacementPreview preview)
-      : store_(store), on_change_(std::move(on_change)), preview_(std::move(preview)) {}
+  // `clock` stamps the deletion marks (metadata.deletionTimestamp).
+  Applier(Store* store, ChangeHandler on_change, PlacementPreview preview,
+          Clock* clock = RealClock::Get())
+      : store_(store), on_change_(std::move(on_change)), preview_(std::move(preview)),
+        clock_(clock) {}
 
   StatusOr<ApplyOutcome> Apply(const std::vector<ManifestFile>& files, const ApplyOptions& options);
   StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune);
   // NotFound / FailedPrecondition (a Host with VMs placed on it, a SnapshotPolicy or StoragePool
-  // that VMs name).
+  // that VMs name). A VM with a volume disk whose deletePolicy is Delete is not removed but
+  // marked (metadata.deletionTimestamp and the finalizer kVolumesFinalizer): its reconcile
+  // deletes the volumes once its domain is gone, then the object (reconciler/vm/vm_deleter.h).
+  // Deleting a VM that is already Terminating changes nothing.
   Status Delete(specs::Kind kind, const std::string& name);
 
  private:
@@ -87,6 +96,13 @@ class Applier {
   StatusOr<std::string> VmAction(const specs::Object& vm,
                                  const std::optional<specs::Object>& stored) const;
   static std::string PrunedAction(const specs::Object& object);
+  // What goes into the batch for a VM, Host, ... being deleted: the delete itself, or, for a VM
+  // whose volumes go with it, the object marked Terminating. Returns whether it was marked.
+  bool AddRemoval(const specs::Object& stored, ApplyBatch* batch) const;
+  // Errors for StoragePools that would be removed while a VM being deleted (now or by this
+  // apply, `marked`) still has volumes to delete in them.
+  StatusOr<std::vector<std::string>> CheckPoolRemovals(const std::vector<std::string>& pools,
+                                                       const std::vector<std::string>& marked);
   // The stored VMs whose spec names the SnapshotPolicy or StoragePool `name`.
   StatusOr<std::vector<std::string>> VmsReferringTo(specs::Kind kind, const std::string& name);
   // Errors for Hosts that would be removed while VMs that stay are placed on them.
@@ -96,6 +112,7 @@ class Applier {
   Store* const store_;
   ChangeHandler on_change_;
   PlacementPreview preview_;
+  Clock* const clock_;
   Mutex mu_;  // serialises Apply and Delete
 };
 

@@ -280,6 +280,104 @@ TEST_F(ApplierTest, ASnapshotPolicyThatVmsUseCannotBeDeleted) {
   EXPECT_TRUE(applier_.Delete(Kind::kSnapshotPolicy, "nightly").ok());
 }
 
+// A VM with a volume disk whose deletePolicy is Delete: marked, not removed (its status records
+// the volumes its reconcile deletes first), and never applied again while it goes.
+const char kPool[] =
+    "---\napiVersion: vmkeeper/v1\nkind: StoragePool\nmetadata: {name: shared}\n"
+    "spec: {path: /srv/pool}\n";
+std::string VolumeVm(const std::string& name, const std::string& policy) {
+  return "---\napiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: " + name +
+         "}\nspec:\n  disks: [{name: root, volume: {pool: shared, sizeGiB: 1, deletePolicy: " +
+         policy + "}}]\n";
+}
+
+TEST_F(ApplierTest, DeleteMarksAVmWhoseVolumesGoWithIt) {
+  Apply(std::string(kHost) + kPool + VolumeVm("a", "Delete") + VolumeVm("b", "Retain"));
+  ASSERT_TRUE(store_.PutStatus(Kind::kVirtualMachine, "a", {{"host", "hv01"}}, false).ok());
+  auto before = store_.Get(Kind::kVirtualMachine, "a");
+  ASSERT_TRUE(before.ok() && *before);
+  changed_.clear();
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "a").ok());
+  auto marked = store_.Get(Kind::kVirtualMachine, "a");
+  ASSERT_TRUE(marked.ok() && *marked) << "kept until its reconcile deleted its volumes";
+  EXPECT_TRUE((*marked)->metadata.terminating());
+  EXPECT_THAT((*marked)->metadata.finalizers, ElementsAre("vmkeeper.dev/volumes"));
+  EXPECT_EQ((*marked)->metadata.generation, (*before)->metadata.generation);
+  EXPECT_EQ((*marked)->spec, (*before)->spec);
+  EXPECT_EQ(VmStatus::FromJson((*marked)->status).host, "hv01") << "its record stays";
+  EXPECT_EQ(changed_.size(), 1u) << "enqueued";
+  const int64_t revision = (*marked)->revision;
+  // Asked again: it is going already; the mark (and its time) stays as it was.
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "a").ok());
+  EXPECT_EQ((*store_.Get(Kind::kVirtualMachine, "a"))->revision, revision);
+  // Retain only: removed at once, as before.
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "b").ok());
+  EXPECT_FALSE(*store_.Get(Kind::kVirtualMachine, "b"));
+}
+
+TEST_F(ApplierTest, AVmBeingDeletedIsNotAppliedAgain) {
+  Apply(std::string(kHost) + kPool + VolumeVm("a", "Delete"));
+  ASSERT_TRUE(applier_.Delete(Kind::kVirtualMachine, "a").ok());
+  auto out = applier_.Apply({{"fleet.yaml", std::string(kHost) + kPool + VolumeVm("a", "Delete")}},
+                            {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->errors.size(), 1u);
+  EXPECT_THAT(out->errors[0], ::testing::StartsWith("fleet.yaml:"));
+  EXPECT_THAT(out->errors[0],
+              HasSubstr(": metadata.name: VirtualMachine/a must not be applied while it is being "
+                        "deleted since "));
+  EXPECT_THAT(out->errors[0],
+              HasSubstr("(finalizer vmkeeper.dev/volumes); apply it again once it is gone"));
+  EXPECT_TRUE(out->results.empty()) << "nothing applied";
+  auto diff = applier_.Diff({{"fleet.yaml", std::string(kHost) + kPool + VolumeVm("a", "Delete")}},
+                            false);
+  ASSERT_TRUE(diff.ok());
+  EXPECT_EQ(diff->errors, out->errors);
+}
+
+TEST_F(ApplierTest, AManifestCannotMarkAnObjectItself) {
+  auto out = applier_.Apply(
+      {{"fleet.yaml", "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv01, "
+                      "deletionTimestamp: \"2026-12-05T01:00:00Z\"}\nspec: {uri: \"test:///x\"}\n"}},
+      {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->errors.empty());
+  EXPECT_THAT(out->errors[0], HasSubstr("fleet.yaml:3:"));
+  EXPECT_THAT(out->errors[0], HasSubstr("deletionTimestamp"));
+  EXPECT_FALSE(*store_.Get(Kind::kHost, "hv01"));
+}
+
+TEST_F(ApplierTest, PruneMarksAVmWhoseVolumesGoWithItAndKeepsItsPool) {
+  Apply(std::string(kHost) + kPool + VolumeVm("a", "Delete") + VolumeVm("b", "Retain"));
+  // Its pool cannot go in the same apply: the VM's volumes are deleted there first.
+  auto refused = applier_.Apply({{"fleet.yaml", kHost}}, {false, true});
+  ASSERT_TRUE(refused.ok());
+  ASSERT_EQ(refused->errors.size(), 1u);
+  EXPECT_EQ(refused->errors[0],
+            "StoragePool/shared: cannot be removed while VirtualMachine/a is being deleted: the "
+            "volumes it has there (deletePolicy Delete) are deleted first; prune it once the VM "
+            "is gone");
+  auto diff = applier_.Diff({{"fleet.yaml", std::string(kHost) + kPool}}, true);
+  ASSERT_TRUE(diff.ok());
+  EXPECT_THAT(diff->actions,
+              ElementsAre("stop and remove a, then delete the volumes of its disks root "
+                          "(deletePolicy Delete; Terminating until then)",
+                          "stop and remove b"));
+  EXPECT_THAT(Actions(Apply(std::string(kHost) + kPool, {false, true})),
+              ElementsAre("Host/hv01 unchanged", "StoragePool/shared unchanged",
+                          "VirtualMachine/a pruned", "VirtualMachine/b pruned"));
+  auto a = store_.Get(Kind::kVirtualMachine, "a");
+  ASSERT_TRUE(a.ok() && *a);
+  EXPECT_TRUE((*a)->metadata.terminating());
+  EXPECT_FALSE(*store_.Get(Kind::kVirtualMachine, "b"));
+  // Pruned again while it goes: nothing more to do for it; its pool still cannot go.
+  EXPECT_THAT(Actions(Apply(std::string(kHost) + kPool, {false, true})),
+              ElementsAre("Host/hv01 unchanged", "StoragePool/shared unchanged"));
+  Status s = applier_.Delete(Kind::kStoragePool, "shared");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("VirtualMachine/a (being deleted)"));
+}
+
 TEST_F(ApplierTest, UnifiedDiffOfEqualTextsIsEmpty) {
   EXPECT_EQ(UnifiedDiff("a", "x\ny\n", "b", "x\ny\n"), "");
   EXPECT_EQ(UnifiedDiff("a", "x\n", "b", "y\n"), "--- a\n+++ b\n@@ -1,1 +1,1 @@\n-x\n+y\n");

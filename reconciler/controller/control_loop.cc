@@ -42,7 +42,7 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
       pool_reconciler_(ctx_),
       alert_intake_(ctx_),
       applier_(store, /*on_change=*/nullptr,
-               [this](const specs::Object& vm) { return PreviewPlacement(vm); }) {
+               [this](const specs::Object& vm) { return PreviewPlacement(vm); }, clock) {
   for (Reconciler* r : std::initializer_list<Reconciler*>{
            &vm_reconciler_, &probe_reconciler_, &host_reconciler_, &heartbeat_reconciler_,
            &pool_reconciler_}) {
@@ -306,6 +306,9 @@ StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
     auto object = store_->Get(Kind::kVirtualMachine, vm);
     if (!object.ok()) return object.status();
     if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
+    if ((*object)->metadata.terminating()) {
+      return Status::FailedPrecondition("VM " + vm + " is being deleted");
+    }
     VmStatus status = VmStatus::FromJson((*object)->status);
     for (const auto& s : status.snapshots) {
       if (s.name == name) return Status::AlreadyExists("VM " + vm + " has a snapshot " + name);
@@ -334,6 +337,9 @@ StatusOr<RollbackPlan> ControlLoop::RequestRollback(const std::string& vm, const
     auto object = store_->Get(Kind::kVirtualMachine, vm);
     if (!object.ok()) return object.status();
     if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
+    if ((*object)->metadata.terminating()) {
+      return Status::FailedPrecondition("VM " + vm + " is being deleted");
+    }
     VmStatus status = VmStatus::FromJson((*object)->status);
     if (status.rollback.phase == "Restoring" || !status.rollbackRequest.empty()) {
       return Status::FailedPrecondition("a rollback of " + vm + " is already under way");

@@ -159,6 +159,50 @@ Json PruneRecord::ToJson() const {
           {"steps", std::move(list)}};
 }
 
+namespace {
+
+std::vector<DeletionVolume> DeletionVolumesFromJson(const Json& json) {
+  std::vector<DeletionVolume> out;
+  if (!json.is_array()) return out;
+  for (const Json& j : json) {
+    if (!j.is_object()) continue;
+    out.push_back({j.value("disk", ""), j.value("pool", ""), j.value("volume", ""),
+                   j.value("deleted", false)});
+  }
+  return out;
+}
+
+Json DeletionVolumesToJson(const std::vector<DeletionVolume>& volumes) {
+  Json list = Json::array();
+  for (const DeletionVolume& v : volumes) {
+    Json j = {{"disk", v.disk}, {"pool", v.pool}, {"volume", v.volume}};
+    if (v.deleted) j["deleted"] = true;
+    list.push_back(std::move(j));
+  }
+  return list;
+}
+
+}  // namespace
+
+DeletionRecord DeletionRecord::FromJson(const Json& json) {
+  DeletionRecord r;
+  if (!json.is_object()) return r;
+  r.phase = json.value("phase", "");
+  r.started = json.value("started", "");
+  r.message = json.value("message", "");
+  if (json.contains("volumes")) r.volumes = DeletionVolumesFromJson(json["volumes"]);
+  if (json.contains("retained")) r.retained = DeletionVolumesFromJson(json["retained"]);
+  return r;
+}
+
+Json DeletionRecord::ToJson() const {
+  Json j = {{"phase", phase}, {"started", started}};
+  if (!volumes.empty()) j["volumes"] = DeletionVolumesToJson(volumes);
+  if (!retained.empty()) j["retained"] = DeletionVolumesToJson(retained);
+  if (!message.empty()) j["message"] = message;
+  return j;
+}
+
 const DiskRecord* VmStatus::Disk(const std::string& name) const {
   for (const DiskRecord& d : disks) {
     if (d.name == name) return &d;
@@ -196,6 +240,7 @@ VmStatus VmStatus::FromJson(const Json& json) {
   if (json.contains("healthySpec")) s.healthySpec = json["healthySpec"];
   if (json.contains("change")) s.change = ChangeRecord::FromJson(json["change"]);
   if (json.contains("pruning")) s.pruning = PruneRecord::FromJson(json["pruning"]);
+  if (json.contains("deletion")) s.deletion = DeletionRecord::FromJson(json["deletion"]);
   if (json.contains("snapshotRequests") && json["snapshotRequests"].is_array()) {
     for (const auto& r : json["snapshotRequests"]) {
       if (r.is_string()) s.snapshotRequests.push_back(r.get<std::string>());
@@ -230,6 +275,7 @@ Json VmStatus::ToJson() const {
   if (!rollback.phase.empty()) j["rollback"] = rollback.ToJson();
   if (!rollbackRequest.empty()) j["rollbackRequest"] = rollbackRequest;
   if (!pruning.phase.empty()) j["pruning"] = pruning.ToJson();
+  if (!deletion.phase.empty()) j["deletion"] = deletion.ToJson();
   if (!snapshotRequests.empty()) j["snapshotRequests"] = snapshotRequests;
   if (healthyGeneration != 0) {
     j["healthyGeneration"] = healthyGeneration;

@@ -116,6 +116,30 @@ struct PruneRecord {
   specs::Json ToJson() const;
 };
 
+// One volume of a Terminating VM's disks (status.deletion.volumes[] and .retained[]).
+struct DeletionVolume {
+  std::string disk;
+  std::string pool;
+  std::string volume;
+  bool deleted = false;  // gone (deleted by this deletion, or found absent)
+};
+
+// The deletion of a Terminating VM that has the volumes finalizer (status.deletion;
+// reconciler/vm/vm_deleter.h), recorded before each step so that a stopped controller resumes
+// it: RemovingDomains (its domain destroyed and undefined on every host that may hold it) →
+// DeletingVolumes (`volumes` listed, synced, before the first is deleted; each marked once
+// gone) → the object is removed with its status.
+struct DeletionRecord {
+  std::string phase;    // "", RemovingDomains, DeletingVolumes
+  std::string started;  // RFC 3339
+  std::vector<DeletionVolume> volumes;   // of disks whose deletePolicy is Delete
+  std::vector<DeletionVolume> retained;  // of disks whose deletePolicy is Retain: kept
+  std::string message;  // what it waits for, when it waits
+
+  static DeletionRecord FromJson(const specs::Json& json);
+  specs::Json ToJson() const;
+};
+
 struct VmStatus {
   std::string host;   // where the VM is placed ("" = unplaced)
   std::string state;  // observed domain state: running, shutoff, ... or "unknown"
@@ -142,6 +166,7 @@ struct VmStatus {
   specs::Json healthySpec;
   ChangeRecord change;
   PruneRecord pruning;          // a snapshot being pruned (phase "" = none)
+  DeletionRecord deletion;      // a Terminating VM's deletion (phase "" = none)
 
   const DiskRecord* Disk(const std::string& name) const;
   static VmStatus FromJson(const specs::Json& json);

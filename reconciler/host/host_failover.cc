@@ -221,6 +221,12 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
   auto fresh = ctx_.store->Get(Kind::kVirtualMachine, vm);
   if (!fresh.ok()) return fresh.status();
   if (!*fresh) return Status::Ok();  // deleted meanwhile
+  // Being deleted: never started elsewhere. Its host is fenced now, which is what its
+  // deletion waited for to delete its volumes.
+  if ((*fresh)->metadata.terminating()) {
+    ctx_.queue->Add(VmKey(vm));
+    return Status::Ok();
+  }
   VmStatus vm_status = VmStatus::FromJson((*fresh)->status);
   if (vm_status.host != host) return Status::Ok();  // moved before a restart of the controller
   // The disks as the failed host left them are frozen by the VM's reconcile before it starts

@@ -24,7 +24,7 @@ ReconcileResult ProbeReconciler::Reconcile(const ReconcileRequest& request) {
   if (!ctx_.vm_health || !ctx_.prober) return ReconcileResult::Done();
   auto loaded = ctx_.store->Get(Kind::kVirtualMachine, name);
   if (!loaded.ok()) return ReconcileResult::Error(loaded.status());
-  if (!*loaded) {
+  if (!*loaded || (*loaded)->metadata.terminating()) {  // a VM being deleted is not probed
     ctx_.vm_health->Remove(name);
     return ReconcileResult::Done();
   }

@@ -9,6 +9,7 @@
 #include "reconciler/vm/disk_resolver.h"
 #include "reconciler/vm/domain_config.h"
 #include "reconciler/vm/snapshot_pruner.h"
+#include "reconciler/vm/vm_deleter.h"
 #include "reconciler/vm/vm_rollback.h"
 #include "reconciler/vm/vm_snapshotter.h"
 
@@ -38,6 +39,8 @@ ReconcileResult VmReconciler::Reconcile(const ReconcileRequest& request) {
   if (!loaded.ok()) return ReconcileResult::Error(loaded.status());
   std::vector<Copy> copies = FindOwnedCopies(name);
   if (!*loaded) return Deleted(name, copies);
+  // Deleted, but its volumes go with it first (a finalizer): VmDeleter, never the steps below.
+  if ((*loaded)->metadata.terminating()) return VmDeleter(ctx_).Run(**loaded);
   auto spec = specs::VirtualMachineSpecFromJson((*loaded)->spec);
   if (!spec.ok()) return ReconcileResult::Error(spec.status());
 

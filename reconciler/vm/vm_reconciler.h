@@ -4,6 +4,8 @@
 // Each call re-reads the desired object and the observed domain and runs named steps, each of
 // which may end the pass (see docs/architecture.md, "The reconcile contract"):
 //   deleted     the object is gone: its owned copies are destroyed and undefined everywhere;
+//               or it is Terminating (its volumes go with it): VmDeleter removes the domain,
+//               then the volumes, then the object;
 //   placement   an unplaced VM adopts its existing copy or is scheduled; the chosen host is
 //               written to the store, synced, before anything is defined there (intent first);
 //   safety      stray copies on other hosts go (a VM runs on one host only); a VM whose host

@@ -228,6 +228,47 @@ TEST_F(QemuFailoverTest, AVmOnASharedVolumeKeepsItsDataWhenItsHostDies) {
   EXPECT_EQ(ReadFile(GuestDir() / "base.raw"), base_before) << "the base image was written";
 }
 
+// deletePolicy: Delete through the CLI, on a running guest: the VM is Terminating until its
+// domain is gone and then every layer of its disk (the top and a snapshot's frozen layer) is
+// deleted; nothing of it is left in the pool, and the base image and a file of nobody's stay.
+TEST_F(QemuFailoverTest, AVmWithADeleteVolumeDeletedThroughTheCliLeavesNoFileOfItInThePool) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ASSERT_EQ(fleet_.DefinePool("shared"), "");
+  const std::string base_before = ReadFile(GuestDir() / "base.raw");
+  std::string vm = fleet_.VmManifest("web01", "hv01", "shared");
+  const std::string volume_end = ".raw}}]";
+  ASSERT_NE(vm.find(volume_end), std::string::npos) << vm;
+  vm.replace(vm.find(volume_end), volume_end.size(), ".raw, deletePolicy: Delete}}]");
+  auto applied = Apply(fleet_.HostManifests("ok") + fleet_.PoolManifest("shared") + vm);
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  ASSERT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(120)))
+      << "Ready=" << Condition("vm", "web01", "Ready") << "\n" << Events("vm/web01");
+  auto snap = Cli({"snapshot", "web01", "--name", "one", "--wait", "--timeout", "60s"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
+  const fs::path pool = fleet_.PoolDir("shared");
+  EXPECT_TRUE(fs::exists(pool / "web01.root.0.qcow2"));
+  EXPECT_TRUE(fs::exists(pool / "web01.root.1.qcow2"));
+  WriteFile(pool / "notes.txt", "an admin's file");
+
+  auto deleted = Cli({"delete", "vm", "web01"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.out << deleted.err;
+  ASSERT_TRUE(WaitFor([&] { return Cli({"get", "vm", "web01"}).exit_code == 1; }, seconds(60)))
+      << Cli({"describe", "vm", "web01"}).out;
+  EXPECT_TRUE(fleet_.GuestPids("web01").empty());
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(pool)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("web01.", 0) == 0) left.push_back(file);
+  }
+  EXPECT_THAT(left, ::testing::IsEmpty());
+  EXPECT_EQ(ReadFile(pool / "notes.txt"), "an admin's file");
+  EXPECT_EQ(ReadFile(GuestDir() / "base.raw"), base_before);
+  const std::string events = Events("vm/web01");
+  EXPECT_THAT(events, ::testing::HasSubstr("volume web01.root.1.qcow2 deleted from pool shared"));
+  EXPECT_THAT(events, ::testing::HasSubstr("volume web01.root.0.qcow2 deleted from pool shared"));
+  EXPECT_LT(events.find("stopped and removed from hv01"), events.find("VolumeDeleted")) << events;
+}
+
 // Flow 2 on a real guest: a guest that keeps crashing (its QEMU killed) uses up its restarts and
 // comes back from its last snapshot taken while healthy; the state it failed in stays, as a
 // before-rollback snapshot. The guest counts its boots on its disk, so the answer tells which

@@ -57,7 +57,7 @@ class ReconcileFixture : public ::testing::Test {
         probes_(loop_.probe_reconciler()),
         hosts_(loop_.host_reconciler()),
         heartbeats_(loop_.heartbeat_reconciler()),
-        applier_(&store_, nullptr, nullptr) {}
+        applier_(&store_, nullptr, nullptr, &clock_) {}
 
   static ControlLoopOptions LoopOptions(providers::Fencer* fencer, providers::Prober* prober,
                                         providers::ImageInspector* images) {
