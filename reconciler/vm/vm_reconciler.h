@@ -4,6 +4,8 @@
 // Each call re-reads the desired object and the observed domain and runs named steps, each of
 // which may end the pass (see docs/architecture.md, "The reconcile contract"):
 //   deleted     the object is gone: its owned copies are destroyed and undefined everywhere;
+//               marked for deletion with a finalizer (a deletePolicy: Delete volume), VmDeleter
+//               removes the domain, then its volumes, then the object;
 //               or it is Terminating (its volumes go with it): VmDeleter removes the domain,
 //               then the volumes, then the object;
 //   placement   an unplaced VM adopts its existing copy or is scheduled; the chosen host is
