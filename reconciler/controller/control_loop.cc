@@ -288,6 +288,16 @@ void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
   }
 }
 
+StatusOr<specs::Object> ControlLoop::VmForRequest(const std::string& vm) {
+  auto object = store_->Get(Kind::kVirtualMachine, vm);
+  if (!object.ok()) return object.status();
+  if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
+  if ((*object)->metadata.terminating()) {
+    return Status::FailedPrecondition("VM " + vm + " is being deleted");
+  }
+  return std::move(**object);
+}
+
 StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
                                                   const std::string& requested) {
   std::string name = requested;
@@ -303,13 +313,9 @@ StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
                                    "\" must be a DNS-1123 label (lowercase letters, digits, '-')");
   }
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto object = store_->Get(Kind::kVirtualMachine, vm);
+    auto object = VmForRequest(vm);
     if (!object.ok()) return object.status();
-    if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
-    if ((*object)->metadata.terminating()) {
-      return Status::FailedPrecondition("VM " + vm + " is being deleted");
-    }
-    VmStatus status = VmStatus::FromJson((*object)->status);
+    VmStatus status = VmStatus::FromJson(object->status);
     for (const auto& s : status.snapshots) {
       if (s.name == name) return Status::AlreadyExists("VM " + vm + " has a snapshot " + name);
     }
@@ -318,7 +324,7 @@ StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
     }
     status.snapshotRequests.push_back(name);
     auto written = store_->PutStatusIf(StatusWrite{Kind::kVirtualMachine, vm, status.ToJson(),
-                                                   true, (*object)->status_revision});
+                                                   true, object->status_revision});
     if (written.ok()) {
       // Behind failures and applies: a hundred snapshots asked for at once must not hold up
       // the restart of a VM that crashed meanwhile.
@@ -334,13 +340,9 @@ StatusOr<std::string> ControlLoop::RequestSnapshot(const std::string& vm,
 StatusOr<RollbackPlan> ControlLoop::RequestRollback(const std::string& vm, const std::string& to,
                                                    bool dry_run) {
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto object = store_->Get(Kind::kVirtualMachine, vm);
+    auto object = VmForRequest(vm);
     if (!object.ok()) return object.status();
-    if (!*object) return Status::NotFound("virtualmachine " + vm + " not found");
-    if ((*object)->metadata.terminating()) {
-      return Status::FailedPrecondition("VM " + vm + " is being deleted");
-    }
-    VmStatus status = VmStatus::FromJson((*object)->status);
+    VmStatus status = VmStatus::FromJson(object->status);
     if (status.rollback.phase == "Restoring" || !status.rollbackRequest.empty()) {
       return Status::FailedPrecondition("a rollback of " + vm + " is already under way");
     }
@@ -364,7 +366,7 @@ StatusOr<RollbackPlan> ControlLoop::RequestRollback(const std::string& vm, const
     if (dry_run) return plan;
     status.rollbackRequest = target->name;
     auto written = store_->PutStatusIf(StatusWrite{Kind::kVirtualMachine, vm, status.ToJson(),
-                                                   true, (*object)->status_revision});
+                                                   true, object->status_revision});
     if (written.ok()) {
       queue_.Add(VmKey(vm));
       return plan;

@@ -143,6 +143,9 @@ class ControlLoop {
   PoolReconciler& pool_reconciler() { return pool_reconciler_; }
 
  private:
+  // The VM an API request (snapshot, rollback) is about: NotFound when absent,
+  // FailedPrecondition while it is being deleted.
+  StatusOr<specs::Object> VmForRequest(const std::string& vm);
   ReconcileContext MakeContext();
   metrics::ReconcilerMetrics* MetricsOf(const Reconciler* reconciler) const;
   void OnDomainEvent(const std::string& host, const providers::DomainEvent& event);
