@@ -204,6 +204,22 @@ StatusOr<std::vector<reconciler::Event>> ApiClient::Events(
   return events;
 }
 
+StatusOr<reconciler::AvailabilityReport> ApiClient::Availability(
+    const reconciler::AvailabilityQuery& query) {
+  std::string path = std::string(kApiPrefix) + "/availability?window=" +
+                     reconciler::FormatWindow(query.window);
+  if (!query.vm.empty()) path += "&vm=" + PercentEncode(query.vm);
+  if (!query.selector.empty()) path += "&selector=" + PercentEncode(query.selector);
+  if (!query.group_by.empty()) path += "&groupBy=" + PercentEncode(query.group_by);
+  VMK_ASSIGN_OR_RETURN(Json reply, Call("GET", path, "", {200}));
+  auto report = reconciler::AvailabilityReport::FromJson(reply);
+  if (!report.ok()) {
+    return Status::Internal("vmkeeperd sent a malformed availability report: " +
+                            report.status().message());
+  }
+  return report;
+}
+
 StatusOr<std::vector<reconciler::Incident>> ApiClient::Incidents(
     std::optional<reconciler::ObjectRef> object) {
   std::string path = std::string(kApiPrefix) + "/incidents";

@@ -41,6 +41,8 @@ class ApiClient {
   // Incidents of one object, or of all objects; oldest first.
   StatusOr<std::vector<reconciler::Incident>> Incidents(
       std::optional<reconciler::ObjectRef> object);
+  // Availability of the VMs a query selects (GET /api/v1/availability).
+  StatusOr<reconciler::AvailabilityReport> Availability(const reconciler::AvailabilityQuery& query);
   // Posts an Alertmanager webhook body as Alertmanager would (for tests and manual checks).
   StatusOr<reconciler::AlertIntakeOutcome> PostAlerts(const std::string& body);
   // /healthz answered 200.

@@ -206,6 +206,10 @@ HttpResponse ApiRouter::Route(const HttpRequest& request) const {
     if (m != "GET") return MethodNotAllowed("GET");
     return HandleIncidents(request);
   }
+  if (parts.size() == 3 && resource == "availability") {
+    if (m != "GET") return MethodNotAllowed("GET");
+    return HandleAvailability(request);
+  }
   if (parts.size() == 3 && resource == "alerts") {
     if (m != "POST") return MethodNotAllowed("POST");
     return HandleAlerts(request);
@@ -424,6 +428,32 @@ HttpResponse ApiRouter::HandleIncidents(const HttpRequest& request) const {
   Json items = Json::array();
   for (const auto& incident : *incidents) items.push_back(incident.ToJson());
   return JsonResponse(200, Json{{"items", std::move(items)}});
+}
+
+// GET /api/v1/availability?vm=NAME|selector=SEL&window=30d&groupBy=LABEL
+HttpResponse ApiRouter::HandleAvailability(const HttpRequest& request) const {
+  reconciler::AvailabilityQuery query;
+  for (const auto& [key, value] : request.query) {
+    if (key == "vm") {
+      query.vm = value;
+    } else if (key == "selector") {
+      query.selector = value;
+    } else if (key == "groupBy") {
+      query.group_by = value;
+    } else if (key == "window") {
+      auto window = reconciler::ParseWindow(value);
+      if (!window.ok()) return ErrorResponse(400, window.status().message());
+      query.window = *window;
+    } else {
+      return ErrorResponse(400, "unknown query parameter \"" + key + "\"");
+    }
+  }
+  if (!query.vm.empty() && !query.selector.empty()) {
+    return ErrorResponse(400, "query parameters vm and selector cannot be given together");
+  }
+  auto report = control_plane_->Availability(query);
+  if (!report.ok()) return ErrorResponse(HttpStatusFor(report.status()), report.status().message());
+  return JsonResponse(200, report->ToJson());
 }
 
 HttpResponse ApiRouter::HandleAlerts(const HttpRequest& request) const {

@@ -42,6 +42,7 @@ class ApiRouter {
   HttpResponse HandleRollback(const HttpRequest& request, const std::string& vm) const;
   HttpResponse HandleEvents(const HttpRequest& request) const;
   HttpResponse HandleIncidents(const HttpRequest& request) const;
+  HttpResponse HandleAvailability(const HttpRequest& request) const;
   HttpResponse HandleAlerts(const HttpRequest& request) const;
 
   reconciler::ControlPlane* control_plane_;

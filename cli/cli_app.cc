@@ -35,6 +35,9 @@ struct Options {
   size_t limit = 50;
   std::string snapshot_name;
   std::string rollback_to;
+  std::string selector;
+  std::string window = "30d";
+  std::string group_by;
 };
 
 std::string ObjectLabel(specs::Kind kind, const std::string& name) {
@@ -59,6 +62,7 @@ class Commands {
   int Delete();
   int Events();
   int Incidents();
+  int Availability();
   int Schema();
   int Snapshot();
   int Snapshots();
@@ -395,6 +399,37 @@ int Commands::Incidents() {
   return kExitOk;
 }
 
+int Commands::Availability() {
+  reconciler::AvailabilityQuery query;
+  query.vm = options_.name;
+  query.selector = options_.selector;
+  query.group_by = options_.group_by;
+  if (!query.vm.empty() && !query.selector.empty()) {
+    err_ << "error: give either a VM name or -l SELECTOR, not both\n";
+    return kExitUsage;
+  }
+  auto window = reconciler::ParseWindow(options_.window);
+  if (!window.ok()) {
+    err_ << "error: --window: " << window.status().message() << "\n";
+    return kExitUsage;
+  }
+  query.window = *window;
+  if (!Connect()) return kExitFailure;
+  auto report = client_->Availability(query);
+  if (!report.ok()) return Fail(report.status());
+  if (options_.output == "yaml" || options_.output == "json") {
+    Json doc = report->ToJson();
+    out_ << (options_.output == "yaml" ? ToYaml(doc) : ToJsonText(doc));
+    return kExitOk;
+  }
+  if (report->vms.empty()) {
+    err_ << "No VMs found.\n";
+    return kExitOk;
+  }
+  out_ << FormatAvailability(*report);
+  return kExitOk;
+}
+
 int Commands::Schema() {
   out_ << ToJsonText(specs::JsonSchema());
   return kExitOk;
@@ -495,6 +530,20 @@ void AddObjectCommands(CLI::App& app, Options& options, Handlers* handlers) {
   incidents->add_option("-o,--output", options.output, "yaml | json")
       ->check(CLI::IsMember({"yaml", "json"}));
   handlers->emplace_back(incidents, &Commands::Incidents);
+
+  auto* availability = app.add_subcommand(
+      "availability",
+      "Availability, downtime, MTTR and MTBF per VM and in total over a window ending now");
+  availability->add_option("vm", options.name, "Only this VM");
+  availability->add_option("-l,--selector", options.selector,
+                           "Only VMs whose labels match, e.g. service=wms,tier!=test");
+  availability->add_option("--window", options.window, "How far back: 30d, 7d, 24h, 90m, 2w")
+      ->capture_default_str();
+  availability->add_option("--by", options.group_by, "Also total per value of this label")
+      ->default_str("");
+  availability->add_option("-o,--output", options.output, "yaml | json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+  handlers->emplace_back(availability, &Commands::Availability);
 
   handlers->emplace_back(app.add_subcommand("schema", "Print the JSON Schema of the manifests"),
                          &Commands::Schema);

@@ -2,6 +2,8 @@
 // backed by a FakeControlPlane: output, exit codes and what reaches the control plane.
 #include "cli/cli_app.h"
 
+#include "common/rfc3339.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -348,6 +350,96 @@ TEST_F(CliAppTest, Events) {
   EXPECT_EQ(fake_.last_events_object->kind, specs::Kind::kVirtualMachine);
   EXPECT_EQ(fake_.last_events_limit, 5u);
   EXPECT_EQ(Run({"events", "--for", "wms01"}), 2);
+}
+
+class CliAvailabilityTest : public CliAppTest {
+ protected:
+  void SetUp() override {
+    CliAppTest::SetUp();
+    using std::chrono::seconds;
+    reconciler::AvailabilityReport& r = fake_.availability_report;
+    ASSERT_TRUE(ParseRfc3339("2026-11-01T00:00:00.000Z", &r.from));
+    ASSERT_TRUE(ParseRfc3339("2026-12-01T00:00:00.000Z", &r.to));
+    reconciler::VmAvailability wms;
+    wms.vm = "wms01";
+    wms.labels = {{"service", "wms"}};
+    wms.accounted = true;
+    wms.incident_open = true;
+    wms.figures.observed = seconds(30 * 86400);
+    wms.figures.downtime = seconds(259);  // 99.99 % of a 30-day month
+    wms.figures.planned = seconds(0);
+    wms.figures.unobserved = seconds(3600);
+    wms.figures.downtime_unobserved = seconds(60);
+    wms.figures.failures = 2;
+    wms.figures.recoveries = 1;
+    wms.figures.recovery_total = seconds(199);
+    reconciler::VmAvailability ce;
+    ce.vm = "ce01";
+    ce.accounted = false;
+    r.vms = {ce, wms};
+    r.total = wms.figures;
+    r.total.unconfirmed = 1;
+  }
+};
+
+TEST_F(CliAvailabilityTest, TableWithTotalsAndWhatWasNotWatched) {
+  EXPECT_EQ(Run({"availability"}), 0) << err_.str();
+  const std::string text = out_.str();
+  EXPECT_THAT(text, HasSubstr("Window: 2026-11-01T00:00:00.000Z to 2026-12-01T00:00:00.000Z\n"));
+  EXPECT_THAT(text, HasSubstr("VM              AVAILABILITY   DOWNTIME   MTTR    MTBF     "
+                              "FAILURES   UNCONFIRMED   PLANNED   UNOBSERVED\n"));
+  EXPECT_THAT(text, HasSubstr("ce01            -              -"));
+  // (30 d - 1 h unobserved - 259 s) up of (30 d - 1 h): 99.9900 %.
+  EXPECT_THAT(text, HasSubstr("wms01 (down)    99.9900%       4m19s      3m19s   14d23h   2"));
+  EXPECT_THAT(text, HasSubstr("TOTAL (2 VMs)   99.9900%"));
+  EXPECT_THAT(text, HasSubstr("Unobserved: vmkeeperd was not running for 1h0m"));
+  EXPECT_THAT(text, HasSubstr("1m0s of the downtime fell while it was not running"));
+  EXPECT_THAT(text, HasSubstr("Unconfirmed: 1 alert(s)"));
+  ASSERT_TRUE(fake_.last_availability_query.has_value());
+  EXPECT_EQ(fake_.last_availability_query->window, std::chrono::hours(24 * 30));
+  EXPECT_EQ(fake_.last_availability_query->vm, "");
+}
+
+TEST_F(CliAvailabilityTest, OneVmASelectorAWindowAndGroups) {
+  EXPECT_EQ(Run({"availability", "wms01", "--window", "7d"}), 0) << err_.str();
+  EXPECT_EQ(fake_.last_availability_query->vm, "wms01");
+  EXPECT_EQ(fake_.last_availability_query->window, std::chrono::hours(24 * 7));
+  fake_.availability_report.group_by = "service";
+  fake_.availability_report.groups["wms"] = fake_.availability_report.total;
+  EXPECT_EQ(Run({"availability", "-l", "service=wms,tier!=test", "--by", "service"}), 0)
+      << err_.str();
+  EXPECT_EQ(fake_.last_availability_query->selector, "service=wms,tier!=test");
+  EXPECT_EQ(fake_.last_availability_query->group_by, "service");
+  EXPECT_THAT(out_.str(), HasSubstr("\nservice   AVAILABILITY"));
+  EXPECT_THAT(out_.str(), HasSubstr("\nwms       99.9900%"));
+}
+
+TEST_F(CliAvailabilityTest, JsonCarriesEveryFigure) {
+  EXPECT_EQ(Run({"availability", "-o", "json"}), 0) << err_.str();
+  Json doc = Json::parse(out_.str());
+  ASSERT_EQ(doc["items"].size(), 2u);
+  EXPECT_EQ(doc["items"][1]["vm"], "wms01");
+  EXPECT_EQ(doc["items"][1]["downSeconds"], 259.0);
+  EXPECT_EQ(doc["items"][1]["mttrSeconds"], 199.0);
+  EXPECT_EQ(doc["items"][1]["incidentOpen"], true);
+  EXPECT_EQ(doc["items"][0]["accounted"], false);
+  EXPECT_EQ(doc["items"][0]["mttrSeconds"], nullptr);
+  EXPECT_EQ(doc["window"], "30d");
+  EXPECT_NEAR(doc["total"]["availability"].get<double>(), 0.9999, 1e-4);
+}
+
+TEST_F(CliAvailabilityTest, UsageErrorsNeverReachTheServer) {
+  fake_.last_availability_query.reset();
+  EXPECT_EQ(Run({"availability", "wms01", "-l", "service=wms"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("not both"));
+  EXPECT_EQ(Run({"availability", "--window", "30 days"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--window: window \"30 days\""));
+  EXPECT_EQ(Run({"availability", "--window", "0d"}), 2);
+  EXPECT_FALSE(fake_.last_availability_query.has_value());
+  // A bad selector is the server's to refuse, with its message.
+  fake_.fail_with = Status::InvalidArgument("label selector \"a b\": bad");
+  EXPECT_EQ(Run({"availability", "-l", "a b"}), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("label selector"));
 }
 
 class CliIncidentsTest : public CliAppTest {

@@ -1,5 +1,7 @@
 #include "cli/daemon_config.h"
 
+#include <cctype>
+
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +75,21 @@ Status DaemonConfig::Validate() const {
                                    log_level + "\")");
   }
   if (max_body_bytes < 1024) return Status::InvalidArgument("maxBodyBytes must be at least 1024");
+  // Label keys become Prometheus label names label_<key>: a bounded, known set (never every
+  // label of every VM), each a Kubernetes-style label key.
+  if (metrics_vm_labels.size() > 16) {
+    return Status::InvalidArgument("metricsVmLabels: at most 16 label keys");
+  }
+  for (const std::string& key : metrics_vm_labels) {
+    const bool ok = !key.empty() && key.size() <= 63 &&
+                    std::isalnum(static_cast<unsigned char>(key.front())) &&
+                    std::isalnum(static_cast<unsigned char>(key.back())) &&
+                    key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789-_./") == std::string::npos;
+    if (!ok) {
+      return Status::InvalidArgument("metricsVmLabels: \"" + key + "\" is not a label key");
+    }
+  }
   return Status::Ok();
 }
 
@@ -113,16 +130,19 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.notify_url));
       } else if (key == "alertVmLabel") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_vm_label));
-      } else if (key == "fenceAgentDirs") {
+      } else if (key == "fenceAgentDirs" || key == "metricsVmLabels") {
+        const bool dirs = key == "fenceAgentDirs";
         if (!value.IsSequence()) {
           return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
-                                         " must be a list of directories");
+                                         (dirs ? " must be a list of directories"
+                                               : " must be a list of label keys"));
         }
-        updated.fence_agent_dirs.clear();
+        std::vector<std::string>& list = dirs ? updated.fence_agent_dirs : updated.metrics_vm_labels;
+        list.clear();
         for (const auto& item : value) {
-          std::string dir;
-          VMK_RETURN_IF_ERROR(ReadString(item, file_name, key, &dir));
-          updated.fence_agent_dirs.push_back(dir);
+          std::string text;
+          VMK_RETURN_IF_ERROR(ReadString(item, file_name, key, &text));
+          list.push_back(text);
         }
       } else if (key == "heartbeatIntervalMs" || key == "heartbeatFailures") {
         VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
@@ -146,7 +166,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
             Where(file_name, entry.first.Mark()) + ": unknown setting \"" + key +
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
             "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, fenceAgentDirs, "
-            "alertHostLabel, alertVmLabel, notifyUrl)");
+            "alertHostLabel, alertVmLabel, notifyUrl, metricsVmLabels)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -30,6 +30,8 @@ struct DaemonConfig {
   std::string alert_vm_label = "vmkeeper_vm";
   // http://host:port/path that gets a JSON POST for every failure and recovery; empty = none.
   std::string notify_url;
+  // VM metadata labels exported in vmkeeper_vm_labels (per-service availability in PromQL).
+  std::vector<std::string> metrics_vm_labels = {"service"};
 
   // The embedded host directory, defaulted from the store path when not set.
   std::string EffectiveEmbeddedHostDir() const;
@@ -39,7 +41,8 @@ struct DaemonConfig {
 
 // Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
 // resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
-// heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl. Unknown keys, wrong types and
+// heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl,
+// metricsVmLabels (list). Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name
 // (and line:col when known). An empty file changes nothing.
 Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config);

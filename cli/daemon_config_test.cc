@@ -34,6 +34,21 @@ TEST(DaemonConfigTest, YamlOverlaysDefaults) {
   EXPECT_EQ(config.EffectiveEmbeddedHostDir(), "/var/lib/vmkeeper/embedded-hosts");
 }
 
+TEST(DaemonConfigTest, MetricsVmLabelsAreAListOfLabelKeys) {
+  DaemonConfig config;
+  EXPECT_EQ(config.metrics_vm_labels, std::vector<std::string>{"service"});
+  Status s = ParseDaemonConfig("metricsVmLabels: [service, app.kubernetes.io/name]\n", "d.yaml",
+                               &config);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(config.metrics_vm_labels,
+            (std::vector<std::string>{"service", "app.kubernetes.io/name"}));
+  EXPECT_TRUE(config.Validate().ok());
+  EXPECT_THAT(ParseDaemonConfig("metricsVmLabels: service\n", "d.yaml", &config).message(),
+              HasSubstr("must be a list of label keys"));
+  config.metrics_vm_labels = {"bad key"};
+  EXPECT_THAT(config.Validate().message(), HasSubstr("\"bad key\" is not a label key"));
+}
+
 TEST(DaemonConfigTest, JsonWorksToo) {
   DaemonConfig config;
   Status s = ParseDaemonConfig(R"({"workers": 2, "embeddedHostDir": "/tmp/hosts"})", "d.json",

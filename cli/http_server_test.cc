@@ -349,8 +349,27 @@ TEST_F(IncidentsApiTest, ListsAllIncidentsAsJson) {
                             {"detected", "2026-11-27T14:30:12.000Z"},
                             {"recovered", ""},
                             {"sources", {"heartbeat", "alert"}},
-                            {"actions", {"fenced hv01"}}}));
+                            {"actions", {"fenced hv01"}},
+                            {"confirmed", true}}));
   EXPECT_FALSE(fake_.last_incidents_object.has_value());
+}
+
+TEST_F(HttpServerTest, AvailabilityTakesItsQueryAndRefusesWhatItDoesNotKnow) {
+  HttpResponse ok = Send("GET", "/api/v1/availability?vm=wms01&window=7d&groupBy=service");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  ASSERT_TRUE(fake_.last_availability_query.has_value());
+  EXPECT_EQ(fake_.last_availability_query->vm, "wms01");
+  EXPECT_EQ(fake_.last_availability_query->window, std::chrono::hours(24 * 7));
+  EXPECT_EQ(fake_.last_availability_query->group_by, "service");
+  EXPECT_TRUE(Body(ok).contains("total"));
+  fake_.last_availability_query.reset();
+  EXPECT_EQ(Send("GET", "/api/v1/availability?window=soon").status, 400);
+  EXPECT_EQ(Send("GET", "/api/v1/availability?since=1d").status, 400);
+  EXPECT_EQ(Send("GET", "/api/v1/availability?vm=a&selector=b=c").status, 400);
+  EXPECT_EQ(Send("POST", "/api/v1/availability").status, 405);
+  EXPECT_FALSE(fake_.last_availability_query.has_value());
+  fake_.fail_with = Status::NotFound("no VirtualMachine named x");
+  EXPECT_EQ(Send("GET", "/api/v1/availability?vm=x").status, 404);
 }
 
 TEST_F(IncidentsApiTest, FiltersByObject) {

@@ -1,10 +1,12 @@
 #include "cli/output_format.h"
 
 #include "common/clock.h"
+#include "common/rfc3339.h"
 #include "specs/canonical.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -330,6 +332,83 @@ std::string FormatIncidents(const std::vector<reconciler::Incident>& incidents) 
                     MttrText(incident), Joined(incident.sources, ",")});
   }
   return FormatTable(rows);
+}
+
+namespace {
+
+std::string Percent(double ratio) {
+  char buf[32];
+  // Four decimals: 99.9990% and 100.0000% differ by 26 s a month.
+  std::snprintf(buf, sizeof buf, "%.4f%%", ratio * 100.0);
+  return buf;
+}
+
+std::string DurationText(Duration d) {
+  return FormatElapsed(std::chrono::duration_cast<std::chrono::milliseconds>(d));
+}
+
+std::string OptionalDurationText(const std::optional<Duration>& d) {
+  return d ? DurationText(*d) : "-";
+}
+
+std::vector<std::string> AvailabilityRow(const std::string& name,
+                                         const reconciler::Availability& a) {
+  return {name,
+          Percent(a.Ratio()),
+          DurationText(a.downtime),
+          OptionalDurationText(a.Mttr()),
+          OptionalDurationText(a.Mtbf()),
+          std::to_string(a.failures),
+          std::to_string(a.unconfirmed),
+          DurationText(a.planned),
+          DurationText(a.unobserved)};
+}
+
+}  // namespace
+
+std::string FormatAvailability(const reconciler::AvailabilityReport& report) {
+  const std::vector<std::string> header = {"VM",   "AVAILABILITY", "DOWNTIME",    "MTTR",
+                                           "MTBF", "FAILURES",     "UNCONFIRMED", "PLANNED",
+                                           "UNOBSERVED"};
+  Rows rows = {header};
+  for (const auto& vm : report.vms) {
+    std::string name = vm.vm + (vm.incident_open ? " (down)" : "");
+    if (!vm.accounted) {
+      rows.push_back({name, "-", "-", "-", "-", "-", "-", "-", "-"});
+      continue;
+    }
+    rows.push_back(AvailabilityRow(name, vm.figures));
+  }
+  rows.push_back(AvailabilityRow(
+      "TOTAL (" + std::to_string(report.vms.size()) + " VM" + (report.vms.size() == 1 ? "" : "s") +
+          ")",
+      report.total));
+  std::string out = "Window: " + FormatRfc3339(report.from) + " to " + FormatRfc3339(report.to) +
+                    "\n" + FormatTable(rows);
+  if (!report.group_by.empty()) {
+    Rows groups = {header};
+    groups[0][0] = report.group_by;
+    for (const auto& [value, a] : report.groups) {
+      groups.push_back(AvailabilityRow(value.empty() ? "(none)" : value, a));
+    }
+    out += "\n" + FormatTable(groups);
+  }
+  if (report.total.unobserved > Duration::zero() ||
+      report.total.downtime_unobserved > Duration::zero()) {
+    out += "\nUnobserved: vmkeeperd was not running for " + DurationText(report.total.unobserved) +
+           " of VM-time with no failure known, counted as neither up nor down";
+    if (report.total.downtime_unobserved > Duration::zero()) {
+      out += "; " + DurationText(report.total.downtime_unobserved) +
+             " of the downtime fell while it was not running (VMs failed before and found failed "
+             "after: an upper bound)";
+    }
+    out += ".\n";
+  }
+  if (report.total.unconfirmed > 0) {
+    out += "Unconfirmed: " + std::to_string(report.total.unconfirmed) +
+           " alert(s) reported a failure vmkeeper did not see; not counted as downtime.\n";
+  }
+  return out;
 }
 
 std::string FormatSnapshots(const Json& snapshots) {

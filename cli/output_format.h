@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "reconciler/incidents/availability_report.h"
 #include "reconciler/incidents/incident_tracker.h"
 #include "reconciler/store/store.h"
 #include "specs/types.h"
@@ -47,6 +48,11 @@ std::string FormatEvents(const std::vector<reconciler::Event>& events, bool with
 // incident. OBJECT is spelled as `--for` takes it (vm/wms01, host/hv01); RECOVERED and MTTR
 // (recovered - occurred) read "-" while the incident is open, MTTR "?" when a time is unreadable.
 std::string FormatIncidents(const std::vector<reconciler::Incident>& incidents);
+
+// `vmkeeper availability`: one row per VM (availability, downtime, MTTR, MTBF, failures,
+// unconfirmed reports, planned and unobserved time), then the total and any groups; a footnote
+// when some of the window was not watched.
+std::string FormatAvailability(const reconciler::AvailabilityReport& report);
 
 // A duration for people: "0.4s", "4.2s" (tenths below a minute), "3m12s", "2h5m", "1d3h".
 // Negative durations (clocks of different machines) print as "0.0s".

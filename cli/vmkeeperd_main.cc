@@ -64,6 +64,7 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   int resync_seconds = 0, workers = 0, heartbeat_interval_ms = 0, heartbeat_failures = 0;
   std::vector<std::string> fence_agent_dirs;
   std::string notify_url;
+  std::vector<std::string> metrics_vm_labels;
   size_t max_body_bytes = 0;
 
   CLI::App app{"vmkeeperd: keeps the declared VMs running on their libvirt hosts", "vmkeeperd"};
@@ -93,6 +94,9 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   auto* notify_opt = app.add_option("--notify-url", notify_url,
                                     "http://host:port/path: JSON POST for every failure and "
                                     "recovery (admin notifications)");
+  auto* vm_labels_opt = app.add_option(
+      "--metrics-vm-label", metrics_vm_labels,
+      "A VM label exported in vmkeeper_vm_labels as label_<key> (repeatable; default: service)");
   app.add_option("--ready-file", *ready_file,
                  "Write host:port here once listening (removed on shutdown)");
   try {
@@ -119,6 +123,7 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   if (hb_failures_opt->count() > 0) config->heartbeat_failures = heartbeat_failures;
   if (fence_dirs_opt->count() > 0) config->fence_agent_dirs = fence_agent_dirs;
   if (notify_opt->count() > 0) config->notify_url = notify_url;
+  if (vm_labels_opt->count() > 0) config->metrics_vm_labels = metrics_vm_labels;
   if (Status valid = config->Validate(); !valid.ok()) {
     std::cerr << "vmkeeperd: " << valid.message() << "\n";
     return 2;
@@ -137,6 +142,7 @@ vmk::reconciler::ControllerOptions ControllerOptionsOf(const vmk::cli::DaemonCon
   options.heartbeat_failures = config.heartbeat_failures;
   options.alert_labels.host = config.alert_host_label;
   options.alert_labels.vm = config.alert_vm_label;
+  options.metrics_vm_labels = config.metrics_vm_labels;
   return options;
 }
 

@@ -73,7 +73,8 @@ T& Child(std::map<std::string, T*>& cache, prometheus::Family<T>* family, const 
 
 }  // namespace
 
-ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+ControllerMetrics::ControllerMetrics(std::vector<std::string> vm_label_keys)
+    : registry_(std::make_shared<prometheus::Registry>()), vm_metrics_(std::move(vm_label_keys)) {
   auto counter = [this](const char* name, const char* help) {
     return Build<Counter>(*registry_, &families_, name, help);
   };
@@ -92,6 +93,14 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
   active_workers_ =
       gauge("vmkeeper_workqueue_active_workers", "Workers running a key now, by queue.");
   host_up_ = gauge("vmkeeper_host_up", "1 when the host's hypervisor answers, else 0.");
+  host_ready_ = gauge("vmkeeper_host_ready", "1 when the host's Ready condition is True.");
+  host_failover_blocked_ =
+      gauge("vmkeeper_host_failover_blocked",
+            "1 while the host failed and could not be fenced: its VMs are not moved.");
+  auto* queue_wait = histogram("vmkeeper_workqueue_queue_duration_seconds",
+                               "Time a key waited in the queue before a worker took it.");
+  auto* build_info = gauge("vmkeeper_build_info", "1, with the version and git revision built.");
+  build_info->Add({{"version", VMK_VERSION}, {"revision", VMK_REVISION}}).Set(1);
   vms_ = gauge("vmkeeper_vms", "Managed VMs by observed state.");
   events_total_ = counter("vmkeeper_events_total", "Events recorded, by type and reason.");
   fencing_total_ = counter("vmkeeper_fencing_total",
@@ -117,6 +126,8 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
     const char* name = queue == Queue::kReconcile ? "reconcile" : "probe";
     queue_depths_[static_cast<int>(queue)] = &Child(gauges_, queue_depth_, {{"queue", name}});
     queue_workers_[static_cast<int>(queue)] = &Child(gauges_, active_workers_, {{"queue", name}});
+    queue_waits_[static_cast<int>(queue)] =
+        &Child(histograms_, queue_wait, {{"queue", name}}, kReconcileBuckets);
   }
   for (const char* type : {"http", "tcp", "exec"}) {
     Child(histograms_, probe_seconds_, {{"type", type}}, kCallBuckets);
@@ -163,13 +174,29 @@ void ControllerMetrics::SetHostUp(const std::string& host, bool up) {
   Child(gauges_, host_up_, {{"host", host}}).Set(up ? 1 : 0);
 }
 
+void ControllerMetrics::SetHostReady(const std::string& host, bool ready) {
+  MutexLock l(&mu_);
+  Child(gauges_, host_ready_, {{"host", host}}).Set(ready ? 1 : 0);
+}
+
+void ControllerMetrics::SetHostFailoverBlocked(const std::string& host, bool blocked) {
+  MutexLock l(&mu_);
+  Child(gauges_, host_failover_blocked_, {{"host", host}}).Set(blocked ? 1 : 0);
+}
+
+void ControllerMetrics::ObserveQueueWait(Queue queue, double seconds) {
+  queue_waits_[static_cast<int>(queue)]->Observe(seconds);
+}
+
 void ControllerMetrics::RemoveHost(const std::string& host) {
   MutexLock l(&mu_);
-  const std::string key = std::to_string(reinterpret_cast<uintptr_t>(host_up_)) + "/" + host;
-  auto it = gauges_.find(key);
-  if (it == gauges_.end()) return;
-  host_up_->Remove(it->second);
-  gauges_.erase(it);
+  for (prometheus::Family<Gauge>* family : {host_up_, host_ready_, host_failover_blocked_}) {
+    const std::string key = std::to_string(reinterpret_cast<uintptr_t>(family)) + "/" + host;
+    auto it = gauges_.find(key);
+    if (it == gauges_.end()) continue;
+    family->Remove(it->second);
+    gauges_.erase(it);
+  }
 }
 
 void ControllerMetrics::SetVmsByState(const std::map<std::string, int>& counts) {
@@ -229,7 +256,8 @@ void ControllerMetrics::SetNotificationCounts(uint64_t sent, uint64_t failed, ui
   }
 }
 
-std::string ControllerMetrics::ExpositionText() const {
+std::string ControllerMetrics::ExpositionText(
+    const std::map<std::string, VmAvailabilityFigures>& vm_figures) {
   // prometheus-cpp leaves out a family without children; every family is shown, in the order
   // it was registered, so that dashboards and alerts find it before its first object or event.
   std::map<std::string, prometheus::MetricFamily> collected;
@@ -242,7 +270,9 @@ std::string ControllerMetrics::ExpositionText() const {
   }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, all);
-  return out.str();
+  std::string text = out.str();
+  vm_metrics_.AppendText(vm_figures, &text);
+  return text;
 }
 
 }  // namespace vmk::metrics

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "metrics/vm_metrics.h"
 
 namespace prometheus {
 struct MetricFamily;
@@ -48,8 +49,12 @@ class ReconcilerMetrics {
 
 class ControllerMetrics {
  public:
-  ControllerMetrics();
+  // `vm_label_keys`: the VM metadata labels exported in vmkeeper_vm_labels.
+  explicit ControllerMetrics(std::vector<std::string> vm_label_keys = {"service"});
   ~ControllerMetrics();
+
+  // The per-VM families (docs/metrics.md), written after these by ExpositionText.
+  VmMetrics& vms() { return vm_metrics_; }
 
   // A reconciler's children, at 0 (reconcile totals by result, duration, panics), labelled
   // kind=<its name> ("vm", "host", "heartbeat", "probe"). The handle lives as long as this.
@@ -57,6 +62,11 @@ class ControllerMetrics {
   void SetQueueDepth(Queue queue, double depth);
   void SetActiveWorkers(Queue queue, double workers);
   void SetHostUp(const std::string& host, bool up);
+  // The host's Ready condition; whether it failed and could not be fenced (its VMs stay).
+  void SetHostReady(const std::string& host, bool ready);
+  void SetHostFailoverBlocked(const std::string& host, bool blocked);
+  // How long a key was ready in `queue` before a worker took it.
+  void ObserveQueueWait(Queue queue, double seconds);
   void RemoveHost(const std::string& host);
   // Count of managed VMs by observed state ("running", "shutoff", "unplaced", ...).
   void SetVmsByState(const std::map<std::string, int>& counts);
@@ -71,7 +81,8 @@ class ControllerMetrics {
   // The admin notifier's own counts since it started (absolute; the counters follow them).
   void SetNotificationCounts(uint64_t sent, uint64_t failed, uint64_t dropped, uint64_t attempts);
 
-  std::string ExpositionText() const;
+  // Every family, the per-VM ones last with `vm_figures` (each VM's availability counters).
+  std::string ExpositionText(const std::map<std::string, VmAvailabilityFigures>& vm_figures = {});
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
@@ -84,6 +95,9 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>* queue_depth_;
   prometheus::Family<prometheus::Gauge>* active_workers_;
   prometheus::Family<prometheus::Gauge>* host_up_;
+  prometheus::Family<prometheus::Gauge>* host_ready_;
+  prometheus::Family<prometheus::Gauge>* host_failover_blocked_;
+  prometheus::Histogram* queue_waits_[2] = {nullptr, nullptr};
   prometheus::Family<prometheus::Gauge>* vms_;
   prometheus::Family<prometheus::Counter>* events_total_;
   prometheus::Family<prometheus::Counter>* fencing_total_;
@@ -105,6 +119,7 @@ class ControllerMetrics {
   // By Queue; set in the constructor, read-only after.
   prometheus::Gauge* queue_depths_[2] = {nullptr, nullptr};
   prometheus::Gauge* queue_workers_[2] = {nullptr, nullptr};
+  VmMetrics vm_metrics_;
 };
 
 }  // namespace vmk::metrics

@@ -8,6 +8,7 @@
 #include "providers/probes/network_prober.h"
 #include "reconciler/controller/restore.h"
 #include "reconciler/core/scheduling_request.h"
+#include "specs/label_selector.h"
 
 namespace vmk::reconciler {
 
@@ -18,12 +19,14 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
     : store_(store),
       clock_(clock),
       options_(std::move(options)),
+      metrics_(options_.metrics_vm_labels),
       recorder_(store, clock, &metrics_),
       queue_(clock),
       probe_queue_(clock),
       health_(HostHealthOptions{std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
                                 options_.heartbeat_failures}),
       incidents_(store, clock),
+      ledger_(store, clock, &incidents_),
       vm_health_(clock),
       own_prober_(options_.prober ? nullptr : std::make_unique<providers::NetworkProber>()),
       own_images_(options_.images ? nullptr : std::make_unique<providers::QemuImg>(clock)),
@@ -68,6 +71,7 @@ ReconcileContext ControlLoop::MakeContext() {
   };
   ctx.health = &health_;
   ctx.incidents = &incidents_;
+  ctx.ledger = &ledger_;
   ctx.fencer = options_.fencer;
   ctx.metrics = &metrics_;
   ctx.vm_health = &vm_health_;
@@ -79,16 +83,94 @@ ReconcileContext ControlLoop::MakeContext() {
 }
 
 Status ControlLoop::Restore() {
-  if (options_.notifier) {
-    // Every failure and every recovery reaches the admins, whatever flow handled it.
-    incidents_.SetListener(
-        [this](const Incident& incident, bool opened) { NotifyIncident(incident, opened); });
-  }
+  incidents_.SetListener([this](const Incident& incident, IncidentTracker::Change change) {
+    OnIncident(incident, change);
+  });
   VMK_RETURN_IF_ERROR(incidents_.Load());
+  VMK_RETURN_IF_ERROR(ledger_.Load());
   VMK_ASSIGN_OR_RETURN(RestoredCounts restored, RestoreFromStore(*store_, registry_, book_));
   log::Info("controller state restored", {{"hosts", std::to_string(restored.hosts)},
                                           {"vms", std::to_string(restored.vms)}});
   return Status::Ok();
+}
+
+void ControlLoop::OnIncident(const Incident& incident, IncidentTracker::Change change) {
+  using Change = IncidentTracker::Change;
+  ledger_.OnIncident(incident, change);
+  // What only alerts reported is not a failure until vmkeeper sees it: neither a failure nor a
+  // recovery to count or to tell the admins about (AlertFiring, an event, says it arrived).
+  const bool failed = (change == Change::kOpened && incident.confirmed) || change == Change::kConfirmed;
+  const bool recovered = change == Change::kResolved && incident.confirmed;
+  if (incident.kind == Kind::kVirtualMachine) {
+    if (failed) metrics_.vms().CountFailure(incident.name, incident.type);
+    if (change == Change::kResolved && !incident.confirmed) {
+      metrics_.vms().CountUnconfirmed(incident.name);
+    }
+    WallTime occurred, back;
+    if (recovered && ParseRfc3339(incident.occurred, &occurred) &&
+        ParseRfc3339(incident.recovered, &back)) {
+      metrics_.vms().ObserveRecovery(
+          incident.name, std::max(0.0, std::chrono::duration<double>(back - occurred).count()));
+    }
+  }
+  // Every failure and every recovery reaches the admins, whatever flow handled it.
+  if (options_.notifier && (failed || recovered)) NotifyIncident(incident, failed);
+}
+
+std::string ControlLoop::MetricsText() {
+  PublishGauges();
+  std::map<std::string, metrics::VmAvailabilityFigures> figures;
+  for (const auto& [vm, a] : ledger_.Lifetimes(clock_->WallNow())) {
+    using Seconds = std::chrono::duration<double>;
+    metrics::VmAvailabilityFigures& f = figures[vm];
+    f.up_seconds = Seconds(a.Up()).count();
+    f.down_seconds = Seconds(a.downtime).count();
+    f.unobserved_seconds = Seconds(a.unobserved).count();
+  }
+  for (const Incident& incident : incidents_.OpenIncidents()) {
+    if (incident.kind == Kind::kVirtualMachine && incident.confirmed) {
+      figures[incident.name].incident_open = true;
+    }
+  }
+  return metrics_.ExpositionText(figures);
+}
+
+StatusOr<AvailabilityReport> ControlLoop::Availability(const AvailabilityQuery& query) {
+  VMK_ASSIGN_OR_RETURN(specs::LabelSelector selector, specs::LabelSelector::Parse(query.selector));
+  AvailabilityReport report;
+  report.to = clock_->WallNow();
+  report.from = report.to - query.window;
+  report.group_by = query.group_by;
+  std::vector<specs::Object> vms;
+  if (!query.vm.empty()) {
+    VMK_ASSIGN_OR_RETURN(auto vm, store_->Get(Kind::kVirtualMachine, query.vm));
+    if (!vm) return Status::NotFound("no VirtualMachine named " + query.vm);
+    vms.push_back(std::move(*vm));
+  } else {
+    VMK_ASSIGN_OR_RETURN(vms, store_->List(Kind::kVirtualMachine));
+  }
+  const std::vector<ControllerGap> gaps = ledger_.Gaps();
+  for (const specs::Object& object : vms) {
+    if (!selector.Matches(object.metadata.labels)) continue;
+    VmAvailability row;
+    row.vm = object.metadata.name;
+    row.labels = object.metadata.labels;
+    if (auto history = ledger_.History(row.vm)) {
+      row.accounted = true;
+      row.figures = AccountAvailability(*history, gaps, {report.from, report.to});
+      auto open = incidents_.OpenIncident(Kind::kVirtualMachine, row.vm);
+      row.incident_open = open && open->confirmed;
+    }
+    report.total.Add(row.figures);
+    if (!query.group_by.empty()) {
+      auto label = row.labels.find(query.group_by);
+      report.groups[label == row.labels.end() ? "" : label->second].Add(row.figures);
+    }
+    report.vms.push_back(std::move(row));
+  }
+  std::sort(report.vms.begin(), report.vms.end(),
+            [](const VmAvailability& a, const VmAvailability& b) { return a.vm < b.vm; });
+  return report;
 }
 
 void ControlLoop::NotifyIncident(const Incident& incident, bool opened) {
@@ -134,10 +216,12 @@ void ControlLoop::EnqueueAll() {
 
 bool ControlLoop::ProcessNext(WorkQueue& queue, const CancelToken& cancel) {
   std::string key;
-  if (!queue.Get(&key)) return false;
+  Duration waited = Duration::zero();
+  if (!queue.Get(&key, &waited)) return false;
   const bool probes = &queue == &probe_queue_;
   std::atomic<int>& active = probes ? active_probe_workers_ : active_reconcile_workers_;
   const metrics::Queue which = probes ? metrics::Queue::kProbe : metrics::Queue::kReconcile;
+  metrics_.ObserveQueueWait(which, std::chrono::duration<double>(waited).count());
   metrics_.SetActiveWorkers(which, ++active);
   metrics_.SetQueueDepth(which, static_cast<double>(queue.Len()));
   ReconcileResult result = Run(key, cancel);

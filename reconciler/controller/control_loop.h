@@ -65,6 +65,9 @@ struct ControlLoopOptions {
   providers::Notifier* notifier = nullptr;
   // Which alert labels name a host or a VM in Alertmanager's webhook payloads.
   providers::AlertLabelNames alert_labels;
+  // The VM metadata labels exported in vmkeeper_vm_labels (label_<key>), for per-service
+  // availability in PromQL.
+  std::vector<std::string> metrics_vm_labels = {"service"};
   // Probe keys on a queue of their own (served by workers of their own, so a probe waiting for
   // its timeout never holds a worker a failover needs). False: they share the reconcile queue
   // (a driver that runs one work item at a time, like the simulation).
@@ -110,6 +113,10 @@ class ControlLoop {
   void CloseHosts();
   // Publishes what is computed on demand: VMs by state, queue depths, the notifier's counts.
   void PublishGauges();
+  // The text exposition of every metric, the per-VM availability counters computed now.
+  std::string MetricsText();
+  // ControlPlane::Availability.
+  StatusOr<AvailabilityReport> Availability(const AvailabilityQuery& query);
   // Every host's view has seen one listing attempt (readiness of the controller).
   bool AllHostsAttempted() const;
 
@@ -122,6 +129,7 @@ class ControlLoop {
   PlacementBook& book() { return book_; }
   HostHealthBook& health() { return health_; }
   IncidentTracker& incidents() { return incidents_; }
+  AvailabilityLedger& ledger() { return ledger_; }
   VmHealthBook& vm_health() { return vm_health_; }
   EventRecorder& events() { return recorder_; }
   metrics::ControllerMetrics& metrics() { return metrics_; }
@@ -153,6 +161,8 @@ class ControlLoop {
   void OnDesiredStateChanged(const std::vector<ObjectRef>& changed);
   std::string PreviewPlacement(const specs::Object& vm);
   void ObserveVmState(const std::string& vm, const std::string& state);
+  // The incident tracker's listener: the admins' notifier, the ledger and the metrics.
+  void OnIncident(const Incident& incident, IncidentTracker::Change change);
   void NotifyIncident(const Incident& incident, bool opened);
 
   Store* const store_;
@@ -164,6 +174,7 @@ class ControlLoop {
   WorkQueue probe_queue_;
   HostHealthBook health_;
   IncidentTracker incidents_;
+  AvailabilityLedger ledger_;
   VmHealthBook vm_health_;
   std::unique_ptr<providers::Prober> own_prober_;  // when options.prober is null
   std::unique_ptr<providers::ImageInspector> own_images_;  // when options.images is null

@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "reconciler/alerts/alert_intake.h"
 #include "reconciler/apply/applier.h"
+#include "reconciler/incidents/availability_report.h"
 #include "reconciler/incidents/incident_tracker.h"
 #include "reconciler/store/store.h"
 #include "specs/types.h"
@@ -48,6 +49,10 @@ class ControlPlane {
   // Incidents (failures with their occurred/detected/recovered times) of one object, or of all
   // objects when `object` is empty; oldest first.
   virtual StatusOr<std::vector<Incident>> Incidents(std::optional<ObjectRef> object) = 0;
+  // Availability, MTTR and MTBF of the VMs the query selects over its window ending now, with
+  // their total (docs/availability.md). NotFound: the query names a VM that does not exist;
+  // InvalidArgument: a bad selector.
+  virtual StatusOr<AvailabilityReport> Availability(const AvailabilityQuery& query) = 0;
   // Asks for a snapshot of a VM's volume disks named `name` ("" = one is made up from the
   // time); the VM's reconcile takes it. Returns the name. NotFound: no such VM;
   // InvalidArgument: not a DNS-1123 label; AlreadyExists: the VM has a snapshot of that name.

@@ -24,6 +24,8 @@ class ControllerImpl {
 
   Status Start() {
     VMK_RETURN_IF_ERROR(loop_.Restore());
+    // The time since the last controller's last sign of life was not watched.
+    VMK_RETURN_IF_ERROR(loop_.ledger().Start());
     // From the revision the restore saw: nothing applied after it is missed.
     watcher_ = std::make_unique<StoreWatcher>(
         &loop_.store(), loop_.store().Revision(), /*objects_only=*/true,
@@ -59,6 +61,10 @@ class ControllerImpl {
     }
     for (auto& t : threads_) t.join();
     threads_.clear();
+    // A clean stop: the gap until the next start begins now, not at the last periodic mark.
+    if (Status s = loop_.ledger().Alive(/*sync=*/true); !s.ok()) {
+      log::Warning("cannot record the controller's stop", {{"error", s.ToString()}});
+    }
     loop_.CloseHosts();
     log::Info("controller stopped");
   }
@@ -81,16 +87,29 @@ class ControllerImpl {
   // Probes run on workers of their own (see ControlLoopOptions::separate_probe_queue).
   static constexpr int kProbeWorkers = 2;
   static constexpr auto kOwnWriteWait = std::chrono::seconds(5);
+  static constexpr auto kAliveInterval = std::chrono::seconds(5);
 
+  // The periodic resync, and the controller's sign of life for availability accounting (a gap
+  // after a crash is at most one kAliveInterval longer than the controller was really gone).
   void ResyncLoop() {
     MutexLock l(&resync_mu_);
     Clock& clock = loop_.clock();
     MonoTime next = clock.Now() + options_.resync_period;
+    MonoTime next_alive = clock.Now() + kAliveInterval;
     while (running_) {
-      clock.WaitUntil(l.native(), resync_cv_, next);
+      clock.WaitUntil(l.native(), resync_cv_, std::min(next, next_alive));
       if (!running_) break;
-      if (clock.Now() < next) continue;
-      next = clock.Now() + options_.resync_period;
+      const MonoTime now = clock.Now();
+      if (now >= next_alive) {
+        next_alive = now + kAliveInterval;
+        l.Unlock();
+        if (Status s = loop_.ledger().Alive(/*sync=*/false); !s.ok()) {
+          log::Warning("cannot record the controller's sign of life", {{"error", s.ToString()}});
+        }
+        l.Lock();
+      }
+      if (now < next) continue;
+      next = now + options_.resync_period;
       l.Unlock();
       loop_.EnqueueAll();
       l.Lock();
@@ -164,16 +183,17 @@ StatusOr<std::vector<Incident>> Controller::Incidents(std::optional<ObjectRef> o
   return impl_->loop().incidents().List(object);
 }
 
+StatusOr<AvailabilityReport> Controller::Availability(const AvailabilityQuery& query) {
+  return impl_->loop().Availability(query);
+}
+
 StatusOr<AlertIntakeOutcome> Controller::IngestAlerts(const std::string& body) {
   return impl_->loop().IngestAlerts(body);
 }
 
 void Controller::ResyncNow() { impl_->loop().EnqueueAll(); }
 
-std::string Controller::MetricsText() {
-  impl_->loop().PublishGauges();
-  return impl_->loop().metrics().ExpositionText();
-}
+std::string Controller::MetricsText() { return impl_->loop().MetricsText(); }
 
 providers::Hypervisor* Controller::HostConnectionForTest(const std::string& host) {
   auto entry = impl_->loop().hosts().Get(host);

@@ -51,6 +51,7 @@ class Controller : public ControlPlane {
                                       size_t limit) override;
   bool Ready() override;
   StatusOr<std::vector<Incident>> Incidents(std::optional<ObjectRef> object) override;
+  StatusOr<AvailabilityReport> Availability(const AvailabilityQuery& query) override;
   StatusOr<AlertIntakeOutcome> IngestAlerts(const std::string& body) override;
   std::string MetricsText() override;
 

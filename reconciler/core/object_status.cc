@@ -1,5 +1,7 @@
 #include "reconciler/core/object_status.h"
 
+#include "metrics/controller_metrics.h"
+
 namespace vmk::reconciler {
 
 using specs::Json;
@@ -329,7 +331,17 @@ specs::Condition MakeCondition(const Clock& clock, const std::string& type, bool
                           FormatRfc3339(clock.WallNow())};
 }
 
-Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync) {
+Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync,
+                       metrics::ControllerMetrics* metrics) {
+  if (metrics) {
+    const specs::Condition* ready = specs::FindCondition(status.conditions, "Ready");
+    const specs::Condition* fenced = specs::FindCondition(status.conditions, "Fenced");
+    metrics->SetHostReady(host, ready && ready->status == "True");
+    // Failed, its VMs waiting on a fence that failed or that nothing can do.
+    metrics->SetHostFailoverBlocked(
+        host, status.failover.phase == "Fencing" && fenced && fenced->status == "False" &&
+                  (fenced->reason == "FencingFailed" || fenced->reason == "NoFencing"));
+  }
   Status s = store.PutStatus(specs::Kind::kHost, host, status.ToJson(), sync);
   return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
 }

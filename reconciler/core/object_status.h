@@ -9,6 +9,10 @@
 #include "reconciler/store/store.h"
 #include "specs/types.h"
 
+namespace vmk::metrics {
+class ControllerMetrics;
+}  // namespace vmk::metrics
+
 namespace vmk::reconciler {
 
 // What one of a VM's disks is on storage, as the controller recorded it (status.disks[]). The
@@ -217,6 +221,8 @@ struct HostStatus {
 };
 
 // Writes a host's status; a host deleted meanwhile is not an error (nothing left to describe).
-Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync);
+// With `metrics`, publishes what it says: vmkeeper_host_ready, vmkeeper_host_failover_blocked.
+Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& status, bool sync,
+                       metrics::ControllerMetrics* metrics = nullptr);
 
 }  // namespace vmk::reconciler

@@ -17,6 +17,7 @@
 #include "reconciler/queue/key_locks.h"
 #include "reconciler/incidents/event_recorder.h"
 #include "reconciler/health/host_health.h"
+#include "reconciler/incidents/availability_ledger.h"
 #include "reconciler/incidents/incident_tracker.h"
 #include "reconciler/health/vm_health.h"
 #include "reconciler/observed/host_registry.h"
@@ -39,6 +40,8 @@ struct ReconcileContext {
   std::function<void(const std::string& vm, const std::string& state)> on_vm_state;
   HostHealthBook* health = nullptr;
   IncidentTracker* incidents = nullptr;
+  // Planned stops and the accounting of VMs for availability; may be null in unit tests.
+  AvailabilityLedger* ledger = nullptr;
   providers::Fencer* fencer = nullptr;
   metrics::ControllerMetrics* metrics = nullptr;  // may be null
   VmHealthBook* vm_health = nullptr;              // with prober: spec.health is acted upon

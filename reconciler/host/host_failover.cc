@@ -36,15 +36,20 @@ ReconcileResult HostFailover::Handle(const specs::Object& object, const specs::H
     ReconcileResult r = Relocate(name, cancel);
     if (!r.status.ok()) return r;
     status.failover.phase = "Relocated";
-    if (Status s = WriteHostStatus(*ctx_.store, name, status, /*sync=*/true); !s.ok()) {
+    if (Status s = WriteHostStatus(*ctx_.store, name, status, /*sync=*/true, ctx_.metrics); !s.ok()) {
       return ReconcileResult::Error(s);
     }
     ctx_.events->Normal(Kind::kHost, name, "FailoverComplete",
                         "its VMs were placed on other hosts");
     return ReconcileResult::Done();
   }
-  Status s = WriteHostStatus(*ctx_.store, name, status, false);
+  Status s = WriteHostStatus(*ctx_.store, name, status, false, ctx_.metrics);
   return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
+}
+
+void HostFailover::CountBlocked(const std::vector<std::string>& vms) {
+  if (!ctx_.metrics) return;
+  for (const auto& vm : vms) ctx_.metrics->vms().CountFailover(vm, metrics::FailoverResult::kBlocked);
 }
 
 std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
@@ -53,7 +58,7 @@ std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
   const WallTime wall_now = ctx_.clock->WallNow();
   const auto health = ctx_.health->Get(name);
   if (vms.empty()) {
-    Status s = WriteHostStatus(*ctx_.store, name, *status, false);
+    Status s = WriteHostStatus(*ctx_.store, name, *status, false, ctx_.metrics);
     return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
   }
   if (ctx_.incidents) {
@@ -73,7 +78,7 @@ std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
     }
   }
   status->failover = {"Fencing", FormatRfc3339(wall_now), ""};
-  if (Status s = WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true); !s.ok()) {
+  if (Status s = WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true, ctx_.metrics); !s.ok()) {
     return ReconcileResult::Error(s);
   }
   std::string last_good = health.ever_good ? FormatRfc3339(health.last_good) : "never";
@@ -101,10 +106,11 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
         ctx_.events->Warning(
             Kind::kHost, name, "FencingFailed",
             "fencing with " + spec.fencing->agent + " failed, no failover: " + fenced.message());
+        CountBlocked(vms);
       }
       specs::SetCondition(&status->conditions, MakeCondition(*ctx_.clock, "Fenced", false,
                                                              "FencingFailed", fenced.message()));
-      if (Status s = WriteHostStatus(*ctx_.store, name, *status, false); !s.ok())
+      if (Status s = WriteHostStatus(*ctx_.store, name, *status, false, ctx_.metrics); !s.ok())
         return ReconcileResult::Error(s);
       return ReconcileResult::Error(fenced.WithContext("fencing " + name));
     }
@@ -125,11 +131,12 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
       ctx_.events->Warning(Kind::kHost, name, "FailoverBlocked",
                            "no fencing configured and spec.acknowledgeUnsafe is false: its VMs "
                            "stay until the host answers again");
+      CountBlocked(vms);
     }
     specs::SetCondition(&status->conditions,
                         MakeCondition(*ctx_.clock, "Fenced", false, "NoFencing",
                                       "no spec.fencing and spec.acknowledgeUnsafe is false"));
-    Status s = WriteHostStatus(*ctx_.store, name, *status, false);
+    Status s = WriteHostStatus(*ctx_.store, name, *status, false, ctx_.metrics);
     return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
   }
   if (ctx_.incidents) {
@@ -139,7 +146,7 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
     }
   }
   status->failover.phase = "Relocating";
-  if (Status s = WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true); !s.ok()) {
+  if (Status s = WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true, ctx_.metrics); !s.ok()) {
     return ReconcileResult::Error(s);
   }
   return std::nullopt;
@@ -244,6 +251,7 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
                                   "moved from failed host " + host + " to " + *chosen, now});
     ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedOver",
                          "host " + host + " failed; placed on " + *chosen);
+    if (ctx_.metrics) ctx_.metrics->vms().CountFailover(vm, metrics::FailoverResult::kSuccess);
     if (ctx_.incidents) {
       (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm, "placed on " + *chosen,
                                       /*sync=*/false);
@@ -258,6 +266,7 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
                   "host " + host + " failed and " + chosen.status().message(), now});
     ctx_.events->Warning(Kind::kVirtualMachine, vm, "FailedScheduling",
                          "host " + host + " failed and " + chosen.status().message());
+    if (ctx_.metrics) ctx_.metrics->vms().CountFailover(vm, metrics::FailoverResult::kFailure);
   }
   // Over the status just read, under the VM's lock: a writer elsewhere (another replica) that
   // moved it meanwhile makes this pass fail and run again, never two placements.

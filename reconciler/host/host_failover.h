@@ -35,6 +35,8 @@ class HostFailover {
                          HostEntry& entry, HostStatus status, const CancelToken& cancel);
 
  private:
+  // Once per failed fence (not per retry): each of the host's VMs stays, not failed over.
+  void CountBlocked(const std::vector<std::string>& vms);
   // Phase "" → Fencing. Returns a result when the pass ends here (nothing to fail over).
   std::optional<ReconcileResult> Begin(const std::string& host, const std::vector<std::string>& vms,
                                        HostStatus* status);

@@ -152,7 +152,7 @@ ReconcileResult HostReconciler::Unreachable(const specs::Object& object,
   }
   specs::SetCondition(&status.conditions,
                       MakeCondition(*ctx_.clock, "Ready", false, "Unreachable", failure.message()));
-  if (Status s = WriteHostStatus(*ctx_.store, name, status, false); !s.ok()) {
+  if (Status s = WriteHostStatus(*ctx_.store, name, status, false, ctx_.metrics); !s.ok()) {
     return ReconcileResult::Error(s);
   }
   return ReconcileResult::Error(failure);
@@ -175,7 +175,7 @@ Status HostReconciler::Recovered(const std::string& name, providers::Hypervisor&
   status->failover = {};
   specs::SetCondition(&status->conditions, MakeCondition(*ctx_.clock, "Fenced", false, "Recovered",
                                                          "host is back and clean"));
-  VMK_RETURN_IF_ERROR(WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true));
+  VMK_RETURN_IF_ERROR(WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true, ctx_.metrics));
   entry.SetFenced(false);
   return Status::Ok();
 }
@@ -218,6 +218,10 @@ ReconcileResult HostReconciler::WriteReadyStatus(const specs::Object& object, Ho
   const bool fresh = ParseRfc3339(status.lastSeen, &last_seen) &&
                      ctx_.clock->WallNow() - last_seen < std::chrono::seconds(60);
   status.lastSeen = now;
+  if (ctx_.metrics) {
+    ctx_.metrics->SetHostReady(name, true);
+    ctx_.metrics->SetHostFailoverBlocked(name, false);
+  }
   specs::Json after = status.ToJson();
   if (before.is_object()) before.erase("lastSeen");
   specs::Json compared = after;

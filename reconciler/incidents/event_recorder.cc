@@ -15,7 +15,17 @@ void EventRecorder::Record(specs::Kind kind, const std::string& name, const std:
   e.message = message;
   log::Write(type == "Warning" ? log::Level::kWarning : log::Level::kInfo, message,
              {{"event", reason}, {"object", std::string(specs::KindName(kind)) + "/" + name}});
-  if (metrics_) metrics_->CountEvent(type, reason);
+  if (metrics_) {
+    metrics_->CountEvent(type, reason);
+    // The per-VM outcomes whose one place of record is their event.
+    if (kind == specs::Kind::kVirtualMachine) {
+      if (reason == "RolledBack" || reason == "RollbackFailed") {
+        metrics_->vms().CountRollback(name, reason == "RolledBack");
+      } else if (reason == "SnapshotTaken" || reason == "SnapshotFailed") {
+        metrics_->vms().CountSnapshot(name, reason == "SnapshotTaken");
+      }
+    }
+  }
   if (notifier_ && type == "Warning" &&
       (reason == "RestartLimitReached" || reason == "FencingFailed" ||
        reason == "FailoverBlocked" || reason == "ChangeFailed" || reason == "RolledBack" ||

@@ -22,7 +22,8 @@ specs::Json Incident::ToJson() const {
                      {"detected", detected},
                      {"recovered", recovered},
                      {"sources", sources},
-                     {"actions", actions}};
+                     {"actions", actions},
+                     {"confirmed", confirmed}};
 }
 
 StatusOr<Incident> Incident::FromJson(const specs::Json& json) {
@@ -39,6 +40,7 @@ StatusOr<Incident> Incident::FromJson(const specs::Json& json) {
     i.recovered = json.value("recovered", "");
     i.sources = json.value("sources", std::vector<std::string>{});
     i.actions = json.value("actions", std::vector<std::string>{});
+    i.confirmed = json.value("confirmed", true);  // records from before the field: confirmed
   } catch (const specs::Json::exception& e) {
     return Status::InvalidArgument(std::string("malformed incident: ") + e.what());
   }
@@ -71,12 +73,21 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
                                          const std::string& source, bool sync) {
   const WallTime now = clock_->WallNow();
   if (occurred > now || occurred.time_since_epoch().count() == 0) occurred = now;
+  const bool own_signal = source != kAlertSource;
   MutexLock l(&mu_);
   auto it = open_.find({kind, name});
   if (it != open_.end()) {
     Incident& incident = it->second;
     WallTime known;
     bool changed = false;
+    bool confirmed_now = false;
+    if (!incident.confirmed && own_signal) {
+      // What vmkeeper saw names the failure; the alert's startsAt may still be the earliest
+      // evidence of when it began (kept below).
+      incident.confirmed = true;
+      incident.type = type;
+      changed = confirmed_now = true;
+    }
     if (ParseRfc3339(incident.occurred, &known) && occurred < known) {
       incident.occurred = FormatRfc3339(occurred);
       changed = true;
@@ -87,7 +98,10 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
       changed = true;
     }
     if (changed) VMK_RETURN_IF_ERROR(Save(incident, sync));
-    return incident;
+    Incident copy = incident;
+    l.Unlock();
+    if (confirmed_now && listener_) listener_(copy, Change::kConfirmed);
+    return copy;
   }
   Incident incident;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -100,10 +114,11 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
   incident.occurred = FormatRfc3339(occurred);
   incident.detected = FormatRfc3339(now);
   incident.sources = {source};
+  incident.confirmed = own_signal;
   VMK_RETURN_IF_ERROR(Save(incident, sync));
   open_[{kind, name}] = incident;
   l.Unlock();
-  if (listener_) listener_(incident, /*opened=*/true);
+  if (listener_) listener_(incident, Change::kOpened);
   return incident;
 }
 
@@ -135,7 +150,7 @@ StatusOr<std::optional<Incident>> IncidentTracker::Resolve(specs::Kind kind,
     open_.emplace(ObjectRef{kind, name}, incident);
     return saved;
   }
-  if (listener_) listener_(incident, /*opened=*/false);
+  if (listener_) listener_(incident, Change::kResolved);
   return std::optional<Incident>(incident);
 }
 
@@ -145,6 +160,14 @@ std::optional<Incident> IncidentTracker::OpenIncident(specs::Kind kind,
   auto it = open_.find({kind, name});
   if (it == open_.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<Incident> IncidentTracker::OpenIncidents() const {
+  MutexLock l(&mu_);
+  std::vector<Incident> out;
+  out.reserve(open_.size());
+  for (const auto& [ref, incident] : open_) out.push_back(incident);
+  return out;
 }
 
 StatusOr<std::vector<Incident>> IncidentTracker::List(std::optional<ObjectRef> object) const {

@@ -6,7 +6,12 @@
 // evidence is earlier. Incidents are kept in the store's history ("incident/<Kind>/<name>/<id>"),
 // so a restarted controller finds the open ones again. Writes are synced unless the caller says
 // `sync=false` because a synced write of its own follows before it acts (one sync for many
-// incidents: see Store::PutStatus). Thread-safe.
+// incidents: see Store::PutStatus).
+//
+// An incident opened by an alert alone is unconfirmed: Alertmanager said so, vmkeeper has not
+// seen it. A signal of vmkeeper's own (heartbeat, libvirt, probe, change) joining it confirms it
+// (and names its type); one that closes unconfirmed was reported, never seen, and is not
+// downtime (reconciler/incidents/availability.h). Thread-safe.
 #pragma once
 
 #include <functional>
@@ -31,6 +36,8 @@ struct Incident {
   std::string recovered;   // empty while open
   std::vector<std::string> sources;  // signals that reported it: heartbeat, alert, event, probe
   std::vector<std::string> actions;  // "fenced hv02", "started on hv03", ...
+  // False while only alerts reported it (see the header comment).
+  bool confirmed = true;
 
   bool open() const { return recovered.empty(); }
   specs::Json ToJson() const;
@@ -41,15 +48,22 @@ class IncidentTracker {
  public:
   IncidentTracker(Store* store, Clock* clock) : store_(store), clock_(clock) {}
 
-  // Called (outside the tracker's lock) when an incident is opened (opened=true) or resolved.
-  using Listener = std::function<void(const Incident& incident, bool opened)>;
+  // What happened to an incident, for the listener.
+  enum class Change {
+    kOpened,     // a new incident (confirmed or not: see Incident::confirmed)
+    kConfirmed,  // an unconfirmed one was joined by a signal of vmkeeper's own
+    kResolved,   // closed (confirmed or not)
+  };
+  // Called outside the tracker's lock, after the change is stored.
+  using Listener = std::function<void(const Incident& incident, Change change)>;
   void SetListener(Listener listener) { listener_ = std::move(listener); }
 
   // Loads the incidents that are still open from the store.
   Status Load();
 
   // Opens an incident for the object, or joins the open one. `occurred` is the evidence of when
-  // the failure began (clamped to no later than now). Returns the incident as stored.
+  // the failure began (clamped to no later than now). `source` "alert" opens it unconfirmed,
+  // any other source opens or confirms it. Returns the incident as stored.
   StatusOr<Incident> Open(specs::Kind kind, const std::string& name, const std::string& type,
                           WallTime occurred, const std::string& source, bool sync = true);
   // Appends an action to the open incident of the object; no-op when none is open.
@@ -61,6 +75,11 @@ class IncidentTracker {
   std::optional<Incident> OpenIncident(specs::Kind kind, const std::string& name) const;
   // Every stored incident of one object (name non-empty) or of all objects, oldest first.
   StatusOr<std::vector<Incident>> List(std::optional<ObjectRef> object) const;
+  // Every open incident (a copy), for the availability counters.
+  std::vector<Incident> OpenIncidents() const;
+
+  // The source of an alert, the one signal that does not confirm an incident.
+  static constexpr char kAlertSource[] = "alert";
 
  private:
   Status Save(const Incident& incident, bool sync);

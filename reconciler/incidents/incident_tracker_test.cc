@@ -80,19 +80,68 @@ TEST_F(IncidentTrackerTest, EvidenceFromTheFutureIsClampedToNow) {
 namespace vmk::reconciler {
 namespace {
 
+const char* ChangeName(IncidentTracker::Change change) {
+  switch (change) {
+    case IncidentTracker::Change::kOpened: return "opened";
+    case IncidentTracker::Change::kConfirmed: return "confirmed";
+    case IncidentTracker::Change::kResolved: return "resolved";
+  }
+  return "?";
+}
+
 TEST(IncidentTrackerListenerTest, IsToldOfEachNewIncidentAndEachRecoveryOnce) {
   FakeClock clock;
   MemoryStore store;
   IncidentTracker tracker(&store, &clock);
   std::vector<std::string> told;
-  tracker.SetListener([&](const Incident& i, bool opened) {
-    told.push_back(std::string(opened ? "opened " : "recovered ") + i.name + " " + i.type);
+  tracker.SetListener([&](const Incident& i, IncidentTracker::Change change) {
+    told.push_back(std::string(ChangeName(change)) + " " + i.name + " " + i.type);
   });
   ASSERT_TRUE(tracker.Open(specs::Kind::kVirtualMachine, "wms01", "VmCrashed", clock.WallNow(), "libvirt").ok());
   ASSERT_TRUE(tracker.Open(specs::Kind::kVirtualMachine, "wms01", "VmCrashed", clock.WallNow(), "alert").ok());
   ASSERT_TRUE(tracker.Resolve(specs::Kind::kVirtualMachine, "wms01").ok());
   ASSERT_TRUE(tracker.Resolve(specs::Kind::kVirtualMachine, "wms01").ok());
-  EXPECT_EQ(told, (std::vector<std::string>{"opened wms01 VmCrashed", "recovered wms01 VmCrashed"}));
+  EXPECT_EQ(told, (std::vector<std::string>{"opened wms01 VmCrashed", "resolved wms01 VmCrashed"}));
+}
+
+// A VMDown alert opens an unconfirmed incident; what vmkeeper sees itself confirms it and names
+// it; an alert joining a confirmed incident changes nothing of that. Stored and reloaded as such.
+TEST(IncidentTrackerListenerTest, AnAlertAloneIsUnconfirmedUntilVmkeeperSeesTheFailure) {
+  FakeClock clock;
+  MemoryStore store;
+  IncidentTracker tracker(&store, &clock);
+  std::vector<std::string> told;
+  tracker.SetListener([&](const Incident& i, IncidentTracker::Change change) {
+    told.push_back(std::string(ChangeName(change)) + " " + i.name + " " + i.type +
+                   (i.confirmed ? "" : " (unconfirmed)"));
+  });
+  const WallTime starts_at = clock.WallNow() - std::chrono::seconds(30);
+  auto alert = tracker.Open(specs::Kind::kVirtualMachine, "wms01", "VmAlert", starts_at, "alert");
+  ASSERT_TRUE(alert.ok());
+  EXPECT_FALSE(alert->confirmed);
+  // Reported but never seen: it closes unconfirmed.
+  ASSERT_TRUE(tracker.Resolve(specs::Kind::kVirtualMachine, "wms01").ok());
+  // Reported, then seen by libvirt: confirmed, typed by what was seen, from the alert's time.
+  ASSERT_TRUE(tracker.Open(specs::Kind::kVirtualMachine, "ce01", "VmAlert", starts_at, "alert").ok());
+  auto seen = tracker.Open(specs::Kind::kVirtualMachine, "ce01", "VmCrashed", clock.WallNow(), "libvirt");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(seen->confirmed);
+  EXPECT_EQ(seen->type, "VmCrashed");
+  EXPECT_EQ(seen->occurred, FormatRfc3339(starts_at));
+  ASSERT_TRUE(tracker.Open(specs::Kind::kVirtualMachine, "ce01", "VmAlert", starts_at, "alert").ok());
+  EXPECT_EQ(told, (std::vector<std::string>{"opened wms01 VmAlert (unconfirmed)",
+                                            "resolved wms01 VmAlert (unconfirmed)",
+                                            "opened ce01 VmAlert (unconfirmed)",
+                                            "confirmed ce01 VmCrashed"}));
+  IncidentTracker reloaded(&store, &clock);
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto open = reloaded.OpenIncident(specs::Kind::kVirtualMachine, "ce01");
+  ASSERT_TRUE(open.has_value());
+  EXPECT_TRUE(open->confirmed);
+  auto all = reloaded.List(ObjectRef{specs::Kind::kVirtualMachine, "wms01"});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_FALSE((*all)[0].confirmed);
 }
 
 }  // namespace

@@ -14,10 +14,10 @@ void WorkQueue::AddLocked(const std::string& key, Priority priority) {
     if (!inserted && priority == Priority::kHigh) it->second = Priority::kHigh;
     return;
   }
-  auto [it, inserted] = queued_.emplace(key, priority);
+  auto [it, inserted] = queued_.emplace(key, Queued{priority, clock_->Now()});
   if (!inserted) {
-    if (priority == Priority::kHigh && it->second == Priority::kLow) {
-      it->second = Priority::kHigh;  // its low-lane entry is now stale
+    if (priority == Priority::kHigh && it->second.priority == Priority::kLow) {
+      it->second.priority = Priority::kHigh;  // its low-lane entry is now stale
       high_.push_back(key);
       cv_.notify_one();
     }
@@ -27,14 +27,15 @@ void WorkQueue::AddLocked(const std::string& key, Priority priority) {
   cv_.notify_one();
 }
 
-bool WorkQueue::PopLocked(std::string* key) {
+bool WorkQueue::PopLocked(std::string* key, Duration* waited) {
   for (auto* lane : {&high_, &low_}) {
     const Priority lane_priority = lane == &high_ ? Priority::kHigh : Priority::kLow;
     while (!lane->empty()) {
       std::string k = std::move(lane->front());
       lane->pop_front();
       auto it = queued_.find(k);
-      if (it == queued_.end() || it->second != lane_priority) continue;  // stale entry
+      if (it == queued_.end() || it->second.priority != lane_priority) continue;  // stale entry
+      if (waited) *waited = std::chrono::duration_cast<Duration>(clock_->Now() - it->second.since);
       queued_.erase(it);
       *key = std::move(k);
       return true;
@@ -110,12 +111,12 @@ void WorkQueue::PromoteDueLocked(MonoTime now) {
   }
 }
 
-bool WorkQueue::Get(std::string* key) {
+bool WorkQueue::Get(std::string* key, Duration* waited) {
   MutexLock l(&mu_);
   while (true) {
     if (shutting_down_) return false;
     PromoteDueLocked(clock_->Now());
-    if (PopLocked(key)) break;
+    if (PopLocked(key, waited)) break;
     if (delayed_.empty()) {
       l.Wait(cv_);
     } else {

@@ -48,7 +48,9 @@ class WorkQueue {
   int NumRequeues(const std::string& key) const;
 
   // Blocks until a key is ready (returns true) or the queue is shut down (returns false).
-  bool Get(std::string* key);
+  // `waited`, when given: how long the key was ready before it was handed out (a delayed key
+  // counts from when it was due).
+  bool Get(std::string* key, Duration* waited = nullptr);
   // Must be called once for every key returned by Get().
   void Done(const std::string& key);
 
@@ -64,7 +66,7 @@ class WorkQueue {
  private:
   void PromoteDueLocked(MonoTime now) REQUIRES(mu_);
   void AddLocked(const std::string& key, Priority priority) REQUIRES(mu_);
-  bool PopLocked(std::string* key) REQUIRES(mu_);
+  bool PopLocked(std::string* key, Duration* waited) REQUIRES(mu_);
 
   Clock* const clock_;
   const Options options_;
@@ -75,7 +77,11 @@ class WorkQueue {
   // handed out): an entry counts only while queued_ says the key waits in that lane.
   std::deque<std::string> high_ GUARDED_BY(mu_);
   std::deque<std::string> low_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, Priority> queued_ GUARDED_BY(mu_);   // waiting keys
+  struct Queued {
+    Priority priority;
+    MonoTime since;  // ready since (for the queue latency metric)
+  };
+  std::unordered_map<std::string, Queued> queued_ GUARDED_BY(mu_);   // waiting keys
   std::unordered_map<std::string, Priority> requeue_ GUARDED_BY(mu_);  // re-added in flight
   std::unordered_set<std::string> processing_ GUARDED_BY(mu_);
   std::multimap<MonoTime, std::string> delayed_ GUARDED_BY(mu_);

@@ -40,7 +40,15 @@ ReconcileResult VmReconciler::Reconcile(const ReconcileRequest& request) {
   std::vector<Copy> copies = FindOwnedCopies(name);
   if (!*loaded) return Deleted(name, copies);
   // Deleted, but its volumes go with it first (a finalizer): VmDeleter, never the steps below.
-  if ((*loaded)->metadata.terminating()) return VmDeleter(ctx_).Run(**loaded);
+  if ((*loaded)->metadata.terminating()) {
+    // Being deleted: a planned stop, not downtime.
+    if (ctx_.ledger) {
+      Status s = ctx_.ledger->Observe(name, (*loaded)->metadata.generation,
+                                      /*expected_up=*/false, /*ready=*/false);
+      if (!s.ok()) return ReconcileResult::Error(s);
+    }
+    return VmDeleter(ctx_).Run(**loaded);
+  }
   auto spec = specs::VirtualMachineSpecFromJson((*loaded)->spec);
   if (!spec.ok()) return ReconcileResult::Error(spec.status());
 
@@ -109,6 +117,10 @@ ReconcileResult VmReconciler::Deleted(const std::string& name, const std::vector
   if (auto placed = ctx_.book->Get(name)) ctx_.queue->Add(HostKey(placed->host));
   ctx_.book->Remove(name);
   if (ctx_.on_vm_state) ctx_.on_vm_state(name, "");
+  if (ctx_.metrics) ctx_.metrics->vms().RemoveVm(name);
+  if (ctx_.ledger) {
+    if (Status s = ctx_.ledger->Forget(name); !s.ok() && first_error.ok()) first_error = s;
+  }
   if (!first_error.ok()) return ReconcileResult::Error(first_error);
   return ReconcileResult::Done();
 }
@@ -516,6 +528,7 @@ VmReconciler::StepResult VmReconciler::RestartUnhealthy(Pass& pass) {
   auto& conn = *pass.host->connection();
   Status s = conn.DestroyDomain(name);
   if (s.ok()) s = conn.StartDomain(name);
+  if (ctx_.metrics) ctx_.metrics->vms().CountRestart(name, s.ok());
   if (!s.ok()) {
     ctx_.events->Warning(Kind::kVirtualMachine, name, "RestartFailed",
                          "restart on " + pass.status.host + " failed: " + s.message());
@@ -551,7 +564,9 @@ VmReconciler::StepResult VmReconciler::StartStopped(Pass& pass) {
     if (Status s = OpenStoppedIncident(pass); !s.ok()) return ReconcileResult::Error(s);
     if (StepResult held = GateFailureRestart(pass, found)) return held;
   }
-  if (Status s = pass.host->connection()->StartDomain(name); !s.ok()) {
+  Status started = pass.host->connection()->StartDomain(name);
+  if (unexpected && ctx_.metrics) ctx_.metrics->vms().CountRestart(name, started.ok());
+  if (Status s = started; !s.ok()) {
     ctx_.events->Warning(Kind::kVirtualMachine, name, "StartFailed",
                          "starting on " + pass.status.host + " failed: " + s.message());
     specs::SetCondition(&pass.status.conditions,
@@ -674,11 +689,42 @@ ReconcileResult VmReconciler::StatusStep(Pass& pass) {
   if (Status s = TakeSnapshots(pass); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = WriteStatus(pass, false); !s.ok()) return ReconcileResult::Error(s);
   if (Status s = ResolveIncident(pass); !s.ok()) return ReconcileResult::Error(s);
+  if (Status s = Account(pass); !s.ok()) return ReconcileResult::Error(s);
   if (pass.requeue && (!pass.periodic || *pass.requeue <= *pass.periodic)) {
     return ReconcileResult::After(*pass.requeue);
   }
   if (pass.periodic) return ReconcileResult::Periodic(*pass.periodic);
   return ReconcileResult::Done();
+}
+
+Status VmReconciler::Account(const Pass& pass) {
+  const Condition* ready_condition = specs::FindCondition(pass.status.conditions, "Ready");
+  const bool ready = ready_condition && ready_condition->status == "True";
+  if (ctx_.metrics) {
+    metrics::VmGauges gauges;
+    gauges.host = pass.status.host;
+    gauges.ready = ready;
+    gauges.expected_up = pass.spec.running;
+    gauges.healthy = pass.status.state == "running";
+    if (gauges.healthy && pass.spec.health && ctx_.vm_health) {
+      auto health = ctx_.vm_health->Get(pass.name);
+      gauges.healthy = health && health->health == providers::ProbeHealth::kHealthy;
+    }
+    const Condition* change_failed = specs::FindCondition(pass.status.conditions, "ChangeFailed");
+    gauges.change_failed = change_failed && change_failed->status == "True";
+    for (const SnapshotRecord& snapshot : pass.status.snapshots) {
+      WallTime taken;
+      if (snapshot.phase != "Taken" || !ParseRfc3339(snapshot.time, &taken)) continue;
+      gauges.last_snapshot_seconds = std::max(
+          gauges.last_snapshot_seconds,
+          std::chrono::duration<double>(taken.time_since_epoch()).count());
+    }
+    gauges.snapshot_interval_seconds = pass.snapshot_interval_seconds;
+    gauges.labels = pass.object.metadata.labels;
+    ctx_.metrics->vms().SetVm(pass.name, gauges);
+  }
+  if (!ctx_.ledger) return Status::Ok();
+  return ctx_.ledger->Observe(pass.name, pass.declared_generation, pass.spec.running, ready);
 }
 
 // ---- changes ---------------------------------------------------------------------------------
@@ -964,6 +1010,7 @@ Status VmReconciler::TakeSnapshots(Pass& pass) {
   }
   VMK_ASSIGN_OR_RETURN(auto policy, LoadPolicy(pass));
   if (!policy) return Status::Ok();
+  pass.snapshot_interval_seconds = policy->intervalSeconds;
   // Last, the policy's keep and cap (SnapshotPruner): after a scheduled snapshot, and on any
   // pass that finds more than they allow (a stopped VM's layers are merged offline).
   auto prune = [&] {

@@ -74,6 +74,8 @@ class VmReconciler : public Reconciler {
     // wave of them (100 VMs due at once, after a restart of the controller) never holds up a
     // failure reported meanwhile (bench/README.md, 100 VMs snapshotted at once).
     std::optional<Duration> periodic;
+    // Its snapshot policy's interval (0 = none), for the snapshot-age metric.
+    int snapshot_interval_seconds = 0;
   };
   // A step's outcome: nullopt = go on with the next step; a result ends the pass.
   using StepResult = std::optional<ReconcileResult>;
@@ -88,6 +90,8 @@ class VmReconciler : public Reconciler {
   StepResult DefinitionStep(Pass& pass);
   StepResult PowerStep(Pass& pass);
   ReconcileResult StatusStep(Pass& pass);
+  // What the pass saw, to the availability ledger (planned stops) and the per-VM metrics.
+  Status Account(const Pass& pass);
 
   // Placement: adoption of an existing copy, or scheduling.
   enum class PlaceResult { kPlaced, kWait, kUnschedulable };

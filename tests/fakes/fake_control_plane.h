@@ -99,6 +99,13 @@ class FakeControlPlane : public reconciler::ControlPlane {
     }
     return out;
   }
+  StatusOr<reconciler::AvailabilityReport> Availability(
+      const reconciler::AvailabilityQuery& query) override {
+    MutexLock l(&mu);
+    last_availability_query = query;
+    if (!fail_with.ok()) return fail_with;
+    return availability_report;
+  }
   StatusOr<reconciler::AlertIntakeOutcome> IngestAlerts(const std::string& body) override {
     MutexLock l(&mu);
     ++alerts_calls;
@@ -136,6 +143,8 @@ class FakeControlPlane : public reconciler::ControlPlane {
   Status fail_with;      // returned by every call but Delete/Ready when not ok
   Status delete_status;  // returned by Delete when not ok
   reconciler::AlertIntakeOutcome alerts_outcome;
+  reconciler::AvailabilityReport availability_report;  // answered to every availability query
+  std::optional<reconciler::AvailabilityQuery> last_availability_query;
   Status alerts_status;  // returned by IngestAlerts when not ok (e.g. a malformed payload)
   bool ready = true;
   // Called inside Get with the lock held: lets a test change objects as time passes.
