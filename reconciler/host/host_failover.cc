@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "reconciler/core/placement_history.h"
 #include "reconciler/core/scheduling_request.h"
 
 namespace vmk::reconciler {
@@ -244,6 +245,9 @@ Status HostFailover::PlaceElsewhere(const std::string& host, const std::string& 
                        MakeSchedulingRequest(*ctx_.store, vm, labels, &spec));
   auto chosen = ctx_.book->ScheduleAndBook(request, ctx_.hosts->Candidates(vm));
   if (chosen.ok()) {
+    // Before the placement: the host may hold the VM from now on (made durable by the
+    // relocation's Sync, with the placement).
+    VMK_RETURN_IF_ERROR(RecordPlacement(*ctx_.store, *chosen, vm));
     vm_status.host = *chosen;
     vm_status.state = "relocating";
     specs::SetCondition(&vm_status.conditions,

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/rfc3339.h"
+#include "reconciler/core/placement_history.h"
 #include "reconciler/core/scheduling_request.h"
 #include "reconciler/vm/disk_resolver.h"
 #include "reconciler/vm/domain_config.h"
@@ -176,6 +177,13 @@ VmReconciler::PlaceResult VmReconciler::Place(Pass& pass, Status* error) {
     ctx_.book->Set(
         name, Placement{host, pass.spec.cpus, pass.spec.memoryMiB, pass.object.metadata.labels});
   }
+  // The host may hold the VM from here on: recorded before the placement, made durable by its
+  // synced write.
+  *error = RecordPlacement(*ctx_.store, host, name);
+  if (!error->ok()) {
+    ctx_.book->Remove(name);
+    return PlaceResult::kUnschedulable;
+  }
   pass.status.host = host;
   specs::SetCondition(&pass.status.conditions,
                       MakeCondition(*ctx_.clock, "Scheduled", true, reason, "placed on " + host));
@@ -193,13 +201,34 @@ VmReconciler::PlaceResult VmReconciler::Place(Pass& pass, Status* error) {
 }
 
 VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, Status* error) {
-  // Place nothing new before every host has been listed once: an unlisted host may hold a copy
-  // of this VM.
+  // Place it nowhere while a host this controller has not listed yet may hold a copy of it
+  // (a failed listing proves nothing; a fenced host holds nothing running). Only a host it was
+  // ever placed on can (reconciler/core/placement_history.h): a host that never answered holds
+  // up no new VM.
+  std::vector<std::string> unlisted;
   for (const auto& entry : ctx_.hosts->All()) {
-    // Listed means listed successfully: a host this controller could never list may hold a
-    // running copy (a failed attempt proves nothing), unless it was fenced.
     auto view = entry->view();
-    if (!view.synced && !view.fenced) return PlaceResult::kWait;
+    if (view.synced || view.fenced) continue;
+    auto may_hold = MayHoldCopy(*ctx_.store, entry->name(), pass.name);
+    if (!may_hold.ok()) {
+      *error = may_hold.status();
+      return PlaceResult::kUnschedulable;
+    }
+    if (*may_hold) unlisted.push_back(entry->name());
+  }
+  if (!unlisted.empty()) {
+    std::string hosts;
+    for (const auto& h : unlisted) hosts += (hosts.empty() ? "" : ", ") + h;
+    const std::string why = "waiting for host(s) " + hosts +
+                            " to be listed: it was placed there before and may still run there";
+    const Condition* prev = specs::FindCondition(pass.status.conditions, "Scheduled");
+    if (!prev || prev->message != why) {
+      ctx_.events->Warning(Kind::kVirtualMachine, pass.name, "WaitingForHost", why);
+      specs::SetCondition(&pass.status.conditions,
+                          MakeCondition(*ctx_.clock, "Scheduled", false, "WaitingForHost", why));
+      *error = WriteStatus(pass, false);
+    }
+    return PlaceResult::kWait;
   }
   auto request =
       MakeSchedulingRequest(*ctx_.store, pass.name, pass.object.metadata.labels, &pass.spec);
@@ -211,6 +240,11 @@ VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, 
   if (chosen.ok()) {
     *host = *chosen;
     return PlaceResult::kPlaced;
+  }
+  for (const auto& entry : ctx_.hosts->All()) {
+    // A host still connecting (the controller just started, or the Host was just applied) may
+    // fit: look again in a moment rather than call the VM unschedulable.
+    if (!entry->view().sync_attempted) return PlaceResult::kWait;
   }
   const std::string why = chosen.status().message();
   const Condition* prev = specs::FindCondition(pass.status.conditions, "Scheduled");

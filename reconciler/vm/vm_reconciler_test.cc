@@ -2,6 +2,8 @@
 #include "reconciler/vm/domain_config.h"
 #include "reconciler/vm/vm_reconciler.h"
 
+#include "reconciler/core/placement_history.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -197,16 +199,41 @@ TEST_F(VmReconcilerTest, AVmThatFitsNowhereIsUnschedulableWithOneEvent) {
   EXPECT_TRUE(Host("hv01").DomainNames().empty());
 }
 
-TEST_F(VmReconcilerTest, NothingIsPlacedBeforeEveryHostWasListed) {
-  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01"));
+// A host this controller never listed (a wrong URI, a host not racked yet) may hold a copy only
+// of the VMs once placed there: those wait for it, saying so; a new VM is placed at once (it
+// used to wait, silently, for as long as the bad Host existed).
+TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
+  Apply(HostYaml("hv01") + HostYaml("hv02") + VmYaml("wms01") + VmYaml("ce01"));
   SyncHost("hv01");
   registry_.Upsert("hv02", *specs::HostSpecFromJson(
                                store_.Get(specs::Kind::kHost, "hv02")->value().spec),
                    {});
-  auto r = ReconcileVm("wms01");
+  // ce01 was placed on hv02 once (by an earlier controller, or before a failover).
+  ASSERT_TRUE(RecordPlacement(store_, "hv02", "ce01").ok());
+  ReconcileVmOk("wms01");
+  EXPECT_EQ(StatusOf("wms01").host, "hv01");
+  EXPECT_TRUE(Host("hv01").Domain("wms01").has_value());
+
+  auto r = ReconcileVm("ce01");
   ASSERT_TRUE(r.status.ok());
   EXPECT_TRUE(r.requeue_after.has_value());
-  EXPECT_EQ(StatusOf("wms01").host, "");
+  EXPECT_EQ(StatusOf("ce01").host, "");
+  EXPECT_EQ(ConditionStatus("ce01", "Scheduled"), "False/WaitingForHost");
+  (void)ReconcileVm("ce01");
+  EXPECT_THAT(Reasons("ce01"), ElementsAre("WaitingForHost")) << "said once, not every retry";
+  // Listed (and holding no copy): ce01 is placed.
+  SyncHost("hv02");
+  ReconcileVmOk("ce01");
+  EXPECT_FALSE(StatusOf("ce01").host.empty());
+}
+
+// Every placement leaves its record before the placement itself, and a restore records the
+// placements of a store written before records were kept.
+TEST_F(VmReconcilerTest, EveryPlacementIsRecorded) {
+  StartOneVm();
+  EXPECT_TRUE(*MayHoldCopy(store_, host_, "wms01"));
+  EXPECT_FALSE(*MayHoldCopy(store_, other_, "wms01"));
+  EXPECT_FALSE(*MayHoldCopy(store_, host_, "wms0")) << "an exact name, not a prefix";
 }
 
 TEST_F(VmReconcilerTest, AnUnreachableHostKeepsItsVmsWhereTheyAre) {
