@@ -30,15 +30,15 @@ void ServiceWatchdog::Stop() {
 void ServiceWatchdog::Run() {
   MutexLock l(&mu_);
   while (!stopping_) {
+    // Half a period from the start of this check: a slow check does not stretch the interval.
+    const MonoTime next = clock_->Now() + period_ / 2;
     l.Unlock();
-    const bool alive = alive_();
-    if (alive) {
+    if (alive_()) {
       pet_();
     } else {
       log::Warning("liveness check failed: the service manager's watchdog is not petted");
     }
     l.Lock();
-    const MonoTime next = clock_->Now() + period_ / 2;
     while (!stopping_ && clock_->Now() < next) clock_->WaitUntil(l.native(), cv_, next);
   }
 }
