@@ -62,7 +62,7 @@ app.kubernetes.io/component: controller
 
 {{/* vmkeeperd's config file, from .Values.config: every key the daemon knows, typed. */}}
 {{- define "vmkeeper.configFile" -}}
-{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" }}
+{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" }}
 {{- range $key, $_ := .Values.config }}
 {{- if not (has $key $known) }}
 {{- fail (printf "config.%s: vmkeeperd has no such setting (known: %s)" $key (join ", " $known)) }}
@@ -89,6 +89,12 @@ fenceAgentDirs:
 alertHostLabel: {{ $c.alertHostLabel | toString | quote }}
 alertVmLabel: {{ $c.alertVmLabel | toString | quote }}
 notifyUrl: {{ $c.notifyUrl | default "" | toString | quote }}
+{{- with $c.metricsVmLabels }}
+metricsVmLabels:
+{{- range . }}
+  - {{ toString . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Pod and container security settings, shared by the controller and the apply Job. */}}
