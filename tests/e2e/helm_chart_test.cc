@@ -391,6 +391,37 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
   EXPECT_TRUE(ops_allowed);
 }
 
+// The apply Job's command, as rendered, applies the rendered specs to a real vmkeeperd (only the
+// server's address and the specs' directory are this test's own).
+TEST(HelmChartTest, ApplyJobAppliesTheSpecs) {
+  ScratchDir scratch("helm-apply");
+  fs::path chart = ChartWithFiles(scratch.path());
+  Rendered r = Template(scratch.path(), chart, {"-f", kNonDefault.string()});
+  fs::path specs_dir = scratch.path() / "specs";
+  for (const auto& kv : r.Get("ConfigMap", "-specs")["data"]) {
+    WriteFile(specs_dir / kv.first.as<std::string>(), kv.second.as<std::string>());
+  }
+  std::vector<std::string> argv;
+  for (const auto& a : r.Get("Job", "-apply")["spec"]["template"]["spec"]["containers"][0]["command"]) {
+    argv.push_back(a.as<std::string>());
+  }
+  ASSERT_GE(argv.size(), 6u);
+  ASSERT_EQ(argv[0], "vmkeeper");
+  argv[0] = BinDir() + "/vmkeeper";
+  Daemon daemon(scratch.path() / "state");
+  ASSERT_TRUE(daemon.Start()) << daemon.Log();
+  for (size_t i = 1; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "--server") argv[i + 1] = daemon.server();
+    if (argv[i] == "-f") argv[i + 1] = specs_dir.string() + "/";
+  }
+  CommandResult apply = RunCommand(argv, scratch.path());
+  EXPECT_EQ(apply.exit_code, 0) << apply.out << apply.err;
+  EXPECT_NE(apply.out.find("host/hv01 created"), std::string::npos) << apply.out;
+  EXPECT_NE(apply.out.find("virtualmachine/web01 created"), std::string::npos) << apply.out;
+  EXPECT_NE(apply.out.find("2/2 ready"), std::string::npos) << "--wait: " << apply.out;
+  EXPECT_EQ(daemon.Terminate(), 0);
+}
+
 // The chart refuses what would deploy a broken controller, with a message naming the value.
 TEST(HelmChartTest, RefusesBadValues) {
   ScratchDir scratch("helm-refuse");
