@@ -89,11 +89,9 @@ fenceAgentDirs:
 alertHostLabel: {{ $c.alertHostLabel | toString | quote }}
 alertVmLabel: {{ $c.alertVmLabel | toString | quote }}
 notifyUrl: {{ $c.notifyUrl | default "" | toString | quote }}
-{{- with $c.metricsVmLabels }}
 metricsVmLabels:
-{{- range . }}
+{{- range $c.metricsVmLabels }}
   - {{ toString . | quote }}
-{{- end }}
 {{- end }}
 {{- end }}
 
