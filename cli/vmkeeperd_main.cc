@@ -278,8 +278,11 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
   service_manager.Stopping("shutting down");
   if (watchdog) watchdog->Stop();
   if (!ready_file.empty()) fs::remove(ready_file, ec);
-  server.Stop();
+  // The controller first: from here on it starts no fence agent and no host action (its
+  // reconciles are cancelled between steps). Stopping the API first let an in-flight host
+  // reconcile fence up to a second after "shutting down" while the listener closed.
   controller->Stop();
+  server.Stop();
   controller.reset();
   store->reset();
   vmk::log::Info("stopped");
