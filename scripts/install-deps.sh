@@ -14,6 +14,9 @@ PACKAGES=(
   # the tiny guest's initramfs (tests/e2e/guest/build_guest.sh) and a real Alertmanager.
   qemu-system-x86 qemu-utils seabios ipxe-qemu busybox-static cpio xz-utils binutils
   prometheus-alertmanager
+  # promtool (check and unit-test the shipped rules, tests/rules/) and a real Prometheus that
+  # scrapes vmkeeperd in the end-to-end test.
+  prometheus
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
