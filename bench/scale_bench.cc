@@ -12,6 +12,10 @@
 //      both from the start of the destroy call (see Drift()); then the same with a full resync
 //      pass started just before the destroy (the controller busy when the failure happens);
 //   4. peak RSS (getrusage ru_maxrss and /proc/self/status VmHWM) after convergence and at end;
+//   6. per-VM metrics mode only (--metrics-scrapes N): N timed MetricsText() scrapes (what
+//      GET /metrics serves) with their size and series, the heap the scrape leaves behind, a
+//      separate metrics::VmMetrics filled like the fleet's (its heap and its own serialisation),
+//      and Availability() over every VM (what `vmkeeper availability` asks);
 //   5. storage mode only (--snapshot-vms N): N VMs on volume disks under a SnapshotPolicy, the
 //      hosts wrapped in SlowStorageHypervisor (storage and snapshots in memory, each call taking
 //      --storage-latency-ms). Each storm: the N snapshots come due (the policy's next interval,
@@ -22,6 +26,7 @@
 // done (setup failure, invalid manifests, no convergence before --timeout-seconds).
 //
 // Single-threaded driver; the controller runs its own workers and resync thread.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -48,6 +53,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "metrics/vm_metrics.h"
 #include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "reconciler/controller/controller.h"
 #include "reconciler/core/object_status.h"
@@ -97,6 +103,9 @@ struct Flags {
   std::string snapshot_trigger = "scheduled";  // scheduled | manual
   int storms = 3;
   int storm_drift_offset_ms = -1;  // -1: the middle of the wave's due instants
+  // Per-VM metrics mode (0 = off): this many timed MetricsText() scrapes after the drift phases.
+  int metrics_scrapes = 0;
+  int availability_runs = 5;  // timed Availability() calls over every VM, in that mode
 };
 
 // Flags through CLI11: --name value or --name=value; --help prints them with their defaults.
@@ -143,6 +152,13 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* f) {
                  "scheduled storms: destroy the drift VM this long after the first due instant "
                  "(-1: the middle of the due instants)")
       ->capture_default_str();
+  app.add_option("--metrics-scrapes", f->metrics_scrapes,
+                 "per-VM metrics mode: timed MetricsText() scrapes after the drift phases, with "
+                 "their size, and the heap of the per-VM metrics (0: off)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--availability-runs", f->availability_runs,
+                 "per-VM metrics mode: timed Availability() calls over every VM")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -304,6 +320,7 @@ class ScaleBench {
     if (ok) Drift("drift", flags_.runs, 0, /*during_resync=*/false);
     if (ok) Drift("drift_during_resync", flags_.busy_runs, flags_.runs, /*during_resync=*/true);
     if (ok && StorageMode()) ok = SnapshotStorms();
+    if (ok && flags_.metrics_scrapes > 0) MetricsCost();
     report_["memory_end"] = MemorySnapshot();
     report_["reconciles_total"] = ReconcileCounts(*controller_);
     std::printf("memory at end:          %s\n", FmtMemory(report_["memory_end"]).c_str());
@@ -659,6 +676,148 @@ class ScaleBench {
     std::printf("  (from the start of the destroy call, which itself took %s)\n",
                 Fmt(Summarize(call_ms_all), "ms").c_str());
     if (failures) std::printf("%s failures: %d of %d\n", label, failures, runs);
+    std::fflush(stdout);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Per-VM metrics mode.
+
+  // Bytes malloc has handed out and not got back (small blocks and mmapped ones).
+  static double HeapMiB() {
+    struct mallinfo2 m = mallinfo2();
+    return static_cast<double>(m.uordblks + m.hblkhd) / (1 << 20);
+  }
+
+  // Phase 6. After the drift phases (their restarts are closed incidents: the recovery
+  // histograms and failure counters of those VMs are not all zero), with the queue idle:
+  //   - MetricsText() N times: time, bytes, series (all, and the vmkeeper_vm_* ones);
+  //   - the heap before the first scrape and after the last (what a scrape leaves behind);
+  //   - a metrics::VmMetrics of its own with the fleet's VMs (host, service label, a failure,
+  //     a recovery, a restart each): the heap those children take, and AppendText alone;
+  //   - Availability() over every VM, 30 d, plain and grouped by service.
+  void MetricsCost() {
+    (void)controller_->WaitIdle(seconds(flags_.timeout_seconds));
+    Json out;
+    const double heap_before = HeapMiB();
+    const double rss_before = static_cast<double>(ProcStatusKiB("VmRSS")) / 1024.0;
+    std::vector<double> scrape_ms;
+    size_t bytes = 0, series = 0, vm_series = 0, vm_bytes = 0;
+    for (int i = 0; i < flags_.metrics_scrapes; ++i) {
+      const auto t0 = SteadyClock::now();
+      std::string text = controller_->MetricsText();
+      scrape_ms.push_back(MsSince(t0));
+      if (i == 0) {
+        bytes = text.size();
+        size_t pos = 0;
+        while (pos < text.size()) {
+          size_t end = text.find('\n', pos);
+          if (end == std::string::npos) end = text.size();
+          if (end > pos && text[pos] != '#') {
+            ++series;
+            if (text.compare(pos, 12, "vmkeeper_vm_") == 0) {
+              ++vm_series;
+              vm_bytes += end - pos + 1;
+            }
+          }
+          pos = end + 1;
+        }
+      }
+    }
+    const double heap_after = HeapMiB();
+    const double rss_after = static_cast<double>(ProcStatusKiB("VmRSS")) / 1024.0;
+    Summary scrape = Summarize(scrape_ms);
+    std::vector<double> sorted = scrape_ms;
+    std::sort(sorted.begin(), sorted.end());
+    const double p95 = sorted.empty() ? 0
+        : sorted[std::min(sorted.size() - 1,
+                          static_cast<size_t>(std::ceil(0.95 * static_cast<double>(sorted.size()))) - 1)];
+    out["scrape_ms"] = scrape.ToJson();
+    out["scrape_ms"]["p95"] = p95;
+    out["bytes"] = bytes;
+    out["series"] = series;
+    out["vm_series"] = vm_series;
+    out["vm_bytes"] = vm_bytes;
+    out["heap_mib_before_after_scrapes"] = {heap_before, heap_after};
+    out["rss_mib_before_after_scrapes"] = {rss_before, rss_after};
+    std::printf("metrics scrape:         %s, p95 %.1f ms\n", Fmt(scrape, "ms").c_str(), p95);
+    std::printf("metrics text:           %.2f MiB, %zu series (%zu vmkeeper_vm_*: %.2f MiB, %.1f "
+                "per VM)\n",
+                static_cast<double>(bytes) / (1 << 20), series, vm_series,
+                static_cast<double>(vm_bytes) / (1 << 20),
+                static_cast<double>(vm_series) / flags_.vms);
+    std::printf("heap around scrapes:    %.1f -> %.1f MiB (RSS %.1f -> %.1f MiB)\n", heap_before,
+                heap_after, rss_before, rss_after);
+
+    // The per-VM metrics on their own: the same VMs, shaped as the controller fills them.
+    {
+      const double heap0 = HeapMiB();
+      const double rss0 = static_cast<double>(ProcStatusKiB("VmRSS")) / 1024.0;
+      auto vm_metrics = std::make_unique<metrics::VmMetrics>(std::vector<std::string>{"service"});
+      std::map<std::string, metrics::VmAvailabilityFigures> figures;
+      for (int i = 0; i < flags_.vms; ++i) {
+        const std::string name = VmName(i);
+        metrics::VmGauges g;
+        g.host = HostName(i % flags_.hosts);
+        g.ready = g.healthy = true;
+        g.labels = {{"service", "svc" + std::to_string(i % 100)}};
+        vm_metrics->SetVm(name, g);
+        vm_metrics->CountFailure(name, "VmStopped");
+        vm_metrics->ObserveRecovery(name, 1.5);
+        vm_metrics->CountRestart(name, true);
+        figures[name] = {3600.0 + i, 1.5, 0, false};
+      }
+      const double heap1 = HeapMiB();
+      const double rss1 = static_cast<double>(ProcStatusKiB("VmRSS")) / 1024.0;
+      std::vector<double> append_ms;
+      size_t append_bytes = 0;
+      for (int i = 0; i < flags_.metrics_scrapes; ++i) {
+        std::string text;
+        const auto t0 = SteadyClock::now();
+        vm_metrics->AppendText(figures, &text);
+        append_ms.push_back(MsSince(t0));
+        append_bytes = text.size();
+      }
+      const double figures_mib = [&] {
+        // The figures map alone (what MetricsText builds per scrape), measured by freeing it.
+        const double with = HeapMiB();
+        figures.clear();
+        return with - HeapMiB();
+      }();
+      vm_metrics.reset();
+      const double heap2 = HeapMiB();
+      out["own_vm_metrics"] = {{"heap_mib", heap1 - heap0 - figures_mib},
+                               {"figures_map_mib", figures_mib},
+                               {"heap_mib_freed", heap1 - heap2 - figures_mib},
+                               {"rss_mib_added", rss1 - rss0},
+                               {"append_text_ms", Summarize(append_ms).ToJson()},
+                               {"append_text_bytes", append_bytes}};
+      std::printf("own VmMetrics, %d VMs:  heap %.1f MiB (%.0f B per VM) + the per-scrape figures "
+                  "map %.1f MiB; RSS +%.1f MiB; AppendText %s, %.2f MiB\n",
+                  flags_.vms, heap1 - heap0 - figures_mib,
+                  (heap1 - heap0 - figures_mib) * (1 << 20) / flags_.vms, figures_mib,
+                  rss1 - rss0, Fmt(Summarize(append_ms), "ms").c_str(),
+                  static_cast<double>(append_bytes) / (1 << 20));
+    }
+
+    // `vmkeeper availability` over the fleet.
+    for (const char* group_by : {"", "service"}) {
+      std::vector<double> ms;
+      size_t rows = 0;
+      for (int i = 0; i < flags_.availability_runs; ++i) {
+        reconciler::AvailabilityQuery query;
+        query.group_by = group_by;
+        const auto t0 = SteadyClock::now();
+        auto report = controller_->Availability(query);
+        ms.push_back(MsSince(t0));
+        if (report.ok()) rows = report->vms.size();
+      }
+      const std::string key = std::string("availability_ms") + (*group_by ? "_by_service" : "");
+      out[key] = Summarize(ms).ToJson();
+      out[key]["rows"] = rows;
+      std::printf("availability%-11s %s, %zu VMs\n", *group_by ? " --by svc:" : ":",
+                  Fmt(Summarize(ms), "ms").c_str(), rows);
+    }
+    report_["metrics"] = out;
     std::fflush(stdout);
   }
 
