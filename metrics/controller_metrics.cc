@@ -177,6 +177,10 @@ void ControllerMetrics::SetHostUp(const std::string& host, bool up) {
 void ControllerMetrics::SetHostReady(const std::string& host, bool ready) {
   MutexLock l(&mu_);
   Child(gauges_, host_ready_, {{"host", host}}).Set(ready ? 1 : 0);
+  // A host's fencing counters exist from its first status, at 0: increase() and the
+  // FencingFailed alert see the first failure, not a new series.
+  Child(counters_, fencing_total_, {{"host", host}, {"result", "success"}});
+  Child(counters_, fencing_total_, {{"host", host}, {"result", "failure"}});
 }
 
 void ControllerMetrics::SetHostFailoverBlocked(const std::string& host, bool blocked) {
@@ -196,6 +200,14 @@ void ControllerMetrics::RemoveHost(const std::string& host) {
     if (it == gauges_.end()) continue;
     family->Remove(it->second);
     gauges_.erase(it);
+  }
+  for (const char* result : {"success", "failure"}) {
+    const std::string key =
+        std::to_string(reinterpret_cast<uintptr_t>(fencing_total_)) + "/" + host + "/" + result;
+    auto it = counters_.find(key);
+    if (it == counters_.end()) continue;
+    fencing_total_->Remove(it->second);
+    counters_.erase(it);
   }
 }
 

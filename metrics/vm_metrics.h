@@ -91,11 +91,14 @@ class VmMetrics {
     double snapshots[2] = {0, 0};
     // The last values exported (see AppendText).
     double up = 0, down = 0, unobserved = 0;
+    std::string label;  // vm="<name>", escaped once
   };
   Vm& Get(const std::string& vm) REQUIRES(mu_);
 
   const std::vector<std::string> label_keys_;
+  std::vector<std::string> label_names_;  // label_<key>, by label_keys_; set in the constructor
   mutable Mutex mu_;
+  size_t last_size_ GUARDED_BY(mu_) = 0;  // of the last text, to reserve the next
   std::map<std::string, Vm> vms_ GUARDED_BY(mu_);
 };
 

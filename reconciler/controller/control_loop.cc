@@ -30,6 +30,7 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
       vm_health_(clock),
       own_prober_(options_.prober ? nullptr : std::make_unique<providers::NetworkProber>()),
       own_images_(options_.images ? nullptr : std::make_unique<providers::QemuImg>(clock)),
+      fence_slots_(options_.max_concurrent_fences),
       registry_(factory, options_.connect,
                 [this](const std::string& host, const providers::DomainEvent& e) {
                   OnDomainEvent(host, e);
@@ -73,6 +74,7 @@ ReconcileContext ControlLoop::MakeContext() {
   ctx.incidents = &incidents_;
   ctx.ledger = &ledger_;
   ctx.fencer = options_.fencer;
+  ctx.fence_slots = &fence_slots_;
   ctx.metrics = &metrics_;
   ctx.vm_health = &vm_health_;
   ctx.prober = options_.prober ? options_.prober : own_prober_.get();
@@ -208,7 +210,7 @@ void ControlLoop::EnqueueAll() {
   for (const auto& h : host_names) {
     queue_.Add(HostKey(h), WorkQueue::Priority::kLow);
     // Keeps at most one heartbeat pending per host (the earliest deadline wins).
-    queue_.AddAfter(HeartbeatKey(h), health_.options().interval);
+    queue_.AddAfter(HeartbeatKey(h), HeartbeatPhase(h, health_.options().interval));
   }
   for (const auto& v : *vms) queue_.Add(VmKey(v), WorkQueue::Priority::kLow);
   PublishGauges();
@@ -356,7 +358,7 @@ void ControlLoop::OnDesiredStateChanged(const std::vector<ObjectRef>& changed) {
     if (ref.kind == Kind::kHost) {
       hosts_changed = true;
       queue_.Add(HostKey(ref.name));
-      queue_.AddAfter(HeartbeatKey(ref.name), health_.options().interval);
+      queue_.AddAfter(HeartbeatKey(ref.name), HeartbeatPhase(ref.name, health_.options().interval));
     } else if (ref.kind == Kind::kVirtualMachine) {
       queue_.Add(VmKey(ref.name));
     } else if (ref.kind == Kind::kStoragePool) {

@@ -54,6 +54,9 @@ struct ControlLoopOptions {
   // Runs the fence agents of failed hosts; must outlive the loop. Without one, a host with
   // spec.fencing cannot be fenced (FencingFailed) and nothing fails over from it.
   providers::Fencer* fencer = nullptr;
+  // Fence agents that may run at once (FenceSlots); the other failed hosts wait their turn
+  // without holding a worker.
+  int max_concurrent_fences = 2;
   // Runs the health probes of VMs with spec.health; must outlive the loop. Null = the
   // production prober (HTTP, TCP, exec).
   providers::Prober* prober = nullptr;
@@ -129,6 +132,7 @@ class ControlLoop {
   PlacementBook& book() { return book_; }
   HostHealthBook& health() { return health_; }
   IncidentTracker& incidents() { return incidents_; }
+  FenceSlots& fence_slots() { return fence_slots_; }
   AvailabilityLedger& ledger() { return ledger_; }
   VmHealthBook& vm_health() { return vm_health_; }
   EventRecorder& events() { return recorder_; }
@@ -180,6 +184,7 @@ class ControlLoop {
   std::unique_ptr<providers::ImageInspector> own_images_;  // when options.images is null
   PlacementBook book_;
   KeyLocks vm_locks_;
+  FenceSlots fence_slots_;
   HostRegistry registry_;
   ReconcileContext ctx_;
   VmReconciler vm_reconciler_;

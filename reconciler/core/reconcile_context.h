@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "metrics/controller_metrics.h"
+#include "reconciler/core/fence_slots.h"
 #include "reconciler/core/reconciler.h"
 #include "providers/fencing/fencer.h"
 #include "providers/probes/prober.h"
@@ -43,6 +44,8 @@ struct ReconcileContext {
   // Planned stops and the accounting of VMs for availability; may be null in unit tests.
   AvailabilityLedger* ledger = nullptr;
   providers::Fencer* fencer = nullptr;
+  // Bounds the fence agents running at once; null = unbounded (unit tests of one host).
+  FenceSlots* fence_slots = nullptr;
   metrics::ControllerMetrics* metrics = nullptr;  // may be null
   VmHealthBook* vm_health = nullptr;              // with prober: spec.health is acted upon
   providers::Prober* prober = nullptr;

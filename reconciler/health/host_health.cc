@@ -88,4 +88,14 @@ void HostHealthBook::Remove(const std::string& host) {
   hosts_.erase(host);
 }
 
+Duration HeartbeatPhase(const std::string& host, Duration interval) {
+  if (interval <= Duration::zero()) return Duration::zero();
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : host) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return Duration(static_cast<Duration::rep>(hash % static_cast<uint64_t>(interval.count())));
+}
+
 }  // namespace vmk::reconciler

@@ -18,6 +18,13 @@ namespace vmk::reconciler {
 enum class HostHealthState { kUnknown, kReady, kSuspect, kNotReady };
 const char* HostHealthStateName(HostHealthState state);  // "Unknown", "Ready", ...
 
+// When a host's first heartbeat is due after it is added: a fixed phase in [0, interval) from a
+// hash of its name. Each heartbeat then asks for the next one interval later, so the hosts keep
+// their phases: 100 hosts added at once (a start of the controller) beat spread over the
+// interval instead of all together, and a rack that fails at once is not probed in one burst.
+// Deterministic, so a host's beats do not drift between restarts and tests stay reproducible.
+Duration HeartbeatPhase(const std::string& host, Duration interval);
+
 struct HostHealthOptions {
   Duration interval = std::chrono::seconds(1);
   int failure_threshold = 3;

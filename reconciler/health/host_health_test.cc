@@ -86,5 +86,24 @@ TEST_F(HostHealthTest, ReadyAgainAfterOneSuccess) {
   EXPECT_EQ(h.state(), HostHealthState::kReady);
 }
 
+// 100 hosts added together beat spread over the interval, each at the same phase every time.
+TEST(HeartbeatPhaseTest, HostsAreSpreadOverTheIntervalDeterministically) {
+  const Duration interval = std::chrono::seconds(1);
+  int tenths[10] = {};
+  for (int i = 0; i < 100; ++i) {
+    const std::string host = "hv" + std::to_string(i);
+    const Duration phase = HeartbeatPhase(host, interval);
+    ASSERT_GE(phase, Duration::zero());
+    ASSERT_LT(phase, interval);
+    EXPECT_EQ(phase, HeartbeatPhase(host, interval));
+    ++tenths[phase * 10 / interval];
+  }
+  for (int t = 0; t < 10; ++t) {
+    EXPECT_GE(tenths[t], 3) << "tenth " << t;
+    EXPECT_LE(tenths[t], 20) << "tenth " << t;
+  }
+  EXPECT_EQ(HeartbeatPhase("hv01", Duration::zero()), Duration::zero());
+}
+
 }  // namespace
 }  // namespace vmk::reconciler

@@ -7,6 +7,11 @@
 
 namespace vmk::reconciler {
 
+namespace {
+// A host waiting for a fence slot looks again this soon (a fence takes seconds).
+constexpr auto kFenceSlotRetry = std::chrono::milliseconds(250);
+}  // namespace
+
 using specs::Condition;
 using specs::Kind;
 
@@ -96,6 +101,24 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
                                                    HostStatus* status) {
   const Condition* before = specs::FindCondition(status->conditions, "Fenced");
   if (spec.fencing) {
+    FenceSlots::Slot slot;
+    if (ctx_.fence_slots) {
+      slot = ctx_.fence_slots->TryAcquire();
+      if (!slot) {
+        if (!before || before->reason != "Queued") {
+          ctx_.events->Normal(Kind::kHost, name, "FencingQueued",
+                              std::to_string(ctx_.fence_slots->limit()) +
+                                  " fence agents are running already; this host is next");
+        }
+        specs::SetCondition(&status->conditions,
+                            MakeCondition(*ctx_.clock, "Fenced", false, "Queued",
+                                          "waiting for a fence slot (" +
+                                              std::to_string(ctx_.fence_slots->limit()) +
+                                              " at once)"));
+        Status s = WriteHostStatus(*ctx_.store, name, *status, false, ctx_.metrics);
+        return s.ok() ? ReconcileResult::After(kFenceSlotRetry) : ReconcileResult::Error(s);
+      }
+    }
     providers::FenceRequest request{name, spec.fencing->agent, spec.fencing->args,
                                     std::chrono::seconds(spec.fencing->timeoutSeconds)};
     Status fenced = ctx_.fencer ? ctx_.fencer->Fence(request)

@@ -238,6 +238,37 @@ TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {
   CheckNoVmRunsTwice();
 }
 
+// A rack losing power fails many hosts at once: no more fence agents run at once than the
+// controller allows; a host that finds no free slot says so, holds no worker, and is fenced once
+// one is free.
+TEST_F(HostFailoverTest, FenceAgentsRunAtMostSoManyAtOnceAndTheOthersWaitTheirTurn) {
+  StartFleet();
+  ASSERT_EQ(loop_.fence_slots().limit(), 2);
+  FenceSlots::Slot busy1 = loop_.fence_slots().TryAcquire();
+  FenceSlots::Slot busy2 = loop_.fence_slots().TryAcquire();
+  ASSERT_TRUE(busy1 && busy2);
+  EXPECT_FALSE(loop_.fence_slots().TryAcquire()) << "the limit holds";
+  Host("hv01").Crash();
+  Heartbeats("hv01", 3);
+  auto r = ReconcileHost("hv01");
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_LE(*r.requeue_after, std::chrono::seconds(1));
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/Queued");
+  (void)ReconcileHost("hv01");
+  const std::vector<std::string> reasons = HostReasons("hv01");
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "FencingQueued"), 1) << "said once";
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_EQ(StatusOf(vm).host, "hv01");
+  busy1 = FenceSlots::Slot();  // one agent finished
+  r = ReconcileHost("hv01");
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "True/FenceAgent");
+  EXPECT_EQ(loop_.fence_slots().in_use(), 1) << "its slot is given back after the fence";
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01");
+}
+
 TEST_F(HostFailoverTest, WhenFencingFailsNothingFailsOverAndItIsRetried) {
   StartFleet();
   fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
