@@ -205,7 +205,12 @@ VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, 
   // (a failed listing proves nothing; a fenced host holds nothing running). Only a host it was
   // ever placed on can (reconciler/core/placement_history.h): a host that never answered holds
   // up no new VM.
+  // And nowhere before every host had its first listing attempt (the controller just started, a
+  // Host was just applied): a host still connecting may be the one its placement prefers.
   std::vector<std::string> unlisted;
+  for (const auto& entry : ctx_.hosts->All()) {
+    if (!entry->view().sync_attempted) return PlaceResult::kWait;
+  }
   for (const auto& entry : ctx_.hosts->All()) {
     auto view = entry->view();
     if (view.synced || view.fenced) continue;
@@ -240,11 +245,6 @@ VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, 
   if (chosen.ok()) {
     *host = *chosen;
     return PlaceResult::kPlaced;
-  }
-  for (const auto& entry : ctx_.hosts->All()) {
-    // A host still connecting (the controller just started, or the Host was just applied) may
-    // fit: look again in a moment rather than call the VM unschedulable.
-    if (!entry->view().sync_attempted) return PlaceResult::kWait;
   }
   const std::string why = chosen.status().message();
   const Condition* prev = specs::FindCondition(pass.status.conditions, "Scheduled");

@@ -208,6 +208,14 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   registry_.Upsert("hv02", *specs::HostSpecFromJson(
                                store_.Get(specs::Kind::kHost, "hv02")->value().spec),
                    {});
+  // Before its first listing attempt nothing is placed: it may be the host a VM prefers.
+  auto early = ReconcileVm("wms01");
+  ASSERT_TRUE(early.status.ok());
+  EXPECT_TRUE(early.requeue_after.has_value());
+  EXPECT_EQ(StatusOf("wms01").host, "");
+  // It does not answer (a wrong URI, a host not racked yet).
+  Host("hv02").SetReachable(false);
+  EXPECT_FALSE(ReconcileHost("hv02").status.ok());
   // ce01 was placed on hv02 once (by an earlier controller, or before a failover).
   ASSERT_TRUE(RecordPlacement(store_, "hv02", "ce01").ok());
   ReconcileVmOk("wms01");
@@ -222,6 +230,7 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   (void)ReconcileVm("ce01");
   EXPECT_THAT(Reasons("ce01"), ElementsAre("WaitingForHost")) << "said once, not every retry";
   // Listed (and holding no copy): ce01 is placed.
+  Host("hv02").SetReachable(true);
   SyncHost("hv02");
   ReconcileVmOk("ce01");
   EXPECT_FALSE(StatusOf("ce01").host.empty());
