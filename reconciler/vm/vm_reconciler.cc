@@ -203,14 +203,11 @@ VmReconciler::PlaceResult VmReconciler::Place(Pass& pass, Status* error) {
 VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, Status* error) {
   // Place it nowhere while a host this controller has not listed yet may hold a copy of it
   // (a failed listing proves nothing; a fenced host holds nothing running). Only a host it was
-  // ever placed on can (reconciler/core/placement_history.h): a host that never answered holds
-  // up no new VM.
-  // And nowhere before every host had its first listing attempt (the controller just started, a
-  // Host was just applied): a host still connecting may be the one its placement prefers.
+  // ever placed on can (reconciler/core/placement_history.h). Any other unlisted host is waited
+  // for only until its heartbeats call it NotReady (a few seconds): while it is still coming up
+  // it may be the host the VM prefers; once it is known down (a wrong URI, a host not racked
+  // yet) it holds up no new VM.
   std::vector<std::string> unlisted;
-  for (const auto& entry : ctx_.hosts->All()) {
-    if (!entry->view().sync_attempted) return PlaceResult::kWait;
-  }
   for (const auto& entry : ctx_.hosts->All()) {
     auto view = entry->view();
     if (view.synced || view.fenced) continue;
@@ -219,7 +216,12 @@ VmReconciler::PlaceResult VmReconciler::Schedule(Pass& pass, std::string* host, 
       *error = may_hold.status();
       return PlaceResult::kUnschedulable;
     }
-    if (*may_hold) unlisted.push_back(entry->name());
+    if (*may_hold) {
+      unlisted.push_back(entry->name());
+    } else if (!ctx_.health ||
+               ctx_.health->Get(entry->name()).state != HostHealthState::kNotReady) {
+      return PlaceResult::kWait;
+    }
   }
   if (!unlisted.empty()) {
     std::string hosts;
@@ -1157,7 +1159,17 @@ StatusOr<std::optional<DomainInfo>> VmReconciler::Observe(HostEntry& host, const
 
 VmReconciler::StepResult VmReconciler::Refresh(Pass& pass, const char* after) {
   auto refreshed = Observe(*pass.host, pass.name, /*force=*/true);
-  if (!refreshed.ok()) return ReconcileResult::Error(refreshed.status());
+  if (!refreshed.ok()) {
+    // What was just done (a start, a stop, a definition) changed the domain, and the read that
+    // failed left the cache as it was before: the next pass must read the domain, not act on
+    // that. A start followed by a failed read, with the host's events held back, left "shut off"
+    // in the cache, and the next pass began a rollback under the running guest (found by the
+    // failover simulation, seed 53). The last event's evidence is kept.
+    auto cached = pass.host->Domain(pass.name);
+    pass.host->MarkStale(pass.name, cached ? cached->last_event : WallTime{},
+                         cached ? cached->last_event_type : providers::DomainEventType::kOther);
+    return ReconcileResult::Error(refreshed.status());
+  }
   pass.domain = std::move(*refreshed);
   if (!pass.domain) {
     return ReconcileResult::Error(Status::Internal(std::string("domain vanished after ") + after));

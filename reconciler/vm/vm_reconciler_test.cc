@@ -208,14 +208,20 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   registry_.Upsert("hv02", *specs::HostSpecFromJson(
                                store_.Get(specs::Kind::kHost, "hv02")->value().spec),
                    {});
-  // Before its first listing attempt nothing is placed: it may be the host a VM prefers.
+  // Before it is listed or known down nothing is placed: it may be the host a VM prefers.
   auto early = ReconcileVm("wms01");
   ASSERT_TRUE(early.status.ok());
   EXPECT_TRUE(early.requeue_after.has_value());
   EXPECT_EQ(StatusOf("wms01").host, "");
-  // It does not answer (a wrong URI, a host not racked yet).
+  // It does not answer (a wrong URI, a host not racked yet): a failed attempt alone is not
+  // enough (it may be coming up, and be the host a VM prefers)...
   Host("hv02").SetReachable(false);
   EXPECT_FALSE(ReconcileHost("hv02").status.ok());
+  EXPECT_TRUE(ReconcileVm("wms01").requeue_after.has_value());
+  EXPECT_EQ(StatusOf("wms01").host, "");
+  // ... its heartbeats calling it NotReady is.
+  Heartbeats("hv02", 3);
+  ASSERT_EQ(health_.Get("hv02").state, HostHealthState::kNotReady);
   // ce01 was placed on hv02 once (by an earlier controller, or before a failover).
   ASSERT_TRUE(RecordPlacement(store_, "hv02", "ce01").ok());
   ReconcileVmOk("wms01");
