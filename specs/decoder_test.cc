@@ -738,6 +738,31 @@ TEST(DecoderTest, DeepStatusIsRefusedNotRecursedInto) {
   EXPECT_EQ(r.errors[0].message, "is nested too deeply (more than 64 levels)");
 }
 
+// A "billion laughs" under status: aliases of aliases, 10 per level. At 8 levels (10^8 nodes)
+// this took vmkeeperd down with bad_alloc; now it is one error, reached after 100,000 nodes.
+TEST(DecoderTest, AliasExpansionUnderStatusIsCapped) {
+  std::string bomb = "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+                     "status:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int level = 1; level <= 8; ++level) {
+    const std::string prev = "*l" + std::to_string(level - 1);
+    bomb += "  l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) bomb += (i ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  ASSERT_LT(bomb.size(), 1000u);
+  DecodeResult r = DecodeManifests(bomb, "m.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].message,
+            "is too large: it expands to more than 100000 nodes (YAML aliases?)");
+  EXPECT_EQ(r.errors[0].location.file, "m.yaml");
+  EXPECT_TRUE(r.objects.empty());
+  // A few levels stay well under the cap and decode.
+  std::string small = "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n"
+                      "status:\n  a: &a [1, 2, 3]\n  b: [*a, *a]\n";
+  DecodeResult ok = DecodeManifests(small, "m.yaml");
+  EXPECT_TRUE(ok.errors.empty());
+}
+
 TEST(DecoderTest, HostileInputsGiveErrorsNotCrashes) {
   std::string deep_flow(5000, '[');
   DecodeResult deep = DecodeManifests("status: " + deep_flow + "\n", "m.yaml");
