@@ -112,4 +112,13 @@ bool ParseRfc3339(const std::string& s, WallTime* out) {
   return true;
 }
 
+std::string SortableMillis(WallTime t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%015lld",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch())
+                        .count()));
+  return buf;
+}
+
 }  // namespace vmk

@@ -21,4 +21,8 @@ std::string FormatRfc3339(WallTime t);
 // itself. Input may be untrusted.
 bool ParseRfc3339(const std::string& text, WallTime* out);
 
+// Milliseconds since the epoch, zero-padded to 15 digits: store keys and ids that sort by time
+// ("001795785654250" for 2026-11-27T13:20:54.250Z).
+std::string SortableMillis(WallTime t);
+
 }  // namespace vmk

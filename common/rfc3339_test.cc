@@ -55,5 +55,14 @@ TEST(Rfc3339Test, FarDatesConvertExactly) {
   EXPECT_EQ(FormatRfc3339(t), "2026-11-27T13:20:54.250Z");
 }
 
+TEST(SortableMillisTest, FifteenDigitsThatSortAsTheTimesDo) {
+  WallTime early, late;
+  ASSERT_TRUE(ParseRfc3339("2026-11-27T13:20:54.250Z", &early));
+  ASSERT_TRUE(ParseRfc3339("2026-11-27T13:20:54.251Z", &late));
+  EXPECT_EQ(SortableMillis(early), "001795785654250");
+  EXPECT_LT(SortableMillis(early), SortableMillis(late));
+  EXPECT_EQ(SortableMillis(WallTime{}), "000000000000000");
+}
+
 }  // namespace
 }  // namespace vmk

@@ -158,6 +158,19 @@ size_t VmMetrics::size() const {
 void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& figures,
                            std::string* out) {
   MutexLock l(&mu_);
+  const std::vector<Row> rows = TakeRows(figures);
+  // The last scrape's size: no growth by doubling, and no fresh 4 KiB per VM each time.
+  out->reserve(out->size() + last_size_ + last_size_ / 8);
+  const size_t start = out->size();
+  AppendOneValueFamilies(rows, out);
+  AppendInfoAndLabels(rows, out);
+  AppendCountFamilies(rows, out);
+  AppendRecoveryHistogram(rows, out);
+  last_size_ = out->size() - start;
+}
+
+std::vector<VmMetrics::Row> VmMetrics::TakeRows(
+    const std::map<std::string, VmAvailabilityFigures>& figures) {
   // Counters first, so that they are never lower than at the last scrape (see the header). A
   // VM the ledger accounts has its children from the first scrape, before its first pass (after
   // a restart of the controller).
@@ -169,10 +182,6 @@ void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& f
   }
   // One walk of both (sorted by name) into rows, then every family over the rows: a map walk and
   // a lookup per family and VM were a third of a scrape at 10,000 VMs (bench/README.md).
-  struct Row {
-    const Vm* vm;
-    const VmAvailabilityFigures* figures;
-  };
   std::vector<Row> rows;
   rows.reserve(vms_.size());
   auto f = figures.begin();
@@ -180,9 +189,12 @@ void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& f
     while (f != figures.end() && f->first < name) ++f;
     rows.push_back({&vm, f != figures.end() && f->first == name ? &f->second : nullptr});
   }
-  // The last scrape's size: no growth by doubling, and no fresh 4 KiB per VM each time.
-  out->reserve(out->size() + last_size_ + last_size_ / 8);
-  const size_t start = out->size();
+  return rows;
+}
+
+// Ready, healthy, expected up, open incident, up/down/unobserved seconds, unconfirmed reports,
+// snapshot time and interval, change failed: one value per VM.
+void VmMetrics::AppendOneValueFamilies(const std::vector<Row>& rows, std::string* out) {
   using Field = double (*)(const Vm&, const VmAvailabilityFigures*);
   struct Simple {
     const char* name;
@@ -233,7 +245,9 @@ void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& f
                    out);
     }
   }
+}
 
+void VmMetrics::AppendInfoAndLabels(const std::vector<Row>& rows, std::string* out) const {
   AppendHeader("vmkeeper_vm_info", "gauge", "1, with the host the VM is placed on", out);
   for (const Row& row : rows) {
     AppendSample("vmkeeper_vm_info", row.vm->label, "host", row.vm->gauges.host, 1, out);
@@ -250,7 +264,10 @@ void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& f
     }
     out->append("} 1\n");
   }
+}
 
+// Failures by kind; restarts, failovers, rollbacks and snapshots by result.
+void VmMetrics::AppendCountFamilies(const std::vector<Row>& rows, std::string* out) {
   AppendHeader("vmkeeper_vm_failures_total", "counter", "Confirmed incidents of the VM by kind",
                out);
   const auto& kinds = FailureKinds();
@@ -287,7 +304,9 @@ void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& f
       }
     }
   }
+}
 
+void VmMetrics::AppendRecoveryHistogram(const std::vector<Row>& rows, std::string* out) {
   AppendHeader("vmkeeper_vm_recovery_seconds", "histogram",
                "Recovery time of each closed incident, from when it occurred to running and Ready",
                out);
@@ -314,7 +333,6 @@ void VmMetrics::AppendText(const std::map<std::string, VmAvailabilityFigures>& f
     AppendSample("vmkeeper_vm_recovery_seconds_count", vm.label, nullptr, "",
                  static_cast<double>(vm.recovery_count), out);
   }
-  last_size_ = out->size() - start;
 }
 
 }  // namespace vmk::metrics

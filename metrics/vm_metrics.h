@@ -95,6 +95,18 @@ class VmMetrics {
   };
   Vm& Get(const std::string& vm) REQUIRES(mu_);
 
+  // A scrape's steps (AppendText): each VM with its figures, in name order, then the families.
+  struct Row {
+    const Vm* vm;
+    const VmAvailabilityFigures* figures;  // null: none this scrape
+  };
+  std::vector<Row> TakeRows(const std::map<std::string, VmAvailabilityFigures>& figures)
+      REQUIRES(mu_);
+  static void AppendOneValueFamilies(const std::vector<Row>& rows, std::string* out);
+  void AppendInfoAndLabels(const std::vector<Row>& rows, std::string* out) const;
+  static void AppendCountFamilies(const std::vector<Row>& rows, std::string* out);
+  static void AppendRecoveryHistogram(const std::vector<Row>& rows, std::string* out);
+
   const std::vector<std::string> label_keys_;
   std::vector<std::string> label_names_;  // label_<key>, by label_keys_; set in the constructor
   mutable Mutex mu_;

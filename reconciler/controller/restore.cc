@@ -1,8 +1,7 @@
 #include "reconciler/controller/restore.h"
 
-#include "reconciler/core/placement_history.h"
-
 #include "reconciler/core/object_status.h"
+#include "reconciler/core/placement_history.h"
 
 namespace vmk::reconciler {
 
@@ -20,13 +19,11 @@ StatusOr<RestoredCounts> RestoreFromStore(Store& store, HostRegistry& hosts, Pla
     VmStatus status = VmStatus::FromJson(vm.status);
     auto spec = specs::VirtualMachineSpecFromJson(vm.spec);
     if (status.host.empty() || !spec.ok()) continue;
-    // Placements made before placement history was kept (reconciler/core/placement_history.h)
-    // get their record now; made durable by the Sync below.
-    VMK_RETURN_IF_ERROR(RecordPlacement(store, status.host, vm.metadata.name));
     book.Set(vm.metadata.name,
              Placement{status.host, spec->cpus, spec->memoryMiB, vm.metadata.labels});
   }
-  VMK_RETURN_IF_ERROR(store.Sync());
+  // Placements made before placement history was kept (reconciler/core/placement_history.h).
+  VMK_RETURN_IF_ERROR(BackfillPlacementHistory(store, vms));
   return RestoredCounts{host_objects.size(), vms.size()};
 }
 

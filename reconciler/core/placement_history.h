@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "reconciler/store/store.h"
@@ -20,5 +21,8 @@ namespace vmk::reconciler {
 Status RecordPlacement(Store& store, const std::string& host, const std::string& vm);
 // Whether `host` may hold a domain of `vm` (a placement there was ever recorded).
 StatusOr<bool> MayHoldCopy(Store& store, const std::string& host, const std::string& vm);
+// Records the placements a store written before placement history was kept holds (each VM's
+// status.host), once: a marker makes later starts skip it. Synced.
+Status BackfillPlacementHistory(Store& store, const std::vector<specs::Object>& vms);
 
 }  // namespace vmk::reconciler

@@ -1,6 +1,5 @@
 #include "reconciler/incidents/availability_ledger.h"
 
-#include <cstdio>
 #include <unordered_map>
 
 #include "common/rfc3339.h"
@@ -13,16 +12,6 @@ constexpr char kVmPrefix[] = "availability/vm/";
 constexpr char kPlannedPrefix[] = "availability/planned/";
 constexpr char kGapPrefix[] = "availability/gap/";
 constexpr char kAliveKey[] = "availability/alive";
-
-// Zero-padded milliseconds: keys sort by time.
-std::string MillisKey(WallTime t) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%015lld",
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           t.time_since_epoch())
-                                           .count()));
-  return buf;
-}
 
 bool ReadTime(const specs::Json& json, const char* field, WallTime* out) {
   auto it = json.find(field);
@@ -102,7 +91,7 @@ Status AvailabilityLedger::Start() {
     if (key != kAliveKey || !ReadTime(json, "at", &last) || last >= now) continue;
     ControllerGap gap{last, now};
     VMK_RETURN_IF_ERROR(store_->PutHistory(
-        kGapPrefix + MillisKey(last),
+        kGapPrefix + SortableMillis(last),
         specs::Json{{"from", FormatRfc3339(gap.from)}, {"to", FormatRfc3339(gap.to)}},
         /*sync=*/true));
     MutexLock l(&mu_);
@@ -137,7 +126,7 @@ Status AvailabilityLedger::Observe(const std::string& vm, int64_t generation, bo
   } else if (!planned && entry.open_planned) {
     PlannedStop stop = *entry.open_planned;
     stop.to = now;
-    VMK_RETURN_IF_ERROR(store_->PutHistory(kPlannedPrefix + vm + "/" + MillisKey(stop.from),
+    VMK_RETURN_IF_ERROR(store_->PutHistory(kPlannedPrefix + vm + "/" + SortableMillis(stop.from),
                                            PlannedJson(stop), /*sync=*/false));
     entry.planned.push_back(stop);
     entry.open_planned.reset();

@@ -1,7 +1,6 @@
 #include "reconciler/incidents/incident_tracker.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace vmk::reconciler {
 
@@ -104,10 +103,7 @@ StatusOr<Incident> IncidentTracker::Open(specs::Kind kind, const std::string& na
     return copy;
   }
   Incident incident;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  char id[32];
-  std::snprintf(id, sizeof id, "%015lld", static_cast<long long>(ms));
-  incident.id = id;
+  incident.id = SortableMillis(now);
   incident.kind = kind;
   incident.name = name;
   incident.type = type;

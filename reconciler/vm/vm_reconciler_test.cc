@@ -242,13 +242,25 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   EXPECT_FALSE(StatusOf("ce01").host.empty());
 }
 
-// Every placement leaves its record before the placement itself, and a restore records the
-// placements of a store written before records were kept.
+// Every placement leaves its record before the placement itself.
 TEST_F(VmReconcilerTest, EveryPlacementIsRecorded) {
   StartOneVm();
   EXPECT_TRUE(*MayHoldCopy(store_, host_, "wms01"));
   EXPECT_FALSE(*MayHoldCopy(store_, other_, "wms01"));
   EXPECT_FALSE(*MayHoldCopy(store_, host_, "wms0")) << "an exact name, not a prefix";
+}
+
+// A store from before placement history: a start records each VM's host, once.
+TEST_F(VmReconcilerTest, PlacementsOfAnOlderStoreAreRecordedOnceAtStart) {
+  specs::Object old_vm;
+  old_vm.metadata.name = "old";
+  old_vm.status = specs::Json{{"host", "hv02"}};
+  ASSERT_TRUE(BackfillPlacementHistory(store_, {old_vm}).ok());
+  EXPECT_TRUE(*MayHoldCopy(store_, "hv02", "old"));
+  specs::Object later = old_vm;
+  later.metadata.name = "later";
+  ASSERT_TRUE(BackfillPlacementHistory(store_, {later}).ok());
+  EXPECT_FALSE(*MayHoldCopy(store_, "hv02", "later")) << "done once, not at every start";
 }
 
 TEST_F(VmReconcilerTest, AnUnreachableHostKeepsItsVmsWhereTheyAre) {
