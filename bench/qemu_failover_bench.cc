@@ -1,10 +1,11 @@
-// qemu_failover_bench: host crash -> VM answering again on another host, on real QEMU guests
+// qemu_failover_bench: host failure -> VM answering again on another host, on real QEMU guests
 // (software emulation) and three libvirtd hosts, with vmkeeperd's default heartbeat settings
-// (1 s x 3) and the test fence agent. Each run starts everything afresh, boots one guest per
-// host (so every host has started QEMU before: a warm host, as in production), kills the host
-// of web01 and splits the time until web01 answers HTTP again into:
-//   detection   kill -> HostNotReady event
-//   fencing     HostNotReady -> HostFenced (HostFailed, the agent run)
+// (1 s x 3, 500 ms timeout) and the test fence agent. Each run starts everything afresh, boots
+// one guest per host (so every host has started QEMU before: a warm host, as in production),
+// fails the host of web01 (--fault kill: SIGKILL to its namespace; freeze: SIGSTOP of libvirtd
+// and the guests' QEMU) and splits the time until web01 answers HTTP again into:
+//   detection   fault -> HostFailed event (the decision: fast path or the heartbeats' verdict)
+//   fencing     HostFailed -> HostFenced (the agent run)
 //   scheduling  HostFenced -> FailedOver event of the VM (placed on a new host)
 //   start       FailedOver -> Started event (define + start on the new host)
 //   boot        Started -> first HTTP 200 from the guest
@@ -13,17 +14,22 @@
 // --storage: web01's disk is an image file (image), a volume in a pool every host mounts
 // (volume), or such a volume under a policy with beforeFailover, whose crash state is frozen
 // before it starts elsewhere (snapshot): the difference is what that snapshot costs.
+// --fault restart: libvirtd of web01's host is restarted with a 10 s gap (its guests keep
+// running); web01 is asked over HTTP every 100 ms from the restart until the host is Ready
+// again, and the run reports the answered ratio and whether anything was fenced (it must not).
 //
-//   qemu_failover_bench [--runs N] [--storage image|volume|snapshot]
+//   qemu_failover_bench [--runs N] [--storage image|volume|snapshot] [--fault kill|freeze|restart]
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -65,11 +71,29 @@ std::optional<double> EventTime(const std::string& log, const std::string& objec
 
 struct Run {
   double detection = 0, fencing = 0, scheduling = 0, start = 0, boot = 0;
+  int asked = 0, answered = 0, fences = 0;  // --fault restart
   double to_started() const { return detection + fencing + scheduling + start; }
   double total() const { return to_started() + boot; }
 };
 
-std::optional<Run> OneRun(int index, const std::string& storage, std::string* error) {
+// How many `reason` events about `object` the log holds after `after_ms`.
+int CountEvents(const std::string& log, const std::string& object, const std::string& reason,
+                double after_ms) {
+  int n = 0;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    if (j.value("event", "") != reason || j.value("object", "") != object) continue;
+    auto t = ParseTs(j.value("ts", ""));
+    if (t && *t >= after_ms - 1) ++n;
+  }
+  return n;
+}
+
+std::optional<Run> OneRun(int index, const std::string& storage, const std::string& fault,
+                          std::string* error) {
   ScratchDir scratch("qemu-bench-" + std::to_string(index));
   QemuFleet fleet(scratch.path());
   if (auto e = fleet.StartHosts(3); !e.empty()) return *error = e, std::nullopt;
@@ -116,9 +140,41 @@ std::optional<Run> OneRun(int index, const std::string& storage, std::string* er
     }
   }
 
+  if (fault == "restart") {
+    const double began = MsSinceEpoch(Clock::now());
+    std::atomic<bool> restarted{false};
+    int restart_exit = -1;
+    std::thread restart([&] {
+      restart_exit = fleet.HostCtl({"restart", "1", "10"}).exit_code;
+      restarted = true;
+    });
+    Run r;
+    auto host_ready = [&] {
+      auto g = RunCommand({BinDir() + "/vmkeeper", "--server", daemon.server(), "get", "host",
+                           "hv01", "-o", "json"},
+                          scratch.path());
+      return g.out.find("\"Connected\"") != std::string::npos;
+    };
+    bool ready_again = WaitFor(
+        [&] {
+          ++r.asked;
+          if (fleet.Answers("web01")) ++r.answered;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the asking rate
+          return restarted && host_ready();
+        },
+        std::chrono::seconds(120));
+    restart.join();
+    if (restart_exit != 0 || !ready_again) {
+      return *error = "the host did not come back\n" + daemon.Log(), std::nullopt;
+    }
+    r.fences = CountEvents(daemon.Log(), "Host/hv01", "HostFenced", began);
+    daemon.Kill();
+    return r;
+  }
+
   const double killed = MsSinceEpoch(Clock::now());
-  if (fleet.HostCtl({"kill", "1"}).exit_code != 0) return *error = "kill failed", std::nullopt;
-  // The old guest dies with its host; wait for the new one.
+  if (fleet.HostCtl({fault, "1"}).exit_code != 0) return *error = fault + " failed", std::nullopt;
+  // The old guest dies (or freezes) with its host; wait for the new one.
   WaitFor([&] { return !fleet.Answers("web01"); }, std::chrono::seconds(5));
   if (!WaitFor([&] { return fleet.Answers("web01"); }, std::chrono::seconds(120))) {
     return *error = "web01 never answered again\n" + daemon.Log(), std::nullopt;
@@ -126,7 +182,7 @@ std::optional<Run> OneRun(int index, const std::string& storage, std::string* er
   const double answered = MsSinceEpoch(Clock::now());
 
   const std::string log = daemon.Log();
-  auto not_ready = EventTime(log, "Host/hv01", "HostNotReady", killed);
+  auto not_ready = EventTime(log, "Host/hv01", "HostFailed", killed);
   auto fenced = EventTime(log, "Host/hv01", "HostFenced", killed);
   auto failed_over = EventTime(log, "VirtualMachine/web01", "FailedOver", killed);
   auto started = EventTime(log, "VirtualMachine/web01", "Started", killed);
@@ -146,12 +202,16 @@ std::optional<Run> OneRun(int index, const std::string& storage, std::string* er
 int Main(int argc, char** argv) {
   int runs = 5;
   std::string storage = "image";
+  std::string fault = "kill";
   CLI::App app{"qemu_failover_bench: host crash to VM answering elsewhere, on real QEMU guests"};
   app.add_option("--runs", runs, "host crashes measured")->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--storage", storage, "web01's disk: image | volume | snapshot")
       ->capture_default_str()
       ->check(CLI::IsMember({"image", "volume", "snapshot"}));
+  app.add_option("--fault", fault, "what happens to web01's host: kill | freeze | restart")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"kill", "freeze", "restart"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -167,11 +227,36 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::vector<Run> results;
+  if (fault == "restart") {
+    std::printf("%-4s %8s %9s %7s\n", "run", "asked", "answered", "fences");
+    int asked = 0, answered = 0, fences = 0;
+    for (int i = 0; i < runs; ++i) {
+      std::string error;
+      auto r = OneRun(i, storage, fault, &error);
+      if (!r) {
+        std::cerr << "run " << i << " failed: " << error.substr(0, 4000) << "\n";
+        return 1;
+      }
+      std::printf("%-4d %8d %9d %7d\n", i, r->asked, r->answered, r->fences);
+      std::fflush(stdout);
+      asked += r->asked;
+      answered += r->answered;
+      fences += r->fences;
+    }
+    nlohmann::json summary = {{"runs", runs},
+                              {"fault", fault},
+                              {"asked", asked},
+                              {"answered", answered},
+                              {"answered_ratio", asked ? double(answered) / asked : 0.0},
+                              {"fences", fences}};
+    std::cout << summary.dump() << "\n";
+    return fences == 0 ? 0 : 1;
+  }
   std::printf("%-4s %10s %9s %11s %8s %8s %12s %8s   (ms)\n", "run", "detection", "fencing",
               "scheduling", "start", "boot", "to-started", "total");
   for (int i = 0; i < runs; ++i) {
     std::string error;
-    auto r = OneRun(i, storage, &error);
+    auto r = OneRun(i, storage, fault, &error);
     if (!r) {
       std::cerr << "run " << i << " failed: " << error.substr(0, 4000) << "\n";
       return 1;
@@ -189,6 +274,7 @@ int Main(int argc, char** argv) {
   nlohmann::json summary = {
       {"runs", runs},
       {"storage", storage},
+      {"fault", fault},
       {"detection_ms", median([](const Run& r) { return r.detection; })},
       {"fencing_ms", median([](const Run& r) { return r.fencing; })},
       {"scheduling_ms", median([](const Run& r) { return r.scheduling; })},

@@ -163,8 +163,22 @@ Rows VmRows(const std::vector<Json>& vms, bool wide) {
   return rows;
 }
 
+// Which channels of failure detection answer (docs/failure-detection.md): "mgmt=answers" while
+// the heartbeats do, else each channel as the host's status.signals saw it.
+std::string SignalsText(const Json& host) {
+  const Json* signals = Find(host, {"status", "signals"});
+  if (signals == nullptr || !signals->is_object()) return "mgmt=answers";
+  std::string text = "mgmt=" + Text(host, {"status", "signals", "management"}) +
+                     " data=" + Text(host, {"status", "signals", "dataPlane"}) +
+                     " power=" + Text(host, {"status", "signals", "power"});
+  if (Find(host, {"status", "signals", "alert"}) != nullptr) {
+    text += " alert=" + Text(host, {"status", "signals", "alert"});
+  }
+  return text;
+}
+
 Rows HostRows(const std::vector<Json>& hosts, bool wide) {
-  Rows rows = {{"NAME", "URI", "READY", "VMS", "CPUS", "MEMORY"}};
+  Rows rows = {{"NAME", "URI", "READY", "VMS", "CPUS", "MEMORY", "SIGNALS"}};
   if (wide) {
     rows[0].push_back("HYPERVISOR");
     rows[0].push_back("SCHEDULABLE");
@@ -176,7 +190,8 @@ Rows HostRows(const std::vector<Json>& hosts, bool wide) {
         ConditionStatus(host, "Ready"),
         Int(host, {"status", "vms"}) ? IntText(host, {"status", "vms"}) : "0",
         UsageText(host, "cpus", [](int64_t v) { return std::to_string(v); }),
-        UsageText(host, "memoryMiB", FormatMemoryMiB)};
+        UsageText(host, "memoryMiB", FormatMemoryMiB),
+        SignalsText(host)};
     if (wide) {
       row.push_back(Text(host, {"status", "hypervisor"}));
       const Json* schedulable = Find(host, {"spec", "schedulable"});

@@ -82,9 +82,16 @@ TEST(DescribeTest, AVmBeingDeletedShowsItsFinalizerAndEachVolume) {
 TEST(FormatObjectTableTest, Hosts) {
   std::vector<Json> hosts = {specs::ObjectToJson(MakeHost("hv01", true))};
   EXPECT_EQ(FormatObjectTable(specs::Kind::kHost, hosts, false),
-            "NAME   URI                     READY   VMS   CPUS   MEMORY\n"
-            "hv01   test:///embedded/hv01   True    2     4/16   8Gi/64Gi\n");
+            "NAME   URI                     READY   VMS   CPUS   MEMORY     SIGNALS\n"
+            "hv01   test:///embedded/hv01   True    2     4/16   8Gi/64Gi   mgmt=answers\n");
   EXPECT_THAT(FormatObjectTable(specs::Kind::kHost, hosts, true), HasSubstr("Test         true"));
+  // A host whose heartbeats fail shows each channel as failure detection saw it.
+  hosts[0]["status"]["signals"] = {{"management", "no-answer"},
+                                   {"dataPlane", "2/2-answer"},
+                                   {"power", "unknown"},
+                                   {"verdict", "ManagementUnreachable"}};
+  EXPECT_THAT(FormatObjectTable(specs::Kind::kHost, hosts, false),
+              HasSubstr("mgmt=no-answer data=2/2-answer power=unknown\n"));
 }
 
 TEST(FormatObjectTableTest, SnapshotPolicies) {

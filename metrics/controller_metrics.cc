@@ -97,6 +97,10 @@ ControllerMetrics::ControllerMetrics(std::vector<std::string> vm_label_keys)
   host_failover_blocked_ =
       gauge("vmkeeper_host_failover_blocked",
             "1 while the host failed and could not be fenced: its VMs are not moved.");
+  host_management_unreachable_ =
+      gauge("vmkeeper_host_management_unreachable",
+            "1 while the host's management plane does not answer but its VMs' probes pass: "
+            "not fenced, its VMs keep running where they are.");
   auto* queue_wait = histogram("vmkeeper_workqueue_queue_duration_seconds",
                                "Time a key waited in the queue before a worker took it.");
   auto* build_info = gauge("vmkeeper_build_info", "1, with the version and git revision built.");
@@ -188,13 +192,19 @@ void ControllerMetrics::SetHostFailoverBlocked(const std::string& host, bool blo
   Child(gauges_, host_failover_blocked_, {{"host", host}}).Set(blocked ? 1 : 0);
 }
 
+void ControllerMetrics::SetHostManagementUnreachable(const std::string& host, bool unreachable) {
+  MutexLock l(&mu_);
+  Child(gauges_, host_management_unreachable_, {{"host", host}}).Set(unreachable ? 1 : 0);
+}
+
 void ControllerMetrics::ObserveQueueWait(Queue queue, double seconds) {
   queue_waits_[static_cast<int>(queue)]->Observe(seconds);
 }
 
 void ControllerMetrics::RemoveHost(const std::string& host) {
   MutexLock l(&mu_);
-  for (prometheus::Family<Gauge>* family : {host_up_, host_ready_, host_failover_blocked_}) {
+  for (prometheus::Family<Gauge>* family :
+       {host_up_, host_ready_, host_failover_blocked_, host_management_unreachable_}) {
     const std::string key = std::to_string(reinterpret_cast<uintptr_t>(family)) + "/" + host;
     auto it = gauges_.find(key);
     if (it == gauges_.end()) continue;

@@ -65,6 +65,8 @@ class ControllerMetrics {
   // The host's Ready condition; whether it failed and could not be fenced (its VMs stay).
   void SetHostReady(const std::string& host, bool ready);
   void SetHostFailoverBlocked(const std::string& host, bool blocked);
+  // The host's management plane is out while its guests answer (not fenced, VMs left running).
+  void SetHostManagementUnreachable(const std::string& host, bool unreachable);
   // How long a key was ready in `queue` before a worker took it.
   void ObserveQueueWait(Queue queue, double seconds);
   void RemoveHost(const std::string& host);
@@ -97,6 +99,7 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>* host_up_;
   prometheus::Family<prometheus::Gauge>* host_ready_;
   prometheus::Family<prometheus::Gauge>* host_failover_blocked_;
+  prometheus::Family<prometheus::Gauge>* host_management_unreachable_;
   prometheus::Histogram* queue_waits_[2] = {nullptr, nullptr};
   prometheus::Family<prometheus::Gauge>* vms_;
   prometheus::Family<prometheus::Counter>* events_total_;

@@ -431,7 +431,7 @@ TEST(DecoderTest, OptionalObjectsStayAbsentButGetInnerDefaultsWhenGiven) {
                           "  fencing: {agent: fence_ipmilan}\n");
   EXPECT_EQ(host.spec, Json::parse(R"({"uri": "qemu+ssh://root@hv01/system",
       "fencing": {"agent": "fence_ipmilan", "args": {}, "timeoutSeconds": 60},
-      "acknowledgeUnsafe": false, "schedulable": true})"))
+      "acknowledgeUnsafe": false, "schedulable": true, "managementOutage": "Wait"})"))
       << host.spec.dump();
 
   Object vm = DecodeOne("apiVersion: vmkeeper/v1\n"
@@ -440,7 +440,8 @@ TEST(DecoderTest, OptionalObjectsStayAbsentButGetInnerDefaultsWhenGiven) {
                         "spec:\n"
                         "  health: {tcp: {port: 22}}\n");
   EXPECT_EQ(vm.spec["health"], Json::parse(R"({"tcp": {"port": 22}, "periodSeconds": 5,
-      "timeoutSeconds": 2, "failureThreshold": 3, "startupGraceSeconds": 120})"))
+      "timeoutSeconds": 2, "failureThreshold": 3, "startupGraceSeconds": 120,
+      "managementOutage": "Wait"})"))
       << vm.spec.dump();
   EXPECT_FALSE(vm.spec["health"].contains("http"));
 }

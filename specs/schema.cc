@@ -234,6 +234,16 @@ std::vector<FieldDef> BuildHostFields() {
       Bool("acknowledgeUnsafe", false,
            "Allow failover without fencing. Unsafe: a VM may run twice if the host is not dead."),
       Bool("schedulable", true, "false cordons the host: no new VMs are placed on it."),
+      WithDefault(
+          WithPattern(String("managementOutage",
+                             "When the host's management plane (libvirtd) stops answering but "
+                             "the probes of its VMs pass: Wait (default) keeps them running "
+                             "where they are, ManagementUnreachable, until one fails its probe "
+                             "or the host goes silent; Fence fences the host and fails its VMs "
+                             "over at the heartbeats' verdict, as Pacemaker does. "
+                             "docs/failure-detection.md."),
+                      "^(Wait|Fence)$", "must be one of Wait, Fence"),
+          "Wait"),
   };
 }
 
@@ -441,6 +451,15 @@ std::vector<FieldDef> BuildVirtualMachineFields() {
                                  "Time after a start or change during which failed probes do "
                                  "not count (0..86400)."),
                              120),
+                 WithDefault(
+                     WithPattern(String("managementOutage",
+                                        "When the VM's host stops answering its management "
+                                        "plane: Wait (default) lets this probe keep the host "
+                                        "unfenced while it passes; Fence does not count it, "
+                                        "and asks for the host to be fenced and its VMs failed "
+                                        "over at the heartbeats' verdict."),
+                                 "^(Wait|Fence)$", "must be one of Wait, Fence"),
+                     "Wait"),
              },
              "Health probe of the service inside the VM. Absent = the VM is healthy when "
              "running."),

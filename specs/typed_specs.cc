@@ -43,6 +43,7 @@ HealthSpec HealthFrom(const Json& j) {
   out.timeoutSeconds = j.at("timeoutSeconds").get<int>();
   out.failureThreshold = j.at("failureThreshold").get<int>();
   out.startupGraceSeconds = j.at("startupGraceSeconds").get<int>();
+  out.managementOutage = j.value("managementOutage", std::string("Wait"));
   return out;
 }
 
@@ -118,6 +119,7 @@ StatusOr<HostSpec> HostSpecFromJson(const Json& spec) {
     }
     out.acknowledgeUnsafe = spec.at("acknowledgeUnsafe").get<bool>();
     out.schedulable = spec.at("schedulable").get<bool>();
+    out.managementOutage = spec.value("managementOutage", std::string("Wait"));
     return out;
   });
 }

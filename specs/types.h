@@ -107,6 +107,8 @@ struct HostSpec {
   std::optional<FencingSpec> fencing;
   bool acknowledgeUnsafe = false;        // allow failover without fencing
   bool schedulable = true;               // false = cordoned: no new VMs placed here
+  // "Wait" | "Fence": a management-only outage (guests answering) waits, or fences.
+  std::string managementOutage = "Wait";
 };
 
 // A disk's volume in a StoragePool: a qcow2 layer over baseImage, or an empty volume, created by
@@ -159,6 +161,9 @@ struct HealthSpec {
   int timeoutSeconds = 2;
   int failureThreshold = 3;
   int startupGraceSeconds = 120;
+  // "Wait" | "Fence": whether this probe passing keeps a host whose management plane is out
+  // unfenced (Wait), or the VM asks for fencing at the heartbeats' verdict (Fence).
+  std::string managementOutage = "Wait";
 };
 
 struct RestartSpec {

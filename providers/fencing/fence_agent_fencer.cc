@@ -172,6 +172,14 @@ Status FenceAgentFencer::Fence(const FenceRequest& request) { return Run(request
 
 Status FenceAgentFencer::Monitor(const FenceRequest& request) { return Run(request, "monitor"); }
 
+StatusOr<PowerState> FenceAgentFencer::PowerStatus(const FenceRequest& request) {
+  std::optional<int> exit_code;
+  Status s = Run(request, "status", &exit_code);
+  if (s.ok()) return PowerState::kOn;
+  if (exit_code && *exit_code == 2) return PowerState::kOff;
+  return s;
+}
+
 namespace {
 
 // What a finished agent run means: its exit status, or why there is none, with the last line
@@ -203,7 +211,8 @@ Status Outcome(const FenceRequest& request, const std::string& who, const Subpro
 
 }  // namespace
 
-Status FenceAgentFencer::Run(const FenceRequest& request, const std::string& action) {
+Status FenceAgentFencer::Run(const FenceRequest& request, const std::string& action,
+                             std::optional<int>* exit_code) {
   VMK_ASSIGN_OR_RETURN(PreparedRun run, Prepare(request, action));
   const std::string who = "fence agent " + request.agent + " for host " + request.host;
   log::Info("running fence agent",
@@ -226,10 +235,11 @@ Status FenceAgentFencer::Run(const FenceRequest& request, const std::string& act
                                         {"action", action}, {"error", failed.ToString()}});
     return failed;
   }
+  if (exit_code) *exit_code = ran->timed_out ? std::nullopt : ran->exit_code;
   Status result = Outcome(request, who, *ran, run.secrets);
   const std::string elapsed_ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(ran->elapsed).count());
-  if (result.ok()) {
+  if (result.ok() || (action == "status" && ran->exit_code == 2)) {  // 2: off, an answer
     log::Info("fence agent succeeded", {{"host", request.host}, {"agent", run.agent_path},
                                         {"action", action}, {"elapsed_ms", elapsed_ms}});
   } else {

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ class FenceAgentFencer : public Fencer {
   // Runs the agent with action=off. See Fencer::Fence. Also InvalidArgument for a bad agent
   // name or malformed args, FailedPrecondition for a missing agent or unreadable secret file.
   Status Fence(const FenceRequest& request) override;
+  // Runs the agent with action=status. See Fencer::PowerStatus.
+  StatusOr<PowerState> PowerStatus(const FenceRequest& request) override;
 
   // Runs the agent with action=monitor: is the fence device reachable with these options?
   // Same errors as Fence. For startup or apply-time checks that may take the timeout.
@@ -61,7 +64,9 @@ class FenceAgentFencer : public Fencer {
  private:
   struct PreparedRun;
   StatusOr<PreparedRun> Prepare(const FenceRequest& request, const std::string& action) const;
-  Status Run(const FenceRequest& request, const std::string& action);
+  // `exit_code`, when given, receives the agent's exit status (if it exited).
+  Status Run(const FenceRequest& request, const std::string& action,
+             std::optional<int>* exit_code = nullptr);
 
   const FenceAgentFencerOptions options_;
   Clock* const clock_;

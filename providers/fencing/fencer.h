@@ -23,6 +23,10 @@ struct FenceRequest {
   std::chrono::seconds timeout{60};
 };
 
+// A host's power as its fence device reports it (the `status` action).
+enum class PowerState { kUnknown, kOn, kOff };
+const char* PowerStateName(PowerState state);  // "unknown", "on", "off"
+
 class Fencer {
  public:
   virtual ~Fencer() = default;
@@ -30,6 +34,10 @@ class Fencer {
   // DeadlineExceeded on timeout (the agent is killed), Unavailable/Internal otherwise, with a
   // message that names the agent and its exit status and stderr (secrets redacted).
   virtual Status Fence(const FenceRequest& request) = 0;
+  // The host's power as the device reports it (action=status: exit status 0 = on, 2 = off, as
+  // the ClusterLabs convention defines it). Evidence only: failure detection asks it when a
+  // host looks dead; it never changes anything. The default: FailedPrecondition.
+  virtual StatusOr<PowerState> PowerStatus(const FenceRequest& request);
 };
 
 }  // namespace vmk::providers

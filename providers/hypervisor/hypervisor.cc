@@ -31,6 +31,32 @@ class AbsentStoragePool : public StoragePool {
 
 }  // namespace
 
+HeartbeatResult HeartbeatResult::FromStatus(const Status& status) {
+  HeartbeatResult r;
+  if (status.ok()) return r;
+  r.message = status.message();
+  switch (status.code()) {
+    case StatusCode::kUnavailable: r.outcome = Outcome::kRefused; break;
+    case StatusCode::kDeadlineExceeded: r.outcome = Outcome::kNoAnswer; break;
+    default: r.outcome = Outcome::kError; break;
+  }
+  return r;
+}
+
+const char* HeartbeatOutcomeName(HeartbeatResult::Outcome outcome) {
+  switch (outcome) {
+    case HeartbeatResult::Outcome::kAnswered: return "answered";
+    case HeartbeatResult::Outcome::kRefused: return "refused";
+    case HeartbeatResult::Outcome::kNoAnswer: return "no answer";
+    case HeartbeatResult::Outcome::kError: return "error";
+  }
+  return "error";
+}
+
+HeartbeatResult Hypervisor::Heartbeat(std::chrono::milliseconds) {
+  return HeartbeatResult::FromStatus(IsAlive() ? CheckAlive() : Connect());
+}
+
 std::shared_ptr<StoragePool> Hypervisor::OpenStoragePool(const std::string& name) {
   return std::make_shared<AbsentStoragePool>(name, uri());
 }

@@ -124,6 +124,22 @@ struct DomainEvent {
   WallTime time;    // when the provider received it
 };
 
+// What one heartbeat of a host's management plane found (Hypervisor::Heartbeat). The outcomes
+// are the evidence failure detection weighs (docs/failure-detection.md): a refused connection
+// says the daemon (or the whole host) is gone, a call or connect that hangs says it is hung,
+// frozen or cut off, an error says it answered but not well.
+struct HeartbeatResult {
+  enum class Outcome { kAnswered, kRefused, kNoAnswer, kError };
+  Outcome outcome = Outcome::kAnswered;
+  std::string message;  // empty when answered
+
+  bool ok() const { return outcome == Outcome::kAnswered; }
+  // Answered for ok; refused for Unavailable; no answer for DeadlineExceeded; error otherwise.
+  static HeartbeatResult FromStatus(const Status& status);
+};
+// "answered", "refused", "no answer", "error".
+const char* HeartbeatOutcomeName(HeartbeatResult::Outcome outcome);
+
 struct ConnectionEvent {
   bool alive = false;
   std::string reason;  // "eof", "keepalive", "error", "client"
@@ -144,6 +160,16 @@ class Hypervisor {
   // The heartbeat: does the hypervisor answer? Must not wait behind a slow operation of the same
   // connection (a busy host is not a dead one). By default a cheap call.
   virtual Status CheckAlive() { return GetHostInfo().status(); }
+  // One heartbeat, over a connection of its own where the provider has one (so it waits behind
+  // no other call, on the client or in the daemon), bounded by `timeout` however the host
+  // fails: it (re)connects when needed, and a heartbeat still unanswered, or a connect still
+  // pending, from an earlier call counts as no answer at once instead of waiting again. The
+  // default: CheckAlive() on the live connection, else Connect().
+  virtual HeartbeatResult Heartbeat(std::chrono::milliseconds timeout);
+  // The host is taken for failed: the main connection is dropped as dead, so calls waiting on
+  // it return Unavailable at once instead of at keepalive's or libvirt's timeouts; the next
+  // Connect() opens a new one. The default: nothing (a provider whose calls cannot hang).
+  virtual void Abandon() {}
   virtual StatusOr<std::vector<DomainInfo>> ListDomains() = 0;
   // nullopt when no domain of that name exists.
   virtual StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) = 0;

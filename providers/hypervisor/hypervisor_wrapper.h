@@ -23,6 +23,9 @@ class HypervisorWrapper : public Hypervisor {
   Status Connect() override { return target_->Connect(); }
   StatusOr<HostInfo> GetHostInfo() override { return target_->GetHostInfo(); }
   Status CheckAlive() override { return target_->CheckAlive(); }
+  void Abandon() override { target_->Abandon(); }
+  // Heartbeat is not forwarded: the default goes through this wrapper's IsAlive, CheckAlive and
+  // Connect, so what a wrapper injects there reaches the heartbeat too.
   StatusOr<std::vector<DomainInfo>> ListDomains() override { return target_->ListDomains(); }
   StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) override {
     return target_->GetDomain(name);

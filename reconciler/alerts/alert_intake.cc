@@ -31,6 +31,7 @@ StatusOr<AlertIntakeOutcome> AlertIntake::Ingest(
         signal.alert_name + (signal.summary.empty() ? "" : ": " + signal.summary);
     if (!signal.firing) {
       // A resolved alert proves nothing: the reconcilers look and decide.
+      if (is_host && ctx_.signals) ctx_.signals->SetAlert(signal.name, false, signal.alert_name);
       ctx_.events->Normal(kind, signal.name, "AlertResolved", what);
       ctx_.queue->Add(is_host ? HostKey(signal.name) : VmKey(signal.name));
       continue;
@@ -41,10 +42,10 @@ StatusOr<AlertIntakeOutcome> AlertIntake::Ingest(
                                    signal.starts_at, "alert")
                             .status());
     if (is_host) {
-      // One failed heartbeat's worth of evidence: it can hasten a NotReady verdict that the
-      // heartbeats confirm, never replace it (a host that answers is Ready again at once).
-      ctx_.health->RecordFailure(signal.name, ctx_.clock->Now(),
-                                 "alert " + signal.alert_name + " firing");
+      // Evidence of its own channel (docs/failure-detection.md): with a refused connection and
+      // no probes to say otherwise it fails the host over at once; it never outweighs guests
+      // that answer, nor a heartbeat that does. A heartbeat now, not at its phase.
+      if (ctx_.signals) ctx_.signals->SetAlert(signal.name, true, signal.alert_name);
       ctx_.queue->Add(HeartbeatKey(signal.name));
       ctx_.queue->Add(HostKey(signal.name));
     } else {

@@ -89,8 +89,9 @@ TEST_F(AlertIntakeTest, HostAlertOpensAnIncidentFromStartsAtAndAsksForALook) {
   EXPECT_EQ(incidents[0].detected, FormatRfc3339(clock_.WallNow()));
   EXPECT_THAT(incidents[0].sources, ElementsAre("alert"));
   EXPECT_THAT(HostReasons("hv01"), ElementsAre("AlertFiring"));
-  // One failed heartbeat's worth: Suspect, not NotReady.
-  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  // Evidence on its own channel, not a failed heartbeat: the heartbeats' verdict is theirs.
+  EXPECT_TRUE(loop_.signals().Get("hv01").alert_firing);
+  EXPECT_EQ(health_.Get("hv01").consecutive_failures, 0);
   std::vector<std::string> keys = Enqueued();
   EXPECT_THAT(keys, Contains(HeartbeatKey("hv01")));
   EXPECT_THAT(keys, Contains("host/hv01"));
@@ -108,7 +109,7 @@ TEST_F(AlertIntakeTest, RepeatsAreDroppedAndMakeNoSecondIncident) {
   EXPECT_EQ(IncidentsOf(Kind::kHost, "hv01").size(), 1u);
   EXPECT_THAT(HostReasons("hv01"), ElementsAre("AlertFiring"));
   EXPECT_THAT(Enqueued(), IsEmpty()) << "a repeat asks for nothing";
-  EXPECT_EQ(health_.Get("hv01").consecutive_failures, 1) << "a repeat is not a new failure";
+  EXPECT_TRUE(loop_.signals().Get("hv01").alert_firing);
 }
 
 TEST_F(AlertIntakeTest, AlertsOfAnotherSourceJoinTheOpenIncidentWithTheEarliestEvidence) {
@@ -176,8 +177,9 @@ TEST_F(AlertIntakeTest, AnAlertAloneNeverFencesAHostThatAnswers) {
     IngestOk({HostDown("hv01", std::chrono::seconds(1), "fp-rule-" + std::to_string(i))});
     clock_.Advance(std::chrono::seconds(2));
   }
-  // The alerts alone made the book's verdict NotReady: the host reconciler must look, not act.
-  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+  // The alerts are evidence of their own; the heartbeats (run by the keys they asked for) say
+  // the host answers.
+  ASSERT_TRUE(loop_.signals().Get("hv01").alert_firing);
   for (const auto& key : Enqueued()) {
     auto r = loop_.Run(key, CancelToken());
     EXPECT_TRUE(r.status.ok()) << key << ": " << r.status.ToString();

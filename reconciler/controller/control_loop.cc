@@ -23,8 +23,11 @@ ControlLoop::ControlLoop(Store* store, providers::HypervisorFactory* factory, Cl
       recorder_(store, clock, &metrics_),
       queue_(clock),
       probe_queue_(clock),
-      health_(HostHealthOptions{std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
-                                options_.heartbeat_failures}),
+      health_(HostHealthOptions{
+          std::chrono::duration_cast<Duration>(options_.heartbeat_interval),
+          options_.heartbeat_failures,
+          std::chrono::duration_cast<Duration>(
+              std::min(options_.heartbeat_timeout, options_.heartbeat_interval))}),
       incidents_(store, clock),
       ledger_(store, clock, &incidents_),
       vm_health_(clock),
@@ -71,6 +74,7 @@ ReconcileContext ControlLoop::MakeContext() {
     ObserveVmState(vm, state);
   };
   ctx.health = &health_;
+  ctx.signals = &signals_;
   ctx.incidents = &incidents_;
   ctx.ledger = &ledger_;
   ctx.fencer = options_.fencer;
@@ -341,6 +345,10 @@ void ControlLoop::OnConnectionEvent(const std::string& host,
                                     const providers::ConnectionEvent& event) {
   log::Info("host connection event", {{"host", host}, {"alive", event.alive ? "true" : "false"},
                                       {"reason", event.reason}});
+  if (!event.alive) signals_.SetClosed(host, event.reason);
+  // A heartbeat now: whether the daemon refuses a new connection or hangs is the evidence the
+  // decision needs, and an EOF from a killed host must not wait for the beat's phase.
+  queue_.Add(HeartbeatKey(host));
   queue_.Add(HostKey(host));
 }
 

@@ -51,6 +51,9 @@ struct ControlLoopOptions {
   // (failures - 1) intervals.
   std::chrono::milliseconds heartbeat_interval{1000};
   int heartbeat_failures = 3;
+  // The longest one heartbeat waits for its answer; below the interval (a hung host's first
+  // beat fails before the next is due). Capped at the interval.
+  std::chrono::milliseconds heartbeat_timeout{500};
   // Runs the fence agents of failed hosts; must outlive the loop. Without one, a host with
   // spec.fencing cannot be fenced (FencingFailed) and nothing fails over from it.
   providers::Fencer* fencer = nullptr;
@@ -131,6 +134,7 @@ class ControlLoop {
   HostRegistry& hosts() { return registry_; }
   PlacementBook& book() { return book_; }
   HostHealthBook& health() { return health_; }
+  HostSignalBook& signals() { return signals_; }
   IncidentTracker& incidents() { return incidents_; }
   FenceSlots& fence_slots() { return fence_slots_; }
   AvailabilityLedger& ledger() { return ledger_; }
@@ -177,6 +181,7 @@ class ControlLoop {
   WorkQueue queue_;
   WorkQueue probe_queue_;
   HostHealthBook health_;
+  HostSignalBook signals_;
   IncidentTracker incidents_;
   AvailabilityLedger ledger_;
   VmHealthBook vm_health_;

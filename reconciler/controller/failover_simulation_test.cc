@@ -5,14 +5,17 @@
 // HostHealthBook, IncidentTracker over a MemoryStore) runs single-threaded over a simulated world:
 // FakeHosts (the hypervisors), a FakeFencer whose successful fences power the host off, and a
 // FakeClock. Each seed builds a random fleet and drives a random fault schedule: host crash,
-// partition, heal, fence failures, guest crash, failing hypervisor calls, held-back events, an
+// management-only outage (libvirtd down, guests answering), frozen host (management and guests
+// silent, domains still there), heal, fence failures, guest crash, failing hypervisor calls, held-back events, an
 // admin deleting a VM and applying it again, advancing time, controller restarts between work
 // items, and controller kills in the middle of a reconcile (at any store write, hypervisor call
 // or fence). Failure signals other than the world itself: Alertmanager alerts delivered to the
 // real AlertIntake ("host X down", about a host that is down or one that is fine, with a startsAt
 // at or before now; "VM X down"; re-sends of either; resolutions), and guests whose service stops
-// or starts answering its health probe while the domain runs (a FakeProber; about 60% of the VMs
-// declare spec.health, and the probe work items run like the others). Work items are taken in a
+// or starts answering its health probe while the domain runs (a FakeProber that answers from the
+// world: a guest answers while its domain runs somewhere and the schedule has not made it
+// unhealthy; about 60% of the VMs declare spec.health, and the probe work items run like the
+// others). Work items are taken in a
 // seeded random order from what the real WorkQueue holds, plus arbitrary "resync" reconciles of
 // any key.
 //
@@ -33,8 +36,12 @@
 //  2. no VM is started on host B while the copy that last ran on another host A is neither
 //     fenced (a successful fence of A since it was last seen running there) nor seen stopped or
 //     absent by the controller (a successful read or destroy through A's connection since then).
-//  4. no host is fenced unless the heartbeat book says NotReady (an alert alone never fences
-//     or fails a host over; checked at every call of the fence agent);
+//  4. no host is fenced unless the heartbeat book says NotReady, or Suspect with a refused
+//     connection (the fast path) (an alert alone never fences or fails a host over; checked at
+//     every call of the fence agent);
+// 11. no host is fenced while every probed VM placed on it runs there and answers, and the
+//     controller saw each answer since the heartbeats began to fail (a management-only outage
+//     never fences; checked at every call of the fence agent);
 //  5. all signals of one failure (heartbeats, alerts, probes, lifecycle events) make at most one
 //     open incident per object at any time (checked at every incident write to the store's
 //     history, and over the whole history at the end);
@@ -547,6 +554,8 @@ class SimController {
 
   IncidentTracker& incidents() { return loop_.incidents(); }
   const HostHealthBook& health() { return loop_.health(); }
+  VmHealthBook& vm_health() { return loop_.vm_health(); }
+  PlacementBook& book() { return loop_.book(); }
   // The webhook handler's part after parsing: Alertmanager's deliveries go in here.
   AlertIntake& alerts() { return rogue_alerts_ ? *rogue_alerts_ : loop_.alert_intake(); }
   // What the Applier's change handler does in the controller.
@@ -716,6 +725,7 @@ class Simulation : public WorldHooks {
     }
     for (const auto& vm : unhealthy_) prober_.SetResult(vm, Healthy());
     unhealthy_.clear();
+    frozen_.clear();
     storage_->ClearFailures();
     crash_loops_.clear();
     broken_changes_.clear();
@@ -787,15 +797,54 @@ class Simulation : public WorldHooks {
     if (recent_.size() > 60) recent_.pop_front();
   }
   Oracle& oracle() override { return oracle_; }
-  // Invariant 4: only the heartbeats' verdict fails a host over; an alert (or anything else)
-  // alone never gets as far as the fence agent.
+  // Invariant 4: only failed heartbeats fail a host over: their verdict (NotReady), or the fast
+  // path's refused connection (whose second signal the decision table's own tests check); an
+  // alert (or anything else) alone never gets as far as the fence agent.
+  // Invariant 11: never a fence while the guests answer: every probed VM placed on the host
+  // runs there serving (the world says so) and the controller had a passing probe of each since
+  // the heartbeats began to fail (it knew).
   void FenceRequested(const std::string& host) override {
-    const HostHealthState state =
-        controller_ ? controller_->health().Get(host).state : HostHealthState::kUnknown;
-    if (state != HostHealthState::kNotReady) {
+    if (!controller_) return;
+    const HostHealthBook::Snapshot health = controller_->health().Get(host);
+    const bool fast_path = health.state == HostHealthState::kSuspect &&
+                           health.last_outcome == HeartbeatOutcome::kRefused;
+    if (health.state != HostHealthState::kNotReady && !fast_path) {
       oracle_.Fail("invariant 4: " + host + " is being fenced while its heartbeat verdict is " +
-                   HostHealthStateName(state));
+                   HostHealthStateName(health.state));
     }
+    int probed = 0;
+    int answering = 0;
+    for (const auto& vm : controller_->book().VmsOn(host)) {
+      const SimVm* v = FindVm(vm);
+      if (!v || !v->health) continue;
+      ++probed;
+      auto probe = controller_->vm_health().Get(vm);
+      const bool serving = GuestRunsOn(vm, host) && !unhealthy_.count(vm);
+      if (serving && probe && probe->last_success && *probe->last_success >= health.failing_since &&
+          probe->health != providers::ProbeHealth::kUnhealthy) {
+        ++answering;
+      }
+    }
+    if (probed > 0 && answering == probed) {
+      oracle_.Fail("invariant 11: " + host + " is being fenced while all " +
+                   std::to_string(probed) + " probed VMs on it answer");
+    }
+  }
+  const SimVm* FindVm(const std::string& name) const {
+    for (const auto& v : vms_) {
+      if (v.name == name) return &v;
+    }
+    return nullptr;
+  }
+  // The world's truth: a domain of `vm` is active on `host` (a crashed host runs nothing; a
+  // partitioned one keeps its guests).
+  bool GuestRunsOn(const std::string& vm, const std::string& host) const {
+    for (const auto& h : hosts_) {
+      if (h.name != host) continue;
+      auto d = h.world->Domain(vm);
+      return d && providers::IsActive(d->state);
+    }
+    return false;
   }
   // Invariant 5: all signals of one failure (heartbeats, alerts, probes, lifecycle events) make
   // at most one open incident per object, at every write of the store's history.
@@ -1022,8 +1071,16 @@ class Simulation : public WorldHooks {
         },
         nullptr);
     AdminApply(yaml);
-    // Every guest answers its probe until the schedule says otherwise.
-    prober_.SetDefaultResult(Healthy());
+    // A guest answers its probe while it runs somewhere, until the schedule says otherwise:
+    // the data plane is the world's, so a crashed host's guests fall silent and a partitioned
+    // one's keep answering.
+    prober_.SetHandler([this](const providers::ProbeSpec& spec) -> providers::ProbeResult {
+      if (unhealthy_.count(spec.address)) return {false, "connection refused"};
+      for (const auto& h : hosts_) {
+        if (GuestRunsOn(spec.address, h.name)) return Healthy();
+      }
+      return {false, "connection refused (no guest runs)"};
+    });
     // Fencing powers the host off: its guests die. The evidence is recorded after the fact.
     fence_agent_.SetOnFenced([this](const providers::FenceRequest& request) {
       if (sabotage_ != Sabotage::kFenceWithoutPowerOff) fakes_.host(HostUri(request.host))->Crash();
@@ -1102,9 +1159,21 @@ class Simulation : public WorldHooks {
     } else if (roll < 34) {
       Action(at + "crash host " + h.name);
       h.world->Crash();
-    } else if (roll < 42) {
-      Action(at + "partition host " + h.name + " (its guests keep running)");
+    } else if (roll < 39) {
+      // A management-only outage (libvirtd down or restarting): the guests keep answering.
+      Action(at + "partition host " + h.name + " (its guests keep running and answering)");
       h.world->SetReachable(false);
+    } else if (roll < 42) {
+      // A frozen host: the management plane and the guests' services stop answering, the
+      // domains still "run" (their processes are stopped, not gone).
+      Action(at + "freeze host " + h.name + " (management and guests stop answering)");
+      h.world->SetReachable(false);
+      for (const auto& v : vms_) {
+        if (GuestRunsOn(v.name, h.name) && !unhealthy_.count(v.name)) {
+          unhealthy_.insert(v.name);
+          frozen_[h.name].push_back(v.name);
+        }
+      }
     } else if (roll < 55) {
       // Heal the first unreachable host from a step-dependent start, if any.
       for (size_t i = 0; i < hosts_.size(); ++i) {
@@ -1112,6 +1181,8 @@ class Simulation : public WorldHooks {
         if (!d.world->reachable()) {
           Action(at + "heal host " + d.name);
           d.world->SetReachable(true);
+          for (const auto& vm : frozen_[d.name]) unhealthy_.erase(vm);
+          frozen_.erase(d.name);
           return;
         }
       }
@@ -1269,11 +1340,19 @@ class Simulation : public WorldHooks {
       unhealthy_.insert(vm);
       prober_.SetResult(vm, providers::ProbeResult{false, "connection refused"});
     } else {
-      if (unhealthy_.empty()) {
+      // A frozen host's guests stay silent until their host is healed.
+      std::vector<std::string> sick;
+      for (const auto& vm : unhealthy_) {
+        bool frozen = false;
+        for (const auto& [host, vms] : frozen_) {
+          frozen = frozen || std::find(vms.begin(), vms.end(), vm) != vms.end();
+        }
+        if (!frozen) sick.push_back(vm);
+      }
+      if (sick.empty()) {
         Action(at + "no unhealthy guest");
         return;
       }
-      std::vector<std::string> sick(unhealthy_.begin(), unhealthy_.end());
       const std::string& vm = rng_.Pick(sick);
       Action(at + "guest " + vm + " healthy again");
       unhealthy_.erase(vm);
@@ -1803,6 +1882,7 @@ class Simulation : public WorldHooks {
   std::vector<providers::AlertSignal> firing_alerts_;  // sent and not resolved, to re-send
   int alert_serial_ = 0;
   std::set<std::string> unhealthy_;  // guests whose probe fails
+  std::map<std::string, std::vector<std::string>> frozen_;  // host -> its guests frozen with it
   std::map<std::string, std::deque<MonoTime>> failure_restarts_;  // vm → its failure restarts
   int kill_countdown_ = 0;
   bool in_reconcile_ = false;

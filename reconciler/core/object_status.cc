@@ -307,6 +307,11 @@ HostStatus HostStatus::FromJson(const Json& json) {
   }
   s.hypervisor = json.value("hypervisor", "");
   s.lastSeen = json.value("lastSeen", "");
+  if (json.contains("signals") && json["signals"].is_object()) {
+    const Json& g = json["signals"];
+    s.signals = {g.value("management", ""), g.value("dataPlane", ""), g.value("power", ""),
+                 g.value("alert", ""),      g.value("verdict", ""),   g.value("why", "")};
+  }
   return s;
 }
 
@@ -322,6 +327,12 @@ Json HostStatus::ToJson() const {
   }
   if (!hypervisor.empty()) j["hypervisor"] = hypervisor;
   if (!lastSeen.empty()) j["lastSeen"] = lastSeen;
+  if (!signals.empty()) {
+    j["signals"] = {{"management", signals.management}, {"dataPlane", signals.dataPlane},
+                    {"power", signals.power},           {"verdict", signals.verdict},
+                    {"why", signals.why}};
+    if (!signals.alert.empty()) j["signals"]["alert"] = signals.alert;
+  }
   return j;
 }
 
@@ -341,6 +352,8 @@ Status WriteHostStatus(Store& store, const std::string& host, const HostStatus& 
     metrics->SetHostFailoverBlocked(
         host, status.failover.phase == "Fencing" && fenced && fenced->status == "False" &&
                   (fenced->reason == "FencingFailed" || fenced->reason == "NoFencing"));
+    const specs::Condition* mgmt = specs::FindCondition(status.conditions, "ManagementUnreachable");
+    metrics->SetHostManagementUnreachable(host, mgmt && mgmt->status == "True");
   }
   Status s = store.PutStatus(specs::Kind::kHost, host, status.ToJson(), sync);
   return s.code() == StatusCode::kNotFound ? Status::Ok() : s;

@@ -207,9 +207,23 @@ std::vector<std::string> HostsNotSeeingPool(const specs::Json& pool_status);
 specs::Condition MakeCondition(const Clock& clock, const std::string& type, bool ok,
                                const std::string& reason, const std::string& message);
 
+// What failure detection saw of a host, channel by channel (docs/failure-detection.md), for
+// `get hosts` and `describe host`. Empty while every heartbeat answers.
+struct HostSignals {
+  std::string management;  // "answers", "refused", "no answer", "error"
+  std::string dataPlane;   // "2/3 answer", "silent", "none", ...
+  std::string power;       // "on", "off", "unknown"
+  std::string alert;       // the firing alert's name; empty = none
+  std::string verdict;     // host_verdict.h: "ManagementUnreachable", "Dead", ...
+  std::string why;
+
+  bool empty() const { return management.empty(); }
+};
+
 struct HostStatus {
   std::vector<specs::Condition> conditions;
   FailoverRecord failover;
+  HostSignals signals;
   specs::Capacity capacity;
   specs::Capacity allocated;
   int vms = 0;

@@ -18,6 +18,7 @@
 #include "reconciler/queue/key_locks.h"
 #include "reconciler/incidents/event_recorder.h"
 #include "reconciler/health/host_health.h"
+#include "reconciler/health/host_signals.h"
 #include "reconciler/incidents/availability_ledger.h"
 #include "reconciler/incidents/incident_tracker.h"
 #include "reconciler/health/vm_health.h"
@@ -40,6 +41,8 @@ struct ReconcileContext {
   // VMs-by-state metric. May be empty.
   std::function<void(const std::string& vm, const std::string& state)> on_vm_state;
   HostHealthBook* health = nullptr;
+  // Alerts, power and connection closes per host, for failure detection; may be null.
+  HostSignalBook* signals = nullptr;
   IncidentTracker* incidents = nullptr;
   // Planned stops and the accounting of VMs for availability; may be null in unit tests.
   AvailabilityLedger* ledger = nullptr;

@@ -16,6 +16,7 @@ bool HostHealth::RecordSuccess(MonoTime now, WallTime wall_now) {
   (void)now;
   failures_ = 0;
   last_error_.clear();
+  last_outcome_ = HeartbeatOutcome::kAnswered;
   last_good_ = wall_now;
   ever_good_ = true;
   bool changed = state_ != HostHealthState::kReady;
@@ -23,10 +24,15 @@ bool HostHealth::RecordSuccess(MonoTime now, WallTime wall_now) {
   return changed;
 }
 
-bool HostHealth::RecordFailure(MonoTime now, const std::string& error) {
+bool HostHealth::RecordFailure(MonoTime now, const std::string& error,
+                               HeartbeatOutcome outcome) {
   if (failures_ == 0) first_failure_ = now;
+  // Beats are recorded when they end, and a hung one ends after a later refused one may have:
+  // the run began at the earliest send.
+  if (now < first_failure_) first_failure_ = now;
   ++failures_;
   last_error_ = error;
+  last_outcome_ = outcome == HeartbeatOutcome::kAnswered ? HeartbeatOutcome::kError : outcome;
   HostHealthState next = HostHealthState::kSuspect;
   // Both a count and a span: a burst of failed calls within one interval (say a retry storm
   // after one dropped connection) is not yet proof that the host is gone.
@@ -65,13 +71,12 @@ std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordSuccess(const 
   return {before, h.state()};
 }
 
-std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordFailure(const std::string& host,
-                                                                          MonoTime now,
-                                                                          const std::string& error) {
+std::pair<HostHealthState, HostHealthState> HostHealthBook::RecordFailure(
+    const std::string& host, MonoTime sent, const std::string& error, HeartbeatOutcome outcome) {
   MutexLock l(&mu_);
   HostHealth& h = hosts_.try_emplace(host, options_).first->second;
   HostHealthState before = h.state();
-  h.RecordFailure(now, error);
+  h.RecordFailure(sent, error, outcome);
   return {before, h.state()};
 }
 
@@ -80,7 +85,8 @@ HostHealthBook::Snapshot HostHealthBook::Get(const std::string& host) const {
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return {};
   const HostHealth& h = it->second;
-  return {h.state(), h.consecutive_failures(), h.last_error(), h.last_good(), h.ever_good()};
+  return {h.state(),     h.consecutive_failures(), h.last_error(),    h.last_good(),
+          h.ever_good(), h.last_outcome(),          h.failing_since()};
 }
 
 void HostHealthBook::Remove(const std::string& host) {

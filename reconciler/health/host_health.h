@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "providers/hypervisor/hypervisor.h"
 
 namespace vmk::reconciler {
 
@@ -28,7 +29,12 @@ Duration HeartbeatPhase(const std::string& host, Duration interval);
 struct HostHealthOptions {
   Duration interval = std::chrono::seconds(1);
   int failure_threshold = 3;
+  // The longest one heartbeat waits for its answer (Hypervisor::Heartbeat). Below the interval,
+  // so that a hung host's first unanswered beat is failed before the next one is due.
+  Duration timeout = std::chrono::milliseconds(500);
 };
+
+using HeartbeatOutcome = providers::HeartbeatResult::Outcome;
 
 class HostHealth {
  public:
@@ -36,11 +42,20 @@ class HostHealth {
 
   // Each returns whether the state changed.
   bool RecordSuccess(MonoTime now, WallTime wall_now);
-  bool RecordFailure(MonoTime now, const std::string& error);
+  // `sent`: when the failed heartbeat was sent. A beat that hung failed from then on: its
+  // silence, not the moment the wait for it ended, is the evidence, so a frozen host is found
+  // NotReady (threshold - 1) intervals after its first unanswered beat was sent.
+  bool RecordFailure(MonoTime sent, const std::string& error,
+                     HeartbeatOutcome outcome = HeartbeatOutcome::kNoAnswer);
 
   HostHealthState state() const { return state_; }
   int consecutive_failures() const { return failures_; }
   const std::string& last_error() const { return last_error_; }
+  // How the last failed heartbeat failed (kAnswered while the last one answered).
+  HeartbeatOutcome last_outcome() const { return last_outcome_; }
+  // When the current run of failures began (the first failed beat's send); meaningful while
+  // consecutive_failures() > 0.
+  MonoTime failing_since() const { return first_failure_; }
   // Wall time of the last successful heartbeat (epoch 0 if never).
   WallTime last_good() const { return last_good_; }
   bool ever_good() const { return ever_good_; }
@@ -58,6 +73,7 @@ class HostHealth {
   WallTime last_good_{};
   bool ever_good_ = false;
   std::string last_error_;
+  HeartbeatOutcome last_outcome_ = HeartbeatOutcome::kAnswered;
 };
 
 // The HostHealth of every host, for the heartbeat workers and the host reconciler.
@@ -75,13 +91,16 @@ class HostHealthBook {
     std::string last_error;
     WallTime last_good{};
     bool ever_good = false;
+    HeartbeatOutcome last_outcome = HeartbeatOutcome::kAnswered;
+    MonoTime failing_since{};  // meaningful while consecutive_failures > 0
   };
 
   // Each returns the state before and after.
   std::pair<HostHealthState, HostHealthState> RecordSuccess(const std::string& host, MonoTime now,
                                                             WallTime wall_now);
-  std::pair<HostHealthState, HostHealthState> RecordFailure(const std::string& host, MonoTime now,
-                                                            const std::string& error);
+  std::pair<HostHealthState, HostHealthState> RecordFailure(
+      const std::string& host, MonoTime sent, const std::string& error,
+      HeartbeatOutcome outcome = HeartbeatOutcome::kNoAnswer);
   Snapshot Get(const std::string& host) const;
   void Remove(const std::string& host);
   const HostHealthOptions& options() const { return options_; }

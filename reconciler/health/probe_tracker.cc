@@ -104,6 +104,10 @@ ProbeUpdate ProbeTracker::RecordResult(const ProbeResult& result) {
   return update;
 }
 
+void ProbeTracker::ProbeSoon() {
+  if (!in_flight_) next_probe_at_ = std::min(next_probe_at_, clock_->Now());
+}
+
 std::optional<ProbeTime> ProbeTracker::FailureBegan() const {
   if (consecutive_failures_ == 0) return std::nullopt;
   std::optional<ProbeTime> best = last_success_;

@@ -93,6 +93,9 @@ class ProbeTracker {
   void ProbeStarted();
   // Reports the result of the probe (now).
   ProbeUpdate RecordResult(const ProbeResult& result);
+  // The next probe is due now, not a period after the last one (unless one is in flight): the
+  // host's management plane went quiet and failure detection wants fresh evidence of the guest.
+  void ProbeSoon();
 
   // --- State ----------------------------------------------------------------------------------
   ProbeHealth health() const { return health_; }
@@ -100,6 +103,8 @@ class ProbeTracker {
   int consecutive_failures() const { return consecutive_failures_; }
   const ProbeSettings& settings() const { return settings_; }
   const std::optional<ProbeResult>& last_result() const { return last_result_; }
+  // When the probe of last_result() began.
+  std::optional<MonoTime> last_probe_start() const { return last_probe_start_; }
 
   // --- Evidence -------------------------------------------------------------------------------
   std::optional<ProbeTime> started_at() const { return started_at_; }

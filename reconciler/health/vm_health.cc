@@ -62,6 +62,14 @@ bool VmHealthBook::BeginProbeIfDue(const std::string& vm) {
   return true;
 }
 
+bool VmHealthBook::ProbeSoon(const std::string& vm) {
+  MutexLock l(&mu_);
+  auto it = trackers_.find(vm);
+  if (it == trackers_.end()) return false;
+  it->second->ProbeSoon();
+  return true;
+}
+
 providers::ProbeUpdate VmHealthBook::Record(const std::string& vm,
                                             const providers::ProbeResult& result) {
   MutexLock l(&mu_);
@@ -80,6 +88,11 @@ std::optional<VmHealthBook::Snapshot> VmHealthBook::Get(const std::string& vm) c
   if (t.last_result()) s.last_message = t.last_result()->message;
   if (auto began = t.FailureBegan()) s.failure_began = began->wall;
   s.next_probe = t.NextProbeAt();
+  if (t.last_success()) s.last_success = t.last_success()->mono;
+  s.last_probe_start = t.last_probe_start();
+  s.last_passed = t.last_result() && t.last_result()->healthy;
+  if (t.started_at()) s.started_at = t.started_at()->mono;
+  s.settings = t.settings();
   return s;
 }
 

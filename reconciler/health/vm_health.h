@@ -28,6 +28,13 @@ class VmHealthBook {
     std::string last_message;      // of the last probe
     std::optional<WallTime> failure_began;  // evidence of when it stopped being healthy
     std::optional<MonoTime> next_probe;
+    // Evidence for failure detection (host_verdict.h): when the last good probe answered, when
+    // the last recorded probe began and whether it passed.
+    std::optional<MonoTime> last_success;
+    std::optional<MonoTime> last_probe_start;
+    bool last_passed = false;
+    std::optional<MonoTime> started_at;  // the (re)start its tracker counts from
+    providers::ProbeSettings settings;
   };
 
   // Creates the tracker (or updates its settings). Returns whether it was new.
@@ -36,6 +43,8 @@ class VmHealthBook {
   void Started(const std::string& vm);
   // Whether a probe is due now; if so it is marked in flight.
   bool BeginProbeIfDue(const std::string& vm);
+  // ProbeTracker::ProbeSoon of the VM; false when it has no tracker (nothing to probe).
+  bool ProbeSoon(const std::string& vm);
   providers::ProbeUpdate Record(const std::string& vm, const providers::ProbeResult& result);
   std::optional<Snapshot> Get(const std::string& vm) const;
   void Remove(const std::string& vm);

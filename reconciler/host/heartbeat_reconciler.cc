@@ -9,17 +9,29 @@ ReconcileResult HeartbeatReconciler::Reconcile(const ReconcileRequest& request) 
   auto entry = ctx_.hosts->Get(name);
   if (!entry || !ctx_.health) return ReconcileResult::Done();
   auto& conn = *entry->connection();
-  const MonoTime start = ctx_.clock->Now();
-  Status beat = conn.IsAlive() ? conn.CheckAlive() : Status::Unavailable("not connected");
+  const MonoTime sent = ctx_.clock->Now();
+  const auto timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.health->options().timeout);
+  providers::HeartbeatResult beat = conn.Heartbeat(timeout);
   if (ctx_.metrics) {
     ctx_.metrics->ObserveHeartbeat(
-        name, beat.ok(), std::chrono::duration<double>(ctx_.clock->Now() - start).count());
+        name, beat.ok(), std::chrono::duration<double>(ctx_.clock->Now() - sent).count());
   }
   auto [before, after] =
       beat.ok() ? ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow())
-                : ctx_.health->RecordFailure(name, ctx_.clock->Now(), beat.message());
+                : ctx_.health->RecordFailure(name, sent, beat.message, beat.outcome);
   if (before != after) {
-    ReportHostHealthChange(ctx_, name, after, beat.message());
+    if (before == HostHealthState::kReady || before == HostHealthState::kUnknown) {
+      // The management plane went quiet: fresh evidence from the guests themselves, now rather
+      // than at their next period, so the verdict at NotReady can weigh it.
+      if (after != HostHealthState::kReady) ProbeVmsOfHostNow(ctx_, name);
+    }
+    if (after == HostHealthState::kNotReady) {
+      // A call hung on the main connection would hold the host's reconcile (and with it the
+      // decision) until keepalive closes it or libvirt times out.
+      conn.Abandon();
+    }
+    ReportHostHealthChange(ctx_, name, after, beat.message);
     ctx_.queue->Add(HostKey(name));
   }
   return ReconcileResult::After(ctx_.health->NextHeartbeatIn(name, ctx_.clock->Now()));
@@ -33,6 +45,13 @@ void ReportHostHealthChange(const ReconcileContext& ctx, const std::string& host
     ctx.events->Warning(Kind::kHost, host, "HostNotReady",
                         std::to_string(ctx.health->Get(host).consecutive_failures) +
                             " heartbeats failed: " + error);
+  }
+}
+
+void ProbeVmsOfHostNow(const ReconcileContext& ctx, const std::string& host) {
+  if (!ctx.vm_health || !ctx.prober) return;
+  for (const auto& vm : ctx.book->VmsOn(host)) {
+    if (ctx.vm_health->ProbeSoon(vm)) ProbeQueueOf(ctx).Add(ProbeKey(vm));
   }
 }
 

@@ -1,10 +1,13 @@
-// HeartbeatReconciler: the "heartbeat" reconciler. One heartbeat of a host: a cheap call on its
-// live connection (Hypervisor::CheckAlive, which never waits behind a slow call), never a
-// reconnect (a dead host would stall the heartbeats). Feeds the HostHealthBook; on a change of
-// verdict (HostSuspect, HostNotReady) it records an event and enqueues the host, whose
-// reconcile handles the failure. Asks to run again after the heartbeat interval (or exactly
-// when a suspect host's failures span the threshold), until the host is gone.
-// Thread-safe for different names.
+// HeartbeatReconciler: the "heartbeat" reconciler. One heartbeat of a host
+// (Hypervisor::Heartbeat: over a connection of its own, bounded by the heartbeat timeout, a
+// beat still unanswered counting as no answer at once) feeds the HostHealthBook with its
+// outcome and the time it was sent. When a host's heartbeats start failing, the probes of its
+// VMs are asked to run now (the data plane's evidence, docs/failure-detection.md); when they
+// reach NotReady, the calls in flight on its main connection are abandoned (they would hold the
+// host's reconcile until keepalive or libvirt's own timeouts); on a change of verdict
+// (HostSuspect, HostNotReady) an event is recorded and the host enqueued, whose reconcile
+// decides. Asks to run again after the heartbeat interval (or exactly when a suspect host's
+// failures span the threshold), until the host is gone. Thread-safe for different names.
 #pragma once
 
 #include <string>
@@ -25,9 +28,11 @@ class HeartbeatReconciler : public Reconciler {
   ReconcileContext ctx_;
 };
 
-// The event of a host health change (HostSuspect, HostNotReady), whoever saw it: a heartbeat or
-// the host's own reconcile.
+// The event of a host health change (HostSuspect, HostNotReady), whoever saw it.
 void ReportHostHealthChange(const ReconcileContext& ctx, const std::string& host,
                             HostHealthState now, const std::string& error);
+
+// Asks the probes of every VM placed on `host` to run now (their probe keys enqueued).
+void ProbeVmsOfHostNow(const ReconcileContext& ctx, const std::string& host);
 
 }  // namespace vmk::reconciler

@@ -17,7 +17,7 @@ using specs::Kind;
 
 ReconcileResult HostFailover::Handle(const specs::Object& object, const specs::HostSpec& spec,
                                      HostEntry& entry, HostStatus status,
-                                     const CancelToken& cancel) {
+                                     const CancelToken& cancel, const std::string& why) {
   const std::string& name = object.metadata.name;
   const auto health = ctx_.health->Get(name);
   if (entry.SetUnreachable()) {
@@ -30,7 +30,7 @@ ReconcileResult HostFailover::Handle(const specs::Object& object, const specs::H
                                         " heartbeats failed: " + health.last_error));
   const std::vector<std::string> vms = ctx_.book->VmsOn(name);
   if (status.failover.phase.empty()) {
-    if (auto ended = Begin(name, vms, &status)) return *ended;
+    if (auto ended = Begin(name, vms, why, &status)) return *ended;
   }
   if (status.failover.phase == "Fencing") {
     // A fence is one step: started, it finishes; a cancelled pass does not start it.
@@ -60,7 +60,7 @@ void HostFailover::CountBlocked(const std::vector<std::string>& vms) {
 
 std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
                                                    const std::vector<std::string>& vms,
-                                                   HostStatus* status) {
+                                                   const std::string& why, HostStatus* status) {
   const WallTime wall_now = ctx_.clock->WallNow();
   const auto health = ctx_.health->Get(name);
   if (vms.empty()) {
@@ -89,9 +89,9 @@ std::optional<ReconcileResult> HostFailover::Begin(const std::string& name,
   }
   std::string last_good = health.ever_good ? FormatRfc3339(health.last_good) : "never";
   ctx_.events->Warning(Kind::kHost, name, "HostFailed",
-                       "host does not answer (last good heartbeat " + last_good +
-                           "): failing over " + std::to_string(vms.size()) + " VM" +
-                           (vms.size() == 1 ? "" : "s"));
+                       (why.empty() ? std::string("host does not answer") : why) +
+                           " (last good heartbeat " + last_good + "): failing over " +
+                           std::to_string(vms.size()) + " VM" + (vms.size() == 1 ? "" : "s"));
   return std::nullopt;
 }
 

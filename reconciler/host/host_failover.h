@@ -30,16 +30,18 @@ class HostFailover {
  public:
   explicit HostFailover(ReconcileContext ctx) : ctx_(ctx) {}
 
-  // Takes the failover of `object` (NotReady) as far as it can now.
+  // Takes the failover of `object` (found failed: `why` says on what evidence, for its first
+  // event) as far as it can now.
   ReconcileResult Handle(const specs::Object& object, const specs::HostSpec& spec,
-                         HostEntry& entry, HostStatus status, const CancelToken& cancel);
+                         HostEntry& entry, HostStatus status, const CancelToken& cancel,
+                         const std::string& why = "");
 
  private:
   // Once per failed fence (not per retry): each of the host's VMs stays, not failed over.
   void CountBlocked(const std::vector<std::string>& vms);
   // Phase "" → Fencing. Returns a result when the pass ends here (nothing to fail over).
   std::optional<ReconcileResult> Begin(const std::string& host, const std::vector<std::string>& vms,
-                                       HostStatus* status);
+                                       const std::string& why, HostStatus* status);
   // Phase Fencing → Relocating. Returns a result when the pass ends here (fencing failed or is
   // not allowed).
   std::optional<ReconcileResult> Fence(const std::string& host, const specs::HostSpec& spec,

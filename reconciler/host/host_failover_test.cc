@@ -46,6 +46,9 @@ class HostFailoverTest : public ReconcileFixture {
   void ReconcileAllVms() {
     for (const char* vm : {"gold", "silver", "bronze"}) (void)ReconcileVm(vm);
   }
+  void ReconcileAllVmsOf(std::initializer_list<const char*> vms) {
+    for (const char* vm : vms) (void)ReconcileVm(vm);
+  }
   void CheckNoVmRunsTwice() {
     for (const char* vm : {"gold", "silver", "bronze"}) {
       int running = 0;
@@ -59,23 +62,219 @@ class HostFailoverTest : public ReconcileFixture {
   std::string fleet_;
 };
 
-// The failure that crosses the threshold may be seen by the host's own reconcile (retrying after
-// a closed connection) rather than by a heartbeat: it fails over there and then, with the
-// HostNotReady event, instead of waiting for a later retry that nothing schedules soon.
-TEST_F(HostFailoverTest, AHostReconcileThatSeesTheLastFailureFailsOverAtOnce) {
+// A refused connection alone is not certainty: with no probe to say the guests are gone and no
+// power device to say the host is off, the heartbeats' threshold decides. The host's own
+// reconcile is not a heartbeat: it never hastens the verdict.
+TEST_F(HostFailoverTest, ACrashedHostWithoutASecondSignalFailsOverAtTheHeartbeatsVerdict) {
   StartFleet();
   Host("hv01").Crash();
-  Heartbeats("hv01", 2);
+  Heartbeats("hv01", 1);
   ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
-  ASSERT_EQ(fencer_.total_calls(), 0);
+  ASSERT_EQ(health_.Get("hv01").last_outcome, HeartbeatOutcome::kRefused);
 
+  // Its reconcile sends a heartbeat of its own before a decision that could fence (refused
+  // again), asks the power device (it cannot tell), and waits.
   auto r = ReconcileHost("hv01");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
-  EXPECT_THAT(HostReasons("hv01"), Contains("HostNotReady"));
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  EXPECT_EQ(health_.Get("hv01").consecutive_failures, 2);
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  EXPECT_EQ(fencer_.power_status_calls("hv01"), 1) << "the power device is asked when refused";
+
+  Heartbeats("hv01", 1);
+  SyncHost("hv01");  // its beat spans the threshold: NotReady, and no probe says otherwise
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
   EXPECT_EQ(fencer_.calls("hv01"), 1);
   EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
   for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
+  ReconcileAllVms();
+  CheckNoVmRunsTwice();
+}
+
+// --- Evidence from the guests (docs/failure-detection.md) ------------------------------------
+
+constexpr char kProbe[] =
+    "  health: {tcp: {port: 80}, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 2, "
+    "startupGraceSeconds: 0}\n";
+
+class HostDetectionTest : public HostFailoverTest {
+ protected:
+  // hv01 (with fencing) runs gold and silver, both probed and answering; hv02 is the spare.
+  void StartProbedFleet(const std::string& hv01_extra = kFencing,
+                        const std::string& silver_health = kProbe) {
+    Apply(HostYaml("hv01", "{}", hv01_extra) + HostYaml("hv02") +
+          VmYaml("gold", std::string(kProbe) + "  placement: {preferredHosts: [hv01]}\n") +
+          VmYaml("silver", silver_health + "  placement: {preferredHosts: [hv01]}\n"));
+    for (const char* h : {"hv01", "hv02"}) SyncHost(h);
+    // Fencing powers the host off: its guests die with it.
+    fencer_.SetOnFenced([this](const providers::FenceRequest& r) { Host(r.host).Crash(); });
+    for (const char* vm : {"gold", "silver"}) {
+      prober_.SetResult(vm, providers::ProbeResult{true, "TCP connect ok"});
+      ReconcileVmOk(vm);  // starts it and its probe loop
+      (void)ProbeVm(vm);
+      ReconcileVmOk(vm);
+      ASSERT_EQ(StatusOf(vm).host, "hv01");
+      ASSERT_EQ(ConditionStatus(vm, "Ready"), "True/Running") << vm;
+    }
+    Heartbeats("hv01", 1);
+  }
+  // One heartbeat of hv01 and a probe of each of its VMs, one interval, then the host's look.
+  void Interval() {
+    (void)heartbeats_.Reconcile({"hv01", {}});
+    for (const char* vm : {"gold", "silver"}) (void)ProbeVm(vm);
+    clock_.Advance(std::chrono::seconds(1));
+    (void)ReconcileHost("hv01");
+  }
+  bool AnyOnHv01() {
+    for (const char* vm : {"gold", "silver"}) {
+      if (StatusOf(vm).host == "hv01") return true;
+    }
+    return false;
+  }
+};
+
+// libvirtd down or hung, guests serving: ManagementUnreachable, never fenced, the VMs stay and
+// stay Ready; once one of them fails its probe, the host is fenced and both move.
+TEST_F(HostDetectionTest, AManagementOnlyOutageIsNotFencedUntilAGuestStopsAnswering) {
+  StartProbedFleet();
+  Host("hv01").SetReachable(false);  // the daemon refuses; the domains keep running
+  for (int i = 0; i < 6; ++i) Interval();
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  EXPECT_EQ(HostCondition("hv01", "ManagementUnreachable"), "True/GuestsAnswer");
+  EXPECT_EQ(HostCondition("hv01", "Ready"), "False/ManagementUnreachable");
+  EXPECT_EQ(HostStatusOf("hv01").signals.dataPlane, "2/2-answer");
+  EXPECT_EQ(HostStatusOf("hv01").signals.management, "refused");
+  EXPECT_THAT(HostReasons("hv01"), Contains("ManagementUnreachable"));
+  auto reasons = HostReasons("hv01");
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "ManagementUnreachable"), 1)
+      << "said (and notified) once";
+  for (const char* vm : {"gold", "silver"}) {
+    ReconcileVmOk(vm);
+    EXPECT_EQ(StatusOf(vm).host, "hv01");
+    EXPECT_EQ(ConditionStatus(vm, "Ready"), "True/ManagementUnreachable") << vm;
+    EXPECT_TRUE(Host("hv01").Domain(vm)->state == DomainState::kRunning);
+  }
+  EXPECT_TRUE(incidents_.OpenIncident(specs::Kind::kVirtualMachine, "gold") == std::nullopt)
+      << "serving VMs are not down";
+
+  // silver's service stops answering: only a failover can restart it now.
+  prober_.SetResult("silver", providers::ProbeResult{false, "connection refused"});
+  for (int i = 0; i < 4 && AnyOnHv01(); ++i) Interval();
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_FALSE(AnyOnHv01());
+  EXPECT_EQ(HostCondition("hv01", "ManagementUnreachable"), "False/FailedOver");
+  ReconcileAllVmsOf({"gold", "silver"});
+  CheckNoVmRunsTwice();
+}
+
+// A killed host: the daemon refuses and every probed guest fails: fenced at the first look,
+// without waiting out the heartbeats' threshold.
+TEST_F(HostDetectionTest, AKilledHostIsFailedOverOnTheFastPathWhenItsGuestsAgree) {
+  StartProbedFleet();
+  Host("hv01").Crash();
+  for (const char* vm : {"gold", "silver"}) {
+    prober_.SetResult(vm, providers::ProbeResult{false, "connection refused"});
+  }
+  (void)heartbeats_.Reconcile({"hv01", {}});  // refused: Suspect; the probes are asked for now
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+  for (const char* vm : {"gold", "silver"}) (void)ProbeVm(vm);  // no guest answers
+  SyncHost("hv01");
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect) << "before the threshold";
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(fencer_.power_status_calls("hv01"), 0) << "the guests said enough";
+  EXPECT_FALSE(AnyOnHv01());
+  EXPECT_EQ(HostStatusOf("hv01").signals.verdict, "Dead");
+  ReconcileAllVmsOf({"gold", "silver"});
+  CheckNoVmRunsTwice();
+}
+
+// A failover whose fence failed is decided again before the next attempt: guests that answer
+// by then call it off.
+TEST_F(HostDetectionTest, AFailoverNotFencedYetIsCalledOffWhenTheGuestsAnswer) {
+  StartProbedFleet();
+  fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
+  Host("hv01").SetReachable(false);
+  for (const char* vm : {"gold", "silver"}) {
+    prober_.SetResult(vm, providers::ProbeResult{false, "timed out"});
+  }
+  for (int i = 0; i < 4 && fencer_.calls("hv01") == 0; ++i) Interval();
+  ASSERT_EQ(fencer_.calls("hv01"), 1);
+  ASSERT_EQ(HostStatusOf("hv01").failover.phase, "Fencing");
+  // The guests were only slow: they answer again.
+  for (const char* vm : {"gold", "silver"}) {
+    prober_.SetResult(vm, providers::ProbeResult{true, "TCP connect ok"});
+  }
+  Interval();
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "");
+  EXPECT_EQ(HostCondition("hv01", "Fenced"), "False/FailoverCancelled");
+  EXPECT_THAT(HostReasons("hv01"), Contains("FailoverCancelled"));
+  EXPECT_EQ(fencer_.calls("hv01"), 1) << "no second attempt";
+  EXPECT_EQ(StatusOf("gold").host, "hv01");
+  EXPECT_FALSE(incidents_.OpenIncident(specs::Kind::kVirtualMachine, "gold").has_value());
+  Interval();
+  EXPECT_EQ(HostCondition("hv01", "ManagementUnreachable"), "True/GuestsAnswer");
+}
+
+// The admin's choice: Pacemaker's rule for the host, or for one VM on it.
+TEST_F(HostDetectionTest, ManagementOutageFenceFencesAtTheHeartbeatsVerdictWhateverTheGuestsSay) {
+  StartProbedFleet(std::string(kFencing) + ", managementOutage: Fence");
+  Host("hv01").SetReachable(false);
+  for (int i = 0; i < 4 && fencer_.calls("hv01") == 0; ++i) Interval();
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady) << "not before the verdict";
+  EXPECT_FALSE(AnyOnHv01());
+}
+
+TEST_F(HostDetectionTest, AVmAskingForFenceOnManagementLossFencesItsHost) {
+  StartProbedFleet(kFencing,
+                   "  health: {tcp: {port: 80}, periodSeconds: 1, timeoutSeconds: 1, "
+                   "failureThreshold: 2, startupGraceSeconds: 0, managementOutage: Fence}\n");
+  Host("hv01").SetReachable(false);
+  for (int i = 0; i < 4 && fencer_.calls("hv01") == 0; ++i) Interval();
+  EXPECT_EQ(fencer_.calls("hv01"), 1);
+  EXPECT_FALSE(AnyOnHv01());
+}
+
+// The management plane comes back: ManagementReachable, nothing moved, Ready again.
+TEST_F(HostDetectionTest, TheManagementPlaneComingBackEndsTheOutageWithNothingMoved) {
+  StartProbedFleet();
+  Host("hv01").SetReachable(false);
+  for (int i = 0; i < 4; ++i) Interval();
+  ASSERT_EQ(HostCondition("hv01", "ManagementUnreachable"), "True/GuestsAnswer");
+  Host("hv01").SetReachable(true);
+  Interval();
+  EXPECT_EQ(HostCondition("hv01", "Ready"), "True/Connected");
+  EXPECT_EQ(HostCondition("hv01", "ManagementUnreachable"), "False/ManagementAnswers");
+  EXPECT_THAT(HostReasons("hv01"), Contains("ManagementReachable"));
+  EXPECT_TRUE(HostStatusOf("hv01").signals.empty());
+  EXPECT_EQ(fencer_.total_calls(), 0);
+  for (const char* vm : {"gold", "silver"}) EXPECT_EQ(StatusOf(vm).host, "hv01");
+}
+
+// The fast path: a connection refused at once and a power device that says off agree. The
+// host is failed over at its first failed heartbeat, not at the threshold.
+TEST_F(HostFailoverTest, ACrashedHostWhosePowerDeviceSaysOffFailsOverAtItsFirstRefusedHeartbeat) {
+  StartFleet();
+  fencer_.SetPowerState("hv01", providers::PowerState::kOff);
+  Host("hv01").Crash();
+  Heartbeats("hv01", 1);
+  ASSERT_EQ(health_.Get("hv01").state, HostHealthState::kSuspect);
+
+  SyncHost("hv01");
+  EXPECT_EQ(fencer_.power_status_calls("hv01"), 1);
+  EXPECT_EQ(fencer_.calls("hv01"), 1) << "fenced all the same: off is made sure of";
+  EXPECT_EQ(HostStatusOf("hv01").failover.phase, "Relocated");
+  EXPECT_EQ(HostStatusOf("hv01").signals.verdict, "Dead");
+  for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01") << vm;
+  auto events = store_.ListEvents(ObjectRef{specs::Kind::kHost, "hv01"}, 0, 1000);
+  ASSERT_TRUE(events.ok());
+  bool said = false;
+  for (const auto& e : *events) {
+    said = said || (e.reason == "HostFailed" &&
+                    e.message.find("power device says off") != std::string::npos);
+  }
+  EXPECT_TRUE(said) << "HostFailed names the evidence";
   ReconcileAllVms();
   CheckNoVmRunsTwice();
 }
@@ -224,9 +423,10 @@ TEST_F(HostFailoverTest, ACrashedHostIsFencedAndItsVmsRunElsewhere) {
   EXPECT_EQ((*incidents)[0].occurred, FormatRfc3339(health_.Get("hv01").last_good));
   EXPECT_LT((*incidents)[0].occurred, (*incidents)[0].detected);
 
-  // The host returns: its stale copies go before it is used again.
+  // The host returns (its heartbeat answers): its stale copies go before it is used again.
   Host("hv01").SetReachable(true);
   ASSERT_FALSE(Host("hv01").DomainNames().empty()) << "the crashed host kept its definitions";
+  Heartbeats("hv01", 1);
   SyncHost("hv01");
   EXPECT_TRUE(Host("hv01").DomainNames().empty());
   EXPECT_EQ(HostStatusOf("hv01").failover.phase, "");

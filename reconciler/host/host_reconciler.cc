@@ -11,8 +11,15 @@ using specs::Condition;
 using specs::Kind;
 
 namespace {
-// How often a failed host is asked whether it is back.
+// How often a failed host's failover is looked at again (the heartbeats say when it is back).
 constexpr auto kReconnectInterval = std::chrono::seconds(5);
+// A NotReady host waiting for its VMs' probes is looked at this often (their results also
+// enqueue it at once).
+constexpr auto kAwaitingDataPlaneRecheck = std::chrono::milliseconds(200);
+// The power device is asked at most this often per host, with at most this timeout: it is
+// evidence, asked while the host looks dead, and must not hold the decision long.
+constexpr auto kPowerRecheck = std::chrono::seconds(2);
+constexpr auto kPowerStatusTimeout = std::chrono::seconds(5);
 
 ReconcileResult LookAgainSoon(ReconcileResult r) {
   if (r.status.ok() && !r.requeue_after) r.requeue_after = kReconnectInterval;
@@ -30,7 +37,30 @@ ReconcileResult HostReconciler::Reconcile(const ReconcileRequest& request) {
   if (!spec.ok()) return ReconcileResult::Error(spec.status());
   auto entry = ctx_.hosts->Upsert(name, *spec, object.metadata.labels);
   HostStatus status = HostStatus::FromJson(object.status);
-  if (auto ended = RetryFailed(object, *spec, *entry, status, request.cancel)) return *ended;
+  if (ctx_.health) {
+    // While the heartbeats fail, the evidence decides (docs/failure-detection.md), and the main
+    // connection is left alone: a reconnect to a hung daemon would hold this key, and with it
+    // the decision, for the whole open timeout.
+    HostHealthBook::Snapshot health = ctx_.health->Get(name);
+    if ((status.failover.phase.empty() || status.failover.phase == "Fencing") &&
+        health.state != HostHealthState::kReady && health.state != HostHealthState::kUnknown) {
+      // A decision that may run the fence agent: never on a host that answers again. One
+      // heartbeat, bounded by its timeout (and at once when an earlier one still hangs), says
+      // so now rather than at its phase.
+      const MonoTime sent = ctx_.clock->Now();
+      providers::HeartbeatResult beat = entry->connection()->Heartbeat(
+          std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.health->options().timeout));
+      if (beat.ok()) {
+        ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow());
+      } else {
+        ctx_.health->RecordFailure(name, sent, beat.message, beat.outcome);
+      }
+      health = ctx_.health->Get(name);
+    }
+    if (health.state == HostHealthState::kSuspect || health.state == HostHealthState::kNotReady) {
+      return Assess(object, *spec, *entry, std::move(status), health, request.cancel);
+    }
+  }
   // A failover recorded before a controller restart: until this host answers again, its
   // domains count as dead (it was fenced), whatever the fresh heartbeat book says.
   entry->SetFenced(status.failover.phase == "Relocating" || status.failover.phase == "Relocated");
@@ -40,9 +70,10 @@ ReconcileResult HostReconciler::Reconcile(const ReconcileRequest& request) {
   Observation observed = Observe(conn);
   observed.since = listing_since;
   if (!observed.failure.ok()) {
-    return Unreachable(object, *spec, *entry, std::move(status), observed.failure, request.cancel);
+    return Unreachable(object, *spec, *entry, std::move(status), observed.failure);
   }
   if (ctx_.health) ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow());
+  if (ctx_.signals) ctx_.signals->ClearOutage(name);
   if (!status.failover.phase.empty()) {
     Status s = Recovered(name, conn, &observed.domains, *entry, &status);
     if (!s.ok()) return ReconcileResult::Error(s);
@@ -84,27 +115,220 @@ ReconcileResult HostReconciler::Removed(const std::string& name) {
   }
   ctx_.hosts->Remove(name);
   if (ctx_.health) ctx_.health->Remove(name);
+  if (ctx_.signals) ctx_.signals->Remove(name);
   if (ctx_.metrics) ctx_.metrics->RemoveHost(name);
   ctx_.events->Normal(Kind::kHost, name, "HostRemoved", "connection closed");
   return ReconcileResult::Done();
 }
 
-std::optional<ReconcileResult> HostReconciler::RetryFailed(const specs::Object& object,
-                                                           const specs::HostSpec& spec,
-                                                           HostEntry& entry, HostStatus& status,
-                                                           const CancelToken& cancel) {
-  const std::string& name = object.metadata.name;
-  if (!ctx_.health || ctx_.health->Get(name).state != HostHealthState::kNotReady) {
-    return std::nullopt;
+HostEvidence HostReconciler::GatherEvidence(const std::string& name, const specs::HostSpec& spec,
+                                            const HostHealthBook::Snapshot& health) {
+  HostEvidence e;
+  e.management = health.state;
+  e.last_beat = health.last_outcome;
+  e.fence_on_management_loss = spec.managementOutage == "Fence";
+  const MonoTime now = ctx_.clock->Now();
+  const MonoTime since = health.failing_since;
+  for (const auto& vm : ctx_.book->VmsOn(name)) {
+    if (!ctx_.vm_health || !ctx_.prober) break;
+    auto loaded = ctx_.store->Get(Kind::kVirtualMachine, vm);
+    if (!loaded.ok() || !*loaded) continue;
+    auto vm_spec = specs::VirtualMachineSpecFromJson((*loaded)->spec);
+    if (!vm_spec.ok() || !vm_spec->health || !vm_spec->running) continue;
+    if (vm_spec->health->managementOutage == "Fence") {
+      ++e.data.opted_out;
+      continue;
+    }
+    if (ctx_.vm_health->Configure(vm, ProbeSettingsOf(*vm_spec->health))) {
+      // Its probe loop had not started (a controller that restarted during the outage starts
+      // it when the VM is seen Ready, which its host cannot say now): start it, now.
+      ProbeQueueOf(ctx_).Add(ProbeKey(vm));
+    }
+    auto snapshot = ctx_.vm_health->Get(vm);
+    if (!snapshot) continue;
+    ++e.data.probed;
+    if (snapshot->health == providers::ProbeHealth::kUnhealthy) {
+      ++e.data.unhealthy;
+    } else if (snapshot->last_success && *snapshot->last_success >= since) {
+      ++e.data.answered;
+    } else if (snapshot->last_probe_start && *snapshot->last_probe_start >= since &&
+               !snapshot->last_passed) {
+      ++e.data.failed;
+    } else if (now >= std::max(since, snapshot->started_at.value_or(since)) +
+                          snapshot->settings.period + snapshot->settings.timeout) {
+      // Its probe was asked for when the heartbeats began to fail and had a period and a
+      // timeout to say something: silence is all it has to say.
+      ++e.data.failed;
+    }
   }
-  // Only a fresh connection that answers a listing brings it back; otherwise handle the failure
-  // and look again soon (heartbeats do not reconnect: a dead host would stall them).
-  auto& conn = *entry.connection();
-  bool back = false;
-  if (conn.IsAlive() || conn.Connect().ok()) back = conn.ListDomains().ok();
-  if (!back) return LookAgainSoon(failover_.Handle(object, spec, entry, status, cancel));
-  ctx_.health->RecordSuccess(name, ctx_.clock->Now(), ctx_.clock->WallNow());
-  return std::nullopt;
+  if (ctx_.signals) {
+    const HostSignalBook::Snapshot signals = ctx_.signals->Get(name);
+    e.alert_firing = signals.alert_firing;
+    e.power = signals.power;
+  }
+  // The power device is asked only when nothing else can tell: the daemon refuses (or the
+  // heartbeats gave up) and no guest has said anything either way yet.
+  const std::string data = DataPlaneSummary(e.data);
+  const bool looks_dead = health.last_outcome == HeartbeatOutcome::kRefused ||
+                          health.state == HostHealthState::kNotReady;
+  if (looks_dead && (data == "none" || data == "pending")) e.power = AskPower(name, spec);
+  return e;
+}
+
+providers::PowerState HostReconciler::AskPower(const std::string& name,
+                                               const specs::HostSpec& spec) {
+  if (!spec.fencing || !ctx_.fencer || !ctx_.signals) return providers::PowerState::kUnknown;
+  const MonoTime now = ctx_.clock->Now();
+  const HostSignalBook::Snapshot known = ctx_.signals->Get(name);
+  if (known.power_asked_at && now - *known.power_asked_at < kPowerRecheck) return known.power;
+  providers::FenceRequest request{
+      name, spec.fencing->agent, spec.fencing->args,
+      std::min<std::chrono::seconds>(std::chrono::seconds(spec.fencing->timeoutSeconds),
+                                     kPowerStatusTimeout)};
+  auto power = ctx_.fencer->PowerStatus(request);
+  providers::PowerState state = power.ok() ? *power : providers::PowerState::kUnknown;
+  ctx_.signals->SetPower(name, state, now, power.ok() ? "" : power.status().message());
+  return state;
+}
+
+ReconcileResult HostReconciler::Assess(const specs::Object& object, const specs::HostSpec& spec,
+                                       HostEntry& entry, HostStatus status,
+                                       const HostHealthBook::Snapshot& health,
+                                       const CancelToken& cancel) {
+  const std::string& name = object.metadata.name;
+  if (!status.failover.phase.empty() && status.failover.phase != "Fencing") {
+    // A failover past its fence goes on: resumed, not decided again.
+    return LookAgainSoon(failover_.Handle(object, spec, entry, std::move(status), cancel));
+  }
+  const HostEvidence evidence = GatherEvidence(name, spec, health);
+  const HostDecision decision = DecideHost(evidence);
+  if (!status.failover.phase.empty()) {
+    // Not fenced yet (the agent failed, or a slot was not free): decided again before each
+    // attempt, so that guests that answer by now are not fenced after all.
+    const bool guests_answer =
+        decision.verdict == HostVerdict::kManagementUnreachable ||
+        (decision.verdict == HostVerdict::kSuspect && DataPlaneSummary(evidence.data) == "answers");
+    if (!guests_answer) {
+      return LookAgainSoon(failover_.Handle(object, spec, entry, std::move(status), cancel));
+    }
+    if (Status s = CancelFailover(name, &status, decision); !s.ok()) {
+      return ReconcileResult::Error(s);
+    }
+  }
+  status.signals = SignalsOf(name, evidence, decision);
+  switch (decision.verdict) {
+    case HostVerdict::kDead:
+    case HostVerdict::kFailed:
+      EndManagementUnreachable(name, &status, "the host is failed over: " + decision.why);
+      return LookAgainSoon(
+          failover_.Handle(object, spec, entry, std::move(status), cancel, decision.why));
+    case HostVerdict::kManagementUnreachable:
+      return HoldManagementUnreachable(object, entry, std::move(status), decision);
+    case HostVerdict::kAwaitingDataPlane:
+    case HostVerdict::kSuspect:
+    case HostVerdict::kHealthy:
+      break;
+  }
+  if (health.state != HostHealthState::kNotReady) {
+    // One failed heartbeat (or a few within the threshold's span) is not a verdict: the next
+    // beats, or the probes asked for, bring this host back here.
+    return ReconcileResult::After(ctx_.health->options().interval);
+  }
+  MarkUnreachable(name, entry);
+  specs::SetCondition(&status.conditions,
+                      MakeCondition(*ctx_.clock, "Ready", false, decision.reason, decision.why));
+  if (Status s = WriteHostStatus(*ctx_.store, name, status, false, ctx_.metrics); !s.ok()) {
+    return ReconcileResult::Error(s);
+  }
+  return ReconcileResult::After(kAwaitingDataPlaneRecheck);
+}
+
+ReconcileResult HostReconciler::HoldManagementUnreachable(const specs::Object& object,
+                                                          HostEntry& entry, HostStatus status,
+                                                          const HostDecision& decision) {
+  const std::string& name = object.metadata.name;
+  const specs::Condition* before = specs::FindCondition(status.conditions, "ManagementUnreachable");
+  const bool first = !before || before->status != "True";
+  MarkUnreachable(name, entry);
+  specs::SetCondition(&status.conditions, MakeCondition(*ctx_.clock, "Ready", false,
+                                                        "ManagementUnreachable", decision.why));
+  specs::SetCondition(&status.conditions, MakeCondition(*ctx_.clock, "ManagementUnreachable",
+                                                        true, "GuestsAnswer", decision.why));
+  if (first) {
+    ctx_.events->Warning(Kind::kHost, name, "ManagementUnreachable",
+                         decision.why + "; not fenced, its VMs stay where they run");
+  }
+  specs::Json previous = object.status;
+  specs::Json next = status.ToJson();
+  if (first || previous != next) {
+    if (Status s = WriteHostStatus(*ctx_.store, name, status, false, ctx_.metrics); !s.ok()) {
+      return ReconcileResult::Error(s);
+    }
+  }
+  // Looked at again at every heartbeat interval, and at once when a probe of its VMs reports.
+  return ReconcileResult::After(ctx_.health->options().interval);
+}
+
+void HostReconciler::EndManagementUnreachable(const std::string& name, HostStatus* status,
+                                              const std::string& why) {
+  const specs::Condition* c = specs::FindCondition(status->conditions, "ManagementUnreachable");
+  if (!c || c->status != "True") return;
+  const bool answers = why.empty();
+  specs::SetCondition(&status->conditions,
+                      MakeCondition(*ctx_.clock, "ManagementUnreachable", false,
+                                    answers ? "ManagementAnswers" : "FailedOver",
+                                    answers ? "the management plane answers again" : why));
+  if (answers) {
+    ctx_.events->Normal(Kind::kHost, name, "ManagementReachable",
+                        "the management plane answers again; its VMs never stopped");
+  }
+}
+
+Status HostReconciler::CancelFailover(const std::string& name, HostStatus* status,
+                                      const HostDecision& decision) {
+  // The incidents opened with the failover close: the guests answer, so the VMs were not
+  // down for their users (the time since the last good heartbeat is still counted down in
+  // their availability: an incident cannot be withdrawn, only closed).
+  if (ctx_.incidents) {
+    for (const auto& vm : ctx_.book->VmsOn(name)) {
+      (void)ctx_.incidents->AddAction(Kind::kVirtualMachine, vm,
+                                      "failover cancelled: the guest answers", /*sync=*/false);
+      VMK_RETURN_IF_ERROR(ctx_.incidents->Resolve(Kind::kVirtualMachine, vm).status());
+    }
+    VMK_RETURN_IF_ERROR(ctx_.incidents->Resolve(Kind::kHost, name).status());
+  }
+  status->failover = {};
+  specs::SetCondition(&status->conditions,
+                      MakeCondition(*ctx_.clock, "Fenced", false, "FailoverCancelled",
+                                    "not fenced: " + decision.why));
+  ctx_.events->Warning(Kind::kHost, name, "FailoverCancelled",
+                       "not fenced after all: " + decision.why);
+  return WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true, ctx_.metrics);
+}
+
+void HostReconciler::MarkUnreachable(const std::string& name, HostEntry& entry) {
+  if (entry.SetUnreachable()) {
+    for (const auto& vm : ctx_.book->VmsOn(name)) ctx_.queue->Add(VmKey(vm));
+  }
+  if (ctx_.metrics) ctx_.metrics->SetHostUp(name, false);
+}
+
+HostSignals HostReconciler::SignalsOf(const std::string& name, const HostEvidence& e,
+                                      const HostDecision& decision) {
+  HostSignals s;
+  s.management = providers::HeartbeatOutcomeName(e.last_beat);
+  std::replace(s.management.begin(), s.management.end(), ' ', '-');  // one word per column
+  if (e.data.probed == 0) {
+    s.dataPlane = "no-probes";
+  } else {
+    s.dataPlane = std::to_string(e.data.answered) + "/" + std::to_string(e.data.probed) + "-answer";
+    if (e.data.unhealthy > 0) s.dataPlane += "," + std::to_string(e.data.unhealthy) + "-unhealthy";
+  }
+  s.power = providers::PowerStateName(e.power);
+  if (e.alert_firing && ctx_.signals) s.alert = ctx_.signals->Get(name).alert_name;
+  s.verdict = HostVerdictName(decision.verdict);
+  s.why = decision.why;
+  return s;
 }
 
 HostReconciler::Observation HostReconciler::Observe(providers::Hypervisor& conn) {
@@ -128,18 +352,11 @@ HostReconciler::Observation HostReconciler::Observe(providers::Hypervisor& conn)
 
 ReconcileResult HostReconciler::Unreachable(const specs::Object& object,
                                             const specs::HostSpec& spec, HostEntry& entry,
-                                            HostStatus status, const Status& failure,
-                                            const CancelToken& cancel) {
+                                            HostStatus status, const Status& failure) {
   const std::string& name = object.metadata.name;
-  if (ctx_.health) {
-    auto [before, after] = ctx_.health->RecordFailure(name, ctx_.clock->Now(), failure.message());
-    if (before != after) ReportHostHealthChange(ctx_, name, after, failure.message());
-    if (after == HostHealthState::kNotReady) {
-      // This failure crossed the threshold: fail over now, not at the next retry of this key
-      // (up to seconds away with backoff), and not never (the next heartbeat sees no change).
-      return LookAgainSoon(failover_.Handle(object, spec, entry, std::move(status), cancel));
-    }
-  }
+  // Not a heartbeat: the heartbeats alone judge the management plane (one channel, one
+  // verdict). Ask for one now rather than at its phase.
+  ctx_.queue->Add(HeartbeatKey(name));
   const bool first = !entry.view().sync_attempted;
   const bool was_reachable = entry.SetUnreachable();
   if (ctx_.metrics) ctx_.metrics->SetHostUp(name, false);
@@ -208,6 +425,8 @@ ReconcileResult HostReconciler::WriteReadyStatus(const specs::Object& object, Ho
   const std::string now = FormatRfc3339(ctx_.clock->WallNow());
   specs::SetCondition(&status.conditions,
                       Condition{"Ready", "True", "Connected", "hypervisor answers", now});
+  EndManagementUnreachable(name, &status, "");
+  status.signals = {};
   status.capacity = entry.Capacity();
   status.allocated = ctx_.book->Allocated(name);
   status.vms = ctx_.book->CountOn(name);

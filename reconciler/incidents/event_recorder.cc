@@ -29,7 +29,7 @@ void EventRecorder::Record(specs::Kind kind, const std::string& name, const std:
   if (notifier_ && type == "Warning" &&
       (reason == "RestartLimitReached" || reason == "FencingFailed" ||
        reason == "FailoverBlocked" || reason == "ChangeFailed" || reason == "RolledBack" ||
-       reason == "RollbackFailed")) {
+       reason == "RollbackFailed" || reason == "ManagementUnreachable")) {
     providers::Notification n;
     n.kind = std::string(specs::KindName(kind));
     n.name = name;

@@ -36,7 +36,10 @@ ReconcileResult ProbeReconciler::Reconcile(const ReconcileRequest& request) {
   }
   const providers::ProbeSettings settings = ProbeSettingsOf(*spec->health);
   ctx_.vm_health->Configure(name, settings);
-  if (VmStatus::FromJson((*loaded)->status).state != "running") {
+  const VmStatus status = VmStatus::FromJson((*loaded)->status);
+  // "unknown": its host's management plane does not answer. The guest may well run: its probe
+  // is then the evidence failure detection needs most (docs/failure-detection.md).
+  if (status.state != "running" && status.state != "unknown") {
     return ReconcileResult::After(settings.period);  // nothing to probe while it does not run
   }
   if (!ctx_.vm_health->BeginProbeIfDue(name)) {
@@ -46,6 +49,11 @@ ReconcileResult ProbeReconciler::Reconcile(const ReconcileRequest& request) {
     return ReconcileResult::After(std::max<Duration>(wait, std::chrono::milliseconds(10)));
   }
   ProbeNow(name, *spec->health);
+  if (ctx_.health && !status.host.empty() &&
+      ctx_.health->Get(status.host).state != HostHealthState::kReady) {
+    // Its host's fate is being decided on evidence like this result: decide again now.
+    ctx_.queue->Add(HostKey(status.host));
+  }
   return ReconcileResult::After(settings.period);
 }
 

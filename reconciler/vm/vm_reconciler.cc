@@ -288,11 +288,23 @@ VmReconciler::StepResult VmReconciler::SafetyStep(Pass& pass) {
     view.reachable = false;
   }
   if (!view.reachable) {
-    // It stays placed there: only the host's failover (fenced first) may move it.
+    // It stays placed there: only the host's failover (fenced first) may move it. A guest whose
+    // probe passes is serving all the same (the host's management plane is what is out): Ready,
+    // and counted up. A failing probe is for the host's failure detection to act on: nothing
+    // can be restarted there now.
     pass.status.state = "unknown";
-    specs::SetCondition(&pass.status.conditions,
-                        MakeCondition(*ctx_.clock, "Ready", false, "HostUnreachable",
-                                      "host " + pass.status.host + " does not answer"));
+    const bool serving =
+        pass.spec.health && ctx_.vm_health &&
+        ctx_.vm_health->Get(name).value_or(VmHealthBook::Snapshot{}).health ==
+            providers::ProbeHealth::kHealthy;
+    specs::SetCondition(
+        &pass.status.conditions,
+        serving ? MakeCondition(*ctx_.clock, "Ready", true, "ManagementUnreachable",
+                                "host " + pass.status.host +
+                                    "'s management plane does not answer; the health probe "
+                                    "passes")
+                : MakeCondition(*ctx_.clock, "Ready", false, "HostUnreachable",
+                                "host " + pass.status.host + " does not answer"));
     Status s = WriteStatus(pass, false);
     return s.ok() ? ReconcileResult::Done() : ReconcileResult::Error(s);
   }

@@ -235,8 +235,10 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   EXPECT_EQ(ConditionStatus("ce01", "Scheduled"), "False/WaitingForHost");
   (void)ReconcileVm("ce01");
   EXPECT_THAT(Reasons("ce01"), ElementsAre("WaitingForHost")) << "said once, not every retry";
-  // Listed (and holding no copy): ce01 is placed.
+  // Listed (and holding no copy): ce01 is placed. Its heartbeat answering comes first: while
+  // the heartbeats say NotReady its reconcile does not reconnect (a hung host would hold it).
   Host("hv02").SetReachable(true);
+  Heartbeats("hv02", 1);
   SyncHost("hv02");
   ReconcileVmOk("ce01");
   EXPECT_FALSE(StatusOf("ce01").host.empty());

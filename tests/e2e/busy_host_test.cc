@@ -78,5 +78,37 @@ TEST_F(BusyHostTest, AHungHostFailsItsHeartbeatOnceKeepaliveGivesUp) {
   EXPECT_FALSE(host_->IsAlive());
 }
 
+// Hypervisor::Heartbeat, on its own connection: a hung daemon is "no answer" within the
+// heartbeat's timeout (not keepalive's verdict), and at once while that beat still hangs; it
+// answers again when the daemon does.
+TEST_F(BusyHostTest, AHungDaemonGetsNoAnswerFromTheHeartbeatAndAtOnceWhileItStillHangs) {
+  using Outcome = providers::HeartbeatResult::Outcome;
+  ASSERT_EQ(host_->Heartbeat(milliseconds(500)).outcome, Outcome::kAnswered);
+  ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  auto first = host_->Heartbeat(milliseconds(500));
+  EXPECT_EQ(first.outcome, Outcome::kNoAnswer) << first.message;
+  auto second = host_->Heartbeat(milliseconds(500));
+  EXPECT_EQ(second.outcome, Outcome::kNoAnswer) << second.message;
+  EXPECT_NE(second.message.find("has no answer"), std::string::npos) << second.message;
+  EXPECT_TRUE(host_->IsAlive()) << "the main connection is the heartbeat's business only";
+  ASSERT_EQ(HostCtl({"cont", "1"}).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return host_->Heartbeat(milliseconds(500)).ok(); }, seconds(30)));
+}
+
+// A daemon that is gone: its socket refuses, told apart from one that hangs.
+TEST_F(BusyHostTest, AKilledDaemonIsRefusedByTheHeartbeat) {
+  using Outcome = providers::HeartbeatResult::Outcome;
+  ASSERT_EQ(host_->Heartbeat(milliseconds(500)).outcome, Outcome::kAnswered);
+  ASSERT_EQ(HostCtl({"kill", "1"}).exit_code, 0);
+  providers::HeartbeatResult beat;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        beat = host_->Heartbeat(milliseconds(500));
+        return beat.outcome == Outcome::kRefused;
+      },
+      seconds(10)))
+      << providers::HeartbeatOutcomeName(beat.outcome) << ": " << beat.message;
+}
+
 }  // namespace
 }  // namespace vmk::e2e

@@ -12,6 +12,12 @@
 #   libvirt_hosts.sh kill N      SIGKILL the host's namespace (libvirtd and all it started)
 #   libvirt_hosts.sh stop N      SIGSTOP the host's libvirtd: it hangs (a management partition)
 #   libvirt_hosts.sh cont N      SIGCONT it again
+#   libvirt_hosts.sh freeze N    SIGSTOP every process of the host but its namespace's init
+#                                (libvirtd and its QEMU guests): a frozen host
+#   libvirt_hosts.sh thaw N      SIGCONT them again
+#   libvirt_hosts.sh restart N [GAP]  stop the host's libvirtd (SIGTERM: its QEMU guests keep
+#                                running), wait GAP seconds (default 0), start it again in the
+#                                host's namespaces; returns once the new daemon answers
 #   libvirt_hosts.sh stop-all    kill every host under BASE
 # BASE (required) is the folder that holds the hosts' state. Needs root.
 set -euo pipefail
@@ -21,6 +27,27 @@ n=${2:-}
 H=$BASE/h$n
 
 ns_init() { pgrep -P "$(cat "$1/unshare.pid")" 2>/dev/null | head -1; }
+# The processes of host $1's PID namespace, its init excepted.
+ns_pids() {
+  local init ns p
+  init=$(ns_init "$1")
+  ns=$(readlink "/proc/$init/ns/pid")
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" = "$init" ] && continue
+    [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ] && echo "$p"
+  done
+  return 0
+}
+# The host's libvirtd (the first one started is a child of the namespace's init; a restarted
+# one is not).
+libvirtd_pid() {
+  local p
+  for p in $(ns_pids "$1"); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = libvirtd ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
 
 case $cmd in
 start)
@@ -78,8 +105,30 @@ kill)
   kill -KILL "$(cat "$H/unshare.pid")" 2>/dev/null || true
   ;;
 stop|cont)
-  pid=$(pgrep -P "$(ns_init "$H")" -x libvirtd || ns_init "$H")
+  pid=$(libvirtd_pid "$H" || ns_init "$H")
   kill "-${cmd^^}" "$pid"
+  ;;
+freeze|thaw)
+  sig=$([ "$cmd" = freeze ] && echo STOP || echo CONT)
+  for p in $(ns_pids "$H"); do kill "-$sig" "$p" 2>/dev/null || true; done
+  ;;
+restart)
+  gap=${3:-0}
+  init=$(ns_init "$H")
+  old=$(libvirtd_pid "$H")
+  kill -TERM "$old"
+  for _ in $(seq 1 400); do kill -0 "$old" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$old" 2>/dev/null; then echo "host $n: libvirtd did not stop" >&2; exit 1; fi
+  sleep "$gap"
+  nsenter --target "$init" --mount --pid \
+    /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid \
+    >> "$H/ns.out" 2>&1 < /dev/null &
+  for _ in $(seq 1 400); do
+    virsh -c "qemu+unix:///system?socket=$H/run/libvirt-sock" uri > /dev/null 2>&1 && exit 0
+    sleep 0.05
+  done
+  echo "host $n: the restarted libvirtd does not answer; see $H/ns.out" >&2
+  exit 1
   ;;
 stop-all)
   for d in "$BASE"/h*; do
@@ -90,5 +139,5 @@ stop-all)
     kill -KILL "$(cat "$d/unshare.pid")" 2>/dev/null || true
   done
   ;;
-*) echo "usage: $0 start|uri|qemu-uri|kill|stop|cont|stop-all [N]" >&2; exit 2 ;;
+*) echo "usage: $0 start|uri|qemu-uri|kill|stop|cont|freeze|thaw|restart|stop-all [N]" >&2; exit 2 ;;
 esac

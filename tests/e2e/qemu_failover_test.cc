@@ -6,8 +6,11 @@
 // runs, and "never two guests" is checked by counting QEMU processes for the VM.
 //
 //   - host killed           -> the VM answers again from another host, one incident;
-//   - host partitioned      -> (libvirtd SIGSTOPped, guest still answering) fenced by the test
-//                              agent, then moved; never two guests;
+//   - libvirtd hung         -> (guest still answering) ManagementUnreachable, never fenced nor
+//                              moved while it answers; fenced and moved once it stops answering;
+//   - libvirtd restarted    -> (at once, and with a 10 s gap) never fenced nor moved, the guest
+//                              answers throughout;
+//   - host frozen           -> (libvirtd and QEMU SIGSTOPped) fenced, then moved; never two;
 //   - fence agent failing   -> no failover, FencingFailed, the guest stays where it is;
 //   - guest process killed  -> restarted on its host;
 //   - a real Alertmanager   -> its host-down alert joins the host's incident, repeats add none.
@@ -17,7 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "providers/storage/qemu_img.h"
 #include "tests/e2e/qemu_fleet.h"
@@ -481,15 +486,106 @@ TEST_F(QemuFailoverTest, ScheduledSnapshotsArePrunedToKeepAndAKeptOneRestores) {
   EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1")) << "not s2's state";
 }
 
-TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {
+// A management-only outage (libvirtd hung, the guest serving its users) is not a host
+// failure: ManagementUnreachable, no fence, the guest answers throughout. The moment the guest
+// stops answering its probe (its QEMU stopped) the host is fenced and the VM moved: with no
+// management plane, a failover is the only restart there is.
+TEST_F(QemuFailoverTest, AHungLibvirtdWithAHealthyGuestIsNotFencedUntilTheGuestStopsAnswering) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("ok", {"web01"});
   std::vector<int> before = fleet_.GuestPids("web01");
   ASSERT_EQ(before.size(), 1u);
 
-  // The management connection is cut; the guest itself keeps running and answering.
   ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
-  EXPECT_TRUE(Answers("web01"));
+  ASSERT_TRUE(WaitWatchingDoubles(
+      [&] { return Condition("host", "hv01", "ManagementUnreachable") == "True/GuestsAnswer"; },
+      seconds(60)))
+      << Condition("host", "hv01", "ManagementUnreachable") << "\n" << Events("host/hv01");
+  // For 10 s more: never fenced, never moved, and the guest answers at every look.
+  bool answered_throughout = true;
+  EXPECT_FALSE(WaitWatchingDoubles(
+      [&] {
+        answered_throughout = answered_throughout && Answers("web01");
+        return FenceOffCalls("hv01") > 0 || HostOf("web01") != "hv01";
+      },
+      seconds(10)))
+      << "fenced or moved while its guest answered:\n" << FenceCalls() << Events("host/hv01");
+  EXPECT_TRUE(answered_throughout);
+  EXPECT_EQ(fleet_.GuestPids("web01"), before);
+  EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("ManagementUnreachable"));
+  EXPECT_EQ(Condition("vm", "web01", "Ready"), "True/ManagementUnreachable");
+  auto metrics = HttpRequest(std::stoi(daemon_.server().substr(daemon_.server().rfind(':') + 1)),
+                             "GET", "/metrics");
+  EXPECT_THAT(metrics.body,
+              ::testing::HasSubstr("vmkeeper_host_management_unreachable{host=\"hv01\"} 1"));
+
+  // The guest stops answering: fenced, moved, answering again from another host, never twice.
+  ASSERT_EQ(kill(before[0], SIGSTOP), 0);
+  ASSERT_TRUE(WaitWatchingDoubles(
+      [&] {
+        auto pids = fleet_.GuestPids("web01");
+        return HostOf("web01") != "hv01" && pids.size() == 1 && pids != before && Answers("web01");
+      },
+      seconds(150)))
+      << "web01 not moved; host=" << HostOf("web01") << "\nhv01 events:\n" << Events("host/hv01");
+  EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
+  EXPECT_GE(FenceOffCalls("hv01"), 1) << FenceCalls();
+  EXPECT_EQ(Condition("host", "hv01", "Fenced"), "True/FenceAgent");
+  EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("VM(s) there fail their probes"));
+  EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
+}
+
+// libvirtd restarted under running guests (a package upgrade), at once and with a 10 s gap (a
+// slow restart): never fenced, never moved, the guest answers at every look.
+TEST_F(QemuFailoverTest, ALibvirtdRestartNeverFencesNorMovesItsGuests) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("ok", {"web01"});
+  const std::vector<int> before = fleet_.GuestPids("web01");
+  ASSERT_EQ(before.size(), 1u);
+  for (const char* gap : {"0", "10"}) {
+    SCOPED_TRACE(std::string("restart with a gap of ") + gap + " s");
+    int looks = 0;
+    int answered = 0;
+    // The restart runs while the guest is looked at (and answers) all along.
+    std::atomic<bool> restarted{false};
+    int restart_exit = -1;
+    std::thread restart([&] {
+      restart_exit = HostCtl({"restart", "1", gap}).exit_code;
+      restarted = true;
+    });
+    EXPECT_TRUE(WaitWatchingDoubles(
+        [&] {
+          ++looks;
+          if (Answers("web01")) ++answered;
+          return restarted && Condition("host", "hv01", "Ready") == "True/Connected";
+        },
+        seconds(90)))
+        << Condition("host", "hv01", "Ready") << "\n" << Events("host/hv01");
+    restart.join();
+    EXPECT_EQ(restart_exit, 0);
+    EXPECT_EQ(answered, looks) << "the guest stopped answering during the restart";
+    EXPECT_EQ(FenceOffCalls("hv01"), 0) << FenceCalls();
+    EXPECT_EQ(HostOf("web01"), "hv01");
+    EXPECT_EQ(fleet_.GuestPids("web01"), before);
+    EXPECT_TRUE(WaitFor([&] { return Condition("vm", "web01", "Ready") == "True/Running"; },
+                        seconds(60)));
+  }
+  EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("ManagementUnreachable"))
+      << "the 10 s restart outlasted the heartbeats' threshold";
+  EXPECT_THAT(Events("host/hv01"), ::testing::Not(::testing::HasSubstr("HostFailed")));
+  EXPECT_LE(max_guests_, 1u);
+}
+
+// A frozen host (libvirtd and its guests' QEMU stopped): no channel answers, so it is fenced and
+// its VM started elsewhere; never two guests.
+TEST_F(QemuFailoverTest, AFrozenHostIsFencedBeforeItsVmMovesAndNoVmRunsTwice) {
+  ASSERT_TRUE(StartDaemon()) << daemon_.Log();
+  ApplyAndWaitAnswering("ok", {"web01"});
+  std::vector<int> before = fleet_.GuestPids("web01");
+  ASSERT_EQ(before.size(), 1u);
+
+  ASSERT_EQ(HostCtl({"freeze", "1"}).exit_code, 0);
+  EXPECT_FALSE(Answers("web01"));
   ASSERT_TRUE(WaitWatchingDoubles(
       [&] {
         auto pids = fleet_.GuestPids("web01");
@@ -501,6 +597,7 @@ TEST_F(QemuFailoverTest, APartitionedHostIsFencedBeforeItsVmMovesAndNoVmRunsTwic
   EXPECT_LE(max_guests_, 1u) << "web01 ran as two guests at once";
   EXPECT_GE(FenceOffCalls("hv01"), 1) << FenceCalls();
   EXPECT_EQ(Condition("host", "hv01", "Fenced"), "True/FenceAgent");
+  EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("probed VMs fail their probes"));
   EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
 }
 
@@ -508,8 +605,11 @@ TEST_F(QemuFailoverTest, WhenFencingFailsNothingFailsOver) {
   ASSERT_TRUE(StartDaemon()) << daemon_.Log();
   ApplyAndWaitAnswering("fail", {"web01"});
   std::vector<int> before = fleet_.GuestPids("web01");
+  ASSERT_EQ(before.size(), 1u);
 
+  // No channel answers (libvirtd hung, the guest stopped): the host is taken for failed.
   ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  ASSERT_EQ(kill(before[0], SIGSTOP), 0);
   ASSERT_TRUE(WaitWatchingDoubles(
       [&] { return Condition("host", "hv01", "Fenced") == "False/FencingFailed"; }, seconds(120)))
       << Condition("host", "hv01", "Fenced") << "\n" << Events("host/hv01");
@@ -517,13 +617,16 @@ TEST_F(QemuFailoverTest, WhenFencingFailsNothingFailsOver) {
   auto metrics = HttpRequest(std::stoi(daemon_.server().substr(daemon_.server().rfind(':') + 1)), "GET",
                              "/metrics");
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("vmkeeper_fencing_total{host=\"hv01\",result=\"failure\"}"));
-  // Retried with backoff, still nothing moves: the same guest keeps answering from hv01.
+  // Retried with backoff, still nothing moves: the same guest stays on hv01.
   ASSERT_TRUE(WaitWatchingDoubles([&] { return FenceOffCalls("hv01") >= 2; }, seconds(60)))
       << "fencing was not retried:\n" << FenceCalls();
   EXPECT_EQ(HostOf("web01"), "hv01");
   EXPECT_EQ(fleet_.GuestPids("web01"), before);
-  EXPECT_TRUE(Answers("web01"));
   EXPECT_LE(max_guests_, 1u);
+  // The guest wakes up: it answers from where it always ran.
+  ASSERT_EQ(kill(before[0], SIGCONT), 0);
+  EXPECT_TRUE(WaitFor([&] { return Answers("web01"); }, seconds(30)));
+  EXPECT_EQ(HostOf("web01"), "hv01");
 }
 
 TEST_F(QemuFailoverTest, AKilledGuestIsRestartedOnItsHost) {

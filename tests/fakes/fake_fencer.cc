@@ -50,6 +50,25 @@ Status FakeFencer::Fence(const FenceRequest& request) {
   return result;
 }
 
+StatusOr<PowerState> FakeFencer::PowerStatus(const FenceRequest& request) {
+  MutexLock l(&mu_);
+  HostState& h = hosts_[request.host];
+  ++h.power_calls;
+  if (!h.power) return Status::FailedPrecondition("no power state scripted for " + request.host);
+  return *h.power;
+}
+
+void FakeFencer::SetPowerState(const std::string& host, StatusOr<PowerState> state) {
+  MutexLock l(&mu_);
+  hosts_[host].power = std::move(state);
+}
+
+int FakeFencer::power_status_calls(const std::string& host) const {
+  MutexLock l(&mu_);
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? 0 : it->second.power_calls;
+}
+
 void FakeFencer::SetDefaultOutcome(const std::string& host, FakeFenceOutcome outcome) {
   MutexLock lock(&mu_);
   hosts_[host].default_outcome = std::move(outcome);

@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ class FakeFencer : public Fencer {
   explicit FakeFencer(Clock* clock);
 
   Status Fence(const FenceRequest& request) override;
+  // What SetPowerState scripted for the host (FailedPrecondition when nothing was: a device
+  // that cannot tell); counted in power_status_calls.
+  StatusOr<PowerState> PowerStatus(const FenceRequest& request) override;
 
   // --- Scripting ------------------------------------------------------------------------------
   // The outcome of every call for `host` once its script is used up.
@@ -53,6 +57,8 @@ class FakeFencer : public Fencer {
   void ScriptOutcomes(const std::string& host, std::vector<FakeFenceOutcome> outcomes);
   // Hanging calls for `host` return `result` (Ok: the agent finally confirmed).
   void Release(const std::string& host, Status result = Status::Ok());
+  // What PowerStatus answers for `host` from now on.
+  void SetPowerState(const std::string& host, StatusOr<PowerState> state);
   // Every hanging call returns Aborted; for test teardown.
   void ReleaseAll();
   // Runs after each successful Fence, with the request, on the calling thread.
@@ -61,6 +67,7 @@ class FakeFencer : public Fencer {
   // --- Inspection -----------------------------------------------------------------------------
   int calls(const std::string& host) const;
   int total_calls() const;
+  int power_status_calls(const std::string& host) const;
   int hanging(const std::string& host) const;  // calls blocked right now
   std::vector<FenceRequest> requests() const;  // every request so far, in call order
   // Waits (real time: other threads make progress) until at least `n` calls for `host` have
@@ -77,6 +84,8 @@ class FakeFencer : public Fencer {
     int hanging = 0;
     uint64_t release_generation = 0;  // bumped by Release; a hanging call waits for a change
     Status release_result;
+    std::optional<StatusOr<PowerState>> power;
+    int power_calls = 0;
   };
 
   Clock* const clock_;

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cerrno>
 #include <thread>
 #include <utility>
 
@@ -100,13 +101,32 @@ Status EnableKeepAlive(virConnectPtr raw, const std::string& open_uri,
 
 // Runs on the helper thread: open, then everything else that talks to the host, so the whole
 // setup is bounded by the open timeout.
+// Whether a failed open was refused at once by the host's address (see OpenAttempt::refused).
+bool RefusedAtOnce(const LastError& e) {
+  if (e.code != VIR_ERR_SYSTEM_ERROR) return false;
+  switch (e.sys_errno) {
+    case ECONNREFUSED:
+    case ENOENT:  // a unix socket that is not there: the daemon is not running
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+      return true;
+    default:
+      return false;
+  }
+}
+
 StatusOr<std::shared_ptr<Connection>> OpenConnection(const std::string& open_uri,
                                                      const ConnectOptions& options,
                                                      const std::shared_ptr<Handlers>& handlers,
-                                                     Clock* clock) {
+                                                     Clock* clock, bool domain_events,
+                                                     bool* refused) {
   virConnectPtr raw = virConnectOpen(open_uri.c_str());
   if (raw == nullptr) {
-    return Status::Unavailable("open " + open_uri + ": " + ReadLastError().message);
+    LastError e = ReadLastError();
+    *refused = RefusedAtOnce(e);
+    return Status::Unavailable("open " + open_uri + ": " + e.message);
   }
   auto c = std::make_shared<Connection>();
   c->conn = raw;
@@ -133,6 +153,7 @@ StatusOr<std::shared_ptr<Connection>> OpenConnection(const std::string& open_uri
     virResetLastError();
   }
 
+  if (!domain_events) return c;
   auto* event_opaque = new std::shared_ptr<CallbackContext>(c->context);
   int id = virConnectDomainEventRegisterAny(raw, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                             VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback),
@@ -153,6 +174,7 @@ LastError ReadLastError() {
     e.code = err->code;
     e.domain = err->domain;
     e.message = err->message ? err->message : "unknown libvirt error";
+    if (err->code == VIR_ERR_SYSTEM_ERROR) e.sys_errno = err->int1;
   } else {
     e.message = "unknown libvirt error";
   }
@@ -187,17 +209,20 @@ Status Connection::Fail(const std::string& what) {
 }
 
 std::shared_ptr<OpenAttempt> StartOpen(const std::string& open_uri, const ConnectOptions& options,
-                                       std::shared_ptr<Handlers> handlers, Clock* clock) {
+                                       std::shared_ptr<Handlers> handlers, Clock* clock,
+                                       bool domain_events) {
   auto attempt = std::make_shared<OpenAttempt>();
   {
     MutexLock g(&g_pending_mu);
     ++g_pending_opens;
   }
-  std::thread([attempt, open_uri, options, handlers = std::move(handlers), clock] {
-    auto result = OpenConnection(open_uri, options, handlers, clock);
+  std::thread([attempt, open_uri, options, handlers = std::move(handlers), clock, domain_events] {
+    bool refused = false;
+    auto result = OpenConnection(open_uri, options, handlers, clock, domain_events, &refused);
     {
       MutexLock l(&attempt->mu);
       attempt->done = true;
+      attempt->refused = refused;
       if (result.ok()) {
         attempt->result = std::move(result).value();
       } else {

@@ -57,6 +57,7 @@ class Handle {
 struct LastError {
   int code = VIR_ERR_OK;
   int domain = VIR_FROM_NONE;
+  int sys_errno = 0;  // the errno of a VIR_ERR_SYSTEM_ERROR (libvirt keeps it in int1)
   std::string message;
 };
 
@@ -110,6 +111,9 @@ struct OpenAttempt {
   std::condition_variable cv;
   bool done GUARDED_BY(mu) = false;
   Status status GUARDED_BY(mu);
+  // The open failed because the host's address refused it at once (ECONNREFUSED, no socket,
+  // unreachable network): the daemon or the host is down, not hung.
+  bool refused GUARDED_BY(mu) = false;
   std::shared_ptr<Connection> result GUARDED_BY(mu);
 };
 
@@ -117,8 +121,10 @@ struct OpenAttempt {
 // the host (keepalive, callbacks), so a caller can bound the whole setup by waiting on the
 // attempt. The thread owns the attempt with the caller and counts in PendingOpens() until it
 // ends; a connection it opens after every caller gave up is closed with the last reference.
+// `domain_events`: register for lifecycle events (the heartbeat's own connection does not).
 std::shared_ptr<OpenAttempt> StartOpen(const std::string& open_uri, const ConnectOptions& options,
-                                       std::shared_ptr<Handlers> handlers, Clock* clock);
+                                       std::shared_ptr<Handlers> handlers, Clock* clock,
+                                       bool domain_events = true);
 
 // Drops a connection that may be hung on a thread of its own: closing a remote connection talks
 // to the daemon (deregistering events, the close RPC), which must not stall the caller.
@@ -149,9 +155,12 @@ void CountCallOut();
 // so no further call is sent on it and the next Connect() opens a new one; the call thread keeps
 // its own references (the connection, the result slot) and finishes whenever libvirt returns.
 // `body` must not refer to the hypervisor object, which may be gone by then.
+// `mark_dead_on_timeout` false (the heartbeat): a call unanswered within `timeout` is reported
+// but the connection is left to keepalive; the call keeps the call thread busy meanwhile.
 template <typename R>
 R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Connection> c,
-             const std::string& what, std::function<R(Connection&)> body) {
+             const std::string& what, std::function<R(Connection&)> body,
+             bool mark_dead_on_timeout = true) {
   struct Slot {
     Mutex mu;
     std::condition_variable cv;
@@ -195,6 +204,10 @@ R RunBounded(Clock* clock, std::chrono::milliseconds timeout, std::shared_ptr<Co
                      std::min<MonoTime>(deadline, now + kAliveCheckInterval));
   }
   if (slot->result.has_value()) return std::move(*slot->result);
+  if (!mark_dead_on_timeout) {
+    return Status::DeadlineExceeded(what + ": no answer within " +
+                                    std::to_string(timeout.count()) + " ms");
+  }
   context->alive = false;
   log::Warning("libvirt call timed out; connection marked dead",
                {{"uri", context->uri}, {"call", what}});

@@ -153,7 +153,8 @@ LibvirtHypervisor::LibvirtHypervisor(std::string host_name, std::string uri,
       options_(std::move(options)),
       clock_(clock),
       open_uri_(uri_),
-      handlers_(std::make_shared<Handlers>()) {
+      handlers_(std::make_shared<Handlers>()),
+      beat_handlers_(std::make_shared<Handlers>()) {
   if (uri_.rfind(kEmbeddedPrefix, 0) == 0) {
     std::filesystem::path dir = options_.embedded_host_dir.empty()
                                     ? std::filesystem::temp_directory_path() / "vmkeeper-embedded"
@@ -173,11 +174,16 @@ LibvirtHypervisor::~LibvirtHypervisor() {
     handlers_->detached = true;
   }
   std::shared_ptr<Connection> conn;
+  std::shared_ptr<Connection> beat;
   {
     MutexLock lock(&mu_);
     conn = std::move(conn_);
     pending_.reset();  // a running attempt owns itself and closes what it opened
+    beat = std::move(beat_conn_);
+    beat_pending_.reset();
   }
+  // The heartbeat's connection may be to a hung daemon as well.
+  CloseInBackground(std::move(beat));
   // A connection known dead may be to a hung daemon, whose close would not return: it closes
   // on a thread of its own. A healthy one closes here (bounded by keepalive), unless a call in
   // flight on another thread still holds it.
@@ -289,6 +295,97 @@ Status LibvirtHypervisor::CheckAlive() {
                          : Status::Unavailable("connection to " + uri_ + " closed");
   }
   return GetHostInfo().status();
+}
+
+HeartbeatResult LibvirtHypervisor::Heartbeat(std::chrono::milliseconds timeout) {
+  using Outcome = HeartbeatResult::Outcome;
+  if (open_uri_.rfind("test:", 0) == 0) return Hypervisor::Heartbeat(timeout);
+  auto ms = [&](Duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  const MonoTime now = clock_->Now();
+  std::shared_ptr<Connection> conn;
+  std::shared_ptr<Connection> stale;
+  std::shared_ptr<OpenAttempt> attempt;
+  MonoTime attempt_since;
+  {
+    MutexLock lock(&mu_);
+    if (beat_conn_ != nullptr && beat_conn_->alive()) {
+      conn = beat_conn_;
+      if (conn->calls.Busy()) {
+        // The last heartbeat is still unanswered: that is the answer, now, however long it
+        // has been waiting (each beat must not wait its own timeout again behind it).
+        return {Outcome::kNoAnswer, "the heartbeat sent " + ms(now - beat_sent_) +
+                                        " ms ago has no answer from " + uri_};
+      }
+      beat_sent_ = now;
+    } else {
+      stale = std::move(beat_conn_);
+      if (beat_pending_ == nullptr) {
+        if (Status s = LibvirtEventLoop::Get()->Start(); !s.ok()) {
+          return {Outcome::kError, s.message()};
+        }
+        beat_pending_ = StartOpen(open_uri_, options_, beat_handlers_, clock_,
+                                  /*domain_events=*/false);
+        beat_pending_since_ = now;
+      }
+      attempt = beat_pending_;
+      attempt_since = beat_pending_since_;
+    }
+  }
+  CloseInBackground(std::move(stale));
+
+  if (attempt != nullptr) {
+    const MonoTime deadline = std::max(attempt_since + timeout, now);
+    bool done;
+    bool refused = false;
+    Status status;
+    std::shared_ptr<Connection> opened;
+    {
+      MutexLock l(&attempt->mu);
+      while (!attempt->done && clock_->Now() < deadline) {
+        clock_->WaitUntil(l.native(), attempt->cv, deadline);
+      }
+      done = attempt->done;
+      if (done) {
+        refused = attempt->refused;
+        status = attempt->status;
+        opened = attempt->result;
+      }
+    }
+    if (!done) {
+      return {Outcome::kNoAnswer, "connect to " + uri_ + " pending for " +
+                                      ms(clock_->Now() - attempt_since) + " ms"};
+    }
+    {
+      MutexLock lock(&mu_);
+      if (beat_pending_ == attempt) {
+        beat_pending_.reset();
+        if (opened) beat_conn_ = opened;
+      }
+    }
+    if (!status.ok()) return {refused ? Outcome::kRefused : Outcome::kError, status.message()};
+    // The open itself was a round trip to the daemon (the handshake, the driver's type): it
+    // answered.
+    return {};
+  }
+
+  Status answered = RunBounded<Status>(
+      clock_, timeout, conn, "heartbeat of " + uri_,
+      [uri = uri_](Connection& c) -> Status {
+        virNodeInfo node;
+        if (virNodeGetInfo(c.conn, &node) < 0) return c.Fail("heartbeat of " + uri);
+        return Status::Ok();
+      },
+      /*mark_dead_on_timeout=*/false);
+  if (answered.ok()) return {};
+  if (answered.code() == StatusCode::kDeadlineExceeded) {
+    return {Outcome::kNoAnswer, answered.message()};
+  }
+  // Closed under the call (EOF, keepalive): the next heartbeat reconnects and finds out
+  // whether the daemon refuses or hangs.
+  if (answered.code() == StatusCode::kUnavailable) return {Outcome::kNoAnswer, answered.message()};
+  return {Outcome::kError, answered.message()};
 }
 
 StatusOr<HostInfo> LibvirtHypervisor::GetHostInfo() {
@@ -716,6 +813,14 @@ int LibvirtHypervisor::CallsInFlightForTest() { return libvirt_internal::CallsIn
 
 bool LibvirtHypervisor::WaitForCallsForTest(std::chrono::milliseconds timeout) {
   return libvirt_internal::WaitForCallsInFlight(timeout);
+}
+
+void LibvirtHypervisor::Abandon() {
+  MutexLock lock(&mu_);
+  if (conn_ != nullptr && conn_->context->alive.exchange(false)) {
+    log::Warning("libvirt connection abandoned: the host is taken for failed",
+                 {{"host", host_name_}, {"uri", uri_}});
+  }
 }
 
 void LibvirtHypervisor::MarkDeadForTest() {

@@ -58,6 +58,15 @@ class LibvirtHypervisor : public Hypervisor {
 
   StatusOr<HostInfo> GetHostInfo() override;
   Status CheckAlive() override;
+  // Remote hosts: over a connection of its own (no domain events), opened on demand, so that a
+  // heartbeat never queues behind a slow call of the main connection, neither here nor in the
+  // daemon's per-connection handling. Its call is virNodeGetInfo. A heartbeat still unanswered
+  // or a connect still pending from an earlier call is "no answer" at once once it is older
+  // than `timeout`; a refused open is "refused". test:/// hosts (in-process, they cannot hang)
+  // use the main connection.
+  HeartbeatResult Heartbeat(std::chrono::milliseconds timeout) override;
+  // Marks the main connection dead (RunBounded's waiters notice within 100 ms).
+  void Abandon() override;
   StatusOr<std::vector<DomainInfo>> ListDomains() override;
   StatusOr<std::optional<DomainInfo>> GetDomain(const std::string& name) override;
 
@@ -123,6 +132,12 @@ class LibvirtHypervisor : public Hypervisor {
   Mutex mu_;
   std::shared_ptr<Connection> conn_ GUARDED_BY(mu_);
   std::shared_ptr<OpenAttempt> pending_ GUARDED_BY(mu_);  // an open still in flight
+  // The heartbeat's own connection (remote hosts), its open in flight, and when each began.
+  std::shared_ptr<Handlers> beat_handlers_;  // none set: the heartbeat wants no callbacks
+  std::shared_ptr<Connection> beat_conn_ GUARDED_BY(mu_);
+  std::shared_ptr<OpenAttempt> beat_pending_ GUARDED_BY(mu_);
+  MonoTime beat_pending_since_ GUARDED_BY(mu_){};
+  MonoTime beat_sent_ GUARDED_BY(mu_){};  // when the last heartbeat call was posted
 };
 
 // The <domainsnapshot> document SnapshotDisks sends: every disk of `all_targets`, the listed
