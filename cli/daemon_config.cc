@@ -75,6 +75,28 @@ Status DaemonConfig::Validate() const {
                                    log_level + "\")");
   }
   if (max_body_bytes < 1024) return Status::InvalidArgument("maxBodyBytes must be at least 1024");
+  if (max_connections < 8 || max_connections > 100000) {
+    return Status::InvalidArgument("maxConnections must be between 8 and 100000");
+  }
+  if (max_in_flight < 1 || max_in_flight > 10000) {
+    return Status::InvalidArgument("maxInFlight must be between 1 and 10000");
+  }
+  if (request_timeout_seconds < 1 || request_timeout_seconds > 3600) {
+    return Status::InvalidArgument("requestTimeoutSeconds must be between 1 and 3600");
+  }
+  if (idle_timeout_seconds < 1 || idle_timeout_seconds > 86400) {
+    return Status::InvalidArgument("idleTimeoutSeconds must be between 1 and 86400");
+  }
+  for (const std::string& host : allowed_hosts) {
+    const bool ok = host == "*" || (!host.empty() && host.size() <= 253 &&
+                                    host.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                           "0123456789-.") == std::string::npos);
+    if (!ok) {
+      return Status::InvalidArgument("allowedHosts: \"" + host +
+                                     "\" is not a host name (no port, no scheme; or \"*\")");
+    }
+  }
   // Label keys become Prometheus label names label_<key>: a bounded, known set (never every
   // label of every VM), each a Kubernetes-style label key.
   if (metrics_vm_labels.size() > 16) {
@@ -130,14 +152,18 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.notify_url));
       } else if (key == "alertVmLabel") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_vm_label));
-      } else if (key == "fenceAgentDirs" || key == "metricsVmLabels") {
+      } else if (key == "fenceAgentDirs" || key == "metricsVmLabels" || key == "allowedHosts") {
         const bool dirs = key == "fenceAgentDirs";
+        const bool hosts = key == "allowedHosts";
         if (!value.IsSequence()) {
           return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
-                                         (dirs ? " must be a list of directories"
-                                               : " must be a list of label keys"));
+                                         (dirs    ? " must be a list of directories"
+                                          : hosts ? " must be a list of host names"
+                                                  : " must be a list of label keys"));
         }
-        std::vector<std::string>& list = dirs ? updated.fence_agent_dirs : updated.metrics_vm_labels;
+        std::vector<std::string>& list = dirs    ? updated.fence_agent_dirs
+                                         : hosts ? updated.allowed_hosts
+                                                 : updated.metrics_vm_labels;
         list.clear();
         for (const auto& item : value) {
           std::string text;
@@ -152,6 +178,18 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         }
         if (key == "heartbeatIntervalMs") updated.heartbeat_interval_ms = static_cast<int>(number);
         if (key == "heartbeatFailures") updated.heartbeat_failures = static_cast<int>(number);
+      } else if (key == "maxConnections" || key == "maxInFlight" ||
+                 key == "requestTimeoutSeconds" || key == "idleTimeoutSeconds") {
+        VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
+        if (number < 0 || number > 1'000'000) {
+          return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
+                                         " is out of range");
+        }
+        const int n = static_cast<int>(number);
+        if (key == "maxConnections") updated.max_connections = n;
+        if (key == "maxInFlight") updated.max_in_flight = n;
+        if (key == "requestTimeoutSeconds") updated.request_timeout_seconds = n;
+        if (key == "idleTimeoutSeconds") updated.idle_timeout_seconds = n;
       } else if (key == "resyncSeconds" || key == "workers" || key == "maxBodyBytes") {
         VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
         if (number < 0 || number > (int64_t{1} << 40)) {
@@ -166,7 +204,8 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
             Where(file_name, entry.first.Mark()) + ": unknown setting \"" + key +
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
             "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, fenceAgentDirs, "
-            "alertHostLabel, alertVmLabel, notifyUrl, metricsVmLabels)");
+            "alertHostLabel, alertVmLabel, notifyUrl, metricsVmLabels, allowedHosts, "
+            "maxConnections, maxInFlight, requestTimeoutSeconds, idleTimeoutSeconds)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -20,6 +20,14 @@ struct DaemonConfig {
   std::string embedded_host_dir;
   // Requests with a larger body are refused with 413.
   size_t max_body_bytes = 8 * 1024 * 1024;
+  // The API's edge (docs/http-edge.md): Host names accepted besides IP literals and localhost
+  // ("*" = any); open connections; requests handled at once (more get 429); how long a request
+  // may take to arrive from its first byte, and a connection may stay idle.
+  std::vector<std::string> allowed_hosts;
+  int max_connections = 256;
+  int max_in_flight = 32;
+  int request_timeout_seconds = 30;
+  int idle_timeout_seconds = 60;
   // Host heartbeats: NotReady after `heartbeat_failures` failures spanning their intervals.
   int heartbeat_interval_ms = 1000;
   int heartbeat_failures = 3;
@@ -42,7 +50,8 @@ struct DaemonConfig {
 // Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
 // resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
 // heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl,
-// metricsVmLabels (list). Unknown keys, wrong types and
+// metricsVmLabels (list), allowedHosts (list), maxConnections, maxInFlight,
+// requestTimeoutSeconds, idleTimeoutSeconds. Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name
 // (and line:col when known). An empty file changes nothing.
 Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config);

@@ -1,18 +1,24 @@
 // The only server-side translation unit that includes cpprestsdk.
 #include "cli/http_server.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cctype>
 #include <cstring>
 #include <exception>
+#include <optional>
+#include <stdexcept>
 
-#include <cpprest/containerstream.h>
 #include <cpprest/http_listener.h>
 
 #include "cli/api_router.h"
+#include "cli/connection_reaper.h"
 #include "cli/daemon_config.h"
 #include "common/log.h"
 
@@ -22,37 +28,56 @@ using web::http::http_request;
 using web::http::experimental::listener::http_listener;
 using web::http::experimental::listener::http_listener_config;
 
+namespace {
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, HttpHandler handler, Clock* clock)
-      : options_(std::move(options)), handler_(std::move(handler)), clock_(clock) {}
+      : options_(std::move(options)), handler_(std::move(handler)), clock_(clock) {
+    for (std::string& name : options_.allowed_hosts) name = Lower(name);
+  }
 
   Status Start();
   void Stop();
   void Serve(http_request request);
-  // Reads the body within the cap; false with *response set (413) when it is refused.
-  bool ReadBody(http_request& request, std::string* body, HttpResponse* response);
+
+  // The edge's checks of a request whose head has arrived (its body has not, or not all);
+  // a response when it is refused.
+  std::optional<HttpResponse> Check(http_request& request, const std::string& method,
+                                    uint64_t content_length);
+  bool HostAllowed(const std::string& host_header) const;
+  // Replies and ends the exchange: the connection is closed after the reply and a body not yet
+  // received is dropped instead of read.
+  void Refuse(http_request& request, HttpResponse response, uint64_t content_length);
+  // Runs the handler on a received request and replies.
+  void Handle(http_request request, HttpRequest req, MonoTime start);
 
   HttpServerOptions options_;
   HttpHandler handler_;
   Clock* clock_;
   std::unique_ptr<http_listener> listener_;
+  std::unique_ptr<ConnectionReaper> reaper_;
   std::string address_;
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<size_t> body_bytes_in_flight_{0};
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> too_busy_{0};
 };
 
 namespace {
 
-// The body is refused unread, but note cpprestsdk's own limit: it sends no reply before it has
-// received the whole body (into its request buffer), so an oversized upload still costs its
-// transfer before the 413 goes out; the listener timeout bounds slow senders. This is one reason
-// the server binds to loopback by default.
-HttpResponse TooLarge(size_t cap) {
-  return ErrorResponse(413, "request body exceeds the limit of " + std::to_string(cap) + " bytes");
-}
+// A request this big (head or body) asks the reaper to give freed memory back to the system.
+constexpr uint64_t kTrimAfterBytes = 1024 * 1024;
+constexpr char kAllMethods[] = "GET, HEAD, POST, DELETE, OPTIONS";
 
 void Reply(http_request& request, const HttpResponse& response) {
   web::http::http_response reply(static_cast<web::http::status_code>(response.status));
-  reply.set_body(response.body, response.content_type);
+  if (response.status != 204) reply.set_body(response.body, response.content_type);
   for (const auto& [name, value] : response.headers) reply.headers().add(name, value);
   // The client may be gone; a failed reply must not surface as an unobserved task exception.
   request.reply(reply).then([](pplx::task<void> done) {
@@ -64,61 +89,170 @@ void Reply(http_request& request, const HttpResponse& response) {
   });
 }
 
-}  // namespace
-
-bool HttpServer::Impl::ReadBody(http_request& request, std::string* body,
-                                HttpResponse* response) {
-  const auto& headers = request.headers();
-  const uint64_t length = headers.content_length();
-  const size_t cap = options_.max_body_bytes;
-  if (length > cap) {
-    *response = TooLarge(cap);
-    return false;
-  }
-  if (length > 0) {
-    *body = request.extract_utf8string(true).get();
-    if (body->size() > cap) {
-      *response = TooLarge(cap);
-      return false;
-    }
-    return true;
-  }
-  if (!headers.has("Transfer-Encoding")) return true;  // no body
-  // Chunked: read in pieces and stop as soon as the cap is passed.
-  concurrency::streams::container_buffer<std::string> buffer;
-  auto in = request.body();
-  while (true) {
-    size_t got = in.read(buffer, 64 * 1024).get();
-    if (got == 0) break;
-    if (buffer.collection().size() > cap) {
-      *response = TooLarge(cap);
-      return false;
-    }
-  }
-  *body = std::move(buffer.collection());
-  return true;
+bool IsWrite(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
-void HttpServer::Impl::Serve(http_request request) {
-  const MonoTime start = clock_->Now();
-  HttpRequest req;
-  HttpResponse response;
-  try {
-    req.method = request.method();
-    const web::uri& uri = request.request_uri();
-    req.path = web::uri::decode(uri.path());
-    for (const auto& [key, value] : web::uri::split_query(uri.query())) {
-      req.query[web::uri::decode(key)] = web::uri::decode(value);
+// "host" of a Host header value "host", "host:port", "[v6]" or "[v6]:port"; lowercase, without
+// one trailing dot. Empty when malformed.
+std::string HostName(const std::string& value) {
+  std::string host;
+  if (!value.empty() && value.front() == '[') {
+    size_t close = value.find(']');
+    if (close == std::string::npos) return "";
+    host = value.substr(1, close - 1);
+    if (close + 1 < value.size() && value[close + 1] != ':') return "";
+  } else {
+    size_t colon = value.find(':');
+    if (colon != std::string::npos && value.find(':', colon + 1) != std::string::npos) return "";
+    host = value.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  return Lower(host);
+}
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+bool HttpServer::Impl::HostAllowed(const std::string& host_header) const {
+  const std::string host = HostName(host_header);
+  if (host.empty()) return false;
+  // An IP literal cannot be rebound to another address; localhost is ours by definition.
+  if (IsIpLiteral(host) || host == "localhost") return true;
+  for (const std::string& allowed : options_.allowed_hosts) {
+    if (allowed == "*" || allowed == host) return true;
+  }
+  return false;
+}
+
+std::optional<HttpResponse> HttpServer::Impl::Check(http_request& request,
+                                                    const std::string& method,
+                                                    uint64_t content_length) {
+  if (method == "TRACE" || method == "CONNECT") {
+    HttpResponse r = ErrorResponse(405, method + " is not supported");
+    r.headers.emplace_back("Allow", kAllMethods);
+    return r;
+  }
+  const size_t url_bytes = request.request_uri().to_string().size();
+  if (url_bytes > options_.max_url_bytes) {
+    return ErrorResponse(414, "request URI of " + std::to_string(url_bytes) +
+                                  " bytes exceeds the limit of " +
+                                  std::to_string(options_.max_url_bytes));
+  }
+  const auto& headers = request.headers();
+  size_t header_bytes = 0;
+  for (const auto& [name, value] : headers) header_bytes += name.size() + value.size() + 4;
+  if (headers.size() > options_.max_header_count || header_bytes > options_.max_header_bytes) {
+    return ErrorResponse(431, "request headers exceed the limit of " +
+                                  std::to_string(options_.max_header_count) + " headers or " +
+                                  std::to_string(options_.max_header_bytes) + " bytes");
+  }
+  std::string host;
+  if (!headers.match("Host", host) || host.empty()) {
+    return ErrorResponse(400, "a Host header is required");
+  }
+  if (!HostAllowed(host)) {
+    return ErrorResponse(400, "Host \"" + host.substr(0, 100) +
+                                  "\" is not a name of this server (allowed: IP addresses, "
+                                  "localhost and the names configured in allowedHosts)");
+  }
+  std::string origin;
+  if (IsWrite(method) && headers.match("Origin", origin)) {
+    // A browser names the page's origin; a write is accepted only from a page of this server.
+    const size_t scheme_end = origin.find("://");
+    const std::string authority = scheme_end == std::string::npos ? "" : origin.substr(scheme_end + 3);
+    if (Lower(authority) != Lower(host)) {
+      return ErrorResponse(403, "cross-origin write refused: Origin \"" + origin.substr(0, 100) +
+                                    "\" is not this server");
     }
-    if (ReadBody(request, &req.body, &response)) response = handler_(req);
-  } catch (const web::uri_exception& e) {
-    response = ErrorResponse(400, std::string("malformed request URI: ") + e.what());
+  }
+  std::string transfer_encoding;
+  if (headers.match("Transfer-Encoding", transfer_encoding)) {
+    return ErrorResponse(411, "a request body must have a Content-Length (chunked bodies are "
+                              "not accepted)");
+  }
+  if (content_length > options_.max_body_bytes) {
+    return ErrorResponse(413, "request body exceeds the limit of " +
+                                  std::to_string(options_.max_body_bytes) + " bytes");
+  }
+  if (IsWrite(method) && content_length > 0) {
+    std::string type = Lower(headers.content_type());
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    if (type != "application/json" && type != "application/yaml") {
+      return ErrorResponse(415, "a request body must be application/json or application/yaml"
+                                " (got \"" + type.substr(0, 100) + "\")");
+    }
+  }
+  return std::nullopt;
+}
+
+void HttpServer::Impl::Refuse(http_request& request, HttpResponse response,
+                              uint64_t content_length) {
+  ++refused_;
+  if (response.status == 429) ++too_busy_;
+  response.headers.emplace_back("Connection", "close");
+  Reply(request, response);
+  if (content_length == 0) return;
+  // cpprestsdk writes its reply only once the whole body has arrived (do_response waits for
+  // content_ready), reading all of it. End the body now, the way cpprestsdk itself does when
+  // the client breaks off mid-body: _complete() with an error closes the body's stream (the
+  // read loop stops at its next piece) and makes content_ready fail, so the reply goes out at
+  // once; "Connection: close" then ends the connection and whatever was still coming.
+  try {
+    request.content_ready().then([](pplx::task<http_request> ready) {
+      try {
+        ready.get();
+      } catch (...) {  // the error we set: observed here, so pplx never reports it
+      }
+    });
+    request._get_impl()->_complete(
+        0, std::make_exception_ptr(std::runtime_error("request refused; body dropped")));
+  } catch (const std::exception& e) {
+    log::Debug("cannot drop a refused body", {{"error", e.what()}});
+  }
+}
+
+void HttpServer::Impl::Handle(http_request request, HttpRequest req, MonoTime start) {
+  HttpResponse response;
+  const size_t in_flight = ++in_flight_;
+  try {
+    if (in_flight > options_.max_in_flight) {
+      response = ErrorResponse(429, "too many requests at once; retry shortly");
+      response.headers.emplace_back("Retry-After", "1");
+      ++refused_;
+      ++too_busy_;
+    } else if (req.method == "OPTIONS") {
+      // The path's methods, from the router's 405 for a method no route has.
+      HttpRequest probe = req;
+      probe.method = "OPTIONS";
+      HttpResponse routed = handler_(probe);
+      if (routed.status == 405) {
+        response = HttpResponse{};
+        response.status = 204;
+        for (const auto& [name, value] : routed.headers) {
+          if (name == "Allow") response.headers.emplace_back("Allow", value + ", OPTIONS");
+        }
+      } else {
+        response = routed;
+      }
+    } else {
+      response = handler_(req);
+    }
   } catch (const std::exception& e) {
     log::Error("request failed", {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
     response = ErrorResponse(500, std::string("internal error: ") + e.what());
   } catch (...) {
     response = ErrorResponse(500, "internal error");
   }
+  --in_flight_;
+  // A big request leaves freed memory behind (its body, the objects decoded from it): ask for
+  // it to be given back once the reply is out.
+  if (req.body.size() >= kTrimAfterBytes && reaper_) reaper_->RequestTrim();
   try {
     Reply(request, response);
   } catch (const std::exception& e) {
@@ -135,9 +269,65 @@ void HttpServer::Impl::Serve(http_request request) {
   }
 }
 
+void HttpServer::Impl::Serve(http_request request) {
+  const MonoTime start = clock_->Now();
+  HttpRequest req;
+  uint64_t length = 0;
+  try {
+    req.method = request.method();
+    length = request.headers().content_length();
+    if (std::optional<HttpResponse> refused = Check(request, req.method, length)) {
+      Refuse(request, std::move(*refused), length);
+      return;
+    }
+    const web::uri& uri = request.request_uri();
+    req.path = web::uri::decode(uri.path());
+    for (const auto& [key, value] : web::uri::split_query(uri.query())) {
+      req.query[web::uri::decode(key)] = web::uri::decode(value);
+    }
+  } catch (const web::uri_exception& e) {
+    Refuse(request, ErrorResponse(400, std::string("malformed request URI: ") + e.what()), length);
+    return;
+  } catch (const std::exception& e) {
+    Refuse(request, ErrorResponse(400, std::string("malformed request: ") + e.what()), length);
+    return;
+  }
+  if (length == 0) {
+    Handle(std::move(request), std::move(req), start);
+    return;
+  }
+  // Reserve the body's bytes, then let cpprestsdk receive it without holding this thread.
+  if ((body_bytes_in_flight_ += length) > options_.max_body_bytes_in_flight) {
+    body_bytes_in_flight_ -= length;
+    HttpResponse busy = ErrorResponse(429, "too many request bodies being received; retry shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    Refuse(request, std::move(busy), length);
+    return;
+  }
+  request.extract_utf8string(true).then(
+      [this, request, req = std::move(req), start, length](pplx::task<std::string> body) mutable {
+        body_bytes_in_flight_ -= length;
+        try {
+          req.body = body.get();
+        } catch (const std::exception& e) {
+          // The client went away or was cut off (ConnectionReaper) mid-body.
+          log::Debug("request body not received", {{"path", req.path}, {"error", e.what()}});
+          return;
+        }
+        Handle(std::move(request), std::move(req), start);
+      });
+}
+
 Status HttpServer::Impl::Start() {
   if (listener_) return Status::FailedPrecondition("server already started");
   VMK_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress(options_.listen));
+  // Each connection is a descriptor: with the soft limit at 1,024 a flood of idle sockets made
+  // the API unreachable before any cap could act. Take what the hard limit allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) log::Warning("cannot raise the file limit");
+  }
   // With port 0 we choose a free port ourselves (cpprestsdk cannot report the one it bound);
   // another process may grab it first, so try a few.
   const int attempts = address.port == 0 ? 10 : 1;
@@ -148,13 +338,31 @@ Status HttpServer::Impl::Start() {
       VMK_ASSIGN_OR_RETURN(bind_to.port, PickFreePort(address.host));
     }
     try {
+      // http_listener_config::set_timeout() is not passed: the asio listener ignores it
+      // (docs/http-edge.md); the reaper enforces the timeouts instead.
       http_listener_config config;
-      config.set_timeout(options_.request_timeout);
       auto listener =
           std::make_unique<http_listener>(web::uri("http://" + bind_to.ToString()), config);
       listener->support([this](http_request request) { Serve(std::move(request)); });
+      // Without their own handlers cpprestsdk answers these two itself, before the general
+      // one: TRACE by echoing the request (headers included), OPTIONS with an empty Allow.
+      for (const auto& method : {web::http::methods::TRCE, web::http::methods::OPTIONS}) {
+        listener->support(method, [this](http_request request) { Serve(std::move(request)); });
+      }
       listener->open().wait();
+      ConnectionLimits limits;
+      limits.request_timeout = options_.request_timeout;
+      limits.idle_timeout = options_.idle_timeout;
+      limits.max_connections = options_.max_connections;
+      limits.max_request_bytes = options_.max_header_bytes + options_.max_body_bytes + 64 * 1024;
+      limits.scan_interval = options_.scan_interval;
+      auto reaper = std::make_unique<ConnectionReaper>(bind_to.host, bind_to.port, limits, clock_);
+      if (Status started = reaper->Start(); !started.ok()) {
+        listener->close().wait();
+        return started;
+      }
       listener_ = std::move(listener);
+      reaper_ = std::move(reaper);
       address_ = bind_to.ToString();
       return Status::Ok();
     } catch (const std::exception& e) {
@@ -165,6 +373,7 @@ Status HttpServer::Impl::Start() {
 }
 
 void HttpServer::Impl::Stop() {
+  if (reaper_) reaper_->Stop();
   if (!listener_) return;
   try {
     listener_->close().wait();
@@ -172,6 +381,7 @@ void HttpServer::Impl::Stop() {
     log::Warning("closing the listener failed", {{"error", e.what()}});
   }
   listener_.reset();
+  reaper_.reset();
 }
 
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, Clock* clock)
@@ -182,6 +392,21 @@ HttpServer::~HttpServer() { Stop(); }
 Status HttpServer::Start() { return impl_->Start(); }
 void HttpServer::Stop() { impl_->Stop(); }
 std::string HttpServer::address() const { return impl_->address_; }
+
+HttpEdgeStats HttpServer::edge_stats() const {
+  HttpEdgeStats out;
+  out.refused = impl_->refused_;
+  out.too_busy = impl_->too_busy_;
+  if (impl_->reaper_) {
+    ConnectionReaper::Stats c = impl_->reaper_->stats();
+    out.open_connections = c.open;
+    out.request_timeouts = c.request_timeouts;
+    out.idle_timeouts = c.idle_timeouts;
+    out.over_connection_limit = c.over_limit;
+    out.request_too_large = c.too_many_bytes;
+  }
+  return out;
+}
 
 StatusOr<int> PickFreePort(const std::string& host) {
   addrinfo hints{};

@@ -1,6 +1,17 @@
-// HttpServer: a small HTTP/1.1 server over cpprestsdk's listener, behind std types. It turns
-// each request into an HttpRequest, enforces the body cap (413 before reading an oversized
-// body), calls the handler, and catches every exception so none reaches cpprestsdk.
+// HttpServer: a small HTTP/1.1 server over cpprestsdk's listener, behind std types, and the
+// API's edge: what reaches the handler has passed these checks, in this order (each refusal is a
+// JSON {"error": ...} with the status in brackets; docs/http-edge.md has the reasons):
+//   TRACE and CONNECT [405]; request-target over max_url_bytes [414]; more than max_header_count
+//   headers or max_header_bytes of them [431]; a Host that is not an IP literal, localhost or an
+//   allowed name [400, DNS rebinding]; a write (POST/PUT/PATCH/DELETE) whose Origin is not this
+//   server [403, CSRF]; a chunked body [411]; a Content-Length over max_body_bytes [413, refused
+//   before the body is read]; a body sent with a write that is neither application/json nor
+//   application/yaml [415]; more than max_in_flight requests handled at once, or more than
+//   max_body_bytes_in_flight of bodies being received [429 with Retry-After]. OPTIONS is
+//   answered here (204 with the path's Allow, no CORS grant). A refused request's connection is
+//   closed and its unread body dropped.
+// Bodies are received without holding a thread. Connection limits (timeouts, the connection
+// cap) are a ConnectionReaper's (connection_reaper.h): cpprestsdk enforces none of them.
 //
 // cpprestsdk runs handlers on its shared thread pool: the handler must be thread-safe and quick.
 // Start()/Stop() are not thread-safe with each other; everything else is.
@@ -10,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/http_types.h"
 #include "common/clock.h"
@@ -21,8 +33,32 @@ struct HttpServerOptions {
   // "host:port"; port 0 picks a free port (see address() for the one chosen).
   std::string listen = "127.0.0.1:7480";
   size_t max_body_bytes = 8 * 1024 * 1024;
-  // Slow clients are cut off after this long.
-  std::chrono::seconds request_timeout{30};
+  // Host header names accepted besides IP literals and "localhost" (case-insensitive, without
+  // port); "*" accepts any.
+  std::vector<std::string> allowed_hosts;
+  size_t max_url_bytes = 8 * 1024;
+  size_t max_header_count = 100;
+  size_t max_header_bytes = 64 * 1024;  // names and values of all headers together
+  // Requests being handled at once (their bodies received), and bytes of bodies being received.
+  size_t max_in_flight = 32;
+  size_t max_body_bytes_in_flight = 64 * 1024 * 1024;
+  // Connections (see ConnectionLimits): a request must arrive within request_timeout of its
+  // first byte; a connection idle for idle_timeout is closed.
+  size_t max_connections = 256;
+  std::chrono::milliseconds request_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds scan_interval{200};
+};
+
+// What the edge refused and closed so far (for logs and tests).
+struct HttpEdgeStats {
+  uint64_t refused = 0;            // requests answered 4xx by the edge itself
+  uint64_t too_busy = 0;           // of which 429
+  uint64_t open_connections = 0;   // at the last scan
+  uint64_t request_timeouts = 0;   // connections closed: request not received in time
+  uint64_t idle_timeouts = 0;      // connections closed: idle
+  uint64_t over_connection_limit = 0;
+  uint64_t request_too_large = 0;  // connections closed: unanswered bytes over the cap
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -43,6 +79,7 @@ class HttpServer {
 
   // The bound address, "127.0.0.1:43121"; empty before Start().
   std::string address() const;
+  HttpEdgeStats edge_stats() const;
 
  private:
   class Impl;

@@ -78,6 +78,8 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   std::string notify_url;
   std::vector<std::string> metrics_vm_labels;
   size_t max_body_bytes = 0;
+  std::vector<std::string> allowed_hosts;
+  int max_connections = 0, max_in_flight = 0, request_timeout_seconds = 0, idle_timeout_seconds = 0;
 
   CLI::App app{"vmkeeperd: keeps the declared VMs running on their libvirt hosts", "vmkeeperd"};
   app.add_option("--config", config_file, "Config file (YAML or JSON)");
@@ -95,6 +97,18 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
       "Directory of embedded test hosts (default <store>/../embedded-hosts)");
   auto* body_opt = app.add_option("--max-body-bytes", max_body_bytes,
                                   "Largest accepted request body (default 8 MiB)");
+  auto* allowed_hosts_opt = app.add_option(
+      "--allowed-host", allowed_hosts,
+      "A Host header name the API answers besides IP addresses and localhost (repeatable; * = any)");
+  auto* max_connections_opt = app.add_option("--max-connections", max_connections,
+                                             "Open API connections (default 256)");
+  auto* max_in_flight_opt = app.add_option(
+      "--max-in-flight", max_in_flight, "API requests handled at once; more get 429 (default 32)");
+  auto* request_timeout_opt = app.add_option(
+      "--request-timeout-seconds", request_timeout_seconds,
+      "A request's head and body must arrive within this time (default 30)");
+  auto* idle_timeout_opt = app.add_option("--idle-timeout-seconds", idle_timeout_seconds,
+                                          "Idle API connections are closed after (default 60)");
   auto* hb_interval_opt = app.add_option("--heartbeat-interval-ms", heartbeat_interval_ms,
                                          "Host heartbeat interval (default 1000)");
   auto* hb_failures_opt = app.add_option(
@@ -133,6 +147,11 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   if (level_opt->count() > 0) config->log_level = log_level;
   if (embedded_opt->count() > 0) config->embedded_host_dir = embedded_host_dir;
   if (body_opt->count() > 0) config->max_body_bytes = max_body_bytes;
+  if (allowed_hosts_opt->count() > 0) config->allowed_hosts = allowed_hosts;
+  if (max_connections_opt->count() > 0) config->max_connections = max_connections;
+  if (max_in_flight_opt->count() > 0) config->max_in_flight = max_in_flight;
+  if (request_timeout_opt->count() > 0) config->request_timeout_seconds = request_timeout_seconds;
+  if (idle_timeout_opt->count() > 0) config->idle_timeout_seconds = idle_timeout_seconds;
   if (hb_interval_opt->count() > 0) config->heartbeat_interval_ms = heartbeat_interval_ms;
   if (hb_failures_opt->count() > 0) config->heartbeat_failures = heartbeat_failures;
   if (fence_dirs_opt->count() > 0) config->fence_agent_dirs = fence_agent_dirs;
@@ -251,6 +270,11 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
   vmk::cli::HttpServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.allowed_hosts = config.allowed_hosts;
+  server_options.max_connections = static_cast<size_t>(config.max_connections);
+  server_options.max_in_flight = static_cast<size_t>(config.max_in_flight);
+  server_options.request_timeout = std::chrono::seconds(config.request_timeout_seconds);
+  server_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   vmk::cli::HttpServer server(
       server_options, [&router](const vmk::cli::HttpRequest& r) { return router.Handle(r); },
       vmk::RealClock::Get());

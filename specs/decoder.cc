@@ -10,6 +10,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "specs/limits.h"
 #include "specs/manifest_files.h"
 #include "specs/scalar.h"
 #include "specs/schema.h"
@@ -17,13 +18,29 @@
 namespace vmk::specs {
 namespace {
 
-// Nesting allowed in free-form parts (status). Deeper input is refused rather than recursed into.
-constexpr int kMaxFreeFormDepth = 64;
-// Nodes a document's free-form parts (status) may expand to. YAML aliases make a few hundred
-// bytes name billions of nodes (nested aliases of aliases: a 523-byte status took 1 GB at 7
-// levels and aborted vmkeeperd with bad_alloc at 8); Kubernetes caps them the same way since
-// CVE-2019-11253. A real status (a VM with a hundred snapshots) is a few thousand nodes.
-constexpr size_t kMaxFreeFormNodes = 100000;
+// The limits are in limits.h. Nested aliases of aliases under status: took 1 GB at 7 levels
+// (523 bytes of YAML) and aborted vmkeeperd with bad_alloc at 8 before kMaxNodesPerDocument.
+
+constexpr char kControlCharactersMessage[] =
+    "must not contain control characters (bytes below 0x20, or 0x7f)";
+
+bool HasControlCharacter(const std::string& s) {
+  for (char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return true;
+  }
+  return false;
+}
+
+std::string WithThousands(size_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
 
 bool IsIdentifier(const std::string& key) {
   if (key.empty()) return false;
@@ -143,13 +160,26 @@ class DocumentDecoder {
                                       const std::string& path);
   // Free-form YAML (status) to JSON, with duplicate-key checks.
   Json FreeFormToJson(const YAML::Node& node, const std::string& path, int depth);
-  size_t free_form_nodes_ = 0;       // expanded so far in this document (kMaxFreeFormNodes)
-  bool free_form_too_large_ = false;  // said once
+  // Counts one more value visited (aliases count each time they are used); false, and one error
+  // for the document, once kMaxNodesPerDocument is passed.
+  bool Visit(const YAML::Node& node, const std::string& path);
+  size_t nodes_ = 0;         // visited so far in this document
+  bool too_large_ = false;   // said once
 
   const std::string& file_;
   std::vector<Diagnostic>* errors_;
   std::map<std::string, SourceLocation> locations_;
 };
+
+bool DocumentDecoder::Visit(const YAML::Node& node, const std::string& path) {
+  if (++nodes_ <= kMaxNodesPerDocument) return true;
+  if (!too_large_) {
+    too_large_ = true;
+    Error(node, path, "is too large: it expands to more than " +
+                          std::to_string(kMaxNodesPerDocument) + " nodes (YAML aliases?)");
+  }
+  return false;
+}
 
 std::vector<DocumentDecoder::Entry> DocumentDecoder::MappingEntries(const YAML::Node& map,
                                                                     const std::string& path) {
@@ -245,6 +275,12 @@ std::optional<std::string> DocumentDecoder::DecodeString(const FieldDef& def,
     Error(value, path, def.pattern_message);
     return std::nullopt;
   }
+  // Names, URIs, paths, commands: all end up in libvirt XML, command lines, logs and terminals,
+  // where a NUL, a line break or an escape sequence does harm. No field needs one.
+  if (HasControlCharacter(s)) {
+    Error(value, path, kControlCharactersMessage);
+    return std::nullopt;
+  }
   return s;
 }
 
@@ -258,6 +294,7 @@ std::optional<Json> DocumentDecoder::DecodeStringMap(const FieldDef& def, const 
   bool ok = true;
   for (const Entry& entry : MappingEntries(value, path)) {
     std::string child = JoinFieldPath(path, entry.key);
+    if (!Visit(entry.value, child)) return std::nullopt;
     Record(child, entry.value);
     bool key_ok = def.map_syntax == MapSyntax::kLabels
                       ? IsLabelKey(entry.key)
@@ -288,6 +325,9 @@ std::optional<Json> DocumentDecoder::DecodeStringMap(const FieldDef& def, const 
       } else if (v.Scalar().find_first_of("\r\n") != std::string::npos) {
         Error(v, child, kOptionValueMessage);
         ok = false;
+      } else if (HasControlCharacter(v.Scalar())) {
+        Error(v, child, kControlCharactersMessage);
+        ok = false;
       } else {
         out[entry.key] = v.Scalar();
       }
@@ -299,6 +339,7 @@ std::optional<Json> DocumentDecoder::DecodeStringMap(const FieldDef& def, const 
 
 std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML::Node& value,
                                                  const std::string& path) {
+  if (!Visit(value, path)) return std::nullopt;
   switch (def.type) {
     case FieldType::kString: {
       std::optional<std::string> s = DecodeString(def, value, path);
@@ -314,16 +355,24 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
         Error(value, path, "must be an integer");
         return std::nullopt;
       }
-      if (parsed.result == ParsedInt::kTooSmall ||
-          (def.minimum && parsed.value < *def.minimum)) {
-        Error(value, path, RangeMessageAtLeast(def.minimum.value_or(
-                               std::numeric_limits<int64_t>::min())));
+      const int64_t minimum = def.minimum.value_or(std::numeric_limits<int64_t>::min());
+      const int64_t maximum = def.maximum.value_or(std::numeric_limits<int64_t>::max());
+      // Beyond 64 bits first: the parsed value is meaningless then (2^63 once read as 0 and was
+      // "must be at least 1").
+      if (parsed.result == ParsedInt::kTooLarge) {
+        Error(value, path, "is too large: " + RangeMessageAtMost(maximum));
         return std::nullopt;
       }
-      if (parsed.result == ParsedInt::kTooLarge ||
-          (def.maximum && parsed.value > *def.maximum)) {
-        Error(value, path, RangeMessageAtMost(def.maximum.value_or(
-                               std::numeric_limits<int64_t>::max())));
+      if (parsed.result == ParsedInt::kTooSmall) {
+        Error(value, path, "is too small: " + RangeMessageAtLeast(minimum));
+        return std::nullopt;
+      }
+      if (parsed.value < minimum) {
+        Error(value, path, RangeMessageAtLeast(minimum));
+        return std::nullopt;
+      }
+      if (parsed.value > maximum) {
+        Error(value, path, RangeMessageAtMost(maximum));
         return std::nullopt;
       }
       return Json(parsed.value);
@@ -355,6 +404,7 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
       for (auto it = value.begin(); it != value.end(); ++it, ++index) {
         YAML::Node item = *it;
         std::string item_path = IndexFieldPath(path, index);
+        if (!Visit(item, item_path)) return std::nullopt;
         Record(item_path, item);
         if (!item.IsMap()) {
           Error(item, item_path, "must be a mapping");
@@ -384,8 +434,9 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
       bool ok = true;
       for (auto it = value.begin(); it != value.end(); ++it, ++index) {
         std::string item_path = IndexFieldPath(path, index);
-        Record(item_path, *it);
         YAML::Node item = *it;
+        if (!Visit(item, item_path)) return std::nullopt;
+        Record(item_path, item);
         std::optional<std::string> s = DecodeString(def, item, item_path);
         if (!s) {
           ok = false;
@@ -410,19 +461,12 @@ std::optional<Json> DocumentDecoder::DecodeField(const FieldDef& def, const YAML
 
 Json DocumentDecoder::FreeFormToJson(const YAML::Node& node, const std::string& path,
                                      int depth) {
-  if (depth > kMaxFreeFormDepth) {
-    Error(node, path, "is nested too deeply (more than " + std::to_string(kMaxFreeFormDepth) +
+  if (depth > kMaxNestingDepth) {
+    Error(node, path, "is nested too deeply (more than " + std::to_string(kMaxNestingDepth) +
                           " levels)");
     return nullptr;
   }
-  if (++free_form_nodes_ > kMaxFreeFormNodes) {
-    if (!free_form_too_large_) {
-      free_form_too_large_ = true;
-      Error(node, path, "is too large: it expands to more than " +
-                            std::to_string(kMaxFreeFormNodes) + " nodes (YAML aliases?)");
-    }
-    return nullptr;
-  }
+  if (!Visit(node, path)) return nullptr;
   if (node.IsMap()) {
     Json out = Json::object();
     for (const Entry& entry : MappingEntries(node, path)) {
@@ -544,8 +588,19 @@ std::optional<Object> DocumentDecoder::Decode(const YAML::Node& doc) {
 }  // namespace
 
 void DecodeResult::Append(DecodeResult other) {
-  for (Object& o : other.objects) objects.push_back(std::move(o));
+  for (Object& o : other.objects) {
+    if (objects.size() < kMaxObjectsPerApply) {
+      objects.push_back(std::move(o));
+    } else if (!too_many_objects_) {
+      too_many_objects_ = true;
+      errors.push_back(Diagnostic{o.source, "",
+                                  "too many objects: one apply takes at most " +
+                                      WithThousands(kMaxObjectsPerApply) +
+                                      "; split the manifests into several applies"});
+    }
+  }
   for (Diagnostic& d : other.errors) errors.push_back(std::move(d));
+  too_many_objects_ = too_many_objects_ || other.too_many_objects_;
 }
 
 std::string JoinFieldPath(const std::string& parent, const std::string& key) {
@@ -559,6 +614,31 @@ std::string IndexFieldPath(const std::string& parent, size_t index) {
 
 DecodeResult DecodeManifests(std::string_view text, const std::string& file_name) {
   DecodeResult result;
+  if (text.size() > kMaxManifestBytes) {
+    result.errors.push_back(Diagnostic{{file_name, 1, 1}, "",
+                                       "is too large: " + WithThousands(text.size()) +
+                                           " bytes, a manifest file may have at most " +
+                                           WithThousands(kMaxManifestBytes)});
+    return result;
+  }
+  // Count the documents before yaml-cpp builds all of them (80,000 tiny ones in 7 MB took
+  // 700 MB): a line starting with "---" is where one may start, so this is an upper bound.
+  {
+    size_t markers = 0;
+    int line = 1;
+    for (size_t at = 0; at < text.size(); at = text.find('\n', at) + 1, ++line) {
+      if (text.compare(at, 3, "---") == 0 &&
+          (at + 3 == text.size() || std::isspace(static_cast<unsigned char>(text[at + 3])))) {
+        if (++markers > kMaxObjectsPerApply) {
+          result.errors.push_back(Diagnostic{{file_name, line, 1}, "",
+                                             "too many documents: a manifest file may have at "
+                                             "most " + WithThousands(kMaxObjectsPerApply)});
+          return result;
+        }
+      }
+      if (text.find('\n', at) == std::string_view::npos) break;
+    }
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));
@@ -582,8 +662,33 @@ DecodeResult DecodeManifests(std::string_view text, const std::string& file_name
                                                                   e.what()});
     return result;
   }
-  for (const YAML::Node& doc : docs) {
+  size_t documents = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const YAML::Node& doc = docs[i];
     if (doc.IsNull()) continue;  // empty document ("---" with nothing after it, or comments)
+    const SourceLocation where{file_name, doc.Mark().line + 1, doc.Mark().column + 1};
+    if (++documents > kMaxObjectsPerApply) {
+      result.errors.push_back(Diagnostic{where, "",
+                                         "too many documents: a manifest file may have at most " +
+                                             WithThousands(kMaxObjectsPerApply)});
+      break;
+    }
+    // From where this document's content starts to where the next one's does (or the end).
+    size_t end = text.size();
+    for (size_t j = i + 1; j < docs.size(); ++j) {
+      if (docs[j].Mark().pos >= 0) {
+        end = static_cast<size_t>(docs[j].Mark().pos);
+        break;
+      }
+    }
+    const size_t begin = doc.Mark().pos >= 0 ? static_cast<size_t>(doc.Mark().pos) : 0;
+    if (end > begin && end - begin > kMaxDocumentBytes) {
+      result.errors.push_back(Diagnostic{where, "",
+                                         "document is too large: " + WithThousands(end - begin) +
+                                             " bytes, at most " +
+                                             WithThousands(kMaxDocumentBytes) + " allowed"});
+      continue;
+    }
     try {
       DocumentDecoder decoder(file_name, &result.errors);
       std::optional<Object> object = decoder.Decode(doc);

@@ -31,12 +31,20 @@ struct DecodeResult {
   std::vector<Diagnostic> errors;
 
   bool ok() const { return errors.empty(); }
-  // Appends the objects and errors of `other` (e.g. of the next file).
+  // Appends the objects and errors of `other` (e.g. of the next file). At most
+  // kMaxObjectsPerApply (limits.h) objects are kept: the first one past it is an error at its
+  // location, the rest are dropped.
   void Append(DecodeResult other);
+
+ private:
+  bool too_many_objects_ = false;  // said once
 };
 
 // Decodes every document of `text` ("---"-separated; empty documents are skipped). `file_name`
-// is used in locations only.
+// is used in locations only. The limits of limits.h apply: a stream over kMaxManifestBytes is one
+// error at file:1:1, unparsed; a document over kMaxDocumentBytes or past kMaxObjectsPerApply
+// documents is an error at its start; a document expanding to more than kMaxNodesPerDocument
+// values is an error at the value that passed it.
 DecodeResult DecodeManifests(std::string_view text, const std::string& file_name);
 
 // Decodes a file, or every manifest file under a directory (see manifest_files.h) in sorted

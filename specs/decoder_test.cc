@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "specs/limits.h"
 #include "specs/schema.h"
 
 namespace vmk::specs {
@@ -233,7 +234,8 @@ TEST(DecoderTest, OutOfRangeValues) {
                           "m.yaml:6:14: spec.memoryMiB: must be at most 16777216",
                           "m.yaml:7:25: spec.placement.priority: must be at least -1000",
                           "m.yaml:8:24: spec.health.tcp.port: must be at most 65535",
-                          "m.yaml:9:43: spec.disks[0].sizeGiB: must be at most 65536"));
+                          "m.yaml:9:43: spec.disks[0].sizeGiB: is too large: must be at most "
+                          "65536"));
   EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
                      "kind: SnapshotPolicy\n"
                      "metadata: {name: p}\n"
@@ -795,6 +797,130 @@ TEST(DecoderTest, HostileInputsGiveErrorsNotCrashes) {
                        "metadata: {name: a, labels: &l {app: x}}\n"
                        "spec: {placement: {hostSelector: *l}}\n");
   EXPECT_EQ(o.spec["placement"]["hostSelector"], Json::parse(R"({"app": "x"})"));
+}
+
+// Past 64 bits the value read is meaningless: 2^63 was once read as 0 and reported as "must be at
+// least 1". It is "too large" (or "too small"), with the field's own bound.
+TEST(DecoderTest, IntegerOverflowIsTooLargeNotTooSmall) {
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: a, generation: 9223372036854775808}\n"
+                     "spec:\n"
+                     "  cpus: 9223372036854775808\n"
+                     "  memoryMiB: 0x10000000000000000\n"
+                     "  restart: {limit: -9223372036854775809}\n"),
+              ElementsAre("m.yaml:3:33: metadata.generation: is too large: must be at most "
+                          "9223372036854775807",
+                          "m.yaml:5:9: spec.cpus: is too large: must be at most 512",
+                          "m.yaml:6:14: spec.memoryMiB: is too large: must be at most 16777216",
+                          "m.yaml:7:20: spec.restart.limit: is too small: must be at least 0"));
+  // The edges of int64 are ordinary values.
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: a, generation: 9223372036854775807}\n"
+                     "spec: {cpus: -9223372036854775808}\n"),
+              ElementsAre("m.yaml:4:14: spec.cpus: must be at least 1"));
+}
+
+// Every string of a spec ends up in libvirt XML, a command line, a log line or a terminal: no
+// NUL, line break, escape or other byte below 0x20, and no DEL, in names, URIs, labels, paths,
+// commands or fencing options.
+TEST(DecoderTest, ControlCharactersAreRefusedInEveryString) {
+  const std::string control = "must not contain control characters (bytes below 0x20, or 0x7f)";
+  EXPECT_THAT(
+      Errors(std::string("apiVersion: vmkeeper/v1\n"
+                         "kind: Host\n"
+                         "metadata: {name: \"hv\\x01\", labels: {rack: \"r\\0\"}}\n"
+                         "spec:\n"
+                         "  uri: \"qemu:///system\\0evil\"\n"
+                         "  fencing: {agent: fence_ipmilan, args: {ip: \"10.0.0.1\\e[2J\"}}\n")),
+      ElementsAre("m.yaml:3:18: metadata.name: " + std::string(kNameMessage),
+                  "m.yaml:3:43: metadata.labels.rack: " + std::string(kLabelValueMessage),
+                  "m.yaml:5:8: spec.uri: " + control,
+                  "m.yaml:6:46: spec.fencing.args.ip: " + control));
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: VirtualMachine\n"
+                     "metadata: {name: a}\n"
+                     "spec:\n"
+                     "  disks: [{name: root, image: \"/var/lib/x\\0.qcow2\"}]\n"
+                     "  health: {exec: {command: [/bin/check, \"--x\\x7f\"]}}\n"),
+              ElementsAre("m.yaml:5:31: spec.disks[0].image: " + control,
+                          "m.yaml:6:41: spec.health.exec.command[1]: " + control));
+  // Not in status, which is the controller's and kept as it is.
+  Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: SnapshotPolicy\n"
+                       "metadata: {name: p}\n"
+                       "status: {message: \"line one\\nline two\"}\n");
+  EXPECT_EQ(o.status["message"], "line one\nline two");
+}
+
+TEST(DecoderTest, ManifestStreamOverTheSizeCapIsRefusedUnparsed) {
+  std::string big = "# " + std::string(kMaxManifestBytes, 'x') + "\n";
+  EXPECT_THAT(Errors(big, "big.yaml"),
+              ElementsAre("big.yaml:1:1: is too large: 8,388,611 bytes, a manifest file may have "
+                          "at most 8,388,608"));
+}
+
+TEST(DecoderTest, DocumentOverTheSizeCapIsAnErrorAtItsStart) {
+  const std::string policy = "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n";
+  std::string text = policy + "---\n" + policy + "status: {note: \"" +
+                     std::string(kMaxDocumentBytes, 'x') + "\"}\n---\n" +
+                     "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: q}\n";
+  DecodeResult r = DecodeManifests(text, "m.yaml");
+  EXPECT_THAT(DiagnosticStrings(r.errors),
+              ElementsAre("m.yaml:5:1: document is too large: 1,048,664 bytes, at most 1,048,576 "
+                          "allowed"));
+  ASSERT_EQ(r.objects.size(), 2u);  // the others decode
+  EXPECT_EQ(r.objects[1].metadata.name, "q");
+}
+
+TEST(DecoderTest, TooManyDocumentsInOneStream) {
+  std::string text;
+  for (size_t i = 0; i <= kMaxObjectsPerApply; ++i) {
+    text += "---\n{apiVersion: vmkeeper/v1, kind: SnapshotPolicy, metadata: {name: p" +
+            std::to_string(i) + "}}\n";
+  }
+  DecodeResult r = DecodeManifests(text, "m.yaml");
+  EXPECT_THAT(DiagnosticStrings(r.errors),
+              ElementsAre("m.yaml:40001:1: too many documents: a manifest file may have at most "
+                          "20,000"));
+  EXPECT_TRUE(r.objects.empty()) << "refused before parsing";
+  // Exactly the limit is fine.
+  text.resize(text.rfind("---\n"));
+  EXPECT_TRUE(DecodeManifests(text, "m.yaml").ok());
+}
+
+TEST(DecoderTest, TooManyObjectsInOneApplyAcrossFiles) {
+  std::string half;
+  for (size_t i = 0; i < kMaxObjectsPerApply / 2; ++i) {
+    half += "---\n{apiVersion: vmkeeper/v1, kind: SnapshotPolicy, metadata: {name: p" +
+            std::to_string(i) + "}}\n";
+  }
+  DecodeResult all;
+  all.Append(DecodeManifests(half, "a.yaml"));
+  all.Append(DecodeManifests(half, "b.yaml"));
+  EXPECT_TRUE(all.ok());
+  all.Append(DecodeManifests(half, "c.yaml"));
+  EXPECT_THAT(DiagnosticStrings(all.errors),
+              ElementsAre("c.yaml:2:1: too many objects: one apply takes at most 20,000; split "
+                          "the manifests into several applies"));
+  EXPECT_EQ(all.objects.size(), kMaxObjectsPerApply);
+}
+
+// Aliases in the schema's own lists expand too: 100,000+ uses of one disk are one error, not
+// 100,000 decoded disks and as many duplicate-name errors.
+TEST(DecoderTest, AliasExpansionInSpecListsIsCapped) {
+  std::string text = "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: a}\n"
+                     "spec:\n  disks: [&d {name: root, image: /i/a.raw}";
+  for (int i = 0; i < 60000; ++i) text += ",*d";
+  text += "]\n";
+  ASSERT_LT(text.size(), kMaxDocumentBytes);
+  DecodeResult r = DecodeManifests(text, "m.yaml");
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.errors.back().message,
+            "is too large: it expands to more than 100000 nodes (YAML aliases?)");
+  EXPECT_LT(r.errors.size(), 40000u);
+  EXPECT_TRUE(r.objects.empty());
 }
 
 TEST(DecoderTest, FieldPathHelpers) {
