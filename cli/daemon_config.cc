@@ -63,6 +63,11 @@ Status DaemonConfig::Validate() const {
   if (heartbeat_failures < 1 || heartbeat_failures > 100) {
     return Status::InvalidArgument("heartbeatFailures must be between 1 and 100");
   }
+  if (heartbeat_timeout_ms < 10 || heartbeat_timeout_ms >= heartbeat_interval_ms) {
+    return Status::InvalidArgument(
+        "heartbeatTimeoutMs must be at least 10 and below heartbeatIntervalMs (a hung host's "
+        "unanswered beat must fail before the next one is due)");
+  }
   if (alert_host_label.empty() || alert_vm_label.empty()) {
     return Status::InvalidArgument("alertHostLabel and alertVmLabel must not be empty");
   }
@@ -170,7 +175,8 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
           VMK_RETURN_IF_ERROR(ReadString(item, file_name, key, &text));
           list.push_back(text);
         }
-      } else if (key == "heartbeatIntervalMs" || key == "heartbeatFailures") {
+      } else if (key == "heartbeatIntervalMs" || key == "heartbeatFailures" ||
+                 key == "heartbeatTimeoutMs") {
         VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
         if (number < 0 || number > 3'600'000) {
           return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
@@ -178,6 +184,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         }
         if (key == "heartbeatIntervalMs") updated.heartbeat_interval_ms = static_cast<int>(number);
         if (key == "heartbeatFailures") updated.heartbeat_failures = static_cast<int>(number);
+        if (key == "heartbeatTimeoutMs") updated.heartbeat_timeout_ms = static_cast<int>(number);
       } else if (key == "maxConnections" || key == "maxInFlight" ||
                  key == "requestTimeoutSeconds" || key == "idleTimeoutSeconds") {
         VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
@@ -203,7 +210,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         return Status::InvalidArgument(
             Where(file_name, entry.first.Mark()) + ": unknown setting \"" + key +
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
-            "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, fenceAgentDirs, "
+            "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, heartbeatTimeoutMs, fenceAgentDirs, "
             "alertHostLabel, alertVmLabel, notifyUrl, metricsVmLabels, allowedHosts, "
             "maxConnections, maxInFlight, requestTimeoutSeconds, idleTimeoutSeconds)");
       }

@@ -31,6 +31,8 @@ struct DaemonConfig {
   // Host heartbeats: NotReady after `heartbeat_failures` failures spanning their intervals.
   int heartbeat_interval_ms = 1000;
   int heartbeat_failures = 3;
+  // The longest one heartbeat waits for its answer (below the interval).
+  int heartbeat_timeout_ms = 500;
   // Where fence agents named without a path (fence_ipmilan) are looked up, in order.
   std::vector<std::string> fence_agent_dirs = {"/usr/sbin", "/usr/local/sbin"};
   // Alertmanager labels that name a host or a VM.
@@ -49,7 +51,7 @@ struct DaemonConfig {
 
 // Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
 // resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
-// heartbeatFailures, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl,
+// heartbeatFailures, heartbeatTimeoutMs, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl,
 // metricsVmLabels (list), allowedHosts (list), maxConnections, maxInFlight,
 // requestTimeoutSeconds, idleTimeoutSeconds. Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name

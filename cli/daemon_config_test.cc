@@ -49,6 +49,40 @@ TEST(DaemonConfigTest, MetricsVmLabelsAreAListOfLabelKeys) {
   EXPECT_THAT(config.Validate().message(), HasSubstr("\"bad key\" is not a label key"));
 }
 
+// A hung host's first unanswered beat must fail before the next is due: the timeout stays
+// below the interval.
+TEST(DaemonConfigTest, HeartbeatTimeoutStaysBelowTheInterval) {
+  DaemonConfig config;
+  EXPECT_EQ(config.heartbeat_timeout_ms, 500);
+  ASSERT_TRUE(ParseDaemonConfig("heartbeatTimeoutMs: 800\nheartbeatIntervalMs: 2000\n", "d.yaml",
+                                &config)
+                  .ok());
+  EXPECT_EQ(config.heartbeat_timeout_ms, 800);
+  EXPECT_TRUE(config.Validate().ok());
+  config.heartbeat_timeout_ms = 2000;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("below heartbeatIntervalMs"));
+  config.heartbeat_timeout_ms = 5;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("at least 10"));
+}
+
+// The HTTP edge's keys (docs/http-edge.md).
+TEST(DaemonConfigTest, EdgeLimitsAndAllowedHostsAreRead) {
+  DaemonConfig config;
+  Status s = ParseDaemonConfig(
+      "allowedHosts: [vmkeeper.example.org]\nmaxConnections: 512\nmaxInFlight: 16\n"
+      "requestTimeoutSeconds: 20\nidleTimeoutSeconds: 120\n",
+      "d.yaml", &config);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(config.allowed_hosts, std::vector<std::string>{"vmkeeper.example.org"});
+  EXPECT_EQ(config.max_connections, 512);
+  EXPECT_EQ(config.max_in_flight, 16);
+  EXPECT_EQ(config.request_timeout_seconds, 20);
+  EXPECT_EQ(config.idle_timeout_seconds, 120);
+  EXPECT_TRUE(config.Validate().ok());
+  config.max_connections = 1;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("maxConnections"));
+}
+
 TEST(DaemonConfigTest, JsonWorksToo) {
   DaemonConfig config;
   Status s = ParseDaemonConfig(R"({"workers": 2, "embeddedHostDir": "/tmp/hosts"})", "d.json",

@@ -74,6 +74,7 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   std::string config_file;
   std::string store_path, listen, log_level, embedded_host_dir;
   int resync_seconds = 0, workers = 0, heartbeat_interval_ms = 0, heartbeat_failures = 0;
+  int heartbeat_timeout_ms = 0;
   std::vector<std::string> fence_agent_dirs;
   std::string notify_url;
   std::vector<std::string> metrics_vm_labels;
@@ -114,6 +115,9 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   auto* hb_failures_opt = app.add_option(
       "--heartbeat-failures", heartbeat_failures,
       "Failed heartbeats that make a host NotReady and start its failover (default 3)");
+  auto* hb_timeout_opt = app.add_option(
+      "--heartbeat-timeout-ms", heartbeat_timeout_ms,
+      "Longest one heartbeat waits for its answer, below the interval (default 500)");
   auto* fence_dirs_opt = app.add_option("--fence-agent-dir", fence_agent_dirs,
                                         "Where bare fence agent names are looked up (repeatable; "
                                         "default /usr/sbin, /usr/local/sbin)");
@@ -154,6 +158,7 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   if (idle_timeout_opt->count() > 0) config->idle_timeout_seconds = idle_timeout_seconds;
   if (hb_interval_opt->count() > 0) config->heartbeat_interval_ms = heartbeat_interval_ms;
   if (hb_failures_opt->count() > 0) config->heartbeat_failures = heartbeat_failures;
+  if (hb_timeout_opt->count() > 0) config->heartbeat_timeout_ms = heartbeat_timeout_ms;
   if (fence_dirs_opt->count() > 0) config->fence_agent_dirs = fence_agent_dirs;
   if (notify_opt->count() > 0) config->notify_url = notify_url;
   if (vm_labels_opt->count() > 0) config->metrics_vm_labels = metrics_vm_labels;
@@ -177,6 +182,7 @@ vmk::reconciler::ControllerOptions ControllerOptionsOf(const vmk::cli::DaemonCon
   options.connect.embedded_host_dir = embedded_dir;
   options.heartbeat_interval = std::chrono::milliseconds(config.heartbeat_interval_ms);
   options.heartbeat_failures = config.heartbeat_failures;
+  options.heartbeat_timeout = std::chrono::milliseconds(config.heartbeat_timeout_ms);
   options.alert_labels.host = config.alert_host_label;
   options.alert_labels.vm = config.alert_vm_label;
   options.metrics_vm_labels = config.metrics_vm_labels;

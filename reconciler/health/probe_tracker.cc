@@ -55,11 +55,16 @@ void ProbeTracker::Started(MonoTime at) {
 }
 
 void ProbeTracker::UpdateSettings(ProbeSettings settings) {
+  const Duration old_period = settings_.period;
   settings_ = Sanitized(settings);
   if (grace_ends_at_ && started_at_) {
     grace_ends_at_ = started_at_->mono + settings_.startupGrace;
   }
-  if (!in_flight_ && last_probe_start_) next_probe_at_ = *last_probe_start_ + settings_.period;
+  // Only a new period moves the next probe: the same settings applied again (every probe pass
+  // does) must not undo a ProbeSoon().
+  if (!in_flight_ && last_probe_start_ && settings_.period != old_period) {
+    next_probe_at_ = *last_probe_start_ + settings_.period;
+  }
 }
 
 bool ProbeTracker::InGrace() const {
@@ -86,6 +91,7 @@ ProbeUpdate ProbeTracker::RecordResult(const ProbeResult& result) {
   last_probe_start_ = began;
   next_probe_at_ = std::max(began + settings_.period, now);
   last_result_ = result;
+  last_result_at_ = now;
 
   if (result.healthy) {
     consecutive_failures_ = 0;

@@ -103,8 +103,9 @@ class ProbeTracker {
   int consecutive_failures() const { return consecutive_failures_; }
   const ProbeSettings& settings() const { return settings_; }
   const std::optional<ProbeResult>& last_result() const { return last_result_; }
-  // When the probe of last_result() began.
+  // When the probe of last_result() began, and when its result was recorded.
   std::optional<MonoTime> last_probe_start() const { return last_probe_start_; }
+  std::optional<MonoTime> last_result_at() const { return last_result_at_; }
 
   // --- Evidence -------------------------------------------------------------------------------
   std::optional<ProbeTime> started_at() const { return started_at_; }
@@ -130,6 +131,7 @@ class ProbeTracker {
   MonoTime probe_started_at_;
   std::optional<MonoTime> last_probe_start_;
   std::optional<ProbeResult> last_result_;
+  std::optional<MonoTime> last_result_at_;
   std::optional<ProbeTime> last_success_;
   std::optional<ProbeTime> first_failure_;
 };

@@ -300,6 +300,24 @@ TEST_F(ProbeTrackerTest, UpdateSettingsKeepsStateAndReschedules) {
   EXPECT_EQ(Cycle(t, kFail).current, ProbeHealth::kUnhealthy);
 }
 
+// Failure detection asks for a probe now (the host's heartbeats failed); the probe pass that
+// runs it applies the same settings again first, which must not push the probe back a period
+// (seen: a killed host's VM was probed 900 ms late, and its host failed over that much later).
+TEST_F(ProbeTrackerTest, ProbeSoonSurvivesTheSameSettingsAppliedAgain) {
+  ProbeSettings s = Settings(3, seconds(0));
+  s.period = seconds(5);
+  ProbeTracker t(&clock_, s);
+  t.Started();
+  t.ProbeStarted();
+  t.RecordResult(kOk);
+  clock_.Advance(seconds(1));
+  EXPECT_FALSE(t.ProbeDue());
+  t.ProbeSoon();
+  t.UpdateSettings(s);
+  EXPECT_TRUE(t.ProbeDue());
+  EXPECT_EQ(t.NextProbeAt(), clock_.Now());
+}
+
 TEST_F(ProbeTrackerTest, NonsenseSettingsAreRaisedToMinimums) {
   ProbeSettings s;
   s.period = seconds(0);

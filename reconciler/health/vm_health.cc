@@ -90,6 +90,7 @@ std::optional<VmHealthBook::Snapshot> VmHealthBook::Get(const std::string& vm) c
   s.next_probe = t.NextProbeAt();
   if (t.last_success()) s.last_success = t.last_success()->mono;
   s.last_probe_start = t.last_probe_start();
+  s.last_result_at = t.last_result_at();
   s.last_passed = t.last_result() && t.last_result()->healthy;
   if (t.started_at()) s.started_at = t.started_at()->mono;
   s.settings = t.settings();

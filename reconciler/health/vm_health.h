@@ -32,6 +32,7 @@ class VmHealthBook {
     // the last recorded probe began and whether it passed.
     std::optional<MonoTime> last_success;
     std::optional<MonoTime> last_probe_start;
+    std::optional<MonoTime> last_result_at;
     bool last_passed = false;
     std::optional<MonoTime> started_at;  // the (re)start its tracker counts from
     providers::ProbeSettings settings;

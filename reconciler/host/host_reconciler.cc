@@ -37,6 +37,7 @@ ReconcileResult HostReconciler::Reconcile(const ReconcileRequest& request) {
   if (!spec.ok()) return ReconcileResult::Error(spec.status());
   auto entry = ctx_.hosts->Upsert(name, *spec, object.metadata.labels);
   HostStatus status = HostStatus::FromJson(object.status);
+  if (!entry->view().synced) NoteVmsHeldUp(name, &status);
   if (ctx_.health) {
     // While the heartbeats fail, the evidence decides (docs/failure-detection.md), and the main
     // connection is left alone: a reconnect to a hung daemon would hold this key, and with it
@@ -151,8 +152,11 @@ HostEvidence HostReconciler::GatherEvidence(const std::string& name, const specs
       ++e.data.unhealthy;
     } else if (snapshot->last_success && *snapshot->last_success >= since) {
       ++e.data.answered;
-    } else if (snapshot->last_probe_start && *snapshot->last_probe_start >= since &&
+    } else if (snapshot->last_result_at && *snapshot->last_result_at >= since &&
                !snapshot->last_passed) {
+      // Failed since: its guest did not answer at some moment of the outage (a probe sent just
+      // before the heartbeats went quiet and failing after counts: a killed host's guest is
+      // found gone by the probe in flight, not a period later).
       ++e.data.failed;
     } else if (now >= std::max(since, snapshot->started_at.value_or(since)) +
                           snapshot->settings.period + snapshot->settings.timeout) {
@@ -306,6 +310,42 @@ Status HostReconciler::CancelFailover(const std::string& name, HostStatus* statu
   return WriteHostStatus(*ctx_.store, name, *status, /*sync=*/true, ctx_.metrics);
 }
 
+void HostReconciler::NoteVmsHeldUp(const std::string& name, HostStatus* status) {
+  // The VMs that wait for this host to be listed say so in their Scheduled condition
+  // (VmReconciler::Schedule: "waiting for host(s) A, B to be listed: ..."); the host says which.
+  auto vms = ctx_.store->List(Kind::kVirtualMachine);
+  if (!vms.ok()) return;
+  std::vector<std::string> held;
+  const std::string prefix = "waiting for host(s) ";
+  for (const auto& vm : *vms) {
+    const VmStatus vm_status = VmStatus::FromJson(vm.status);
+    const Condition* c = specs::FindCondition(vm_status.conditions, "Scheduled");
+    if (!c || c->status != "False" || c->reason != "WaitingForHost") continue;
+    if (c->message.rfind(prefix, 0) != 0) continue;
+    const std::string hosts = c->message.substr(prefix.size(), c->message.find(" to be listed") -
+                                                                   prefix.size());
+    const std::string padded = ", " + hosts + ",";
+    if (padded.find(", " + name + ",") != std::string::npos) held.push_back(vm.metadata.name);
+  }
+  const Condition* before = specs::FindCondition(status->conditions, "HoldingUpVms");
+  if (held.empty()) {
+    if (before && before->status == "True") {
+      specs::SetCondition(&status->conditions,
+                          MakeCondition(*ctx_.clock, "HoldingUpVms", false, "NoneWaiting",
+                                        "no VM waits for this host"));
+    }
+    return;
+  }
+  std::string names;
+  for (size_t i = 0; i < held.size() && i < 20; ++i) names += (i ? ", " : "") + held[i];
+  if (held.size() > 20) names += ", ... (" + std::to_string(held.size()) + " in all)";
+  specs::SetCondition(&status->conditions,
+                      MakeCondition(*ctx_.clock, "HoldingUpVms", true, "NeverListed",
+                                    std::to_string(held.size()) +
+                                        " VM(s) placed here before wait for it to be listed (it "
+                                        "may still run them): " + names));
+}
+
 void HostReconciler::MarkUnreachable(const std::string& name, HostEntry& entry) {
   if (entry.SetUnreachable()) {
     for (const auto& vm : ctx_.book->VmsOn(name)) ctx_.queue->Add(VmKey(vm));
@@ -427,6 +467,12 @@ ReconcileResult HostReconciler::WriteReadyStatus(const specs::Object& object, Ho
                       Condition{"Ready", "True", "Connected", "hypervisor answers", now});
   EndManagementUnreachable(name, &status, "");
   status.signals = {};
+  if (const Condition* held = specs::FindCondition(status.conditions, "HoldingUpVms");
+      held && held->status == "True") {
+    specs::SetCondition(&status.conditions,
+                        Condition{"HoldingUpVms", "False", "Listed",
+                                  "listed: the VMs that waited for it are placed again", now});
+  }
   status.capacity = entry.Capacity();
   status.allocated = ctx_.book->Allocated(name);
   status.vms = ctx_.book->CountOn(name);

@@ -64,6 +64,9 @@ class HostReconciler : public Reconciler {
   // A failover not fenced yet, called off: its guests answer after all (incidents closed,
   // record cleared, FailoverCancelled).
   Status CancelFailover(const std::string& name, HostStatus* status, const HostDecision& decision);
+  // A host never listed: condition HoldingUpVms names the VMs that wait for it (they may have a
+  // copy there; reconciler/core/placement_history.h).
+  void NoteVmsHeldUp(const std::string& name, HostStatus* status);
   // Its cache is no longer trusted; its VMs are enqueued when that is news.
   void MarkUnreachable(const std::string& name, HostEntry& entry);
   HostSignals SignalsOf(const std::string& name, const HostEvidence& evidence,

@@ -235,6 +235,9 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   EXPECT_EQ(ConditionStatus("ce01", "Scheduled"), "False/WaitingForHost");
   (void)ReconcileVm("ce01");
   EXPECT_THAT(Reasons("ce01"), ElementsAre("WaitingForHost")) << "said once, not every retry";
+  // The host says which VMs it holds up.
+  (void)ReconcileHost("hv02");
+  EXPECT_EQ(HostCondition("hv02", "HoldingUpVms"), "True/NeverListed");
   // Listed (and holding no copy): ce01 is placed. Its heartbeat answering comes first: while
   // the heartbeats say NotReady its reconcile does not reconnect (a hung host would hold it).
   Host("hv02").SetReachable(true);
@@ -242,6 +245,7 @@ TEST_F(VmReconcilerTest, AHostNeverListedHoldsUpOnlyTheVmsItMayHold) {
   SyncHost("hv02");
   ReconcileVmOk("ce01");
   EXPECT_FALSE(StatusOf("ce01").host.empty());
+  EXPECT_EQ(HostCondition("hv02", "HoldingUpVms"), "False/Listed");
 }
 
 // Every placement leaves its record before the placement itself.

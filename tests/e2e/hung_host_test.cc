@@ -1,7 +1,8 @@
 // End to end: a hung host (its libvirtd SIGSTOPped: a management partition) stalls nobody else.
 // While hv01 does not answer, drift on hv02 is still corrected and new VMs are still placed
-// there; hv01 is reported unreachable, its VMs stay where they are (no failover without
-// fencing), and it is Ready again once it answers. Needs root (libvirtd hosts in namespaces).
+// there; hv01 is found NotReady, its VMs stay where they are (no failover without fencing), and
+// it is Ready again once it answers. And a SIGTERM while a host fails starts no fence agent.
+// Needs root (libvirtd hosts in namespaces).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -95,8 +96,9 @@ TEST_F(HungHostTest, AHungHostStallsNobodyElse) {
       << "new VM not started on hv02 while hv01 hangs";
   EXPECT_TRUE(WaitFor([&] { return Ready("vm", "late01") == "True/Running"; }));
 
-  // hv01 is found out, and its VMs are reported, not moved.
-  EXPECT_TRUE(WaitFor([&] { return Ready("host", "hv01") == "False/Unreachable"; }))
+  // hv01 is found out (its heartbeats' verdict), and its VMs are reported, not moved: without
+  // spec.fencing its failover is blocked.
+  EXPECT_TRUE(WaitFor([&] { return Ready("host", "hv01") == "False/NotReady"; }))
       << Ready("host", "hv01");
   EXPECT_TRUE(WaitFor([&] { return Ready("vm", "h1vm0") == "False/HostUnreachable"; }))
       << Ready("vm", "h1vm0");
@@ -107,6 +109,49 @@ TEST_F(HungHostTest, AHungHostStallsNobodyElse) {
       << Ready("host", "hv01") << "\n" << daemon_.Log().substr(daemon_.Log().size() > 6000 ? daemon_.Log().size() - 6000 : 0);
   EXPECT_TRUE(WaitFor([&] { return Ready("vm", "h1vm0") == "True/Running"; }))
       << Ready("vm", "h1vm0");
+}
+
+// Shutdown is not a failure path (issue 9, part 6): SIGTERM while a host's heartbeats fail
+// starts no fence agent and no new host action; the daemon exits cleanly. (vmkeeperd used to stop
+// its API first and its controller after: a host reconcile in flight fenced 0.7-1.1 s after
+// "shutting down".)
+TEST_F(HungHostTest, ShutdownWhileAHostFailsStartsNoFenceAgent) {
+  daemon_.Kill();
+  ASSERT_TRUE(daemon_.Start({"--workers", "2", "--fence-agent-dir", SourceDir() + "/tests/e2e"}))
+      << daemon_.Log();
+  const fs::path agent_state = scratch_.path() / "fence-state";
+  std::string yaml;
+  for (int h = 1; h <= 2; ++h) {
+    yaml += "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv0" + std::to_string(h) +
+            "}\nspec: {uri: \"" + uris_[h - 1] +
+            "\", capacity: {cpus: 64, memoryMiB: 65536}, fencing: {agent: fence_test_agent, "
+            "args: {state_dir: \"" + agent_state.string() + "\"}}}\n---\n";
+  }
+  yaml += "apiVersion: vmkeeper/v1\nkind: VirtualMachine\nmetadata: {name: v1}\nspec:\n"
+          "  memoryMiB: 256\n  disks: [{name: root, image: /img/v1.qcow2, format: qcow2}]\n"
+          "  placement: {preferredHosts: [hv01]}\n---\n";
+  fs::path file = scratch_.path() / "fenced.yaml";
+  WriteFile(file, yaml);
+  auto applied = Cli({"apply", "-f", file.string(), "--wait", "--timeout", "60s"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  ASSERT_EQ(StateOnHost(1, "v1"), "running");
+
+  ASSERT_EQ(HostCtl({"stop", "1"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Cli({"events", "--for", "host/hv01"}).out.find("HostSuspect") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << daemon_.Log().substr(0, 3000);
+  // Its heartbeats have begun to fail; left alone it would be NotReady and fenced within 2 s.
+  EXPECT_EQ(daemon_.Terminate(), 0) << daemon_.Log();
+  const std::string log = daemon_.Log();
+  const size_t stopping = log.find("shutting down");
+  ASSERT_NE(stopping, std::string::npos) << log;
+  EXPECT_EQ(log.find("\"action\":\"off\"", stopping), std::string::npos)
+      << "a fence agent started after shutting down:\n" << log.substr(stopping);
+  EXPECT_EQ(log.find("HostFailed", stopping), std::string::npos) << log.substr(stopping);
+  EXPECT_EQ(ReadFile(agent_state / "calls.log").find("action=off"), std::string::npos);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // boots on its disk. All hosts share the network namespace, so a VM keeps its port wherever it
 // runs, and "never two guests" is checked by counting QEMU processes for the VM.
 //
-//   - host killed           -> the VM answers again from another host, one incident;
+//   - host killed           -> failed over on the fast path (refused + guest gone), the VM
+//                              answers again from another host, one incident;
 //   - libvirtd hung         -> (guest still answering) ManagementUnreachable, never fenced nor
 //                              moved while it answers; fenced and moved once it stops answering;
 //   - libvirtd restarted    -> (at once, and with a 10 s gap) never fenced nor moved, the guest
@@ -164,6 +165,14 @@ TEST_F(QemuFailoverTest, AKilledHostsVmAnswersAgainFromAnotherHost) {
   // Same disk, booted once more.
   EXPECT_THAT(Answer("web01"), ::testing::HasSubstr("gen=1"));
   EXPECT_GE(FenceOffCalls("hv01"), 1) << "the dead host was not fenced first\n" << FenceCalls();
+  // The fast path (docs/failure-detection.md, row 6): the daemon's socket refused and the guest
+  // gone, so the host was failed over before the heartbeats' threshold (how fast:
+  // bench/README.md, qemu_failover_bench --fault kill).
+  EXPECT_THAT(Events("host/hv01"),
+              ::testing::HasSubstr("connection refused and all 1 probed VMs fail their probes"));
+  const std::string events = Events("host/hv01");
+  EXPECT_LT(events.find("HostFailed"), events.find("HostNotReady"))
+      << "failed over before the heartbeats' verdict:\n" << events;
   EXPECT_TRUE(WaitFor([&] { return Condition("vm", "web01", "Ready") == "True/Running"; }, seconds(60)));
   // One incident for the VM, with its recovery time.
   EXPECT_TRUE(WaitFor([&] {

@@ -62,7 +62,7 @@ app.kubernetes.io/component: controller
 
 {{/* vmkeeperd's config file, from .Values.config: every key the daemon knows, typed. */}}
 {{- define "vmkeeper.configFile" -}}
-{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" }}
+{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "heartbeatTimeoutMs" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" "allowedHosts" "maxConnections" "maxInFlight" "requestTimeoutSeconds" "idleTimeoutSeconds" }}
 {{- range $key, $_ := .Values.config }}
 {{- if not (has $key $known) }}
 {{- fail (printf "config.%s: vmkeeperd has no such setting (known: %s)" $key (join ", " $known)) }}
@@ -82,6 +82,7 @@ embeddedHostDir: {{ $c.embeddedHostDir | default "" | toString | quote }}
 maxBodyBytes: {{ int64 $c.maxBodyBytes }}
 heartbeatIntervalMs: {{ int64 $c.heartbeatIntervalMs }}
 heartbeatFailures: {{ int64 $c.heartbeatFailures }}
+heartbeatTimeoutMs: {{ int64 $c.heartbeatTimeoutMs }}
 fenceAgentDirs:
 {{- range $c.fenceAgentDirs }}
   - {{ toString . | quote }}
@@ -93,6 +94,21 @@ metricsVmLabels:
 {{- range $c.metricsVmLabels }}
   - {{ toString . | quote }}
 {{- end }}
+{{- /* The API answers only the Host names it is told of (against DNS rebinding): the Service's
+       own names, which the apply Job and Alertmanager use, always; config.allowedHosts too. */}}
+{{- $svc := include "vmkeeper.fullname" . }}
+allowedHosts:
+  - {{ $svc | quote }}
+  - {{ printf "%s.%s" $svc .Release.Namespace | quote }}
+  - {{ printf "%s.%s.svc" $svc .Release.Namespace | quote }}
+  - {{ printf "%s.%s.svc.cluster.local" $svc .Release.Namespace | quote }}
+{{- range $c.allowedHosts }}
+  - {{ toString . | quote }}
+{{- end }}
+maxConnections: {{ int64 $c.maxConnections }}
+maxInFlight: {{ int64 $c.maxInFlight }}
+requestTimeoutSeconds: {{ int64 $c.requestTimeoutSeconds }}
+idleTimeoutSeconds: {{ int64 $c.idleTimeoutSeconds }}
 {{- end }}
 
 {{/* Pod and container security settings, shared by the controller and the apply Job. */}}

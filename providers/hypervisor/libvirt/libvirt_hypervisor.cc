@@ -298,8 +298,20 @@ Status LibvirtHypervisor::CheckAlive() {
 }
 
 HeartbeatResult LibvirtHypervisor::Heartbeat(std::chrono::milliseconds timeout) {
-  using Outcome = HeartbeatResult::Outcome;
   if (open_uri_.rfind("test:", 0) == 0) return Hypervisor::Heartbeat(timeout);
+  bool closed = false;
+  HeartbeatResult r = HeartbeatAttempt(timeout, &closed);
+  // The connection closed under the call (EOF: the daemon or the host went away; the close
+  // callback had not told us yet): reconnect now, so this beat says whether the address refuses
+  // or hangs instead of leaving that to the next one, an interval later.
+  if (closed) r = HeartbeatAttempt(timeout, &closed);
+  return r;
+}
+
+HeartbeatResult LibvirtHypervisor::HeartbeatAttempt(std::chrono::milliseconds timeout,
+                                                    bool* closed) {
+  using Outcome = HeartbeatResult::Outcome;
+  *closed = false;
   auto ms = [&](Duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };
@@ -382,9 +394,11 @@ HeartbeatResult LibvirtHypervisor::Heartbeat(std::chrono::milliseconds timeout) 
   if (answered.code() == StatusCode::kDeadlineExceeded) {
     return {Outcome::kNoAnswer, answered.message()};
   }
-  // Closed under the call (EOF, keepalive): the next heartbeat reconnects and finds out
-  // whether the daemon refuses or hangs.
-  if (answered.code() == StatusCode::kUnavailable) return {Outcome::kNoAnswer, answered.message()};
+  // Closed under the call (EOF, keepalive): the caller reconnects at once.
+  if (answered.code() == StatusCode::kUnavailable) {
+    *closed = true;
+    return {Outcome::kNoAnswer, answered.message()};
+  }
   return {Outcome::kError, answered.message()};
 }
 

@@ -117,6 +117,9 @@ class LibvirtHypervisor : public Hypervisor {
   using Handlers = libvirt_internal::Handlers;
   using OpenAttempt = libvirt_internal::OpenAttempt;
 
+  // One heartbeat over the heartbeat's connection; `closed` says the connection closed under
+  // the call (worth one reconnect within the same beat).
+  HeartbeatResult HeartbeatAttempt(std::chrono::milliseconds timeout, bool* closed);
   // The current connection, or Unavailable when not connected or known dead.
   StatusOr<std::shared_ptr<Connection>> Current();
   Status WriteEmbeddedNodeDocument();
