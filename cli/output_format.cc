@@ -516,6 +516,24 @@ std::string DescribeStorage(const Json& status) {
 
 }  // namespace
 
+// A host's channels of failure detection (docs/failure-detection.md): what each says, and the
+// verdict, while its heartbeats fail; "answers" while they do.
+std::string DescribeSignals(const Json& host) {
+  const Json* signals = Find(host, {"status", "signals"});
+  if (signals == nullptr || !signals->is_object()) {
+    return "Signals:\n  Management:   answers\n";
+  }
+  Rows rows = {{"Management:", Text(host, {"status", "signals", "management"})},
+               {"Data plane:", Text(host, {"status", "signals", "dataPlane"})},
+               {"Power:", Text(host, {"status", "signals", "power"})}};
+  if (Find(host, {"status", "signals", "alert"}) != nullptr) {
+    rows.push_back({"Alert:", Text(host, {"status", "signals", "alert"})});
+  }
+  rows.push_back({"Verdict:", Text(host, {"status", "signals", "verdict"})});
+  rows.push_back({"Why:", Text(host, {"status", "signals", "why"})});
+  return "Signals:\n" + Indent(FormatTable(rows), "  ");
+}
+
 std::string Describe(const Json& object, const std::vector<reconciler::Event>& events,
                      const std::vector<reconciler::Incident>* incidents) {
   std::string labels;
@@ -549,6 +567,9 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
   Json conditions = status.contains("conditions") ? status["conditions"] : Json::array();
   status.erase("conditions");
   const std::string storage = DescribeStorage(status);  // tables below, not in the YAML
+  const std::string signals =
+      Text(object, {"kind"}) == "Host" ? DescribeSignals(object) : std::string();
+  status.erase("signals");
   // Shown as tables below; the spec a failed change goes back to is the previous generation's.
   for (const char* shown :
        {"disks", "snapshots", "change", "rollback", "healthySpec", "deletion"}) {
@@ -574,6 +595,7 @@ std::string Describe(const Json& object, const std::vector<reconciler::Event>& e
     }
     out += Indent(FormatTable(rows), "  ");
   }
+  out += signals;
   out += storage;
   if (incidents != nullptr) out += DescribeIncident(*incidents);
   out += "Events:\n";

@@ -250,6 +250,22 @@ TEST(DescribeTest, AVmShowsItsLastChangeAndRollback) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("healthySpec")));
 }
 
+// describe host says which channels of failure detection answer (docs/failure-detection.md).
+TEST(DescribeTest, AHostShowsItsSignals) {
+  Json host = specs::ObjectToJson(MakeHost("hv01", true));
+  EXPECT_THAT(Describe(host, {}), HasSubstr("Signals:\n  Management:   answers\n"));
+  host["status"]["signals"] = {{"management", "no-answer"},
+                               {"dataPlane", "2/2-answer"},
+                               {"power", "unknown"},
+                               {"verdict", "ManagementUnreachable"},
+                               {"why", "the guests answer"}};
+  const std::string text = Describe(host, {});
+  EXPECT_THAT(text, HasSubstr("Signals:\n  Management:   no-answer\n  Data plane:   2/2-answer\n"
+                              "  Power:        unknown\n  Verdict:      ManagementUnreachable\n"
+                              "  Why:          the guests answer\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("signals:"))) << "not again in the YAML";
+}
+
 TEST(DescribeTest, EmptyPartsSayNone) {
   Json vm = {{"kind", "VirtualMachine"}, {"metadata", {{"name", "x"}}}, {"spec", Json::object()}};
   std::string text = Describe(vm, {});
