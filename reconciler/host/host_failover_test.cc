@@ -11,6 +11,7 @@
 
 #include "common/mutex.h"
 #include "reconciler/queue/key_locks.h"
+#include "tests/fakes/fake_notifier.h"
 #include "tests/fakes/reconcile_fixture.h"
 #include "reconciler/controller/restore.h"
 #include "reconciler/store/store_wrapper.h"
@@ -137,6 +138,8 @@ class HostDetectionTest : public HostFailoverTest {
 // stay Ready; once one of them fails its probe, the host is fenced and both move.
 TEST_F(HostDetectionTest, AManagementOnlyOutageIsNotFencedUntilAGuestStopsAnswering) {
   StartProbedFleet();
+  providers::FakeNotifier notifier;
+  recorder_.SetNotifier(&notifier);
   Host("hv01").SetReachable(false);  // the daemon refuses; the domains keep running
   for (int i = 0; i < 6; ++i) Interval();
   EXPECT_EQ(health_.Get("hv01").state, HostHealthState::kNotReady);
@@ -148,7 +151,13 @@ TEST_F(HostDetectionTest, AManagementOnlyOutageIsNotFencedUntilAGuestStopsAnswer
   EXPECT_THAT(HostReasons("hv01"), Contains("ManagementUnreachable"));
   auto reasons = HostReasons("hv01");
   EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "ManagementUnreachable"), 1)
-      << "said (and notified) once";
+      << "said once";
+  auto sent = notifier.notifications();
+  ASSERT_EQ(sent.size(), 1u) << "the admins are told, once";
+  EXPECT_EQ(sent[0].event, "ManagementUnreachable");
+  EXPECT_EQ(sent[0].kind, "Host");
+  EXPECT_EQ(sent[0].name, "hv01");
+  recorder_.SetNotifier(nullptr);
   for (const char* vm : {"gold", "silver"}) {
     ReconcileVmOk(vm);
     EXPECT_EQ(StatusOf(vm).host, "hv01");
