@@ -72,7 +72,9 @@ TEST(DecideHostTest, InvariantsHoldOverEveryCombinationOfSignals) {
                 EXPECT_FALSE(got.reason.empty());
                 EXPECT_FALSE(got.why.empty());
                 // A host whose management plane answers is healthy, whatever else is said.
-                if (m == HostHealthState::kReady) EXPECT_EQ(got.verdict, HostVerdict::kHealthy);
+                if (m == HostHealthState::kReady) {
+                  EXPECT_EQ(got.verdict, HostVerdict::kHealthy);
+                }
                 // Never a fence while guests answer, unless the admin chose it.
                 if (DataPlaneSummary(d) == "answers" && !policy && opted_out == 0) {
                   EXPECT_FALSE(Fences(got.verdict));
