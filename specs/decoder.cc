@@ -1,6 +1,7 @@
 #include "specs/decoder.h"
 
 #include <cctype>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
@@ -30,6 +31,46 @@ bool HasControlCharacter(const std::string& s) {
     if (byte < 0x20 || byte == 0x7f) return true;
   }
   return false;
+}
+
+// Strings are stored and served as JSON, which must be UTF-8 (nlohmann::json refuses to write
+// anything else), and rendered by CanonicalYaml, whose emitter replaces what is not UTF-8: a
+// string that is not valid UTF-8 (found by fuzzing: docs/fuzzing.md) would pass validation, show
+// changed in a diff and fail only when the store writes it.
+constexpr char kNotUtf8Message[] = "must be valid UTF-8";
+
+bool IsValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      n = 1, cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      n = 2, cp = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3, cp = b & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
 }
 
 std::string WithThousands(size_t n) {
@@ -281,6 +322,10 @@ std::optional<std::string> DocumentDecoder::DecodeString(const FieldDef& def,
     Error(value, path, kControlCharactersMessage);
     return std::nullopt;
   }
+  if (!IsValidUtf8(s)) {
+    Error(value, path, kNotUtf8Message);
+    return std::nullopt;
+  }
   return s;
 }
 
@@ -327,6 +372,9 @@ std::optional<Json> DocumentDecoder::DecodeStringMap(const FieldDef& def, const 
         ok = false;
       } else if (HasControlCharacter(v.Scalar())) {
         Error(v, child, kControlCharactersMessage);
+        ok = false;
+      } else if (!IsValidUtf8(v.Scalar())) {
+        Error(v, child, kNotUtf8Message);
         ok = false;
       } else {
         out[entry.key] = v.Scalar();

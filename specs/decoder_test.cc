@@ -854,6 +854,29 @@ TEST(DecoderTest, ControlCharactersAreRefusedInEveryString) {
   EXPECT_EQ(o.status["message"], "line one\nline two");
 }
 
+// Found by fuzzing (fuzz/manifest_decoder_fuzzer.cc): a string that is not UTF-8 decoded, then
+// rendered changed by CanonicalYaml (its emitter replaces such bytes) and could not be stored
+// (JSON must be UTF-8). Refused like control characters; UTF-8 itself is fine.
+TEST(DecoderTest, StringsMustBeUtf8) {
+  const std::string utf8 = "must be valid UTF-8";
+  EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
+                     "kind: Host\n"
+                     "metadata: {name: hv}\n"
+                     "spec:\n"
+                     "  uri: \"qemu:///system\xe2S\"\n"
+                     "  fencing: {agent: fence_ipmilan, args: {ip: \"\xc0\xaf\", user: \"\xed\xa0\x80\"}}\n"),
+              ElementsAre("m.yaml:5:8: spec.uri: " + utf8,
+                          "m.yaml:6:46: spec.fencing.args.ip: " + utf8,
+                          "m.yaml:6:58: spec.fencing.args.user: " + utf8));
+  Object o = DecodeOne("apiVersion: vmkeeper/v1\n"
+                       "kind: Host\n"
+                       "metadata: {name: hv}\n"
+                       "spec: {uri: \"qemu:///caf\xc3\xa9\", "
+                       "fencing: {agent: fence_ipmilan, args: {ip: \"\xe2\x9c\x93 \xf0\x9f\x98\x80\"}}}\n");
+  EXPECT_EQ(o.spec["uri"], "qemu:///caf\xc3\xa9");
+  EXPECT_EQ(o.spec["fencing"]["args"]["ip"], "\xe2\x9c\x93 \xf0\x9f\x98\x80");
+}
+
 TEST(DecoderTest, ManifestStreamOverTheSizeCapIsRefusedUnparsed) {
   std::string big = "# " + std::string(kMaxManifestBytes, 'x') + "\n";
   EXPECT_THAT(Errors(big, "big.yaml"),
