@@ -30,6 +30,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -53,9 +54,10 @@ std::optional<double> ParseTs(const std::string& ts) {
   return MsSinceEpoch(t);
 }
 
-// Time of the first event `reason` about `object` logged at or after `after_ms`.
-std::optional<double> EventTime(const std::string& log, const std::string& object,
-                                const std::string& reason, double after_ms) {
+// Times of the events `reason` about `object` logged at or after `after_ms`, oldest first.
+std::vector<double> EventTimes(const std::string& log, const std::string& object,
+                               const std::string& reason, double after_ms) {
+  std::vector<double> times;
   std::istringstream lines(log);
   std::string line;
   while (std::getline(lines, line)) {
@@ -63,10 +65,17 @@ std::optional<double> EventTime(const std::string& log, const std::string& objec
     if (j.is_discarded() || !j.is_object()) continue;
     if (j.value("event", "") != reason || j.value("object", "") != object) continue;
     auto t = ParseTs(j.value("ts", ""));
-    // Log times have ms resolution: allow the kill's own millisecond.
-    if (t && *t >= after_ms - 1) return t;
+    // Log times have ms resolution: allow the fault's own millisecond.
+    if (t && *t >= after_ms - 1) times.push_back(*t);
   }
-  return std::nullopt;
+  return times;
+}
+
+std::optional<double> EventTime(const std::string& log, const std::string& object,
+                                const std::string& reason, double after_ms) {
+  auto times = EventTimes(log, object, reason, after_ms);
+  if (times.empty()) return std::nullopt;
+  return times.front();
 }
 
 struct Run {
@@ -75,22 +84,6 @@ struct Run {
   double to_started() const { return detection + fencing + scheduling + start; }
   double total() const { return to_started() + boot; }
 };
-
-// How many `reason` events about `object` the log holds after `after_ms`.
-int CountEvents(const std::string& log, const std::string& object, const std::string& reason,
-                double after_ms) {
-  int n = 0;
-  std::istringstream lines(log);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) continue;
-    if (j.value("event", "") != reason || j.value("object", "") != object) continue;
-    auto t = ParseTs(j.value("ts", ""));
-    if (t && *t >= after_ms - 1) ++n;
-  }
-  return n;
-}
 
 std::optional<Run> OneRun(int index, const std::string& storage, const std::string& fault,
                           std::string* error) {
@@ -167,7 +160,7 @@ std::optional<Run> OneRun(int index, const std::string& storage, const std::stri
     if (restart_exit != 0 || !ready_again) {
       return *error = "the host did not come back\n" + daemon.Log(), std::nullopt;
     }
-    r.fences = CountEvents(daemon.Log(), "Host/hv01", "HostFenced", began);
+    r.fences = static_cast<int>(EventTimes(daemon.Log(), "Host/hv01", "HostFenced", began).size());
     daemon.Kill();
     return r;
   }

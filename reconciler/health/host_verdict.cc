@@ -14,11 +14,7 @@ const char* HostVerdictName(HostVerdict verdict) {
   return "Suspect";
 }
 
-namespace {
-
-enum class DataPlane { kNone, kAnswers, kFailing, kSilent, kPending };
-
-DataPlane Summarise(const DataPlaneEvidence& d) {
+DataPlane SummariseDataPlane(const DataPlaneEvidence& d) {
   // A VM Unhealthy by its own verdict needs a restart that only a failover can give it now (no
   // management plane to restart it where it is), whatever the others say.
   if (d.unhealthy > 0) return DataPlane::kFailing;
@@ -28,6 +24,8 @@ DataPlane Summarise(const DataPlaneEvidence& d) {
   return DataPlane::kPending;
 }
 
+namespace {
+
 std::string Counted(const DataPlaneEvidence& d) {
   return std::to_string(d.answered) + "/" + std::to_string(d.probed);
 }
@@ -35,7 +33,7 @@ std::string Counted(const DataPlaneEvidence& d) {
 }  // namespace
 
 std::string DataPlaneSummary(const DataPlaneEvidence& data) {
-  switch (Summarise(data)) {
+  switch (SummariseDataPlane(data)) {
     case DataPlane::kNone: return "none";
     case DataPlane::kAnswers: return "answers";
     case DataPlane::kFailing: return "failing";
@@ -46,7 +44,7 @@ std::string DataPlaneSummary(const DataPlaneEvidence& data) {
 }
 
 HostDecision DecideHost(const HostEvidence& e) {
-  const DataPlane data = Summarise(e.data);
+  const DataPlane data = SummariseDataPlane(e.data);
   const bool refused = e.last_beat == HeartbeatOutcome::kRefused;
   const bool power_off = e.power == PowerState::kOff;
 

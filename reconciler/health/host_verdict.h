@@ -59,8 +59,11 @@ struct HostDecision {
   std::string why;     // a sentence naming the evidence
 };
 
-// The data plane as one word: "none" (no probed VMs), "answers", "failing" (a VM Unhealthy),
-// "silent" (every probed VM failed), "pending" (results still to come).
+// The data plane in one word: kNone (no probed VMs), kAnswers (one answers, none Unhealthy),
+// kFailing (a VM Unhealthy), kSilent (every probed VM failed), kPending (results to come).
+enum class DataPlane { kNone, kAnswers, kFailing, kSilent, kPending };
+DataPlane SummariseDataPlane(const DataPlaneEvidence& data);
+// "none", "answers", "failing", "silent", "pending".
 std::string DataPlaneSummary(const DataPlaneEvidence& data);
 
 HostDecision DecideHost(const HostEvidence& evidence);

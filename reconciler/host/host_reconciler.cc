@@ -172,10 +172,10 @@ HostEvidence HostReconciler::GatherEvidence(const std::string& name, const specs
   }
   // The power device is asked only when nothing else can tell: the daemon refuses (or the
   // heartbeats gave up) and no guest has said anything either way yet.
-  const std::string data = DataPlaneSummary(e.data);
+  const DataPlane data = SummariseDataPlane(e.data);
   const bool looks_dead = health.last_outcome == HeartbeatOutcome::kRefused ||
                           health.state == HostHealthState::kNotReady;
-  if (looks_dead && (data == "none" || data == "pending")) e.power = AskPower(name, spec);
+  if (looks_dead && (data == DataPlane::kNone || data == DataPlane::kPending)) e.power = AskPower(name, spec);
   return e;
 }
 
@@ -211,7 +211,8 @@ ReconcileResult HostReconciler::Assess(const specs::Object& object, const specs:
     // attempt, so that guests that answer by now are not fenced after all.
     const bool guests_answer =
         decision.verdict == HostVerdict::kManagementUnreachable ||
-        (decision.verdict == HostVerdict::kSuspect && DataPlaneSummary(evidence.data) == "answers");
+        (decision.verdict == HostVerdict::kSuspect &&
+         SummariseDataPlane(evidence.data) == DataPlane::kAnswers);
     if (!guests_answer) {
       return LookAgainSoon(failover_.Handle(object, spec, entry, std::move(status), cancel));
     }

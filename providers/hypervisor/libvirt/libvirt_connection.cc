@@ -239,6 +239,15 @@ std::shared_ptr<OpenAttempt> StartOpen(const std::string& open_uri, const Connec
   return attempt;
 }
 
+std::optional<OpenResult> WaitForOpen(Clock* clock, OpenAttempt& attempt, MonoTime deadline) {
+  MutexLock l(&attempt.mu);
+  while (!attempt.done && clock->Now() < deadline) {
+    clock->WaitUntil(l.native(), attempt.cv, deadline);
+  }
+  if (!attempt.done) return std::nullopt;
+  return OpenResult{attempt.status, attempt.refused, attempt.result};
+}
+
 void CloseInBackground(std::shared_ptr<Connection> conn) {
   if (conn == nullptr) return;
   std::thread([c = std::move(conn)]() mutable { c.reset(); }).detach();

@@ -126,6 +126,15 @@ std::shared_ptr<OpenAttempt> StartOpen(const std::string& open_uri, const Connec
                                        std::shared_ptr<Handlers> handlers, Clock* clock,
                                        bool domain_events = true);
 
+// What an OpenAttempt ended with.
+struct OpenResult {
+  Status status;
+  bool refused = false;                // see OpenAttempt::refused
+  std::shared_ptr<Connection> result;  // null unless status is ok
+};
+// Waits for `attempt` to end, at most until `deadline`; nullopt when it still runs then.
+std::optional<OpenResult> WaitForOpen(Clock* clock, OpenAttempt& attempt, MonoTime deadline);
+
 // Drops a connection that may be hung on a thread of its own: closing a remote connection talks
 // to the daemon (deregistering events, the close RPC), which must not stall the caller.
 void CloseInBackground(std::shared_ptr<Connection> conn);

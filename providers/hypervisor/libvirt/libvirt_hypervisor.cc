@@ -29,9 +29,11 @@ using libvirt_internal::Connection;
 using libvirt_internal::Handlers;
 using libvirt_internal::LastError;
 using libvirt_internal::OpenAttempt;
+using libvirt_internal::OpenResult;
 using libvirt_internal::ReadLastError;
 using libvirt_internal::RunBounded;
 using libvirt_internal::StartOpen;
+using libvirt_internal::WaitForOpen;
 
 namespace {
 
@@ -239,22 +241,15 @@ Status LibvirtHypervisor::Connect() {
   }
   CloseInBackground(std::move(stale));
 
-  MonoTime deadline = clock_->Now() + options_.open_timeout;
-  std::shared_ptr<Connection> opened;
-  Status status;
-  {
-    MutexLock l(&attempt->mu);
-    while (!attempt->done && clock_->Now() < deadline) {
-      clock_->WaitUntil(l.native(), attempt->cv, deadline);
-    }
-    if (!attempt->done) {
-      log::Warning("libvirt connect timed out", {{"host", host_name_}, {"uri", uri_}});
-      return Status::DeadlineExceeded("connect to " + uri_ + ": no answer within " +
-                                      std::to_string(options_.open_timeout.count()) + " ms");
-    }
-    opened = attempt->result;
-    status = attempt->status;
+  std::optional<OpenResult> ended =
+      WaitForOpen(clock_, *attempt, clock_->Now() + options_.open_timeout);
+  if (!ended) {
+    log::Warning("libvirt connect timed out", {{"host", host_name_}, {"uri", uri_}});
+    return Status::DeadlineExceeded("connect to " + uri_ + ": no answer within " +
+                                    std::to_string(options_.open_timeout.count()) + " ms");
   }
+  const std::shared_ptr<Connection>& opened = ended->result;
+  const Status& status = ended->status;
   MutexLock lock(&mu_);
   if (pending_ == attempt) {
     pending_.reset();
@@ -348,24 +343,9 @@ HeartbeatResult LibvirtHypervisor::HeartbeatAttempt(std::chrono::milliseconds ti
   CloseInBackground(std::move(stale));
 
   if (attempt != nullptr) {
-    const MonoTime deadline = std::max(attempt_since + timeout, now);
-    bool done;
-    bool refused = false;
-    Status status;
-    std::shared_ptr<Connection> opened;
-    {
-      MutexLock l(&attempt->mu);
-      while (!attempt->done && clock_->Now() < deadline) {
-        clock_->WaitUntil(l.native(), attempt->cv, deadline);
-      }
-      done = attempt->done;
-      if (done) {
-        refused = attempt->refused;
-        status = attempt->status;
-        opened = attempt->result;
-      }
-    }
-    if (!done) {
+    std::optional<OpenResult> ended =
+        WaitForOpen(clock_, *attempt, std::max(attempt_since + timeout, now));
+    if (!ended) {
       return {Outcome::kNoAnswer, "connect to " + uri_ + " pending for " +
                                       ms(clock_->Now() - attempt_since) + " ms"};
     }
@@ -373,10 +353,12 @@ HeartbeatResult LibvirtHypervisor::HeartbeatAttempt(std::chrono::milliseconds ti
       MutexLock lock(&mu_);
       if (beat_pending_ == attempt) {
         beat_pending_.reset();
-        if (opened) beat_conn_ = opened;
+        if (ended->result) beat_conn_ = ended->result;
       }
     }
-    if (!status.ok()) return {refused ? Outcome::kRefused : Outcome::kError, status.message()};
+    if (!ended->status.ok()) {
+      return {ended->refused ? Outcome::kRefused : Outcome::kError, ended->status.message()};
+    }
     // The open itself was a round trip to the daemon (the handshake, the driver's type): it
     // answered.
     return {};
