@@ -6,9 +6,11 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <utility>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "specs/limits.h"
@@ -633,6 +635,58 @@ std::optional<Object> DocumentDecoder::Decode(const YAML::Node& doc) {
   return object;
 }
 
+
+// Walks a stream's parse events (no nodes are built, aliases are not expanded) before
+// YAML::LoadAll builds the documents, for two things LoadAll cannot be trusted with:
+// - Documents are counted exactly, so a stream of 80,000 tiny ones is refused before yaml-cpp
+//   builds them (that took 700 MB).
+// - yaml-cpp 0.7's parser does not consume a "," outside a flow collection (found by fuzzing:
+//   a lone "," or "[a],"): each HandleNextDocument returns one more empty document at the same
+//   place, so LoadAll loops, allocating until memory runs out. A document that starts where the
+//   one before it started means the parser made no progress: refused here, with where it stuck.
+class DocumentScanner : public YAML::EventHandler {
+ public:
+  struct Outcome {
+    size_t documents = 0;
+    bool stuck = false;
+    YAML::Mark last_start;  // of the last document seen: where it stuck, or the one over the cap
+  };
+
+  // Parses all of `text`; yaml-cpp's exceptions (bad YAML, nesting) propagate to the caller.
+  static Outcome Scan(const std::string& text, size_t max_documents) {
+    std::istringstream input(text);
+    YAML::Parser parser(input);
+    DocumentScanner scanner;
+    Outcome& outcome = scanner.outcome_;
+    while (parser.HandleNextDocument(scanner)) {
+      if (outcome.stuck || outcome.documents > max_documents) break;
+    }
+    return outcome;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (outcome_.documents > 0 && mark.pos == outcome_.last_start.pos) {
+      outcome_.stuck = true;
+    }
+    outcome_.last_start = mark;
+    ++outcome_.documents;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  Outcome outcome_;
+};
+
 }  // namespace
 
 void DecodeResult::Append(DecodeResult other) {
@@ -669,27 +723,29 @@ DecodeResult DecodeManifests(std::string_view text, const std::string& file_name
                                            WithThousands(kMaxManifestBytes)});
     return result;
   }
-  // Count the documents before yaml-cpp builds all of them (80,000 tiny ones in 7 MB took
-  // 700 MB): a line starting with "---" is where one may start, so this is an upper bound.
-  {
-    size_t markers = 0;
-    int line = 1;
-    for (size_t at = 0; at < text.size(); at = text.find('\n', at) + 1, ++line) {
-      if (text.compare(at, 3, "---") == 0 &&
-          (at + 3 == text.size() || std::isspace(static_cast<unsigned char>(text[at + 3])))) {
-        if (++markers > kMaxObjectsPerApply) {
-          result.errors.push_back(Diagnostic{{file_name, line, 1}, "",
-                                             "too many documents: a manifest file may have at "
-                                             "most " + WithThousands(kMaxObjectsPerApply)});
-          return result;
-        }
-      }
-      if (text.find('\n', at) == std::string_view::npos) break;
-    }
-  }
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    const std::string stream(text);
+    const DocumentScanner::Outcome scan = DocumentScanner::Scan(stream, kMaxObjectsPerApply);
+    if (scan.stuck) {
+      const size_t at = static_cast<size_t>(scan.last_start.pos);
+      std::string what = at < stream.size() ? "\"" + std::string(1, stream[at]) + "\"" : "input";
+      result.errors.push_back(Diagnostic{{file_name, scan.last_start.line + 1,
+                                          scan.last_start.column + 1},
+                                         "",
+                                         "invalid YAML: unexpected " + what +
+                                             " (outside a flow collection?)"});
+      return result;
+    }
+    if (scan.documents > kMaxObjectsPerApply) {
+      result.errors.push_back(Diagnostic{{file_name, scan.last_start.line + 1,
+                                          scan.last_start.column + 1},
+                                         "",
+                                         "too many documents: a manifest file may have at most " +
+                                             WithThousands(kMaxObjectsPerApply)});
+      return result;
+    }
+    docs = YAML::LoadAll(stream);
   } catch (const YAML::DeepRecursion& e) {
     // Its own message is a bare "bad file".
     result.errors.push_back(Diagnostic{{file_name, e.mark.line >= 0 ? e.mark.line + 1 : 0,

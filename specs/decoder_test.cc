@@ -913,6 +913,25 @@ TEST(DecoderTest, TooManyDocumentsInOneStream) {
   EXPECT_TRUE(DecodeManifests(text, "m.yaml").ok());
 }
 
+// yaml-cpp 0.7's LoadAll never ends on a "," outside a flow collection: its parser returns one
+// empty document after another without consuming it, and LoadAll keeps them all until memory runs
+// out (found by fuzzing, a 376-byte manifest took 2 GB). The decoder stops at the second document
+// that starts where the one before it did.
+TEST(DecoderTest, StrayCommaIsAnErrorNotAnEndlessParse) {
+  EXPECT_THAT(DiagnosticStrings(DecodeManifests(",", "m.yaml").errors),
+              ElementsAre("m.yaml:1:1: invalid YAML: unexpected \",\" (outside a flow collection?)"));
+  EXPECT_THAT(DiagnosticStrings(DecodeManifests("[a],", "m.yaml").errors),
+              ElementsAre("m.yaml:1:4: invalid YAML: unexpected \",\" (outside a flow collection?)"));
+  const std::string vm =
+      "apiVersion: vmkeeper/v1\nkind: SnapshotPolicy\nmetadata: {name: p}\n";
+  EXPECT_THAT(DiagnosticStrings(DecodeManifests("# a comment\n,\n" + vm, "m.yaml").errors),
+              ElementsAre("m.yaml:2:1: invalid YAML: unexpected \",\" (outside a flow collection?)"));
+  // Empty documents start where their "---" is, each at its own place: not stuck.
+  DecodeResult empties = DecodeManifests("---\n---\n---\n" + vm + "---\n", "m.yaml");
+  EXPECT_TRUE(empties.ok()) << DiagnosticStrings(empties.errors)[0];
+  EXPECT_EQ(empties.objects.size(), 1u);
+}
+
 TEST(DecoderTest, TooManyObjectsInOneApplyAcrossFiles) {
   std::string half;
   for (size_t i = 0; i < kMaxObjectsPerApply / 2; ++i) {
