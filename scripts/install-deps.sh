@@ -9,8 +9,10 @@ PACKAGES=(
   libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu procps
   libyaml-cpp-dev libcpprest-dev libssl-dev prometheus-cpp-dev librocksdb-dev
   nlohmann-json3-dev libcli11-dev libdtl-dev libcurl4-openssl-dev libxml2-dev
-  # clang: the thread-safety analysis build (-Wthread-safety) in CI.
-  clang
+  # clang: the thread-safety analysis build (-Wthread-safety) in CI; libclang-rt-dev: its
+  # libFuzzer and sanitizer runtimes (scripts/fuzz.sh, scripts/sanitize.sh), only recommended
+  # by clang.
+  clang libclang-rt-dev
   libgtest-dev libgmock-dev
   # End-to-end tests: QEMU guests under software emulation (BIOS and the virtio-net option ROM),
   # the tiny guest's initramfs (tests/e2e/guest/build_guest.sh) and a real Alertmanager.

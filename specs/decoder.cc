@@ -1,12 +1,15 @@
 #include "specs/decoder.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include <yaml-cpp/depthguard.h>
@@ -41,7 +44,8 @@ bool HasControlCharacter(const std::string& s) {
 // changed in a diff and fail only when the store writes it.
 constexpr char kNotUtf8Message[] = "must be valid UTF-8";
 
-bool IsValidUtf8(const std::string& s) {
+// Offset of the first byte of `s` that is not part of valid UTF-8, or npos.
+size_t FirstInvalidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto b = static_cast<unsigned char>(s[i]);
@@ -57,23 +61,25 @@ bool IsValidUtf8(const std::string& s) {
     } else if (b >= 0xf0 && b <= 0xf4) {
       n = 3, cp = b & 0x07;
     } else {
-      return false;
+      return i;
     }
-    if (s.size() - i <= n) return false;
+    if (s.size() - i <= n) return i;
     for (size_t k = 1; k <= n; ++k) {
       const auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80) return false;
+      if ((c & 0xc0) != 0x80) return i;
       cp = (cp << 6) | (c & 0x3f);
     }
     // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
     if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
         (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
+      return i;
     }
     i += n + 1;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+bool IsValidUtf8(const std::string& s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
 
 std::string WithThousands(size_t n) {
   std::string digits = std::to_string(n);
@@ -721,6 +727,21 @@ DecodeResult DecodeManifests(std::string_view text, const std::string& file_name
                                        "is too large: " + WithThousands(text.size()) +
                                            " bytes, a manifest file may have at most " +
                                            WithThousands(kMaxManifestBytes)});
+    return result;
+  }
+  // YAML streams are Unicode (UTF-8 here): a stream that is not is refused before yaml-cpp sees
+  // it, at its first bad byte (docs/fuzzing.md, finding 1). The string fields check again what
+  // yaml-cpp's escapes decode to.
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    const size_t newline = bad == 0 ? std::string_view::npos : text.rfind('\n', bad - 1);
+    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
+    const int column =
+        1 + static_cast<int>(bad - (newline == std::string_view::npos ? 0 : newline + 1));
+    char byte[8];
+    std::snprintf(byte, sizeof(byte), "0x%02x", static_cast<unsigned char>(text[bad]));
+    result.errors.push_back(Diagnostic{{file_name, line, column}, "",
+                                       std::string("is not valid UTF-8 (byte ") + byte +
+                                           "): a manifest must be UTF-8 text"});
     return result;
   }
   std::vector<YAML::Node> docs;
