@@ -24,7 +24,7 @@ cmake --build "$BUILD_DIR" --target "${SUITES[@]}" -j"$JOBS"
 echo "sanitize: built ${SUITES[*]} in $BUILD_DIR in $(($(date +%s) - start)) s"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
 failed=()
 for suite in "${SUITES[@]}"; do
   start=$(date +%s)

@@ -201,12 +201,19 @@ HostRegistry::HostRegistry(providers::HypervisorFactory* factory,
 std::shared_ptr<HostEntry> HostRegistry::Upsert(const std::string& name,
                                                 const specs::HostSpec& spec,
                                                 const std::map<std::string, std::string>& labels) {
-  MutexLock l(&mu_);
-  auto it = hosts_.find(name);
-  if (it != hosts_.end() && it->second->connection()->uri() == spec.uri) {
-    it->second->SetSpec(spec, labels);
-    return it->second;
+  {
+    MutexLock l(&mu_);
+    auto it = hosts_.find(name);
+    if (it != hosts_.end() && it->second->connection()->uri() == spec.uri) {
+      it->second->SetSpec(spec, labels);
+      return it->second;
+    }
   }
+  // The connection is made and its handlers set without the registry's lock: a hypervisor may
+  // hold its handler's lock while it runs the handler (the fake does, so that a handler never
+  // runs after it was replaced), and the handler takes the registry's lock (Get). Taking them in
+  // the other order here was a lock-order inversion (ThreadSanitizer). Creating a connection
+  // under the lock also held up every Get, the event threads' included.
   providers::ConnectOptions options = options_;
   if (spec.capacity) {
     options.embedded_cpus = spec.capacity->cpus;
@@ -219,6 +226,14 @@ std::shared_ptr<HostEntry> HostRegistry::Upsert(const std::string& name,
       [this, name](const providers::ConnectionEvent& e) { on_connection_(name, e); });
   auto entry = std::make_shared<HostEntry>(name, std::move(connection), &locator_);
   entry->SetSpec(spec, labels);
+  MutexLock l(&mu_);
+  // One reconcile per host at a time (the work queue's promise) makes a race here unlikely; if
+  // another caller got there first with the same URI, theirs stays and this one is dropped.
+  auto it = hosts_.find(name);
+  if (it != hosts_.end() && it->second->connection()->uri() == spec.uri) {
+    it->second->SetSpec(spec, labels);
+    return it->second;
+  }
   hosts_[name] = entry;
   return entry;
 }
