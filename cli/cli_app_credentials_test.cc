@@ -170,8 +170,8 @@ TEST_F(CliCredentialsTest, ABadConfigFileStopsEveryCommandWithItsPosition) {
                                          "contexts:\n  - name: a\n    sever: http://h\n";
   env_.config_env = Path("config.yaml");
   EXPECT_EQ(Run({"get", "vms"}), 1);
-  EXPECT_EQ(err_.str(), "error: " + Path("config.yaml") + ":4:5: contexts[0].server: is required\n" +
-                            Path("config.yaml") +
+  EXPECT_EQ(err_.str(), "error: " + Path("config.yaml") +
+                            ":4:5: contexts[0].server: is required\n" + Path("config.yaml") +
                             ":5:5: contexts[0].sever: unknown field (known: name, server, "
                             "certificateAuthority, tokenFile, clientCertificate, clientKey, "
                             "insecureSkipTlsVerify)\n");

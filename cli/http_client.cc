@@ -111,7 +111,8 @@ Status ConfigureTls(SSL_CTX* ctx, const HttpClientOptions& options) {
   if (!options.certificate_authority.empty()) {
     VMK_RETURN_IF_ERROR(CheckReadable(options.certificate_authority, "certificate authority"));
     X509_STORE* store = X509_STORE_new();
-    if (store == nullptr || X509_STORE_load_file(store, options.certificate_authority.c_str()) != 1) {
+    if (store == nullptr ||
+        X509_STORE_load_file(store, options.certificate_authority.c_str()) != 1) {
       X509_STORE_free(store);
       ERR_clear_error();
       return Status::InvalidArgument("certificate authority " + options.certificate_authority +
@@ -121,7 +122,8 @@ Status ConfigureTls(SSL_CTX* ctx, const HttpClientOptions& options) {
   }
   if (!options.client_certificate.empty() || !options.client_key.empty()) {
     if (options.client_certificate.empty() || options.client_key.empty()) {
-      return Status::InvalidArgument("a client certificate needs its key, and a key its certificate");
+      return Status::InvalidArgument(
+          "a client certificate needs its key, and a key its certificate");
     }
     VMK_RETURN_IF_ERROR(CheckReadable(options.client_certificate, "client certificate"));
     VMK_RETURN_IF_ERROR(CheckReadable(options.client_key, "client key"));
@@ -143,7 +145,8 @@ Status ConfigureTls(SSL_CTX* ctx, const HttpClientOptions& options) {
       return Status::InvalidArgument("client key " + options.client_key +
                                      ": holds no unencrypted PEM private key");
     }
-    const bool matches = SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    const bool matches =
+        SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
     EVP_PKEY_free(key);
     if (!matches) {
       ERR_clear_error();
@@ -207,8 +210,10 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base
       if (!check) return Status::Internal("OpenSSL could not make a TLS context");
       VMK_RETURN_IF_ERROR(ConfigureTls(check.get(), options));
       config.set_validate_certificates(!options.insecure_skip_tls_verify);
-      config.set_ssl_context_callback([options](boost::asio::ssl::context& context) {
-        (void)ConfigureTls(context.native_handle(), options);  // checked above
+      HttpClientOptions tls_files = options;
+      tls_files.bearer_token.clear();  // the callback needs the files only
+      config.set_ssl_context_callback([tls_files](boost::asio::ssl::context& context) {
+        (void)ConfigureTls(context.native_handle(), tls_files);  // checked above
       });
       tls.host = host;
       tls.port = uri.port() > 0 ? uri.port() : 443;
