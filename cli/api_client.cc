@@ -15,6 +15,9 @@ Status StatusFromResponse(const HttpResponse& response) {
     Json body = Json::parse(response.body);
     if (body.is_object() && body.contains("error") && body["error"].is_string()) {
       message = body["error"].get<std::string>();
+    } else if (body.is_object() && body.value("kind", "") == "Status" &&
+               body.contains("message") && body["message"].is_string()) {
+      message = body["message"].get<std::string>();  // Kubernetes-style, as 401 and 403 are
     }
   } catch (const Json::exception&) {
   }
@@ -27,6 +30,8 @@ Status StatusFromResponse(const HttpResponse& response) {
   }
   switch (response.status) {
     case 400: return Status::InvalidArgument(message);
+    case 401: return Status::InvalidArgument(message);     // no or bad credentials
+    case 403: return Status::FailedPrecondition(message);  // credentials without the right
     case 404: return Status::NotFound(message);
     case 409: return Status::FailedPrecondition(message);
     case 413: return Status::InvalidArgument("request too large: " + message);
@@ -75,6 +80,12 @@ ApiClient::ApiClient(std::unique_ptr<HttpClient> http) : http_(std::move(http)) 
 StatusOr<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& server_url,
                                                        std::chrono::milliseconds timeout) {
   VMK_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, HttpClient::Create(server_url, timeout));
+  return std::unique_ptr<ApiClient>(new ApiClient(std::move(http)));
+}
+
+StatusOr<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& server_url,
+                                                       const HttpClientOptions& options) {
+  VMK_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, HttpClient::Create(server_url, options));
   return std::unique_ptr<ApiClient>(new ApiClient(std::move(http)));
 }
 
@@ -251,6 +262,15 @@ StatusOr<reconciler::AlertIntakeOutcome> ApiClient::PostAlerts(const std::string
   outcome.repeated = reply.value("repeated", 0);
   outcome.skipped = StringList(reply, "skipped");
   return outcome;
+}
+
+StatusOr<Identity> ApiClient::WhoAmI() {
+  VMK_ASSIGN_OR_RETURN(Json reply, Call("GET", std::string(kApiPrefix) + "/whoami", "", {200}));
+  if (!reply.is_object() || !reply.contains("user") || !reply["user"].is_string() ||
+      !reply.contains("role") || !reply["role"].is_string()) {
+    return Status::Internal("vmkeeperd sent a malformed reply to whoami");
+  }
+  return Identity{reply["user"].get<std::string>(), reply["role"].get<std::string>()};
 }
 
 Status ApiClient::Healthy() {

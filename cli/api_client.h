@@ -1,8 +1,9 @@
 // ApiClient: the typed client of vmkeeperd's REST API (v1), used by the vmkeeper CLI and tests.
-// Server errors come back as Status with the server's message ({"error": ...}) and a code
-// derived from the HTTP status (404 NotFound, 409 FailedPrecondition, 400/413 InvalidArgument,
-// 503 Unavailable, other Internal); validation failures of apply/diff come back in
-// outcome.errors. Thread-safe.
+// Server errors come back as Status with the server's message ({"error": ...}, or the `message`
+// of a Kubernetes-style Status object {"kind": "Status", "message": ...} as 401 and 403 carry)
+// and a code derived from the HTTP status (404 NotFound, 409 and 403 FailedPrecondition,
+// 400/401/413 InvalidArgument, 503 Unavailable, other Internal); validation failures of
+// apply/diff come back in outcome.errors. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -16,11 +17,20 @@
 
 namespace vmk::cli {
 
+// Who the server takes the caller for (GET /api/v1/whoami).
+struct Identity {
+  std::string user;
+  std::string role;
+};
+
 class ApiClient {
  public:
   static StatusOr<std::unique_ptr<ApiClient>> Create(
       const std::string& server_url,
       std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+  // With credentials and TLS settings (http_client.h).
+  static StatusOr<std::unique_ptr<ApiClient>> Create(const std::string& server_url,
+                                                     const HttpClientOptions& options);
 
   StatusOr<reconciler::ApplyOutcome> Apply(const std::vector<reconciler::ManifestFile>& files,
                                            const reconciler::ApplyOptions& options);
@@ -45,6 +55,7 @@ class ApiClient {
   StatusOr<reconciler::AvailabilityReport> Availability(const reconciler::AvailabilityQuery& query);
   // Posts an Alertmanager webhook body as Alertmanager would (for tests and manual checks).
   StatusOr<reconciler::AlertIntakeOutcome> PostAlerts(const std::string& body);
+  StatusOr<Identity> WhoAmI();
   // /healthz answered 200.
   Status Healthy();
   // /readyz: true on 200, false on 503.

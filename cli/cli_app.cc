@@ -5,12 +5,16 @@
 #include <charconv>
 #include <condition_variable>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/api_client.h"
 #include "cli/api_paths.h"
+#include "cli/client_config.h"
 #include "cli/manifest_files.h"
 #include "cli/output_format.h"
 #include "common/mutex.h"
@@ -22,7 +26,8 @@ namespace {
 using specs::Json;
 
 struct Options {
-  std::string server;
+  ConnectionFlags connection;
+  std::string context_name;  // config use-context NAME
   std::vector<std::string> files;
   bool dry_run = false;
   bool prune = false;
@@ -67,10 +72,15 @@ class Commands {
   int Snapshot();
   int Snapshots();
   int Rollback();
+  int WhoAmI();
+  int ConfigView();
+  int ConfigUseContext();
 
  private:
-  // Creates client_; prints the error and returns false on failure.
+  // Resolves the server and credentials (connection_settings.h) and creates client_; prints the
+  // error and returns false on failure.
   bool Connect();
+  StatusOr<ConnectionSettings> ResolveSettings() const;
   int Fail(const Status& status, int code = kExitFailure) {
     err_ << "error: " << status.message() << "\n";
     return code;
@@ -88,8 +98,35 @@ class Commands {
   std::unique_ptr<ApiClient> client_;
 };
 
+StatusOr<ConnectionSettings> Commands::ResolveSettings() const {
+  ConnectionEnvironment env;
+  env.server = env_.server_env;
+  env.context = env_.context_env;
+  env.token = env_.token_env;
+  env.token_file = env_.token_file_env;
+  env.config = env_.config_env;
+  env.default_config_file = env_.default_config_file;
+  return ResolveConnectionSettings(options_.connection, env);
+}
+
 bool Commands::Connect() {
-  auto client = ApiClient::Create(options_.server, env_.request_timeout);
+  auto settings = ResolveSettings();
+  if (!settings.ok()) {
+    Fail(settings.status());
+    return false;
+  }
+  if (settings->insecure_skip_tls_verify) {
+    err_ << "warning: the server's TLS certificate is not checked (insecureSkipTlsVerify, from "
+         << settings->insecure_from << "): anyone on the way can pose as vmkeeperd\n";
+  }
+  HttpClientOptions http;
+  http.timeout = env_.request_timeout;
+  http.bearer_token = settings->bearer_token;
+  http.certificate_authority = settings->certificate_authority;
+  http.client_certificate = settings->client_certificate;
+  http.client_key = settings->client_key;
+  http.insecure_skip_tls_verify = settings->insecure_skip_tls_verify;
+  auto client = ApiClient::Create(settings->server, http);
   if (!client.ok()) {
     Fail(client.status());
     return false;
@@ -430,6 +467,84 @@ int Commands::Availability() {
   return kExitOk;
 }
 
+int Commands::WhoAmI() {
+  if (!Connect()) return kExitFailure;
+  auto identity = client_->WhoAmI();
+  if (!identity.ok()) return Fail(identity.status());
+  if (options_.output == "json") {
+    out_ << ToJsonText(Json{{"user", identity->user}, {"role", identity->role}});
+    return kExitOk;
+  }
+  out_ << "user: " << identity->user << "\nrole: " << identity->role << "\n";
+  return kExitOk;
+}
+
+int Commands::ConfigView() {
+  auto settings = ResolveSettings();
+  if (!settings.ok()) return Fail(settings.status());
+  out_ << settings->Describe();
+  return kExitOk;
+}
+
+// Rewrites the currentContext line of the config file, keeping the rest of it (comments
+// included) as it is; refuses when the result would not read back with the new context.
+int Commands::ConfigUseContext() {
+  std::string path = options_.connection.config;
+  if (path.empty() && env_.config_env && !env_.config_env->empty()) path = *env_.config_env;
+  if (path.empty()) path = env_.default_config_file;
+  if (path.empty()) return Fail(Status::InvalidArgument("no config file: give --config FILE"));
+  auto config = LoadClientConfigFile(path);
+  if (!config.ok()) return Fail(config.status());
+  if (config->Find(options_.context_name) == nullptr) {
+    std::string names;
+    for (const auto& c : config->contexts) names += (names.empty() ? "" : ", ") + c.name;
+    return Fail(Status::InvalidArgument("no context \"" + options_.context_name + "\" in " +
+                                        path + " (contexts: " +
+                                        (names.empty() ? "none" : names) + ")"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream read;
+  read << in.rdbuf();
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(read, line)) lines.push_back(line);
+  const std::string replacement = "currentContext: " + Json(options_.context_name).dump();
+  size_t found = 0;
+  for (auto& l : lines) {
+    if (l.rfind("currentContext:", 0) == 0) {
+      l = replacement;
+      ++found;
+    }
+  }
+  if (found == 0) lines.push_back(replacement);
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  auto check = ParseClientConfig(text, path);
+  if (found > 1 || !check.ok() || check->current_context != options_.context_name) {
+    return Fail(Status::FailedPrecondition(
+        "cannot set currentContext in " + path +
+        " without rewriting it (is currentContext: written on a line of its own, at the start?): "
+        "edit the file by hand"));
+  }
+  namespace fs = std::filesystem;
+  const std::string temp = path + ".vmkeeper-new";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return Fail(Status::Unavailable("cannot write " + temp));
+  }
+  std::error_code ec;
+  fs::permissions(temp, fs::status(path, ec).permissions(), ec);
+  fs::rename(temp, path, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return Fail(Status::Unavailable("cannot replace " + path + ": " + ec.message()));
+  }
+  out_ << "current context: " << options_.context_name << " (" << path << ")\n";
+  return kExitOk;
+}
+
 int Commands::Schema() {
   out_ << ToJsonText(specs::JsonSchema());
   return kExitOk;
@@ -576,21 +691,62 @@ void AddSnapshotCommands(CLI::App& app, Options& options, Handlers* handlers) {
   handlers->emplace_back(snapshots, &Commands::Snapshots);
 }
 
+// auth and config: who the server takes us for, and the client's own settings.
+void AddClientCommands(CLI::App& app, Options& options, Handlers* handlers) {
+  auto* auth = app.add_subcommand("auth", "Credentials");
+  auth->require_subcommand(1);
+  auto* whoami = auth->add_subcommand("whoami", "Show the user and role the server sees");
+  whoami->add_option("-o,--output", options.output, "json")->check(CLI::IsMember({"json"}));
+  handlers->emplace_back(whoami, &Commands::WhoAmI);
+
+  auto* config = app.add_subcommand("config", "The client's config file and contexts");
+  config->require_subcommand(1);
+  handlers->emplace_back(
+      config->add_subcommand("view",
+                             "Show the server and credentials commands use, and where each "
+                             "comes from (the token masked)"),
+      &Commands::ConfigView);
+  auto* use = config->add_subcommand("use-context", "Set the config file's currentContext");
+  use->add_option("name", options.context_name, "Context name")->required();
+  handlers->emplace_back(use, &Commands::ConfigUseContext);
+}
+
+// The connection flags, before the subcommand or after it.
+void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags) {
+  app.add_option("--config", flags.config,
+                 "Client config file (default: $VMKEEPER_CONFIG, else "
+                 "~/.config/vmkeeper/config.yaml)");
+  app.add_option("--server", flags.server,
+                 "vmkeeperd URL (default: $VMKEEPER_SERVER, else the context's server, else " +
+                     std::string(kDefaultServer) + ")");
+  app.add_option("--context", flags.context,
+                 "Context of the config file (default: $VMKEEPER_CONTEXT, else its "
+                 "currentContext)");
+  app.add_option("--token-file", flags.token_file,
+                 "File holding the bearer token (default: $VMKEEPER_TOKEN, $VMKEEPER_TOKEN_FILE, "
+                 "else the context's tokenFile)");
+  app.add_option("--certificate-authority", flags.certificate_authority,
+                 "PEM file of the CA that signs the server's certificate (https)");
+  app.add_option("--client-certificate", flags.client_certificate,
+                 "PEM client certificate (https; with --client-key)");
+  app.add_option("--client-key", flags.client_key, "PEM key of --client-certificate");
+  app.add_flag("--insecure-skip-tls-verify", flags.insecure_skip_tls_verify,
+               "Do not check the server's certificate (https; unsafe)");
+}
+
 int RunVmkeeperCli(int argc, const char* const* argv, const CliEnvironment& env) {
   Options options;
-  options.server = env.server_env && !env.server_env->empty() ? *env.server_env : kDefaultServer;
 
   CLI::App app{"vmkeeper: declare the VMs that must run and let vmkeeperd keep them so",
                "vmkeeper"};
   app.fallthrough();
   app.require_subcommand(1);
-  app.add_option("--server", options.server,
-                 "vmkeeperd URL (default: $VMKEEPER_SERVER, else " + std::string(kDefaultServer) +
-                     ")");
+  AddConnectionFlags(app, options.connection);
   Handlers handlers;
   AddManifestCommands(app, options, &handlers);
   AddObjectCommands(app, options, &handlers);
   AddSnapshotCommands(app, options, &handlers);
+  AddClientCommands(app, options, &handlers);
 
   try {
     app.parse(argc, argv);

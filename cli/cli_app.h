@@ -2,6 +2,9 @@
 // ApiClient and prints results. Lives in the library (not in vmkeeper_main.cc) so tests can run
 // whole commands against a real server and read their output.
 //
+// Which server and which credentials: flags over environment over the config file over the
+// default (connection_settings.h has the rules).
+//
 // Exit codes: 0 success; 1 failure (unreachable server, validation errors, not found, apply
 // --wait timeout); 2 usage errors. `diff` follows kubectl: 0 no differences, 1 differences,
 // 2 errors.
@@ -14,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/connection_settings.h"
 #include "common/clock.h"
 #include "common/status.h"
 
@@ -24,13 +28,18 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitDiffError = 2;
 
-inline constexpr char kDefaultServer[] = "http://127.0.0.1:7480";
-
 struct CliEnvironment {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   std::istream* in = nullptr;            // for -f -
   std::optional<std::string> server_env;  // $VMKEEPER_SERVER
+  std::optional<std::string> context_env;     // $VMKEEPER_CONTEXT
+  std::optional<std::string> token_env;       // $VMKEEPER_TOKEN
+  std::optional<std::string> token_file_env;  // $VMKEEPER_TOKEN_FILE
+  std::optional<std::string> config_env;      // $VMKEEPER_CONFIG
+  // The config file when neither --config nor $VMKEEPER_CONFIG names one
+  // (DefaultClientConfigPath); empty = none, as in tests.
+  std::string default_config_file;
   bool out_is_tty = false;                // progress is redrawn in place on a terminal
   Clock* clock = nullptr;                 // for apply --wait
   std::chrono::milliseconds poll_interval{1000};

@@ -1,6 +1,7 @@
 // The only client-side translation unit that includes cpprestsdk.
 #include "cli/http_client.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,21 +9,38 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
 #include <cpprest/http_client.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "cli/tls_diagnosis.h"
 
 namespace vmk::cli {
 
 class HttpClient::Impl {
  public:
-  explicit Impl(std::unique_ptr<web::http::client::http_client> client)
-      : client(std::move(client)) {}
-  std::unique_ptr<web::http::client::http_client> client;
+  Impl(std::unique_ptr<web::http::client::http_client> client, std::string bearer_token,
+       bool https, TlsTarget tls)
+      : client(std::move(client)),
+        bearer_token(std::move(bearer_token)),
+        https(https),
+        tls(std::move(tls)) {}
+  const std::unique_ptr<web::http::client::http_client> client;
+  const std::string bearer_token;  // secret: only ever put in the Authorization header
+  const bool https;
+  const TlsTarget tls;  // what to look at when a TLS connection fails
 };
 
 namespace {
+
+// How long each step of a TLS diagnosis may wait (it runs only after a failure).
+constexpr std::chrono::milliseconds kDiagnosisTimeout{3000};
 
 // cpprestsdk reports every failed connect as "host unreachable" (it maps connection refused to
 // it). A refused connection is the common case (vmkeeperd not running), so on such a failure we
@@ -62,6 +80,84 @@ std::string DiagnoseConnect(const std::string& host, int port) {
   return reason;
 }
 
+// localhost, 127.0.0.0/8, ::1 and ::ffff:127.x.y.z: a token sent there never leaves the machine.
+bool IsLoopbackHost(std::string host) {
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (host == "localhost") return true;
+  unsigned char v4[4];
+  if (inet_pton(AF_INET, host.c_str(), v4) == 1) return v4[0] == 127;
+  unsigned char v6[16];
+  if (inet_pton(AF_INET6, host.c_str(), v6) != 1) return false;
+  static const unsigned char kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const unsigned char kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(v6, kLoopback, 16) == 0 ||
+         (std::memcmp(v6, kMappedPrefix, 12) == 0 && v6[12] == 127);
+}
+
+// A readable file, or the reason it is not.
+Status CheckReadable(const std::string& path, const std::string& what) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return Status::InvalidArgument(what + " " + path + ": " + std::strerror(errno));
+  }
+  std::fclose(f);
+  return Status::Ok();
+}
+
+// Loads the TLS files of `options` into `ctx`: the CA as the only trusted one, the client
+// certificate and its key. Used both to check the files at Create and, through cpprestsdk's
+// context callback, for every connection.
+Status ConfigureTls(SSL_CTX* ctx, const HttpClientOptions& options) {
+  if (!options.certificate_authority.empty()) {
+    VMK_RETURN_IF_ERROR(CheckReadable(options.certificate_authority, "certificate authority"));
+    X509_STORE* store = X509_STORE_new();
+    if (store == nullptr ||
+        X509_STORE_load_file(store, options.certificate_authority.c_str()) != 1) {
+      X509_STORE_free(store);
+      ERR_clear_error();
+      return Status::InvalidArgument("certificate authority " + options.certificate_authority +
+                                     ": holds no PEM certificate");
+    }
+    SSL_CTX_set_cert_store(ctx, store);  // takes it; replaces the system's CAs
+  }
+  if (!options.client_certificate.empty() || !options.client_key.empty()) {
+    if (options.client_certificate.empty() || options.client_key.empty()) {
+      return Status::InvalidArgument(
+          "a client certificate needs its key, and a key its certificate");
+    }
+    VMK_RETURN_IF_ERROR(CheckReadable(options.client_certificate, "client certificate"));
+    VMK_RETURN_IF_ERROR(CheckReadable(options.client_key, "client key"));
+    if (SSL_CTX_use_certificate_chain_file(ctx, options.client_certificate.c_str()) != 1) {
+      ERR_clear_error();
+      return Status::InvalidArgument("client certificate " + options.client_certificate +
+                                     ": holds no PEM certificate");
+    }
+    FILE* key_file = std::fopen(options.client_key.c_str(), "rb");
+    // No password callback: an encrypted key must fail here, not prompt on the terminal.
+    EVP_PKEY* key = key_file == nullptr
+                        ? nullptr
+                        : PEM_read_PrivateKey(
+                              key_file, nullptr, [](char*, int, int, void*) { return 0; },
+                              nullptr);
+    if (key_file != nullptr) std::fclose(key_file);
+    if (key == nullptr) {
+      ERR_clear_error();
+      return Status::InvalidArgument("client key " + options.client_key +
+                                     ": holds no unencrypted PEM private key");
+    }
+    const bool matches =
+        SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(key);
+    if (!matches) {
+      ERR_clear_error();
+      return Status::InvalidArgument("client key " + options.client_key +
+                                     " does not belong to client certificate " +
+                                     options.client_certificate);
+    }
+  }
+  return Status::Ok();
+}
+
 std::string LowerFirst(std::string text) {
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
@@ -76,6 +172,13 @@ HttpClient::~HttpClient() = default;
 
 StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_url,
                                                          std::chrono::milliseconds timeout) {
+  HttpClientOptions options;
+  options.timeout = timeout;
+  return Create(base_url, options);
+}
+
+StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_url,
+                                                         const HttpClientOptions& options) {
   std::string url = base_url;
   if (url.find("://") == std::string::npos) url = "http://" + url;
   while (url.size() > 1 && url.back() == '/') url.pop_back();
@@ -87,11 +190,41 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base
     if (uri.host().empty()) {
       return Status::InvalidArgument("server URL " + base_url + " has no host");
     }
+    const bool https = uri.scheme() == "https";
+    std::string host = uri.host();
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (!options.bearer_token.empty() && !https && !IsLoopbackHost(host)) {
+      return Status::InvalidArgument(
+          "refusing to send the bearer token to " + url +
+          " over plain http, where anyone on the way could read it: use an https:// server URL "
+          "(plain http carries a token to a loopback address only)");
+    }
     web::http::client::http_client_config config;
-    config.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+    config.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(options.timeout));
+    TlsTarget tls;
+    if (https) {
+      // The files are checked now, so that a bad one is named before any request; the
+      // callback below loads them again for each connection cpprestsdk opens.
+      std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> check(SSL_CTX_new(TLS_client_method()),
+                                                         SSL_CTX_free);
+      if (!check) return Status::Internal("OpenSSL could not make a TLS context");
+      VMK_RETURN_IF_ERROR(ConfigureTls(check.get(), options));
+      config.set_validate_certificates(!options.insecure_skip_tls_verify);
+      HttpClientOptions tls_files = options;
+      tls_files.bearer_token.clear();  // the callback needs the files only
+      config.set_ssl_context_callback([tls_files](boost::asio::ssl::context& context) {
+        (void)ConfigureTls(context.native_handle(), tls_files);  // checked above
+      });
+      tls.host = host;
+      tls.port = uri.port() > 0 ? uri.port() : 443;
+      tls.certificate_authority = options.certificate_authority;
+      tls.client_certificate = options.client_certificate;
+      tls.client_key = options.client_key;
+      tls.verify = !options.insecure_skip_tls_verify;
+    }
     auto client = std::make_unique<web::http::client::http_client>(uri, config);
-    return std::unique_ptr<HttpClient>(
-        new HttpClient(url, std::make_unique<Impl>(std::move(client))));
+    return std::unique_ptr<HttpClient>(new HttpClient(
+        url, std::make_unique<Impl>(std::move(client), options.bearer_token, https, tls)));
   } catch (const std::exception& e) {
     return Status::InvalidArgument("invalid server URL " + base_url + ": " + e.what());
   }
@@ -105,6 +238,9 @@ StatusOr<HttpResponse> HttpClient::Send(const std::string& method,
     web::http::http_request request(method);
     request.set_request_uri(path_and_query);
     if (!body.empty()) request.set_body(body, content_type);
+    if (!impl_->bearer_token.empty()) {
+      request.headers().add("Authorization", "Bearer " + impl_->bearer_token);
+    }
     web::http::http_response reply = impl_->client->request(request).get();
     HttpResponse out;
     out.status = reply.status_code();
@@ -120,6 +256,11 @@ StatusOr<HttpResponse> HttpClient::Send(const std::string& method,
       std::string host = uri.host();
       if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
       reason = DiagnoseConnect(host, port);
+    } else if (impl_->https) {
+      // Whatever went wrong, a TLS problem is the likely cause and cpprestsdk's words for it
+      // ("handshake: certificate verify failed", "stream truncated") do not say which.
+      std::string diagnosis = DiagnoseTlsFailure(impl_->tls, kDiagnosisTimeout);
+      if (!diagnosis.empty()) reason = diagnosis;
     }
     return Status::Unavailable("cannot reach vmkeeperd at " + base_url_ + ": " +
                                LowerFirst(reason));

@@ -1,7 +1,13 @@
-// HttpClient: a blocking HTTP client for the vmkeeper CLI and tests, over cpprestsdk's client,
+// HttpClient: a blocking HTTP(S) client for the vmkeeper CLI and tests, over cpprestsdk's client,
 // behind std types. Network failures come back as Unavailable with a message a user can act on
-// ("cannot reach vmkeeperd at http://127.0.0.1:7480: connection refused"); HTTP error statuses
-// are not errors here (the caller reads HttpResponse::status). Thread-safe.
+// ("cannot reach vmkeeperd at http://127.0.0.1:7480: connection refused"; for https, what was
+// wrong with TLS: tls_diagnosis.h); HTTP error statuses are not errors here (the caller reads
+// HttpResponse::status).
+//
+// A bearer token, when given, goes with every request as "Authorization: Bearer <token>" and
+// nowhere else: no message of this class contains it. It is refused at Create for a plain
+// http:// URL whose host is not a loopback address, where anyone on the path could read it.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -13,9 +19,24 @@
 
 namespace vmk::cli {
 
+struct HttpClientOptions {
+  std::chrono::milliseconds timeout{60000};
+  std::string bearer_token;  // secret; empty = none
+  // https only. PEM files: the CA that signs the server's certificate (it replaces the system's
+  // CAs), and a client certificate with its key. Empty = not used.
+  std::string certificate_authority;
+  std::string client_certificate;
+  std::string client_key;
+  bool insecure_skip_tls_verify = false;  // accept any server certificate (tests, first setup)
+};
+
 class HttpClient {
  public:
-  // base_url: "http://host:port"; "host:port" alone means http. InvalidArgument if malformed.
+  // base_url: "http://host:port" or "https://host:port"; "host:port" alone means http.
+  // InvalidArgument if malformed, if a file of `options` cannot be read or does not hold what it
+  // should, or for a token over plain http to a host that is not a loopback address.
+  static StatusOr<std::unique_ptr<HttpClient>> Create(const std::string& base_url,
+                                                      const HttpClientOptions& options);
   static StatusOr<std::unique_ptr<HttpClient>> Create(const std::string& base_url,
                                                       std::chrono::milliseconds timeout);
   ~HttpClient();
@@ -31,7 +52,7 @@ class HttpClient {
   class Impl;
   HttpClient(std::string base_url, std::unique_ptr<Impl> impl);
 
-  std::string base_url_;
+  std::string base_url_;  // never holds a secret: a token is not part of a URL
   std::unique_ptr<Impl> impl_;
 };
 
