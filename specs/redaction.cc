@@ -95,4 +95,12 @@ std::vector<std::string> InlineSecretValues(const Object& object) {
   return values;
 }
 
+std::vector<std::string> InlineSecretValues(const FencingSpec& fencing) {
+  std::vector<std::string> values;
+  for (const auto& [key, value] : fencing.args) {
+    if (IsSecretOptionKey(key)) values.push_back(value);
+  }
+  return values;
+}
+
 }  // namespace vmk::specs

@@ -39,5 +39,6 @@ void RedactForDiff(Object* from, Object* to);
 // redacting free text that might quote them (RedactSecrets in common/secrets.h). File contents
 // are not known here: the fencer redacts those itself.
 std::vector<std::string> InlineSecretValues(const Object& object);
+std::vector<std::string> InlineSecretValues(const FencingSpec& fencing);
 
 }  // namespace vmk::specs

@@ -90,6 +90,9 @@ TEST(RedactionTest, InlineSecretValuesAreTheSecretOptionsValues) {
   EXPECT_THAT(InlineSecretValues(host), UnorderedElementsAre("pw-5", "c-5"));
   Object vm;
   EXPECT_TRUE(InlineSecretValues(vm).empty());
+  FencingSpec fencing;
+  fencing.args = {{"Passwd", "pw-6"}, {"plug", "3"}, {"passwordFile", "/etc/pw"}};
+  EXPECT_THAT(InlineSecretValues(fencing), UnorderedElementsAre("pw-6"));
 }
 
 }  // namespace
