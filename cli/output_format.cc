@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/rfc3339.h"
 #include "specs/canonical.h"
+#include "specs/redaction.h"
 
 #include <algorithm>
 #include <cctype>
@@ -293,10 +294,13 @@ std::string FormatObjectTable(specs::Kind kind, const std::vector<Json>& objects
   return "";
 }
 
-std::string ToYaml(const Json& json) { return specs::JsonToYaml(json); }
+// Both mask secrets themselves: the server masks what it serves, but the CLI must not print
+// a secret a server of another version let through.
+std::string ToYaml(const Json& json) { return specs::JsonToYaml(specs::RedactManifestJson(json)); }
 
 std::string ToJsonText(const Json& json) {
-  return json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  return specs::RedactManifestJson(json).dump(2, ' ', false, Json::error_handler_t::replace) +
+         "\n";
 }
 
 Json ListObject(const std::vector<Json>& items) {
@@ -534,8 +538,9 @@ std::string DescribeSignals(const Json& host) {
   return "Signals:\n" + Indent(FormatTable(rows), "  ");
 }
 
-std::string Describe(const Json& object, const std::vector<reconciler::Event>& events,
+std::string Describe(const Json& served, const std::vector<reconciler::Event>& events,
                      const std::vector<reconciler::Incident>* incidents) {
+  const Json object = specs::RedactManifestJson(served);  // as ToYaml: whatever the server sent
   std::string labels;
   if (const Json* l = Find(object, {"metadata", "labels"}); l != nullptr && l->is_object()) {
     for (const auto& [key, value] : l->items()) {

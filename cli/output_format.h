@@ -34,7 +34,9 @@ std::string FormatObjectTable(specs::Kind kind, const std::vector<specs::Json>& 
 std::string FormatSnapshots(const specs::Json& snapshots);
 
 // Block-style YAML. Strings that YAML would read as something else ("true", "8443",
-// "2026-01-01T00:00:00Z") are quoted; multi-line strings use literal blocks.
+// "2026-01-01T00:00:00Z") are quoted; multi-line strings use literal blocks. Host manifests in
+// `json` (alone, as List items or in an array) have their secret fencing options masked
+// (specs::RedactManifestJson), as in ToJsonText and Describe.
 std::string ToYaml(const specs::Json& json);
 // Indented JSON followed by a newline.
 std::string ToJsonText(const specs::Json& json);

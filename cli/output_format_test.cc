@@ -266,6 +266,28 @@ TEST(DescribeTest, AHostShowsItsSignals) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("signals:"))) << "not again in the YAML";
 }
 
+// get -o yaml/json and describe mask secrets even when a server sent them unmasked.
+TEST(OutputSecretsTest, YamlJsonAndDescribeNeverShowASecret) {
+  Json host = specs::ObjectToJson(MakeHost("hv01", true));
+  host["spec"]["fencing"] = {{"agent", "fence_ipmilan"},
+                             {"timeoutSeconds", 60},
+                             {"args",
+                              {{"ip", "10.0.0.11"},
+                               {"password", "pw-cli-81"},
+                               {"api_token", "tok-cli-82"},
+                               {"passwordFile", "/etc/vmkeeper/hv01.pw"}}}};
+  Json list = ListObject({host});
+  for (const std::string& text :
+       {ToYaml(host), ToJsonText(host), ToYaml(list), ToJsonText(list), Describe(host, {})}) {
+    EXPECT_THAT(text, ::testing::Not(HasSubstr("pw-cli-81")));
+    EXPECT_THAT(text, ::testing::Not(HasSubstr("tok-cli-82")));
+    EXPECT_THAT(text, HasSubstr("10.0.0.11"));
+    EXPECT_THAT(text, HasSubstr("/etc/vmkeeper/hv01.pw"));
+  }
+  EXPECT_THAT(ToYaml(host), HasSubstr("password: \"***\""));
+  EXPECT_THAT(Describe(host, {}), HasSubstr("api_token: \"***\""));
+}
+
 TEST(DescribeTest, EmptyPartsSayNone) {
   Json vm = {{"kind", "VirtualMachine"}, {"metadata", {{"name", "x"}}}, {"spec", Json::object()}};
   std::string text = Describe(vm, {});

@@ -16,8 +16,10 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/secrets.h"
 #include "specs/limits.h"
 #include "specs/manifest_files.h"
+#include "specs/redaction.h"
 #include "specs/scalar.h"
 #include "specs/schema.h"
 
@@ -383,6 +385,15 @@ std::optional<Json> DocumentDecoder::DecodeStringMap(const FieldDef& def, const 
         ok = false;
       } else if (!IsValidUtf8(v.Scalar())) {
         Error(v, child, kNotUtf8Message);
+        ok = false;
+      } else if (IsSecretOptionKey(entry.key) &&
+                 (v.Scalar() == kRedacted || v.Scalar() == kRedactedChanged)) {
+        // get -o yaml shows secrets masked: applied back, the mask would replace the secret
+        // and the next fence would fail. Refused, so the admin gives the real secret.
+        Error(v, child,
+              std::string("must be the secret, not \"") + kRedacted +
+                  "\" (the mask vmkeeper shows in its place): write the real value, or name a "
+                  "file that holds it with " + entry.key + "File");
         ok = false;
       } else {
         out[entry.key] = v.Scalar();

@@ -589,6 +589,23 @@ TEST(DecoderTest, FencingArgsAcceptNumbersButNotLineBreaks) {
               ElementsAre("m.yaml:6:46: spec.fencing.args.ip: must not contain line breaks"));
 }
 
+// What `get -o yaml` shows in place of a secret cannot be applied back as the secret; inline
+// secrets themselves are accepted (fleets that have them keep fencing).
+TEST(DecoderTest, TheSecretMaskIsRefusedAsASecretValue) {
+  const std::string head =
+      "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv01}\nspec:\n  uri: test:///default\n";
+  EXPECT_THAT(Errors(head + "  fencing: {agent: fence_ipmilan, args: {password: \"***\"}}\n"),
+              ElementsAre("m.yaml:6:52: spec.fencing.args.password: must be the secret, not "
+                          "\"***\" (the mask vmkeeper shows in its place): write the real value, "
+                          "or name a file that holds it with passwordFile"));
+  EXPECT_THAT(Errors(head + "  fencing: {agent: fence_x, args: {API_Token: \"*** (secret changed)\"}}\n"),
+              ::testing::SizeIs(1));
+  Object host = DecodeOne(head + "  fencing: {agent: fence_ipmilan, args: {password: s3cret, "
+                                 "login: \"***\"}}\n");
+  EXPECT_EQ(host.spec["fencing"]["args"]["password"], "s3cret");
+  EXPECT_EQ(host.spec["fencing"]["args"]["login"], "***");  // not a secret key: a value like any
+}
+
 TEST(DecoderTest, DiskNamesAndHostListsMustBeUnique) {
   EXPECT_THAT(Errors("apiVersion: vmkeeper/v1\n"
                      "kind: VirtualMachine\n"

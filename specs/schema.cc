@@ -224,7 +224,11 @@ std::vector<FieldDef> BuildHostFields() {
              {
                  std::move(agent),
                  StringMap("args", MapSyntax::kOptionValues,
-                           "Options passed to the agent on stdin as name=value lines."),
+                           "Options passed to the agent on stdin as name=value lines. A key "
+                           "ending in File (passwordFile) names a file whose content is passed "
+                           "as the key without the suffix; values of secret keys (containing "
+                           "pass, secret, token, key, private, credential, community or psk) "
+                           "are never shown (docs/secrets.md)."),
                  WithDefault(Int("timeoutSeconds", 1, 3600,
                                  "Time the agent may take before fencing counts as failed "
                                  "(1..3600)."),

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/secrets.h"
 #include "common/subprocess.h"
 
 namespace vmk::providers {
@@ -25,7 +26,6 @@ struct FenceAgentFencer::PreparedRun {
 
 namespace {
 
-constexpr char kRedacted[] = "***";
 constexpr size_t kMaxExcerptChars = 400;
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -37,13 +37,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-bool IsSecretFileKey(const std::string& key) { return key.size() > 4 && EndsWith(key, "File"); }
-
-bool IsSecretKey(const std::string& key) {
-  const std::string lower = Lower(key);
-  return lower.find("password") != std::string::npos || lower.find("passwd") != std::string::npos;
-}
-
 bool HasLineBreakOrNul(const std::string& s) {
   return s.find_first_of(std::string("\r\n\0", 3)) != std::string::npos;
 }
@@ -51,21 +44,6 @@ bool HasLineBreakOrNul(const std::string& s) {
 bool IsExecutableFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
-// Replaces every occurrence of each secret with "***". Longer secrets first, so one secret that
-// contains another is not left half visible.
-std::string Redact(std::string text, std::vector<std::string> secrets) {
-  std::sort(secrets.begin(), secrets.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  for (const std::string& secret : secrets) {
-    if (secret.empty()) continue;
-    for (size_t pos = text.find(secret); pos != std::string::npos;
-         pos = text.find(secret, pos + sizeof(kRedacted) - 1)) {
-      text.replace(pos, secret.size(), kRedacted);
-    }
-  }
-  return text;
 }
 
 // The last non-empty line of `output`, shortened to kMaxExcerptChars.
@@ -135,7 +113,7 @@ StatusOr<FenceAgentFencer::PreparedRun> FenceAgentFencer::Prepare(const FenceReq
     std::string name = key;
     std::string resolved = value;
     if (IsSecretFileKey(key)) {
-      name = key.substr(0, key.size() - 4);
+      name = SecretFileTarget(key);
       std::ifstream in(value, std::ios::binary);
       std::ostringstream content;
       struct stat st;
@@ -151,7 +129,7 @@ StatusOr<FenceAgentFencer::PreparedRun> FenceAgentFencer::Prepare(const FenceReq
                                           " must hold a single line");
       }
       run.secrets.push_back(resolved);
-    } else if (IsSecretKey(key)) {
+    } else if (IsSecretOptionKey(key)) {
       run.secrets.push_back(value);
     }
     if (!options.emplace(name, resolved).second) {  // password and passwordFile
@@ -186,8 +164,8 @@ namespace {
 // it wrote (secrets redacted).
 Status Outcome(const FenceRequest& request, const std::string& who, const SubprocessResult& ran,
                const std::vector<std::string>& secrets) {
-  std::string excerpt = LastLine(Redact(ran.stderr_tail, secrets));
-  if (excerpt.empty()) excerpt = LastLine(Redact(ran.stdout_tail, secrets));
+  std::string excerpt = LastLine(RedactSecrets(ran.stderr_tail, secrets));
+  if (excerpt.empty()) excerpt = LastLine(RedactSecrets(ran.stdout_tail, secrets));
   if (excerpt.empty()) excerpt = "(no output)";
 
   if (ran.timed_out) {

@@ -10,10 +10,12 @@
 // group is killed, so no zombie and no stray process outlives a call. What is specific to
 // fencing stays here: resolving the agent, its options, secrets and messages.
 //
-// Secrets: an arg whose key ends in "File" (passwordFile, identityFile) names a file whose
-// content (one trailing newline trimmed) is passed as the key without the suffix (password=...).
-// Those values, and the values of args whose key contains "password" or "passwd", are replaced
-// by "***" in every message, log line and output excerpt this class produces.
+// Secrets (the rule is common/secrets.h's, docs/secrets.md explains it): an arg whose key ends
+// in "File" (passwordFile, api_tokenFile) names a file whose content (one trailing newline
+// trimmed) is passed as the key without the suffix (password=...). Every value the agent is
+// given that came from such a file or whose key is secret (password, api_token, community, ...)
+// is replaced by "***" in every message, log line and output excerpt this class produces,
+// wherever the agent echoes it, under whatever key.
 //
 // Thread-safe: calls share no mutable state, and several may run at once (one per host).
 #pragma once

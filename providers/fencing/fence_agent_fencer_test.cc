@@ -265,6 +265,31 @@ TEST_F(FenceAgentFencerTest, SecretsAreRedactedFromTheAgentsOutput) {
   EXPECT_THAT(s.message(), Not(HasSubstr("c0mmunity")));
 }
 
+// A hostile agent echoes all it was given on one line: every secret is redacted, whatever its key
+// (api_token, ApiKey, community, a second file), in the status and in the log lines.
+TEST_F(FenceAgentFencerTest, EverySecretTheAgentEchoesIsRedactedWhateverItsKey) {
+  std::string agent = WriteAgent("fence_echo", "tr '\\n' ' ' >&2\nexit 1\n");
+  FenceRequest r;
+  r.host = "hv08";
+  r.agent = agent;
+  r.args = {{"api_token", "tok-4f1a9"},           {"ApiKey", "key-77b2c"},
+            {"community", "comm-93d1"},           {"password", "pw-inline-1"},
+            {"identityFile", WriteSecret("id", "id-file-5e2")}, {"ip", "10.0.0.8"}};
+  testing::internal::CaptureStderr();  // the log's lines
+  Status s = fencer_.Fence(r);
+  const std::string log_text = testing::internal::GetCapturedStderr();
+
+  ASSERT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_THAT(s.message(), HasSubstr("ip=10.0.0.8"));  // what is not secret stays readable
+  EXPECT_THAT(s.message(), HasSubstr("api_token=***"));
+  EXPECT_THAT(s.message(), HasSubstr("identity=***"));
+  for (const char* secret : {"tok-4f1a9", "key-77b2c", "comm-93d1", "pw-inline-1", "id-file-5e2"}) {
+    EXPECT_THAT(s.message(), Not(HasSubstr(secret)));
+    EXPECT_THAT(log_text, Not(HasSubstr(secret)));
+  }
+  EXPECT_THAT(log_text, HasSubstr("fence agent failed"));
+}
+
 TEST_F(FenceAgentFencerTest, WithoutStderrTheLastStdoutLineIsReported) {
   std::string agent = WriteAgent("fence_stdout",
                                  "cat >/dev/null\necho 'Unable to connect/login to fencing device'\nexit 1\n");

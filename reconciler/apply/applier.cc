@@ -10,6 +10,7 @@
 #include "reconciler/core/object_status.h"
 #include "specs/canonical.h"
 #include "specs/decoder.h"
+#include "specs/redaction.h"
 #include "specs/validator.h"
 
 namespace vmk::reconciler {
@@ -290,15 +291,20 @@ StatusOr<DiffOutcome> Applier::Diff(const std::vector<ManifestFile>& files, bool
     const Object& object = plan.applied[i];
     const auto& stored = plan.stored[i];
     const std::string key = object.Key();
-    diff << UnifiedDiff(stored ? "live/" + key : "/dev/null", stored ? ManifestText(*stored) : "",
-                        "applied/" + key, ManifestText(object));
+    // Compared with their secrets (the plan's actions did), shown without them.
+    std::optional<Object> live = stored;
+    Object applied = object;
+    specs::RedactForDiff(live ? &*live : nullptr, &applied);
+    diff << UnifiedDiff(live ? "live/" + key : "/dev/null", live ? ManifestText(*live) : "",
+                        "applied/" + key, ManifestText(applied));
     if (plan.actions[i] == "unchanged") continue;
     outcome.changed = true;
     VMK_ASSIGN_OR_RETURN(std::string action, PlannedAction(object, stored));
     outcome.actions.push_back(std::move(action));
   }
   for (const auto& object : plan.pruned) {
-    diff << UnifiedDiff("live/" + object.Key(), ManifestText(object), "/dev/null", "");
+    diff << UnifiedDiff("live/" + object.Key(), ManifestText(specs::RedactObject(object)),
+                        "/dev/null", "");
     outcome.changed = true;
     outcome.actions.push_back(PrunedAction(object));
   }

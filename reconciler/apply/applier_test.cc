@@ -12,6 +12,7 @@ namespace {
 using specs::Kind;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const char kHost[] = R"(apiVersion: vmkeeper/v1
 kind: Host
@@ -201,6 +202,42 @@ TEST_F(ApplierTest, DiffShowsAUnifiedDiffAndThePlannedActions) {
   ASSERT_TRUE(pruned.ok());
   EXPECT_THAT(pruned->actions, ElementsAre("stop and remove a from hv01"));
   EXPECT_THAT(pruned->diff, HasSubstr("+++ /dev/null"));
+}
+
+// Diff compares the real secrets (the store keeps them; generations follow them) but shows
+// neither value: a change reads "(secret changed)", an unchanged secret makes no diff line.
+TEST_F(ApplierTest, DiffComparesSecretsButShowsNeitherValue) {
+  auto host = [](const std::string& password, const std::string& token) {
+    return "apiVersion: vmkeeper/v1\nkind: Host\nmetadata: {name: hv01}\nspec:\n"
+           "  uri: test:///embedded/hv01\n  fencing:\n    agent: fence_ipmilan\n    args: {ip: "
+           "10.0.0.1, password: " + password + ", api_token: " + token + "}\n";
+  };
+  Apply(host("old-pw-71", "tok-same-72"));
+  auto stored = store_.Get(Kind::kHost, "hv01");
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((**stored).spec["fencing"]["args"]["password"], "old-pw-71") << "the store keeps it";
+
+  auto same = applier_.Diff({{"fleet.yaml", host("old-pw-71", "tok-same-72")}}, false);
+  ASSERT_TRUE(same.ok());
+  EXPECT_FALSE(same->changed);
+  EXPECT_EQ(same->diff, "");
+
+  auto diff = applier_.Diff({{"fleet.yaml", host("new-pw-73", "tok-same-72")}}, false);
+  ASSERT_TRUE(diff.ok());
+  EXPECT_TRUE(diff->changed);
+  EXPECT_THAT(diff->diff, HasSubstr("-      password: \"***\"\n+      password: \"*** (secret changed)\"\n"));
+  for (const char* secret : {"old-pw-71", "new-pw-73", "tok-same-72"}) {
+    EXPECT_THAT(diff->diff, Not(HasSubstr(secret)));
+  }
+  auto pruned = applier_.Diff({{"fleet.yaml", Vm("x")}}, true);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_THAT(pruned->diff, HasSubstr("--- live/Host/hv01"));
+  EXPECT_THAT(pruned->diff, Not(HasSubstr("old-pw-71")));
+
+  EXPECT_THAT(Actions(Apply(host("new-pw-73", "tok-same-72"))), ElementsAre("Host/hv01 configured"));
+  stored = store_.Get(Kind::kHost, "hv01");
+  EXPECT_EQ((**stored).spec["fencing"]["args"]["password"], "new-pw-73");
+  EXPECT_EQ((**stored).metadata.generation, 2);
 }
 
 std::string Pool(const std::string& name, const std::string& path = "/srv/pools/shared") {

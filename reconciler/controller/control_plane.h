@@ -38,6 +38,8 @@ class ControlPlane {
                                        const ApplyOptions& options) = 0;
   virtual StatusOr<DiffOutcome> Diff(const std::vector<ManifestFile>& files, bool prune) = 0;
 
+  // Objects as the API serves them: secret fencing options masked (specs/redaction.h); the
+  // store keeps the real values.
   virtual StatusOr<std::vector<specs::Object>> List(specs::Kind kind) = 0;
   virtual StatusOr<std::optional<specs::Object>> Get(specs::Kind kind, const std::string& name) = 0;
   // NotFound when absent; FailedPrecondition when deleting would break something (a Host that

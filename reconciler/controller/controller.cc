@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "reconciler/store/store_watcher.h"
+#include "specs/redaction.h"
 
 namespace vmk::reconciler {
 
@@ -148,12 +149,17 @@ StatusOr<DiffOutcome> Controller::Diff(const std::vector<ManifestFile>& files, b
   return impl_->loop().applier().Diff(files, prune);
 }
 
+// List and Get serve the API: secrets are masked here, the store keeps them.
 StatusOr<std::vector<specs::Object>> Controller::List(Kind kind) {
-  return impl_->loop().store().List(kind);
+  VMK_ASSIGN_OR_RETURN(std::vector<specs::Object> objects, impl_->loop().store().List(kind));
+  for (specs::Object& object : objects) object = specs::RedactObject(object);
+  return objects;
 }
 
 StatusOr<std::optional<specs::Object>> Controller::Get(Kind kind, const std::string& name) {
-  return impl_->loop().store().Get(kind, name);
+  VMK_ASSIGN_OR_RETURN(std::optional<specs::Object> object, impl_->loop().store().Get(kind, name));
+  if (object) object = specs::RedactObject(*object);
+  return object;
 }
 
 Status Controller::Delete(Kind kind, const std::string& name) {

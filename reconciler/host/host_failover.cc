@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "common/secrets.h"
 #include "reconciler/core/placement_history.h"
 #include "reconciler/core/scheduling_request.h"
+#include "specs/redaction.h"
 
 namespace vmk::reconciler {
 
@@ -123,6 +125,10 @@ std::optional<ReconcileResult> HostFailover::Fence(const std::string& name,
                                     std::chrono::seconds(spec.fencing->timeoutSeconds)};
     Status fenced = ctx_.fencer ? ctx_.fencer->Fence(request)
                                 : Status::FailedPrecondition("no fencer is configured");
+    // Its message goes to an event, a condition, a notification and the log: the host's inline
+    // secrets are masked whatever fencer wrote it (FenceAgentFencer masks them already).
+    fenced = Status(fenced.code(),
+                    RedactSecrets(fenced.message(), specs::InlineSecretValues(*spec.fencing)));
     if (ctx_.metrics) ctx_.metrics->CountFencing(name, fenced.ok());
     if (!fenced.ok()) {
       // Nothing fails over: a VM must never run twice. Loudly, and retried with backoff.

@@ -478,6 +478,32 @@ TEST_F(HostFailoverTest, FenceAgentsRunAtMostSoManyAtOnceAndTheOthersWaitTheirTu
   for (const char* vm : {"gold", "silver", "bronze"}) EXPECT_NE(StatusOf(vm).host, "hv01");
 }
 
+// Whatever fencer reports the host's inline secret, the event, the condition and the error
+// show it masked.
+TEST_F(HostFailoverTest, AFencersMessageShowsNoInlineSecret) {
+  StartFleet(", fencing: {agent: fence_test, args: {ip: 10.0.0.1, api_token: tok-fo-31}}");
+  fencer_.SetDefaultOutcome(
+      "hv01", FakeFenceOutcome::Fail(Status::Unavailable("agent said: api_token=tok-fo-31")));
+  Host("hv01").SetReachable(false);
+  Heartbeats("hv01", 3);
+  auto r = ReconcileHost("hv01");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_THAT(r.status.message(), ::testing::HasSubstr("api_token=***"));
+  EXPECT_THAT(r.status.message(), Not(::testing::HasSubstr("tok-fo-31")));
+  const HostStatus status = HostStatusOf("hv01");
+  const auto* fenced = specs::FindCondition(status.conditions, "Fenced");
+  ASSERT_NE(fenced, nullptr);
+  EXPECT_EQ(fenced->message, "agent said: api_token=***");
+  auto events = store_.ListEvents(ObjectRef{specs::Kind::kHost, "hv01"}, 0, 1000);
+  ASSERT_TRUE(events.ok());
+  bool reported = false;
+  for (const auto& e : *events) {
+    EXPECT_THAT(e.message, Not(::testing::HasSubstr("tok-fo-31"))) << e.reason;
+    reported = reported || e.reason == "FencingFailed";
+  }
+  EXPECT_TRUE(reported);
+}
+
 TEST_F(HostFailoverTest, WhenFencingFailsNothingFailsOverAndItIsRetried) {
   StartFleet();
   fencer_.SetDefaultOutcome("hv01", FakeFenceOutcome::Fail());
