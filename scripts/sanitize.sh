@@ -2,8 +2,8 @@
 # Builds the unit suites (specs_test, providers_test, reconciler_test) with clang under
 # AddressSanitizer and UndefinedBehaviorSanitizer (-DVMK_SANITIZE=address,undefined, every
 # library instrumented, UB aborts, leaks reported) in a build directory of its own and runs each
-# once. Fails on any test failure or sanitizer report. Not run by CI (docs/fuzzing.md says why
-# and what it costs).
+# once. Fails on any test failure or sanitizer report. CI runs it twice (ASan+UBSan, then TSan
+# on reconciler_test and specs_test): docs/fuzzing.md.
 # Usage: scripts/sanitize.sh [SUITE...]   (default: the three suites)
 # Environment: BUILD_DIR (default build-asan), CLANGXX (default clang++), SANITIZE (default
 # address,undefined; "thread" for TSan in its own BUILD_DIR), JOBS (default: number of cores),
