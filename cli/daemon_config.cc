@@ -98,7 +98,8 @@ Status DaemonConfig::Validate() const {
                                                       : "a tokens file (tokenFile)";
     return Status::InvalidArgument(
         "listen address " + listen + " is not loopback: serving the API beyond this machine needs "
-        "TLS and authentication, and " + missing + " is not configured (flags --tls-cert, "
+        "TLS and authentication, and " + missing +
+        (!tls() && token_file.empty() ? " are" : " is") + " not configured (flags --tls-cert, "
         "--tls-key, --token-file); set insecure (--insecure) to serve it without them anyway");
   }
   if (resync_seconds < 1) return Status::InvalidArgument("resyncSeconds must be at least 1");

@@ -168,7 +168,7 @@ TEST(DaemonConfigTest, NonLoopbackListenNeedsTlsAndTokensOrInsecure) {
   config.listen = "0.0.0.0:7480";
   EXPECT_THAT(config.Validate().message(),
               HasSubstr("is not loopback: serving the API beyond this machine needs TLS and "
-                        "authentication, and TLS (tlsCert, tlsKey) and a tokens file is not "
+                        "authentication, and TLS (tlsCert, tlsKey) and a tokens file are not "
                         "configured"));
   config.tls_cert = "/etc/vmkeeper/tls.crt";
   config.tls_key = "/etc/vmkeeper/tls.key";
