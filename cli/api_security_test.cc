@@ -159,9 +159,10 @@ Answer ParseAnswer(const std::string& raw) {
   return a;
 }
 
+// `extra_headers`: whole lines, each ending in \r\n.
 Answer Call(int port, const std::string& method, const std::string& path,
             const std::string& token = "", const std::string& body = "",
-            const TlsClient& tls = {}) {
+            const TlsClient& tls = {}, const std::string& extra_headers = "") {
   Answer answer;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval tv{5, 0};
@@ -178,6 +179,7 @@ Answer Call(int port, const std::string& method, const std::string& path,
   }
   std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
   if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
+  request += extra_headers;
   if (!body.empty() || method == "POST") {
     request += "Content-Type: application/json\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\n";
@@ -655,15 +657,20 @@ TEST_F(ApiSecurityTest, AuditLogRecordsWritesAndDenialsWithoutSecrets) {
   ASSERT_EQ(Call(port, "DELETE", "/api/v1/virtualmachines/good01", kTokens.at(Role::kViewer)).status, 403);
   ASSERT_EQ(Call(port, "GET", "/api/v1/events", "wrong-token-0123456789abcdef").status, 401);
   ASSERT_EQ(Call(port, "DELETE", "/api/v1/virtualmachines/good01", kTokens.at(Role::kAdmin)).status, 200);
+  // Refused by the edge (a cross-origin write) before any token is looked at.
+  ASSERT_EQ(Call(port, "POST", "/api/v1/apply", kTokens.at(Role::kAdmin), ApplyBody(false), {},
+                 "Origin: http://evil.example\r\n")
+                .status,
+            403);
 
   std::vector<Json> lines;
   ASSERT_TRUE(WaitFor([&] {
     lines.clear();
     std::istringstream in(ReadFile(audit));
     for (std::string line; std::getline(in, line);) lines.push_back(Json::parse(line));
-    return lines.size() >= 4;
+    return lines.size() >= 5;
   }));
-  ASSERT_EQ(lines.size(), 4u) << "reads and diffs are not recorded";
+  ASSERT_EQ(lines.size(), 5u) << "reads and diffs are not recorded";
   auto expect = [](const Json& l, const std::string& user, const std::string& verb,
                    const std::string& path, int status) {
     EXPECT_EQ(l["user"], user.empty() ? Json() : Json(user)) << l;
@@ -682,6 +689,8 @@ TEST_F(ApiSecurityTest, AuditLogRecordsWritesAndDenialsWithoutSecrets) {
   expect(lines[2], "", "GET", "/api/v1/events", 401);
   EXPECT_EQ(lines[2]["reason"], "invalid bearer token");
   expect(lines[3], "the-admin", "DELETE", "/api/v1/virtualmachines/good01", 200);
+  expect(lines[4], "", "POST", "/api/v1/apply", 403);
+  EXPECT_THAT(lines[4]["reason"].get<std::string>(), HasSubstr("cross-origin write refused"));
   const std::string text = ReadFile(audit);
   for (const auto& [role, token] : kTokens) EXPECT_THAT(text, Not(HasSubstr(token)));
   EXPECT_THAT(text, Not(HasSubstr("wrong-token")));

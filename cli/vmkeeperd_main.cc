@@ -440,6 +440,10 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
   for (;;) {
     if (sigwait(&signals, &signal_number) != 0) continue;
     if (signal_number != SIGHUP) break;
+    if (!authenticator && !server.tls()) {
+      vmk::log::Info("SIGHUP: nothing to reload (no tokens file, no TLS)");
+      continue;
+    }
     if (authenticator) {
       if (Status reloaded = authenticator->Reload(); reloaded.ok()) {
         vmk::log::Info("tokens file reloaded",
