@@ -143,7 +143,7 @@ TEST_F(AuditLogTest, ConcurrentWritersNeverInterleaveLines) {
   size_t lines = 0;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     for (const std::string& line : Lines(entry.path())) {
-      EXPECT_NO_THROW(nlohmann::json::parse(line)) << line;
+      EXPECT_TRUE(nlohmann::json::accept(line)) << line;
       ++lines;
     }
   }
