@@ -160,6 +160,53 @@ HttpResponse ErrorResponse(int http_status, const std::string& message) {
   return JsonResponse(http_status, Json{{"error", message}});
 }
 
+HttpResponse StatusFailureResponse(int http_status, const std::string& reason,
+                                   const std::string& message) {
+  return JsonResponse(http_status, Json{{"kind", "Status"},
+                                        {"apiVersion", "v1"},
+                                        {"status", "Failure"},
+                                        {"message", message},
+                                        {"reason", reason},
+                                        {"code", http_status}});
+}
+
+std::string_view AccessName(Access access) {
+  switch (access) {
+    case Access::kOpen: return "open";
+    case Access::kAuthenticated: return "authenticated";
+    case Access::kRead: return "read";
+    case Access::kWrite: return "write";
+    case Access::kAlerts: return "alerts";
+  }
+  return "unknown";
+}
+
+bool RoleMay(Role role, Access access) {
+  switch (access) {
+    case Access::kOpen:
+    case Access::kAuthenticated: return true;
+    case Access::kRead: return role == Role::kViewer || role == Role::kEditor || role == Role::kAdmin;
+    case Access::kWrite: return role == Role::kEditor || role == Role::kAdmin;
+    case Access::kAlerts: return role == Role::kAlerts || role == Role::kAdmin;
+  }
+  return false;
+}
+
+Access ApiRouter::RequiredAccess(const std::string& method, const std::string& path) {
+  // Probes (the kubelet's, systemd's watchdog, load balancers) carry no credentials.
+  if (path == "/healthz" || path == "/readyz") return Access::kOpen;
+  // Trailing slashes and doubled ones route like the plain path (SplitPath): classify alike.
+  std::vector<std::string> parts = SplitPath(path);
+  if (parts.size() == 3 && parts[0] == "api" && parts[1] == "v1") {
+    if (parts[2] == "whoami") return Access::kAuthenticated;
+    if (parts[2] == "alerts") return Access::kAlerts;
+    // A dry run that changes nothing and shows nothing a GET does not (docs/security.md).
+    if (parts[2] == "diff") return Access::kRead;
+  }
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return Access::kRead;
+  return Access::kWrite;
+}
+
 ApiRouter::ApiRouter(reconciler::ControlPlane* control_plane) : control_plane_(control_plane) {}
 
 HttpResponse ApiRouter::Handle(const HttpRequest& request) const {
@@ -209,6 +256,10 @@ HttpResponse ApiRouter::Route(const HttpRequest& request) const {
   if (parts.size() == 3 && resource == "availability") {
     if (m != "GET") return MethodNotAllowed("GET");
     return HandleAvailability(request);
+  }
+  if (parts.size() == 3 && resource == "whoami") {
+    if (m != "GET") return MethodNotAllowed("GET");
+    return HandleWhoami(request);
   }
   if (parts.size() == 3 && resource == "alerts") {
     if (m != "POST") return MethodNotAllowed("POST");
@@ -454,6 +505,13 @@ HttpResponse ApiRouter::HandleAvailability(const HttpRequest& request) const {
   auto report = control_plane_->Availability(query);
   if (!report.ok()) return ErrorResponse(HttpStatusFor(report.status()), report.status().message());
   return JsonResponse(200, report->ToJson());
+}
+
+HttpResponse ApiRouter::HandleWhoami(const HttpRequest& request) const {
+  // No admission check in front (an in-process server without ApiGuard) means no credentials
+  // are asked for: everyone is the anonymous admin, as the daemon without a tokens file says.
+  return JsonResponse(200, Json{{"user", request.user.empty() ? "anonymous" : request.user},
+                                {"role", request.role.empty() ? "admin" : request.role}});
 }
 
 HttpResponse ApiRouter::HandleAlerts(const HttpRequest& request) const {

@@ -11,17 +11,39 @@
 //   GET    /api/v1/incidents?kind=&name=   -> {"items":[incident...]}, oldest first
 //   POST   /api/v1/alerts  (Alertmanager webhook, version 4, passed on as is)
 //                          -> {"accepted":n,"repeated":n,"skipped":[...]}
+//   GET    /api/v1/whoami  -> {"user":"<credential name>","role":"<role>"}
+//
+// Who may call which route is RequiredAccess() (the table is docs/security.md); the caller was
+// checked before the request got here (ApiGuard) and is in request.user and request.role.
 //
 // Thread-safe (stateless; the ControlPlane is thread-safe). Handle() never throws.
 #pragma once
 
 #include "cli/http_types.h"
+#include "cli/token_authenticator.h"
 #include "reconciler/controller/control_plane.h"
 
 namespace vmk::cli {
 
+// What a request needs from its caller.
+enum class Access {
+  kOpen,           // /healthz, /readyz: no credentials at all
+  kAuthenticated,  // any credential: whoami
+  kRead,           // viewer, editor, admin
+  kWrite,          // editor, admin
+  kAlerts,         // alerts, admin
+};
+
+std::string_view AccessName(Access access);
+bool RoleMay(Role role, Access access);
+
 class ApiRouter {
  public:
+  // By path and method alone, before the body is read: every route, and every path and method
+  // no route has (GET/HEAD/OPTIONS as reads, the other methods as writes, so what a 404 or 405
+  // would tell is told only to those who may make such a request).
+  static Access RequiredAccess(const std::string& method, const std::string& path);
+
   // control_plane must outlive the router.
   explicit ApiRouter(reconciler::ControlPlane* control_plane);
 
@@ -44,6 +66,7 @@ class ApiRouter {
   HttpResponse HandleIncidents(const HttpRequest& request) const;
   HttpResponse HandleAvailability(const HttpRequest& request) const;
   HttpResponse HandleAlerts(const HttpRequest& request) const;
+  HttpResponse HandleWhoami(const HttpRequest& request) const;
 
   reconciler::ControlPlane* control_plane_;
 };
@@ -53,5 +76,9 @@ class ApiRouter {
 int HttpStatusFor(const Status& status);
 // {"error": message} with the status's HTTP code.
 HttpResponse ErrorResponse(int http_status, const std::string& message);
+// A Kubernetes-style Status body, for 401 and 403: {"kind":"Status","apiVersion":"v1",
+// "status":"Failure","message":...,"reason":"Unauthorized"|"Forbidden","code":...}.
+HttpResponse StatusFailureResponse(int http_status, const std::string& reason,
+                                   const std::string& message);
 
 }  // namespace vmk::cli

@@ -1,7 +1,11 @@
 #include "cli/daemon_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cctype>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +46,26 @@ Status ReadInt(const YAML::Node& node, const std::string& file, const std::strin
   return Status::InvalidArgument(Where(file, node.Mark()) + ": " + key + " must be an integer");
 }
 
+Status ReadBool(const YAML::Node& node, const std::string& file, const std::string& key,
+                bool* out) {
+  if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false")) {
+    *out = node.Scalar() == "true";
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(Where(file, node.Mark()) + ": " + key +
+                                 " must be true or false");
+}
+
 }  // namespace
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
 
 std::string DaemonConfig::EffectiveEmbeddedHostDir() const {
   if (!embedded_host_dir.empty()) return embedded_host_dir;
@@ -56,6 +79,29 @@ Status DaemonConfig::Validate() const {
   if (store_path.empty()) return Status::InvalidArgument("store path must not be empty");
   auto listen_address = ParseListenAddress(listen);
   if (!listen_address.ok()) return listen_address.status();
+  if (tls_cert.empty() != tls_key.empty()) {
+    return Status::InvalidArgument("tlsCert and tlsKey must be given together");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return Status::InvalidArgument("tlsClientCa needs tlsCert and tlsKey (client certificates "
+                                   "are asked for in the TLS handshake)");
+  }
+  if (audit_log_max_bytes < 4096) {
+    return Status::InvalidArgument("auditLogMaxBytes must be at least 4096");
+  }
+  if (audit_log_max_files < 0 || audit_log_max_files > 1000) {
+    return Status::InvalidArgument("auditLogMaxFiles must be between 0 and 1000");
+  }
+  if (!IsLoopbackHost(listen_address->host) && !insecure && (!tls() || token_file.empty())) {
+    std::string missing = !tls() && token_file.empty() ? "TLS (tlsCert, tlsKey) and a tokens file"
+                          : !tls()                    ? "TLS (tlsCert, tlsKey)"
+                                                      : "a tokens file (tokenFile)";
+    return Status::InvalidArgument(
+        "listen address " + listen + " is not loopback: serving the API beyond this machine needs "
+        "TLS and authentication, and " + missing +
+        (!tls() && token_file.empty() ? " are" : " is") + " not configured (flags --tls-cert, "
+        "--tls-key, --token-file); set insecure (--insecure) to serve it without them anyway");
+  }
   if (resync_seconds < 1) return Status::InvalidArgument("resyncSeconds must be at least 1");
   if (heartbeat_interval_ms < 50 || heartbeat_interval_ms > 600'000) {
     return Status::InvalidArgument("heartbeatIntervalMs must be between 50 and 600000");
@@ -155,6 +201,26 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_host_label));
       } else if (key == "notifyUrl") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.notify_url));
+      } else if (key == "tokenFile") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.token_file));
+      } else if (key == "tlsCert") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.tls_cert));
+      } else if (key == "tlsKey") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.tls_key));
+      } else if (key == "tlsClientCa") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.tls_client_ca));
+      } else if (key == "auditLog") {
+        VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.audit_log));
+      } else if (key == "insecure") {
+        VMK_RETURN_IF_ERROR(ReadBool(value, file_name, key, &updated.insecure));
+      } else if (key == "auditLogMaxBytes" || key == "auditLogMaxFiles") {
+        VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
+        if (number < 0 || number > (int64_t{1} << 50)) {
+          return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
+                                         " is out of range");
+        }
+        if (key == "auditLogMaxBytes") updated.audit_log_max_bytes = number;
+        if (key == "auditLogMaxFiles") updated.audit_log_max_files = static_cast<int>(std::min<int64_t>(number, 1'000'000));
       } else if (key == "alertVmLabel") {
         VMK_RETURN_IF_ERROR(ReadString(value, file_name, key, &updated.alert_vm_label));
       } else if (key == "fenceAgentDirs" || key == "metricsVmLabels" || key == "allowedHosts") {
@@ -212,7 +278,9 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
             "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, heartbeatTimeoutMs, fenceAgentDirs, "
             "alertHostLabel, alertVmLabel, notifyUrl, metricsVmLabels, allowedHosts, "
-            "maxConnections, maxInFlight, requestTimeoutSeconds, idleTimeoutSeconds)");
+            "maxConnections, maxInFlight, requestTimeoutSeconds, idleTimeoutSeconds, tokenFile, "
+            "tlsCert, tlsKey, tlsClientCa, insecure, auditLog, auditLogMaxBytes, "
+            "auditLogMaxFiles)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -3,6 +3,7 @@
 // HTTP server. Plain data and pure functions, thread-compatible.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,21 @@ struct DaemonConfig {
   int max_in_flight = 32;
   int request_timeout_seconds = 30;
   int idle_timeout_seconds = 60;
+  // API security (docs/security.md). The tokens file (credentials and roles); empty = no
+  // authentication, everyone is the anonymous admin.
+  std::string token_file;
+  // TLS: PEM certificate chain and key; with a client CA bundle, client certificates are
+  // required and verified.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // Serve a non-loopback listen address without TLS and authentication anyway.
+  bool insecure = false;
+  // JSON lines of every write and refusal; empty = none. Rotated past max bytes, keeping
+  // max files old ones (PATH.1 ..).
+  std::string audit_log;
+  int64_t audit_log_max_bytes = 100 * 1024 * 1024;
+  int audit_log_max_files = 5;
   // Host heartbeats: NotReady after `heartbeat_failures` failures spanning their intervals.
   int heartbeat_interval_ms = 1000;
   int heartbeat_failures = 3;
@@ -45,15 +61,18 @@ struct DaemonConfig {
 
   // The embedded host directory, defaulted from the store path when not set.
   std::string EffectiveEmbeddedHostDir() const;
-  // Range and syntax checks of every field; InvalidArgument naming the field.
+  // Range and syntax checks of every field; InvalidArgument naming the field. A listen address
+  // that is not loopback needs TLS and a tokens file, or insecure.
   Status Validate() const;
+  bool tls() const { return !tls_cert.empty(); }
 };
 
 // Overlays the keys of the config file `path` on *config. Keys: storePath, listen,
 // resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
 // heartbeatFailures, heartbeatTimeoutMs, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl,
 // metricsVmLabels (list), allowedHosts (list), maxConnections, maxInFlight,
-// requestTimeoutSeconds, idleTimeoutSeconds. Unknown keys, wrong types and
+// requestTimeoutSeconds, idleTimeoutSeconds, tokenFile, tlsCert, tlsKey, tlsClientCa,
+// insecure (boolean), auditLog, auditLogMaxBytes, auditLogMaxFiles. Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name
 // (and line:col when known). An empty file changes nothing.
 Status LoadDaemonConfigFile(const std::string& path, DaemonConfig* config);
@@ -71,5 +90,7 @@ struct ListenAddress {
 
 // Parses "host:port" or "[v6]:port"; port 0..65535.
 StatusOr<ListenAddress> ParseListenAddress(const std::string& text);
+// "localhost", 127.0.0.0/8 or ::1: reachable from this machine only.
+bool IsLoopbackHost(const std::string& host);
 
 }  // namespace vmk::cli

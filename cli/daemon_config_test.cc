@@ -153,5 +153,58 @@ TEST(ListenAddressTest, Parses) {
   EXPECT_FALSE(ParseListenAddress("::1:80").ok());
 }
 
+// Beyond loopback the API needs TLS and a tokens file, or an explicit insecure.
+TEST(DaemonConfigTest, NonLoopbackListenNeedsTlsAndTokensOrInsecure) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.8.9.10"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("::"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("vmkeeper.example"));
+
+  DaemonConfig config;
+  config.listen = "0.0.0.0:7480";
+  EXPECT_THAT(config.Validate().message(),
+              HasSubstr("is not loopback: serving the API beyond this machine needs TLS and "
+                        "authentication, and TLS (tlsCert, tlsKey) and a tokens file are not "
+                        "configured"));
+  config.tls_cert = "/etc/vmkeeper/tls.crt";
+  config.tls_key = "/etc/vmkeeper/tls.key";
+  EXPECT_THAT(config.Validate().message(), HasSubstr("a tokens file (tokenFile) is not configured"));
+  config.token_file = "/etc/vmkeeper/tokens";
+  EXPECT_TRUE(config.Validate().ok());
+  config.tls_cert.clear();
+  config.tls_key.clear();
+  EXPECT_THAT(config.Validate().message(), HasSubstr("TLS (tlsCert, tlsKey) is not configured"));
+  config.insecure = true;
+  EXPECT_TRUE(config.Validate().ok());
+}
+
+TEST(DaemonConfigTest, SecurityKeysParseAndCheck) {
+  DaemonConfig config;
+  Status s = ParseDaemonConfig(
+      "listen: \"[::]:7480\"\ntokenFile: /etc/vmkeeper/tokens\ntlsCert: /tls/crt\n"
+      "tlsKey: /tls/key\ntlsClientCa: /tls/ca\ninsecure: false\nauditLog: /var/log/a.log\n"
+      "auditLogMaxBytes: 1048576\nauditLogMaxFiles: 3\n",
+      "d.yaml", &config);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(config.token_file, "/etc/vmkeeper/tokens");
+  EXPECT_EQ(config.tls_client_ca, "/tls/ca");
+  EXPECT_EQ(config.audit_log, "/var/log/a.log");
+  EXPECT_EQ(config.audit_log_max_bytes, 1048576);
+  EXPECT_EQ(config.audit_log_max_files, 3);
+  EXPECT_THAT(ParseDaemonConfig("insecure: yes please\n", "d.yaml", &config).message(),
+              HasSubstr("insecure must be true or false"));
+  EXPECT_THAT(ParseDaemonConfig("tlsKey: \"\"\n", "d.yaml", &config).message(),
+              HasSubstr("tlsCert and tlsKey must be given together"));
+  EXPECT_THAT(ParseDaemonConfig("auditLogMaxBytes: 100\n", "d.yaml", &config).message(),
+              HasSubstr("auditLogMaxBytes must be at least 4096"));
+  DaemonConfig no_tls;
+  no_tls.tls_client_ca = "/tls/ca";
+  EXPECT_THAT(no_tls.Validate().message(), HasSubstr("tlsClientCa needs tlsCert and tlsKey"));
+}
+
 }  // namespace
 }  // namespace vmk::cli

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cctype>
 #include <cstring>
 #include <exception>
@@ -16,11 +17,16 @@
 #include <stdexcept>
 
 #include <cpprest/http_listener.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "cli/api_router.h"
 #include "cli/connection_reaper.h"
 #include "cli/daemon_config.h"
 #include "common/log.h"
+#include "common/mutex.h"
 
 namespace vmk::cli {
 
@@ -34,6 +40,137 @@ std::string Lower(std::string s) {
   return s;
 }
 }  // namespace
+
+// The TLS files, parsed once (at start and on each reload) and shared by the contexts of the
+// connections accepted meanwhile (each up-references the objects it uses). Immutable.
+class TlsMaterial {
+ public:
+  ~TlsMaterial() {
+    X509_free(cert_);
+    for (X509* c : chain_) X509_free(c);
+    EVP_PKEY_free(key_);
+    X509_STORE_free(client_ca_);
+    if (client_ca_names_ != nullptr) sk_X509_NAME_pop_free(client_ca_names_, X509_NAME_free);
+  }
+  TlsMaterial(const TlsMaterial&) = delete;
+  TlsMaterial& operator=(const TlsMaterial&) = delete;
+
+  static StatusOr<std::shared_ptr<const TlsMaterial>> Load(const std::string& cert_file,
+                                                           const std::string& key_file,
+                                                           const std::string& client_ca_file);
+  // Sets up one connection's context; false if OpenSSL refuses (not expected: Load checked it).
+  bool Configure(SSL_CTX* ctx) const;
+  bool verifies_clients() const { return client_ca_ != nullptr; }
+
+ private:
+  TlsMaterial() = default;
+  X509* cert_ = nullptr;
+  std::vector<X509*> chain_;
+  EVP_PKEY* key_ = nullptr;
+  X509_STORE* client_ca_ = nullptr;
+  STACK_OF(X509_NAME)* client_ca_names_ = nullptr;
+};
+
+namespace {
+
+// OpenSSL's most recent error, for messages; clears the queue.
+std::string OpenSslError() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  return text;
+}
+
+// Every certificate of a PEM file, in order.
+StatusOr<std::vector<X509*>> ReadCertificates(const std::string& path, const char* what) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) {
+    ERR_clear_error();
+    return Status::InvalidArgument(std::string("cannot read the ") + what + " " + path);
+  }
+  std::vector<X509*> certs;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) certs.push_back(cert);
+  ERR_clear_error();  // the end of the file reads as an error
+  BIO_free(bio);
+  if (certs.empty()) {
+    return Status::InvalidArgument(std::string("the ") + what + " " + path +
+                                   " holds no PEM certificate");
+  }
+  return certs;
+}
+
+// Never asks for a passphrase (a daemon has no terminal): an encrypted key fails to load.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const TlsMaterial>> TlsMaterial::Load(const std::string& cert_file,
+                                                               const std::string& key_file,
+                                                               const std::string& client_ca_file) {
+  std::shared_ptr<TlsMaterial> tls(new TlsMaterial());
+  VMK_ASSIGN_OR_RETURN(std::vector<X509*> certs, ReadCertificates(cert_file, "TLS certificate"));
+  tls->cert_ = certs.front();
+  tls->chain_.assign(certs.begin() + 1, certs.end());
+  BIO* bio = BIO_new_file(key_file.c_str(), "r");
+  if (bio == nullptr) {
+    ERR_clear_error();
+    return Status::InvalidArgument("cannot read the TLS key " + key_file);
+  }
+  tls->key_ = PEM_read_bio_PrivateKey(bio, nullptr, NoPassphrase, nullptr);
+  BIO_free(bio);
+  if (tls->key_ == nullptr) {
+    return Status::InvalidArgument("the TLS key " + key_file +
+                                   " holds no unencrypted PEM private key: " + OpenSslError());
+  }
+  if (X509_check_private_key(tls->cert_, tls->key_) != 1) {
+    ERR_clear_error();
+    return Status::InvalidArgument("the TLS key " + key_file + " is not the key of " + cert_file);
+  }
+  if (X509_cmp_current_time(X509_get0_notAfter(tls->cert_)) <= 0) {
+    log::Warning("the TLS certificate has expired: clients will refuse it", {{"file", cert_file}});
+  }
+  if (!client_ca_file.empty()) {
+    VMK_ASSIGN_OR_RETURN(std::vector<X509*> cas, ReadCertificates(client_ca_file, "client CA file"));
+    tls->client_ca_ = X509_STORE_new();
+    tls->client_ca_names_ = sk_X509_NAME_new_null();
+    bool ok = tls->client_ca_ != nullptr && tls->client_ca_names_ != nullptr;
+    for (X509* ca : cas) {
+      ok = ok && X509_STORE_add_cert(tls->client_ca_, ca) == 1;
+      X509_NAME* name = ok ? X509_NAME_dup(X509_get_subject_name(ca)) : nullptr;
+      ok = ok && name != nullptr && sk_X509_NAME_push(tls->client_ca_names_, name) > 0;
+      X509_free(ca);
+    }
+    if (!ok) return Status::Internal("cannot load the client CA file: " + OpenSslError());
+  }
+  // The whole set up once on a throwaway context, so a connection's never fails.
+  SSL_CTX* probe = SSL_CTX_new(TLS_server_method());
+  const bool usable = probe != nullptr && tls->Configure(probe) && SSL_CTX_check_private_key(probe) == 1;
+  SSL_CTX_free(probe);
+  if (!usable) return Status::InvalidArgument("TLS set-up refused: " + OpenSslError());
+  return std::shared_ptr<const TlsMaterial>(std::move(tls));
+}
+
+bool TlsMaterial::Configure(SSL_CTX* ctx) const {
+  bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+            SSL_CTX_use_certificate(ctx, cert_) == 1 && SSL_CTX_use_PrivateKey(ctx, key_) == 1;
+  for (X509* c : chain_) ok = ok && SSL_CTX_add1_chain_cert(ctx, c) == 1;
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Every connection has a context of its own (cpprestsdk's design), so a session ticket or a
+  // cached session could never be resumed: issue none.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  if (client_ca_ != nullptr) {
+    STACK_OF(X509_NAME)* names = SSL_dup_CA_list(client_ca_names_);
+    SSL_CTX_set1_cert_store(ctx, client_ca_);
+    ok = ok && names != nullptr;
+    if (names != nullptr) SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return ok;
+}
 
 class HttpServer::Impl {
  public:
@@ -56,6 +193,9 @@ class HttpServer::Impl {
   void Refuse(http_request& request, HttpResponse response, uint64_t content_length);
   // Runs the handler on a received request and replies.
   void Handle(http_request request, HttpRequest req, MonoTime start);
+  // A connection's TLS context (cpprestsdk calls it for each accepted connection).
+  void ConfigureTls(boost::asio::ssl::context& context);
+  Status LoadTls();
 
   HttpServerOptions options_;
   HttpHandler handler_;
@@ -67,7 +207,42 @@ class HttpServer::Impl {
   std::atomic<size_t> body_bytes_in_flight_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> too_busy_{0};
+  Mutex tls_mu_;
+  std::shared_ptr<const TlsMaterial> tls_ GUARDED_BY(tls_mu_);
 };
+
+Status HttpServer::Impl::LoadTls() {
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return Status::InvalidArgument("TLS needs both a certificate and its key");
+  }
+  if (options_.tls_cert_file.empty()) {
+    if (!options_.tls_client_ca_file.empty()) {
+      return Status::InvalidArgument("a client CA needs TLS (a certificate and its key)");
+    }
+    return Status::FailedPrecondition("TLS is not configured");
+  }
+  VMK_ASSIGN_OR_RETURN(std::shared_ptr<const TlsMaterial> loaded,
+                       TlsMaterial::Load(options_.tls_cert_file, options_.tls_key_file,
+                                         options_.tls_client_ca_file));
+  MutexLock lock(&tls_mu_);
+  tls_ = std::move(loaded);
+  return Status::Ok();
+}
+
+void HttpServer::Impl::ConfigureTls(boost::asio::ssl::context& context) {
+  std::shared_ptr<const TlsMaterial> tls;
+  {
+    MutexLock lock(&tls_mu_);
+    tls = tls_;
+  }
+  // cpprestsdk catches only boost::system::system_error from here (it then drops the
+  // connection); anything else would escape its accept loop.
+  if (tls == nullptr || !tls->Configure(context.native_handle())) {
+    ERR_clear_error();
+    throw boost::system::system_error(
+        boost::system::error_code(EPROTO, boost::system::generic_category()), "TLS set-up");
+  }
+}
 
 namespace {
 
@@ -253,6 +428,13 @@ void HttpServer::Impl::Handle(http_request request, HttpRequest req, MonoTime st
   // A big request leaves freed memory behind (its body, the objects decoded from it): ask for
   // it to be given back once the reply is out.
   if (req.body.size() >= kTrimAfterBytes && reaper_) reaper_->RequestTrim();
+  if (options_.on_answered) {
+    try {
+      options_.on_answered(req, response, /*by_edge=*/false);
+    } catch (const std::exception& e) {
+      log::Error("recording an answer failed", {{"path", req.path}, {"error", e.what()}});
+    }
+  }
   try {
     Reply(request, response);
   } catch (const std::exception& e) {
@@ -273,11 +455,24 @@ void HttpServer::Impl::Serve(http_request request) {
   const MonoTime start = clock_->Now();
   HttpRequest req;
   uint64_t length = 0;
+  // An edge refusal: told to on_answered with what is known of the request (its raw path).
+  auto refuse_at_edge = [&](HttpResponse response) {
+    if (options_.on_answered) {
+      try {
+        if (req.path.empty()) req.path = request.request_uri().path().substr(0, 1024);
+        options_.on_answered(req, response, /*by_edge=*/true);
+      } catch (const std::exception& e) {
+        log::Error("recording a refusal failed", {{"error", e.what()}});
+      }
+    }
+    Refuse(request, std::move(response), length);
+  };
   try {
     req.method = request.method();
+    req.remote_address = request.remote_address();
     length = request.headers().content_length();
     if (std::optional<HttpResponse> refused = Check(request, req.method, length)) {
-      Refuse(request, std::move(*refused), length);
+      refuse_at_edge(std::move(*refused));
       return;
     }
     const web::uri& uri = request.request_uri();
@@ -285,13 +480,24 @@ void HttpServer::Impl::Serve(http_request request) {
     for (const auto& [key, value] : web::uri::split_query(uri.query())) {
       req.query[web::uri::decode(key)] = web::uri::decode(value);
     }
+    request.headers().match("Authorization", req.authorization);
   } catch (const web::uri_exception& e) {
-    Refuse(request, ErrorResponse(400, std::string("malformed request URI: ") + e.what()), length);
+    refuse_at_edge(ErrorResponse(400, std::string("malformed request URI: ") + e.what()));
     return;
   } catch (const std::exception& e) {
-    Refuse(request, ErrorResponse(400, std::string("malformed request: ") + e.what()), length);
+    refuse_at_edge(ErrorResponse(400, std::string("malformed request: ") + e.what()));
     return;
   }
+  if (options_.admit) {
+    std::optional<HttpResponse> refused = options_.admit(&req);
+    req.authorization.clear();
+    if (refused) {
+      if (options_.on_answered) options_.on_answered(req, *refused, /*by_edge=*/false);
+      Refuse(request, std::move(*refused), length);
+      return;
+    }
+  }
+  req.authorization.clear();
   if (length == 0) {
     Handle(std::move(request), std::move(req), start);
     return;
@@ -301,7 +507,7 @@ void HttpServer::Impl::Serve(http_request request) {
     body_bytes_in_flight_ -= length;
     HttpResponse busy = ErrorResponse(429, "too many request bodies being received; retry shortly");
     busy.headers.emplace_back("Retry-After", "1");
-    Refuse(request, std::move(busy), length);
+    refuse_at_edge(std::move(busy));
     return;
   }
   request.extract_utf8string(true).then(
@@ -321,6 +527,9 @@ void HttpServer::Impl::Serve(http_request request) {
 Status HttpServer::Impl::Start() {
   if (listener_) return Status::FailedPrecondition("server already started");
   VMK_ASSIGN_OR_RETURN(ListenAddress address, ParseListenAddress(options_.listen));
+  const bool tls = !options_.tls_cert_file.empty() || !options_.tls_key_file.empty() ||
+                   !options_.tls_client_ca_file.empty();
+  if (tls) VMK_RETURN_IF_ERROR(LoadTls());
   // Each connection is a descriptor: with the soft limit at 1,024 a flood of idle sockets made
   // the API unreachable before any cap could act. Take what the hard limit allows.
   rlimit files{};
@@ -341,8 +550,12 @@ Status HttpServer::Impl::Start() {
       // http_listener_config::set_timeout() is not passed: the asio listener ignores it
       // (docs/http-edge.md); the reaper enforces the timeouts instead.
       http_listener_config config;
-      auto listener =
-          std::make_unique<http_listener>(web::uri("http://" + bind_to.ToString()), config);
+      if (tls) {
+        config.set_ssl_context_callback(
+            [this](boost::asio::ssl::context& context) { ConfigureTls(context); });
+      }
+      auto listener = std::make_unique<http_listener>(
+          web::uri((tls ? "https://" : "http://") + bind_to.ToString()), config);
       listener->support([this](http_request request) { Serve(std::move(request)); });
       // Without their own handlers cpprestsdk answers these two itself, before the general
       // one: TRACE by echoing the request (headers included), OPTIONS with an empty Allow.
@@ -392,6 +605,13 @@ HttpServer::~HttpServer() { Stop(); }
 Status HttpServer::Start() { return impl_->Start(); }
 void HttpServer::Stop() { impl_->Stop(); }
 std::string HttpServer::address() const { return impl_->address_; }
+
+Status HttpServer::ReloadTls() { return impl_->LoadTls(); }
+
+bool HttpServer::tls() const {
+  MutexLock lock(&impl_->tls_mu_);
+  return impl_->tls_ != nullptr;
+}
 
 HttpEdgeStats HttpServer::edge_stats() const {
   HttpEdgeStats out;

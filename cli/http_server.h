@@ -10,6 +10,12 @@
 //   max_body_bytes_in_flight of bodies being received [429 with Retry-After]. OPTIONS is
 //   answered here (204 with the path's Allow, no CORS grant). A refused request's connection is
 //   closed and its unread body dropped.
+// Then the options' admit hook (vmkeeperd's ApiGuard: authentication and roles) sees the head
+// and may refuse it, still before the body is read; on_answered hears of every answer and
+// refusal (the audit log).
+// With tls_cert_file set the listener speaks only TLS (1.2 and up); with tls_client_ca_file it
+// requires and verifies a client certificate. ReloadTls() reads the files again: connections
+// accepted after it use them (cpprestsdk builds a TLS context per connection).
 // Bodies are received without holding a thread. Connection limits (timeouts, the connection
 // cap) are a ConnectionReaper's (connection_reaper.h): cpprestsdk enforces none of them.
 //
@@ -20,6 +26,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +55,17 @@ struct HttpServerOptions {
   std::chrono::milliseconds request_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds scan_interval{200};
+  // TLS: PEM files of the certificate chain (leaf first) and its unencrypted key; empty = plain
+  // HTTP. With a client CA bundle, clients must present a certificate it signed.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Called with a request's head (no body yet) once the edge's checks passed; may set the
+  // request's user and role, or return the refusal. Thread-safe, quick.
+  std::function<std::optional<HttpResponse>(HttpRequest*)> admit;
+  // Called once a request is answered or refused (by_edge: by the edge's own checks, when the
+  // request holds only its method, path and source). Thread-safe, quick.
+  std::function<void(const HttpRequest&, const HttpResponse&, bool by_edge)> on_answered;
 };
 
 // What the edge refused and closed so far (for logs and tests).
@@ -76,6 +94,10 @@ class HttpServer {
   Status Start();
   // Stops accepting and waits for the listener to close. Idempotent.
   void Stop();
+
+  // Reads the TLS files again; on error the ones in use stay. FailedPrecondition without TLS.
+  Status ReloadTls();
+  bool tls() const;
 
   // The bound address, "127.0.0.1:43121"; empty before Start().
   std::string address() const;

@@ -455,12 +455,18 @@ TEST_F(IncidentsApiTest, AlertsOverTheBodyCapAre413) {
 TEST_F(IncidentsApiTest, WrongMethodsAre405) {
   EXPECT_EQ(Send("GET", "/api/v1/alerts").status, 405);
   // The client does not surface extra headers: ask the router directly for Allow.
-  HttpResponse get_alerts = router_.Handle(HttpRequest{"GET", "/api/v1/alerts", {}, ""});
+  HttpRequest get_request;
+  get_request.method = "GET";
+  get_request.path = "/api/v1/alerts";
+  HttpResponse get_alerts = router_.Handle(get_request);
   EXPECT_EQ(get_alerts.status, 405);
   EXPECT_THAT(get_alerts.headers, ::testing::Contains(std::make_pair(std::string("Allow"),
                                                                      std::string("POST"))));
-  HttpResponse post_incidents =
-      router_.Handle(HttpRequest{"POST", "/api/v1/incidents", {}, "{}"});
+  HttpRequest post_request;
+  post_request.method = "POST";
+  post_request.path = "/api/v1/incidents";
+  post_request.body = "{}";
+  HttpResponse post_incidents = router_.Handle(post_request);
   EXPECT_EQ(post_incidents.status, 405);
   EXPECT_THAT(post_incidents.headers, ::testing::Contains(std::make_pair(std::string("Allow"),
                                                                          std::string("GET"))));

@@ -15,6 +15,15 @@ struct HttpRequest {
   std::string path;                          // percent-decoded, e.g. "/api/v1/virtualmachines/wms01"
   std::map<std::string, std::string> query;  // percent-decoded; last value wins
   std::string body;
+  // Server side only (HttpServer fills them; the client ignores them):
+  std::string remote_address;  // the client's IP address, when the listener knows it
+  // The Authorization header, for the server's admission check only: cleared before the request
+  // reaches the handler, so a token is never logged or passed on.
+  std::string authorization;
+  // Who is calling, once admitted: a credential's name and role ("anonymous"/"admin" when the
+  // daemon has no tokens file); empty on open routes (/healthz, /readyz).
+  std::string user;
+  std::string role;
 };
 
 struct HttpResponse {

@@ -2,7 +2,10 @@
 //
 //   vmkeeperd [--config FILE] [--store PATH] [--listen HOST:PORT] [--resync-seconds N]
 //             [--workers N] [--log-level LEVEL] [--embedded-host-dir DIR] [--ready-file PATH]
-//             [--check-config]
+//             [--check-config] [--token-file PATH] [--tls-cert PEM --tls-key PEM]
+//             [--tls-client-ca PEM] [--insecure] [--audit-log PATH] [--audit-log-max-bytes N]
+//             [--audit-log-max-files N]
+//   vmkeeperd --hash-token < token    prints the "sha256:..." of a tokens file entry
 //
 // Flags override the config file, which overrides the defaults (cli/daemon_config.h).
 // --check-config reads and validates them, prints "<file>: ok" and exits 0, or prints the
@@ -12,10 +15,16 @@
 // Under systemd (Type=notify) it sends READY=1 at that same point, STOPPING=1 on shutdown and,
 // with WatchdogSec=, WATCHDOG=1 while its API answers (cli/service_notifier.h,
 // cli/service_watchdog.h).
-// SIGTERM/SIGINT stop it cleanly: listener first, then the controller, then the store.
+// SIGTERM/SIGINT stop it cleanly: the controller first, then the listener, then the store.
+// SIGHUP reads the tokens file and the TLS files again (docs/security.md); a file that does not
+// load leaves what is in force as it was, with an error in the log.
+// A listen address that is not loopback is refused without TLS and a tokens file, unless
+// --insecure (then a warning says so at every start).
 #include <signal.h>
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -26,11 +35,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/api_guard.h"
 #include "cli/api_router.h"
+#include "cli/audit_log.h"
 #include "cli/daemon_config.h"
 #include "cli/http_server.h"
 #include "cli/service_notifier.h"
 #include "cli/service_watchdog.h"
+#include "cli/token_authenticator.h"
 #include "common/http/http_client.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -81,6 +93,10 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   size_t max_body_bytes = 0;
   std::vector<std::string> allowed_hosts;
   int max_connections = 0, max_in_flight = 0, request_timeout_seconds = 0, idle_timeout_seconds = 0;
+  std::string token_file, tls_cert, tls_key, tls_client_ca, audit_log;
+  bool insecure = false, hash_token = false;
+  int64_t audit_log_max_bytes = 0;
+  int audit_log_max_files = 0;
 
   CLI::App app{"vmkeeperd: keeps the declared VMs running on their libvirt hosts", "vmkeeperd"};
   app.add_option("--config", config_file, "Config file (YAML or JSON)");
@@ -127,6 +143,27 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   auto* vm_labels_opt = app.add_option(
       "--metrics-vm-label", metrics_vm_labels,
       "A VM label exported in vmkeeper_vm_labels as label_<key> (repeatable; default: service)");
+  auto* token_file_opt = app.add_option(
+      "--token-file", token_file,
+      "Credentials file: NAME ROLE sha256:HEX|file:PATH per line (docs/security.md); without "
+      "it the API asks for no credentials");
+  auto* tls_cert_opt = app.add_option("--tls-cert", tls_cert,
+                                      "PEM certificate chain of the API (https); needs --tls-key");
+  auto* tls_key_opt = app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  auto* tls_client_ca_opt = app.add_option(
+      "--tls-client-ca", tls_client_ca,
+      "PEM CA bundle: clients must present a certificate it signed");
+  auto* insecure_opt = app.add_flag(
+      "--insecure", insecure,
+      "Serve a non-loopback --listen address without TLS and authentication anyway");
+  auto* audit_log_opt = app.add_option(
+      "--audit-log", audit_log, "Append a JSON line per write and per refused request here");
+  auto* audit_bytes_opt = app.add_option("--audit-log-max-bytes", audit_log_max_bytes,
+                                         "Rotate the audit log at this size (default 100 MiB)");
+  auto* audit_files_opt = app.add_option("--audit-log-max-files", audit_log_max_files,
+                                         "Rotated audit logs kept, PATH.1.. (default 5)");
+  app.add_flag("--hash-token", hash_token,
+               "Read a token on stdin, print its tokens-file secret sha256:HEX and exit");
   app.add_option("--ready-file", *ready_file,
                  "Write host:port here once listening (removed on shutdown)");
   app.add_flag("--check-config", check_config,
@@ -137,6 +174,16 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (hash_token) {
+    std::string token((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.size() < 16) {
+      std::cerr << "vmkeeperd: a token must have at least 16 characters\n";
+      return 2;
+    }
+    std::cout << "sha256:" << vmk::cli::Sha256Hex(token) << "\n";
+    return 0;
+  }
   if (!config_file.empty()) {
     Status loaded = vmk::cli::LoadDaemonConfigFile(config_file, config);
     if (!loaded.ok()) {
@@ -162,6 +209,14 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   if (fence_dirs_opt->count() > 0) config->fence_agent_dirs = fence_agent_dirs;
   if (notify_opt->count() > 0) config->notify_url = notify_url;
   if (vm_labels_opt->count() > 0) config->metrics_vm_labels = metrics_vm_labels;
+  if (token_file_opt->count() > 0) config->token_file = token_file;
+  if (tls_cert_opt->count() > 0) config->tls_cert = tls_cert;
+  if (tls_key_opt->count() > 0) config->tls_key = tls_key;
+  if (tls_client_ca_opt->count() > 0) config->tls_client_ca = tls_client_ca;
+  if (insecure_opt->count() > 0) config->insecure = insecure;
+  if (audit_log_opt->count() > 0) config->audit_log = audit_log;
+  if (audit_bytes_opt->count() > 0) config->audit_log_max_bytes = audit_log_max_bytes;
+  if (audit_files_opt->count() > 0) config->audit_log_max_files = audit_log_max_files;
   if (Status valid = config->Validate(); !valid.ok()) {
     std::cerr << "vmkeeperd: " << valid.message() << "\n";
     return 2;
@@ -201,10 +256,33 @@ std::string SelfHealthUrl(const std::string& address) {
 }
 
 // Pets systemd's watchdog while our API answers, when the unit asks for one (WatchdogSec=).
+// With TLS the check is only a TCP connect to the listener (the HTTP client here cannot present
+// a client certificate nor trust our own): weaker, docs/security.md says so.
 std::unique_ptr<vmk::cli::ServiceWatchdog> StartWatchdog(const vmk::cli::ServiceNotifier& notifier,
-                                                         const std::string& address) {
+                                                         const std::string& address, bool tls) {
   auto period = notifier.WatchdogPeriod();
   if (!period) return nullptr;
+  if (tls) {
+    auto self = vmk::cli::ParseListenAddress(address);
+    if (!self.ok()) return nullptr;
+    std::string host = self->host == "0.0.0.0" ? "127.0.0.1" : self->host == "::" ? "::1" : self->host;
+    const int port = self->port;
+    const auto timeout = std::max(std::chrono::milliseconds(100),
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(*period / 4));
+    auto watchdog = std::make_unique<vmk::cli::ServiceWatchdog>(
+        vmk::RealClock::Get(), *period,
+        [host, port, timeout] {
+          Status connected = vmk::http::HttpClient().Connect(host, port, timeout);
+          if (!connected.ok()) {
+            vmk::log::Warning("liveness check: no connection", {{"error", connected.message()}});
+          }
+          return connected.ok();
+        },
+        [&notifier] { notifier.PetWatchdog(); });
+    watchdog->Start();
+    vmk::log::Info("systemd watchdog on (TLS: TCP connect check)", {{"address", address}});
+    return watchdog;
+  }
   vmk::http::HttpRequest request;
   request.url = SelfHealthUrl(address);
   request.timeout = std::max(std::chrono::milliseconds(100),
@@ -228,9 +306,25 @@ std::unique_ptr<vmk::cli::ServiceWatchdog> StartWatchdog(const vmk::cli::Service
   return watchdog;
 }
 
-// Runs the daemon until SIGTERM/SIGINT (blocked in every thread, taken by sigwait here).
+// Loud, at every start: what --insecure leaves open.
+void WarnIfInsecure(const vmk::cli::DaemonConfig& config) {
+  auto listen = vmk::cli::ParseListenAddress(config.listen);
+  if (!config.insecure || !listen.ok() || vmk::cli::IsLoopbackHost(listen->host)) return;
+  if (config.tls() && !config.token_file.empty()) return;
+  vmk::log::Warning(
+      "INSECURE: --insecure serves the API beyond this machine without " +
+          std::string(!config.tls() && config.token_file.empty()
+                          ? "TLS and without authentication"
+                          : !config.tls() ? "TLS: tokens and data cross the network in clear text"
+                                          : "authentication: anyone who reaches it is admin") +
+          "; use it only behind a network policy that admits trusted clients alone",
+      {{"listen", config.listen}});
+}
+
+// Runs the daemon until SIGTERM/SIGINT (blocked in every thread, taken by sigwait here); SIGHUP
+// reloads the tokens and TLS files.
 int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
-          const sigset_t& stop_signals) {
+          const sigset_t& signals) {
   const vmk::cli::ServiceNotifier service_manager;
   const std::string embedded_dir = config.EffectiveEmbeddedHostDir();
   std::error_code ec;
@@ -272,8 +366,47 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
     return Fail("cannot start the controller", started);
   }
 
+  WarnIfInsecure(config);
+  std::unique_ptr<vmk::cli::TokenAuthenticator> authenticator;
+  if (!config.token_file.empty()) {
+    auto loaded = vmk::cli::TokenAuthenticator::Load(config.token_file);
+    if (!loaded.ok()) {
+      controller->Stop();
+      return Fail("cannot load the tokens file", loaded.status());
+    }
+    authenticator = std::move(loaded).value();
+    vmk::log::Info("API authentication on",
+                   {{"tokenFile", config.token_file},
+                    {"credentials", std::to_string(authenticator->credential_count())}});
+  } else {
+    vmk::log::Warning("API authentication off: no --token-file, every caller is admin",
+                      {{"listen", config.listen}});
+  }
+  std::unique_ptr<vmk::cli::AuditLog> audit_log;
+  if (!config.audit_log.empty()) {
+    vmk::cli::AuditLogOptions audit_options;
+    audit_options.path = config.audit_log;
+    audit_options.max_bytes = static_cast<uint64_t>(config.audit_log_max_bytes);
+    audit_options.max_files = config.audit_log_max_files;
+    auto opened = vmk::cli::AuditLog::Open(audit_options, vmk::RealClock::Get());
+    if (!opened.ok()) {
+      controller->Stop();
+      return Fail("cannot open the audit log", opened.status());
+    }
+    audit_log = std::move(opened).value();
+  }
+  const vmk::cli::ApiGuard guard(authenticator.get(), audit_log.get());
+
   vmk::cli::ApiRouter router(controller.get());
   vmk::cli::HttpServerOptions server_options;
+  server_options.tls_cert_file = config.tls_cert;
+  server_options.tls_key_file = config.tls_key;
+  server_options.tls_client_ca_file = config.tls_client_ca;
+  server_options.admit = [&guard](vmk::cli::HttpRequest* r) { return guard.Admit(r); };
+  server_options.on_answered = [&guard](const vmk::cli::HttpRequest& r,
+                                        const vmk::cli::HttpResponse& response, bool by_edge) {
+    guard.Record(r, response, by_edge);
+  };
   server_options.listen = config.listen;
   server_options.max_body_bytes = config.max_body_bytes;
   server_options.allowed_hosts = config.allowed_hosts;
@@ -288,7 +421,9 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
     controller->Stop();
     return Fail("cannot start the REST API", listening);
   }
-  vmk::log::Info("listening", {{"address", server.address()}});
+  vmk::log::Info("listening", {{"address", server.address()},
+                              {"tls", server.tls() ? "true" : "false"},
+                              {"clientCertificates", config.tls_client_ca.empty() ? "false" : "true"}});
   if (!ready_file.empty()) {
     if (Status written = WriteReadyFile(ready_file, server.address()); !written.ok()) {
       server.Stop();
@@ -299,10 +434,33 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
   // Ready at the same point as the ready file: the store is open and the API serves.
   service_manager.Ready("serving on " + server.address());
   std::unique_ptr<vmk::cli::ServiceWatchdog> watchdog =
-      StartWatchdog(service_manager, server.address());
+      StartWatchdog(service_manager, server.address(), server.tls());
 
   int signal_number = 0;
-  while (sigwait(&stop_signals, &signal_number) != 0) {
+  for (;;) {
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) break;
+    if (!authenticator && !server.tls()) {
+      vmk::log::Info("SIGHUP: nothing to reload (no tokens file, no TLS)");
+      continue;
+    }
+    if (authenticator) {
+      if (Status reloaded = authenticator->Reload(); reloaded.ok()) {
+        vmk::log::Info("tokens file reloaded",
+                       {{"credentials", std::to_string(authenticator->credential_count())}});
+      } else {
+        vmk::log::Error("tokens file not reloaded; the credentials in force stay",
+                        {{"error", reloaded.message()}});
+      }
+    }
+    if (server.tls()) {
+      if (Status reloaded = server.ReloadTls(); reloaded.ok()) {
+        vmk::log::Info("TLS files reloaded; new connections use them");
+      } else {
+        vmk::log::Error("TLS files not reloaded; the ones in force stay",
+                        {{"error", reloaded.message()}});
+      }
+    }
   }
   vmk::log::Info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   service_manager.Stopping("shutting down");
@@ -322,13 +480,14 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so every thread inherits the mask and
-  // only the sigwait in Serve receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals before any thread starts, so every thread inherits the
+  // mask and only the sigwait in Serve receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   vmk::cli::DaemonConfig config;
@@ -337,5 +496,5 @@ int main(int argc, char** argv) {
   vmk::log::Level level = vmk::log::Level::kInfo;
   vmk::log::ParseLevel(config.log_level, &level);
   vmk::log::SetLevel(level);
-  return Serve(config, ready_file, stop_signals);
+  return Serve(config, ready_file, signals);
 }

@@ -284,6 +284,9 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
   }
   EXPECT_EQ(Scalar(c["livenessProbe"]["httpGet"]["path"]), "/healthz");
   EXPECT_EQ(Scalar(c["readinessProbe"]["httpGet"]["path"]), "/readyz");
+  for (const char* probe : {"livenessProbe", "readinessProbe"}) {
+    EXPECT_EQ(Scalar(c[probe]["httpGet"]["scheme"]), "HTTPS") << probe << ": config.tlsCert is set";
+  }
   EXPECT_EQ(Scalar(c["resources"]["requests"]["cpu"]), "250m");
   EXPECT_EQ(Scalar(c["resources"]["limits"]["memory"]), "2Gi");
   EXPECT_EQ(Scalar(c["securityContext"]["capabilities"]["add"][0]), "NET_RAW");

@@ -62,7 +62,7 @@ app.kubernetes.io/component: controller
 
 {{/* vmkeeperd's config file, from .Values.config: every key the daemon knows, typed. */}}
 {{- define "vmkeeper.configFile" -}}
-{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "heartbeatTimeoutMs" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" "allowedHosts" "maxConnections" "maxInFlight" "requestTimeoutSeconds" "idleTimeoutSeconds" }}
+{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "heartbeatTimeoutMs" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" "allowedHosts" "maxConnections" "maxInFlight" "requestTimeoutSeconds" "idleTimeoutSeconds" "tokenFile" "tlsCert" "tlsKey" "tlsClientCa" "insecure" "auditLog" "auditLogMaxBytes" "auditLogMaxFiles" }}
 {{- range $key, $_ := .Values.config }}
 {{- if not (has $key $known) }}
 {{- fail (printf "config.%s: vmkeeperd has no such setting (known: %s)" $key (join ", " $known)) }}
@@ -109,6 +109,14 @@ maxConnections: {{ int64 $c.maxConnections }}
 maxInFlight: {{ int64 $c.maxInFlight }}
 requestTimeoutSeconds: {{ int64 $c.requestTimeoutSeconds }}
 idleTimeoutSeconds: {{ int64 $c.idleTimeoutSeconds }}
+tokenFile: {{ $c.tokenFile | default "" | toString | quote }}
+tlsCert: {{ $c.tlsCert | default "" | toString | quote }}
+tlsKey: {{ $c.tlsKey | default "" | toString | quote }}
+tlsClientCa: {{ $c.tlsClientCa | default "" | toString | quote }}
+insecure: {{ if $c.insecure }}true{{ else }}false{{ end }}
+auditLog: {{ $c.auditLog | default "" | toString | quote }}
+auditLogMaxBytes: {{ int64 $c.auditLogMaxBytes }}
+auditLogMaxFiles: {{ int64 $c.auditLogMaxFiles }}
 {{- end }}
 
 {{/* Pod and container security settings, shared by the controller and the apply Job. */}}
