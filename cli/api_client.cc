@@ -264,13 +264,13 @@ StatusOr<reconciler::AlertIntakeOutcome> ApiClient::PostAlerts(const std::string
   return outcome;
 }
 
-StatusOr<Identity> ApiClient::WhoAmI() {
+StatusOr<WhoAmIAnswer> ApiClient::WhoAmI() {
   VMK_ASSIGN_OR_RETURN(Json reply, Call("GET", std::string(kApiPrefix) + "/whoami", "", {200}));
   if (!reply.is_object() || !reply.contains("user") || !reply["user"].is_string() ||
       !reply.contains("role") || !reply["role"].is_string()) {
     return Status::Internal("vmkeeperd sent a malformed reply to whoami");
   }
-  return Identity{reply["user"].get<std::string>(), reply["role"].get<std::string>()};
+  return WhoAmIAnswer{reply["user"].get<std::string>(), reply["role"].get<std::string>()};
 }
 
 Status ApiClient::Healthy() {

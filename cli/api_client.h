@@ -18,7 +18,7 @@
 namespace vmk::cli {
 
 // Who the server takes the caller for (GET /api/v1/whoami).
-struct Identity {
+struct WhoAmIAnswer {
   std::string user;
   std::string role;
 };
@@ -55,7 +55,7 @@ class ApiClient {
   StatusOr<reconciler::AvailabilityReport> Availability(const reconciler::AvailabilityQuery& query);
   // Posts an Alertmanager webhook body as Alertmanager would (for tests and manual checks).
   StatusOr<reconciler::AlertIntakeOutcome> PostAlerts(const std::string& body);
-  StatusOr<Identity> WhoAmI();
+  StatusOr<WhoAmIAnswer> WhoAmI();
   // /healthz answered 200.
   Status Healthy();
   // /readyz: true on 200, false on 503.
