@@ -200,8 +200,6 @@ Access ApiRouter::RequiredAccess(const std::string& method, const std::string& p
   if (parts.size() == 3 && parts[0] == "api" && parts[1] == "v1") {
     if (parts[2] == "whoami") return Access::kAuthenticated;
     if (parts[2] == "alerts") return Access::kAlerts;
-    // A dry run that changes nothing and shows nothing a GET does not (docs/security.md).
-    if (parts[2] == "diff") return Access::kRead;
   }
   if (method == "GET" || method == "HEAD" || method == "OPTIONS") return Access::kRead;
   return Access::kWrite;

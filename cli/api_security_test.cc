@@ -359,7 +359,7 @@ const std::vector<Route> kRoutes = {
     {"GET", "/api/v1/incidents", "", "VEA"},
     {"GET", "/api/v1/availability", "", "VEA"},
     {"GET", "/api/v1/whoami", "", "VELA"},
-    {"POST", "/api/v1/diff", DiffBody(), "VEA"},
+    {"POST", "/api/v1/diff", DiffBody(), "EA"},
     {"POST", "/api/v1/apply", ApplyBody(true), "EA"},
     {"DELETE", "/api/v1/virtualmachines/nosuchvm", "", "EA"},
     {"POST", "/api/v1/virtualmachines/nosuchvm/snapshots", "{}", "EA"},
@@ -405,7 +405,7 @@ TEST_F(ApiSecurityTest, EveryRouteByEveryRole) {
   // Paths that are not routes are judged like a read or a write.
   EXPECT_EQ(ApiRouter::RequiredAccess("GET", "/api/v1/nothing"), Access::kRead);
   EXPECT_EQ(ApiRouter::RequiredAccess("PUT", "/api/v1/nothing"), Access::kWrite);
-  EXPECT_EQ(ApiRouter::RequiredAccess("POST", "/api/v1/diff"), Access::kRead);
+  EXPECT_EQ(ApiRouter::RequiredAccess("POST", "/api/v1/diff"), Access::kWrite);
   EXPECT_EQ(ApiRouter::RequiredAccess("POST", "/api/v1/apply"), Access::kWrite);
   EXPECT_EQ(ApiRouter::RequiredAccess("POST", "/api/v1/alerts"), Access::kAlerts);
   EXPECT_EQ(ApiRouter::RequiredAccess("GET", "/api/v1/whoami"), Access::kAuthenticated);
@@ -653,7 +653,7 @@ TEST_F(ApiSecurityTest, AuditLogRecordsWritesAndDenialsWithoutSecrets) {
   const int port = daemon.port();
   ASSERT_EQ(Call(port, "POST", "/api/v1/apply", kTokens.at(Role::kEditor), ApplyBody(false)).status, 200);
   ASSERT_EQ(Call(port, "GET", "/api/v1/virtualmachines", kTokens.at(Role::kViewer)).status, 200);
-  ASSERT_EQ(Call(port, "POST", "/api/v1/diff", kTokens.at(Role::kViewer), DiffBody()).status, 200);
+  ASSERT_EQ(Call(port, "POST", "/api/v1/diff", kTokens.at(Role::kEditor), DiffBody()).status, 200);
   ASSERT_EQ(Call(port, "DELETE", "/api/v1/virtualmachines/good01", kTokens.at(Role::kViewer)).status, 403);
   ASSERT_EQ(Call(port, "GET", "/api/v1/events", "wrong-token-0123456789abcdef").status, 401);
   ASSERT_EQ(Call(port, "DELETE", "/api/v1/virtualmachines/good01", kTokens.at(Role::kAdmin)).status, 200);

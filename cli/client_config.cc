@@ -189,11 +189,6 @@ void ConfigReader::ReadContext(const YAML::Node& node, const std::string& path,
           std::string("is required with ") + other);
     ok = false;
   }
-  if (!context.token_file.empty() && !context.client_certificate.empty()) {
-    Error(*given["tokenFile"], specs::JoinFieldPath(path, "tokenFile"),
-          "must not be set with clientCertificate: a context authenticates one way");
-    ok = false;
-  }
   if (context.insecure_skip_tls_verify && !context.certificate_authority.empty()) {
     Error(*given["insecureSkipTlsVerify"], specs::JoinFieldPath(path, "insecureSkipTlsVerify"),
           "must not be true with certificateAuthority (a CA given is a CA to check against)");

@@ -143,10 +143,15 @@ TEST(ClientConfigTest, CredentialCombinationsAreChecked) {
   EXPECT_EQ(ErrorOf(head + "    server: https://h\n    clientCertificate: me.pem\n"),
             "/etc/vmk/config.yaml:6:5: contexts[0].clientKey: is required with "
             "clientCertificate");
-  EXPECT_EQ(ErrorOf(head + "    server: https://h\n    tokenFile: t\n"
-                           "    clientCertificate: c\n    clientKey: k\n"),
-            "/etc/vmk/config.yaml:6:5: contexts[0].tokenFile: must not be set with "
-            "clientCertificate: a context authenticates one way");
+  // vmkeeperd takes a client certificate as a second factor, never instead of the token
+  // (docs/security.md): a context may, and against such a server must, have both.
+  auto both = ParseClientConfig(head + "    server: https://h\n    tokenFile: t\n"
+                                        "    clientCertificate: c\n    clientKey: k\n",
+                                kFile);
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  ASSERT_EQ(both->contexts.size(), 1u);
+  EXPECT_FALSE(both->contexts[0].token_file.empty());
+  EXPECT_FALSE(both->contexts[0].client_certificate.empty());
   EXPECT_EQ(ErrorOf(head + "    server: https://h\n    certificateAuthority: ca.pem\n"
                            "    insecureSkipTlsVerify: true\n"),
             "/etc/vmk/config.yaml:7:5: contexts[0].insecureSkipTlsVerify: must not be true with "

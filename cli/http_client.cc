@@ -108,6 +108,10 @@ Status CheckReadable(const std::string& path, const std::string& what) {
 // certificate and its key. Used both to check the files at Create and, through cpprestsdk's
 // context callback, for every connection.
 Status ConfigureTls(SSL_CTX* ctx, const HttpClientOptions& options) {
+  // As the server (http_server.cc): nothing older than TLS 1.2, whatever the system allows.
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    return Status::Internal("OpenSSL could not require TLS 1.2");
+  }
   if (!options.certificate_authority.empty()) {
     VMK_RETURN_IF_ERROR(CheckReadable(options.certificate_authority, "certificate authority"));
     X509_STORE* store = X509_STORE_new();
@@ -213,7 +217,14 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base
       HttpClientOptions tls_files = options;
       tls_files.bearer_token.clear();  // the callback needs the files only
       config.set_ssl_context_callback([tls_files](boost::asio::ssl::context& context) {
-        (void)ConfigureTls(context.native_handle(), tls_files);  // checked above
+        // Checked above, but a file may have changed since: failing here must end the
+        // connection, not leave it on the system's CAs cpprestsdk loaded (fail closed).
+        Status configured = ConfigureTls(context.native_handle(), tls_files);
+        if (!configured.ok()) {
+          throw boost::system::system_error(
+              boost::system::errc::make_error_code(boost::system::errc::permission_denied),
+              configured.message());
+        }
       });
       tls.host = host;
       tls.port = uri.port() > 0 ? uri.port() : 443;

@@ -18,19 +18,6 @@ namespace {
 
 using Digest = std::array<unsigned char, 32>;
 
-// RFC 6750's b64token: what a bearer token may be made of.
-bool IsTokenText(std::string_view token) {
-  if (token.empty()) return false;
-  size_t i = 0;
-  while (i < token.size() && (std::isalnum(static_cast<unsigned char>(token[i])) ||
-                              std::string_view("-._~+/").find(token[i]) != std::string_view::npos)) {
-    ++i;
-  }
-  if (i == 0) return false;
-  while (i < token.size() && token[i] == '=') ++i;
-  return i == token.size();
-}
-
 bool Sha256(std::string_view text, Digest* out) {
   unsigned int length = 0;
   return EVP_Digest(text.data(), text.size(), out->data(), &length, EVP_sha256(), nullptr) == 1 &&
@@ -103,6 +90,19 @@ std::vector<std::string> Fields(const std::string& line) {
 }
 
 }  // namespace
+
+bool IsTokenText(std::string_view token) {
+  if (token.empty()) return false;
+  size_t i = 0;
+  while (i < token.size() && (std::isalnum(static_cast<unsigned char>(token[i])) ||
+                              std::string_view("-._~+/").find(token[i]) != std::string_view::npos)) {
+    ++i;
+  }
+  if (i == 0) return false;
+  while (i < token.size() && token[i] == '=') ++i;
+  return i == token.size();
+}
+
 
 std::string_view RoleName(Role role) {
   switch (role) {

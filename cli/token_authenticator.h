@@ -48,6 +48,11 @@ struct Identity {
 // The SHA-256 of `text`, 64 lowercase hex digits (what a sha256: entry holds).
 std::string Sha256Hex(std::string_view text);
 
+// RFC 6750's b64token (letters, digits, "-._~+/", then "=" only at the end): what a bearer token
+// may be made of. Authenticate refuses anything else before hashing, so --hash-token and the
+// tokens file's file: entries check with this too: a token they took could never log in.
+bool IsTokenText(std::string_view token);
+
 class TokenAuthenticator {
  public:
   // Reads the tokens file at `path`. InvalidArgument naming the file and line for a malformed

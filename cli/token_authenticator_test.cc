@@ -146,8 +146,8 @@ TEST_F(TokenAuthenticatorTest, ReloadRevokesAndABrokenFileKeepsTheCredentialsInF
   EXPECT_EQ((*auth)->credential_count(), 1u);
 }
 
-// Reloads while other threads authenticate: every answer is one of the two sets' (run under
-// TSan by scripts/sanitize.sh to check the swap).
+// Reloads while other threads authenticate: every answer is one of the two sets'. (cli_test is
+// not run under TSan yet: docs/fuzzing.md, "Not done".)
 TEST_F(TokenAuthenticatorTest, AuthenticateRacesReload) {
   const std::string viewer_line = "grafana viewer sha256:" + Sha256Hex(kViewerToken) + "\n";
   const std::string path = Write("tokens", viewer_line);
@@ -163,13 +163,15 @@ TEST_F(TokenAuthenticatorTest, AuthenticateRacesReload) {
       }
     });
   }
+  int failed_reloads = 0;  // counted, not asserted in the loop: the readers must be joined
   for (int i = 0; i < 200; ++i) {
     Write("tokens", i % 2 == 0 ? viewer_line
                                : viewer_line + "ci editor sha256:" + Sha256Hex(kEditorToken) + "\n");
-    ASSERT_TRUE((*auth)->Reload().ok());
+    if (!(*auth)->Reload().ok()) ++failed_reloads;
   }
   stop = true;
   for (auto& t : readers) t.join();
+  EXPECT_EQ(failed_reloads, 0);
   EXPECT_EQ(failures, 0);
 }
 

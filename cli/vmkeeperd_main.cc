@@ -177,8 +177,9 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   if (hash_token) {
     std::string token((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-    if (token.size() < 16) {
-      std::cerr << "vmkeeperd: a token must have at least 16 characters\n";
+    if (token.size() < 16 || !vmk::cli::IsTokenText(token)) {
+      std::cerr << "vmkeeperd: a token must have at least 16 characters of letters, digits and "
+                   "-._~+/ (then = only at the end: RFC 6750), or no client could send it\n";
       return 2;
     }
     std::cout << "sha256:" << vmk::cli::Sha256Hex(token) << "\n";
