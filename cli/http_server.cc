@@ -248,6 +248,13 @@ namespace {
 
 // A request this big (head or body) asks the reaper to give freed memory back to the system.
 constexpr uint64_t kTrimAfterBytes = 1024 * 1024;
+// A refused request's body up to this size is read (and thrown away) before the connection is
+// closed. Closing a socket with unread bytes makes Linux send a reset, and a reset that reaches
+// the client before it has read the refusal discards the refusal from its receive queue: the
+// client then sees "connection reset" instead of the 401 saying why. Reading a small body first
+// is the lingering close web servers do; a bigger one is dropped unread (it is not worth taking
+// in), and its client may see the reset.
+constexpr uint64_t kDrainRefusedBodyBytes = 64 * 1024;
 constexpr char kAllMethods[] = "GET, HEAD, POST, DELETE, OPTIONS";
 
 void Reply(http_request& request, const HttpResponse& response) {
@@ -372,7 +379,8 @@ void HttpServer::Impl::Refuse(http_request& request, HttpResponse response,
   if (response.status == 429) ++too_busy_;
   response.headers.emplace_back("Connection", "close");
   Reply(request, response);
-  if (content_length == 0) return;
+  // cpprestsdk reads a body nobody asked for by itself, and sends the reply once it has.
+  if (content_length <= kDrainRefusedBodyBytes) return;
   // cpprestsdk writes its reply only once the whole body has arrived (do_response waits for
   // content_ready), reading all of it. End the body now, the way cpprestsdk itself does when
   // the client breaks off mid-body: _complete() with an error closes the body's stream (the
