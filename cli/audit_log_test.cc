@@ -162,5 +162,88 @@ TEST_F(AuditLogTest, BadOptionsAndUnwritablePathsAreErrors) {
               HasSubstr("cannot open audit log"));
 }
 
+AuditRecord Unidentified(const std::string& source) {
+  AuditRecord r;
+  r.source = source;
+  r.verb = "POST";
+  r.path = "/api/v1/apply";
+  r.status = 401;
+  r.reason = "missing bearer token";
+  return r;
+}
+
+// A flood of 401s must not rotate the real records away: past the cap per minute they become
+// one summary record, while writes and a known credential's refusals are all kept.
+TEST_F(AuditLogTest, AFloodOfUnidentifiedRefusalsIsSummarised) {
+  AuditLogOptions options;
+  options.path = (dir_ / "audit.log").string();
+  options.max_unidentified_refusals_per_minute = 3;
+  auto log = AuditLog::Open(options, &clock_);
+  ASSERT_TRUE(log.ok());
+  (*log)->Write(Delete(1));
+  for (int i = 0; i < 8; ++i) (*log)->Write(Unidentified("203.0.113.9"));
+  for (int i = 0; i < 2; ++i) (*log)->Write(Unidentified("198.51.100.1"));
+  AuditRecord forbidden = Delete(2);
+  forbidden.role = "viewer";
+  forbidden.status = 403;
+  (*log)->Write(forbidden);
+  (*log)->Write(Delete(3));
+  std::vector<std::string> lines = Lines(options.path);
+  ASSERT_EQ(lines.size(), 6u);  // 1 write, 3 refusals, the 403, 1 write
+  EXPECT_EQ((*log)->suppressed_refusals(), 7u);
+
+  clock_.Advance(std::chrono::seconds(61));
+  (*log)->Write(Unidentified("203.0.113.9"));  // a new minute: written again
+  lines = Lines(options.path);
+  ASSERT_EQ(lines.size(), 8u);
+  nlohmann::json summary = nlohmann::json::parse(lines[6]);
+  EXPECT_EQ(summary["suppressed"], 7);
+  EXPECT_EQ(summary["sources"]["203.0.113.9"], 5);
+  EXPECT_EQ(summary["sources"]["198.51.100.1"], 2);
+  EXPECT_EQ(summary["status"], 0);
+  EXPECT_THAT(summary["reason"].get<std::string>(), HasSubstr("not recorded one by one"));
+  EXPECT_EQ(nlohmann::json::parse(lines[7])["status"], 401);
+}
+
+TEST_F(AuditLogTest, RefusalsHeldBackAreSummarisedWhenTheLogCloses) {
+  AuditLogOptions options;
+  options.path = (dir_ / "audit.log").string();
+  options.max_unidentified_refusals_per_minute = 0;
+  {
+    auto log = AuditLog::Open(options, &clock_);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 4; ++i) (*log)->Write(Unidentified("192.0.2.1"));
+    EXPECT_TRUE(Lines(options.path).empty());
+  }
+  std::vector<std::string> lines = Lines(options.path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["sources"]["192.0.2.1"], 4);
+}
+
+// A rename that fails (here PATH.1 is a directory that is not empty) is retried a minute later,
+// not at every record; the records meanwhile go on to PATH.
+TEST_F(AuditLogTest, AFailedRotationIsRetriedLaterNotAtEveryRecord) {
+  AuditLogOptions options;
+  options.path = (dir_ / "audit.log").string();
+  options.max_bytes = 4096;
+  options.max_files = 1;
+  fs::create_directories(dir_ / "audit.log.1" / "in-the-way");
+  auto log = AuditLog::Open(options, &clock_);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 60; ++i) (*log)->Write(Delete(i));  // about 8 KiB: past the cap
+  EXPECT_EQ(Lines(options.path).size(), 60u);
+  EXPECT_GT(fs::file_size(options.path), options.max_bytes);
+
+  fs::remove_all(dir_ / "audit.log.1");
+  (*log)->Write(Delete(60));
+  EXPECT_FALSE(fs::exists(dir_ / "audit.log.1")) << "retried before its minute was over";
+  clock_.Advance(std::chrono::seconds(61));
+  (*log)->Write(Delete(61));
+  ASSERT_TRUE(fs::exists(dir_ / "audit.log.1"));
+  EXPECT_EQ(Lines(dir_ / "audit.log.1").size(), 61u);
+  EXPECT_EQ(Lines(options.path).size(), 1u);
+  EXPECT_EQ((*log)->failed_writes(), 0u);
+}
+
 }  // namespace
 }  // namespace vmk::cli

@@ -500,7 +500,13 @@ void HttpServer::Impl::Serve(http_request request) {
     std::optional<HttpResponse> refused = options_.admit(&req);
     req.authorization.clear();
     if (refused) {
-      if (options_.on_answered) options_.on_answered(req, *refused, /*by_edge=*/false);
+      if (options_.on_answered) {
+        try {
+          options_.on_answered(req, *refused, /*by_edge=*/false);
+        } catch (const std::exception& e) {
+          log::Error("recording a refusal failed", {{"error", e.what()}});
+        }
+      }
       Refuse(request, std::move(*refused), length);
       return;
     }
