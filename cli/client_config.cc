@@ -282,54 +282,65 @@ const ClientContext* ClientConfig::Find(const std::string& name) const {
   return nullptr;
 }
 
+std::string RedactUserInfo(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  const size_t authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const size_t authority_end = url.find_first_of("/?#", authority);
+  const size_t at = url.rfind('@', authority_end == std::string::npos ? url.npos : authority_end - 1);
+  if (at == std::string::npos || at < authority) return url;
+  return url.substr(0, authority) + "***@" + url.substr(at + 1);
+}
+
 Status ValidateServerUrl(const std::string& url) {
+  // Messages quote the URL, but never a password someone put in it.
+  const std::string shown = RedactUserInfo(url);
   std::string rest;
   if (url.rfind("http://", 0) == 0) {
     rest = url.substr(7);
   } else if (url.rfind("https://", 0) == 0) {
     rest = url.substr(8);
   } else {
-    return Status::InvalidArgument("must start with http:// or https:// (got \"" + url + "\")");
+    return Status::InvalidArgument("must start with http:// or https:// (got \"" + shown + "\")");
   }
   size_t slash = rest.find('/');
   if (slash != std::string::npos) {
     if (rest.substr(slash) != "/") {
-      return Status::InvalidArgument("must not have a path (got \"" + url + "\")");
+      return Status::InvalidArgument("must not have a path (got \"" + shown + "\")");
     }
     rest.resize(slash);
   }
   if (rest.find_first_of("@?# ") != std::string::npos) {
     return Status::InvalidArgument(
-        "must be scheme://host[:port], without user info, query or spaces (got \"" + url + "\")");
+        "must be scheme://host[:port], without user info, query or spaces (got \"" + shown + "\")");
   }
   std::string host = rest;
   std::string port;
   if (!rest.empty() && rest.front() == '[') {
     size_t close = rest.find(']');
     if (close == std::string::npos) {
-      return Status::InvalidArgument("has an unclosed IPv6 bracket (got \"" + url + "\")");
+      return Status::InvalidArgument("has an unclosed IPv6 bracket (got \"" + shown + "\")");
     }
     host = rest.substr(1, close - 1);
     std::string after = rest.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') {
-        return Status::InvalidArgument("is malformed after ']' (got \"" + url + "\")");
+        return Status::InvalidArgument("is malformed after ']' (got \"" + shown + "\")");
       }
       port = after.substr(1);
-      if (port.empty()) return Status::InvalidArgument("has an empty port (got \"" + url + "\")");
+      if (port.empty()) return Status::InvalidArgument("has an empty port (got \"" + shown + "\")");
     }
   } else if (size_t colon = rest.find(':'); colon != std::string::npos) {
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
-    if (port.empty()) return Status::InvalidArgument("has an empty port (got \"" + url + "\")");
+    if (port.empty()) return Status::InvalidArgument("has an empty port (got \"" + shown + "\")");
   }
-  if (host.empty()) return Status::InvalidArgument("has no host (got \"" + url + "\")");
+  if (host.empty()) return Status::InvalidArgument("has no host (got \"" + shown + "\")");
   if (!port.empty()) {
     int value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (!AllDigits(port) || ec != std::errc() || end != port.data() + port.size() || value < 1 ||
         value > 65535) {
-      return Status::InvalidArgument("has an invalid port (got \"" + url + "\")");
+      return Status::InvalidArgument("has an invalid port (got \"" + shown + "\")");
     }
   }
   return Status::Ok();

@@ -65,4 +65,7 @@ StatusOr<ClientConfig> LoadClientConfigFile(const std::string& path);
 // or https://").
 Status ValidateServerUrl(const std::string& url);
 
+// `url` with any user info ("user:password@") shown as "***@", for messages.
+std::string RedactUserInfo(const std::string& url);
+
 }  // namespace vmk::cli

@@ -14,7 +14,9 @@ namespace vmk::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kFile[] = "/etc/vmk/config.yaml";
 
@@ -221,6 +223,15 @@ TEST(ClientConfigTest, ServerUrls) {
                           "http://h:8a"}) {
     EXPECT_FALSE(ValidateServerUrl(bad).ok()) << bad;
   }
+  EXPECT_THAT(ValidateServerUrl("https://ci:s3cret@h:7480").message(),
+              AllOf(HasSubstr("https://***@h:7480"), Not(HasSubstr("s3cret"))));
+}
+
+TEST(ClientConfigTest, RedactUserInfo) {
+  EXPECT_EQ(RedactUserInfo("https://u:p@h:1/x@y"), "https://***@h:1/x@y");
+  EXPECT_EQ(RedactUserInfo("http://a@b@h"), "http://***@h");
+  EXPECT_EQ(RedactUserInfo("http://h:80"), "http://h:80");
+  EXPECT_EQ(RedactUserInfo("h/x@y"), "h/x@y");
 }
 
 }  // namespace

@@ -139,6 +139,14 @@ StatusOr<ConnectionSettings> ResolveConnectionSettings(const ConnectionFlags& fl
     out.server = context->server;
     out.server_from = from_context;
   }
+  // The config file's servers were checked when it was read; a flag's or the environment's is
+  // checked here, before it reaches a message or `config view` (a "user:password@" in it would
+  // be printed).
+  if (out.server_from == "--server" || out.server_from == "$VMKEEPER_SERVER") {
+    if (Status valid = ValidateServerUrl(out.server); !valid.ok()) {
+      return Status::InvalidArgument(out.server_from + " " + valid.message());
+    }
+  }
 
   // The bearer token.
   if (!flags.token_file.empty()) {

@@ -224,5 +224,22 @@ TEST(DefaultClientConfigPathTest, XdgThenHome) {
   EXPECT_EQ(DefaultClientConfigPath(std::nullopt, std::nullopt), "");
 }
 
+// A server given by flag or environment is checked like the config file's, and a password in it
+// never reaches the message.
+TEST_F(ConnectionSettingsTest, ServersFromFlagsAndEnvironmentAreCheckedAndNeverShowAPassword) {
+  env_.server = "http://admin:hunter2@127.0.0.1:1111";
+  std::string error = ErrorOf();
+  EXPECT_THAT(error, HasSubstr("$VMKEEPER_SERVER must be scheme://host[:port]"));
+  EXPECT_THAT(error, HasSubstr("http://***@127.0.0.1:1111"));
+  EXPECT_THAT(error, Not(HasSubstr("hunter2")));
+  env_.server.reset();
+  flags_.server = "https://u:p4ss@h.example.com/";
+  error = ErrorOf();
+  EXPECT_THAT(error, HasSubstr("--server must be"));
+  EXPECT_THAT(error, Not(HasSubstr("p4ss")));
+  flags_.server = "https://h.example.com/api";
+  EXPECT_THAT(ErrorOf(), HasSubstr("--server must not have a path"));
+}
+
 }  // namespace
 }  // namespace vmk::cli
