@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "cli/client_tls.h"
 #include "cli/tls_diagnosis.h"
 
 namespace vmk::cli {
@@ -94,72 +95,8 @@ bool IsLoopbackHost(std::string host) {
          (std::memcmp(v6, kMappedPrefix, 12) == 0 && v6[12] == 127);
 }
 
-// A readable file, or the reason it is not.
-Status CheckReadable(const std::string& path, const std::string& what) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return Status::InvalidArgument(what + " " + path + ": " + std::strerror(errno));
-  }
-  std::fclose(f);
-  return Status::Ok();
-}
-
-// Loads the TLS files of `options` into `ctx`: the CA as the only trusted one, the client
-// certificate and its key. Used both to check the files at Create and, through cpprestsdk's
-// context callback, for every connection.
-Status ConfigureTls(SSL_CTX* ctx, const HttpClientOptions& options) {
-  // As the server (http_server.cc): nothing older than TLS 1.2, whatever the system allows.
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-    return Status::Internal("OpenSSL could not require TLS 1.2");
-  }
-  if (!options.certificate_authority.empty()) {
-    VMK_RETURN_IF_ERROR(CheckReadable(options.certificate_authority, "certificate authority"));
-    X509_STORE* store = X509_STORE_new();
-    if (store == nullptr ||
-        X509_STORE_load_file(store, options.certificate_authority.c_str()) != 1) {
-      X509_STORE_free(store);
-      ERR_clear_error();
-      return Status::InvalidArgument("certificate authority " + options.certificate_authority +
-                                     ": holds no PEM certificate");
-    }
-    SSL_CTX_set_cert_store(ctx, store);  // takes it; replaces the system's CAs
-  }
-  if (!options.client_certificate.empty() || !options.client_key.empty()) {
-    if (options.client_certificate.empty() || options.client_key.empty()) {
-      return Status::InvalidArgument(
-          "a client certificate needs its key, and a key its certificate");
-    }
-    VMK_RETURN_IF_ERROR(CheckReadable(options.client_certificate, "client certificate"));
-    VMK_RETURN_IF_ERROR(CheckReadable(options.client_key, "client key"));
-    if (SSL_CTX_use_certificate_chain_file(ctx, options.client_certificate.c_str()) != 1) {
-      ERR_clear_error();
-      return Status::InvalidArgument("client certificate " + options.client_certificate +
-                                     ": holds no PEM certificate");
-    }
-    FILE* key_file = std::fopen(options.client_key.c_str(), "rb");
-    // No password callback: an encrypted key must fail here, not prompt on the terminal.
-    EVP_PKEY* key = key_file == nullptr
-                        ? nullptr
-                        : PEM_read_PrivateKey(
-                              key_file, nullptr, [](char*, int, int, void*) { return 0; },
-                              nullptr);
-    if (key_file != nullptr) std::fclose(key_file);
-    if (key == nullptr) {
-      ERR_clear_error();
-      return Status::InvalidArgument("client key " + options.client_key +
-                                     ": holds no unencrypted PEM private key");
-    }
-    const bool matches =
-        SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    EVP_PKEY_free(key);
-    if (!matches) {
-      ERR_clear_error();
-      return Status::InvalidArgument("client key " + options.client_key +
-                                     " does not belong to client certificate " +
-                                     options.client_certificate);
-    }
-  }
-  return Status::Ok();
+ClientTlsFiles TlsFilesOf(const HttpClientOptions& options) {
+  return {options.certificate_authority, options.client_certificate, options.client_key};
 }
 
 std::string LowerFirst(std::string text) {
@@ -212,14 +149,14 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base
       std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> check(SSL_CTX_new(TLS_client_method()),
                                                          SSL_CTX_free);
       if (!check) return Status::Internal("OpenSSL could not make a TLS context");
-      VMK_RETURN_IF_ERROR(ConfigureTls(check.get(), options));
+      VMK_RETURN_IF_ERROR(ConfigureClientTls(check.get(), TlsFilesOf(options)));
       config.set_validate_certificates(!options.insecure_skip_tls_verify);
       HttpClientOptions tls_files = options;
       tls_files.bearer_token.clear();  // the callback needs the files only
       config.set_ssl_context_callback([tls_files](boost::asio::ssl::context& context) {
         // Checked above, but a file may have changed since: failing here must end the
         // connection, not leave it on the system's CAs cpprestsdk loaded (fail closed).
-        Status configured = ConfigureTls(context.native_handle(), tls_files);
+        Status configured = ConfigureClientTls(context.native_handle(), TlsFilesOf(tls_files));
         if (!configured.ok()) {
           throw boost::system::system_error(
               boost::system::errc::make_error_code(boost::system::errc::permission_denied),

@@ -6,12 +6,17 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "cli/http_server.h"
+#include "cli/tls_diagnosis.h"
 #include "tests/fakes/closed_port.h"
 #include "tests/fakes/loopback_http_server.h"
 #include "tests/fakes/loopback_tls_server.h"
@@ -266,6 +271,44 @@ TEST_F(HttpClientTlsTest, BadTlsFilesAreNamedAtCreate) {
   options.client_key = "";
   EXPECT_THAT(HttpClient::Create("https://127.0.0.1:1", options).status().message(),
               HasSubstr("needs its key"));
+}
+
+// An encrypted client key fails in the client and in the TLS diagnosis alike (one loader), and
+// neither asks for a passphrase: OpenSSL's default callback would prompt on the terminal.
+TEST_F(HttpClientTlsTest, AnEncryptedClientKeyFailsWithoutAPrompt) {
+  auto alice = pki_->Issue("alice", {});
+  const std::string encrypted = (dir_ / "alice-encrypted-key.pem").string();
+  {
+    FILE* in = std::fopen(alice.key_file.c_str(), "rb");
+    ASSERT_NE(in, nullptr);
+    EVP_PKEY* key = PEM_read_PrivateKey(in, nullptr, nullptr, nullptr);
+    std::fclose(in);
+    ASSERT_NE(key, nullptr);
+    FILE* out = std::fopen(encrypted.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    char passphrase[] = "correct horse";
+    EXPECT_EQ(PEM_write_PrivateKey(out, key, EVP_aes_128_cbc(),
+                                   reinterpret_cast<unsigned char*>(passphrase),
+                                   static_cast<int>(std::strlen(passphrase)), nullptr, nullptr),
+              1);
+    std::fclose(out);
+    EVP_PKEY_free(key);
+  }
+  HttpClientOptions options;
+  options.certificate_authority = pki_->ca_file();
+  options.client_certificate = alice.certificate_file;
+  options.client_key = encrypted;
+  EXPECT_THAT(HttpClient::Create("https://127.0.0.1:1", options).status().message(),
+              HasSubstr("client key " + encrypted + ": holds no unencrypted PEM private key"));
+
+  TlsTarget target;
+  target.host = "127.0.0.1";
+  target.port = 1;
+  target.certificate_authority = pki_->ca_file();
+  target.client_certificate = alice.certificate_file;
+  target.client_key = encrypted;
+  EXPECT_THAT(DiagnoseTlsFailure(target, std::chrono::seconds(2)),
+              HasSubstr("client key " + encrypted + ": holds no unencrypted PEM private key"));
 }
 
 }  // namespace

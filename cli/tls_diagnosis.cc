@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "cli/client_tls.h"
+
 namespace vmk::cli {
 namespace {
 
@@ -177,22 +179,14 @@ std::string DiagnoseTlsFailure(const TlsTarget& target, std::chrono::millisecond
   std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return "";
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);  // we look at the result ourselves
-  if (!target.certificate_authority.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx.get(), target.certificate_authority.c_str(),
-                                      nullptr) != 1) {
-      return "cannot load the certificate authority file " + target.certificate_authority;
-    }
-  } else {
-    SSL_CTX_set_default_verify_paths(ctx.get());
+  if (target.certificate_authority.empty()) SSL_CTX_set_default_verify_paths(ctx.get());
+  // The client's own loader: what it refused, this refuses the same way.
+  if (Status loaded = ConfigureClientTls(
+          ctx.get(), {target.certificate_authority, target.client_certificate, target.client_key});
+      !loaded.ok()) {
+    return loaded.message();
   }
   const bool has_client_certificate = !target.client_certificate.empty();
-  if (has_client_certificate &&
-      (SSL_CTX_use_certificate_chain_file(ctx.get(), target.client_certificate.c_str()) != 1 ||
-       SSL_CTX_use_PrivateKey_file(ctx.get(), target.client_key.c_str(), SSL_FILETYPE_PEM) !=
-           1)) {
-    return "cannot load the client certificate " + target.client_certificate + " and key " +
-           target.client_key;
-  }
 
   int fd = ConnectTcp(target.host, target.port, timeout);
   if (fd < 0) return "";
