@@ -297,6 +297,7 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
   }
   // config.tlsClientCa: the kubelet has no client certificate, so the probes are TCP checks.
   for (const char* probe : {"livenessProbe", "readinessProbe"}) {
+    ASSERT_TRUE(c[probe]["tcpSocket"].IsMap()) << probe << ": " << c[probe];
     EXPECT_EQ(Scalar(c[probe]["tcpSocket"]["port"]), "http") << probe;
     EXPECT_FALSE(c[probe]["httpGet"]) << probe << ": an HTTPS probe would fail the handshake";
   }
