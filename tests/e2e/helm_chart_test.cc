@@ -569,6 +569,8 @@ TEST(HelmChartTest, ApplyJobAppliesTheSpecsOverTlsWithTokens) {
 
   CommandResult refused = RunCommand(argv, scratch.path());
   EXPECT_NE(refused.exit_code, 0) << "without the token: " << refused.out;
+  EXPECT_NE(refused.err.find("no credentials"), std::string::npos)
+      << "refused for the missing token, after the TLS handshake: " << refused.err;
   EXPECT_EQ(refused.out.find("created"), std::string::npos) << refused.out;
 
   CommandResult apply = RunCommand(argv, scratch.path(), env);
