@@ -24,6 +24,9 @@ PACKAGES=(
   # vmkeeperd's readiness and watchdog under systemd (sd_notify); systemd-analyze verifies the
   # unit (packaging/systemd); unzip unpacks helm (scripts/install-helm.sh).
   libsystemd-dev systemd unzip
+  # The openssl command: the chart's test makes a CA and certificates for its TLS apply Job
+  # (tests/e2e/helm_chart_test.cc).
+  openssl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

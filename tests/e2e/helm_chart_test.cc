@@ -3,6 +3,10 @@
 // tests/deploy/values-nondefault.yaml (every value changed; ServiceMonitor, PrometheusRule,
 // dashboard and NetworkPolicy on). The rendered objects are parsed (yaml-cpp) and must carry the
 // values given; the rendered daemon config must pass the real vmkeeperd's --check-config.
+// values-nondefault.yaml is the secured deployment (TLS, client certificates, tokens): the apply
+// Job's rendered command and environment, with its mounts, apply the specs to a real vmkeeperd
+// serving that way; values that would leave the API open, or a client unable to reach it, fail
+// the render with a message naming the values to set.
 //
 // The rules and dashboard (charts/vmkeeper/files/) come from elsewhere: when the chart has them
 // they are rendered; when it does not, the tests render a copy of the chart with the small
@@ -10,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
@@ -211,11 +216,19 @@ TEST(HelmChartTest, DefaultValues) {
   const YAML::Node values = LoadYamlFile(kChart / "values.yaml");
   const YAML::Node chart = LoadYamlFile(kChart / "Chart.yaml");
   ExpectStandardLabels(r);
-  // The optional objects are off.
-  EXPECT_EQ(r.objects.size(), 3u) << r.text;
-  for (const char* kind : {"Job", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"}) {
+  // The optional objects are off, except the NetworkPolicy: config.insecure is the default, and
+  // the policy is then all that guards the API.
+  EXPECT_EQ(r.objects.size(), 4u) << r.text;
+  for (const char* kind : {"Job", "ServiceMonitor", "PrometheusRule"}) {
     EXPECT_EQ(r.Count(kind), 0) << kind;
   }
+  EXPECT_EQ(Scalar(values["config"]["insecure"]), "true");
+  const YAML::Node policy = r.Get("NetworkPolicy");
+  ASSERT_EQ(policy["spec"]["ingress"].size(), 1u);
+  const YAML::Node peers = policy["spec"]["ingress"][0]["from"];
+  ASSERT_EQ(peers.size(), 1u) << "only the apply Job: no ServiceMonitor, no Alertmanager, no from";
+  EXPECT_EQ(Scalar(peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]), "apply");
+  EXPECT_FALSE(peers[0]["namespaceSelector"]) << "the apply Job of this namespace only";
 
   const YAML::Node sts = r.Get("StatefulSet");
   EXPECT_EQ(Scalar(sts["spec"]["replicas"]), "1");
@@ -282,10 +295,11 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
       EXPECT_EQ(Scalar(c[probe][key]), Scalar(kv.second)) << probe << "." << key;
     }
   }
-  EXPECT_EQ(Scalar(c["livenessProbe"]["httpGet"]["path"]), "/healthz");
-  EXPECT_EQ(Scalar(c["readinessProbe"]["httpGet"]["path"]), "/readyz");
+  // config.tlsClientCa: the kubelet has no client certificate, so the probes are TCP checks.
   for (const char* probe : {"livenessProbe", "readinessProbe"}) {
-    EXPECT_EQ(Scalar(c[probe]["httpGet"]["scheme"]), "HTTPS") << probe << ": config.tlsCert is set";
+    ASSERT_TRUE(c[probe]["tcpSocket"].IsMap()) << probe << ": " << c[probe];
+    EXPECT_EQ(Scalar(c[probe]["tcpSocket"]["port"]), "http") << probe;
+    EXPECT_FALSE(c[probe]["httpGet"]) << probe << ": an HTTPS probe would fail the handshake";
   }
   EXPECT_EQ(Scalar(c["resources"]["requests"]["cpu"]), "250m");
   EXPECT_EQ(Scalar(c["resources"]["limits"]["memory"]), "2Gi");
@@ -337,10 +351,32 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
   EXPECT_EQ(Scalar(apply["image"]), "registry.example.org/ops/vmkeeper:9.8.7-test");
   std::vector<std::string> command;
   for (const auto& a : apply["command"]) command.push_back(a.as<std::string>());
-  EXPECT_EQ(command, (std::vector<std::string>{"vmkeeper", "apply", "--server",
-                                               "http://fleet-ctl.vmk-test.svc:8480", "-f",
-                                               "/etc/vmkeeper/specs/", "--prune", "--wait",
-                                               "--timeout", "7m"}));
+  EXPECT_EQ(command, (std::vector<std::string>{
+                         "vmkeeper", "apply", "--server", "https://fleet-ctl.vmk-test.svc:8480",
+                         "--certificate-authority", "/etc/vmkeeper/api-ca/bundle.pem",
+                         "--client-certificate", "/etc/vmkeeper/client-cert/tls.crt",
+                         "--client-key", "/etc/vmkeeper/client-cert/tls.key", "-f",
+                         "/etc/vmkeeper/specs/", "--prune", "--wait", "--timeout", "7m"}));
+  ASSERT_EQ(apply["env"].size(), 1u);
+  EXPECT_EQ(Scalar(apply["env"][0]["name"]), "VMKEEPER_TOKEN_FILE");
+  EXPECT_EQ(Scalar(apply["env"][0]["value"]), "/etc/vmkeeper/token/editor-token");
+  // The files those name are the Secrets' keys, mounted where the flags say.
+  std::map<std::string, std::string> mounts;  // volume name -> mount path
+  for (const auto& m : apply["volumeMounts"]) {
+    mounts[Scalar(m["name"])] = Scalar(m["mountPath"]);
+    EXPECT_EQ(Scalar(m["readOnly"]), "true") << Scalar(m["name"]);
+  }
+  EXPECT_EQ(mounts["api-ca"], "/etc/vmkeeper/api-ca");
+  EXPECT_EQ(mounts["token"], "/etc/vmkeeper/token");
+  EXPECT_EQ(mounts["client-cert"], "/etc/vmkeeper/client-cert");
+  std::map<std::string, YAML::Node> job_volumes;
+  for (const auto& vol : job["spec"]["template"]["spec"]["volumes"]) {
+    job_volumes.emplace(Scalar(vol["name"]), static_cast<const YAML::Node&>(vol));
+  }
+  EXPECT_EQ(Scalar(job_volumes["api-ca"]["secret"]["secretName"]), "vmkeeper-api-ca");
+  EXPECT_EQ(Scalar(job_volumes["token"]["secret"]["secretName"]), "vmkeeper-apply-token");
+  EXPECT_EQ(Scalar(job_volumes["token"]["secret"]["items"][0]["key"]), "editor-token");
+  EXPECT_EQ(Scalar(job_volumes["client-cert"]["secret"]["secretName"]), "vmkeeper-apply-client");
   EXPECT_EQ(Scalar(apply["resources"]["requests"]["cpu"]), "10m");
   // The Job's pod is not one the Service or the StatefulSet selects.
   const YAML::Node job_labels = job["spec"]["template"]["metadata"]["labels"];
@@ -358,6 +394,20 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
   EXPECT_EQ(Scalar(sm["spec"]["endpoints"][0]["port"]), "http");
   EXPECT_EQ(Scalar(sm["spec"]["endpoints"][0]["path"]), "/metrics");
   EXPECT_EQ(Scalar(sm["metadata"]["labels"]["release"]), "kube-prometheus-stack");
+  const YAML::Node endpoint = sm["spec"]["endpoints"][0];
+  EXPECT_EQ(Scalar(endpoint["scheme"]), "https");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["serverName"]), "vmkeeper.example.org");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["ca"]["secret"]["name"]), "vmkeeper-api-ca");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["ca"]["secret"]["key"]), "bundle.pem");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["cert"]["secret"]["name"]), "vmkeeper-metrics-client");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["cert"]["secret"]["key"]), "tls.crt");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["keySecret"]["name"]), "vmkeeper-metrics-client");
+  EXPECT_EQ(Scalar(endpoint["tlsConfig"]["keySecret"]["key"]), "tls.key");
+  EXPECT_FALSE(endpoint["tlsConfig"]["insecureSkipVerify"]);
+  EXPECT_EQ(Scalar(endpoint["authorization"]["type"]), "Bearer");
+  EXPECT_EQ(Scalar(endpoint["authorization"]["credentials"]["name"]), "vmkeeper-metrics-token");
+  EXPECT_EQ(Scalar(endpoint["authorization"]["credentials"]["key"]), "viewer-token");
+  EXPECT_FALSE(endpoint["bearerTokenSecret"]) << "deprecated, and exclusive with authorization";
   for (const auto& kv : sm["spec"]["selector"]["matchLabels"]) {
     EXPECT_EQ(Scalar(svc["metadata"]["labels"][kv.first.as<std::string>()]), Scalar(kv.second))
         << "the ServiceMonitor selects the Service";
@@ -396,44 +446,226 @@ TEST(HelmChartTest, NonDefaultValuesAreCarried) {
   const YAML::Node policy = r.Get("NetworkPolicy");
   EXPECT_TRUE(SameLabels(policy["spec"]["podSelector"]["matchLabels"],
                          sts["spec"]["selector"]["matchLabels"]));
-  bool ops_allowed = false;
-  for (const auto& peer : policy["spec"]["ingress"][0]["from"]) {
-    ops_allowed |= peer["namespaceSelector"] && peer["namespaceSelector"]["matchLabels"] &&
-                   Scalar(peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]) ==
-                       "ops";
+  // The apply Job, then the values' Prometheus and Alertmanager peers (replacing the defaults,
+  // not merged with them), then networkPolicy.from.
+  const YAML::Node from = policy["spec"]["ingress"][0]["from"];
+  ASSERT_EQ(from.size(), 4u) << policy;
+  EXPECT_EQ(Scalar(from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]), "apply");
+  EXPECT_EQ(Scalar(from[1]["podSelector"]["matchLabels"]["app"]), "prometheus");
+  EXPECT_EQ(from[1]["podSelector"]["matchLabels"].size(), 1u);
+  EXPECT_EQ(Scalar(from[2]["podSelector"]["matchLabels"]["app"]), "alertmanager");
+  EXPECT_EQ(from[2]["podSelector"]["matchLabels"].size(), 1u);
+  for (int i : {1, 2}) {
+    EXPECT_EQ(Scalar(from[i]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]),
+              "monitoring");
   }
-  EXPECT_TRUE(ops_allowed);
+  EXPECT_EQ(Scalar(from[3]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]),
+            "ops");
 }
 
-// The apply Job's command, as rendered, applies the rendered specs to a real vmkeeperd (only the
-// server's address and the specs' directory are this test's own).
-TEST(HelmChartTest, ApplyJobAppliesTheSpecs) {
+// A CA, and a server and a client certificate it signed for 127.0.0.1 (the openssl command).
+void MakePki(const fs::path& dir) {
+  fs::create_directories(dir);
+  const std::string script = R"(set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=vmk-chart-test-ca -keyout ca.key -out ca.crt \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+for n in server client; do
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$n \
+    -keyout $n.key -out $n.csr -addext subjectAltName=IP:127.0.0.1,DNS:localhost
+  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 \
+    -copy_extensions copyall -out $n.crt
+done)";
+  CommandResult r = RunCommand({"/bin/sh", "-c", script}, dir, {}, dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The apply Job of values-nondefault.yaml (TLS, client certificates, tokens), as rendered, applies
+// the rendered specs to a real vmkeeperd serving that way. The Job's pod is built from its own
+// volumes and mounts: each Secret of the values is a directory holding its keys, each mount path
+// in the command and the environment is mapped to its volume's directory. Only the server's
+// address (the Service's name, for 127.0.0.1) is this test's own. Without the token file's
+// environment the same command is refused.
+TEST(HelmChartTest, ApplyJobAppliesTheSpecsOverTlsWithTokens) {
   ScratchDir scratch("helm-apply");
   fs::path chart = ChartWithFiles(scratch.path());
   Rendered r = Template(scratch.path(), chart, {"-f", kNonDefault.string()});
-  fs::path specs_dir = scratch.path() / "specs";
+  const fs::path pki = scratch.path() / "pki";
+  MakePki(pki);
+  const std::string editor_token = "chart-apply-editor-token-0123456789";
+  WriteFile(pki / "editor.token", editor_token);
+  WriteFile(pki / "tokens", "apply editor file:" + (pki / "editor.token").string() + "\n");
+
+  // The Secrets and ConfigMaps the values name, as directories of their keys.
+  std::map<std::string, std::map<std::string, std::string>> objects = {
+      {"vmkeeper-api-ca", {{"bundle.pem", ReadFile(pki / "ca.crt")}}},
+      {"vmkeeper-apply-token", {{"editor-token", editor_token + "\n"}}},
+      {"vmkeeper-apply-client",
+       {{"tls.crt", ReadFile(pki / "client.crt")}, {"tls.key", ReadFile(pki / "client.key")}}},
+  };
   for (const auto& kv : r.Get("ConfigMap", "-specs")["data"]) {
-    WriteFile(specs_dir / kv.first.as<std::string>(), kv.second.as<std::string>());
+    objects[Scalar(r.Get("ConfigMap", "-specs")["metadata"]["name"])][kv.first.as<std::string>()] =
+        kv.second.as<std::string>();
   }
+  const YAML::Node pod = r.Get("Job", "-apply")["spec"]["template"]["spec"];
+  std::map<std::string, fs::path> volume_dirs;
+  for (const auto& vol : pod["volumes"]) {
+    const std::string name = Scalar(vol["name"]);
+    const YAML::Node source = vol["secret"] ? vol["secret"] : vol["configMap"];
+    ASSERT_TRUE(source) << name << ": only Secret and ConfigMap volumes are expected";
+    const std::string object = Scalar(vol["secret"] ? source["secretName"] : source["name"]);
+    ASSERT_EQ(objects.count(object), 1u) << "volume " << name << " names " << object;
+    fs::path dir = scratch.path() / "volumes" / name;
+    fs::create_directories(dir);
+    if (source["items"]) {
+      for (const auto& item : source["items"]) {
+        ASSERT_EQ(objects[object].count(Scalar(item["key"])), 1u) << object << " has no such key";
+        WriteFile(dir / Scalar(item["path"]), objects[object][Scalar(item["key"])]);
+      }
+    } else {
+      for (const auto& [key, text] : objects[object]) WriteFile(dir / key, text);
+    }
+    volume_dirs[name] = dir;
+  }
+  const YAML::Node container = pod["containers"][0];
+  std::vector<std::pair<std::string, fs::path>> mounts;  // mount path -> local directory
+  for (const auto& m : container["volumeMounts"]) {
+    ASSERT_EQ(volume_dirs.count(Scalar(m["name"])), 1u) << Scalar(m["name"]);
+    mounts.emplace_back(Scalar(m["mountPath"]), volume_dirs[Scalar(m["name"])]);
+  }
+  auto in_pod = [&](std::string text) {
+    for (const auto& [path, dir] : mounts) {
+      if (text.rfind(path + "/", 0) == 0) return (dir / text.substr(path.size() + 1)).string();
+      if (text == path) return dir.string();
+    }
+    return text;
+  };
+
+  Daemon daemon(scratch.path() / "state");
+  ASSERT_TRUE(daemon.Start({"--tls-cert", (pki / "server.crt").string(), "--tls-key",
+                            (pki / "server.key").string(), "--tls-client-ca",
+                            (pki / "ca.crt").string(), "--token-file", (pki / "tokens").string()}))
+      << daemon.Log();
+  const std::string https_server = "https" + daemon.server().substr(4);
+
   std::vector<std::string> argv;
-  for (const auto& a : r.Get("Job", "-apply")["spec"]["template"]["spec"]["containers"][0]["command"]) {
-    argv.push_back(a.as<std::string>());
-  }
+  for (const auto& a : container["command"]) argv.push_back(in_pod(a.as<std::string>()));
   ASSERT_GE(argv.size(), 6u);
   ASSERT_EQ(argv[0], "vmkeeper");
   argv[0] = BinDir() + "/vmkeeper";
-  Daemon daemon(scratch.path() / "state");
-  ASSERT_TRUE(daemon.Start()) << daemon.Log();
+  bool server_replaced = false;
   for (size_t i = 1; i + 1 < argv.size(); ++i) {
-    if (argv[i] == "--server") argv[i + 1] = daemon.server();
-    if (argv[i] == "-f") argv[i + 1] = specs_dir.string() + "/";
+    if (argv[i] != "--server") continue;
+    EXPECT_EQ(argv[i + 1], "https://fleet-ctl.vmk-test.svc:8480");
+    argv[i + 1] = https_server;
+    server_replaced = true;
   }
-  CommandResult apply = RunCommand(argv, scratch.path());
+  ASSERT_TRUE(server_replaced);
+  std::vector<std::string> env;
+  for (const auto& e : container["env"]) {
+    env.push_back(Scalar(e["name"]) + "=" + in_pod(Scalar(e["value"])));
+  }
+  ASSERT_FALSE(env.empty());
+
+  CommandResult refused = RunCommand(argv, scratch.path());
+  EXPECT_NE(refused.exit_code, 0) << "without the token: " << refused.out;
+  EXPECT_NE(refused.err.find("no credentials"), std::string::npos)
+      << "refused for the missing token, after the TLS handshake: " << refused.err;
+  EXPECT_EQ(refused.out.find("created"), std::string::npos) << refused.out;
+
+  CommandResult apply = RunCommand(argv, scratch.path(), env);
   EXPECT_EQ(apply.exit_code, 0) << apply.out << apply.err;
   EXPECT_NE(apply.out.find("host/hv01 created"), std::string::npos) << apply.out;
   EXPECT_NE(apply.out.find("virtualmachine/web01 created"), std::string::npos) << apply.out;
   EXPECT_NE(apply.out.find("2/2 ready"), std::string::npos) << "--wait: " << apply.out;
   EXPECT_EQ(daemon.Terminate(), 0);
+}
+
+// The same release in the other security set-ups: what the probes, the apply Job and the
+// ServiceMonitor become with TLS but no client CA, with an insecure API, and with a CA from a
+// ConfigMap.
+TEST(HelmChartTest, ClientsFollowTheSecuritySetUp) {
+  ScratchDir scratch("helm-variants");
+  fs::path chart = ChartWithFiles(scratch.path());
+  auto job_command = [](const Rendered& r) {
+    std::vector<std::string> command;
+    for (const auto& a : r.Get("Job", "-apply")["spec"]["template"]["spec"]["containers"][0]["command"]) {
+      command.push_back(a.as<std::string>());
+    }
+    return command;
+  };
+  auto has = [](const std::vector<std::string>& v, const std::string& word) {
+    return std::find(v.begin(), v.end(), word) != v.end();
+  };
+
+  // TLS and tokens, no client CA: HTTPS probes on the daemon's endpoints; no client
+  // certificates; the ServiceMonitor checks the Service's name by default.
+  {
+    Rendered r = Template(scratch.path(), chart,
+                          {"-f", kNonDefault.string(), "--set", "config.tlsClientCa=", "--set",
+                           "serviceMonitor.tlsServerName="});
+    const YAML::Node c = Controller(r);
+    EXPECT_EQ(Scalar(c["livenessProbe"]["httpGet"]["path"]), "/healthz");
+    EXPECT_EQ(Scalar(c["readinessProbe"]["httpGet"]["path"]), "/readyz");
+    for (const char* probe : {"livenessProbe", "readinessProbe"}) {
+      EXPECT_EQ(Scalar(c[probe]["httpGet"]["scheme"]), "HTTPS") << probe;
+      EXPECT_FALSE(c[probe]["tcpSocket"]) << probe;
+    }
+    const std::vector<std::string> command = job_command(r);
+    EXPECT_TRUE(has(command, "https://fleet-ctl.vmk-test.svc:8480"));
+    EXPECT_TRUE(has(command, "--certificate-authority"));
+    EXPECT_FALSE(has(command, "--client-certificate"));
+    const YAML::Node tls = r.Get("ServiceMonitor")["spec"]["endpoints"][0]["tlsConfig"];
+    EXPECT_EQ(Scalar(tls["serverName"]), "fleet-ctl.vmk-test.svc");
+    EXPECT_FALSE(tls["cert"]);
+    EXPECT_FALSE(tls["keySecret"]);
+  }
+  // The CA from a ConfigMap.
+  {
+    Rendered r = Template(scratch.path(), chart,
+                          {"-f", kNonDefault.string(), "--set", "apiCa.secretName=", "--set",
+                           "apiCa.configMapName=api-ca-bundle"});
+    const YAML::Node ca = r.Get("ServiceMonitor")["spec"]["endpoints"][0]["tlsConfig"]["ca"];
+    EXPECT_EQ(Scalar(ca["configMap"]["name"]), "api-ca-bundle");
+    EXPECT_EQ(Scalar(ca["configMap"]["key"]), "bundle.pem");
+    EXPECT_FALSE(ca["secret"]);
+    bool mounted = false;
+    for (const auto& vol : r.Get("Job", "-apply")["spec"]["template"]["spec"]["volumes"]) {
+      mounted |= Scalar(vol["name"]) == "api-ca" && vol["configMap"] &&
+                 Scalar(vol["configMap"]["name"]) == "api-ca-bundle";
+    }
+    EXPECT_TRUE(mounted);
+  }
+  // The default, insecure API (behind the NetworkPolicy): plain http, no credentials.
+  {
+    Rendered r = Template(scratch.path(), chart,
+                          {"--set", "serviceMonitor.enabled=true", "--set-string",
+                           "specs.hosts\\.yaml=kind: Host"});
+    const YAML::Node c = Controller(r);
+    EXPECT_FALSE(c["livenessProbe"]["httpGet"]["scheme"]);
+    const std::vector<std::string> command = job_command(r);
+    EXPECT_EQ(command, (std::vector<std::string>{"vmkeeper", "apply", "--server",
+                                                 "http://rel-vmkeeper.vmk-test.svc:7480", "-f",
+                                                 "/etc/vmkeeper/specs/"}));
+    const YAML::Node job_pod = r.Get("Job", "-apply")["spec"]["template"]["spec"];
+    EXPECT_FALSE(job_pod["containers"][0]["env"]);
+    EXPECT_EQ(job_pod["volumes"].size(), 1u);
+    const YAML::Node endpoint = r.Get("ServiceMonitor")["spec"]["endpoints"][0];
+    EXPECT_FALSE(endpoint["scheme"]);
+    EXPECT_FALSE(endpoint["tlsConfig"]);
+    EXPECT_FALSE(endpoint["authorization"]);
+    // Prometheus is let through the policy by the default peer.
+    const YAML::Node from = r.Get("NetworkPolicy")["spec"]["ingress"][0]["from"];
+    ASSERT_EQ(from.size(), 2u);
+    EXPECT_EQ(Scalar(from[1]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]), "prometheus");
+  }
+  // A secured API needs no NetworkPolicy: it renders without one.
+  {
+    Rendered r = Template(scratch.path(), chart,
+                          {"-f", kNonDefault.string(), "--set", "networkPolicy.enabled=false"});
+    EXPECT_EQ(r.Count("NetworkPolicy"), 0);
+    EXPECT_EQ(r.Count("StatefulSet"), 1);
+  }
 }
 
 // The chart refuses what would deploy a broken controller, with a message naming the value.
@@ -460,6 +692,34 @@ TEST(HelmChartTest, RefusesBadValues) {
            {bare, {"--set", "prometheusRule.enabled=true"}, "the chart has no files/prometheus-rules.yaml"},
            {bare, {"--set", "grafanaDashboard.enabled=true"}, "the chart has no files/grafana-dashboard.json"},
            {chart, {"--set-string", "specs.bad name=x"}, "must be a file name ending in .yaml"},
+           // The default insecure API without its NetworkPolicy: open to the pod network.
+           {chart, {"--set", "networkPolicy.enabled=false"},
+            "config.insecure=true with networkPolicy.enabled=false"},
+           {chart, {"--set", "networkPolicy.enabled=false"},
+            "set networkPolicy.enabled=true (a CNI that enforces NetworkPolicy), or set "
+            "config.insecure=false with config.tokenFile, config.tlsCert and config.tlsKey"},
+           // Not insecure, but no TLS or tokens: vmkeeperd would not start.
+           {chart, {"--set", "config.insecure=false"},
+            "set config.tokenFile, config.tlsCert and config.tlsKey"},
+           {chart, {"--set", "config.tlsCert=/c.pem"}, "config.tlsCert and config.tlsKey must be set together"},
+           {chart, {"--set", "config.tlsClientCa=/ca.pem"}, "config.tlsClientCa needs config.tlsCert"},
+           // A client of the secured API without what it needs to reach it.
+           {chart, {"-f", kNonDefault.string(), "--set", "apiCa.secretName="},
+            "the apply Job connects over https and must verify the API's certificate: set "
+            "apiCa.secretName or apiCa.configMapName"},
+           {chart, {"-f", kNonDefault.string(), "--set", "apiCa.configMapName=ca"},
+            "apiCa: set secretName or configMapName, not both"},
+           {chart, {"-f", kNonDefault.string(), "--set", "specsApply.tokenSecret.name="},
+            "set specsApply.tokenSecret.name and .key to a Secret holding a token of role editor"},
+           {chart, {"-f", kNonDefault.string(), "--set", "serviceMonitor.tokenSecret.name="},
+            "set serviceMonitor.tokenSecret.name and .key to a Secret holding a token of role viewer"},
+           {chart, {"-f", kNonDefault.string(), "--set", "specsApply.clientCertificateSecret="},
+            "set specsApply.clientCertificateSecret to a kubernetes.io/tls Secret"},
+           {chart, {"-f", kNonDefault.string(), "--set", "serviceMonitor.clientCertificateSecret="},
+            "set serviceMonitor.clientCertificateSecret to a kubernetes.io/tls Secret"},
+           {chart,
+            {"-f", kNonDefault.string(), "--set", "specs=null", "--set", "apiCa.secretName="},
+            "Prometheus (the ServiceMonitor) connects over https"},
        }) {
     CommandResult result;
     Template(scratch.path(), c.chart, c.args, &result);

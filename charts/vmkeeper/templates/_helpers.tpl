@@ -55,9 +55,68 @@ app.kubernetes.io/component: controller
 {{- $port }}
 {{- end }}
 
-{{/* The API's URL inside the cluster. */}}
+{{/* The Service's DNS name inside the cluster: what the apply Job connects to, so with TLS the
+     server certificate must name it (a DNS subjectAltName). */}}
+{{- define "vmkeeper.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "vmkeeper.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* The API's URL inside the cluster: https when the daemon serves TLS (config.tlsCert). */}}
 {{- define "vmkeeper.serviceUrl" -}}
-{{- printf "http://%s.%s.svc:%v" (include "vmkeeper.fullname" .) .Release.Namespace .Values.service.port }}
+{{- printf "%s://%s:%v" (ternary "https" "http" (not (empty .Values.config.tlsCert))) (include "vmkeeper.serviceHost" .) .Values.service.port }}
+{{- end }}
+
+{{/* The volume source of the CA bundle the chart's clients verify the API's certificate with
+     (apiCa: a Secret or a ConfigMap). */}}
+{{- define "vmkeeper.apiCaVolumeSource" -}}
+{{- if .Values.apiCa.secretName }}
+secret:
+  secretName: {{ .Values.apiCa.secretName | quote }}
+  defaultMode: 0444
+{{- else }}
+configMap:
+  name: {{ .Values.apiCa.configMapName | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Refuses values that would deploy an API open to the pod network, a daemon that refuses to
+     start, or clients (the apply Job, the ServiceMonitor) that cannot talk to the API it
+     serves. Included by the StatefulSet, which every render has. */}}
+{{- define "vmkeeper.checkSecurity" -}}
+{{- $c := .Values.config }}
+{{- $tls := not (empty $c.tlsCert) }}
+{{- $tokens := not (empty $c.tokenFile) }}
+{{- $clientCa := not (empty $c.tlsClientCa) }}
+{{- if ne (empty $c.tlsCert) (empty $c.tlsKey) }}
+{{- fail "config.tlsCert and config.tlsKey must be set together (the API's certificate chain and its key)" }}
+{{- end }}
+{{- if and $clientCa (not $tls) }}
+{{- fail "config.tlsClientCa needs config.tlsCert and config.tlsKey: client certificates are asked for in the TLS handshake" }}
+{{- end }}
+{{- if and $c.insecure (not .Values.networkPolicy.enabled) }}
+{{- fail (printf "config.insecure=true with networkPolicy.enabled=false lets vmkeeperd serve the API on %v without TLS and tokens, open to every pod of the cluster network: set networkPolicy.enabled=true (a CNI that enforces NetworkPolicy), or set config.insecure=false with config.tokenFile, config.tlsCert and config.tlsKey" $c.listen) }}
+{{- end }}
+{{- if and (not $c.insecure) (not (and $tls $tokens)) }}
+{{- fail (printf "config.insecure=false: vmkeeperd refuses to serve the non-loopback %v without TLS and a tokens file; set config.tokenFile, config.tlsCert and config.tlsKey (files of a Secret mounted with extraVolumes/extraVolumeMounts), or config.insecure=true with networkPolicy.enabled=true" $c.listen) }}
+{{- end }}
+{{- if and .Values.apiCa.secretName .Values.apiCa.configMapName }}
+{{- fail "apiCa: set secretName or configMapName, not both" }}
+{{- end }}
+{{- $haveCa := or .Values.apiCa.secretName .Values.apiCa.configMapName }}
+{{- $clients := list }}
+{{- if .Values.specs }}{{ $clients = append $clients (dict "name" "specsApply" "what" "the apply Job" "role" "editor" "v" .Values.specsApply) }}{{ end }}
+{{- if .Values.serviceMonitor.enabled }}{{ $clients = append $clients (dict "name" "serviceMonitor" "what" "Prometheus (the ServiceMonitor)" "role" "viewer" "v" .Values.serviceMonitor) }}{{ end }}
+{{- range $clients }}
+{{- if and $tls (not $haveCa) }}
+{{- fail (printf "config.tlsCert is set, so %s connects over https and must verify the API's certificate: set apiCa.secretName or apiCa.configMapName (and apiCa.key) to the CA bundle that signed it" .what) }}
+{{- end }}
+{{- if and $tokens (not (and .v.tokenSecret .v.tokenSecret.name .v.tokenSecret.key)) }}
+{{- fail (printf "config.tokenFile is set, so %s must send a token: set %s.tokenSecret.name and .key to a Secret holding a token of role %s" .what .name .role) }}
+{{- end }}
+{{- if and $clientCa (not .v.clientCertificateSecret) }}
+{{- fail (printf "config.tlsClientCa is set, so %s must present a client certificate: set %s.clientCertificateSecret to a kubernetes.io/tls Secret (tls.crt, tls.key) signed by that CA" .what .name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* vmkeeperd's config file, from .Values.config: every key the daemon knows, typed. */}}
