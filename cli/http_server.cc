@@ -331,9 +331,10 @@ std::optional<HttpServer::Impl::Refusal> HttpServer::Impl::Check(http_request& r
   }
   const size_t url_bytes = request.request_uri().to_string().size();
   if (url_bytes > options_.max_url_bytes) {
-    return Refusal{EdgeRefusal::kUriTooLong, ErrorResponse(414, "request URI of " + std::to_string(url_bytes) +
-                                  " bytes exceeds the limit of " +
-                                  std::to_string(options_.max_url_bytes))};
+    return Refusal{EdgeRefusal::kUriTooLong,
+                   ErrorResponse(414, "request URI of " + std::to_string(url_bytes) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(options_.max_url_bytes))};
   }
   const auto& headers = request.headers();
   size_t header_bytes = 0;

@@ -469,7 +469,12 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
   }
   vmk::log::Info("listening", {{"address", server.address()},
                               {"tls", server.tls() ? "true" : "false"},
-                              {"clientCertificates", config.tls_client_ca.empty() ? "false" : "true"}});
+                              {"clientCertificates", config.tls_client_ca.empty() ? "false" : "true"},
+                              {"writeRateLimit", write_limiter.enabled()
+                                                     ? std::to_string(config.write_rate_limit) +
+                                                           "/s burst " +
+                                                           std::to_string(config.write_burst)
+                                                     : "off"}});
   if (!ready_file.empty()) {
     if (Status written = WriteReadyFile(ready_file, server.address()); !written.ok()) {
       server.Stop();
