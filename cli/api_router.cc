@@ -170,6 +170,18 @@ HttpResponse StatusFailureResponse(int http_status, const std::string& reason,
                                         {"code", http_status}});
 }
 
+HttpResponse TooManyRequestsResponse(const std::string& message, long retry_after_seconds) {
+  HttpResponse response = JsonResponse(429, Json{{"kind", "Status"},
+                                                 {"apiVersion", "v1"},
+                                                 {"status", "Failure"},
+                                                 {"message", message},
+                                                 {"reason", "TooManyRequests"},
+                                                 {"details", {{"retryAfterSeconds", retry_after_seconds}}},
+                                                 {"code", 429}});
+  response.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  return response;
+}
+
 std::string_view AccessName(Access access) {
   switch (access) {
     case Access::kOpen: return "open";
@@ -205,7 +217,9 @@ Access ApiRouter::RequiredAccess(const std::string& method, const std::string& p
   return Access::kWrite;
 }
 
-ApiRouter::ApiRouter(reconciler::ControlPlane* control_plane) : control_plane_(control_plane) {}
+ApiRouter::ApiRouter(reconciler::ControlPlane* control_plane,
+                     std::function<std::string()> more_metrics)
+    : control_plane_(control_plane), more_metrics_(std::move(more_metrics)) {}
 
 HttpResponse ApiRouter::Handle(const HttpRequest& request) const {
   try {
@@ -231,7 +245,9 @@ HttpResponse ApiRouter::Route(const HttpRequest& request) const {
       return control_plane_->Ready() ? TextResponse(200, "ready\n")
                                      : TextResponse(503, "not ready\n");
     }
-    return TextResponse(200, control_plane_->MetricsText(), "text/plain; version=0.0.4");
+    std::string text = control_plane_->MetricsText();
+    if (more_metrics_) text += more_metrics_();
+    return TextResponse(200, text, "text/plain; version=0.0.4");
   }
 
   std::vector<std::string> parts = SplitPath(path);

@@ -19,6 +19,9 @@
 // Thread-safe (stateless; the ControlPlane is thread-safe). Handle() never throws.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "cli/http_types.h"
 #include "cli/token_authenticator.h"
 #include "reconciler/controller/control_plane.h"
@@ -44,8 +47,11 @@ class ApiRouter {
   // would tell is told only to those who may make such a request).
   static Access RequiredAccess(const std::string& method, const std::string& path);
 
-  // control_plane must outlive the router.
-  explicit ApiRouter(reconciler::ControlPlane* control_plane);
+  // control_plane must outlive the router. `more_metrics`, when set, is appended to the control
+  // plane's /metrics text (vmkeeperd: the API's own families, metrics/api_metrics.h); it is
+  // called on the request's thread and must be thread-safe.
+  explicit ApiRouter(reconciler::ControlPlane* control_plane,
+                     std::function<std::string()> more_metrics = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -69,6 +75,7 @@ class ApiRouter {
   HttpResponse HandleWhoami(const HttpRequest& request) const;
 
   reconciler::ControlPlane* control_plane_;
+  std::function<std::string()> more_metrics_;
 };
 
 // Status code -> HTTP status (NotFound 404, FailedPrecondition/AlreadyExists/Aborted 409,
@@ -80,5 +87,8 @@ HttpResponse ErrorResponse(int http_status, const std::string& message);
 // "status":"Failure","message":...,"reason":"Unauthorized"|"Forbidden","code":...}.
 HttpResponse StatusFailureResponse(int http_status, const std::string& reason,
                                    const std::string& message);
+// 429 with "Retry-After: <seconds>" and a Status body of reason TooManyRequests whose details
+// carry retryAfterSeconds (as Kubernetes' API server answers).
+HttpResponse TooManyRequestsResponse(const std::string& message, long retry_after_seconds);
 
 }  // namespace vmk::cli

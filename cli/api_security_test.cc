@@ -719,5 +719,172 @@ TEST_F(ApiSecurityTest, AuditLogRotatesAtItsSizeCap) {
   }
 }
 
+// The value of the child of `family` with `labels` ("reason=\"x\"", or "" for none) in a
+// /metrics text; -1 when absent.
+double Sample(const std::string& metrics, const std::string& family, const std::string& labels) {
+  const std::string name = labels.empty() ? family + " " : family + "{" + labels + "} ";
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.compare(0, name.size(), name) == 0) return std::stod(line.substr(name.size()));
+  }
+  return -1;
+}
+
+// Writes per credential (docs/security.md): an editor over its bucket gets 429 with Retry-After
+// from the bucket and a Status body, while a viewer's read, another credential's write and
+// Alertmanager's intake still pass; the refusal is audited and counted in /metrics.
+TEST_F(ApiSecurityTest, WritesOverACredentialsRateLimitGet429WithRetryAfter) {
+  SecureDaemon daemon(scratch_.path());
+  const fs::path audit = scratch_.path() / "audit.log";
+  // Two writes at once, then one per 100 s: the third write waits about 100 s.
+  ASSERT_TRUE(daemon.Start({"--token-file", WriteTokens(), "--audit-log", audit.string(),
+                            "--write-rate-limit", "0.01", "--write-burst", "2"}))
+      << daemon.Log();
+  const int port = daemon.port();
+  const std::string& editor = kTokens.at(Role::kEditor);
+  ASSERT_EQ(Call(port, "POST", "/api/v1/apply", editor, ApplyBody(true)).status, 200);
+  ASSERT_EQ(Call(port, "POST", "/api/v1/diff", editor, DiffBody()).status, 200);
+  const Answer limited = Call(port, "DELETE", "/api/v1/virtualmachines/good01", editor);
+  ASSERT_EQ(limited.status, 429) << limited.body;
+  const int retry_after = std::stoi(limited.headers.at("retry-after"));
+  EXPECT_GE(retry_after, 60);  // 100 s less the time the test took so far
+  EXPECT_LE(retry_after, 100);
+  Json body = Json::parse(limited.body);
+  EXPECT_EQ(body["kind"], "Status");
+  EXPECT_EQ(body["status"], "Failure");
+  EXPECT_EQ(body["reason"], "TooManyRequests");
+  EXPECT_EQ(body["code"], 429);
+  EXPECT_EQ(body["details"]["retryAfterSeconds"], retry_after);
+  EXPECT_THAT(body["message"].get<std::string>(),
+              HasSubstr("credential \"the-editor\" is over the write rate limit"));
+  // Still limited; the editor's reads are not.
+  EXPECT_EQ(Call(port, "POST", "/api/v1/apply", editor, ApplyBody(true)).status, 429);
+  EXPECT_EQ(Call(port, "GET", "/api/v1/virtualmachines", editor).status, 200);
+  // Others are not touched: a viewer's read, the admin's writes, Alertmanager's posts (beyond
+  // any burst: the intake is not limited), and a viewer's write is a 403, not a 429.
+  EXPECT_EQ(Call(port, "GET", "/api/v1/virtualmachines", kTokens.at(Role::kViewer)).status, 200);
+  EXPECT_EQ(Call(port, "POST", "/api/v1/apply", kTokens.at(Role::kAdmin), ApplyBody(true)).status, 200);
+  EXPECT_EQ(Call(port, "DELETE", "/api/v1/virtualmachines/nosuchvm", kTokens.at(Role::kAdmin)).status,
+            404);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Call(port, "POST", "/api/v1/alerts", kTokens.at(Role::kAlerts),
+                   R"({"version":"4","status":"firing","alerts":[]})")
+                  .status,
+              200);
+  }
+  EXPECT_EQ(Call(port, "DELETE", "/api/v1/virtualmachines/x", kTokens.at(Role::kViewer)).status, 403);
+  EXPECT_EQ(Call(port, "GET", "/healthz").status, 200);
+
+  // Audited like the other refusals, with who and why.
+  bool found = false;
+  ASSERT_TRUE(WaitFor([&] {
+    std::istringstream in(ReadFile(audit));
+    for (std::string line; std::getline(in, line);) {
+      const Json l = Json::parse(line);
+      if (l["status"] == 429 && l["verb"] == "DELETE") {
+        EXPECT_EQ(l["user"], "the-editor") << l;
+        EXPECT_EQ(l["role"], "editor") << l;
+        EXPECT_THAT(l["reason"].get<std::string>(), HasSubstr("write rate limit")) << l;
+        found = true;
+      }
+    }
+    return found;
+  }));
+  // And counted: two rate-limited writes, one 403.
+  const Answer metrics = Call(port, "GET", "/metrics", kTokens.at(Role::kViewer));
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(Sample(metrics.body, "vmkeeper_api_requests_refused_total", "reason=\"rate_limited\""), 2);
+  EXPECT_EQ(Sample(metrics.body, "vmkeeper_api_requests_refused_total", "reason=\"forbidden\""), 1);
+  EXPECT_EQ(Sample(metrics.body, "vmkeeper_api_requests_refused_total", "reason=\"unauthenticated\""), 0);
+}
+
+// Without a tokens file everyone is the anonymous admin: the bucket is the client address's.
+TEST_F(ApiSecurityTest, WithoutATokensFileTheWriteLimitIsPerClientAddress) {
+  SecureDaemon daemon(scratch_.path());
+  ASSERT_TRUE(daemon.Start({"--write-rate-limit", "0.01", "--write-burst", "1"})) << daemon.Log();
+  EXPECT_EQ(Call(daemon.port(), "DELETE", "/api/v1/virtualmachines/nosuchvm").status, 404);
+  const Answer limited = Call(daemon.port(), "DELETE", "/api/v1/virtualmachines/nosuchvm");
+  ASSERT_EQ(limited.status, 429);
+  EXPECT_THAT(limited.body, HasSubstr("client 127.0.0.1 is over the write rate limit"));
+  EXPECT_GE(std::stoi(limited.headers.at("retry-after")), 60);
+  EXPECT_EQ(Call(daemon.port(), "GET", "/api/v1/virtualmachines").status, 200);
+}
+
+TEST_F(ApiSecurityTest, WriteRateLimitZeroIsOff) {
+  SecureDaemon daemon(scratch_.path());
+  ASSERT_TRUE(daemon.Start({"--write-rate-limit", "0", "--write-burst", "1"})) << daemon.Log();
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(Call(daemon.port(), "DELETE", "/api/v1/virtualmachines/nosuchvm").status, 404) << i;
+  }
+}
+
+// /metrics counts the edge's refusals by reason, the connections the limits closed and the
+// open connections, each provoked here against a real vmkeeperd.
+TEST_F(ApiSecurityTest, MetricsCountRefusalsAndClosedConnections) {
+  SecureDaemon daemon(scratch_.path());
+  ASSERT_TRUE(daemon.Start({"--token-file", WriteTokens(), "--idle-timeout-seconds", "1",
+                            "--max-body-bytes", "2048"}))
+      << daemon.Log();
+  const int port = daemon.port();
+  const std::string& viewer = kTokens.at(Role::kViewer);
+  auto scrape = [&] {
+    const Answer a = Call(port, "GET", "/metrics", viewer);
+    EXPECT_EQ(a.status, 200) << a.body;
+    return a.body;
+  };
+  const std::string before = scrape();
+  for (const char* reason : {"method", "uri_too_long", "headers_too_large", "malformed", "host",
+                             "origin", "chunked", "too_large", "content_type", "too_busy",
+                             "too_many_bodies", "unauthenticated", "forbidden", "rate_limited"}) {
+    EXPECT_EQ(Sample(before, "vmkeeper_api_requests_refused_total",
+                     "reason=\"" + std::string(reason) + "\""),
+              0)
+        << reason << " is there from start, at 0";
+  }
+  for (const char* reason : {"request_timeout", "idle_timeout", "over_limit", "too_many_bytes"}) {
+    EXPECT_EQ(Sample(before, "vmkeeper_api_connections_closed_total",
+                     "reason=\"" + std::string(reason) + "\""),
+              0)
+        << reason;
+  }
+
+  EXPECT_EQ(Call(port, "TRACE", "/", viewer).status, 405);
+  EXPECT_EQ(Call(port, "POST", "/api/v1/apply", kTokens.at(Role::kEditor), ApplyBody(true), {},
+                 "Origin: http://evil.example\r\n")
+                .status,
+            403);
+  EXPECT_EQ(Call(port, "POST", "/api/v1/apply", kTokens.at(Role::kEditor), std::string(4096, ' ')).status,
+            413);
+  EXPECT_EQ(Call(port, "GET", "/api/v1/events").status, 401);
+  EXPECT_EQ(Call(port, "GET", "/api/v1/events", "wrong-token-0123456789abcdef").status, 401);
+  EXPECT_EQ(Call(port, "POST", "/api/v1/apply", viewer, ApplyBody(true)).status, 403);
+
+  // A connection that sends nothing: open while it lasts, closed by the idle timeout.
+  int idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    return Sample(scrape(), "vmkeeper_api_open_connections", "") >= 1;
+  }, std::chrono::seconds(10)));
+  std::string after;
+  EXPECT_TRUE(WaitFor([&] {
+    after = scrape();
+    return Sample(after, "vmkeeper_api_connections_closed_total", "reason=\"idle_timeout\"") >= 1;
+  }, std::chrono::seconds(20))) << after;
+  close(idle);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"method\""), 1);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"origin\""), 1);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"too_large\""), 1);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"unauthenticated\""), 2);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"forbidden\""), 1);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"host\""), 0);
+  EXPECT_EQ(Sample(after, "vmkeeper_api_requests_refused_total", "reason=\"rate_limited\""), 0);
+  EXPECT_THAT(after, HasSubstr("# TYPE vmkeeper_api_connections_closed_total counter"));
+  EXPECT_THAT(after, HasSubstr("# TYPE vmkeeper_api_open_connections gauge"));
+}
+
 }  // namespace
 }  // namespace vmk::cli

@@ -4,9 +4,9 @@
 //   {"time":"2026-12-05T12:00:00.123Z","user":"ci-deploy","role":"editor","source":"10.0.0.7",
 //    "verb":"DELETE","path":"/api/v1/virtualmachines/wms01","status":200}
 //
-// vmkeeperd writes a record for every mutating request and every refused one (401, 403, and
-// the edge's refusals but 429); the record holds no header, body or token, only what is listed
-// in AuditRecord.
+// vmkeeperd writes a record for every mutating request and every refused one (401, 403, the
+// write rate limit's 429, and the edge's refusals but its load-shedding 429s); the record holds
+// no header, body or token, only what is listed in AuditRecord.
 //
 // Refusals of unidentified callers (no credential: a 401, or an edge refusal before any token
 // was looked at) cost a client nothing to make, so a flood of them could rotate the real

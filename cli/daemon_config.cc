@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <cctype>
+#include <cmath>
 
 #include <algorithm>
 #include <charconv>
@@ -44,6 +45,20 @@ Status ReadInt(const YAML::Node& node, const std::string& file, const std::strin
     }
   }
   return Status::InvalidArgument(Where(file, node.Mark()) + ": " + key + " must be an integer");
+}
+
+Status ReadNumber(const YAML::Node& node, const std::string& file, const std::string& key,
+                  double* out) {
+  const std::string* text = node.IsScalar() ? &node.Scalar() : nullptr;
+  if (text != nullptr && !text->empty()) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec == std::errc() && end == text->data() + text->size() && std::isfinite(value)) {
+      *out = value;
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument(Where(file, node.Mark()) + ": " + key + " must be a number");
 }
 
 Status ReadBool(const YAML::Node& node, const std::string& file, const std::string& key,
@@ -137,6 +152,13 @@ Status DaemonConfig::Validate() const {
   }
   if (idle_timeout_seconds < 1 || idle_timeout_seconds > 86400) {
     return Status::InvalidArgument("idleTimeoutSeconds must be between 1 and 86400");
+  }
+  if (!(write_rate_limit >= 0 && write_rate_limit <= 10000)) {
+    return Status::InvalidArgument(
+        "writeRateLimit must be between 0 (no limit) and 10000 writes per second");
+  }
+  if (write_burst < 1 || write_burst > 100000) {
+    return Status::InvalidArgument("writeBurst must be between 1 and 100000");
   }
   for (const std::string& host : allowed_hosts) {
     const bool ok = host == "*" || (!host.empty() && host.size() <= 253 &&
@@ -263,6 +285,15 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
         if (key == "maxInFlight") updated.max_in_flight = n;
         if (key == "requestTimeoutSeconds") updated.request_timeout_seconds = n;
         if (key == "idleTimeoutSeconds") updated.idle_timeout_seconds = n;
+      } else if (key == "writeRateLimit") {
+        VMK_RETURN_IF_ERROR(ReadNumber(value, file_name, key, &updated.write_rate_limit));
+      } else if (key == "writeBurst") {
+        VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
+        if (number < 0 || number > 1'000'000) {
+          return Status::InvalidArgument(Where(file_name, value.Mark()) + ": " + key +
+                                         " is out of range");
+        }
+        updated.write_burst = static_cast<int>(number);
       } else if (key == "resyncSeconds" || key == "workers" || key == "maxBodyBytes") {
         VMK_RETURN_IF_ERROR(ReadInt(value, file_name, key, &number));
         if (number < 0 || number > (int64_t{1} << 40)) {
@@ -278,7 +309,8 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name,
             "\" (known: storePath, listen, resyncSeconds, workers, logLevel, embeddedHostDir, "
             "maxBodyBytes, heartbeatIntervalMs, heartbeatFailures, heartbeatTimeoutMs, fenceAgentDirs, "
             "alertHostLabel, alertVmLabel, notifyUrl, metricsVmLabels, allowedHosts, "
-            "maxConnections, maxInFlight, requestTimeoutSeconds, idleTimeoutSeconds, tokenFile, "
+            "maxConnections, maxInFlight, requestTimeoutSeconds, idleTimeoutSeconds, "
+            "writeRateLimit, writeBurst, tokenFile, "
             "tlsCert, tlsKey, tlsClientCa, insecure, auditLog, auditLogMaxBytes, "
             "auditLogMaxFiles)");
       }

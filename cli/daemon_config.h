@@ -29,6 +29,10 @@ struct DaemonConfig {
   int max_in_flight = 32;
   int request_timeout_seconds = 30;
   int idle_timeout_seconds = 60;
+  // Writes (apply, diff, delete, snapshot, rollback) per second and burst per credential, or
+  // per client address without a tokens file (docs/security.md); more get 429. 0 = no limit.
+  double write_rate_limit = 5;
+  int write_burst = 20;
   // API security (docs/security.md). The tokens file (credentials and roles); empty = no
   // authentication, everyone is the anonymous admin.
   std::string token_file;
@@ -71,7 +75,7 @@ struct DaemonConfig {
 // resyncSeconds, workers, logLevel, embeddedHostDir, maxBodyBytes, heartbeatIntervalMs,
 // heartbeatFailures, heartbeatTimeoutMs, fenceAgentDirs (list), alertHostLabel, alertVmLabel, notifyUrl,
 // metricsVmLabels (list), allowedHosts (list), maxConnections, maxInFlight,
-// requestTimeoutSeconds, idleTimeoutSeconds, tokenFile, tlsCert, tlsKey, tlsClientCa,
+// requestTimeoutSeconds, idleTimeoutSeconds, writeRateLimit (a number), writeBurst, tokenFile, tlsCert, tlsKey, tlsClientCa,
 // insecure (boolean), auditLog, auditLogMaxBytes, auditLogMaxFiles. Unknown keys, wrong types and
 // unreadable files are InvalidArgument errors whose message starts with the file name
 // (and line:col when known). An empty file changes nothing.

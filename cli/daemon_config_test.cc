@@ -83,6 +83,28 @@ TEST(DaemonConfigTest, EdgeLimitsAndAllowedHostsAreRead) {
   EXPECT_THAT(config.Validate().message(), HasSubstr("maxConnections"));
 }
 
+// The write rate limit (docs/security.md): a number of writes per second and a burst.
+TEST(DaemonConfigTest, WriteRateLimitIsRead) {
+  DaemonConfig config;
+  EXPECT_EQ(config.write_rate_limit, 5);
+  EXPECT_EQ(config.write_burst, 20);
+  Status s = ParseDaemonConfig("writeRateLimit: 0.5\nwriteBurst: 3\n", "d.yaml", &config);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(config.write_rate_limit, 0.5);
+  EXPECT_EQ(config.write_burst, 3);
+  ASSERT_TRUE(ParseDaemonConfig("writeRateLimit: 0\n", "d.yaml", &config).ok());  // off
+  EXPECT_EQ(config.write_rate_limit, 0);
+  EXPECT_THAT(ParseDaemonConfig("writeRateLimit: fast\n", "d.yaml", &config).message(),
+              StartsWith("d.yaml:1:17: writeRateLimit must be a number"));
+  EXPECT_THAT(ParseDaemonConfig("writeRateLimit: .nan\n", "d.yaml", &config).message(),
+              HasSubstr("writeRateLimit must be a number"));
+  EXPECT_THAT(ParseDaemonConfig("writeRateLimit: -1\n", "d.yaml", &config).message(),
+              HasSubstr("writeRateLimit must be between 0"));
+  EXPECT_THAT(ParseDaemonConfig("writeBurst: 0\n", "d.yaml", &config).message(),
+              HasSubstr("writeBurst must be between 1"));
+  EXPECT_EQ(config.write_burst, 3) << "a failed load changes nothing";
+}
+
 TEST(DaemonConfigTest, JsonWorksToo) {
   DaemonConfig config;
   Status s = ParseDaemonConfig(R"({"workers": 2, "embeddedHostDir": "/tmp/hosts"})", "d.json",

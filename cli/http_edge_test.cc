@@ -188,6 +188,10 @@ TEST_F(HttpEdgeTest, ForeignHostIsRefused) {
   }
   EXPECT_THAT(Exchange("GET /healthz HTTP/1.1\r\n\r\n"), StartsWith("HTTP/1.1 400"));
   EXPECT_EQ(fake_.apply_calls, 0);
+  // Counted by reason (vmkeeper_api_requests_refused_total): all seven as "host".
+  const HttpEdgeStats stats = server_->edge_stats();
+  EXPECT_EQ(stats.refused_by_reason[static_cast<size_t>(EdgeRefusal::kHost)], 7u);
+  EXPECT_EQ(stats.refused, 7u);
   for (const char* host : {"127.0.0.1:7480", "localhost", "LOCALHOST.", "[::1]:7480", "10.1.2.3"}) {
     EXPECT_THAT(Exchange(std::string("GET /healthz HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"),
                 StartsWith("HTTP/1.1 200"))
@@ -410,6 +414,8 @@ TEST_F(HttpEdgeTest, RequestsPastTheInFlightCapAre429WithRetryAfter) {
   EXPECT_THAT(Exchange("GET /fast HTTP/1.1\r\nHost: localhost\r\n\r\n"),
               StartsWith("HTTP/1.1 200"));
   EXPECT_EQ(server_->edge_stats().too_busy, 1u);
+  EXPECT_EQ(server_->edge_stats().refused_by_reason[static_cast<size_t>(EdgeRefusal::kTooBusy)], 1u);
+  EXPECT_EQ(EdgeRefusalName(EdgeRefusal::kTooBusy), "too_busy");
 }
 
 }  // namespace

@@ -183,14 +183,23 @@ class HttpServer::Impl {
   void Stop();
   void Serve(http_request request);
 
+  // A refusal by the edge's own checks: why, and the answer.
+  struct Refusal {
+    EdgeRefusal reason;
+    HttpResponse response;
+  };
   // The edge's checks of a request whose head has arrived (its body has not, or not all);
-  // a response when it is refused.
-  std::optional<HttpResponse> Check(http_request& request, const std::string& method,
-                                    uint64_t content_length);
+  // the refusal when it is refused.
+  std::optional<Refusal> Check(http_request& request, const std::string& method,
+                               uint64_t content_length);
   bool HostAllowed(const std::string& host_header) const;
   // Replies and ends the exchange: the connection is closed after the reply and a body not yet
   // received is dropped instead of read.
   void Refuse(http_request& request, HttpResponse response, uint64_t content_length);
+  void CountEdgeRefusal(EdgeRefusal reason) {
+    ++refused_by_reason_[static_cast<size_t>(reason)];
+    if (reason == EdgeRefusal::kTooBusy || reason == EdgeRefusal::kTooManyBodies) ++too_busy_;
+  }
   // Runs the handler on a received request and replies.
   void Handle(http_request request, HttpRequest req, MonoTime start);
   // A connection's TLS context (cpprestsdk calls it for each accepted connection).
@@ -207,6 +216,7 @@ class HttpServer::Impl {
   std::atomic<size_t> body_bytes_in_flight_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> too_busy_{0};
+  std::array<std::atomic<uint64_t>, kEdgeRefusalCount> refused_by_reason_{};
   Mutex tls_mu_;
   std::shared_ptr<const TlsMaterial> tls_ GUARDED_BY(tls_mu_);
 };
@@ -311,36 +321,41 @@ bool HttpServer::Impl::HostAllowed(const std::string& host_header) const {
   return false;
 }
 
-std::optional<HttpResponse> HttpServer::Impl::Check(http_request& request,
-                                                    const std::string& method,
-                                                    uint64_t content_length) {
+std::optional<HttpServer::Impl::Refusal> HttpServer::Impl::Check(http_request& request,
+                                                                 const std::string& method,
+                                                                 uint64_t content_length) {
   if (method == "TRACE" || method == "CONNECT") {
     HttpResponse r = ErrorResponse(405, method + " is not supported");
     r.headers.emplace_back("Allow", kAllMethods);
-    return r;
+    return Refusal{EdgeRefusal::kMethod, r};
   }
   const size_t url_bytes = request.request_uri().to_string().size();
   if (url_bytes > options_.max_url_bytes) {
-    return ErrorResponse(414, "request URI of " + std::to_string(url_bytes) +
-                                  " bytes exceeds the limit of " +
-                                  std::to_string(options_.max_url_bytes));
+    return Refusal{EdgeRefusal::kUriTooLong,
+                   ErrorResponse(414, "request URI of " + std::to_string(url_bytes) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(options_.max_url_bytes))};
   }
   const auto& headers = request.headers();
   size_t header_bytes = 0;
   for (const auto& [name, value] : headers) header_bytes += name.size() + value.size() + 4;
   if (headers.size() > options_.max_header_count || header_bytes > options_.max_header_bytes) {
-    return ErrorResponse(431, "request headers exceed the limit of " +
-                                  std::to_string(options_.max_header_count) + " headers or " +
-                                  std::to_string(options_.max_header_bytes) + " bytes");
+    return Refusal{EdgeRefusal::kHeadersTooLarge,
+                   ErrorResponse(431, "request headers exceed the limit of " +
+                                          std::to_string(options_.max_header_count) +
+                                          " headers or " +
+                                          std::to_string(options_.max_header_bytes) + " bytes")};
   }
   std::string host;
   if (!headers.match("Host", host) || host.empty()) {
-    return ErrorResponse(400, "a Host header is required");
+    return Refusal{EdgeRefusal::kHost, ErrorResponse(400, "a Host header is required")};
   }
   if (!HostAllowed(host)) {
-    return ErrorResponse(400, "Host \"" + host.substr(0, 100) +
-                                  "\" is not a name of this server (allowed: IP addresses, "
-                                  "localhost and the names configured in allowedHosts)");
+    return Refusal{EdgeRefusal::kHost,
+                   ErrorResponse(400, "Host \"" + host.substr(0, 100) +
+                                          "\" is not a name of this server (allowed: IP "
+                                          "addresses, localhost and the names configured in "
+                                          "allowedHosts)")};
   }
   std::string origin;
   if (IsWrite(method) && headers.match("Origin", origin)) {
@@ -348,26 +363,30 @@ std::optional<HttpResponse> HttpServer::Impl::Check(http_request& request,
     const size_t scheme_end = origin.find("://");
     const std::string authority = scheme_end == std::string::npos ? "" : origin.substr(scheme_end + 3);
     if (Lower(authority) != Lower(host)) {
-      return ErrorResponse(403, "cross-origin write refused: Origin \"" + origin.substr(0, 100) +
-                                    "\" is not this server");
+      return Refusal{EdgeRefusal::kOrigin,
+                     ErrorResponse(403, "cross-origin write refused: Origin \"" +
+                                            origin.substr(0, 100) + "\" is not this server")};
     }
   }
   std::string transfer_encoding;
   if (headers.match("Transfer-Encoding", transfer_encoding)) {
-    return ErrorResponse(411, "a request body must have a Content-Length (chunked bodies are "
-                              "not accepted)");
+    return Refusal{EdgeRefusal::kChunked,
+                   ErrorResponse(411, "a request body must have a Content-Length (chunked "
+                                      "bodies are not accepted)")};
   }
   if (content_length > options_.max_body_bytes) {
-    return ErrorResponse(413, "request body exceeds the limit of " +
-                                  std::to_string(options_.max_body_bytes) + " bytes");
+    return Refusal{EdgeRefusal::kTooLarge,
+                   ErrorResponse(413, "request body exceeds the limit of " +
+                                          std::to_string(options_.max_body_bytes) + " bytes")};
   }
   if (IsWrite(method) && content_length > 0) {
     std::string type = Lower(headers.content_type());
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.pop_back();
     if (type != "application/json" && type != "application/yaml") {
-      return ErrorResponse(415, "a request body must be application/json or application/yaml"
-                                " (got \"" + type.substr(0, 100) + "\")");
+      return Refusal{EdgeRefusal::kContentType,
+                     ErrorResponse(415, "a request body must be application/json or "
+                                        "application/yaml (got \"" + type.substr(0, 100) + "\")")};
     }
   }
   return std::nullopt;
@@ -376,7 +395,6 @@ std::optional<HttpResponse> HttpServer::Impl::Check(http_request& request,
 void HttpServer::Impl::Refuse(http_request& request, HttpResponse response,
                               uint64_t content_length) {
   ++refused_;
-  if (response.status == 429) ++too_busy_;
   response.headers.emplace_back("Connection", "close");
   Reply(request, response);
   // cpprestsdk reads a body nobody asked for by itself, and sends the reply once it has.
@@ -403,12 +421,14 @@ void HttpServer::Impl::Refuse(http_request& request, HttpResponse response,
 void HttpServer::Impl::Handle(http_request request, HttpRequest req, MonoTime start) {
   HttpResponse response;
   const size_t in_flight = ++in_flight_;
+  bool shed = false;  // refused by the edge: too many requests at once
   try {
     if (in_flight > options_.max_in_flight) {
       response = ErrorResponse(429, "too many requests at once; retry shortly");
       response.headers.emplace_back("Retry-After", "1");
+      shed = true;
+      CountEdgeRefusal(EdgeRefusal::kTooBusy);
       ++refused_;
-      ++too_busy_;
     } else if (req.method == "OPTIONS") {
       // The path's methods, from the router's 405 for a method no route has.
       HttpRequest probe = req;
@@ -438,7 +458,7 @@ void HttpServer::Impl::Handle(http_request request, HttpRequest req, MonoTime st
   if (req.body.size() >= kTrimAfterBytes && reaper_) reaper_->RequestTrim();
   if (options_.on_answered) {
     try {
-      options_.on_answered(req, response, /*by_edge=*/false);
+      options_.on_answered(req, response, /*by_edge=*/shed);
     } catch (const std::exception& e) {
       log::Error("recording an answer failed", {{"path", req.path}, {"error", e.what()}});
     }
@@ -464,7 +484,8 @@ void HttpServer::Impl::Serve(http_request request) {
   HttpRequest req;
   uint64_t length = 0;
   // An edge refusal: told to on_answered with what is known of the request (its raw path).
-  auto refuse_at_edge = [&](HttpResponse response) {
+  auto refuse_at_edge = [&](EdgeRefusal reason, HttpResponse response) {
+    CountEdgeRefusal(reason);
     if (options_.on_answered) {
       try {
         if (req.path.empty()) req.path = request.request_uri().path().substr(0, 1024);
@@ -479,8 +500,8 @@ void HttpServer::Impl::Serve(http_request request) {
     req.method = request.method();
     req.remote_address = request.remote_address();
     length = request.headers().content_length();
-    if (std::optional<HttpResponse> refused = Check(request, req.method, length)) {
-      refuse_at_edge(std::move(*refused));
+    if (std::optional<Refusal> refused = Check(request, req.method, length)) {
+      refuse_at_edge(refused->reason, std::move(refused->response));
       return;
     }
     const web::uri& uri = request.request_uri();
@@ -490,10 +511,12 @@ void HttpServer::Impl::Serve(http_request request) {
     }
     request.headers().match("Authorization", req.authorization);
   } catch (const web::uri_exception& e) {
-    refuse_at_edge(ErrorResponse(400, std::string("malformed request URI: ") + e.what()));
+    refuse_at_edge(EdgeRefusal::kMalformed,
+                   ErrorResponse(400, std::string("malformed request URI: ") + e.what()));
     return;
   } catch (const std::exception& e) {
-    refuse_at_edge(ErrorResponse(400, std::string("malformed request: ") + e.what()));
+    refuse_at_edge(EdgeRefusal::kMalformed,
+                   ErrorResponse(400, std::string("malformed request: ") + e.what()));
     return;
   }
   if (options_.admit) {
@@ -521,7 +544,7 @@ void HttpServer::Impl::Serve(http_request request) {
     body_bytes_in_flight_ -= length;
     HttpResponse busy = ErrorResponse(429, "too many request bodies being received; retry shortly");
     busy.headers.emplace_back("Retry-After", "1");
-    refuse_at_edge(std::move(busy));
+    refuse_at_edge(EdgeRefusal::kTooManyBodies, std::move(busy));
     return;
   }
   request.extract_utf8string(true).then(
@@ -631,6 +654,7 @@ HttpEdgeStats HttpServer::edge_stats() const {
   HttpEdgeStats out;
   out.refused = impl_->refused_;
   out.too_busy = impl_->too_busy_;
+  for (size_t i = 0; i < kEdgeRefusalCount; ++i) out.refused_by_reason[i] = impl_->refused_by_reason_[i];
   if (impl_->reaper_) {
     ConnectionReaper::Stats c = impl_->reaper_->stats();
     out.open_connections = c.open;
@@ -640,6 +664,23 @@ HttpEdgeStats HttpServer::edge_stats() const {
     out.request_too_large = c.too_many_bytes;
   }
   return out;
+}
+
+std::string_view EdgeRefusalName(EdgeRefusal reason) {
+  switch (reason) {
+    case EdgeRefusal::kMethod: return "method";
+    case EdgeRefusal::kUriTooLong: return "uri_too_long";
+    case EdgeRefusal::kHeadersTooLarge: return "headers_too_large";
+    case EdgeRefusal::kMalformed: return "malformed";
+    case EdgeRefusal::kHost: return "host";
+    case EdgeRefusal::kOrigin: return "origin";
+    case EdgeRefusal::kChunked: return "chunked";
+    case EdgeRefusal::kTooLarge: return "too_large";
+    case EdgeRefusal::kContentType: return "content_type";
+    case EdgeRefusal::kTooBusy: return "too_busy";
+    case EdgeRefusal::kTooManyBodies: return "too_many_bodies";
+  }
+  return "unknown";
 }
 
 StatusOr<int> PickFreePort(const std::string& host) {

@@ -23,11 +23,13 @@
 // Start()/Stop() are not thread-safe with each other; everything else is.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/http_types.h"
@@ -63,15 +65,38 @@ struct HttpServerOptions {
   // Called with a request's head (no body yet) once the edge's checks passed; may set the
   // request's user and role, or return the refusal. Thread-safe, quick.
   std::function<std::optional<HttpResponse>(HttpRequest*)> admit;
-  // Called once a request is answered or refused (by_edge: by the edge's own checks, when the
-  // request holds only its method, path and source). Thread-safe, quick.
+  // Called once a request is answered or refused (by_edge: by the edge's own checks, the
+  // request then holding only its method, path and source, or by too many requests at once).
+  // Refusals by admit come with by_edge false. Thread-safe, quick.
   std::function<void(const HttpRequest&, const HttpResponse&, bool by_edge)> on_answered;
 };
 
-// What the edge refused and closed so far (for logs and tests).
+// Why the edge itself refused a request (the reason label of
+// vmkeeper_api_requests_refused_total, docs/metrics.md).
+enum class EdgeRefusal {
+  kMethod,           // 405: TRACE, CONNECT
+  kUriTooLong,       // 414
+  kHeadersTooLarge,  // 431
+  kMalformed,        // 400: a request target or head cpprestsdk could not decode
+  kHost,             // 400: Host missing or not a name of this server (DNS rebinding)
+  kOrigin,           // 403: a cross-origin write (CSRF)
+  kChunked,          // 411: a body without Content-Length
+  kTooLarge,         // 413: Content-Length over max_body_bytes
+  kContentType,      // 415
+  kTooBusy,          // 429: more than max_in_flight requests at once
+  kTooManyBodies,    // 429: more than max_body_bytes_in_flight of bodies being received
+};
+inline constexpr size_t kEdgeRefusalCount = 11;
+// "method", "uri_too_long", "headers_too_large", "malformed", "host", "origin", "chunked",
+// "too_large", "content_type", "too_busy", "too_many_bodies".
+std::string_view EdgeRefusalName(EdgeRefusal reason);
+
+// What the edge refused and closed so far (for logs, tests and /metrics).
 struct HttpEdgeStats {
-  uint64_t refused = 0;            // requests answered 4xx by the edge itself
-  uint64_t too_busy = 0;           // of which 429
+  uint64_t refused = 0;            // requests refused by the edge or the admit hook
+  uint64_t too_busy = 0;           // of which 429 by the edge (too busy, too many bodies)
+  // The edge's own refusals by EdgeRefusal (the admit hook's are its own to count).
+  std::array<uint64_t, kEdgeRefusalCount> refused_by_reason{};
   uint64_t open_connections = 0;   // at the last scan
   uint64_t request_timeouts = 0;   // connections closed: request not received in time
   uint64_t idle_timeouts = 0;      // connections closed: idle

@@ -4,7 +4,7 @@
 //             [--workers N] [--log-level LEVEL] [--embedded-host-dir DIR] [--ready-file PATH]
 //             [--check-config] [--token-file PATH] [--tls-cert PEM --tls-key PEM]
 //             [--tls-client-ca PEM] [--insecure] [--audit-log PATH] [--audit-log-max-bytes N]
-//             [--audit-log-max-files N]
+//             [--audit-log-max-files N] [--write-rate-limit PER_SECOND] [--write-burst N]
 //   vmkeeperd --hash-token < token    prints the "sha256:..." of a tokens file entry
 //
 // Flags override the config file, which overrides the defaults (cli/daemon_config.h).
@@ -41,12 +41,14 @@
 #include "cli/audit_log.h"
 #include "cli/daemon_config.h"
 #include "cli/http_server.h"
+#include "cli/rate_limiter.h"
 #include "cli/service_notifier.h"
 #include "cli/service_watchdog.h"
 #include "cli/token_authenticator.h"
 #include "common/http/http_client.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "metrics/api_metrics.h"
 #include "providers/fencing/fence_agent_fencer.h"
 #include "providers/hypervisor/libvirt/libvirt_hypervisor.h"
 #include "providers/notify/webhook_notifier.h"
@@ -94,6 +96,8 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   size_t max_body_bytes = 0;
   std::vector<std::string> allowed_hosts;
   int max_connections = 0, max_in_flight = 0, request_timeout_seconds = 0, idle_timeout_seconds = 0;
+  double write_rate_limit = 0;
+  int write_burst = 0;
   std::string token_file, tls_cert, tls_key, tls_client_ca, audit_log;
   bool insecure = false, hash_token = false;
   int64_t audit_log_max_bytes = 0;
@@ -127,6 +131,13 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
       "A request's head and body must arrive within this time (default 30)");
   auto* idle_timeout_opt = app.add_option("--idle-timeout-seconds", idle_timeout_seconds,
                                           "Idle API connections are closed after (default 60)");
+  auto* write_rate_opt = app.add_option(
+      "--write-rate-limit", write_rate_limit,
+      "API writes per second per credential (per client address without --token-file); more "
+      "get 429; 0 = no limit (default 5)");
+  auto* write_burst_opt = app.add_option(
+      "--write-burst", write_burst,
+      "Writes a credential may make at once above --write-rate-limit (default 20)");
   auto* hb_interval_opt = app.add_option("--heartbeat-interval-ms", heartbeat_interval_ms,
                                          "Host heartbeat interval (default 1000)");
   auto* hb_failures_opt = app.add_option(
@@ -205,6 +216,8 @@ std::optional<int> ReadConfig(int argc, char** argv, vmk::cli::DaemonConfig* con
   if (max_in_flight_opt->count() > 0) config->max_in_flight = max_in_flight;
   if (request_timeout_opt->count() > 0) config->request_timeout_seconds = request_timeout_seconds;
   if (idle_timeout_opt->count() > 0) config->idle_timeout_seconds = idle_timeout_seconds;
+  if (write_rate_opt->count() > 0) config->write_rate_limit = write_rate_limit;
+  if (write_burst_opt->count() > 0) config->write_burst = write_burst;
   if (hb_interval_opt->count() > 0) config->heartbeat_interval_ms = heartbeat_interval_ms;
   if (hb_failures_opt->count() > 0) config->heartbeat_failures = heartbeat_failures;
   if (hb_timeout_opt->count() > 0) config->heartbeat_timeout_ms = heartbeat_timeout_ms;
@@ -308,6 +321,25 @@ std::unique_ptr<vmk::cli::ServiceWatchdog> StartWatchdog(const vmk::cli::Service
   return watchdog;
 }
 
+// The API's counts as the figures of its metrics (metrics/api_metrics.h, docs/metrics.md).
+vmk::metrics::ApiFigures ApiFiguresOf(const vmk::cli::HttpEdgeStats& edge,
+                                      const vmk::cli::ApiGuard::Stats& guard) {
+  vmk::metrics::ApiFigures figures;
+  for (size_t i = 0; i < vmk::cli::kEdgeRefusalCount; ++i) {
+    figures.refused.emplace_back(
+        vmk::cli::EdgeRefusalName(static_cast<vmk::cli::EdgeRefusal>(i)), edge.refused_by_reason[i]);
+  }
+  figures.refused.emplace_back("unauthenticated", guard.unauthenticated);
+  figures.refused.emplace_back("forbidden", guard.forbidden);
+  figures.refused.emplace_back("rate_limited", guard.rate_limited);
+  figures.connections_closed = {{"request_timeout", edge.request_timeouts},
+                                {"idle_timeout", edge.idle_timeouts},
+                                {"over_limit", edge.over_connection_limit},
+                                {"too_many_bytes", edge.request_too_large}};
+  figures.open_connections = edge.open_connections;
+  return figures;
+}
+
 // Loud, at every start: what --insecure leaves open.
 void WarnIfInsecure(const vmk::cli::DaemonConfig& config) {
   auto listen = vmk::cli::ParseListenAddress(config.listen);
@@ -397,9 +429,21 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
     }
     audit_log = std::move(opened).value();
   }
-  const vmk::cli::ApiGuard guard(authenticator.get(), audit_log.get());
+  vmk::cli::RateLimit write_limit;
+  write_limit.per_second = config.write_rate_limit;
+  write_limit.burst = config.write_burst;
+  vmk::cli::RateLimiter write_limiter(write_limit, vmk::RealClock::Get());
+  const vmk::cli::ApiGuard guard(authenticator.get(), audit_log.get(),
+                                 write_limiter.enabled() ? &write_limiter : nullptr);
 
-  vmk::cli::ApiRouter router(controller.get());
+  // /metrics: the controller's families, then the API's (read from the server and the guard
+  // at each scrape; the server is made after the router, hence the pointer).
+  const vmk::cli::HttpServer* api_server = nullptr;
+  vmk::cli::ApiRouter router(controller.get(), [&api_server, &guard] {
+    return api_server != nullptr ? vmk::metrics::ApiMetricsText(
+                                       ApiFiguresOf(api_server->edge_stats(), guard.stats()))
+                                 : std::string();
+  });
   vmk::cli::HttpServerOptions server_options;
   server_options.tls_cert_file = config.tls_cert;
   server_options.tls_key_file = config.tls_key;
@@ -419,13 +463,19 @@ int Serve(const vmk::cli::DaemonConfig& config, const std::string& ready_file,
   vmk::cli::HttpServer server(
       server_options, [&router](const vmk::cli::HttpRequest& r) { return router.Handle(r); },
       vmk::RealClock::Get());
+  api_server = &server;
   if (Status listening = server.Start(); !listening.ok()) {
     controller->Stop();
     return Fail("cannot start the REST API", listening);
   }
   vmk::log::Info("listening", {{"address", server.address()},
                               {"tls", server.tls() ? "true" : "false"},
-                              {"clientCertificates", config.tls_client_ca.empty() ? "false" : "true"}});
+                              {"clientCertificates", config.tls_client_ca.empty() ? "false" : "true"},
+                              {"writeRateLimit", write_limiter.enabled()
+                                                     ? std::to_string(config.write_rate_limit) +
+                                                           "/s burst " +
+                                                           std::to_string(config.write_burst)
+                                                     : "off"}});
   if (!ready_file.empty()) {
     if (Status written = WriteReadyFile(ready_file, server.address()); !written.ok()) {
       server.Stop();

@@ -121,7 +121,7 @@ configMap:
 
 {{/* vmkeeperd's config file, from .Values.config: every key the daemon knows, typed. */}}
 {{- define "vmkeeper.configFile" -}}
-{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "heartbeatTimeoutMs" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" "allowedHosts" "maxConnections" "maxInFlight" "requestTimeoutSeconds" "idleTimeoutSeconds" "tokenFile" "tlsCert" "tlsKey" "tlsClientCa" "insecure" "auditLog" "auditLogMaxBytes" "auditLogMaxFiles" }}
+{{- $known := list "storePath" "listen" "resyncSeconds" "workers" "logLevel" "embeddedHostDir" "maxBodyBytes" "heartbeatIntervalMs" "heartbeatFailures" "heartbeatTimeoutMs" "fenceAgentDirs" "alertHostLabel" "alertVmLabel" "notifyUrl" "metricsVmLabels" "allowedHosts" "maxConnections" "maxInFlight" "requestTimeoutSeconds" "idleTimeoutSeconds" "writeRateLimit" "writeBurst" "tokenFile" "tlsCert" "tlsKey" "tlsClientCa" "insecure" "auditLog" "auditLogMaxBytes" "auditLogMaxFiles" }}
 {{- range $key, $_ := .Values.config }}
 {{- if not (has $key $known) }}
 {{- fail (printf "config.%s: vmkeeperd has no such setting (known: %s)" $key (join ", " $known)) }}
@@ -168,6 +168,8 @@ maxConnections: {{ int64 $c.maxConnections }}
 maxInFlight: {{ int64 $c.maxInFlight }}
 requestTimeoutSeconds: {{ int64 $c.requestTimeoutSeconds }}
 idleTimeoutSeconds: {{ int64 $c.idleTimeoutSeconds }}
+writeRateLimit: {{ float64 $c.writeRateLimit }}
+writeBurst: {{ int64 $c.writeBurst }}
 tokenFile: {{ $c.tokenFile | default "" | toString | quote }}
 tlsCert: {{ $c.tlsCert | default "" | toString | quote }}
 tlsKey: {{ $c.tlsKey | default "" | toString | quote }}
