@@ -116,12 +116,16 @@ class TlsE2eTest : public ::testing::Test {
   }
 
   // The vmkeeper CLI with the config file above (through $VMKEEPER_CONFIG) and `context` (empty:
-  // its currentContext), run in the source tree so examples/ is at hand.
+  // its currentContext), run in the source tree so examples/ is at hand. The other variables
+  // are emptied (empty counts as unset) so the environment the tests run in cannot override
+  // the context.
   CommandResult Cli(const std::string& context, std::vector<std::string> args) {
     if (!context.empty()) args.insert(args.begin(), {"--context", context});
     args.insert(args.begin(), BinDir() + "/vmkeeper");
     return RunCommand(args, scratch_.path(),
-                      {"VMKEEPER_CONFIG=" + (scratch_.path() / "vmkeeper.yaml").string()},
+                      {"VMKEEPER_CONFIG=" + (scratch_.path() / "vmkeeper.yaml").string(),
+                       "VMKEEPER_CONTEXT=", "VMKEEPER_SERVER=", "VMKEEPER_TOKEN=",
+                       "VMKEEPER_TOKEN_FILE="},
                       SourceDir());
   }
 
