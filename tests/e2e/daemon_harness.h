@@ -218,6 +218,8 @@ class Daemon {
   }
 
   std::string server() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // With --tls-cert/--tls-key the same listener speaks only TLS.
+  std::string https_server() const { return "https://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string Log() const { return ReadFile(state_dir_ / "vmkeeperd.log"); }

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "providers/storage/qemu_img.h"
+#include "tests/e2e/alertmanager_process.h"
 #include "tests/e2e/qemu_fleet.h"
 
 namespace vmk::e2e {
@@ -63,10 +64,6 @@ class QemuFailoverTest : public ::testing::Test {
       std::cerr << "---- fence agent calls ----\n" << fleet_.FenceCalls();
     }
     daemon_.Kill();
-    if (alertmanager_pid_ > 0) {
-      kill(alertmanager_pid_, SIGKILL);
-      waitpid(alertmanager_pid_, nullptr, 0);
-    }
     // Killing a host's namespace kills the QEMU processes it started.
     fleet_.StopAll();
   }
@@ -143,7 +140,6 @@ class QemuFailoverTest : public ::testing::Test {
   QemuFleet fleet_;
   Daemon daemon_;
   size_t max_guests_ = 0;
-  pid_t alertmanager_pid_ = -1;
   static std::string guest_build_error_;
 };
 
@@ -660,39 +656,19 @@ TEST_F(QemuFailoverTest, AlertmanagersHostDownAlertJoinsTheOneIncidentOfTheFailu
   ApplyAndWaitAnswering("ok", {"web01"});
 
   // A real Alertmanager that sends its notifications to vmkeeperd and repeats them every second.
-  const int am_port = FreePort();
-  fs::path am_dir = scratch_.path() / "alertmanager";
-  WriteFile(am_dir / "alertmanager.yml",
-            "route:\n  receiver: vmkeeper\n  group_by: [alertname, vmkeeper_host]\n"
-            "  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1s\n"
-            "receivers:\n- name: vmkeeper\n  webhook_configs:\n  - url: " + daemon_.server() +
-            "/api/v1/alerts\n    send_resolved: true\n");
-  alertmanager_pid_ = fork();
-  if (alertmanager_pid_ == 0) {
-    int log = open((am_dir / "alertmanager.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(log, 1);
-    dup2(log, 2);
-    execl("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager",
-          ("--config.file=" + (am_dir / "alertmanager.yml").string()).c_str(),
-          ("--storage.path=" + (am_dir / "data").string()).c_str(),
-          ("--web.listen-address=127.0.0.1:" + std::to_string(am_port)).c_str(),
-          "--cluster.listen-address=", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ASSERT_TRUE(WaitFor([&] { return HttpRequest(am_port, "GET", "/-/ready").status == 200; }, seconds(30)))
-      << ReadFile(am_dir / "alertmanager.log");
+  AlertmanagerProcess alertmanager(scratch_.path() / "alertmanager");
+  ASSERT_TRUE(alertmanager.Start(
+      "route:\n  receiver: vmkeeper\n  group_by: [alertname, vmkeeper_host]\n"
+      "  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1s\n"
+      "receivers:\n- name: vmkeeper\n  webhook_configs:\n  - url: " + daemon_.server() +
+      "/api/v1/alerts\n    send_resolved: true\n"))
+      << alertmanager.Log();
 
   ASSERT_EQ(HostCtl({"kill", "1"}).exit_code, 0);
-  const std::string starts_at = [] {
-    std::time_t now = std::time(nullptr);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    return std::string(text);
-  }();
   const std::string alert =
       "[{\"labels\":{\"alertname\":\"HostDown\",\"vmkeeper_host\":\"hv01\",\"severity\":\"critical\"},"
-      "\"annotations\":{\"summary\":\"hv01 is down\"},\"startsAt\":\"" + starts_at + "\"}]";
-  auto posted = HttpRequest(am_port, "POST", "/api/v2/alerts", alert);
+      "\"annotations\":{\"summary\":\"hv01 is down\"},\"startsAt\":\"" + AlertTimeNow() + "\"}]";
+  auto posted = alertmanager.PostAlerts(alert);
   ASSERT_EQ(posted.status, 200) << posted.body;
 
   ASSERT_TRUE(WaitWatchingDoubles([&] { return HostOf("web01") != "hv01" && Answers("web01"); }, seconds(120)))
@@ -700,9 +676,7 @@ TEST_F(QemuFailoverTest, AlertmanagersHostDownAlertJoinsTheOneIncidentOfTheFailu
   EXPECT_THAT(Events("host/hv01"), ::testing::HasSubstr("AlertFiring"));
   // Alertmanager kept re-sending (repeat_interval 1s)...
   ASSERT_TRUE(WaitFor([&] {
-    auto m = HttpRequest(am_port, "GET", "/metrics").body;
-    auto at = m.find("alertmanager_notifications_total{integration=\"webhook\"}");
-    return at != std::string::npos && std::atoi(m.c_str() + m.find(' ', at) + 1) >= 3;
+    return alertmanager.Metric("alertmanager_notifications_total{integration=\"webhook\"}") >= 3;
   }, seconds(30))) << "Alertmanager did not re-send";
   // ... and heartbeats, the close of the connection and every re-sent alert are one incident.
   auto host_incidents = Incidents("host/hv01");
