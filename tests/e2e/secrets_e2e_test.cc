@@ -2,7 +2,7 @@
 // fencing has inline secrets (password, api_token) and a passwordFile; its fence agent is
 // hostile, echoing every option it gets. Everything a user, a CI log or an admin's inbox could
 // see is collected (the CLI's get -o yaml/json/wide, describe, diff, events and incidents, the
-// REST API's GET bodies, the daemon's log, the webhook notifications) and searched for each
+// REST API's GET bodies, the daemon's log, the webhook notifications, the audit log) and searched for each
 // secret value: none may appear, while the agent's echo (masked) and the secret change in diff
 // ("(secret changed)") must, so the test would see a leak if there were one.
 #include <sys/stat.h>
@@ -33,7 +33,8 @@ class SecretsE2eTest : public ::testing::Test {
     ASSERT_EQ(chmod(agent.c_str(), 0755), 0);
     WriteFile(scratch_.path() / "hv02.pw", "pw-file-e2e-93\n");
     ASSERT_TRUE(daemon_.Start({"--fence-agent-dir", (scratch_.path() / "agents").string(),
-                               "--notify-url", receiver_.Url("/hook")}))
+                               "--notify-url", receiver_.Url("/hook"), "--audit-log",
+                               (scratch_.path() / "audit.log").string()}))
         << daemon_.Log();
   }
 
@@ -162,11 +163,16 @@ TEST_F(SecretsE2eTest, NoOutputEdgeShowsASecret) {
   EXPECT_EQ(daemon_.Terminate(), 0);
   const std::string log = daemon_.Log();
   EXPECT_THAT(log, HasSubstr("fence agent failed"));
+  // The applies (with their inline secrets in the bodies) and the diff are audited, by name.
+  const std::string audit = ReadFile(scratch_.path() / "audit.log");
+  EXPECT_THAT(audit, HasSubstr("\"path\":\"/api/v1/apply\""));
+  EXPECT_THAT(audit, HasSubstr("Host/hv01"));
   for (const char* secret : kSecrets) {
     EXPECT_EQ(seen_.find(secret), std::string::npos) << secret << " in a CLI output:\n" << seen_;
     EXPECT_EQ(api.find(secret), std::string::npos) << secret << " in an API body";
     EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the daemon's log";
     EXPECT_EQ(notifications.find(secret), std::string::npos) << secret << " notified";
+    EXPECT_EQ(audit.find(secret), std::string::npos) << secret << " in the audit log";
   }
 }
 
