@@ -16,8 +16,8 @@
 //     through its own path. A connection is ended when its request has been unanswered for longer than the
 //     request timeout (slow or stalled headers and bodies alike), when it has been idle for
 //     longer than the idle timeout, when its unanswered bytes pass the request byte cap, and,
-//     when there are more than max_connections, the longest idle ones first, then the longest
-//     unanswered.
+//     when there are more than max_connections, those that never sent a byte first, then the
+//     longest idle ones, then the longest unanswered.
 //
 // The descriptor's addresses are read again right before shutdown(2): a descriptor closed and
 // reused between the two calls for a socket with the very same addresses is the only case in
@@ -45,7 +45,8 @@ struct ConnectionLimits {
   std::chrono::milliseconds request_timeout{30000};
   // A connection with nothing unanswered and no traffic is closed after this long.
   std::chrono::milliseconds idle_timeout{60000};
-  // Open connections; past it the longest idle (then the longest unanswered) are closed.
+  // Open connections; past it those that never sent a byte, then the longest idle, then the
+  // longest unanswered are closed.
   size_t max_connections = 256;
   // Unanswered bytes a connection may have sent (head + body + slack); checked every scan.
   uint64_t max_request_bytes = 0;  // 0 = no cap
