@@ -6,13 +6,10 @@
 
 #include "cli/api_router.h"
 #include "common/log.h"
+#include "common/net_address.h"
 
 namespace vmk::cli {
 namespace {
-
-bool IsWrite(const std::string& method) {
-  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
-}
 
 std::string RolesThatMay(Access access) {
   std::string out;
@@ -123,7 +120,7 @@ void ApiGuard::Record(const HttpRequest& request, const HttpResponse& response,
                        (response.status == 429 && !by_edge);
   const bool edge_refusal = by_edge && response.status != 429;
   const bool write =
-      IsWrite(request.method) &&
+      IsWriteMethod(request.method) &&
       ApiRouter::RequiredAccess(request.method, request.path) != Access::kRead;
   if (!refused && !edge_refusal && !write) return;
   AuditRecord record;

@@ -73,15 +73,6 @@ Status ReadBool(const YAML::Node& node, const std::string& file, const std::stri
 
 }  // namespace
 
-bool IsLoopbackHost(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
-}
-
 std::string DaemonConfig::EffectiveEmbeddedHostDir() const {
   if (!embedded_host_dir.empty()) return embedded_host_dir;
   std::filesystem::path store(store_path);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/net_address.h"
 
 namespace vmk::cli {
 
@@ -94,7 +95,7 @@ struct ListenAddress {
 
 // Parses "host:port" or "[v6]:port"; port 0..65535.
 StatusOr<ListenAddress> ParseListenAddress(const std::string& text);
-// "localhost", 127.0.0.0/8 or ::1: reachable from this machine only.
-bool IsLoopbackHost(const std::string& host);
+// Whether a listen host is loopback: vmk::IsLoopbackHost (common/net_address.h).
+using vmk::IsLoopbackHost;
 
 }  // namespace vmk::cli

@@ -41,7 +41,8 @@ class HttpClient {
                                                       std::chrono::milliseconds timeout);
   ~HttpClient();
 
-  // path_and_query: "/api/v1/hosts?x=y" (already escaped). An empty body sends none.
+  // path_and_query: "/api/v1/hosts?x=y" (already escaped). An empty body sends none. A 429
+  // with a Retry-After of at most 30 s is waited out and sent again, up to 5 times.
   StatusOr<HttpResponse> Send(const std::string& method, const std::string& path_and_query,
                               const std::string& body = "",
                               const std::string& content_type = "application/json");
@@ -51,6 +52,8 @@ class HttpClient {
  private:
   class Impl;
   HttpClient(std::string base_url, std::unique_ptr<Impl> impl);
+  StatusOr<HttpResponse> SendOnce(const std::string& method, const std::string& path_and_query,
+                                  const std::string& body, const std::string& content_type);
 
   std::string base_url_;  // never holds a secret: a token is not part of a URL
   std::unique_ptr<Impl> impl_;

@@ -110,6 +110,33 @@ TEST(HttpClientTokenTest, TheTokenIsInNoErrorMessage) {
               AllOf(HasSubstr("timed out"), Not(HasSubstr(kToken))));
 }
 
+// A 429 (the write rate limit, or the in-flight cap) was refused before it was handled: the
+// client waits its Retry-After and sends it again; a Retry-After it will not wait gives the 429.
+TEST(HttpClientRetryTest, A429IsWaitedOutAndSentAgain) {
+  const std::string too_many =
+      "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n";
+  LoopbackHttpServer server({Reply::Raw(too_many)}, Reply::Raw(kOkReply));
+  auto client = HttpClient::Create(server.Url(""), std::chrono::seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  auto response = (*client)->Send("DELETE", "/api/v1/virtualmachines/a");
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  EXPECT_EQ(response->status, 200);
+  ASSERT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.requests()[1].request_line, "DELETE /api/v1/virtualmachines/a HTTP/1.1");
+
+  const std::string too_long =
+      "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3600\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n";
+  LoopbackHttpServer patient(Reply::Raw(too_long));
+  auto client2 = HttpClient::Create(patient.Url(""), std::chrono::seconds(10));
+  ASSERT_TRUE(client2.ok());
+  auto refused = (*client2)->Send("DELETE", "/api/v1/virtualmachines/a");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(patient.requests().size(), 1u);
+}
+
 class HttpClientTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -27,6 +27,7 @@
 #include "cli/daemon_config.h"
 #include "common/log.h"
 #include "common/mutex.h"
+#include "common/net_address.h"
 
 namespace vmk::cli {
 
@@ -281,10 +282,6 @@ void Reply(http_request& request, const HttpResponse& response) {
   });
 }
 
-bool IsWrite(const std::string& method) {
-  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
-}
-
 // "host" of a Host header value "host", "host:port", "[v6]" or "[v6]:port"; lowercase, without
 // one trailing dot. Empty when malformed.
 std::string HostName(const std::string& value) {
@@ -301,11 +298,6 @@ std::string HostName(const std::string& value) {
   }
   if (!host.empty() && host.back() == '.') host.pop_back();
   return Lower(host);
-}
-
-bool IsIpLiteral(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 }  // namespace
@@ -358,7 +350,7 @@ std::optional<HttpServer::Impl::Refusal> HttpServer::Impl::Check(http_request& r
                                           "allowedHosts)")};
   }
   std::string origin;
-  if (IsWrite(method) && headers.match("Origin", origin)) {
+  if (IsWriteMethod(method) && headers.match("Origin", origin)) {
     // A browser names the page's origin; a write is accepted only from a page of this server.
     const size_t scheme_end = origin.find("://");
     const std::string authority = scheme_end == std::string::npos ? "" : origin.substr(scheme_end + 3);
@@ -379,7 +371,7 @@ std::optional<HttpServer::Impl::Refusal> HttpServer::Impl::Check(http_request& r
                    ErrorResponse(413, "request body exceeds the limit of " +
                                           std::to_string(options_.max_body_bytes) + " bytes")};
   }
-  if (IsWrite(method) && content_length > 0) {
+  if (IsWriteMethod(method) && content_length > 0) {
     std::string type = Lower(headers.content_type());
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.pop_back();

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "cli/client_tls.h"
+#include "common/net_address.h"
 
 namespace vmk::cli {
 namespace {
@@ -99,11 +100,6 @@ struct SslFree {
 struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
 };
-
-bool IsIpLiteral(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 // "DNS:a.example, IP:10.0.0.1", or the subject's CN when the certificate has no SANs.
 std::string CertificateNames(X509* cert) {

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/net_address.h"
+
 namespace vmk::http {
 
 void Cancellation::Cancel() {
@@ -310,9 +312,9 @@ StatusOr<SlistPtr> HeaderList(const std::vector<std::string>& extra) {
   return list;
 }
 
-bool IsIpLiteral(const std::string& host) {
-  if (!host.empty() && host.front() == '[') return true;
-  return host.find_first_not_of("0123456789.") == std::string::npos;
+// "[v6]" as URLs write it, or a bare address.
+bool IsIpLiteralHost(const std::string& host) {
+  return (!host.empty() && host.front() == '[') || vmk::IsIpLiteral(host);
 }
 
 // What the transfer was doing when the deadline passed. The kernel knows best whether a
@@ -324,7 +326,7 @@ std::string Phase(const Transfer& t, const UrlParts& url) {
     curl_easy_getinfo(t.easy, CURLINFO_APPCONNECT_TIME_T, &tls_done);
     return url.scheme == "https" && tls_done == 0 ? "TLS handshake" : "waiting for the HTTP answer";
   }
-  return t.socket_opened || IsIpLiteral(url.host) ? "connecting" : "resolving the host name";
+  return t.socket_opened || IsIpLiteralHost(url.host) ? "connecting" : "resolving the host name";
 }
 
 // The error for a transfer that ended without a status line.
