@@ -5,10 +5,13 @@
 // a VM keeps its port wherever it runs. Header-only; not thread-safe.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,58 @@ inline std::string BuildGuest(const fs::path& scratch) {
                       scratch);
   return r.exit_code == 0 ? "" : "build_guest.sh failed: " + r.out + r.err;
 }
+
+// The guests' forwarded ports, each held until the fleet goes. FreePort()'s "bind port 0, close,
+// let QEMU bind it later" left a guest's port free between the choice and QEMU's bind, and again
+// while the VM moved to another host: a test running in parallel (ctest -j) could take it, and
+// its own fresh guest of the same name would answer for ours ("hello from web01 gen=0"; the
+// likely cause of two gen=0 failures of AVmOnASharedVolumeKeepsItsDataWhenItsHostDies seen
+// only in full parallel runs). Ports come from 20000-29999, below Linux's ephemeral range
+// (32768-60999: neither a bind to port 0 nor an outgoing connection takes them), and each is
+// claimed with flock(2) on /tmp/vmk-guest-ports/PORT.lock, which every fleet respects.
+class GuestPorts {
+ public:
+  GuestPorts() = default;
+  ~GuestPorts() {
+    for (int fd : held_) close(fd);
+  }
+  GuestPorts(const GuestPorts&) = delete;
+  GuestPorts& operator=(const GuestPorts&) = delete;
+
+  int Claim() {
+    const fs::path dir = "/tmp/vmk-guest-ports";
+    fs::create_directories(dir);
+    std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      const int port = 20000 + static_cast<int>(random() % 10000);
+      const std::string lock = (dir / (std::to_string(port) + ".lock")).string();
+      const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) continue;
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !Bindable(port)) {
+        close(fd);
+        continue;
+      }
+      held_.push_back(fd);
+      return port;
+    }
+    return FreePort();  // 1,000 ports taken: not seen; the old way then
+  }
+
+ private:
+  static bool Bindable(int port) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+  }
+
+  std::vector<int> held_;
+};
 
 class QemuFleet {
  public:
@@ -99,7 +154,7 @@ class QemuFleet {
   // with `pool`, its disk is instead a volume of that pool over the blank disk.
   std::string VmManifest(const std::string& vm, const std::string& host,
                          const std::string& pool = "") {
-    const int port = FreePort();
+    const int port = guest_ports_.Claim();
     ports_[vm] = port;
     vms_.push_back(vm);
     fs::path disk = dir_ / (vm + ".raw");
@@ -168,6 +223,7 @@ class QemuFleet {
   fs::path dir_;
   std::vector<std::string> uris_;
   std::vector<std::string> vms_;
+  GuestPorts guest_ports_;  // released after ~QemuFleet has stopped the guests
   std::map<std::string, int> ports_;
 };
 
