@@ -69,8 +69,8 @@ uint64_t UnitBytes(const std::string& unit) {
   return 0;
 }
 
-// Disk and interface names are the spec's; ':' ',' '=' and '%' are percent-encoded so the lists
-// in the owner mark stay parseable.
+// Disk and interface names are the spec's, disk targets the domain's; ':' ',' '=' and '%' are
+// percent-encoded so the lists in the owner mark stay parseable.
 std::string EncodeMarkName(const std::string& name) {
   std::string out;
   for (char c : name) {
@@ -121,7 +121,7 @@ StatusOr<OwnerMark> OwnerMarkFromElement(const XmlElement& element) {
         return Status::InvalidArgument("owner mark: bad disk entry '" + item + "'");
       }
       mark.disk_targets.emplace_back(DecodeMarkName(item.substr(0, colon)),
-                                     item.substr(colon + 1));
+                                     DecodeMarkName(item.substr(colon + 1)));
     }
   }
   if (auto interfaces = element.Attribute("interfaces")) {
@@ -257,8 +257,10 @@ void WriteOwnerMark(const DomainConfig& config, bool qemu, std::ostringstream& x
   for (size_t i = 0; i < config.disks.size(); ++i) {
     const DiskConfig& d = config.disks[i];
     if (!disk_list.empty()) disk_list += ",";
-    disk_list +=
-        EncodeMarkName(d.name) + ":" + (d.target.empty() ? DefaultDiskTarget(i) : d.target);
+    // The target too: one read from an edited domain may hold a ',' or ':' (found by fuzzing:
+    // the mark written was then unreadable).
+    disk_list += EncodeMarkName(d.name) + ":" +
+                 EncodeMarkName(d.target.empty() ? DefaultDiskTarget(i) : d.target);
   }
   std::string interface_list;
   std::string forward_list;

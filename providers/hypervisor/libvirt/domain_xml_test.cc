@@ -93,6 +93,21 @@ TEST(DomainXmlTest, EscapesAwkwardNamesAndPaths) {
   EXPECT_EQ(parsed->config.disks[0].source, "/images/it's <odd> & \"quoted\".qcow2");
 }
 
+// A target read from an edited domain may hold the owner mark's separators; the mark written
+// from it must still read back (the fuzzer found "vda,addr=0x10" made it unreadable).
+TEST(DomainXmlTest, AwkwardDiskTargetsKeepTheMarkReadable) {
+  for (DomainXmlFlavor flavor : {DomainXmlFlavor::kTest, DomainXmlFlavor::kQemu}) {
+    DomainConfig c = SampleConfig();
+    c.disks = {{"root", "/images/a.qcow2", "vd,addr=0x10:a%b", ImageFormat::kQcow2}};
+    auto parsed = ParseDomainXml(GenerateDomainXml(c, flavor));
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_TRUE(parsed->owned);
+    ASSERT_EQ(parsed->owner.disk_targets.size(), 1u);
+    EXPECT_EQ(parsed->owner.disk_targets[0].first, "root");
+    EXPECT_EQ(parsed->owner.disk_targets[0].second, "vd,addr=0x10:a%b");
+  }
+}
+
 TEST(DomainXmlTest, ForeignHandWrittenXmlIsNotOwned) {
   const char* xml = R"(<?xml version="1.0"?>
 <!-- written by an admin -->
