@@ -67,6 +67,26 @@ inline int FreePort() {
   return port;
 }
 
+// A TCP connection to 127.0.0.1:port whose sends and receives each wait at most `timeout`; -1
+// if it cannot be made.
+inline int ConnectLoopback(int port, std::chrono::milliseconds timeout) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 struct HttpResult {
   int status = 0;     // 0 = no answer (refused, reset, timed out)
   std::string body;
@@ -78,20 +98,8 @@ inline HttpResult HttpRequest(int port, const std::string& method, const std::st
                               const std::string& body = "",
                               std::chrono::milliseconds timeout = std::chrono::seconds(2)) {
   HttpResult result;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectLoopback(port, timeout);
   if (fd < 0) return result;
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return result;
-  }
   std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
   if (!body.empty() || method == "POST") {
     request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
